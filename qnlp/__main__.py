@@ -1,0 +1,5 @@
+import sys
+
+from qnlp.cli import main
+
+sys.exit(main())

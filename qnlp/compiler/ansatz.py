@@ -1,0 +1,60 @@
+"""Grammar diagram -> parameterised circuit or tensor network.
+
+The rewrite step removes cups (lambeq's ``RemoveCupsRewriter``: fewer
+post-selected qubits); the ansatz step maps each word box to a circuit
+(or tensor) with one symbol per parameter, named ``word__type_i``.
+
+>>> from qnlp.parsing import parse
+>>> circuit = to_circuit(parse('woman cooks tasty meal'), make_ansatz('iqp'))
+>>> len(circuit.cod), sorted(circuit.free_symbols)[0].name
+(1, 'cooks__n.r@s@n.l_0')
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from lambeq import (IQPAnsatz, MPSAnsatz, RemoveCupsRewriter, Sim4Ansatz,
+                    Sim14Ansatz, Sim15Ansatz, SpiderAnsatz,
+                    StronglyEntanglingAnsatz, TensorAnsatz)
+from lambeq.backend.grammar import Diagram, Ty
+from lambeq.backend.tensor import Dim
+
+from qnlp.errors import ConfigError
+
+CIRCUIT_ANSATZE = {'iqp': IQPAnsatz, 'sim4': Sim4Ansatz, 'sim14': Sim14Ansatz,
+                   'sim15': Sim15Ansatz,
+                   'strongly-entangling': StronglyEntanglingAnsatz}
+TENSOR_ANSATZE = {'tensor': TensorAnsatz, 'spider': SpiderAnsatz,
+                  'mps': MPSAnsatz}
+
+
+def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
+                sentence_qubits: int = 1, layers: int = 1,
+                single_qubit_params: int = 3, dimension: int = 2) -> Any:
+    """A lambeq ansatz by name, for the basic types ``n`` and ``s``.
+
+    Circuit ansätze (``iqp``, ``sim4``, ``sim14``, ``sim15``,
+    ``strongly-entangling``) take qubit counts and layers; tensor ansätze
+    (``tensor``, ``spider``, ``mps``) take the wire ``dimension``.
+    """
+    n, s = Ty('n'), Ty('s')
+    if name in CIRCUIT_ANSATZE:
+        ob_map = {n: noun_qubits, s: sentence_qubits}
+        if name == 'strongly-entangling':
+            return StronglyEntanglingAnsatz(ob_map, n_layers=layers)
+        return CIRCUIT_ANSATZE[name](ob_map, n_layers=layers,
+                                     n_single_qubit_params=single_qubit_params)
+    if name in TENSOR_ANSATZE:
+        ob_map = {n: Dim(dimension), s: Dim(dimension)}
+        if name == 'mps':
+            return MPSAnsatz(ob_map, bond_dim=dimension)
+        return TENSOR_ANSATZE[name](ob_map)
+    known = ', '.join([*CIRCUIT_ANSATZE, *TENSOR_ANSATZE])
+    raise ConfigError(f"unknown ansatz {name!r}; choose one of {known}")
+
+
+def to_circuit(diagram: Diagram, ansatz: Any, remove_cups: bool = True) -> Any:
+    """Rewrite ``diagram`` and apply ``ansatz`` to it."""
+    if remove_cups:
+        diagram = RemoveCupsRewriter()(diagram)
+    return ansatz(diagram)

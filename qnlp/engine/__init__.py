@@ -1,0 +1,12 @@
+"""Exact, batched, differentiable simulation of lambeq diagrams.
+
+See :class:`Engine` for the entry point, :mod:`qnlp.engine.network` for
+how a diagram becomes a tensor network and :mod:`qnlp.engine.plan` for
+how one circuit shape is compiled and evaluated in batch.
+"""
+from qnlp.engine.engine import Engine, PreparedBatch
+from qnlp.engine.network import Network, build_network, shape_key
+from qnlp.engine.plan import Plan, compile_plan
+
+__all__ = ["Engine", "PreparedBatch", "Network", "Plan", "build_network",
+           "compile_plan", "shape_key"]

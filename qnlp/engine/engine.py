@@ -1,0 +1,228 @@
+"""The simulation engine: symbols, cached plans, batched evaluation.
+
+An :class:`Engine` owns the map from symbol names to positions in one
+flat parameter vector, and a cache of compiled :class:`~qnlp.engine.plan.Plan`
+objects keyed by circuit shape. Evaluating a batch groups the diagrams by
+shape, gathers every diagram's parameters with one indexing operation per
+shape, and runs each plan once for all of its diagrams.
+
+>>> import torch
+>>> from lambeq.backend.quantum import Ket, Rx, Bra
+>>> from lambeq.backend.symbol import Symbol
+>>> circuits = [Ket(0) >> Rx(Symbol(name)) for name in 'abc']
+>>> engine = Engine.from_diagrams(circuits)
+>>> engine.symbols
+['a', 'b', 'c']
+>>> weights = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+>>> engine(weights, circuits).round(decimals=6)
+tensor([[1., 0.],
+        [0., 1.],
+        [1., 0.]], dtype=torch.float64)
+>>> engine.n_plans  # three diagrams, one shape
+1
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from qnlp.engine.network import Slot, build_network, shape_key
+from qnlp.engine.plan import Plan, compile_plan
+from qnlp.errors import CompileError, UnknownSymbolError
+
+
+@dataclass
+class _Compiled:
+    """One diagram: its plan and the flat indices of its slot values."""
+    plan: Plan
+    indices: np.ndarray
+
+
+@dataclass
+class PreparedBatch:
+    """Diagrams grouped by plan, ready to evaluate many times.
+
+    Build it once with :meth:`Engine.prepare` for data that is evaluated
+    every epoch; :meth:`Engine.__call__` accepts it in place of diagrams.
+    """
+    groups: list[tuple[Plan, torch.Tensor, torch.Tensor]]
+    order: torch.Tensor       # inverse permutation back to input order
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class Engine:
+    """Exact batched simulation of lambeq diagrams, differentiable in torch.
+
+    Parameters
+    ----------
+    symbols:
+        Parameter symbols (lambeq ``Symbol`` objects or names), laid out in
+        this order in the flat weight vector; a tensor symbol of size ``k``
+        takes ``k`` consecutive entries.
+    input_symbols:
+        Symbols whose values come per sample from the ``inputs`` argument
+        (data-encoding angles) rather than from the shared weights.
+    dtype:
+        Real floating type; quantum amplitudes use the matching complex type.
+    """
+
+    def __init__(self, symbols: Iterable[Any] = (),
+                 input_symbols: Iterable[Any] = (),
+                 dtype: torch.dtype = torch.float64) -> None:
+        self.dtype = dtype
+        self.symbols: list[str] = []
+        self._offsets: dict[str, int] = {}
+        self._sizes: dict[str, int] = {}
+        self.n_weights = 0
+        for symbol in symbols:
+            self.add_symbol(symbol)
+        self.input_symbols = [_name(s) for s in input_symbols]
+        self._input_columns = {name: i
+                               for i, name in enumerate(self.input_symbols)}
+        self._plans: dict[tuple, Plan] = {}
+        self._diagrams: dict[int, tuple[Any, _Compiled]] = {}
+
+    @classmethod
+    def from_diagrams(cls, diagrams: Iterable[Any], **kwargs: Any) -> "Engine":
+        """An engine over every symbol of ``diagrams``, sorted by name."""
+        found: dict[str, Any] = {}
+        for diagram in diagrams:
+            for symbol in diagram.free_symbols:
+                found.setdefault(symbol.name, symbol)
+        return cls([found[name] for name in sorted(found)], **kwargs)
+
+    def add_symbol(self, symbol: Any) -> None:
+        """Append ``symbol`` to the weight layout (no-op if present)."""
+        name = _name(symbol)
+        if name in self._offsets:
+            return
+        size = int(getattr(symbol, "size", 1))
+        self.symbols.append(name)
+        self._offsets[name] = self.n_weights
+        self._sizes[name] = size
+        self.n_weights += size
+
+    def __contains__(self, symbol: Any) -> bool:
+        return _name(symbol) in self._offsets
+
+    def symbol_slice(self, symbol: Any) -> slice:
+        """Where ``symbol``'s values sit in the flat weight vector."""
+        name = _name(symbol)
+        if name not in self._offsets:
+            raise UnknownSymbolError(name)
+        start = self._offsets[name]
+        return slice(start, start + self._sizes[name])
+
+    @property
+    def n_plans(self) -> int:
+        """How many distinct circuit shapes have been compiled."""
+        return len(self._plans)
+
+    # -- compilation ---------------------------------------------------
+    def compile(self, diagram: Any) -> _Compiled:
+        """The plan and slot indices of ``diagram`` (cached)."""
+        cached = self._diagrams.get(id(diagram))
+        if cached is not None and cached[0] is diagram:
+            return cached[1]
+        key, slots = shape_key(diagram)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = compile_plan(build_network(diagram), self.dtype)
+            self._plans[key] = plan
+        compiled = _Compiled(plan, self._indices(plan, slots))
+        self._diagrams[id(diagram)] = (diagram, compiled)
+        return compiled
+
+    def _indices(self, plan: Plan, slots: Sequence[Slot]) -> np.ndarray:
+        parts = []
+        for slot, local in zip(slots, plan.slot_local_indices):
+            if slot.symbol in self._offsets:
+                size = self._sizes[slot.symbol]
+                if size != slot.size:
+                    raise CompileError(
+                        f"symbol {slot.symbol!r} has size {slot.size} in "
+                        f"the diagram but {size} in the engine")
+                parts.append(self._offsets[slot.symbol] + local)
+            elif slot.symbol in self._input_columns:
+                parts.append(self.n_weights
+                             + self._input_columns[slot.symbol] + local)
+            else:
+                raise UnknownSymbolError(slot.symbol)
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate(parts).astype(np.int64)
+
+    def prepare(self, diagrams: Sequence[Any]) -> PreparedBatch:
+        """Compile ``diagrams`` and group them by shape for evaluation."""
+        by_plan: dict[int, tuple[Plan, list[int], list[np.ndarray]]] = {}
+        for position, diagram in enumerate(diagrams):
+            compiled = self.compile(diagram)
+            entry = by_plan.setdefault(id(compiled.plan),
+                                       (compiled.plan, [], []))
+            entry[1].append(position)
+            entry[2].append(compiled.indices)
+        groups = []
+        visit_order: list[int] = []
+        for plan, positions, rows in by_plan.values():
+            groups.append((plan, torch.tensor(positions),
+                           torch.from_numpy(np.stack(rows))))
+            visit_order.extend(positions)
+        order = torch.empty(len(visit_order), dtype=torch.long)
+        order[torch.tensor(visit_order, dtype=torch.long)] = torch.arange(
+            len(visit_order))
+        return PreparedBatch(groups, order, len(diagrams))
+
+    # -- evaluation ----------------------------------------------------
+    def __call__(self, weights: torch.Tensor,
+                 diagrams: Sequence[Any] | PreparedBatch,
+                 inputs: torch.Tensor | None = None
+                 ) -> torch.Tensor | list[torch.Tensor]:
+        """Evaluate every diagram with ``weights`` (and per-sample inputs).
+
+        Returns a ``[B, ...]`` tensor when all outputs have one shape, in
+        the order of ``diagrams``; otherwise a list of tensors.
+        """
+        batch = diagrams if isinstance(diagrams, PreparedBatch) else \
+            self.prepare(diagrams)
+        if weights.dim() != 1 or weights.shape[0] != self.n_weights:
+            raise CompileError(f"expected a flat weight vector of "
+                               f"{self.n_weights} entries, got shape "
+                               f"{tuple(weights.shape)}")
+        results = []
+        for plan, positions, indices in batch.groups:
+            values = self._gather(weights, indices, positions, inputs)
+            results.append(plan(values))
+        shapes = {r.shape[1:] for r in results}
+        if len(shapes) == 1:
+            return torch.cat(results)[batch.order]
+        flat = [row for result in results for row in result]
+        return [flat[i] for i in batch.order.tolist()]
+
+    def _gather(self, weights: torch.Tensor, indices: torch.Tensor,
+                positions: torch.Tensor,
+                inputs: torch.Tensor | None) -> torch.Tensor:
+        if inputs is None:
+            if self.input_symbols:
+                raise CompileError("these diagrams take per-sample inputs "
+                                   f"{self.input_symbols}: pass inputs=")
+            return weights[indices]
+        rows = inputs[positions]
+        table = torch.cat([weights.unsqueeze(0).expand(rows.shape[0], -1),
+                           rows.to(weights.dtype)], dim=1)
+        return table.gather(1, indices)
+
+    def to(self, device: torch.device | str) -> "Engine":
+        """Move every compiled plan to ``device``."""
+        for plan in self._plans.values():
+            plan.to(device)
+        return self
+
+
+def _name(symbol: Any) -> str:
+    return symbol if isinstance(symbol, str) else symbol.name

@@ -1,0 +1,160 @@
+"""The DisCoCat sentence classifier: text -> diagram -> circuit -> classes.
+
+:class:`SentencePipeline` turns text into circuits (parser, cup removal,
+ansatz) and applies the unknown-word strategy; :class:`DisCoCatClassifier`
+is the ``torch.nn.Module`` holding one flat weight vector and evaluating
+circuits with the batched :class:`~qnlp.engine.Engine`.
+
+Unknown words: a word never seen in training (with its category) is
+replaced by the token ``<unk>`` of the same category before the ansatz,
+so it gets the parameters of ``<unk>``. Training words that occur only
+once are also mapped to ``<unk>`` so that those parameters are trained.
+
+Class read-out: the sentence wire has ``q`` qubits with ``2**q >= C``
+classes; the probabilities of the first ``C`` outcomes are renormalised.
+
+>>> import torch
+>>> pipeline = SentencePipeline()
+>>> texts = ['woman cooks tasty meal', 'man debugs useful program']
+>>> pipeline.fit_vocabulary(texts, min_count=1)
+>>> circuits = pipeline.circuits(texts)
+>>> model = DisCoCatClassifier.from_circuits(circuits, n_classes=2, seed=0)
+>>> model(circuits).shape
+torch.Size([2, 2])
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Iterable, Sequence
+
+import torch
+
+from qnlp.compiler import make_ansatz, to_circuit
+from qnlp.engine import Engine, PreparedBatch
+from qnlp.errors import ConfigError
+from qnlp.parsing import Parser
+
+UNK = '<unk>'
+
+
+class SentencePipeline:
+    """Text to circuits: parse, map unknown words, rewrite, apply ansatz.
+
+    Parameters
+    ----------
+    parser:
+        The sentence parser (default: the offline lexicon parser).
+    ansatz, layers, noun_qubits, sentence_qubits:
+        Passed to :func:`qnlp.compiler.make_ansatz`.
+    target:
+        Grammatical type the texts reduce to: ``'s'``, ``'n'`` or ``None``.
+    """
+
+    def __init__(self, parser: Parser | None = None, ansatz: str = 'iqp',
+                 layers: int = 1, noun_qubits: int = 1,
+                 sentence_qubits: int = 1, target: str | None = None) -> None:
+        self.parser = parser or Parser()
+        self.ansatz_name = ansatz
+        self.ansatz = make_ansatz(ansatz, noun_qubits=noun_qubits,
+                                  sentence_qubits=sentence_qubits,
+                                  layers=layers)
+        self.target = target
+        self.vocabulary: set[tuple[str, str]] | None = None
+
+    def _analyses(self, texts: Iterable[str]):
+        return [self.parser.analyse(text, self.target) for text in texts]
+
+    def fit_vocabulary(self, texts: Iterable[str], min_count: int = 2) -> None:
+        """Learn the known ``(word, category)`` pairs from training texts.
+
+        Pairs seen fewer than ``min_count`` times become ``<unk>``.
+        """
+        counts: Counter[tuple[str, str]] = Counter()
+        for analysis in self._analyses(texts):
+            counts.update(zip(analysis.words, analysis.categories))
+        self.vocabulary = {pair for pair, n in counts.items()
+                           if n >= min_count}
+
+    def diagrams(self, texts: Iterable[str]) -> list[Any]:
+        """Grammar diagrams of ``texts``, unknown words as ``<unk>``."""
+        result = []
+        for analysis in self._analyses(texts):
+            words = analysis.words
+            if self.vocabulary is not None:
+                words = [w if (w, c) in self.vocabulary else UNK
+                         for w, c in zip(words, analysis.categories)]
+            result.append(analysis.diagram_with(words))
+        return result
+
+    def circuits(self, texts: Iterable[str]) -> list[Any]:
+        """Circuits (or tensor networks) of ``texts``."""
+        return [to_circuit(d, self.ansatz) for d in self.diagrams(texts)]
+
+
+class DisCoCatClassifier(torch.nn.Module):
+    """Probabilities over ``n_classes`` for circuits, one weight vector.
+
+    Parameters
+    ----------
+    symbols:
+        Every parameter symbol the model owns (from training circuits).
+    n_classes:
+        Number of classes; the sentence wire must give at least as many
+        outcomes.
+    seed:
+        Seeds the uniform ``[0, 1)`` initial angles (lambeq's choice).
+    """
+
+    def __init__(self, symbols: Sequence[Any], n_classes: int = 2,
+                 seed: int = 0) -> None:
+        super().__init__()
+        if n_classes < 2:
+            raise ConfigError(f"need at least 2 classes, got {n_classes}")
+        self.n_classes = n_classes
+        self.engine = Engine(symbols)
+        generator = torch.Generator().manual_seed(seed)
+        self.weights = torch.nn.Parameter(torch.rand(
+            self.engine.n_weights, generator=generator, dtype=torch.float64))
+
+    @classmethod
+    def from_circuits(cls, circuits: Iterable[Any], n_classes: int = 2,
+                      seed: int = 0) -> "DisCoCatClassifier":
+        """A classifier over every symbol of ``circuits``."""
+        symbols = Engine.from_diagrams(circuits).symbols
+        return cls(symbols, n_classes, seed)
+
+    def extend_symbols(self, circuits: Iterable[Any]) -> None:
+        """Add symbols of ``circuits`` the model lacks, freshly initialised.
+
+        Only ``<unk>`` symbols of categories unseen in training reach here.
+        """
+        new = [s for s in Engine.from_diagrams(circuits).symbols
+               if s not in self.engine]
+        if not new:
+            return
+        for symbol in new:
+            self.engine.add_symbol(symbol)
+        extra = torch.rand(self.engine.n_weights - self.weights.shape[0],
+                           dtype=self.weights.dtype)
+        self.weights = torch.nn.Parameter(
+            torch.cat([self.weights.detach(), extra]))
+
+    def prepare(self, circuits: Sequence[Any]) -> PreparedBatch:
+        """Compile and group ``circuits`` once, for repeated evaluation."""
+        return self.engine.prepare(circuits)
+
+    def forward(self, circuits: Sequence[Any] | PreparedBatch
+                ) -> torch.Tensor:
+        outputs = self.engine(self.weights, circuits)
+        if isinstance(outputs, list):
+            raise ConfigError("circuits give outputs of different shapes; "
+                              "are some sentences and some noun phrases?")
+        flat = outputs.reshape(outputs.shape[0], -1)
+        if flat.shape[1] < self.n_classes:
+            qubits = math.ceil(math.log2(self.n_classes))
+            raise ConfigError(f"{self.n_classes} classes need {qubits} "
+                              "qubits on the sentence wire; the circuits "
+                              f"give {flat.shape[1]} outcomes")
+        probs = flat[:, :self.n_classes]
+        return probs / probs.sum(dim=1, keepdim=True).clamp_min(1e-12)

@@ -1,0 +1,62 @@
+"""The command line end to end on the bundled corpus."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qnlp.cli import main
+from tests.conftest import BUNDLED
+
+
+def test_train_writes_run_directory(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert main(['train', str(BUNDLED), '--out', str(out), '--epochs', '3',
+                 '--seed', '1', '--quiet']) == 0
+    metrics = json.loads((out / 'metrics.json').read_text())
+    for key in ('dev_accuracy', 'test_accuracy', 'train_seconds'):
+        assert key in metrics
+    config = json.loads((out / 'config.json').read_text())
+    assert config['seed'] == 1 and len(config['corpus_sha256']) == 64
+    assert (out / 'weights.safetensors').stat().st_size > 0
+    assert 'test accuracy' in capsys.readouterr().out
+
+
+def test_same_seed_same_numbers(tmp_path):
+    runs = []
+    for name in ('a', 'b'):
+        main(['train', str(BUNDLED), '--out', str(tmp_path / name),
+              '--epochs', '4', '--seed', '3', '--quiet'])
+        metrics = json.loads((tmp_path / name / 'metrics.json').read_text())
+        runs.append({k: v for k, v in metrics.items() if 'seconds' not in k})
+    assert runs[0] == runs[1]
+
+
+def test_single_file_with_split(tmp_path):
+    corpus = tmp_path / 'all.txt'
+    corpus.write_text(''.join((BUNDLED / f).read_text()
+                              for f in ('train.txt', 'test.txt')))
+    assert main(['train', str(corpus), '--out', str(tmp_path / 'r'),
+                 '--epochs', '2', '--split', '0.6,0.2,0.2', '--quiet']) == 0
+
+
+@pytest.mark.parametrize('content,message', [
+    ('1 woman cooks meal\nbroken\n', 'train.txt:2'),
+    ('1 the the the\n', "token"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, content,
+                                         message):
+    (tmp_path / 'train.txt').write_text(content)
+    (tmp_path / 'test.txt').write_text('1 woman cooks meal\n')
+    code = main(['train', str(tmp_path), '--out', str(tmp_path / 'r'),
+                 '--quiet'])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and 'Traceback' not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_help_lists_train(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['--help'])
+    assert exit_info.value.code == 0
+    assert 'train' in capsys.readouterr().out
