@@ -1,0 +1,148 @@
+"""MC corpus: lambeq PytorchQuantumModel vs lambeq NumpyModel vs qnlp.
+
+The same diagrams (qnlp parser, cup removal, IQP with one qubit per noun
+and sentence wire, one layer), the same initial weights, optimiser (Adam,
+lr 0.1), loss and batches for the two trained models. Prints seconds per
+training epoch, the ratios, test accuracy, and one JSON line at the end.
+
+    python benchmarks/bench_mc.py [--data ../shared/data/text/mc]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from lambeq import NumpyModel, PytorchQuantumModel
+
+from qnlp.compiler import make_ansatz, to_circuit
+from qnlp.data import load_corpus
+from qnlp.models import DisCoCatClassifier
+from qnlp.parsing import Parser
+from qnlp.train import nll
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(forward, parameters, circuits, labels, epochs, batch_size, seed):
+    """Adam on NLL; returns seconds per epoch."""
+    optimiser = torch.optim.Adam(parameters, lr=0.1)
+    generator = torch.Generator().manual_seed(seed)
+    size = len(circuits)
+    batch_size = batch_size or size
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(size, generator=generator).tolist()
+        for first in range(0, size, batch_size):
+            index = order[first:first + batch_size]
+            optimiser.zero_grad()
+            loss = nll(forward([circuits[i] for i in index]), labels[index])
+            loss.backward()
+            optimiser.step()
+    return (time.perf_counter() - start) / epochs
+
+
+def accuracy(probabilities, labels):
+    return float((probabilities.argmax(1) == labels).double().mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    default = Path(os.environ.get('QNLP_DATA_DIR', ROOT.parent / 'shared' /
+                                  'data')) / 'text' / 'mc'
+    parser.add_argument('--data', type=Path, default=default)
+    parser.add_argument('--epochs', type=int, default=120)
+    parser.add_argument('--batch-size', type=int, default=10)
+    parser.add_argument('--seeds', type=int, default=5)
+    args = parser.parse_args()
+
+    corpus = load_corpus(args.data)
+    text_parser, ansatz = Parser(), make_ansatz('iqp', layers=1)
+
+    def circuits_of(examples):
+        return [to_circuit(text_parser.parse(e.text), ansatz)
+                for e in examples]
+
+    def labels_of(examples):
+        return torch.tensor([corpus.label_index(e.label) for e in examples])
+
+    train_c, test_c = circuits_of(corpus.train), circuits_of(corpus.test)
+    train_y, test_y = labels_of(corpus.train), labels_of(corpus.test)
+    every = train_c + circuits_of(corpus.dev) + test_c
+
+    # (c) qnlp, several seeds.
+    qnlp_results = []
+    for seed in range(args.seeds):
+        model = DisCoCatClassifier.from_circuits(every, seed=seed)
+        seconds = train(model, model.parameters(), train_c, train_y,
+                        args.epochs, args.batch_size, seed)
+        with torch.no_grad():
+            qnlp_results.append((seconds, accuracy(model(test_c), test_y)))
+        print(f"qnlp seed {seed}: {seconds * 1e3:.2f} ms/epoch, "
+              f"test accuracy {qnlp_results[-1][1]:.3f}", flush=True)
+
+    # (a) lambeq PytorchQuantumModel from the seed-0 starting point.
+    reference = DisCoCatClassifier.from_circuits(every, seed=0)
+    lambeq_model = PytorchQuantumModel.from_diagrams(every)
+    lambeq_model.initialise_weights()
+    with torch.no_grad():
+        start = torch.stack([reference.weights[
+            reference.engine.symbol_slice(s)][0] for s in lambeq_model.symbols])
+        lambeq_model.weights.copy_(start.to(lambeq_model.weights.dtype))
+    lambeq_seconds = train(lambeq_model, lambeq_model.parameters(), train_c,
+                           train_y, args.epochs, args.batch_size, 0)
+    with torch.no_grad():
+        lambeq_accuracy = accuracy(lambeq_model(test_c), test_y)
+    print(f"lambeq PytorchQuantumModel: {lambeq_seconds * 1e3:.2f} ms/epoch, "
+          f"test accuracy {lambeq_accuracy:.3f}", flush=True)
+
+    # (b) lambeq NumpyModel, forward only.
+    numpy_model = NumpyModel.from_diagrams(every)
+    numpy_model.initialise_weights()
+    start_time = time.perf_counter()
+    repeats = 3
+    for _ in range(repeats):
+        numpy_model(train_c)
+    numpy_forward = (time.perf_counter() - start_time) / repeats
+    engine_model = DisCoCatClassifier.from_circuits(every, seed=0)
+    prepared = engine_model.prepare(train_c)
+    start_time = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(100):
+            engine_model(prepared)
+    qnlp_forward = (time.perf_counter() - start_time) / 100
+    print(f"forward pass over the training set: NumpyModel "
+          f"{numpy_forward * 1e3:.1f} ms, qnlp {qnlp_forward * 1e3:.2f} ms "
+          f"({numpy_forward / qnlp_forward:.0f}x)")
+
+    qnlp_seconds = float(np.median([s for s, _ in qnlp_results]))
+    perfect = sum(a == 1.0 for _, a in qnlp_results)
+    ratio = lambeq_seconds / qnlp_seconds
+    print(f"epoch time: lambeq {lambeq_seconds * 1e3:.1f} ms, qnlp "
+          f"{qnlp_seconds * 1e3:.2f} ms (median of {args.seeds} seeds): "
+          f"{ratio:.0f}x faster")
+    print(f"qnlp test accuracy 1.0 in {perfect} of {args.seeds} seeds")
+    print(json.dumps({
+        'benchmark': 'bench_mc', 'machine': f'{platform.machine()} '
+        f'{os.cpu_count()} cores', 'torch_threads': torch.get_num_threads(),
+        'epochs': args.epochs, 'batch_size': args.batch_size,
+        'train_sentences': len(train_c),
+        'lambeq_pytorch_seconds_per_epoch': lambeq_seconds,
+        'qnlp_seconds_per_epoch': qnlp_seconds,
+        'epoch_speedup_vs_lambeq_pytorch': ratio,
+        'lambeq_numpy_forward_seconds': numpy_forward,
+        'qnlp_forward_seconds': qnlp_forward,
+        'forward_speedup_vs_lambeq_numpy': numpy_forward / qnlp_forward,
+        'lambeq_test_accuracy': lambeq_accuracy,
+        'qnlp_test_accuracy_per_seed': [a for _, a in qnlp_results],
+        'qnlp_seeds_at_1.0': perfect,
+        'circuit_shapes': engine_model.engine.n_plans}))
+
+
+if __name__ == '__main__':
+    main()
