@@ -60,3 +60,19 @@ def test_help_lists_train(capsys):
         main(['--help'])
     assert exit_info.value.code == 0
     assert 'train' in capsys.readouterr().out
+
+
+def test_three_classes_end_to_end(tmp_path):
+    rows = {'0': 'man debugs program', '1': 'woman cooks meal',
+            '2': 'child plays game'}
+    for name in ('train', 'dev', 'test'):
+        (tmp_path / f'{name}.txt').write_text(
+            ''.join(f'{label} {text}\n' for label, text in rows.items()) * 2)
+    out = tmp_path / 'run'
+    assert main(['train', str(tmp_path), '--out', str(out), '--epochs', '40',
+                 '--quiet']) == 0
+    config = json.loads((out / 'config.json').read_text())
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert config['labels'] == ['0', '1', '2']
+    assert config['sentence_qubits'] == 2
+    assert metrics['train_accuracy'] > 0.5

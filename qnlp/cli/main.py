@@ -106,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qnlp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `qnlp train ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == '__main__':
