@@ -57,7 +57,8 @@ def main() -> None:
                                   'data')) / 'text' / 'mc'
     parser.add_argument('--data', type=Path, default=default)
     parser.add_argument('--epochs', type=int, default=120)
-    parser.add_argument('--batch-size', type=int, default=10)
+    parser.add_argument('--batch-size', type=int, default=0,
+                        help='0 = full batch, as qnlp train does')
     parser.add_argument('--seeds', type=int, default=5)
     args = parser.parse_args()
 
