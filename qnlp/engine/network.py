@@ -95,15 +95,22 @@ def walk(diagram: Any) -> Iterator[tuple[int, Any]]:
                 yield len(left) + offset, inner
 
 
-def _symbolic_core(box: Any) -> Any:
-    """The box that actually holds a symbolic ``data`` field."""
+def _levels(box: Any) -> Iterator[Any]:
+    """``box`` and the boxes it wraps (controlled gate, daggered box)."""
     while True:
+        yield box
         if hasattr(box, "controlled"):
             box = box.controlled
         elif isinstance(box, (tensor.Daggered, quantum.Daggered)):
             box = box.box
         else:
-            return box
+            return
+
+
+def _symbolic_core(box: Any) -> Any:
+    """The innermost box, which holds the symbolic ``data`` field."""
+    *_, core = _levels(box)
+    return core
 
 
 def _slot_of(box: Any, is_quantum: bool) -> Slot | None:
@@ -137,17 +144,9 @@ def _constant_descriptor(box: Any) -> tuple:
 def _symbolic_descriptor(box: Any, slot: Slot) -> tuple:
     parts: list[Any] = [slot.kind, slot.scale, str(box.dom), str(box.cod),
                         getattr(box, "z", 0)]
-    inner = box
-    while True:
-        parts.append(type(inner).__name__)
-        parts.append(getattr(inner, "distance", None))
-        if hasattr(inner, "controlled"):
-            inner = inner.controlled
-        elif isinstance(inner, (tensor.Daggered, quantum.Daggered)):
-            inner = inner.box
-            parts.append(getattr(inner, "z", 0))
-        else:
-            break
+    for level in _levels(box):
+        parts += [type(level).__name__, getattr(level, "distance", None),
+                  getattr(level, "z", 0)]
     return tuple(parts)
 
 
@@ -206,16 +205,9 @@ def _substitute(box: Any, value: Any) -> Any:
     box and the cached ``free_symbols`` of every level are dropped.
     """
     concrete = copy.deepcopy(box)
-    level = concrete
-    while True:
+    for level in _levels(concrete):
         level.__dict__.pop("free_symbols", None)
-        if hasattr(level, "controlled"):
-            level = level.controlled
-        elif isinstance(level, (tensor.Daggered, quantum.Daggered)):
-            level = level.box
-        else:
-            break
-    level.data = value
+    _symbolic_core(concrete).data = value
     if hasattr(concrete, "controlled"):
         concrete.data = value
     return concrete

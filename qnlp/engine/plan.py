@@ -161,7 +161,6 @@ class Plan:
                           for op in operands)
         self.dtype = (_complex_of(dtype) if network.quantum or has_complex
                       else dtype)
-        self.n_traced = len(network.traced)
 
         slot_sizes = [s.size for s in network.slots]
         starts = np.concatenate([[0], np.cumsum(slot_sizes)]).astype(int)
@@ -175,24 +174,22 @@ class Plan:
             if op.index_map is not None:
                 self.slot_local_indices[op.slot] = op.index_map.reshape(-1)
 
-        self.constants: list[torch.Tensor] = []
-        self._sources: list[tuple[str, int]] = []  # per operand
+        self.n_operands = len(operands)
+        self.constants: list[tuple[int, torch.Tensor]] = []
         gate_groups: dict[tuple, list[int]] = {}
-        self._weights: list[tuple[int, int, tuple[int, ...], int]] = []
+        #: (operand position, first column, last column + 1, tensor shape)
+        self._weights: list[tuple[int, int, int, tuple[int, ...]]] = []
         for position, op in enumerate(operands):
             if op.is_constant:
-                self._sources.append(("const", len(self.constants)))
-                self.constants.append(torch.as_tensor(op.array,
-                                                      dtype=self.dtype))
+                self.constants.append((position, torch.as_tensor(
+                    op.array, dtype=self.dtype)))
             elif op.coefficients is not None:
                 shape = op.coefficients.shape[1:]
                 gate_groups.setdefault(shape, []).append(position)
-                self._sources.append(("gate", position))
             else:
                 start, stop = self.slot_columns[op.slot]
-                self._weights.append((position, start,
-                                      tuple(op.index_map.shape), stop))
-                self._sources.append(("weight", position))
+                self._weights.append((position, start, stop,
+                                      tuple(op.index_map.shape)))
 
         # Gate groups: one vectorised build per tensor shape.
         self._gate_groups = []
@@ -206,8 +203,8 @@ class Plan:
             self._gate_groups.append((positions, columns, scales,
                                       torch.as_tensor(coeff,
                                                       dtype=self.dtype)))
-        # Weight index maps are applied by the engine's gather; here the
-        # columns of a tensor box are already in the box's axis order.
+        # Weight index maps are applied by the engine's gather, so the
+        # columns of a tensor box arrive already in the box's axis order.
         self._steps, self._result_equation = self._plan_contraction(operands)
 
     # -- planning ------------------------------------------------------
@@ -261,10 +258,9 @@ class Plan:
     def build_operands(self, values: torch.Tensor) -> list[torch.Tensor]:
         """The network's tensors for a batch of slot values ``[B, E]``."""
         batch = values.shape[0]
-        tensors: list[torch.Tensor | None] = [None] * len(self._sources)
-        for position, (kind, ref) in enumerate(self._sources):
-            if kind == "const":
-                tensors[position] = self.constants[ref]
+        tensors: list[torch.Tensor | None] = [None] * self.n_operands
+        for position, constant in self.constants:
+            tensors[position] = constant
         for positions, columns, scales, coeff in self._gate_groups:
             phases = values[:, columns] * scales          # [B, k]
             extra = (1,) * (coeff.dim() - 2)
@@ -273,7 +269,7 @@ class Plan:
             gates = coeff[0] + cos * coeff[1] + sin * coeff[2]
             for position, gate in zip(positions, gates.unbind(1)):
                 tensors[position] = gate
-        for position, start, shape, stop in self._weights:
+        for position, start, stop, shape in self._weights:
             tensors[position] = values[:, start:stop].reshape(
                 batch, *shape).to(self.dtype)
         return tensors  # type: ignore[return-value]
@@ -318,7 +314,7 @@ class Plan:
 
     def to(self, device: torch.device | str) -> "Plan":
         """Move the plan's constant tensors to ``device``."""
-        self.constants = [c.to(device) for c in self.constants]
+        self.constants = [(p, c.to(device)) for p, c in self.constants]
         self._gate_groups = [(p, c.to(device), s.to(device), k.to(device))
                              for p, c, s, k in self._gate_groups]
         return self

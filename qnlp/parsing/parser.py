@@ -92,12 +92,16 @@ class Parse:
             boxes, [(Cup, left, right) for left, right in self.cups])
 
 
-def _word_name(token: str) -> str:
-    """Lower-cased token without a pre-tag suffix (``woman_N`` -> ``woman``)."""
+def split_tag(token: str) -> tuple[str, str | None]:
+    """Lower-cased word and pre-assigned category of a token, if any.
+
+    >>> split_tag('woman_N'), split_tag('Tasty')
+    (('woman', 'N'), ('tasty', None))
+    """
     word, sep, tag = token.rpartition('_')
     if sep and word and tag in CATEGORY_TYPES:
-        return word.lower()
-    return token.lower()
+        return word.lower(), tag
+    return token.lower(), None
 
 
 class Parser:
@@ -117,8 +121,8 @@ class Parser:
         self.beam_width = beam_width
 
     def _candidates(self, token: str) -> list[tuple[str, float]]:
-        word, sep, tag = token.rpartition('_')
-        if sep and word and tag in CATEGORY_TYPES:
+        tag = split_tag(token)[1]
+        if tag is not None:
             return [(tag, 0.0)]
         return self.tagger.candidates(token)
 
@@ -152,7 +156,7 @@ class Parser:
                     and s.stack[0][:2] == (goal, 0)]
             if done:
                 state = min(done, key=lambda s: s.cost)
-                return Parse([_word_name(t) for t in tokens],
+                return Parse([split_tag(t)[0] for t in tokens],
                              list(state.categories), list(state.cups))
         self._fail(sentence, tokens, beam, targets)
 
