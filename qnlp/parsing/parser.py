@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, NamedTuple, NoReturn, Protocol, Sequence
 
 from lambeq.backend.grammar import Cup, Diagram, Word
 
@@ -28,48 +28,89 @@ from qnlp.errors import ParseError
 from qnlp.parsing.lexicon import LexiconTagger
 from qnlp.parsing.types import CATEGORY_TYPES
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*(?:_[A-Z]+)?|[^\sA-Za-z0-9]")
-_PUNCTUATION = set(".,;:!?\"'()[]{}-")
+_TOKEN = re.compile(r"'(?:s|re|ve|ll|d|m|t)\b|n't\b|[A-Za-z0-9]+(?:[-'.][A-Za-z0-9]+)*(?:_[A-Z]+)?|[^\sA-Za-z0-9]",
+                    re.IGNORECASE)
+_CLITIC = re.compile(r"(?<=[A-Za-z])(n't|'(?:s|re|ve|ll|d|m))\b", re.IGNORECASE)
+#: Punctuation that may join phrases; other punctuation is dropped.
+JOINING_PUNCTUATION = {',', ';', ':', '--'}
 
 
 class Tagger(Protocol):
-    """Anything that proposes ``(category, cost)`` pairs for a token."""
+    """Proposes ``(category, cost)`` pairs for every token of a sentence."""
 
-    def candidates(self, token: str) -> list[tuple[str, float]]: ...
+    def tag(self, tokens: Sequence[str]
+            ) -> list[list[tuple[str, float]]]: ...
 
 
 def tokenise(sentence: str) -> list[str]:
-    """Split ``sentence`` into word tokens, dropping punctuation.
+    """Split ``sentence`` into tokens: words, clitics and joining marks.
 
-    >>> tokenise("The chef's soup, hot .")
-    ['The', "chef's", 'soup', 'hot']
+    Clitics become tokens of their own (``don't`` -> ``do n't``); commas,
+    semicolons, colons and ``--`` are kept because they can coordinate;
+    other punctuation is dropped.
+
+    >>> tokenise("The chef's soup, hot (really) !")
+    ['The', 'chef', "'s", 'soup', ',', 'hot', 'really']
     """
-    return [t for t in _TOKEN.findall(sentence) if t not in _PUNCTUATION]
+    spaced = _CLITIC.sub(r" \1", sentence)
+    return [t for t in _TOKEN.findall(spaced)
+            if t[0].isalnum() or t[0] == "'" and len(t) > 1
+            or t in JOINING_PUNCTUATION]
 
 
-@dataclass(frozen=True)
-class _State:
-    stack: tuple[tuple[str, int, int], ...]   # (base, adjoint z, wire)
+#: Each category's simple types as ``(base, z)`` pairs.
+_ATOMS = {category: tuple((atom.name, atom.z) for atom in ty)
+          for category, ty in CATEGORY_TYPES.items()}
+
+
+class _State(NamedTuple):
+    """A partial parse; the path to it is kept as back-pointers."""
     cost: float
-    categories: tuple[str, ...]
-    cups: tuple[tuple[int, int], ...]
+    stack: tuple[tuple[str, int, int], ...]   # (base, adjoint z, wire)
     n_wires: int
+    parent: "_State | None"
+    category: str
+    cups: tuple[tuple[int, int], ...]         # cups this word added
+
+    def path(self) -> tuple[list[str], list[tuple[int, int]]]:
+        """Categories and cups from the first word to this state."""
+        categories, cups, state = [], [], self
+        while state is not None and state.parent is not None:
+            categories.append(state.category)
+            cups.extend(reversed(state.cups))
+            state = state.parent
+        return categories[::-1], cups[::-1]
 
 
-def _push(state: _State, category: str, cost: float) -> _State:
-    stack = list(state.stack)
-    cups = list(state.cups)
-    wire = state.n_wires
-    for atom in CATEGORY_TYPES[category]:
-        base, z = atom.name, atom.z
-        if stack and stack[-1][0] == base and z == stack[-1][1] + 1:
-            cups.append((stack[-1][2], wire))
-            stack.pop()
-        else:
-            stack.append((base, z, wire))
-        wire += 1
-    return _State(tuple(stack), state.cost + cost,
-                  state.categories + (category,), tuple(cups), wire)
+def _push(state: _State, category: str, cost: float) -> list[_State]:
+    """Every way of pushing a word's simple types onto the stack.
+
+    An atom meeting its left adjoint on top of the stack (from an earlier
+    word) cancels with it. When the new atom is ``n`` or a left adjoint
+    the search also tries keeping both, because a later coordinator or
+    modifier may need the atom (``on love , memory``: ``love`` must wait
+    for the comma). Right adjoints always cancel: one left on the stack
+    could never reduce, so such states are dropped.
+    """
+    first = state.n_wires
+    partial: list[tuple[tuple, tuple]] = [(state.stack, ())]
+    for offset, (base, z) in enumerate(_ATOMS[category]):
+        wire = first + offset
+        grown = []
+        for stack, cups in partial:
+            if stack:
+                top = stack[-1]
+                if top[2] < first and top[0] == base and z == top[1] + 1:
+                    grown.append((stack[:-1], cups + ((top[2], wire),)))
+                    if z > 0:
+                        continue
+            if z <= 0:
+                grown.append((stack + ((base, z, wire),), cups))
+        partial = grown
+    width = first + len(_ATOMS[category])
+    total = state.cost + cost
+    return [_State(total, stack, width, state, category, cups)
+            for stack, cups in partial]
 
 
 @dataclass
@@ -113,18 +154,25 @@ class Parser:
         Proposes categories for tokens; defaults to :class:`LexiconTagger`.
     beam_width:
         How many partial parses survive each token.
+    max_extra_cost:
+        Categories costing more than this above a token's cheapest one
+        are not tried.
     """
 
-    def __init__(self, tagger: Tagger | None = None,
-                 beam_width: int = 64) -> None:
+    def __init__(self, tagger: Tagger | None = None, beam_width: int = 64,
+                 max_extra_cost: float = 3.0) -> None:
         self.tagger = tagger or LexiconTagger()
         self.beam_width = beam_width
+        self.max_extra_cost = max_extra_cost
 
-    def _candidates(self, token: str) -> list[tuple[str, float]]:
-        tag = split_tag(token)[1]
-        if tag is not None:
-            return [(tag, 0.0)]
-        return self.tagger.candidates(token)
+    def _candidates(self, tokens: list[str]) -> list[list[tuple[str, float]]]:
+        """Tagger candidates, with pre-tagged tokens fixed to their tag."""
+        tags = [split_tag(token)[1] for token in tokens]
+        if all(tag is not None for tag in tags):
+            return [[(tag, 0.0)] for tag in tags]
+        proposed = self.tagger.tag([split_tag(t)[0] for t in tokens])
+        return [[(tag, 0.0)] if tag is not None else options
+                for tag, options in zip(tags, proposed)]
 
     def analyse(self, sentence: str, target: str | None = None) -> Parse:
         """Parse ``sentence`` and return tokens, categories and diagram.
@@ -134,31 +182,40 @@ class Parser:
         tokens = tokenise(sentence)
         if not tokens:
             raise ParseError("no words to parse", sentence)
-        beam = [_State((), 0.0, (), (), 0)]
-        for token in tokens:
-            options = self._candidates(token)
+        beam = [_State(0.0, (), 0, None, '', ())]
+        for position, options in enumerate(self._candidates(tokens)):
+            cheapest = min(cost for _, cost in options)
+            options = [(c, k) for c, k in options
+                       if k <= cheapest + self.max_extra_cost]
             best: dict[tuple, _State] = {}
             for state in beam:
                 for category, cost in options:
-                    new = _push(state, category, cost)
-                    # Equal type stacks have equal futures: keep the best.
-                    key = tuple(atom[:2] for atom in new.stack)
-                    if key not in best or new.cost < best[key].cost:
-                        best[key] = new
+                    for new in _push(state, category, cost):
+                        # Equal type stacks have equal futures: keep the best.
+                        key = tuple(atom[:2] for atom in new.stack)
+                        old = best.get(key)
+                        if old is None or new.cost < old.cost:
+                            best[key] = new
+            if not best:
+                raise ParseError("no reading of the words so far can "
+                                 "still reduce", sentence, tokens[position],
+                                 position)
             # Rank by cost plus a charge per unreduced wire, so that cheap
             # but hopeless stacks do not crowd out the reducible ones.
             beam = sorted(best.values(),
                           key=lambda s: s.cost + len(s.stack))
             beam = beam[:self.beam_width]
         targets = ('s', 'n') if target is None else (target,)
-        for goal in targets:
-            done = [s for s in beam if len(s.stack) == 1
-                    and s.stack[0][:2] == (goal, 0)]
-            if done:
-                state = min(done, key=lambda s: s.cost)
-                return Parse([split_tag(t)[0] for t in tokens],
-                             list(state.categories), list(state.cups))
-        self._fail(sentence, tokens, beam, targets)
+        # The cheapest parse to any target wins; ties go to the first.
+        done = [(s.cost, targets.index(s.stack[0][0]), i)
+                for i, s in enumerate(beam) if len(s.stack) == 1
+                and s.stack[0][1] == 0 and s.stack[0][0] in targets]
+        if not done:
+            self._fail(sentence, tokens, beam, targets)
+        categories, cups = beam[min(done)[2]].path()
+        kept = [i for i, c in enumerate(categories) if c != 'SKIP']
+        return Parse([split_tag(tokens[i])[0] for i in kept],
+                     [categories[i] for i in kept], cups)
 
     def parse(self, sentence: str, target: str | None = None) -> Diagram:
         """The diagram of ``sentence``; raises :class:`ParseError`."""
@@ -180,11 +237,12 @@ class Parser:
 
     @staticmethod
     def _fail(sentence: str, tokens: list[str], beam: list[_State],
-              targets: tuple[str, ...]) -> None:
+              targets: tuple[str, ...]) -> NoReturn:
         state = beam[0]
+        categories, _ = state.path()
         # The first unreduced wire names the token where reduction failed.
         owner, start = 0, 0
-        for position, category in enumerate(state.categories):
+        for position, category in enumerate(categories):
             width = len(CATEGORY_TYPES[category])
             if state.stack and start <= state.stack[0][2] < start + width:
                 owner = position

@@ -1,20 +1,48 @@
 """Pregroup types of the grammatical categories (DisCoCat).
 
-Each category the tagger can assign gets the pregroup type of the DisCoCat
-literature (Coecke, Sadrzadeh and Clark 2010; Lorenz et al. 2023), over
-the basic types ``n`` (noun) and ``s`` (sentence):
+Each category the taggers can assign gets the pregroup type of the
+DisCoCat literature (Coecke, Sadrzadeh and Clark 2010; Sadrzadeh, Clark
+and Coecke 2013; Lorenz et al. 2023), over the basic types ``n`` (noun)
+and ``s`` (sentence). A modifier of a type ``X`` has type ``X^r X`` after
+it and ``X X^l`` before it; a coordinator of ``X`` has ``X^r X X^l``.
 
-=========  ===========================  =================================
-category   type                         example
-=========  ===========================  =================================
-N          n                            *man*, *sauce*
-ADJ        n · n^l                      *tasty* (meal)
-DET        n · n^l                      *the* (meal)
-IV         n^r · s                      (woman) *runs*
-TV         n^r · s · n^l                (woman) *cooks* (meal)
-RELS       n^r · n · s^l · n            (device) *that* detects (vehicle)
-RELO       n^r · n · n^ll · s^l         (device) *that* (woman) uses
-=========  ===========================  =================================
+==========  ===========================  =====================================
+category    type                         example
+==========  ===========================  =====================================
+N           n                            *man*, *sauce*, *Paris*
+PRON        n                            *she*, *them*
+ADJ         n · n^l                      *tasty* (meal)
+DET         n · n^l                      *the* (meal)
+POSS        n^r · n · n^l                (Ann) *'s* (car)
+PRED        n^r · s                      (meal is) *tasty*
+IV          n^r · s                      (woman) *runs*
+TV          n^r · s · n^l                (woman) *cooks* (meal); *is* (a cook)
+DTV         n^r · s · n^l · n^l          (she) *gives* (him) (a book)
+VPC         n^r · s · s^l · n            *can* / *will* / *is* / *to* (run)
+SV          n^r · s · s^l                (she) *thinks* (it works)
+ADVVP       n^r · s · s^l · n            (she) *often* (runs)
+ADVS        s^r · s                      (she runs) *fast*
+ADVPRE      s · s^l                      *however* (she runs)
+ADVADJ      n · n^l · n^ll · n^l         *very* (good) (film)
+PREPN       n^r · n · n^l                (film) *about* (love)
+PREPS       s^r · s · n^l                (she runs) *in* (the park)
+PREPPRE     s · s^l · n^l                *in* (the end) (she runs)
+CONJN       n^r · n · n^l                (tea) *and* (cake)
+CONJS       s^r · s · s^l                (she runs) *and* (he walks)
+CONJA       n · n^r · n · n^l · n^ll · n^l   (warm) *and* (funny) (film)
+SUBPRE      s · s^l · s^l                *if* (it rains) (we stay)
+RELS        n^r · n · s^l · n            (device) *that* detects (cars)
+RELO        n^r · n · n^ll · s^l         (device) *that* (people) use
+SKIP        (no wires)                   a comma that joins nothing
+==========  ===========================  =====================================
+
+Relative pronouns keep their DisCoCat types here; the compiler can
+replace them by the Frobenius (spider) construction of Sadrzadeh et al.
+(lambeq's ``subject_rel_pronoun`` and ``object_rel_pronoun`` rules).
+Commas, semicolons, colons and dashes are coordinators or SKIP (no
+wires, dropped from the diagram); other punctuation is dropped by the
+tokeniser. Not covered yet: coordination of verb phrases that share a
+subject (*she sings and dances*), which needs the subject wire to wait.
 
 >>> str(category_type('TV'))
 'n.r @ s @ n.l'
@@ -26,18 +54,40 @@ from lambeq.backend.grammar import Ty
 N = Ty('n')
 S = Ty('s')
 
+_ADJ = N @ N.l
+_VP = N.r @ S
+
 CATEGORY_TYPES: dict[str, Ty] = {
     'N': N,
-    'ADJ': N @ N.l,
-    'DET': N @ N.l,
-    'IV': N.r @ S,
-    'TV': N.r @ S @ N.l,
+    'PRON': N,
+    'ADJ': _ADJ,
+    'DET': _ADJ,
+    'POSS': N.r @ N @ N.l,
+    'PRED': _VP,
+    'IV': _VP,
+    'TV': _VP @ N.l,
+    'DTV': _VP @ N.l @ N.l,
+    'VPC': _VP @ _VP.l,
+    'SV': _VP @ S.l,
+    'ADVVP': _VP @ _VP.l,
+    'ADVS': S.r @ S,
+    'ADVPRE': S @ S.l,
+    'ADVADJ': _ADJ @ _ADJ.l,
+    'PREPN': N.r @ N @ N.l,
+    'PREPS': S.r @ S @ N.l,
+    'PREPPRE': S @ S.l @ N.l,
+    'CONJN': N.r @ N @ N.l,
+    'CONJS': S.r @ S @ S.l,
+    'CONJA': _ADJ.r @ _ADJ @ _ADJ.l,
+    'SUBPRE': S @ S.l @ S.l,
     'RELS': N.r @ N @ S.l @ N,
     'RELO': N.r @ N @ N.l.l @ S.l,
+    'SKIP': Ty(),
 }
 
-#: Open-class categories an unknown word may take.
-OPEN_CATEGORIES = ('N', 'ADJ', 'TV', 'IV')
+#: Categories whose words are open-class (content words).
+OPEN_CATEGORIES = ('N', 'ADJ', 'PRED', 'IV', 'TV', 'DTV', 'VPC', 'SV',
+                   'ADVVP', 'ADVS', 'ADVADJ')
 
 
 def category_type(category: str) -> Ty:
