@@ -56,7 +56,7 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
                'after before during like than as across behind beyond '
                'toward towards upon around near despite onto off out up '
                'down along throughout via per'),
-    **_entries(_CONJUNCTION, 'and or but nor yet'),
+    **_entries(_CONJUNCTION + ('ADVPRE',), 'and or but nor yet'),
     **_entries(('CONJS', 'SUBPRE'), 'because although though while when '
                'if unless whereas since until once whether where'),
     **_entries(_ADVERB, 'very too so quite rather really just also only '

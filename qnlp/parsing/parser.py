@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple, NoReturn, Protocol, Sequence
 
-from lambeq.backend.grammar import Cup, Diagram, Word
+from lambeq.backend.grammar import Cup, Diagram, Layer, Word
 
 from qnlp.errors import ParseError
 from qnlp.parsing.lexicon import LexiconTagger
@@ -126,11 +126,31 @@ class Parse:
         return self.diagram_with(self.words)
 
     def diagram_with(self, words: Sequence[str]) -> Diagram:
-        """The same grammar with other word names (e.g. ``<unk>``)."""
-        boxes = [Word(word, CATEGORY_TYPES[category])
-                 for word, category in zip(words, self.categories)]
-        return Diagram.create_pregroup_diagram(
-            boxes, [(Cup, left, right) for left, right in self.cups])
+        """The same grammar with other word names (e.g. ``<unk>``).
+
+        The grammar (categories and cups) is built once and cached; later
+        sentences with the same grammar only swap the word boxes.
+        """
+        key = (tuple(self.categories), tuple(self.cups))
+        template = _TEMPLATES.get(key)
+        if template is None:
+            boxes = [Word(f'w{i}', CATEGORY_TYPES[category])
+                     for i, category in enumerate(self.categories)]
+            template = Diagram.create_pregroup_diagram(
+                boxes, [(Cup, left, right) for left, right in self.cups])
+            if len(_TEMPLATES) >= _CACHE_LIMIT:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = template
+        layers = list(template.layers)
+        for i, word in enumerate(words):   # words are the first layers
+            layer = layers[i]
+            layers[i] = Layer(layer.left, Word(word, layer.box.cod),
+                              layer.right)
+        return Diagram(template.dom, template.cod, layers)
+
+
+_CACHE_LIMIT = 100_000
+_TEMPLATES: dict[tuple, Diagram] = {}
 
 
 def split_tag(token: str) -> tuple[str, str | None]:
@@ -164,6 +184,8 @@ class Parser:
         self.tagger = tagger or LexiconTagger()
         self.beam_width = beam_width
         self.max_extra_cost = max_extra_cost
+        # The search depends only on the candidate lists: memoise it.
+        self._searches: dict[tuple, tuple[list[str], list]] = {}
 
     def _candidates(self, tokens: list[str]) -> list[list[tuple[str, float]]]:
         """Tagger candidates, with pre-tagged tokens fixed to their tag."""
@@ -177,13 +199,30 @@ class Parser:
     def analyse(self, sentence: str, target: str | None = None) -> Parse:
         """Parse ``sentence`` and return tokens, categories and diagram.
 
-        ``target`` is ``'s'``, ``'n'`` or ``None`` (either, ``s`` first).
+        ``target`` is ``'s'``, ``'n'`` or ``None`` (the cheaper parse to either).
         """
         tokens = tokenise(sentence)
         if not tokens:
             raise ParseError("no words to parse", sentence)
+        candidates = self._candidates(tokens)
+        key = (target, tuple(tuple(options) for options in candidates))
+        found = self._searches.get(key)
+        if found is None:
+            found = self._search(sentence, tokens, candidates, target)
+            if len(self._searches) >= _CACHE_LIMIT:
+                self._searches.clear()
+            self._searches[key] = found
+        categories, cups = found
+        kept = [i for i, c in enumerate(categories) if c != 'SKIP']
+        return Parse([split_tag(tokens[i])[0] for i in kept],
+                     [categories[i] for i in kept], cups)
+
+    def _search(self, sentence: str, tokens: list[str],
+                candidates: list[list[tuple[str, float]]],
+                target: str | None) -> tuple[list[str], list]:
+        """Beam search over reductions; the cheapest categories and cups."""
         beam = [_State(0.0, (), 0, None, '', ())]
-        for position, options in enumerate(self._candidates(tokens)):
+        for position, options in enumerate(candidates):
             cheapest = min(cost for _, cost in options)
             options = [(c, k) for c, k in options
                        if k <= cheapest + self.max_extra_cost]
@@ -212,10 +251,7 @@ class Parser:
                 and s.stack[0][1] == 0 and s.stack[0][0] in targets]
         if not done:
             self._fail(sentence, tokens, beam, targets)
-        categories, cups = beam[min(done)[2]].path()
-        kept = [i for i, c in enumerate(categories) if c != 'SKIP']
-        return Parse([split_tag(tokens[i])[0] for i in kept],
-                     [categories[i] for i in kept], cups)
+        return beam[min(done)[2]].path()
 
     def parse(self, sentence: str, target: str | None = None) -> Diagram:
         """The diagram of ``sentence``; raises :class:`ParseError`."""
