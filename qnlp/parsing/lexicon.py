@@ -29,7 +29,7 @@ from qnlp.parsing.types import CATEGORY_TYPES
 
 _PREPOSITION = ('PREPN', 'PREPS', 'PREPPRE')
 _CONJUNCTION = ('CONJS', 'CONJN', 'CONJA')
-_ADVERB = ('ADVVP', 'ADVS', 'ADVADJ', 'ADVPRE')
+_ADVERB = ('ADVVP', 'ADVS', 'ADVADJ', 'ADVPRE', 'ADJ')
 
 
 def _entries(categories: tuple[str, ...], words: str) -> dict:
@@ -37,25 +37,29 @@ def _entries(categories: tuple[str, ...], words: str) -> dict:
 
 
 FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
-    **_entries(('DET',), 'a an the every each some any no my your his its '
-               'our their another either neither several such whose '
-               'all both much many few most'),
+    **_entries(('DET',), 'a an the every no my your his its our their '
+               'such whose'),
+    **_entries(('DET', 'PRON'), 'each some any another either neither '
+               'several all both much many few most none'),
     **_entries(('PRON',), 'i you he she it we they me him us them myself '
                'yourself himself herself itself ourselves themselves one '
                'someone something everyone everything anyone anything '
                'nobody nothing somebody everybody there what'),
     **_entries(('DET', 'PRON'), 'this these those her'),
     **_entries(('RELS', 'RELO'), 'which who whom'),
-    **_entries(('VPC', 'TV'), "is are was were be been being am 's 're 'm "
-               "have has had 've 'd"),
-    **_entries(('VPC',), "do does did can could will would shall should "
-               "may might must 'll wo ca to"),
+    **_entries(('VPC', 'TV', 'QCOP', 'QAUX'), "is are was were am"),
+    **_entries(('VPC', 'TV'), "be been being 's 're 'm 've 'd"),
+    **_entries(('VPC', 'TV', 'QAUX'), "have has had"),
+    **_entries(('VPC', 'QAUX'), "do does did can could will would shall "
+               "should may might must"),
+    **_entries(('VPC',), "'ll wo ca to"),
     **_entries(('ADVVP', 'ADVADJ', 'ADVS'), "not n't never"),
-    **_entries(_PREPOSITION, 'of in on at by for with about from into '
+    **_entries(_PREPOSITION + ('ADVS',), 'in on at by for with about from into '
                'through over under between without within against among '
                'after before during like than as across behind beyond '
                'toward towards upon around near despite onto off out up '
-               'down along throughout via per'),
+               'down along throughout via per away back past'),
+    **_entries(('PREPN', 'PREPS', 'PREPPRE'), 'of'),
     **_entries(_CONJUNCTION + ('ADVPRE',), 'and or but nor yet'),
     **_entries(('CONJS', 'SUBPRE'), 'because although though while when '
                'if unless whereas since until once whether where'),

@@ -30,7 +30,12 @@ from qnlp.parsing.types import CATEGORY_TYPES
 
 _TOKEN = re.compile(r"'(?:s|re|ve|ll|d|m|t)\b|n't\b|[A-Za-z0-9]+(?:[-'.][A-Za-z0-9]+)*(?:_[A-Z]+)?|[^\sA-Za-z0-9]",
                     re.IGNORECASE)
+#: Penn Treebank bracket escapes and quote marks, dropped.
+_PTB_MARKS = re.compile(r"-[lr][rcs]b-|``|''", re.IGNORECASE)
 _CLITIC = re.compile(r"(?<=[A-Za-z])(n't|'(?:s|re|ve|ll|d|m))\b", re.IGNORECASE)
+#: The word standing for a missing subject, and its marker in the search.
+IMPLICIT_SUBJECT = '<pro>'
+IMPLICIT = 'IMPLICIT'
 #: Punctuation that may join phrases; other punctuation is dropped.
 JOINING_PUNCTUATION = {',', ';', ':', '--'}
 
@@ -52,7 +57,7 @@ def tokenise(sentence: str) -> list[str]:
     >>> tokenise("The chef's soup, hot (really) !")
     ['The', 'chef', "'s", 'soup', ',', 'hot', 'really']
     """
-    spaced = _CLITIC.sub(r" \1", sentence)
+    spaced = _CLITIC.sub(r" \1", _PTB_MARKS.sub(" ", sentence))
     return [t for t in _TOKEN.findall(spaced)
             if t[0].isalnum() or t[0] == "'" and len(t) > 1
             or t in JOINING_PUNCTUATION]
@@ -177,13 +182,22 @@ class Parser:
     max_extra_cost:
         Categories costing more than this above a token's cheapest one
         are not tried.
+    implicit_subject_cost:
+        Cost of reading a subjectless sentence with the implicit subject
+        ``<pro>``; ``None`` turns implicit subjects off.
+    retry_widths:
+        Wider beams tried, in order, when a sentence fails to reduce.
     """
 
     def __init__(self, tagger: Tagger | None = None, beam_width: int = 64,
-                 max_extra_cost: float = 3.0) -> None:
+                 max_extra_cost: float = 3.0,
+                 implicit_subject_cost: float | None = 2.0,
+                 retry_widths: Sequence[int] = (512,)) -> None:
         self.tagger = tagger or LexiconTagger()
         self.beam_width = beam_width
         self.max_extra_cost = max_extra_cost
+        self.implicit_subject_cost = implicit_subject_cost
+        self.retry_widths = tuple(retry_widths)
         # The search depends only on the candidate lists: memoise it.
         self._searches: dict[tuple, tuple[list[str], list]] = {}
 
@@ -208,20 +222,43 @@ class Parser:
         key = (target, tuple(tuple(options) for options in candidates))
         found = self._searches.get(key)
         if found is None:
-            found = self._search(sentence, tokens, candidates, target)
+            found = self._search_widening(sentence, tokens, candidates,
+                                          target)
             if len(self._searches) >= _CACHE_LIMIT:
                 self._searches.clear()
             self._searches[key] = found
         categories, cups = found
+        words = [split_tag(token)[0] for token in tokens]
+        if categories and categories[0] == IMPLICIT:
+            words.insert(0, IMPLICIT_SUBJECT)
+            categories = ['PRON'] + categories[1:]
         kept = [i for i, c in enumerate(categories) if c != 'SKIP']
-        return Parse([split_tag(tokens[i])[0] for i in kept],
+        return Parse([words[i] for i in kept],
                      [categories[i] for i in kept], cups)
+
+    def _search_widening(self, sentence: str, tokens: list[str],
+                         candidates: list[list[tuple[str, float]]],
+                         target: str | None) -> tuple[list[str], list]:
+        """Search with the beam width, then with wider beams on failure."""
+        widths = [self.beam_width] + [w for w in self.retry_widths
+                                      if w > self.beam_width]
+        for width in widths[:-1]:
+            try:
+                return self._search(sentence, tokens, candidates, target,
+                                    width)
+            except ParseError:
+                continue
+        return self._search(sentence, tokens, candidates, target, widths[-1])
 
     def _search(self, sentence: str, tokens: list[str],
                 candidates: list[list[tuple[str, float]]],
-                target: str | None) -> tuple[list[str], list]:
+                target: str | None, width: int) -> tuple[list[str], list]:
         """Beam search over reductions; the cheapest categories and cups."""
-        beam = [_State(0.0, (), 0, None, '', ())]
+        start = _State(0.0, (), 0, None, '', ())
+        beam = [start]
+        if self.implicit_subject_cost is not None:
+            beam += _push(start, 'PRON', self.implicit_subject_cost)
+            beam[-1] = beam[-1]._replace(category=IMPLICIT)
         for position, options in enumerate(candidates):
             cheapest = min(cost for _, cost in options)
             options = [(c, k) for c, k in options
@@ -243,7 +280,7 @@ class Parser:
             # but hopeless stacks do not crowd out the reducible ones.
             beam = sorted(best.values(),
                           key=lambda s: s.cost + len(s.stack))
-            beam = beam[:self.beam_width]
+            beam = beam[:width]
         targets = ('s', 'n') if target is None else (target,)
         # The cheapest parse to any target wins; ties go to the first.
         done = [(s.cost, targets.index(s.stack[0][0]), i)
@@ -276,12 +313,13 @@ class Parser:
               targets: tuple[str, ...]) -> NoReturn:
         state = beam[0]
         categories, _ = state.path()
+        shift = 1 if categories and categories[0] == IMPLICIT else 0
         # The first unreduced wire names the token where reduction failed.
         owner, start = 0, 0
         for position, category in enumerate(categories):
-            width = len(CATEGORY_TYPES[category])
+            width = 1 if category == IMPLICIT else len(_ATOMS[category])
             if state.stack and start <= state.stack[0][2] < start + width:
-                owner = position
+                owner = max(0, position - shift)
             start += width
         left = ' @ '.join(b + ('.l' * -z if z < 0 else '.r' * z)
                           for b, z, _ in state.stack)

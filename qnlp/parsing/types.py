@@ -33,12 +33,19 @@ CONJA       n · n^r · n · n^l · n^ll · n^l   (warm) *and* (funny) (film)
 SUBPRE      s · s^l · s^l                *if* (it rains) (we stay)
 RELS        n^r · n · s^l · n            (device) *that* detects (cars)
 RELO        n^r · n · n^ll · s^l         (device) *that* (people) use
+QAUX        s · s^l · n · n^l            *can* (you) (swim)?
+QCOP        s · n^l · n^l                *is* (it) (a film)?
 SKIP        (no wires)                   a comma that joins nothing
 ==========  ===========================  =====================================
 
 Relative pronouns keep their DisCoCat types here; the compiler can
 replace them by the Frobenius (spider) construction of Sadrzadeh et al.
 (lambeq's ``subject_rel_pronoun`` and ``object_rel_pronoun`` rules).
+A sentence without a subject (*may be more genial than ingenious*, *has
+the capability of ...*) may take an implicit subject: the word ``<pro>``
+(category PRON) is put in front of it, at a cost, so a subject that is
+there always wins.
+
 Commas, semicolons, colons and dashes are coordinators or SKIP (no
 wires, dropped from the diagram); other punctuation is dropped by the
 tokeniser. Not covered yet: coordination of verb phrases that share a
@@ -82,6 +89,8 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'SUBPRE': S @ S.l @ S.l,
     'RELS': N.r @ N @ S.l @ N,
     'RELO': N.r @ N @ N.l.l @ S.l,
+    'QAUX': S @ _VP.l @ N.l,
+    'QCOP': S @ N.l @ N.l,
     'SKIP': Ty(),
 }
 
