@@ -76,3 +76,14 @@ def test_three_classes_end_to_end(tmp_path):
     assert config['labels'] == ['0', '1', '2']
     assert config['sentence_qubits'] == 2
     assert metrics['train_accuracy'] > 0.5
+
+
+def test_parse_and_draw_commands(tmp_path, capsys):
+    assert main(['parse', 'woman cooks tasty meal']) == 0
+    out = capsys.readouterr().out
+    assert 'cooks' in out and 'n.r @ s @ n.l' in out
+    image = tmp_path / 'd.png'
+    assert main(['draw', 'woman cooks tasty meal', '-o', str(image)]) == 0
+    assert image.stat().st_size > 1000
+    assert main(['parse', 'the the', '--target', 's']) == 2
+    assert "token" in capsys.readouterr().err

@@ -179,3 +179,12 @@ def test_measurement_boxes_are_rejected_clearly():
     circuit = q.Ket(0) >> q.Rx(Symbol('a')) >> q.Measure()
     with pytest.raises(CompileError, match='Measure'):
         Engine(['a'])(torch.zeros(1, dtype=torch.float64), [circuit])
+
+
+def test_frobenius_relative_pronouns_match_lambeq():
+    ansatz = make_ansatz('iqp')
+    circuits = [to_circuit(parse(s, target='n'), ansatz, frobenius=True)
+                for s in ('organization that church establish',
+                          'device that detects vehicle',
+                          'woman that man loves')]
+    assert_matches_numpy_model(circuits)

@@ -49,3 +49,69 @@ def test_random_tokens_give_a_diagram_or_parse_error(tokens):
     except ParseError:
         return
     assert str(diagram.cod) in ('s', 'n')
+
+
+def test_tokeniser_splits_clitics_and_drops_marks():
+    from qnlp.parsing import tokenise
+    assert tokenise("it's -lrb- great -rrb- , isn't it ? ''") == [
+        'it', "'s", 'great', ',', 'is', "n't", 'it']
+
+
+def test_wider_grammar():
+    cases = {
+        'she gives him a book': ['PRON', 'DTV', 'PRON', 'DET', 'N'],
+        'the film is not very good': None,
+        'tea and cake': ['N', 'CONJN', 'N'],
+        'can you bear the laughter': ['QAUX', 'PRON', 'TV', 'DET', 'N'],
+    }
+    parser = Parser()
+    for sentence, expected in cases.items():
+        analysis = parser.analyse(sentence)
+        if expected is not None:
+            assert analysis.categories == expected, sentence
+        assert str(analysis.diagram.cod) in ('s', 'n')
+
+
+def test_subjectless_sentence_gets_implicit_subject():
+    from qnlp.parsing import IMPLICIT_SUBJECT
+    analysis = Parser().analyse('lacks the inspiration of the original', 's')
+    assert analysis.words[0] == IMPLICIT_SUBJECT
+    assert str(analysis.diagram.cod) == 's'
+    no_implicit = Parser(implicit_subject_cost=None)
+    with pytest.raises(ParseError):
+        no_implicit.analyse('lacks the inspiration of the original', 's')
+
+
+def test_user_lexicon_overrides_and_bad_lines(tmp_path):
+    from qnlp.errors import CorpusError
+    from qnlp.parsing import LexiconTagger
+    good = tmp_path / 'lex.txt'
+    good.write_text('# comment\nfoo TV\n')
+    parser = Parser(LexiconTagger(good))
+    assert parser.analyse('man foo meal').categories == ['N', 'TV', 'N']
+    bad = tmp_path / 'bad.txt'
+    bad.write_text('foo\nbar VERBISH\n')
+    with pytest.raises(CorpusError, match='bad.txt:1'):
+        LexiconTagger(bad)
+
+
+def test_grammar_templates_are_shared_but_words_differ():
+    first = parse('woman cooks meal')
+    second = parse('man bakes bread')
+    assert [b.name for b in second.boxes[:3]] == ['man', 'bakes', 'bread']
+    assert [b.name for b in first.boxes[:3]] == ['woman', 'cooks', 'meal']
+    assert first.cod == second.cod
+
+
+def test_spacy_tagger_prefers_its_reading():
+    pytest.importorskip('spacy')
+    from qnlp.errors import ConfigError
+    from qnlp.parsing.spacy_tagger import SpacyTagger
+    try:
+        tagger = SpacyTagger()
+    except ConfigError as error:
+        pytest.skip(str(error))
+    parser = Parser(tagger)
+    analysis = parser.analyse('the chef quickly prepares a tasty dinner')
+    assert analysis.categories == ['DET', 'N', 'ADVVP', 'TV', 'DET', 'ADJ',
+                                   'N']

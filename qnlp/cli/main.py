@@ -72,8 +72,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--split', type=_fractions, metavar='TRAIN,DEV,TEST',
                        help='split a single corpus file by these fractions '
                             '(stratified, seeded)')
+    train.add_argument('--tagger', choices=('lexicon', 'spacy'),
+                       default='lexicon',
+                       help='part-of-speech tagger of the parser '
+                            '(default lexicon; spacy needs qnlp[spacy])')
+    train.add_argument('--frobenius', action='store_true',
+                       help='relative pronouns as spiders (DisCoCat) rather '
+                            'than trainable word boxes')
     train.add_argument('--quiet', action='store_true',
                        help='no progress bar')
+
+    for name, summary in (('parse', 'parse a sentence and print its '
+                                    'pregroup types and diagram'),
+                          ('draw', 'parse a sentence and draw its diagram '
+                                   'to an image file')):
+        command = commands.add_parser(name, help=summary,
+                                      description=summary[0].upper()
+                                      + summary[1:] + '.')
+        command.add_argument('sentence')
+        command.add_argument('--tagger', choices=('lexicon', 'spacy'),
+                             default='lexicon')
+        command.add_argument('--target', choices=('s', 'n'),
+                             help='type the sentence must reduce to '
+                                  '(default: the cheaper of s and n)')
+        if name == 'draw':
+            command.add_argument('-o', '--output', required=True,
+                                 help='image file (.png, .pdf, .svg)')
     return parser
 
 
@@ -82,7 +106,8 @@ def _train(args: argparse.Namespace) -> int:
     metrics = train_text_classifier(
         args.corpus, args.out, seed=args.seed, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, ansatz=args.ansatz,
-        layers=args.layers, split=args.split, progress=not args.quiet)
+        layers=args.layers, split=args.split, tagger=args.tagger,
+        frobenius=args.frobenius, progress=not args.quiet)
     print(f"dev accuracy  {metrics['dev_accuracy']:.4f}")
     print(f"test accuracy {metrics['test_accuracy']:.4f}")
     print(f"trained {metrics['epochs']} epochs in "
@@ -93,11 +118,35 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse(args: argparse.Namespace) -> int:
+    from lambeq.backend.drawing.drawing import render_as_str
+
+    from qnlp.parsing import CATEGORY_TYPES, default_parser
+    analysis = default_parser(args.tagger).analyse(args.sentence, args.target)
+    width = max(len(word) for word in analysis.words)
+    for word, category in zip(analysis.words, analysis.categories):
+        print(f"{word:<{width}}  {category:<7} {CATEGORY_TYPES[category]}")
+    print()
+    print(render_as_str(analysis.diagram))
+    return 0
+
+
+def _draw(args: argparse.Namespace) -> int:
+    import matplotlib
+    matplotlib.use('Agg')
+
+    from qnlp.parsing import default_parser
+    diagram = default_parser(args.tagger).parse(args.sentence, args.target)
+    diagram.draw(path=args.output)
+    print(f"diagram written to {args.output}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qnlp`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {'train': _train}
+    handlers = {'train': _train, 'parse': _parse, 'draw': _draw}
     try:
         return handlers[args.command](args)
     except QnlpError as error:

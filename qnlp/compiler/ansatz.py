@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambeq import (IQPAnsatz, MPSAnsatz, RemoveCupsRewriter, Sim4Ansatz,
+from lambeq import (IQPAnsatz, MPSAnsatz, RemoveCupsRewriter, Rewriter,
+                    Sim4Ansatz,
                     Sim14Ansatz, Sim15Ansatz, SpiderAnsatz,
                     StronglyEntanglingAnsatz, TensorAnsatz)
 from lambeq.backend.grammar import Diagram, Ty
@@ -53,8 +54,20 @@ def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
     raise ConfigError(f"unknown ansatz {name!r}; choose one of {known}")
 
 
-def to_circuit(diagram: Diagram, ansatz: Any, remove_cups: bool = True) -> Any:
-    """Rewrite ``diagram`` and apply ``ansatz`` to it."""
+#: Replaces relative pronoun boxes by the Frobenius (spider) construction.
+_FROBENIUS = Rewriter(['subject_rel_pronoun', 'object_rel_pronoun'])
+
+
+def to_circuit(diagram: Diagram, ansatz: Any, remove_cups: bool = True,
+               frobenius: bool = False) -> Any:
+    """Rewrite ``diagram`` and apply ``ansatz`` to it.
+
+    With ``frobenius=True`` relative pronouns (*that*, *which*, *who*)
+    become spiders and caps (Sadrzadeh, Clark and Coecke 2013) with no
+    parameters of their own, instead of trainable word boxes.
+    """
+    if frobenius:
+        diagram = _FROBENIUS(diagram)
     if remove_cups:
         diagram = RemoveCupsRewriter()(diagram)
     return ansatz(diagram)

@@ -49,12 +49,16 @@ class SentencePipeline:
         Passed to :func:`qnlp.compiler.make_ansatz`.
     target:
         Grammatical type the texts reduce to: ``'s'``, ``'n'`` or ``None``.
+    frobenius:
+        Relative pronouns as spiders (no parameters) instead of word boxes.
     """
 
     def __init__(self, parser: Parser | None = None, ansatz: str = 'iqp',
                  layers: int = 1, noun_qubits: int = 1,
-                 sentence_qubits: int = 1, target: str | None = None) -> None:
+                 sentence_qubits: int = 1, target: str | None = None,
+                 frobenius: bool = False) -> None:
         self.parser = parser or Parser()
+        self.frobenius = frobenius
         self.ansatz_name = ansatz
         self.ansatz = make_ansatz(ansatz, noun_qubits=noun_qubits,
                                   sentence_qubits=sentence_qubits,
@@ -89,7 +93,8 @@ class SentencePipeline:
 
     def circuits(self, texts: Iterable[str]) -> list[Any]:
         """Circuits (or tensor networks) of ``texts``."""
-        return [to_circuit(d, self.ansatz) for d in self.diagrams(texts)]
+        return [to_circuit(d, self.ansatz, frobenius=self.frobenius)
+                for d in self.diagrams(texts)]
 
 
 class DisCoCatClassifier(torch.nn.Module):

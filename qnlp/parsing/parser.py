@@ -24,7 +24,7 @@ from typing import Callable, Iterable, NamedTuple, NoReturn, Protocol, Sequence
 
 from lambeq.backend.grammar import Cup, Diagram, Layer, Word
 
-from qnlp.errors import ParseError
+from qnlp.errors import ConfigError, ParseError
 from qnlp.parsing.lexicon import LexiconTagger
 from qnlp.parsing.types import CATEGORY_TYPES
 
@@ -335,16 +335,50 @@ class BatchResult:
     fallbacks: list[int]
 
 
-_DEFAULT_PARSER: Parser | None = None
+_DEFAULT_PARSERS: dict[str, Parser] = {}
 
 
-def parse(sentence: str, target: str | None = None) -> Diagram:
-    """Parse one sentence with the default (lexicon) parser.
+def make_tagger(name: str) -> Tagger:
+    """A tagger by name: ``'lexicon'`` (bundled, offline) or ``'spacy'``."""
+    if name == 'lexicon':
+        return LexiconTagger()
+    if name == 'spacy':
+        from qnlp.parsing.spacy_tagger import SpacyTagger
+        return SpacyTagger()
+    raise ConfigError(f"unknown tagger {name!r}; choose 'lexicon' or "
+                      "'spacy'")
+
+
+def default_parser(tagger: str = 'lexicon') -> Parser:
+    """The shared parser with the named tagger (built on first use)."""
+    if tagger not in _DEFAULT_PARSERS:
+        _DEFAULT_PARSERS[tagger] = Parser(make_tagger(tagger))
+    return _DEFAULT_PARSERS[tagger]
+
+
+def parse(sentence: str, target: str | None = None,
+          tagger: str = 'lexicon') -> Diagram:
+    """Parse one sentence into a lambeq grammar diagram.
+
+    ``target`` is ``'s'``, ``'n'`` or ``None`` (the cheaper of both);
+    raises :class:`~qnlp.errors.ParseError` when nothing reduces.
 
     >>> str(parse('woman cooks tasty meal').cod)
     's'
     """
-    global _DEFAULT_PARSER
-    if _DEFAULT_PARSER is None:
-        _DEFAULT_PARSER = Parser()
-    return _DEFAULT_PARSER.parse(sentence, target)
+    return default_parser(tagger).parse(sentence, target)
+
+
+def parse_many(sentences: Iterable[str], target: str | None = None,
+               tagger: str = 'lexicon',
+               fallback: Callable[[str], Diagram] | None = None
+               ) -> BatchResult:
+    """Parse a batch; with ``fallback`` failures are replaced and counted.
+
+    >>> from lambeq import cups_reader
+    >>> result = parse_many(['woman cooks meal', 'the the'], target='s',
+    ...                     fallback=cups_reader.sentence2diagram)
+    >>> len(result.diagrams), result.fallbacks
+    (2, [1])
+    """
+    return default_parser(tagger).parse_many(sentences, target, fallback)

@@ -16,6 +16,7 @@ import torch
 
 from qnlp.data import Corpus, load_corpus
 from qnlp.models import DisCoCatClassifier, SentencePipeline
+from qnlp.parsing import Parser, make_tagger
 from qnlp.train.checkpoint import METRICS_FILE, atomic_write_json, save_run
 from qnlp.train.trainer import Split, TrainConfig, evaluate, fit
 
@@ -31,14 +32,17 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
                           batch_size: int = 0, lr: float = 0.1,
                           ansatz: str = 'iqp', layers: int = 1,
                           split: Sequence[float] | None = None,
+                          tagger: str = 'lexicon', frobenius: bool = False,
                           progress: bool = True) -> dict[str, Any]:
     """Train on ``corpus_path``, write ``out``, return the metrics."""
     torch.manual_seed(seed)
     corpus = load_corpus(corpus_path, split=split, seed=seed)
     n_classes = len(corpus.labels)
     sentence_qubits = max(1, (n_classes - 1).bit_length())
-    pipeline = SentencePipeline(ansatz=ansatz, layers=layers,
-                                sentence_qubits=sentence_qubits)
+    pipeline = SentencePipeline(Parser(make_tagger(tagger)), ansatz=ansatz,
+                                layers=layers,
+                                sentence_qubits=sentence_qubits,
+                                frobenius=frobenius)
     pipeline.fit_vocabulary([e.text for e in corpus.train])
     train = _split(pipeline, corpus, corpus.train)
     dev = _split(pipeline, corpus, corpus.dev)
@@ -67,7 +71,8 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
         'task': 'sentences', 'corpus': str(corpus_path),
         'corpus_sha256': corpus.fingerprint, 'labels': corpus.labels,
         'seed': seed, 'epochs': epochs, 'batch_size': batch_size, 'lr': lr,
-        'ansatz': ansatz, 'layers': layers,
+        'ansatz': ansatz, 'layers': layers, 'tagger': tagger,
+        'frobenius': frobenius,
         'sentence_qubits': sentence_qubits, 'split': list(split or []),
         'symbols': model.engine.symbols,
         'vocabulary': sorted(map(list, pipeline.vocabulary or ())),
