@@ -17,7 +17,8 @@ def test_train_writes_run_directory(tmp_path, capsys):
     for key in ('dev_accuracy', 'test_accuracy', 'train_seconds'):
         assert key in metrics
     config = json.loads((out / 'config.json').read_text())
-    assert config['seed'] == 1 and len(config['corpus_sha256']) == 64
+    assert config['settings']['seed'] == 1
+    assert len(config['corpus_sha256']) == 64
     assert (out / 'weights.safetensors').stat().st_size > 0
     assert 'test accuracy' in capsys.readouterr().out
 

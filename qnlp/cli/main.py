@@ -6,11 +6,21 @@ directory) prints one line ``qnlp: error: ...`` and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 from qnlp import __version__
-from qnlp.errors import QnlpError
+from qnlp.errors import ConfigError, QnlpError
+
+#: Settings of ``qnlp train`` that a config file may give, with defaults.
+TRAIN_DEFAULTS: dict[str, Any] = {
+    'seed': 0, 'epochs': 120, 'batch_size': 0, 'lr': 0.1,
+    'optimizer': 'adam', 'schedule': 'constant', 'patience': 0,
+    'ansatz': 'iqp', 'layers': 1, 'tagger': 'lexicon', 'frobenius': False,
+    'split': None,
+}
 
 
 def _fractions(text: str) -> list[float]:
@@ -31,6 +41,44 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_train_options(train: argparse.ArgumentParser) -> None:
+    # Defaults are None so that a --config file can fill them in.
+    train.add_argument('--seed', type=int,
+                       help='seed for initialisation, shuffling and splits '
+                            '(default 0)')
+    train.add_argument('--epochs', type=_positive,
+                       help='training epochs (default 120)')
+    train.add_argument('--batch-size', type=int,
+                       help='minibatch size; 0 = whole training set '
+                            '(default 0)')
+    train.add_argument('--lr', type=float,
+                       help='learning rate, or the step of cobyla and '
+                            'nelder-mead (default 0.1)')
+    train.add_argument('--optimizer',
+                       choices=('adam', 'sgd', 'spsa', 'cobyla',
+                                'nelder-mead'),
+                       help='optimiser (default adam)')
+    train.add_argument('--schedule', choices=('constant', 'cosine', 'step'),
+                       help='learning-rate schedule (default constant)')
+    train.add_argument('--patience', type=int,
+                       help='stop after this many epochs without a better '
+                            'dev score; 0 = never (default 0)')
+    train.add_argument('--ansatz',
+                       help='iqp, sim4, sim14, sim15, strongly-entangling, '
+                            'tensor, spider or mps (default iqp)')
+    train.add_argument('--layers', type=_positive,
+                       help='ansatz layers (default 1)')
+    train.add_argument('--split', type=_fractions, metavar='TRAIN,DEV,TEST',
+                       help='split a single corpus file by these fractions '
+                            '(stratified, seeded)')
+    train.add_argument('--tagger', choices=('lexicon', 'spacy'),
+                       help='part-of-speech tagger of the parser '
+                            '(default lexicon; spacy needs qnlp[spacy])')
+    train.add_argument('--frobenius', action='store_const', const=True,
+                       help='relative pronouns as spiders (DisCoCat) rather '
+                            'than trainable word boxes')
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -49,36 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
                     'directory with files named *train*, *dev* (or *valid*) '
                     'and *test* ("label sentence" lines, or CSV/TSV with '
                     'text and label columns), or one such file split with '
-                    '--split. Writes config.json, weights.safetensors, '
-                    'metrics.json and history.json to --out.')
-    train.add_argument('corpus', metavar='CORPUS')
-    train.add_argument('--out', required=True, metavar='RUN_DIR',
+                    '--split. RUN_DIR gets config.json, a checkpoint after '
+                    'every epoch, history.jsonl, curve.png, run.yaml (to '
+                    'replay with --config), weights.safetensors and '
+                    'metrics.json.')
+    train.add_argument('corpus', metavar='CORPUS', nargs='?',
+                       help='corpus (may come from --config instead)')
+    train.add_argument('--out', metavar='RUN_DIR',
                        help='run directory to write')
-    train.add_argument('--seed', type=int, default=0,
-                       help='seed for initialisation, shuffling and splits '
-                            '(default 0)')
-    train.add_argument('--epochs', type=_positive, default=120,
-                       help='training epochs (default 120)')
-    train.add_argument('--batch-size', type=int, default=0,
-                       help='minibatch size; 0 = whole training set '
-                            '(default 0)')
-    train.add_argument('--lr', type=float, default=0.1,
-                       help='Adam learning rate (default 0.1)')
-    train.add_argument('--ansatz', default='iqp',
-                       help='iqp, sim4, sim14, sim15, strongly-entangling, '
-                            'tensor, spider or mps (default iqp)')
-    train.add_argument('--layers', type=_positive, default=1,
-                       help='ansatz layers (default 1)')
-    train.add_argument('--split', type=_fractions, metavar='TRAIN,DEV,TEST',
-                       help='split a single corpus file by these fractions '
-                            '(stratified, seeded)')
-    train.add_argument('--tagger', choices=('lexicon', 'spacy'),
-                       default='lexicon',
-                       help='part-of-speech tagger of the parser '
-                            '(default lexicon; spacy needs qnlp[spacy])')
-    train.add_argument('--frobenius', action='store_true',
-                       help='relative pronouns as spiders (DisCoCat) rather '
-                            'than trainable word boxes')
+    train.add_argument('--resume', metavar='RUN_DIR',
+                       help='continue an interrupted run in RUN_DIR '
+                            '(same settings and corpus)')
+    train.add_argument('--config', metavar='FILE',
+                       help='YAML or TOML file of settings; options given '
+                            'on the command line win')
+    _add_train_options(train)
     train.add_argument('--quiet', action='store_true',
                        help='no progress bar')
 
@@ -98,23 +131,96 @@ def build_parser() -> argparse.ArgumentParser:
         if name == 'draw':
             command.add_argument('-o', '--output', required=True,
                                  help='image file (.png, .pdf, .svg)')
+
+    evaluate = commands.add_parser(
+        'evaluate', help='metrics of a trained run on a corpus',
+        description='Accuracy, precision, recall, F1, confusion matrix and '
+                    'per-class figures of RUN_DIR on the test split of '
+                    'CORPUS (a directory) or on all of CORPUS (a file).')
+    evaluate.add_argument('run_dir', metavar='RUN_DIR')
+    evaluate.add_argument('corpus', metavar='CORPUS')
+    evaluate.add_argument('--json', action='store_true',
+                          help='print JSON instead of a table')
+
+    predict = commands.add_parser(
+        'predict', help='label and probabilities of texts',
+        description='Predict the label of each TEXT with the run in '
+                    'RUN_DIR. Words never seen in training are read as '
+                    '<unk> of their category.')
+    predict.add_argument('run_dir', metavar='RUN_DIR')
+    predict.add_argument('texts', metavar='TEXT', nargs='+')
+    predict.add_argument('--json', action='store_true')
     return parser
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Settings from a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding='utf-8')
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        if path.suffix == '.toml':
+            import tomllib
+            data = tomllib.loads(text)
+        else:
+            import yaml
+            data = yaml.safe_load(text)
+    except Exception as error:  # both parsers raise their own types
+        raise ConfigError(f"{path}: not valid "
+                          f"{'TOML' if path.suffix == '.toml' else 'YAML'} "
+                          f"({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    known = set(TRAIN_DEFAULTS) | {'corpus'}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown settings {unknown}; known: "
+                          f"{sorted(known)}")
+    return data
+
+
 def _train(args: argparse.Namespace) -> int:
-    from qnlp.train.text import train_text_classifier
-    metrics = train_text_classifier(
-        args.corpus, args.out, seed=args.seed, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, ansatz=args.ansatz,
-        layers=args.layers, split=args.split, tagger=args.tagger,
-        frobenius=args.frobenius, progress=not args.quiet)
+    import yaml
+
+    from qnlp.train.text import TextSettings, train_text_classifier
+    values = dict(TRAIN_DEFAULTS)
+    corpus = args.corpus
+    if args.config:
+        from_file = read_config_file(args.config)
+        corpus = corpus or from_file.pop('corpus', None)
+        from_file.pop('corpus', None)
+        values.update(from_file)
+    for key in TRAIN_DEFAULTS:
+        given = getattr(args, key)
+        if given is not None:
+            values[key] = given
+    if corpus is None:
+        raise ConfigError("no CORPUS given (argument or 'corpus' in "
+                          "--config)")
+    if args.resume and args.out and Path(args.resume) != Path(args.out):
+        raise ConfigError("--resume and --out name different run "
+                          "directories")
+    out = args.resume or args.out
+    if out is None:
+        raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
+    settings = TextSettings.from_dict(values)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    from qnlp.train.checkpoint import atomic_write_text
+    atomic_write_text(Path(out) / 'run.yaml', yaml.safe_dump(
+        {'corpus': str(corpus), **values}, sort_keys=True))
+    metrics = train_text_classifier(corpus, out, settings,
+                                    resume=bool(args.resume),
+                                    progress=not args.quiet)
     print(f"dev accuracy  {metrics['dev_accuracy']:.4f}")
-    print(f"test accuracy {metrics['test_accuracy']:.4f}")
-    print(f"trained {metrics['epochs']} epochs in "
+    print(f"test accuracy {metrics['test_accuracy']:.4f}  "
+          f"(F1 {metrics['test_f1']:.4f})")
+    print(f"trained {metrics['epochs_run']} epochs in "
           f"{metrics['train_seconds']:.2f} s "
           f"({metrics['n_parameters']} parameters, "
           f"{metrics['n_circuit_shapes']} circuit shapes)")
-    print(f"run written to {args.out}")
+    print(f"run written to {out}")
     return 0
 
 
@@ -142,11 +248,39 @@ def _draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from qnlp.train.metrics import format_report
+    from qnlp.train.text import load_text_classifier
+    report = load_text_classifier(args.run_dir).evaluate(args.corpus)
+    print(json.dumps(report, indent=2) if args.json
+          else format_report(report))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from qnlp.train.text import load_text_classifier
+    classifier = load_text_classifier(args.run_dir)
+    probabilities = classifier.predict_proba(args.texts)
+    rows = []
+    for text, probs in zip(args.texts, probabilities.tolist()):
+        best = max(range(len(probs)), key=probs.__getitem__)
+        rows.append({'text': text, 'label': classifier.labels[best],
+                     'probabilities': dict(zip(classifier.labels, probs))})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    for row in rows if not args.json else []:
+        shown = '  '.join(f'{label}: {p:.3f}'
+                          for label, p in row['probabilities'].items())
+        print(f"{row['label']}\t{shown}\t{row['text']}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qnlp`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {'train': _train, 'parse': _parse, 'draw': _draw}
+    handlers = {'train': _train, 'parse': _parse, 'draw': _draw,
+                'evaluate': _evaluate, 'predict': _predict}
     try:
         return handlers[args.command](args)
     except QnlpError as error:

@@ -129,10 +129,13 @@ class DisCoCatClassifier(torch.nn.Module):
         symbols = Engine.from_diagrams(circuits).symbols
         return cls(symbols, n_classes, seed)
 
-    def extend_symbols(self, circuits: Iterable[Any]) -> None:
-        """Add symbols of ``circuits`` the model lacks, freshly initialised.
+    def extend_symbols(self, circuits: Iterable[Any],
+                       fill: float | None = None) -> None:
+        """Add symbols of ``circuits`` the model lacks.
 
         Only ``<unk>`` symbols of categories unseen in training reach here.
+        They are initialised like the others (uniform in [0, 1) from
+        torch's global generator), or to ``fill`` when it is given.
         """
         new = [s for s in Engine.from_diagrams(circuits).symbols
                if s not in self.engine]
@@ -140,8 +143,10 @@ class DisCoCatClassifier(torch.nn.Module):
             return
         for symbol in new:
             self.engine.add_symbol(symbol)
-        extra = torch.rand(self.engine.n_weights - self.weights.shape[0],
-                           dtype=self.weights.dtype)
+        count = self.engine.n_weights - self.weights.shape[0]
+        extra = (torch.full((count,), fill, dtype=self.weights.dtype)
+                 if fill is not None else
+                 torch.rand(count, dtype=self.weights.dtype))
         self.weights = torch.nn.Parameter(
             torch.cat([self.weights.detach(), extra]))
 

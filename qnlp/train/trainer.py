@@ -1,8 +1,15 @@
-"""Training loop: Adam on minibatches, dev-based model selection.
+"""Training loop: optimisers, schedules, early stopping, resumable runs.
 
 :func:`fit` trains any module that maps a
-:class:`~qnlp.engine.PreparedBatch` to class probabilities, keeping the
-weights with the best dev accuracy (ties: lowest dev loss).
+:class:`~qnlp.engine.PreparedBatch` to class probabilities (it needs a
+``prepare`` method and a flat ``weights`` parameter for the gradient-free
+optimisers), keeping the weights with the best dev accuracy (ties: lowest
+dev loss).
+
+With ``checkpoint=PATH`` the whole training state (weights, optimiser,
+schedule, shuffling generator, history, best weights) is written there
+atomically after every epoch; ``resume=True`` continues from it, and the
+run ends with exactly the weights and metrics of an uninterrupted run.
 
 >>> import torch
 >>> from qnlp.models import DisCoCatClassifier, SentencePipeline
@@ -20,22 +27,45 @@ True
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
 from qnlp.engine import PreparedBatch
+from qnlp.errors import CheckpointError, ConfigError
+from qnlp.train.optim import (OPTIMISERS, SCIPY_OPTIMISERS, make_optimizer,
+                              make_scheduler, scipy_epoch)
+from qnlp.train.state import load_state, save_state
 
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of :func:`fit`; ``batch_size=0`` is full batch."""
+    """Hyper-parameters of :func:`fit`.
+
+    ``batch_size=0`` is full batch; ``patience=0`` turns early stopping
+    off, otherwise training stops after ``patience`` epochs without a
+    better dev score. ``evaluations`` is the number of loss evaluations
+    per epoch of the scipy optimisers.
+    """
     epochs: int = 120
     batch_size: int = 0
     lr: float = 0.1
     seed: int = 0
+    optimizer: str = 'adam'
+    schedule: str = 'constant'
+    patience: int = 0
+    evaluations: int = 20
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMISERS:
+            raise ConfigError(f"unknown optimiser {self.optimizer!r}; "
+                              f"choose one of {', '.join(OPTIMISERS)}")
+        if self.epochs < 1 or self.batch_size < 0 or self.patience < 0:
+            raise ConfigError("epochs must be positive and batch size and "
+                              "patience non-negative")
 
 
 @dataclass
@@ -61,45 +91,155 @@ def evaluate(model: torch.nn.Module, batch: PreparedBatch,
     return loss, accuracy
 
 
+def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
+class _Run:
+    """Everything that changes during training, saved as one state."""
+
+    def __init__(self, model: torch.nn.Module, config: TrainConfig) -> None:
+        self.model, self.config = model, config
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.scipy = SCIPY_OPTIMISERS.get(config.optimizer)
+        self.optimizer = None if self.scipy else make_optimizer(
+            config.optimizer, model.parameters(), config.lr, config.seed)
+        self.scheduler = None if self.optimizer is None else \
+            make_scheduler(config.schedule, self.optimizer, config.epochs)
+        self.epoch = 0
+        self.history: list[dict[str, float]] = []
+        self.best_score: list[float] | None = None
+        self.best_state = _clone(model.state_dict())
+        self.stale = 0
+        self.stopped = False
+
+    def state(self, identity: dict[str, Any]) -> dict[str, Any]:
+        return {
+            'identity': identity, 'epoch': self.epoch,
+            'model': self.model.state_dict(),
+            'optimizer': self.optimizer.state_dict() if self.optimizer
+            else {},
+            'scheduler': self.scheduler.state_dict() if self.scheduler
+            else {},
+            'generator': self.generator.get_state(),
+            'history': self.history, 'best_score': self.best_score,
+            'best_state': self.best_state, 'stale': self.stale,
+            'stopped': self.stopped,
+        }
+
+    def restore(self, state: dict[str, Any], identity: dict[str, Any],
+                path: Path) -> None:
+        saved = state.get('identity')
+        if saved != identity:
+            keys = sorted(k for k in set(identity) | set(saved or {})
+                          if (saved or {}).get(k) != identity.get(k))
+            raise CheckpointError(f"{path}: made with other settings "
+                                  f"(differs in {', '.join(keys)}); start "
+                                  "a new run directory or use the same "
+                                  "settings")
+        try:
+            self.model.load_state_dict(state['model'])
+            if self.optimizer is not None:
+                self.optimizer.load_state_dict(state['optimizer'])
+                self.scheduler.load_state_dict(state['scheduler'])
+            self.generator.set_state(state['generator'])
+        except (KeyError, RuntimeError, ValueError) as error:
+            raise CheckpointError(f"{path}: does not fit this model "
+                                  f"({error})") from None
+        self.epoch = int(state['epoch'])
+        self.history = list(state['history'])
+        self.best_score = state['best_score']
+        self.best_state = state['best_state']
+        self.stale = int(state['stale'])
+        self.stopped = bool(state['stopped'])
+
+
 def fit(model: torch.nn.Module, train: Split, dev: Split,
-        config: TrainConfig, progress: bool = True) -> list[dict[str, float]]:
-    """Train ``model`` in place; returns one metrics row per epoch."""
-    generator = torch.Generator().manual_seed(config.seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+        config: TrainConfig, progress: bool = True,
+        checkpoint: str | Path | None = None, resume: bool = False,
+        identity: dict[str, Any] | None = None,
+        on_epoch: Callable[[dict[str, float]], None] | None = None
+        ) -> list[dict[str, float]]:
+    """Train ``model`` in place; returns one metrics row per epoch.
+
+    ``identity`` (settings and corpus hash) is stored in the checkpoint
+    and must match on resume. ``on_epoch`` is called with each new row.
+    """
+    run = _Run(model, config)
+    identity = {**(identity or {}), 'train': asdict(config)}
+    if resume:
+        if checkpoint is None or not Path(checkpoint).exists():
+            raise CheckpointError(f"{checkpoint}: nothing to resume")
+        run.restore(load_state(checkpoint), identity, Path(checkpoint))
     size = len(train.circuits)
     batch_size = config.batch_size or size
     full = model.prepare(train.circuits)
     dev_batch = model.prepare(dev.circuits)
-    best: tuple[float, float] | None = None
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    history = []
-    bar = tqdm(range(config.epochs), desc='train', unit='epoch',
-               disable=not progress, leave=False)
-    start = time.perf_counter()
-    for epoch in bar:
-        order = torch.randperm(size, generator=generator)
-        total = 0.0
-        for first in range(0, size, batch_size):
-            index = order[first:first + batch_size]
-            batch = full if batch_size >= size else model.prepare(
-                [train.circuits[i] for i in index.tolist()])
-            labels = train.labels if batch_size >= size else \
-                train.labels[index]
-            optimiser.zero_grad()
-            loss = nll(model(batch), labels)
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(index)
+    bar = tqdm(total=config.epochs, initial=run.epoch, desc='train',
+               unit='epoch', disable=not progress, leave=False)
+    start = time.perf_counter() - (run.history[-1]['seconds']
+                                   if run.history else 0.0)
+    while run.epoch < config.epochs and not run.stopped:
+        total = _train_epoch(run, train, full, size, batch_size)
         dev_loss, dev_accuracy = evaluate(model, dev_batch, dev.labels)
-        row = {'epoch': epoch + 1, 'train_loss': total / size,
+        run.epoch += 1
+        row = {'epoch': run.epoch, 'train_loss': total,
                'dev_loss': dev_loss, 'dev_accuracy': dev_accuracy,
+               'lr': (run.optimizer.param_groups[0]['lr']
+                      if run.optimizer else config.lr),
                'seconds': time.perf_counter() - start}
-        history.append(row)
-        bar.set_postfix(loss=f'{row["train_loss"]:.3f}',
-                        dev_acc=f'{dev_accuracy:.3f}')
-        if best is None or (dev_accuracy, -dev_loss) > best:
-            best = (dev_accuracy, -dev_loss)
-            best_state = {k: v.detach().clone()
-                          for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    return history
+        if run.scheduler is not None:
+            run.scheduler.step()
+        run.history.append(row)
+        score = [dev_accuracy, -dev_loss]
+        if run.best_score is None or score > run.best_score:
+            run.best_score, run.best_state, run.stale = (
+                score, _clone(model.state_dict()), 0)
+        else:
+            run.stale += 1
+            run.stopped = bool(config.patience and
+                               run.stale >= config.patience)
+        if checkpoint is not None:
+            save_state(checkpoint, run.state(identity))
+        if on_epoch is not None:
+            on_epoch(row)
+        bar.update(1)
+        bar.set_postfix(loss=f'{total:.3f}', dev_acc=f'{dev_accuracy:.3f}')
+    bar.close()
+    model.load_state_dict(run.best_state)
+    return run.history
+
+
+def _train_epoch(run: _Run, train: Split, full: PreparedBatch, size: int,
+                 batch_size: int) -> float:
+    """One pass over the training data; returns the mean training loss."""
+    model, config = run.model, run.config
+    if run.scipy is not None:
+        def loss() -> torch.Tensor:
+            return nll(model(full), train.labels)
+        scipy_epoch(run.scipy, model.weights, loss, config.evaluations,
+                    config.lr)
+        with torch.no_grad():
+            return loss().item()
+    order = torch.randperm(size, generator=run.generator)
+    total = 0.0
+    for first in range(0, size, batch_size):
+        index = order[first:first + batch_size]
+        if batch_size >= size:
+            batch, labels = full, train.labels
+        else:
+            batch = model.prepare([train.circuits[i] for i in index.tolist()])
+            labels = train.labels[index]
+
+        def closure() -> torch.Tensor:
+            return nll(model(batch), labels)
+
+        run.optimizer.zero_grad()
+        if config.optimizer == 'spsa':
+            loss = run.optimizer.step(closure)
+        else:
+            loss = closure()
+            loss.backward()
+            run.optimizer.step()
+        total += float(loss.detach()) * len(index)
+    return total / size
