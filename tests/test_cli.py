@@ -88,3 +88,48 @@ def test_parse_and_draw_commands(tmp_path, capsys):
     assert image.stat().st_size > 1000
     assert main(['parse', 'the the', '--target', 's']) == 2
     assert "token" in capsys.readouterr().err
+
+
+def test_run_is_replayed_from_its_yaml_and_from_toml(tmp_path):
+    first = tmp_path / 'first'
+    assert main(['train', str(BUNDLED), '--out', str(first), '--epochs', '3',
+                 '--seed', '2', '--lr', '0.2', '--quiet']) == 0
+    replay = tmp_path / 'replay'
+    assert main(['train', '--config', str(first / 'run.yaml'), '--out',
+                 str(replay), '--quiet']) == 0
+    metrics = [json.loads((run / 'metrics.json').read_text())
+               for run in (first, replay)]
+    for data in metrics:
+        data.pop('train_seconds')
+    assert metrics[0] == metrics[1]
+    toml = tmp_path / 'settings.toml'
+    toml.write_text(f'corpus = "{BUNDLED}"\nepochs = 2\noptimizer = "spsa"\n')
+    assert main(['train', '--config', str(toml), '--out',
+                 str(tmp_path / 't'), '--quiet']) == 0
+    config = json.loads((tmp_path / 't' / 'config.json').read_text())
+    assert config['settings']['optimizer'] == 'spsa'
+
+
+def test_bad_config_file_is_one_clear_error(tmp_path, capsys):
+    bad = tmp_path / 'bad.toml'
+    bad.write_text('epochs = 2\nwarp_speed = 9\n')
+    assert main(['train', str(BUNDLED), '--config', str(bad), '--out',
+                 str(tmp_path / 'r')]) == 2
+    assert 'warp_speed' in capsys.readouterr().err
+
+
+def test_evaluate_and_predict(tmp_path, capsys):
+    run = tmp_path / 'run'
+    assert main(['train', str(BUNDLED), '--out', str(run), '--epochs', '30',
+                 '--quiet']) == 0
+    capsys.readouterr()
+    assert main(['evaluate', str(run), str(BUNDLED), '--json']) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) >= {'accuracy', 'precision', 'recall', 'f1',
+                           'confusion_matrix', 'per_class'}
+    assert sum(map(sum, report['confusion_matrix'])) == 30
+    assert main(['predict', str(run), 'chef roasts zorblax soup',
+                 '--json']) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]['label'] in ('0', '1')
+    assert abs(sum(rows[0]['probabilities'].values()) - 1) < 1e-9

@@ -132,6 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument('-o', '--output', required=True,
                                  help='image file (.png, .pdf, .svg)')
 
+    compare = commands.add_parser(
+        'compare', help='quantum models and classical baselines side by side',
+        description='Train the quantum models and the classical baselines '
+                    'on the same splits for several seeds; print the table '
+                    'and write DIR/comparison.md, comparison.json and '
+                    'comparison.png. Quantum runs are kept in DIR/runs and '
+                    'resumed if the command is run again.')
+    compare.add_argument('corpus', metavar='CORPUS')
+    compare.add_argument('--out', required=True, metavar='DIR')
+    compare.add_argument('--models', default='discocat',
+                         help='comma-separated quantum models '
+                              '(default discocat)')
+    compare.add_argument('--baselines', default='bow,tfidf,bilstm',
+                         help='comma-separated: bow, tfidf, bilstm, '
+                              'embedding (default bow,tfidf,bilstm)')
+    compare.add_argument('--seeds', type=_positive, default=5)
+    _add_train_options(compare)
+
     evaluate = commands.add_parser(
         'evaluate', help='metrics of a trained run on a corpus',
         description='Accuracy, precision, recall, F1, confusion matrix and '
@@ -224,6 +242,23 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from qnlp.train.compare import compare
+    from qnlp.train.text import TextSettings
+    values = dict(TRAIN_DEFAULTS)
+    values.update({k: getattr(args, k) for k in TRAIN_DEFAULTS
+                   if getattr(args, k) is not None})
+    result = compare(args.corpus, args.out,
+                     models=[m for m in args.models.split(',') if m],
+                     baselines=[b for b in args.baselines.split(',') if b],
+                     seeds=args.seeds,
+                     settings=TextSettings.from_dict(values),
+                     report=lambda line: print(line, file=sys.stderr))
+    print((Path(args.out) / 'comparison.md').read_text(), end='')
+    del result
+    return 0
+
+
 def _parse(args: argparse.Namespace) -> int:
     from lambeq.backend.drawing.drawing import render_as_str
 
@@ -280,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {'train': _train, 'parse': _parse, 'draw': _draw,
-                'evaluate': _evaluate, 'predict': _predict}
+                'evaluate': _evaluate, 'predict': _predict,
+                'compare': _compare}
     try:
         return handlers[args.command](args)
     except QnlpError as error:

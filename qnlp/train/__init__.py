@@ -1,7 +1,9 @@
-"""Training loops and run directories."""
+"""Training loops, run directories, comparison and estimators."""
 from qnlp.train.checkpoint import (atomic_write_json, atomic_write_text,
                                    load_run, save_run)
+from qnlp.train.estimator import DisCoCatEstimator
 from qnlp.train.trainer import Split, TrainConfig, evaluate, fit, nll
 
-__all__ = ["Split", "TrainConfig", "atomic_write_json", "atomic_write_text",
-           "evaluate", "fit", "load_run", "nll", "save_run"]
+__all__ = ["DisCoCatEstimator", "Split", "TrainConfig", "atomic_write_json",
+           "atomic_write_text", "evaluate", "fit", "load_run", "nll",
+           "save_run"]

@@ -1,0 +1,137 @@
+"""Quantum models and classical baselines on the same splits, side by side.
+
+For every seed the corpus is split once (directories keep their files;
+a single file is split with that seed), and every model trains on that
+split. The table gives mean ± standard deviation of test accuracy and
+macro F1, trainable parameters and training time, and is written as
+``comparison.md``, ``comparison.json`` and ``comparison.png``. Quantum
+runs are kept under ``runs/`` (resumable), so an interrupted comparison
+started again with the same arguments skips the finished ones.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from qnlp.baselines import BASELINES, make_baseline
+from qnlp.data import load_corpus
+from qnlp.errors import ConfigError
+from qnlp.train.checkpoint import atomic_write_json, atomic_write_text
+from qnlp.train.metrics import classification_report
+from qnlp.train.plots import plot_comparison
+from qnlp.train.text import (CHECKPOINT_FILE, TextSettings,
+                             train_text_classifier)
+
+QUANTUM_MODELS = ('discocat',)
+
+
+def _quantum(corpus_path: str | Path, out: Path, settings: TextSettings
+             ) -> dict[str, Any]:
+    metrics_file = out / 'metrics.json'
+    if metrics_file.exists():  # finished in an earlier, interrupted call
+        return json.loads(metrics_file.read_text())
+    resume = (out / CHECKPOINT_FILE).exists()
+    return train_text_classifier(corpus_path, out, settings, resume=resume,
+                                 progress=False)
+
+
+def compare(corpus_path: str | Path, out: str | Path,
+            models: Sequence[str] = QUANTUM_MODELS,
+            baselines: Sequence[str] = ('bow', 'tfidf', 'bilstm'),
+            seeds: int = 5, settings: TextSettings | None = None,
+            report: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train everything for ``seeds`` seeds; write and return the table."""
+    settings = settings or TextSettings()
+    unknown = sorted(set(models) - set(QUANTUM_MODELS))
+    if unknown:
+        raise ConfigError(f"unknown models {unknown}; choose from "
+                          f"{', '.join(QUANTUM_MODELS)}")
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ConfigError(f"unknown baselines {unknown}; choose from "
+                          f"{', '.join(BASELINES)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[dict[str, float]]] = {
+        name: [] for name in [*models, *baselines]}
+    for seed in range(seeds):
+        corpus = load_corpus(corpus_path, split=settings.split, seed=seed)
+        train_texts = [e.text for e in corpus.train]
+        train_labels = [e.label for e in corpus.train]
+        test_texts = [e.text for e in corpus.test]
+        test_labels = [corpus.label_index(e.label) for e in corpus.test]
+        for name in models:
+            metrics = _quantum(corpus_path, out / 'runs' / f'{name}-seed{seed}',
+                               replace(settings, seed=seed))
+            rows[name].append({'accuracy': metrics['test_accuracy'],
+                               'f1': metrics['test_f1'],
+                               'parameters': metrics['n_parameters'],
+                               'seconds': metrics['train_seconds']})
+            report(f"seed {seed} {name}: accuracy "
+                   f"{metrics['test_accuracy']:.3f}")
+        for name in baselines:
+            start = time.perf_counter()
+            model = make_baseline(name, seed).fit(train_texts, train_labels)
+            seconds = time.perf_counter() - start
+            predicted = [corpus.label_index(p) for p in
+                         model.predict(test_texts)]
+            scores = classification_report(test_labels, predicted,
+                                           corpus.labels)
+            rows[name].append({'accuracy': scores['accuracy'],
+                               'f1': scores['f1'],
+                               'parameters': model.n_parameters,
+                               'seconds': seconds})
+            report(f"seed {seed} {name}: accuracy {scores['accuracy']:.3f}")
+    table = summarise(rows)
+    result = {'corpus': str(corpus_path), 'seeds': seeds,
+              'settings': {k: v for k, v in vars(settings).items()
+                           if k != 'seed'},
+              'models': table, 'runs': rows}
+    atomic_write_json(out / 'comparison.json', result)
+    atomic_write_text(out / 'comparison.md', markdown(table, corpus_path,
+                                                      seeds))
+    names = list(table)
+    plot_comparison(names, [table[n]['accuracy_mean'] for n in names],
+                    [table[n]['accuracy_std'] for n in names],
+                    out / 'comparison.png')
+    return result
+
+
+def _spread(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarise(rows: dict[str, list[dict[str, float]]]
+              ) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation per model."""
+    table = {}
+    for name, runs in rows.items():
+        accuracy = [r['accuracy'] for r in runs]
+        f1 = [r['f1'] for r in runs]
+        table[name] = {
+            'accuracy_mean': statistics.mean(accuracy),
+            'accuracy_std': _spread(accuracy),
+            'f1_mean': statistics.mean(f1), 'f1_std': _spread(f1),
+            'parameters': round(statistics.mean(r['parameters']
+                                                for r in runs)),
+            'train_seconds': statistics.mean(r['seconds'] for r in runs)}
+    return table
+
+
+def markdown(table: dict[str, dict[str, float]], corpus: str | Path,
+             seeds: int) -> str:
+    """The comparison table in Markdown."""
+    lines = [f"# Comparison on {corpus} ({seeds} seeds)", '',
+             '| model | test accuracy | test F1 (macro) | trainable '
+             'parameters | training time (s) |',
+             '|---|---|---|---|---|']
+    for name, row in table.items():
+        lines.append(f"| {name} | {row['accuracy_mean']:.3f} ± "
+                     f"{row['accuracy_std']:.3f} | {row['f1_mean']:.3f} ± "
+                     f"{row['f1_std']:.3f} | {row['parameters']} | "
+                     f"{row['train_seconds']:.2f} |")
+    return '\n'.join(lines) + '\n'
