@@ -1,7 +1,10 @@
 """Classical baselines, trained on the same splits as the quantum models."""
+from qnlp.baselines.protein import (PROTEIN_BASELINES, CompositionClassifier,
+                                    ConvClassifier)
 from qnlp.baselines.text import (BASELINES, BagOfWordsClassifier,
                                  BiLSTMClassifier, EmbeddingClassifier,
                                  load_sentence_encoder, make_baseline)
 
-__all__ = ["BASELINES", "BagOfWordsClassifier", "BiLSTMClassifier",
+__all__ = ["BASELINES", "CompositionClassifier", "ConvClassifier",
+           "PROTEIN_BASELINES", "BagOfWordsClassifier", "BiLSTMClassifier",
            "EmbeddingClassifier", "load_sentence_encoder", "make_baseline"]

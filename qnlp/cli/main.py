@@ -114,6 +114,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(train)
     train.add_argument('--quiet', action='store_true',
                        help='no progress bar')
+    proteins = train.add_argument_group(
+        'proteins (--task proteins: CORPUS is a FASTA file or a directory '
+        'of them, split 70/10/20 stratified by --seed)')
+    proteins.add_argument('--task', choices=('sentences', 'proteins'),
+                          default='sentences')
+    proteins.add_argument('--model', choices=('chain', 'tree'),
+                          help='RNN-style chain or CNN-style tree '
+                               '(default tree)')
+    proteins.add_argument('--sharing', choices=('uniform', 'hierarchical'),
+                          help='one merge block, or one per level/block '
+                               '(default hierarchical)')
+    proteins.add_argument('--tokens', choices=('residue', 'kmer', 'hp',
+                                               'six'),
+                          help='residues, k-mers or a reduced alphabet '
+                               '(default residue)')
+    proteins.add_argument('--kmer', type=_positive, help='k for --tokens kmer')
+    proteins.add_argument('--max-length', type=_positive,
+                          help='crop sequences to this many residues '
+                               '(default 1000)')
+    proteins.add_argument('--crop', choices=('start', 'center', 'ends'),
+                          help='which residues a crop keeps (default start)')
+    proteins.add_argument('--label-pattern', action='append', default=[],
+                          metavar='REGEX=LABEL',
+                          help='label = LABEL for headers matching REGEX '
+                               '(first match wins; empty LABEL skips); '
+                               'default: the second header field')
 
     for name, summary in (('parse', 'parse a sentence and print its '
                                     'pregroup types and diagram'),
@@ -199,8 +225,35 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _train_proteins(args: argparse.Namespace) -> int:
+    from qnlp.train.proteins import (ProteinSettings, parse_label_patterns,
+                                     train_protein_classifier)
+    if args.corpus is None or (args.out or args.resume) is None:
+        raise ConfigError("give a FASTA CORPUS and --out RUN_DIR")
+    values = {key: getattr(args, key) for key in
+              ('seed', 'epochs', 'batch_size', 'lr', 'optimizer', 'schedule',
+               'patience', 'model', 'sharing', 'layers', 'tokens',
+               'max_length', 'crop') if getattr(args, key, None) is not None}
+    if args.kmer is not None:
+        values['k'] = args.kmer
+    values['label_patterns'] = parse_label_patterns(args.label_pattern)
+    metrics = train_protein_classifier(args.corpus, args.resume or args.out,
+                                       ProteinSettings(**values),
+                                       resume=bool(args.resume),
+                                       progress=not args.quiet)
+    print(f"dev accuracy  {metrics['dev_accuracy']:.4f}")
+    print(f"test accuracy {metrics['test_accuracy']:.4f}  "
+          f"(F1 {metrics['test_f1']:.4f})")
+    print(f"trained {metrics['epochs_run']} epochs in "
+          f"{metrics['train_seconds']:.2f} s "
+          f"({metrics['n_parameters']} parameters)")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     import yaml
+    if args.task == 'proteins':
+        return _train_proteins(args)
 
     from qnlp.train.text import TextSettings, train_text_classifier
     values = dict(TRAIN_DEFAULTS)

@@ -215,6 +215,11 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch, size: int,
     """One pass over the training data; returns the mean training loss."""
     model, config = run.model, run.config
     if run.scipy is not None:
+        if not isinstance(getattr(model, 'weights', None),
+                          torch.nn.Parameter):
+            raise ConfigError(f"{config.optimizer} needs a model with one "
+                              "flat weight vector; use adam, sgd or spsa")
+
         def loss() -> torch.Tensor:
             return nll(model(full), train.labels)
         scipy_epoch(run.scipy, model.weights, loss, config.evaluations,

@@ -1,0 +1,128 @@
+"""Classical baselines for protein sequences, on the same splits.
+
+* ``composition``: amino-acid (k=1) or k-mer frequencies + logistic
+  regression;
+* ``cnn``: a small 1D convolutional network (embedding, one convolution,
+  global max pooling, linear), which can find a hydrophobic stretch
+  anywhere in the sequence.
+
+>>> seqs = ['AVLIVLA', 'DEKRDEK', 'LLIVAVV', 'KDERKDE']
+>>> model = CompositionClassifier().fit(seqs, [1, 0, 1, 0])
+>>> model.predict(['VLIAVDE']).tolist(), model.n_parameters
+([1], 21)
+"""
+from __future__ import annotations
+
+from itertools import product
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from qnlp.baselines.text import _TextClassifier
+from qnlp.data.fasta import AMINO_ACIDS
+
+
+class CompositionClassifier(_TextClassifier):
+    """k-mer composition (frequencies) + logistic regression."""
+
+    def __init__(self, k: int = 1, C: float = 10.0) -> None:
+        self.k = k
+        self.C = C
+
+    def _features(self, sequences: Sequence[str]) -> np.ndarray:
+        kmers = {''.join(p): i for i, p in
+                 enumerate(product(AMINO_ACIDS, repeat=self.k))}
+        rows = np.zeros((len(sequences), len(kmers)))
+        for row, sequence in enumerate(sequences):
+            total = max(1, len(sequence) - self.k + 1)
+            for i in range(len(sequence) - self.k + 1):
+                index = kmers.get(sequence[i:i + self.k])
+                if index is not None:
+                    rows[row, index] += 1 / total
+        return rows
+
+    def fit(self, sequences: Sequence[str], labels: Sequence[Any]
+            ) -> "CompositionClassifier":
+        self.model_ = LogisticRegression(C=self.C, max_iter=5000)
+        self.model_.fit(self._features(sequences), list(labels))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, sequences: Sequence[str]) -> np.ndarray:
+        return self.model_.predict_proba(self._features(sequences))
+
+    @property
+    def n_parameters(self) -> int:
+        return int(self.model_.coef_.size + self.model_.intercept_.size)
+
+
+class _ConvNet(torch.nn.Module):
+    def __init__(self, channels: int, width: int, n_classes: int) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(len(AMINO_ACIDS) + 2, 8,
+                                            padding_idx=0)
+        self.conv = torch.nn.Conv1d(8, channels, width, padding=width // 2)
+        self.output = torch.nn.Linear(channels, n_classes)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(self.conv(self.embedding(tokens).transpose(1, 2)))
+        hidden = hidden.masked_fill((tokens == 0).unsqueeze(1), -1e4)
+        return self.output(hidden.max(dim=2).values)
+
+
+class ConvClassifier(_TextClassifier):
+    """Embedding, one 1D convolution, global max pooling, linear."""
+
+    def __init__(self, channels: int = 16, width: int = 15,
+                 epochs: int = 20, lr: float = 0.01, max_length: int = 1000,
+                 seed: int = 0) -> None:
+        self.channels = channels
+        self.width = width
+        self.epochs = epochs
+        self.lr = lr
+        self.max_length = max_length
+        self.seed = seed
+
+    def _encode(self, sequences: Sequence[str]) -> torch.Tensor:
+        index = {a: i + 2 for i, a in enumerate(AMINO_ACIDS)}
+        rows = [[index.get(a, 1) for a in s[:self.max_length]]
+                for s in sequences]
+        width = max(len(r) for r in rows)
+        return torch.tensor([r + [0] * (width - len(r)) for r in rows])
+
+    def fit(self, sequences: Sequence[str], labels: Sequence[Any]
+            ) -> "ConvClassifier":
+        torch.manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(self.seed)
+        self.classes_, targets = np.unique(list(labels), return_inverse=True)
+        self.network_ = _ConvNet(self.channels, self.width,
+                                 len(self.classes_))
+        tokens, targets = self._encode(sequences), torch.tensor(targets)
+        optimiser = torch.optim.Adam(self.network_.parameters(), lr=self.lr)
+        for _ in range(self.epochs):
+            order = torch.randperm(len(tokens), generator=generator)
+            for first in range(0, len(tokens), 32):
+                batch = order[first:first + 32]
+                optimiser.zero_grad()
+                torch.nn.functional.cross_entropy(
+                    self.network_(tokens[batch]), targets[batch]).backward()
+                optimiser.step()
+        return self
+
+    def predict_proba(self, sequences: Sequence[str]) -> np.ndarray:
+        with torch.no_grad():
+            return torch.softmax(self.network_(self._encode(sequences)),
+                                 dim=1).numpy()
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.network_.parameters())
+
+
+PROTEIN_BASELINES = {
+    'composition': lambda seed: CompositionClassifier(k=1),
+    'dipeptide': lambda seed: CompositionClassifier(k=2),
+    'cnn': lambda seed: ConvClassifier(seed=seed),
+}

@@ -1,0 +1,155 @@
+"""Protein sequences from FASTA files, validated, labelled and cropped.
+
+Labels come from the header: by default its second whitespace-separated
+field (``>P12345 membrane``); with ``label_patterns`` a list of
+``(regex, label)`` pairs maps richer headers (DeepLoc's
+``Cell.membrane-M``) to labels, and records matching none are skipped
+(the count is reported). Validation errors name the file, the line and,
+for bad residues, the position and letter.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / 'p.fasta'
+>>> _ = path.write_text('>A1 membrane\\nMKLV\\nLLA\\n>B2 soluble\\nMDE\\n')
+>>> [(r.id, r.sequence, r.label) for r in read_fasta(path).records]
+[('A1', 'MKLVLLA', 'membrane'), ('B2', 'MDE', 'soluble')]
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from qnlp.errors import CorpusError
+
+#: The 20 standard amino acids, and the ambiguity/rare codes accepted.
+AMINO_ACIDS = 'ACDEFGHIKLMNPQRSTVWY'
+EXTRA_CODES = 'XBZUO'
+
+
+@dataclass(frozen=True)
+class ProteinRecord:
+    """One sequence with its label and origin."""
+    id: str
+    sequence: str
+    label: str
+    source: str = ''
+    line: int = 0
+
+
+@dataclass
+class FastaData:
+    """The records read and how many headers matched no label pattern."""
+    records: list[ProteinRecord]
+    skipped: int = 0
+    files: list[Path] = field(default_factory=list)
+
+
+def _label(header: str, patterns, path: Path, line: int) -> str | None:
+    if patterns:
+        for pattern, label in patterns:
+            if re.search(pattern, header):
+                return label
+        return None
+    fields = header.split()
+    if len(fields) < 2:
+        raise CorpusError(f"header {header!r} has no label (expected "
+                          "'>ID LABEL')", str(path), line)
+    return fields[1]
+
+
+def read_fasta(paths: str | Path | Sequence[str | Path],
+               label_patterns: Sequence[tuple[str, str]] = ()) -> FastaData:
+    """Read and validate one or more FASTA files."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    data = FastaData([], 0, [Path(p) for p in paths])
+    seen: dict[str, str] = {}
+    for path in data.files:
+        try:
+            lines = path.read_text(encoding='utf-8').splitlines()
+        except FileNotFoundError:
+            raise CorpusError("file not found", str(path)) from None
+        except UnicodeDecodeError:
+            raise CorpusError("not UTF-8 text", str(path)) from None
+        header, start, parts = None, 0, []
+
+        def finish() -> None:
+            if header is None:
+                return
+            sequence = ''.join(parts)
+            if not sequence:
+                raise CorpusError(f"empty sequence for {header.split()[0]!r}",
+                                  str(path), start)
+            label = _label(header, label_patterns, path, start)
+            if label is None:
+                data.skipped += 1
+                return
+            identifier = header.split()[0]
+            if identifier in seen:
+                raise CorpusError(f"duplicate ID {identifier!r} (first in "
+                                  f"{seen[identifier]})", str(path), start)
+            seen[identifier] = f'{path}:{start}'
+            data.records.append(ProteinRecord(identifier, sequence, label,
+                                              str(path), start))
+
+        for number, raw in enumerate(lines, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            if text.startswith('>'):
+                finish()
+                header, start, parts = text[1:].strip(), number, []
+                if not header:
+                    raise CorpusError("empty header", str(path), number)
+                continue
+            if header is None:
+                raise CorpusError("sequence before the first '>' header",
+                                  str(path), number)
+            upper = text.upper()
+            for column, letter in enumerate(upper, start=1):
+                if letter not in AMINO_ACIDS and letter not in EXTRA_CODES:
+                    raise CorpusError(f"invalid residue {letter!r} at "
+                                      f"column {column}", str(path), number)
+            parts.append(upper)
+        finish()
+    if not data.records:
+        raise CorpusError("no labelled sequences", ', '.join(map(str, paths)))
+    return data
+
+
+def crop(sequence: str, length: int, mode: str = 'start') -> str:
+    """At most ``length`` residues: the first (``start``), the middle
+    (``center``), or the first and last halves joined (``ends``).
+
+    >>> crop('ABCDEFGH', 4, 'start'), crop('ABCDEFGH', 4, 'center'), crop('ABCDEFGH', 4, 'ends')
+    ('ABCD', 'CDEF', 'ABGH')
+    """
+    if len(sequence) <= length:
+        return sequence
+    if mode == 'start':
+        return sequence[:length]
+    if mode == 'center':
+        first = (len(sequence) - length) // 2
+        return sequence[first:first + length]
+    if mode == 'ends':
+        return sequence[:length // 2] + sequence[len(sequence) -
+                                                 (length - length // 2):]
+    raise CorpusError(f"unknown crop mode {mode!r}: start, center or ends")
+
+
+#: DeepLoc cytoplasm (0) versus cell membrane (1), as in the data README.
+DEEPLOC_MEMBRANE_TASK = [(r'\sCytoplasm-Nucleus-', None),
+                         (r'\sCell\.membrane-', '1'),
+                         (r'\sCytoplasm-', '0')]
+
+
+def deeploc_membrane_task(paths: Sequence[str | Path]) -> FastaData:
+    """Cytoplasm (0, not Cytoplasm-Nucleus) versus cell membrane (1)."""
+    patterns = [(p, label if label is not None else '__skip__')
+                for p, label in DEEPLOC_MEMBRANE_TASK]
+    data = read_fasta(paths, patterns)
+    kept = [r for r in data.records if r.label != '__skip__']
+    data.skipped += len(data.records) - len(kept)
+    data.records = kept
+    return data

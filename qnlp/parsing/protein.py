@@ -1,0 +1,132 @@
+"""Protein sequences as sentences: tokenisers and chain/tree circuits.
+
+Tokenisers turn a sequence into tokens: single residues, k-mers, or
+residues of a reduced physico-chemical alphabet (20 letters -> a few
+groups). A token becomes a one-qubit state ``Rz(b) Rx(a) |0>`` whose two
+angles belong to the token (shared by every position).
+
+Two readers join token qubits with the same *merge* block: a trainable
+two-qubit circuit (``layers`` x [Ry Ry, Rz Rz, CX]) after which the right
+qubit is discarded, a completely positive map from two qubits to one.
+
+* :func:`chain_circuit` (RNN-style): a hidden qubit starts in ``|0>`` and
+  is merged with each token in turn.
+* :func:`tree_circuit` (CNN-style): neighbouring wires are merged level by
+  level (window 2, stride 2); an odd wire out is carried up unchanged.
+
+Sharing: ``uniform`` uses one merge block everywhere; ``hierarchical``
+uses one per tree level, or one per block of ``block`` chain positions.
+The circuits are ordinary lambeq diagrams (draw, compile, export them);
+:class:`qnlp.models.SequenceClassifier` evaluates the same maps as a
+batched scan for long sequences.
+
+>>> circuit = tree_circuit(tokenise_protein('MKLV'), layers=1,
+...                        sharing='hierarchical')
+>>> len(circuit.cod), sorted({s.name.rsplit('_', 1)[0] for s in circuit.free_symbols})
+(1, ['K__tok', 'L__tok', 'M__tok', 'V__tok', 'merge@L0', 'merge@L1'])
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from lambeq.backend import quantum as q
+from lambeq.backend.symbol import Symbol
+
+from qnlp.errors import ConfigError
+
+#: Reduced alphabets: residue -> group letter.
+REDUCED_ALPHABETS: dict[str, dict[str, str]] = {
+    # hydrophobic / polar
+    'hp': {**{a: 'h' for a in 'AVLIMFWCY'}, **{a: 'p' for a in
+                                               'GPSTNQDEKRH'}},
+    # six physico-chemical groups
+    'six': {**{a: 'a' for a in 'AVLIM'}, **{a: 'r' for a in 'FWY'},
+            **{a: 'c' for a in 'C'}, **{a: 'p' for a in 'STNQGP'},
+            **{a: 'n' for a in 'DE'}, **{a: 'b' for a in 'KRH'}},
+}
+
+
+def tokenise_protein(sequence: str, scheme: str = 'residue', k: int = 1
+                     ) -> list[str]:
+    """Tokens of ``sequence``: ``residue``, ``kmer`` (non-overlapping
+    ``k``-mers) or a reduced alphabet name (``hp``, ``six``).
+
+    >>> tokenise_protein('MKLVA', 'kmer', 2), tokenise_protein('MKD', 'six')
+    (['MK', 'LV', 'A'], ['a', 'b', 'n'])
+    """
+    sequence = sequence.upper()
+    if scheme == 'residue':
+        return list(sequence)
+    if scheme == 'kmer':
+        if k < 1:
+            raise ConfigError(f"k must be positive, got {k}")
+        return [sequence[i:i + k] for i in range(0, len(sequence), k)]
+    if scheme in REDUCED_ALPHABETS:
+        groups = REDUCED_ALPHABETS[scheme]
+        return [groups.get(residue, 'x') for residue in sequence]
+    raise ConfigError(f"unknown tokeniser {scheme!r}: residue, kmer, "
+                      f"{', '.join(REDUCED_ALPHABETS)}")
+
+
+def token_state(token: str) -> q.Diagram:
+    """The one-qubit state of ``token``: ``Rz(b) Rx(a) |0>``."""
+    return (q.Ket(0) >> q.Rx(Symbol(f'{token}__tok_0'))
+            >> q.Rz(Symbol(f'{token}__tok_1')))
+
+
+def merge_block(name: str, layers: int) -> q.Diagram:
+    """Two qubits to one: ``layers`` x (Ry Ry, Rz Rz, CX), discard right."""
+    block = q.Id(q.qubit ** 2)
+    for layer in range(layers):
+        angles = [Symbol(f'{name}_{4 * layer + i}') for i in range(4)]
+        block = (block >> q.Ry(angles[0]) @ q.Ry(angles[1])
+                 >> q.Rz(angles[2]) @ q.Rz(angles[3]) >> q.CX)
+    return block >> q.Id(q.qubit) @ q.Discard()
+
+
+def _check(tokens: Sequence[str], layers: int) -> None:
+    if not tokens:
+        raise ConfigError("empty sequence")
+    if layers < 1:
+        raise ConfigError(f"layers must be positive, got {layers}")
+
+
+def chain_circuit(tokens: Sequence[str], layers: int = 2,
+                  sharing: str = 'uniform', block: int = 128) -> q.Diagram:
+    """The RNN-style circuit: a hidden qubit merged with each token."""
+    _check(tokens, layers)
+    circuit = q.Ket(0)
+    for position, token in enumerate(tokens):
+        name = merge_name(sharing, position // block, 'B')
+        circuit = (circuit @ token_state(token)) >> merge_block(name, layers)
+    return circuit
+
+
+def tree_circuit(tokens: Sequence[str], layers: int = 2,
+                 sharing: str = 'uniform') -> q.Diagram:
+    """The CNN-style circuit: neighbours merged level by level."""
+    _check(tokens, layers)
+    circuit = token_state(tokens[0])
+    for token in tokens[1:]:
+        circuit = circuit @ token_state(token)
+    width, level = len(tokens), 0
+    while width > 1:
+        block = merge_block(merge_name(sharing, level, 'L'), layers)
+        layer = q.Id(q.qubit ** 0)
+        for _ in range(width // 2):
+            layer = layer @ block
+        if width % 2:
+            layer = layer @ q.Id(q.qubit)
+        circuit = circuit >> layer
+        width, level = (width + 1) // 2, level + 1
+    return circuit
+
+
+def merge_name(sharing: str, index: int, kind: str) -> str:
+    """Symbol prefix of a merge block under a sharing scheme."""
+    if sharing == 'uniform':
+        return 'merge'
+    if sharing == 'hierarchical':
+        return f'merge@{kind}{index}'
+    raise ConfigError(f"unknown sharing {sharing!r}: uniform or "
+                      "hierarchical")
