@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help='residues, k-mers or a reduced alphabet '
                                '(default residue)')
     proteins.add_argument('--kmer', type=_positive, help='k for --tokens kmer')
+    proteins.add_argument('--qubits', type=_positive,
+                          help='qubits per wire (default 1)')
     proteins.add_argument('--max-length', type=_positive,
                           help='crop sequences to this many residues '
                                '(default 1000)')
@@ -233,7 +235,8 @@ def _train_proteins(args: argparse.Namespace) -> int:
     values = {key: getattr(args, key) for key in
               ('seed', 'epochs', 'batch_size', 'lr', 'optimizer', 'schedule',
                'patience', 'model', 'sharing', 'layers', 'tokens',
-               'max_length', 'crop') if getattr(args, key, None) is not None}
+               'max_length', 'crop', 'qubits')
+              if getattr(args, key, None) is not None}
     if args.kmer is not None:
         values['k'] = args.kmer
     values['label_patterns'] = parse_label_patterns(args.label_pattern)

@@ -8,7 +8,7 @@ costs 1,000 (or 10) small batched products, never one giant network.
 Padding is exact: a merge with a padded position carries the other wire
 unchanged, which is what the circuits do with an odd wire out.
 
-Read-out: ``z = rho_00 - rho_11`` of the last qubit, ``P(class 1) =
+Read-out: ``z = P(0) - P(1)`` of the first qubit of the last wire, ``P(class 1) =
 sigmoid(w z + b)`` with two trainable read-out numbers (counted).
 
 >>> import torch
@@ -28,6 +28,9 @@ from qnlp.parsing.protein import merge_name
 
 _CX = torch.tensor([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],
                    dtype=torch.complex128)
+#: CX with the control on the right qubit (lambeq ``Controlled(X, -1)``).
+_XC = torch.tensor([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0]],
+                   dtype=torch.complex128)
 
 
 def _rotation(kind: str, phase: torch.Tensor) -> torch.Tensor:
@@ -46,20 +49,45 @@ def _rotation(kind: str, phase: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.stack(r, -1) for r in rows], -2)
 
 
-def merge_unitary(angles: torch.Tensor) -> torch.Tensor:
-    """The 4x4 operator of a merge block from its ``4 * layers`` angles."""
-    unitary = torch.eye(4, dtype=torch.complex128)
-    for layer in angles.view(-1, 4):
-        ry = torch.kron(_rotation('y', layer[0]), _rotation('y', layer[1]))
-        rz = torch.kron(_rotation('z', layer[2]), _rotation('z', layer[3]))
-        unitary = _CX @ rz @ ry @ unitary
+def _kron_all(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
+    result = matrices[0]
+    for matrix in matrices[1:]:
+        result = torch.kron(result, matrix)
+    return result
+
+
+def _cx_ladder(width: int) -> torch.Tensor:
+    """CX(0,1), CX(1,2), ... then back up CX(i+1 -> i), as one operator."""
+    ladder = torch.eye(2 ** width, dtype=torch.complex128)
+    steps = [(i, _CX) for i in range(width - 1)] + [
+        (i, _XC) for i in reversed(range(width - 1))]
+    for i, gate in steps:
+        step = _kron_all([torch.eye(2 ** i, dtype=torch.complex128), gate,
+                          torch.eye(2 ** (width - i - 2),
+                                    dtype=torch.complex128)])
+        ladder = step @ ladder
+    return ladder
+
+
+def merge_unitary(angles: torch.Tensor, qubits: int = 1) -> torch.Tensor:
+    """The operator of a merge block from its ``4 * qubits * layers``
+    angles (per layer: Ry on each of the ``2 * qubits`` qubits, Rz on each,
+    then the CX ladder)."""
+    width = 2 * qubits
+    unitary = torch.eye(2 ** width, dtype=torch.complex128)
+    ladder = _cx_ladder(width)
+    for layer in angles.view(-1, 2 * width):
+        ry = _kron_all([_rotation('y', a) for a in layer[:width]])
+        rz = _kron_all([_rotation('z', a) for a in layer[width:]])
+        unitary = ladder @ rz @ ry @ unitary
     return unitary
 
 
 def merge(first: torch.Tensor, second: torch.Tensor,
           unitary: torch.Tensor) -> torch.Tensor:
-    """``Tr_2[U (a (x) b) U^dag]`` for batches of one-qubit states."""
-    u = unitary.reshape(2, 2, 2, 2)
+    """``Tr_2[U (a (x) b) U^dag]`` for batches of wire states."""
+    d = first.shape[-1]
+    u = unitary.reshape(d, d, d, d)
     return torch.einsum('ijkl,...km,...lo,pjmo->...ip', u, first, second,
                         u.conj())
 
@@ -71,7 +99,7 @@ class SequenceClassifier(torch.nn.Module):
     ----------
     vocabulary:
         Token strings; input tensors hold their indices (``-1`` = padding).
-    mode, sharing, layers, block:
+    mode, sharing, layers, block, qubits:
         As in :mod:`qnlp.parsing.protein`; ``max_length`` bounds how many
         hierarchical merge blocks are made.
     """
@@ -79,7 +107,7 @@ class SequenceClassifier(torch.nn.Module):
     def __init__(self, vocabulary: Sequence[str], mode: str = 'tree',
                  sharing: str = 'uniform', layers: int = 2,
                  block: int = 128, max_length: int = 1024,
-                 seed: int = 0) -> None:
+                 seed: int = 0, qubits: int = 1) -> None:
         super().__init__()
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
@@ -87,6 +115,7 @@ class SequenceClassifier(torch.nn.Module):
         self.vocabulary = list(vocabulary)
         self.mode, self.sharing, self.layers = mode, sharing, layers
         self.block = block
+        self.qubits = qubits
         if sharing == 'uniform':
             n_blocks = 1
         elif mode == 'tree':
@@ -95,10 +124,11 @@ class SequenceClassifier(torch.nn.Module):
             n_blocks = math.ceil(max_length / block)
         generator = torch.Generator().manual_seed(seed)
         self.token_angles = torch.nn.Parameter(torch.rand(
-            len(self.vocabulary), 2, generator=generator,
+            len(self.vocabulary), 2 * qubits, generator=generator,
             dtype=torch.float64))
         self.merge_angles = torch.nn.Parameter(0.1 * torch.randn(
-            n_blocks, 4 * layers, generator=generator, dtype=torch.float64))
+            n_blocks, 4 * qubits * layers, generator=generator,
+            dtype=torch.float64))
         self.readout = torch.nn.Parameter(torch.tensor(
             [2.0, 0.0], dtype=torch.float64))
 
@@ -107,24 +137,30 @@ class SequenceClassifier(torch.nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def token_states(self) -> torch.Tensor:
-        """Density matrices ``[V, 2, 2]`` of ``Rz(b) Rx(a) |0>``."""
+        """Density matrices ``[V, d, d]`` of ``(x)_i Rz(b_i) Rx(a_i) |0>``."""
         ket = torch.tensor([1, 0], dtype=torch.complex128)
-        rx = _rotation('x', self.token_angles[:, 0])
-        rz = _rotation('z', self.token_angles[:, 1])
-        psi = (rz @ rx @ ket)
+        psi = None
+        for i in range(self.qubits):
+            rx = _rotation('x', self.token_angles[:, 2 * i])
+            rz = _rotation('z', self.token_angles[:, 2 * i + 1])
+            single = rz @ rx @ ket                           # [V, 2]
+            psi = single if psi is None else (
+                psi.unsqueeze(-1) * single.unsqueeze(-2)).flatten(1)
         return psi.unsqueeze(-1) * psi.conj().unsqueeze(-2)
 
     def density(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Final one-qubit density matrices ``[B, 2, 2]``."""
+        """Final density matrices ``[B, d, d]`` (``d = 2 ** qubits``)."""
         valid = tokens >= 0
         states = self.token_states()[tokens.clamp_min(0)]
-        unitaries = [merge_unitary(a) for a in self.merge_angles]
+        unitaries = [merge_unitary(a, self.qubits)
+                     for a in self.merge_angles]
         if self.mode == 'chain':
             return self._chain(states, valid, unitaries)
         return self._tree(states, valid, unitaries)
 
     def _chain(self, states, valid, unitaries) -> torch.Tensor:
-        hidden = torch.zeros(states.shape[0], 2, 2, dtype=torch.complex128)
+        d = states.shape[-1]
+        hidden = torch.zeros(states.shape[0], d, d, dtype=torch.complex128)
         hidden[:, 0, 0] = 1
         for position in range(states.shape[1]):
             unitary = unitaries[min(position // self.block,
@@ -160,8 +196,9 @@ class SequenceClassifier(torch.nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``[B, 2]`` for padded token indices."""
-        rho = self.density(tokens)
-        z = (rho[:, 0, 0] - rho[:, 1, 1]).real
+        diagonal = self.density(tokens).diagonal(dim1=1, dim2=2).real
+        half = diagonal.shape[1] // 2       # first qubit 0 | first qubit 1
+        z = diagonal[:, :half].sum(1) - diagonal[:, half:].sum(1)
         p1 = torch.sigmoid(self.readout[0] * z + self.readout[1])
         return torch.stack([1 - p1, p1], dim=1)
 
@@ -169,7 +206,7 @@ class SequenceClassifier(torch.nn.Module):
         """Parameter values by circuit symbol name (for the lambeq circuits)."""
         values = {}
         for index, token in enumerate(self.vocabulary):
-            for i in range(2):
+            for i in range(2 * self.qubits):
                 values[f'{token}__tok_{i}'] = float(
                     self.token_angles[index, i].detach())
         kind = 'L' if self.mode == 'tree' else 'B'

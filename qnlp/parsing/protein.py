@@ -68,20 +68,44 @@ def tokenise_protein(sequence: str, scheme: str = 'residue', k: int = 1
                       f"{', '.join(REDUCED_ALPHABETS)}")
 
 
-def token_state(token: str) -> q.Diagram:
-    """The one-qubit state of ``token``: ``Rz(b) Rx(a) |0>``."""
-    return (q.Ket(0) >> q.Rx(Symbol(f'{token}__tok_0'))
-            >> q.Rz(Symbol(f'{token}__tok_1')))
+def token_state(token: str, qubits: int = 1) -> q.Diagram:
+    """The state of ``token``: ``Rz(b_i) Rx(a_i) |0>`` on each qubit."""
+    state = q.Id(q.qubit ** 0)
+    for i in range(qubits):
+        state = state @ (q.Ket(0) >> q.Rx(Symbol(f'{token}__tok_{2 * i}'))
+                         >> q.Rz(Symbol(f'{token}__tok_{2 * i + 1}')))
+    return state
 
 
-def merge_block(name: str, layers: int) -> q.Diagram:
-    """Two qubits to one: ``layers`` x (Ry Ry, Rz Rz, CX), discard right."""
-    block = q.Id(q.qubit ** 2)
+def _ladder(width: int) -> q.Diagram:
+    """CX down the wires and back up, so information flows both ways."""
+    ladder = q.Id(q.qubit ** width)
+    down = [(i, q.CX) for i in range(width - 1)]
+    up = [(i, q.Controlled(q.X, -1)) for i in reversed(range(width - 1))]
+    for i, gate in down + up:
+        ladder = ladder >> (q.Id(q.qubit ** i) @ gate
+                            @ q.Id(q.qubit ** (width - i - 2)))
+    return ladder
+
+
+def merge_block(name: str, layers: int, qubits: int = 1) -> q.Diagram:
+    """Two wires of ``qubits`` qubits to one: ``layers`` x (Ry on every
+    qubit, Rz on every qubit, a CX ladder down and back up), then the
+    right wire is discarded."""
+    width = 2 * qubits
+    block = q.Id(q.qubit ** width)
     for layer in range(layers):
-        angles = [Symbol(f'{name}_{4 * layer + i}') for i in range(4)]
-        block = (block >> q.Ry(angles[0]) @ q.Ry(angles[1])
-                 >> q.Rz(angles[2]) @ q.Rz(angles[3]) >> q.CX)
-    return block >> q.Id(q.qubit) @ q.Discard()
+        angles = [Symbol(f'{name}_{2 * width * layer + i}')
+                  for i in range(2 * width)]
+        ry = rz = q.Id(q.qubit ** 0)
+        for i in range(width):
+            ry = ry @ q.Ry(angles[i])
+            rz = rz @ q.Rz(angles[width + i])
+        block = block >> ry >> rz >> _ladder(width)
+    discard = q.Id(q.qubit ** 0)
+    for _ in range(qubits):
+        discard = discard @ q.Discard()
+    return block >> q.Id(q.qubit ** qubits) @ discard
 
 
 def _check(tokens: Sequence[str], layers: int) -> None:
@@ -92,31 +116,33 @@ def _check(tokens: Sequence[str], layers: int) -> None:
 
 
 def chain_circuit(tokens: Sequence[str], layers: int = 2,
-                  sharing: str = 'uniform', block: int = 128) -> q.Diagram:
-    """The RNN-style circuit: a hidden qubit merged with each token."""
+                  sharing: str = 'uniform', block: int = 128,
+                  qubits: int = 1) -> q.Diagram:
+    """The RNN-style circuit: a hidden wire merged with each token."""
     _check(tokens, layers)
-    circuit = q.Ket(0)
+    circuit = q.Ket(*[0] * qubits)
     for position, token in enumerate(tokens):
         name = merge_name(sharing, position // block, 'B')
-        circuit = (circuit @ token_state(token)) >> merge_block(name, layers)
+        circuit = ((circuit @ token_state(token, qubits))
+                   >> merge_block(name, layers, qubits))
     return circuit
 
 
 def tree_circuit(tokens: Sequence[str], layers: int = 2,
-                 sharing: str = 'uniform') -> q.Diagram:
+                 sharing: str = 'uniform', qubits: int = 1) -> q.Diagram:
     """The CNN-style circuit: neighbours merged level by level."""
     _check(tokens, layers)
-    circuit = token_state(tokens[0])
+    circuit = token_state(tokens[0], qubits)
     for token in tokens[1:]:
-        circuit = circuit @ token_state(token)
+        circuit = circuit @ token_state(token, qubits)
     width, level = len(tokens), 0
     while width > 1:
-        block = merge_block(merge_name(sharing, level, 'L'), layers)
+        block = merge_block(merge_name(sharing, level, 'L'), layers, qubits)
         layer = q.Id(q.qubit ** 0)
         for _ in range(width // 2):
             layer = layer @ block
         if width % 2:
-            layer = layer @ q.Id(q.qubit)
+            layer = layer @ q.Id(q.qubit ** qubits)
         circuit = circuit >> layer
         width, level = (width + 1) // 2, level + 1
     return circuit

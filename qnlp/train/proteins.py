@@ -41,6 +41,7 @@ class ProteinSettings:
     model: str = 'tree'
     sharing: str = 'hierarchical'
     layers: int = 2
+    qubits: int = 1
     block: int = 128
     tokens: str = 'residue'
     k: int = 1
@@ -113,7 +114,7 @@ def train_protein_classifier(path: str | Path, out: str | Path,
     model = SequenceClassifier(list(vocabulary), settings.model,
                                settings.sharing, settings.layers,
                                settings.block, settings.max_length,
-                               settings.seed)
+                               settings.seed, settings.qubits)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = fasta_files(path)
