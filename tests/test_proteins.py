@@ -47,33 +47,43 @@ def test_crop_and_tokenisers():
     assert tokenise_protein('MKD', 'hp') == ['h', 'p', 'p']
 
 
-def _variant(mode, sharing):
+def _variant(mode, sharing, qubits, block):
     if mode == 'chain':
-        return lambda tokens: chain_circuit(tokens, layers=2,
-                                            sharing=sharing, block=3)
-    return lambda tokens: tree_circuit(tokens, layers=2, sharing=sharing)
+        return lambda tokens: chain_circuit(tokens, layers=3 - qubits,
+                                            qubits=qubits, sharing=sharing,
+                                            block=block)
+    return lambda tokens: tree_circuit(tokens, layers=3 - qubits,
+                                       sharing=sharing, qubits=qubits)
 
 
 @settings(max_examples=12, deadline=None)
-@given(st.lists(st.text('ACDK', min_size=1, max_size=7), min_size=1,
+@given(st.lists(st.text('ACDK', min_size=1, max_size=5), min_size=1,
                 max_size=3),
        st.sampled_from(['chain', 'tree']),
-       st.sampled_from(['uniform', 'hierarchical']), st.integers(0, 99))
+       st.sampled_from(['uniform', 'hierarchical']), st.integers(0, 99),
+       st.sampled_from([1, 1, 2]), st.sampled_from([2, 3]))
 def test_scan_matches_contracting_the_circuit(sequences, mode, sharing,
-                                              seed):
+                                              seed, qubits, block):
+    """The transfer-matrix scan and the level-by-level tree give the
+    density matrix of contracting the lambeq circuit (1 or 2 qubits a
+    wire), at random weights far from the identity start."""
     vocabulary = list('ACDK')
-    model = SequenceClassifier(vocabulary, mode, sharing, layers=2, block=3,
-                               max_length=8, seed=seed)
+    model = SequenceClassifier(vocabulary, mode, sharing, layers=3 - qubits,
+                               block=block, max_length=8, seed=seed,
+                               qubits=qubits, init_scale=1.0)
     rho = model.density(model.prepare(
         [[vocabulary.index(c) for c in s] for s in sequences]))
     values = model.symbol_values()
     for row, sequence in enumerate(sequences):
-        circuit = _variant(mode, sharing)(list(sequence))
+        circuit = _variant(mode, sharing, qubits, block)(list(sequence))
         engine = Engine.from_diagrams([circuit])
         weights = torch.tensor([values[name] for name in engine.symbols],
                                dtype=torch.float64)
         out = engine(weights, [circuit])[0]
-        expected = out if out.dim() == 1 else out.diagonal()
+        d = 2 ** qubits
+        # a mixed output is a density matrix, a pure one probabilities
+        expected = (out.reshape(d, d).diagonal() if out.numel() == d * d
+                    else out.reshape(d))
         ours = rho[row].diagonal().real
         torch.testing.assert_close(ours / ours.sum(),
                                    expected / expected.sum())
@@ -104,3 +114,44 @@ def test_composition_baseline_separates_bundled_proteins():
                                         [r.label for r in train])
     assert model.score([r.sequence for r in test],
                        [r.label for r in test]) >= 0.8
+
+
+def test_esm2_baseline_with_a_tiny_random_model():
+    """The ESM-2 embedding path end to end, with a randomly initialised
+    one-layer ESM-2 (real weights cannot be downloaded offline)."""
+    esm = pytest.importorskip('esm')
+    from qnlp.baselines import EsmEmbeddingClassifier
+    torch.manual_seed(0)
+    alphabet = esm.Alphabet.from_architecture('ESM-1b')
+    encoder = esm.model.esm2.ESM2(num_layers=1, embed_dim=16,
+                                  attention_heads=2, alphabet=alphabet)
+    hydrophobic = ['AVLIVLAVLIVL', 'LLIVAVVLLIV', 'IVLAVLIVAL', 'VVLLIIAAVL']
+    polar = ['DEKRDEKRDE', 'KDERKDEKRS', 'EKDRSTNQDE', 'RKDESTDEKR']
+    model = EsmEmbeddingClassifier(encoder, alphabet, batch_size=3).fit(
+        hydrophobic + polar, [1] * 4 + [0] * 4)
+    assert model.predict_proba(['AVLIV', 'DEKRD']).shape == (2, 2)
+    assert model.score(hydrophobic + polar, [1] * 4 + [0] * 4) == 1.0
+    assert model.n_parameters == 17
+    assert model.encoder_parameters > 1000
+
+
+@pytest.mark.parametrize('mode', ['chain', 'tree'])
+def test_windows_are_read_out_one_by_one_and_pooled(mode):
+    """Each window's read-out is the read-out of that window alone; the
+    pooled score is a soft maximum over windows holding tokens."""
+    model = SequenceClassifier(list('ACDK'), mode, 'hierarchical', layers=1,
+                               block=2, max_length=8, seed=3, window=4,
+                               stride=2, init_scale=1.0)
+    tokens = model.prepare([[0, 1, 2, 3, 0, 1, 2], [3, 2]])
+    with torch.no_grad():
+        z, valid = model.window_readouts(tokens)
+        assert valid.tolist() == [[True, True, True], [True, False, False]]
+        assert torch.allclose(z[0, 1], model._readout(tokens[:1, 2:6])[0])
+        assert torch.allclose(z[1, 0], model._readout(tokens[1:, :2])[0])
+        probability = model(tokens)[:, 1]
+        temperature = model.readout[2].exp()
+        pooled = temperature * torch.logsumexp(z[0] / temperature, 0)
+        assert torch.allclose(probability[0], torch.sigmoid(
+            model.readout[0] * pooled + model.readout[1]))
+        assert torch.allclose(probability[1], torch.sigmoid(
+            model.readout[0] * z[1, 0] + model.readout[1]))

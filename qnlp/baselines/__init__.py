@@ -1,10 +1,11 @@
 """Classical baselines, trained on the same splits as the quantum models."""
 from qnlp.baselines.protein import (PROTEIN_BASELINES, CompositionClassifier,
-                                    ConvClassifier)
+                                    ConvClassifier, EsmEmbeddingClassifier,
+                                    load_esm2)
 from qnlp.baselines.text import (BASELINES, BagOfWordsClassifier,
                                  BiLSTMClassifier, EmbeddingClassifier,
                                  load_sentence_encoder, make_baseline)
 
-__all__ = ["BASELINES", "CompositionClassifier", "ConvClassifier",
+__all__ = ["BASELINES", "CompositionClassifier", "ConvClassifier", "EsmEmbeddingClassifier", "load_esm2",
            "PROTEIN_BASELINES", "BagOfWordsClassifier", "BiLSTMClassifier",
            "EmbeddingClassifier", "load_sentence_encoder", "make_baseline"]

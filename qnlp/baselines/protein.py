@@ -4,7 +4,10 @@
   regression;
 * ``cnn``: a small 1D convolutional network (embedding, one convolution,
   global max pooling, linear), which can find a hydrophobic stretch
-  anywhere in the sequence.
+  anywhere in the sequence;
+* ``esm``: mean-pooled ESM-2 embeddings (fair-esm, extra ``esm``) +
+  logistic regression, where the weights are installed or downloadable
+  (``esm.pretrained``, torch hub cache); any ESM-2 module can be passed in.
 
 >>> seqs = ['AVLIVLA', 'DEKRDEK', 'LLIVAVV', 'KDERKDE']
 >>> model = CompositionClassifier().fit(seqs, [1, 0, 1, 0])
@@ -119,6 +122,85 @@ class ConvClassifier(_TextClassifier):
     @property
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.network_.parameters())
+
+
+def load_esm2(name: str = 'esm2_t6_8M_UR50D') -> tuple[Any, Any]:
+    """``(model, alphabet)`` of a pretrained ESM-2 from fair-esm (weights
+    from the torch hub cache, downloaded on first use where there is a
+    network). Raises :class:`~qnlp.errors.ConfigError` with the reason if
+    fair-esm or the weights are unavailable."""
+    from qnlp.errors import ConfigError
+    try:
+        import esm
+    except ImportError as error:
+        raise ConfigError("the ESM-2 baseline needs fair-esm: "
+                          "pip install 'qnlp[esm]'") from error
+    loader = getattr(esm.pretrained, name, None)
+    if loader is None:
+        raise ConfigError(f"unknown ESM-2 model {name!r}")
+    try:
+        return loader()
+    except Exception as error:  # no network, no cached weights
+        raise ConfigError(f"cannot load ESM-2 weights {name!r} (not in the "
+                          f"torch hub cache and no download: {error})"
+                          ) from error
+
+
+class EsmEmbeddingClassifier(_TextClassifier):
+    """Mean-pooled ESM-2 residue embeddings + logistic regression.
+
+    ``model``/``alphabet`` default to :func:`load_esm2`; pass any ESM-2
+    module (e.g. a small randomly initialised one in tests). Only the
+    logistic regression is trained; ``n_parameters`` counts it, and
+    ``encoder_parameters`` the frozen encoder.
+    """
+
+    def __init__(self, model: Any = None, alphabet: Any = None,
+                 max_length: int = 1000, batch_size: int = 8,
+                 C: float = 1.0) -> None:
+        self.model = model
+        self.alphabet = alphabet
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.C = C
+
+    def _features(self, sequences: Sequence[str]) -> np.ndarray:
+        if self.model is None:
+            self.model, self.alphabet = load_esm2()
+        self.model.eval()
+        converter = self.alphabet.get_batch_converter()
+        layer = self.model.num_layers
+        rows = []
+        for first in range(0, len(sequences), self.batch_size):
+            batch = [(str(i), s[:self.max_length]) for i, s in
+                     enumerate(sequences[first:first + self.batch_size])]
+            _, _, tokens = converter(batch)
+            with torch.no_grad():
+                hidden = self.model(tokens, repr_layers=[layer])[
+                    'representations'][layer]
+            for row, (_, sequence) in enumerate(batch):
+                rows.append(hidden[row, 1:len(sequence) + 1].mean(0)
+                            .double().numpy())
+        return np.stack(rows)
+
+    def fit(self, sequences: Sequence[str], labels: Sequence[Any]
+            ) -> "EsmEmbeddingClassifier":
+        self.classifier_ = LogisticRegression(C=self.C, max_iter=5000)
+        self.classifier_.fit(self._features(sequences), list(labels))
+        self.classes_ = self.classifier_.classes_
+        return self
+
+    def predict_proba(self, sequences: Sequence[str]) -> np.ndarray:
+        return self.classifier_.predict_proba(self._features(sequences))
+
+    @property
+    def n_parameters(self) -> int:
+        return int(self.classifier_.coef_.size
+                   + self.classifier_.intercept_.size)
+
+    @property
+    def encoder_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
 
 
 PROTEIN_BASELINES = {

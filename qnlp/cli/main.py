@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     proteins.add_argument('--kmer', type=_positive, help='k for --tokens kmer')
     proteins.add_argument('--qubits', type=_positive,
                           help='qubits per wire (default 1)')
+    proteins.add_argument('--window', type=_positive,
+                          help='run the circuit on every window of this '
+                               'many tokens and pool the read-outs (soft '
+                               'maximum); default: one circuit per sequence')
+    proteins.add_argument('--stride', type=_positive,
+                          help='step between windows (default window/2)')
     proteins.add_argument('--max-length', type=_positive,
                           help='crop sequences to this many residues '
                                '(default 1000)')
@@ -235,7 +241,7 @@ def _train_proteins(args: argparse.Namespace) -> int:
     values = {key: getattr(args, key) for key in
               ('seed', 'epochs', 'batch_size', 'lr', 'optimizer', 'schedule',
                'patience', 'model', 'sharing', 'layers', 'tokens',
-               'max_length', 'crop', 'qubits')
+               'max_length', 'crop', 'qubits', 'window', 'stride')
               if getattr(args, key, None) is not None}
     if args.kmer is not None:
         values['k'] = args.kmer

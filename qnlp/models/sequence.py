@@ -24,13 +24,11 @@ from typing import Sequence
 import torch
 
 from qnlp.errors import ConfigError
-from qnlp.parsing.protein import merge_name
+from qnlp.parsing.protein import merge_gates, merge_name, n_merge_angles
 
 _CX = torch.tensor([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],
                    dtype=torch.complex128)
-#: CX with the control on the right qubit (lambeq ``Controlled(X, -1)``).
-_XC = torch.tensor([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0]],
-                   dtype=torch.complex128)
+_H = torch.tensor([[1, 1], [1, -1]], dtype=torch.complex128) / math.sqrt(2)
 
 
 def _rotation(kind: str, phase: torch.Tensor) -> torch.Tensor:
@@ -49,47 +47,71 @@ def _rotation(kind: str, phase: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.stack(r, -1) for r in rows], -2)
 
 
-def _kron_all(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
-    result = matrices[0]
-    for matrix in matrices[1:]:
-        result = torch.kron(result, matrix)
-    return result
-
-
-def _cx_ladder(width: int) -> torch.Tensor:
-    """CX(0,1), CX(1,2), ... then back up CX(i+1 -> i), as one operator."""
-    ladder = torch.eye(2 ** width, dtype=torch.complex128)
-    steps = [(i, _CX) for i in range(width - 1)] + [
-        (i, _XC) for i in reversed(range(width - 1))]
-    for i, gate in steps:
-        step = _kron_all([torch.eye(2 ** i, dtype=torch.complex128), gate,
-                          torch.eye(2 ** (width - i - 2),
-                                    dtype=torch.complex128)])
-        ladder = step @ ladder
-    return ladder
+def _embed(gate: torch.Tensor, first: int, width: int) -> torch.Tensor:
+    """``I (x) gate (x) I`` acting on wires ``first, first + 1, ...``."""
+    span = int(math.log2(gate.shape[0]))
+    eye = torch.eye(2 ** first, dtype=torch.complex128)
+    rest = torch.eye(2 ** (width - first - span), dtype=torch.complex128)
+    return torch.kron(torch.kron(eye, gate), rest)
 
 
 def merge_unitary(angles: torch.Tensor, qubits: int = 1) -> torch.Tensor:
-    """The operator of a merge block from its ``4 * qubits * layers``
-    angles (per layer: Ry on each of the ``2 * qubits`` qubits, Rz on each,
-    then the CX ladder)."""
+    """The operator of a merge block (the gates of
+    :func:`qnlp.parsing.protein.merge_gates`) from its angles."""
     width = 2 * qubits
+    layers = angles.numel() // n_merge_angles(qubits, 1)
     unitary = torch.eye(2 ** width, dtype=torch.complex128)
-    ladder = _cx_ladder(width)
-    for layer in angles.view(-1, 2 * width):
-        ry = _kron_all([_rotation('y', a) for a in layer[:width]])
-        rz = _kron_all([_rotation('z', a) for a in layer[width:]])
-        unitary = ladder @ rz @ ry @ unitary
+    for name, wires, angle in merge_gates(qubits, layers):
+        if name == 'CX':
+            gate = _CX
+        elif name == 'H':
+            gate = _H
+        else:
+            phase = angles[angle] if isinstance(angle, int) \
+                else torch.tensor(angle, dtype=torch.float64)
+            gate = _rotation(name[1].lower(), phase)
+        unitary = _embed(gate, min(wires), width) @ unitary
     return unitary
 
 
-def merge(first: torch.Tensor, second: torch.Tensor,
-          unitary: torch.Tensor) -> torch.Tensor:
-    """``Tr_2[U (a (x) b) U^dag]`` for batches of wire states."""
-    d = first.shape[-1]
+def merge_map(unitary: torch.Tensor) -> torch.Tensor:
+    """The merge ``(a, b) -> Tr_2[U (a (x) b) U^dag]`` as a tensor
+    ``[d*d, d*d, d*d]`` acting on flattened density matrices: ``out =
+    einsum('xyz,y,z->x', map, a, b)``."""
+    d = int(math.isqrt(unitary.shape[0]))
     u = unitary.reshape(d, d, d, d)
-    return torch.einsum('ijkl,...km,...lo,pjmo->...ip', u, first, second,
-                        u.conj())
+    return torch.einsum('ijkl,pjmn->ipkmln', u, u.conj()).reshape(
+        d * d, d * d, d * d)
+
+
+def pauli_basis(qubits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, B_inv)`` with ``r = B vec(rho)`` the real Pauli vector
+    ``r_k = Tr(P_k rho)`` (first qubit most significant) and
+    ``vec(rho) = B_inv r``.
+
+    >>> to_pauli, from_pauli = pauli_basis(1)
+    >>> rho = torch.tensor([[1, 0], [0, 0]], dtype=torch.complex128)
+    >>> (to_pauli @ rho.flatten()).real.tolist()   # I, X, Y, Z
+    [1.0, 0.0, 0.0, 1.0]
+    """
+    paulis = [torch.eye(2, dtype=torch.complex128),
+              torch.tensor([[0, 1], [1, 0]], dtype=torch.complex128),
+              torch.tensor([[0, -1j], [1j, 0]], dtype=torch.complex128),
+              torch.tensor([[1, 0], [0, -1]], dtype=torch.complex128)]
+    basis = paulis
+    for _ in range(qubits - 1):
+        basis = [torch.kron(a, b) for a in basis for b in paulis]
+    to_pauli = torch.stack([p.T.flatten() for p in basis])
+    from_pauli = torch.stack([p.flatten() for p in basis], 1) / 2 ** qubits
+    return to_pauli, from_pauli
+
+
+def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Batched product of many tiny matrices: for 4 x 4 blocks one
+    broadcast multiply and sum (much faster than ``bmm``), else ``matmul``."""
+    if a.shape[-1] > 4:
+        return a @ b
+    return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)
 
 
 class SequenceClassifier(torch.nn.Module):
@@ -102,12 +124,24 @@ class SequenceClassifier(torch.nn.Module):
     mode, sharing, layers, block, qubits:
         As in :mod:`qnlp.parsing.protein`; ``max_length`` bounds how many
         hierarchical merge blocks are made.
+    init_scale:
+        Standard deviation of the initial merge angles (half turns); near
+        zero every merge starts near "keep the left wire".
+    window, stride:
+        ``window = 0`` (default): one circuit over the whole sequence, read
+        out once. Otherwise the circuit runs on every window of ``window``
+        tokens (every ``stride``, default ``window // 2``) and the windows'
+        read-outs are pooled classically by a soft maximum with a trained
+        temperature: a quantum convolution with global max pooling, which
+        can find one telling stretch (say a transmembrane helix) anywhere.
     """
 
     def __init__(self, vocabulary: Sequence[str], mode: str = 'tree',
                  sharing: str = 'uniform', layers: int = 2,
                  block: int = 128, max_length: int = 1024,
-                 seed: int = 0, qubits: int = 1) -> None:
+                 seed: int = 0, qubits: int = 1,
+                 init_scale: float = 0.1, window: int = 0,
+                 stride: int = 0) -> None:
         super().__init__()
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
@@ -116,21 +150,36 @@ class SequenceClassifier(torch.nn.Module):
         self.mode, self.sharing, self.layers = mode, sharing, layers
         self.block = block
         self.qubits = qubits
+        if window < 0 or stride < 0:
+            raise ConfigError("window and stride must not be negative")
+        self.window, self.stride = window, stride or max(1, window // 2)
+        span = min(window, max_length) if window else max_length
         if sharing == 'uniform':
             n_blocks = 1
         elif mode == 'tree':
-            n_blocks = max(1, math.ceil(math.log2(max(2, max_length))))
+            n_blocks = max(1, math.ceil(math.log2(max(2, span))))
         else:
-            n_blocks = math.ceil(max_length / block)
+            n_blocks = math.ceil(span / block)
         generator = torch.Generator().manual_seed(seed)
         self.token_angles = torch.nn.Parameter(torch.rand(
             len(self.vocabulary), 2 * qubits, generator=generator,
             dtype=torch.float64))
-        self.merge_angles = torch.nn.Parameter(0.1 * torch.randn(
-            n_blocks, 4 * qubits * layers, generator=generator,
-            dtype=torch.float64))
+        angles = init_scale * torch.randn(
+            n_blocks, n_merge_angles(qubits, layers), generator=generator,
+            dtype=torch.float64)
+        # Start every merge as a partial swap exp(-i pi t (XX+YY+ZZ)) in its
+        # first layer: half a swap (t = 1/8) makes a tree level average its
+        # two wires, t = 1/20 makes the chain a moving average with a memory
+        # of about ten tokens. Training starts from "pool the tokens".
+        width = 2 * qubits
+        start = 3 * width
+        angles[:, start:start + 3 * (width - 1)] += (
+            0.125 if mode == 'tree' else 0.05)
+        self.merge_angles = torch.nn.Parameter(angles)
+        # weight, bias (and log temperature of the soft max over windows)
         self.readout = torch.nn.Parameter(torch.tensor(
-            [2.0, 0.0], dtype=torch.float64))
+            [8.0, 0.0] + [math.log(0.1)] * bool(window),
+            dtype=torch.float64))
 
     @property
     def n_parameters(self) -> int:
@@ -148,41 +197,106 @@ class SequenceClassifier(torch.nn.Module):
                 psi.unsqueeze(-1) * single.unsqueeze(-2)).flatten(1)
         return psi.unsqueeze(-1) * psi.conj().unsqueeze(-2)
 
+    def _pauli_maps(self) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Token states ``[V, n]`` and merge maps ``[n, n, n]`` in the real
+        Pauli basis (``n = 4 ** qubits``); merges are trace preserving, so
+        every vector keeps ``r_0 = 1``."""
+        d = 2 ** self.qubits
+        to_pauli, from_pauli = pauli_basis(self.qubits)
+        states = (self.token_states().reshape(-1, d * d) @ to_pauli.T).real
+        maps = [torch.einsum('ax,xyz,yb,zc->abc', to_pauli,
+                             merge_map(merge_unitary(a, self.qubits)),
+                             from_pauli, from_pauli).real
+                for a in self.merge_angles]
+        return states, maps
+
+    def pauli_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Final states ``[B, 4 ** qubits]`` as real Pauli vectors."""
+        states, maps = self._pauli_maps()
+        if self.mode == 'chain':
+            return self._chain(tokens, states, maps)
+        return self._tree(tokens, states, maps)
+
     def density(self, tokens: torch.Tensor) -> torch.Tensor:
         """Final density matrices ``[B, d, d]`` (``d = 2 ** qubits``)."""
-        valid = tokens >= 0
-        states = self.token_states()[tokens.clamp_min(0)]
-        unitaries = [merge_unitary(a, self.qubits)
-                     for a in self.merge_angles]
-        if self.mode == 'chain':
-            return self._chain(states, valid, unitaries)
-        return self._tree(states, valid, unitaries)
+        d = 2 ** self.qubits
+        _, from_pauli = pauli_basis(self.qubits)
+        vectors = self.pauli_vectors(tokens).to(torch.complex128)
+        return (vectors @ from_pauli.T).reshape(-1, d, d)
 
-    def _chain(self, states, valid, unitaries) -> torch.Tensor:
-        d = states.shape[-1]
-        hidden = torch.zeros(states.shape[0], d, d, dtype=torch.complex128)
-        hidden[:, 0, 0] = 1
-        for position in range(states.shape[1]):
-            unitary = unitaries[min(position // self.block,
-                                    len(unitaries) - 1)]
-            new = merge(hidden, states[:, position], unitary)
-            hidden = torch.where(valid[:, position, None, None], new, hidden)
-        return hidden
+    def _chain(self, tokens, states, maps) -> torch.Tensor:
+        """The scan as a product of per-token transfer matrices.
 
-    def _tree(self, states, valid, unitaries) -> torch.Tensor:
-        level = 0
-        while states.shape[1] > 1:
-            if states.shape[1] % 2:
-                states = torch.cat([states, states[:, -1:]], dim=1)
+        Merging the hidden state ``h`` with token ``v`` is linear in ``h``:
+        ``h' = T[v] h`` with ``T[v] = map . (I (x) state_v)``, computed once
+        per vocabulary entry and block (padding is the identity), then once
+        per pair of tokens. The product ``T[v_L] ... T[v_1]`` is reduced
+        pairwise: ``log2 L`` batched products instead of ``L`` steps.
+        """
+        n = states.shape[1]
+        eye = torch.eye(n, dtype=states.dtype)
+        transfer = torch.stack([
+            torch.cat([torch.einsum('xyz,vz->vxy', m, states), eye[None]])
+            for m in maps])                           # [blocks, V+1, n, n]
+        vocab = transfer.shape[1]
+        length = tokens.shape[1] + tokens.shape[1] % 2
+        padded = torch.full((tokens.shape[0], length), vocab - 1)
+        padded[:, :tokens.shape[1]] = torch.where(tokens >= 0, tokens,
+                                                  vocab - 1)
+        blocks = (torch.arange(length) // self.block).clamp_max(
+            len(maps) - 1)
+        if self.block % 2:   # pairs could straddle blocks: no pair table
+            mats = transfer.reshape(-1, n, n)[blocks * vocab + padded]
+        else:                # pairs[b, v, w] = T[w] T[v]: v, then w
+            pairs = _matmul(transfer[:, None], transfer[:, :, None])
+            index = ((blocks[0::2] * vocab + padded[:, 0::2]) * vocab
+                     + padded[:, 1::2])
+            mats = pairs.reshape(-1, n, n)[index]      # [B, L/2, n, n]
+        while mats.shape[1] > 1:
+            if mats.shape[1] % 2:
+                mats = torch.cat([mats, eye.expand(mats.shape[0], 1, n, n)],
+                                 dim=1)
+            mats = _matmul(mats[:, 1::2], mats[:, 0::2])
+        start = pauli_basis(self.qubits)[0][:, 0].real   # |0...0><0...0|
+        return mats[:, 0] @ start
+
+    def _tree(self, tokens, states, maps) -> torch.Tensor:
+        """Level-by-level merges; an odd or padded wire is carried up.
+        The first level is a lookup in a table of merged token pairs."""
+        n = states.shape[1]
+        flat = [m.reshape(n, n * n).T for m in maps]
+
+        def merge(first, second, level):
+            outer = (first.unsqueeze(-1) * second.unsqueeze(-2)).flatten(-2)
+            return outer @ flat[min(level, len(flat) - 1)]
+
+        vocab = states.shape[0]
+        length = tokens.shape[1] + tokens.shape[1] % 2
+        padded = torch.full((tokens.shape[0], length), -1)
+        padded[:, :tokens.shape[1]] = tokens
+        valid = padded >= 0
+        if length == 2 and tokens.shape[1] == 1:   # a single token
+            return states[tokens[:, 0]]
+        # table[v, w]: tokens v and w merged; table[v, vocab]: v alone
+        table = torch.cat([merge(states[:, None], states[None], 0),
+                           states[:, None]], dim=1)
+        index = padded[:, 0::2].clamp_min(0) * (vocab + 1) + torch.where(
+            valid[:, 1::2], padded[:, 1::2], vocab)
+        level_states = table.reshape(-1, n)[index]       # [B, L/2, n]
+        valid = valid[:, 0::2]
+        level = 1
+        while level_states.shape[1] > 1:
+            if level_states.shape[1] % 2:
+                level_states = torch.cat([level_states,
+                                          level_states[:, -1:]], dim=1)
                 valid = torch.cat([valid, torch.zeros_like(valid[:, -1:])],
                                   dim=1)
-            first, second = states[:, 0::2], states[:, 1::2]
-            unitary = unitaries[min(level, len(unitaries) - 1)]
-            merged = merge(first, second, unitary)
-            states = torch.where(valid[:, 1::2, None, None], merged, first)
+            first, second = level_states[:, 0::2], level_states[:, 1::2]
+            merged = merge(first, second, level)
+            level_states = torch.where(valid[:, 1::2, None], merged, first)
             valid = valid[:, 0::2]
             level += 1
-        return states[:, 0]
+        return level_states[:, 0]
 
     def prepare(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
         """Pad lists of token indices into one ``[B, L]`` tensor (-1 pads)."""
@@ -196,11 +310,40 @@ class SequenceClassifier(torch.nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``[B, 2]`` for padded token indices."""
-        diagonal = self.density(tokens).diagonal(dim1=1, dim2=2).real
-        half = diagonal.shape[1] // 2       # first qubit 0 | first qubit 1
-        z = diagonal[:, :half].sum(1) - diagonal[:, half:].sum(1)
+        z = self.window_readouts(tokens) if self.window else \
+            self._readout(tokens)
+        if self.window:   # soft maximum over the windows that hold tokens
+            z, valid = z
+            temperature = self.readout[2].exp()
+            z = temperature * torch.logsumexp(
+                (z / temperature).masked_fill(~valid, -torch.inf), dim=1)
         p1 = torch.sigmoid(self.readout[0] * z + self.readout[1])
         return torch.stack([1 - p1, p1], dim=1)
+
+    def _readout(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``<Z>`` of the first qubit of the final wire (Pauli component
+        ``3 * 4 ** (qubits - 1)``)."""
+        return self.pauli_vectors(tokens)[:, 3 * 4 ** (self.qubits - 1)]
+
+    def windows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[B, W, window]``: the windows of each padded sequence."""
+        length = tokens.shape[1]
+        count = max(1, math.ceil(max(0, length - self.window)
+                                 / self.stride) + 1)
+        padded = torch.full((tokens.shape[0],
+                             (count - 1) * self.stride + self.window), -1)
+        padded[:, :length] = tokens
+        return padded.unfold(1, self.window, self.stride)
+
+    def window_readouts(self, tokens: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, valid)``, each ``[B, W]``: the read-out of every window
+        (one batched evaluation of all windows) and whether it holds
+        tokens."""
+        windows = self.windows(tokens)
+        flat = windows.reshape(-1, self.window)
+        z = self._readout(flat).reshape(windows.shape[:2])
+        return z, windows[:, :, 0] >= 0
 
     def symbol_values(self) -> dict[str, float]:
         """Parameter values by circuit symbol name (for the lambeq circuits)."""

@@ -6,8 +6,9 @@ groups). A token becomes a one-qubit state ``Rz(b) Rx(a) |0>`` whose two
 angles belong to the token (shared by every position).
 
 Two readers join token qubits with the same *merge* block: a trainable
-two-qubit circuit (``layers`` x [Ry Ry, Rz Rz, CX]) after which the right
-qubit is discarded, a completely positive map from two qubits to one.
+two-wire circuit (``layers`` x [Rz Ry Rz on every qubit, XX/YY/ZZ
+interactions between neighbours], see :func:`merge_gates`) after which the
+right wire is discarded, a completely positive map from two wires to one.
 
 * :func:`chain_circuit` (RNN-style): a hidden qubit starts in ``|0>`` and
   is merged with each token in turn.
@@ -77,31 +78,79 @@ def token_state(token: str, qubits: int = 1) -> q.Diagram:
     return state
 
 
-def _ladder(width: int) -> q.Diagram:
-    """CX down the wires and back up, so information flows both ways."""
-    ladder = q.Id(q.qubit ** width)
-    down = [(i, q.CX) for i in range(width - 1)]
-    up = [(i, q.Controlled(q.X, -1)) for i in reversed(range(width - 1))]
-    for i, gate in down + up:
-        ladder = ladder >> (q.Id(q.qubit ** i) @ gate
-                            @ q.Id(q.qubit ** (width - i - 2)))
-    return ladder
+#: A gate of a merge block: (name, wires, angle) where angle is the index
+#: of the block's symbol (``int``), a fixed phase in half turns (``float``)
+#: or None; names are lambeq gate names ('Rx', 'Ry', 'Rz', 'H', 'CX').
+Gate = tuple
+
+
+def _interaction(axis: str, a: int, b: int, angle: int) -> list[Gate]:
+    """``exp(-i pi t P(x)P)`` for P = X, Y or Z on wires ``a``, ``b``:
+    a basis change, CX, Rz(t) on ``b``, CX, and the basis change undone."""
+    change = {'z': [], 'x': [('H', None)], 'y': [('Rx', 0.25)]}[axis]
+    undo = {'z': [], 'x': [('H', None)], 'y': [('Rx', -0.25)]}[axis]
+    gates: list[Gate] = [(name, (w,), phase) for name, phase in change
+                         for w in (a, b)]
+    gates += [('CX', (a, b), None), ('Rz', (b,), angle), ('CX', (a, b), None)]
+    gates += [(name, (w,), phase) for name, phase in undo for w in (a, b)]
+    return gates
+
+
+def merge_gates(qubits: int = 1, layers: int = 2) -> list[Gate]:
+    """The gates of a merge block on ``2 * qubits`` wires.
+
+    Each layer: ``Rz Ry Rz`` on every qubit, then ``XX``, ``YY`` and ``ZZ``
+    interactions between neighbouring qubits, so one layer on two qubits
+    is a general two-qubit unitary up to a last single-qubit layer, and
+    all angles zero is the identity (a block starts close to "keep the
+    hidden state", which lets long chains train).
+
+    >>> len(merge_gates(1, 1)), n_merge_angles(1, 1)
+    (23, 9)
+    """
+    width = 2 * qubits
+    gates: list[Gate] = []
+    index = 0
+    for _ in range(layers):
+        for wire in range(width):
+            for name in ('Rz', 'Ry', 'Rz'):
+                gates.append((name, (wire,), index))
+                index += 1
+        for wire in range(width - 1):
+            for axis in 'xyz':
+                gates += _interaction(axis, wire, wire + 1, index)
+                index += 1
+    return gates
+
+
+def n_merge_angles(qubits: int = 1, layers: int = 2) -> int:
+    """Number of trainable angles of one merge block."""
+    width = 2 * qubits
+    return layers * (3 * width + 3 * (width - 1))
+
+
+def _gate_diagram(name: str, wires: tuple, phase, width: int) -> q.Diagram:
+    if name == 'CX':
+        gate = q.CX
+    elif name == 'H':
+        gate = q.H
+    else:
+        gate = getattr(q, name)(phase)
+    first = min(wires)
+    return (q.Id(q.qubit ** first) @ gate
+            @ q.Id(q.qubit ** (width - first - len(gate.dom))))
 
 
 def merge_block(name: str, layers: int, qubits: int = 1) -> q.Diagram:
-    """Two wires of ``qubits`` qubits to one: ``layers`` x (Ry on every
-    qubit, Rz on every qubit, a CX ladder down and back up), then the
-    right wire is discarded."""
+    """Two wires of ``qubits`` qubits to one: the gates of
+    :func:`merge_gates` (symbols ``{name}_{i}``), then the right wire is
+    discarded."""
     width = 2 * qubits
     block = q.Id(q.qubit ** width)
-    for layer in range(layers):
-        angles = [Symbol(f'{name}_{2 * width * layer + i}')
-                  for i in range(2 * width)]
-        ry = rz = q.Id(q.qubit ** 0)
-        for i in range(width):
-            ry = ry @ q.Ry(angles[i])
-            rz = rz @ q.Rz(angles[width + i])
-        block = block >> ry >> rz >> _ladder(width)
+    for gate, wires, angle in merge_gates(qubits, layers):
+        phase = Symbol(f'{name}_{angle}') if isinstance(angle, int) \
+            else angle
+        block = block >> _gate_diagram(gate, wires, phase, width)
     discard = q.Id(q.qubit ** 0)
     for _ in range(qubits):
         discard = discard @ q.Discard()

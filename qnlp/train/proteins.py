@@ -9,6 +9,7 @@ True
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,9 +33,9 @@ from qnlp.train.trainer import Split, TrainConfig, evaluate, fit
 class ProteinSettings:
     """Every setting of a protein run."""
     seed: int = 0
-    epochs: int = 30
+    epochs: int = 50
     batch_size: int = 64
-    lr: float = 0.05
+    lr: float = 0.01
     optimizer: str = 'adam'
     schedule: str = 'constant'
     patience: int = 0
@@ -42,13 +43,18 @@ class ProteinSettings:
     sharing: str = 'hierarchical'
     layers: int = 2
     qubits: int = 1
-    block: int = 128
+    init_scale: float = 0.05
+    window: int = 32
+    stride: int = 0
+    block: int = 8
     tokens: str = 'residue'
     k: int = 1
     max_length: int = 1000
     crop: str = 'start'
     test_fraction: float = 0.2
     dev_fraction: float = 0.1
+    folds: int = 0
+    fold: int = 0
     label_patterns: tuple[tuple[str, str], ...] = ()
 
 
@@ -75,9 +81,48 @@ def load_protein_split(path: str | Path, settings: ProteinSettings
     as_examples = [Example(r.id, r.label) for r in records]
     by_id = {r.id: r for r in records}
     test_f, dev_f = settings.test_fraction, settings.dev_fraction
-    parts = split_examples(as_examples, (1 - test_f - dev_f, dev_f, test_f),
-                           settings.seed)
+    if settings.folds:
+        parts = cross_validation_split(as_examples, settings.folds,
+                                       settings.fold, dev_f, settings.seed)
+    else:
+        parts = split_examples(as_examples, (1 - test_f - dev_f, dev_f,
+                                             test_f), settings.seed)
     return tuple([by_id[e.text] for e in part] for part in parts)
+
+
+def cross_validation_split(examples: Sequence[Example], folds: int,
+                           fold: int, dev_fraction: float, seed: int
+                           ) -> tuple[list[Example], ...]:
+    """Stratified ``folds``-fold cross-validation: fold ``fold`` is the
+    test set; ``dev_fraction`` of all examples, taken from the rest, is
+    the dev set (stratified, seeded).
+
+    >>> data = [Example(str(i), str(i % 2)) for i in range(20)]
+    >>> parts = [cross_validation_split(data, 5, k, 0.1, 0) for k in range(5)]
+    >>> sorted(e.text for p in parts for e in p[2]) == sorted(
+    ...     e.text for e in data)   # every example tested exactly once
+    True
+    >>> [len(p) for p in parts[0]]
+    [14, 2, 4]
+    """
+    if folds < 2 or not 0 <= fold < folds:
+        raise ConfigError(f"fold {fold} of {folds}: need 2 or more folds "
+                          "and 0 <= fold < folds")
+    rng = random.Random(seed)
+    rest: list[Example] = []
+    test: list[Example] = []
+    by_label: dict[str, list[Example]] = {}
+    for example in examples:
+        by_label.setdefault(example.label, []).append(example)
+    for label in sorted(by_label):
+        group = list(by_label[label])
+        rng.shuffle(group)
+        for index, example in enumerate(group):
+            (test if index % folds == fold else rest).append(example)
+    dev_share = dev_fraction / (1 - 1 / folds)
+    train, dev, _ = split_examples(rest, (1 - dev_share, dev_share, 0.0),
+                                   seed)
+    return train, dev, test
 
 
 def _encode(records, settings: ProteinSettings, vocabulary: dict[str, int],
@@ -114,7 +159,9 @@ def train_protein_classifier(path: str | Path, out: str | Path,
     model = SequenceClassifier(list(vocabulary), settings.model,
                                settings.sharing, settings.layers,
                                settings.block, settings.max_length,
-                               settings.seed, settings.qubits)
+                               settings.seed, settings.qubits,
+                               settings.init_scale, settings.window,
+                               settings.stride)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = fasta_files(path)
@@ -133,7 +180,8 @@ def train_protein_classifier(path: str | Path, out: str | Path,
     history = fit(model, train, dev, train_config, progress=progress,
                   checkpoint=out / 'checkpoint.safetensors', resume=resume,
                   identity={'corpus_sha256': config['corpus_sha256'],
-                            'settings': config['settings']})
+                            'settings': config['settings']},
+                  history_file=out / 'history.jsonl')
     seconds = time.perf_counter() - start
     metrics: dict[str, Any] = {'train_seconds': seconds,
                                'epochs_run': len(history),

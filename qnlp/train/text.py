@@ -27,7 +27,7 @@ from qnlp.errors import CheckpointError, ConfigError
 from qnlp.models import DisCoCatClassifier, SentencePipeline
 from qnlp.parsing import Parser, make_tagger
 from qnlp.train.checkpoint import (CONFIG_FILE, METRICS_FILE,
-                                   atomic_write_json, atomic_write_text,
+                                   atomic_write_json,
                                    load_run, save_run)
 from qnlp.train.metrics import classification_report
 from qnlp.train.plots import plot_history
@@ -132,18 +132,11 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
     identity = {'corpus_sha256': corpus.fingerprint,
                 'settings': json.loads(json.dumps(asdict(settings)))}
 
-    log_lines: list[str] = []
-    if resume:
-        log_lines = _read_log(out / HISTORY_FILE)
-
-    def log(row: dict[str, float]) -> None:
-        log_lines.append(json.dumps(row))
-        atomic_write_text(out / HISTORY_FILE, '\n'.join(log_lines) + '\n')
-
     start = time.perf_counter()
     history = fit(model, train, dev, settings.train_config(),
                   progress=progress, checkpoint=out / CHECKPOINT_FILE,
-                  resume=resume, identity=identity, on_epoch=log)
+                  resume=resume, identity=identity,
+                  history_file=out / HISTORY_FILE)
     train_seconds = time.perf_counter() - start
 
     metrics: dict[str, Any] = {
@@ -164,12 +157,6 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
     atomic_write_json(out / METRICS_FILE, metrics)
     plot_history(history, out / 'curve.png')
     return metrics
-
-
-def _read_log(path: Path) -> list[str]:
-    if not path.exists():
-        return []
-    return [line for line in path.read_text().splitlines() if line.strip()]
 
 
 @dataclass

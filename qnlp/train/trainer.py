@@ -26,6 +26,7 @@ True
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from qnlp.engine import PreparedBatch
 from qnlp.errors import CheckpointError, ConfigError
 from qnlp.train.optim import (OPTIMISERS, SCIPY_OPTIMISERS, make_optimizer,
                               make_scheduler, scipy_epoch)
+from qnlp.train.checkpoint import atomic_write_text
 from qnlp.train.state import load_state, save_state
 
 
@@ -158,12 +160,16 @@ def fit(model: torch.nn.Module, train: Split, dev: Split,
         config: TrainConfig, progress: bool = True,
         checkpoint: str | Path | None = None, resume: bool = False,
         identity: dict[str, Any] | None = None,
-        on_epoch: Callable[[dict[str, float]], None] | None = None
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
+        history_file: str | Path | None = None
         ) -> list[dict[str, float]]:
     """Train ``model`` in place; returns one metrics row per epoch.
 
     ``identity`` (settings and corpus hash) is stored in the checkpoint
     and must match on resume. ``on_epoch`` is called with each new row.
+    ``history_file`` is rewritten (atomically, one JSON line per epoch)
+    from the checkpointed history after every epoch, so after a kill and
+    ``resume`` it is complete again.
     """
     run = _Run(model, config)
     identity = {**(identity or {}), 'train': asdict(config)}
@@ -201,6 +207,9 @@ def fit(model: torch.nn.Module, train: Split, dev: Split,
                                run.stale >= config.patience)
         if checkpoint is not None:
             save_state(checkpoint, run.state(identity))
+        if history_file is not None:
+            atomic_write_text(history_file, ''.join(
+                json.dumps(r) + '\n' for r in run.history))
         if on_epoch is not None:
             on_epoch(row)
         bar.update(1)
