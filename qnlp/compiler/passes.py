@@ -12,7 +12,7 @@ compiled, with its post-selection map) and returns a new one. The stages:
 ``full-peephole``  pytket ``FullPeepholeOptimise`` (the baseline)
 ``zx-postselect``  plug kets and bras into controlled gates (one CZ each)
 ``pyzx``           pyzx ``full_reduce`` + ``extract_circuit``
-``cleanup``        cheap pytket passes (commute, cancel, KAK, squash)
+``cleanup``        cheap pytket passes (rebase, KAK, squash)
 ``rebase``         CX + TK1, the basis every statistic is counted in
 ``best-of``        run candidate pipelines, keep the fewest two-qubit gates
                    (ties: depth)
@@ -23,7 +23,7 @@ compiled, with its post-selection map) and returns a new one. The stages:
 >>> circuit = (Ket(0, 0) >> H @ H >> CRz(Symbol('a')) >> Bra(0) @ Id(1))
 >>> pipeline = [ToTket(), Bind({'a': 0.3}), BestOf({
 ...     'tket': [FullPeephole(), Rebase()],
-...     'zx-postselect': [PostSelect(), Cleanup(), Rebase()]})]
+...     'zx-postselect': [PostSelect(), Cleanup()]})]
 >>> artifact = run(pipeline, Artifact(circuit))
 >>> artifact.candidate, artifact.candidates['tket']['two_qubit_gates']
 ('zx-postselect', 2)
@@ -38,9 +38,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from lambeq import RemoveCupsRewriter
 from pytket import Circuit, OpType
-from pytket.passes import (AutoRebase, CommuteThroughMultis, DecomposeBoxes,
-                           FullPeepholeOptimise, KAKDecomposition,
-                           RemoveRedundancies, SquashTK1)
+from pytket.passes import (AutoRebase, DecomposeBoxes, FullPeepholeOptimise,
+                           KAKDecomposition, SquashTK1)
 
 from qnlp.compiler.ansatz import _FROBENIUS, make_ansatz
 from qnlp.compiler.postselect import resynthesise
@@ -154,6 +153,9 @@ class Bind(Pass):
 
 
 class _TketPass(Pass):
+    #: True if the output is already in the CX + TK1 basis, squashed.
+    in_basis = False
+
     def passes(self) -> list[Any]:  # pragma: no cover
         raise NotImplementedError
 
@@ -164,28 +166,58 @@ class _TketPass(Pass):
         return artifact.with_circuit(circuit, self.name)
 
 
-class FullPeephole(_TketPass):
-    """pytket ``FullPeepholeOptimise`` (works on symbolic circuits)."""
+class FullPeephole(Pass):
+    """pytket ``FullPeepholeOptimise`` (works on symbolic circuits).
+
+    With ``allow_swaps`` (pytket's default) SWAPs become wire relabellings;
+    the post-selection map and the outputs follow the relabelling.
+    """
     name = 'full-peephole'
 
-    def passes(self) -> list[Any]:
-        return [DecomposeBoxes(), FullPeepholeOptimise(allow_swaps=False)]
+    def __init__(self, allow_swaps: bool = True) -> None:
+        self.allow_swaps = allow_swaps
+
+    def __call__(self, artifact: Artifact) -> Artifact:
+        circuit = artifact.needs_circuit(self.name).copy()
+        DecomposeBoxes().apply(circuit)
+        FullPeepholeOptimise(allow_swaps=self.allow_swaps).apply(circuit)
+        circuit, where = without_implicit_swaps(circuit)
+        return replace(artifact, circuit=circuit,
+                       postselect={where[q]: v for q, v in
+                                   artifact.postselect.items()},
+                       outputs=[where[q] for q in artifact.outputs],
+                       trace=[*artifact.trace, self.name])
+
+
+def without_implicit_swaps(circuit: Circuit) -> tuple[Circuit, list[int]]:
+    """The same gates with no implicit wire permutation, and ``where[q]``:
+    the wire that now carries what wire ``q`` carried at the end."""
+    permutation = circuit.implicit_qubit_permutation()
+    where = [permutation[qubit].index[0] for qubit in circuit.qubits]
+    if where == list(range(circuit.n_qubits)):
+        return circuit, where
+    plain = Circuit(circuit.n_qubits)
+    for cmd in circuit.get_commands():
+        plain.add_gate(cmd.op, cmd.qubits)
+    return plain, where
 
 
 class Cleanup(_TketPass):
-    """Cheap pytket passes: rebase, commute, cancel, KAK, squash."""
+    """Cheap pytket passes: rebase to CX + TK1, KAK resynthesis of
+    two-qubit blocks, squash single-qubit gates."""
     name = 'cleanup'
+
+    in_basis = True
 
     def passes(self) -> list[Any]:
         return [DecomposeBoxes(), AutoRebase(set(BASIS)),
-                CommuteThroughMultis(), RemoveRedundancies(),
-                KAKDecomposition(allow_swaps=False), SquashTK1(),
-                RemoveRedundancies()]
+                KAKDecomposition(allow_swaps=False), SquashTK1()]
 
 
 class Rebase(_TketPass):
     """Rebase to CX + TK1 and merge adjacent single-qubit gates."""
     name = 'rebase'
+    in_basis = True
 
     def passes(self) -> list[Any]:
         return [DecomposeBoxes(), AutoRebase(set(BASIS)), SquashTK1()]
@@ -242,7 +274,9 @@ class BestOf(Pass):
             except CompileError as error:
                 report[name] = {'error': str(error)}
                 continue
-            counts = gate_counts(result.needs_circuit(name))
+            last = passes[-1] if passes else None
+            counts = gate_counts(result.needs_circuit(name),
+                                 rebased=getattr(last, 'in_basis', False))
             counts['seconds'] = time.perf_counter() - start
             report[name] = counts
             if best is None or score(counts) < best[0]:
@@ -262,8 +296,8 @@ def candidate_passes(bound: bool,
     """The candidate pipelines by name (symbolic circuits: pytket only)."""
     table: dict[str, list[Pass]] = {
         'tket': [FullPeephole(), Rebase()],
-        'zx-postselect': [PostSelect(), Cleanup(), Rebase()],
-        'pyzx': [PyZX(), Cleanup(), Rebase()],
+        'zx-postselect': [PostSelect(), Cleanup()],
+        'pyzx': [PyZX(), Cleanup()],
         'zx-postselect+peephole': [PostSelect(), FullPeephole(), Rebase()],
     }
     unknown = set(names) - set(table)

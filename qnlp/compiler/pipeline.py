@@ -99,7 +99,7 @@ class _Shape:
     gates: Circuit                 # raw pytket gates, placeholders
     postselect: dict[int, int]
     outputs: list[int]
-    peephole: Circuit | None = None          # symbolic baseline
+    peephole: Artifact | None = None         # symbolic baseline
     peephole_counts: dict[str, int] | None = None
     losers: set[str] = field(default_factory=set)
     seen_bound: bool = False
@@ -177,12 +177,15 @@ class Compiler:
             self._shapes[(key, pattern)] = shape
         return shape, names
 
-    def _baseline(self, shape: _Shape) -> tuple[Circuit, dict[str, int]]:
+    def _baseline(self, shape: _Shape) -> tuple[Artifact, dict[str, int]]:
         if shape.peephole is None:
             artifact = run(candidate_passes(False, ['tket'])['tket'],
-                           Artifact(circuit=shape.gates))
-            shape.peephole = artifact.circuit
-            shape.peephole_counts = gate_counts(artifact.circuit)
+                           Artifact(circuit=shape.gates,
+                                    postselect=shape.postselect,
+                                    outputs=shape.outputs))
+            shape.peephole = artifact
+            shape.peephole_counts = gate_counts(artifact.circuit,
+                                                rebased=True)
         return shape.peephole, dict(shape.peephole_counts)
 
     def compile(self, item: Any, values: Mapping[str, float] | None = None
@@ -198,13 +201,16 @@ class Compiler:
         shape, names = self._shape(circuit)
         baseline, base_counts = self._baseline(shape)
         if values is None:
-            gates = baseline.copy()
+            gates = baseline.circuit.copy()
             gates.symbol_substitution({p: sympy.Symbol(n)
                                        for p, n in names.items()})
-            return CompiledCircuit.from_gates(
-                gates, shape.postselect, shape.outputs, candidate='tket',
-                candidates={'tket': base_counts['two_qubit_gates']},
-                compile_seconds=time.perf_counter() - start)
+            return CompiledCircuit(
+                gates, dict(baseline.postselect), list(baseline.outputs),
+                sorted(s.name for s in gates.free_symbols()),
+                {**base_counts, 'postselected_qubits': len(shape.postselect),
+                 'output_qubits': len(shape.outputs), 'candidate': 'tket',
+                 'candidates': {'tket': base_counts['two_qubit_gates']},
+                 'compile_seconds': time.perf_counter() - start})
         try:
             numbers = {p: float(values[n]) for p, n in names.items()}
         except KeyError as error:
@@ -217,29 +223,31 @@ class Compiler:
                  candidate_passes(True, self.candidates).items()
                  if name != 'tket' and name not in shape.losers}
         report: dict[str, Any] = {'tket': base_counts['two_qubit_gates']}
-        best_name, best_counts, best_circuit = 'tket', base_counts, None
+        best_name, best_counts, best = 'tket', base_counts, None
         if tried:
             result = BestOf(tried)(artifact)
             for name, counts in result.candidates.items():
                 report[name] = counts.get('two_qubit_gates')
             winner = result.candidates[result.candidate]
             if score(winner) < score(base_counts):
-                best_name, best_counts = result.candidate, winner
-                best_circuit = result.circuit
+                best_name, best_counts, best = result.candidate, winner, \
+                    result
             if not shape.seen_bound:   # prune losers for this shape
                 shape.losers = {name for name, counts in
                                 result.candidates.items()
                                 if 'error' in counts or
                                 score(counts) > score(best_counts)}
         shape.seen_bound = True
-        if best_circuit is None:
-            best_circuit = baseline.copy()
-            best_circuit.symbol_substitution(numbers)
+        if best is None:
+            gates = baseline.circuit.copy()
+            gates.symbol_substitution(numbers)
+            best = Artifact(circuit=gates, postselect=baseline.postselect,
+                            outputs=baseline.outputs)
         stats = {key: best_counts[key] for key in
                  ('qubits', 'one_qubit_gates', 'two_qubit_gates', 'depth',
                   'two_qubit_depth') if key in best_counts}
         return CompiledCircuit(
-            best_circuit, dict(shape.postselect), list(shape.outputs), [],
+            best.circuit, dict(best.postselect), list(best.outputs), [],
             {**stats, 'postselected_qubits': len(shape.postselect),
              'output_qubits': len(shape.outputs), 'candidate': best_name,
              'candidates': report,

@@ -31,6 +31,7 @@ from pytket import Circuit, OpType, Qubit
 from pytket.circuit import Unitary1qBox
 
 _TOL = 1e-9
+_EYE = np.eye(2)
 
 
 def _controlled_blocks(unitary: np.ndarray, control_first: bool
@@ -101,7 +102,7 @@ def resynthesise(circuit: Circuit, postselect: Mapping[int, int]
     seen_two = [0] * n
 
     def flush(q: int) -> None:
-        if not np.allclose(pending[q], np.eye(2), atol=1e-12):
+        if np.abs(pending[q] - _EYE).max() > 1e-12:
             out.add_unitary1qbox(Unitary1qBox(pending[q]), Qubit(q))
         pending[q] = np.eye(2, dtype=complex)
 

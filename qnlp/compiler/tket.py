@@ -80,9 +80,13 @@ def rebase(circuit: Circuit) -> Circuit:
     return result
 
 
-def gate_counts(circuit: Circuit) -> dict[str, int]:
-    """Qubits, one- and two-qubit gates and depth in the CX + TK1 basis."""
-    based = rebase(circuit)
+def gate_counts(circuit: Circuit, rebased: bool = False) -> dict[str, int]:
+    """Qubits, one- and two-qubit gates and depth in the CX + TK1 basis.
+
+    ``rebased=True`` skips the rebase for a circuit already in the basis
+    with its single-qubit gates squashed.
+    """
+    based = circuit if rebased else rebase(circuit)
     two = based.n_gates_of_type(OpType.CX)
     one = based.n_gates_of_type(OpType.TK1)
     return {'qubits': based.n_qubits, 'one_qubit_gates': one,
