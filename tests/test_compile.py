@@ -298,3 +298,55 @@ def test_peephole_wire_relabelling_keeps_postselection():
                                atol=1e-9)
     assert after.success_probability() == pytest.approx(
         before.success_probability())
+
+
+def test_to_lambeq_runs_on_the_engine(compiler):
+    """The compiled circuit exported as a tensor network for the engine."""
+    circuit = compiler.circuit('skillful programmer runs application')
+    values = random_values(CompiledCircuit.from_lambeq(circuit).symbols, 11)
+    bound = compiler.compile(circuit, values)
+    diagram, angles = bound.to_lambeq(prefix='angle')
+    got = engine_probabilities(diagram, angles)
+    np.testing.assert_allclose(got, engine_probabilities(circuit, values),
+                               atol=1e-6)
+    np.testing.assert_allclose(got, bound.probabilities(), atol=1e-6)
+
+
+def test_cli_exports_a_trained_run(tmp_path, capsys):
+    """`qnlp compile CORPUS --run RUN --out DIR`: every circuit with its
+    post-selection map, reproducing the trained model's probabilities."""
+    import json
+    from pytket.qasm import circuit_from_qasm
+    from qnlp.cli.main import main
+    from qnlp.train.text import load_text_classifier
+    corpus = tmp_path / 'corpus'
+    corpus.mkdir()
+    lines = {'train': ['1 woman cooks tasty meal', '0 man debugs program',
+                       '1 chef bakes dinner', '0 woman runs software'],
+             'dev': ['1 man cooks meal', '0 chef debugs software'],
+             'test': ['1 woman bakes tasty dinner', '0 man runs program']}
+    for split, rows in lines.items():
+        (corpus / f'{split}.txt').write_text('\n'.join(rows) + '\n')
+    run_dir = tmp_path / 'run'
+    assert main(['train', str(corpus), '--out', str(run_dir), '--epochs',
+                 '3', '--quiet']) == 0
+    out = tmp_path / 'export'
+    assert main(['compile', str(corpus), '--run', str(run_dir), '--out',
+                 str(out), '--quiet']) == 0
+    capsys.readouterr()
+    manifest = json.loads((out / 'manifest.json').read_text())
+    entries = manifest['circuits']
+    assert len(entries) == 8 and manifest['total']['circuits'] == 8
+    classifier = load_text_classifier(run_dir)
+    expected = classifier.predict_proba([e['name'] for e in entries]).numpy()
+    for entry, probs in zip(entries, expected):
+        loaded = circuit_from_qasm(str(out / entry['file']))
+        gates = Circuit(loaded.n_qubits)
+        for cmd in loaded.get_commands():
+            if cmd.op.type != OpType.Measure:
+                gates.add_gate(cmd.op, cmd.qubits)
+        compiled = CompiledCircuit.from_gates(
+            gates, {int(q): v for q, v in entry['postselect'].items()},
+            entry['outputs'])
+        np.testing.assert_allclose(compiled.probabilities(), probs,
+                                   atol=1e-6)

@@ -132,6 +132,62 @@ class CompiledCircuit:
             raise
         return path
 
+    def to_lambeq(self, prefix: str | None = None) -> Any:
+        """The circuit as a lambeq diagram (kets, Rx/Rz/CX gates, bras for
+        the post-selection): a tensor network for :class:`qnlp.engine.Engine`.
+
+        Needs bound parameters; the codomain lists :attr:`outputs` in order.
+        With ``prefix`` every rotation angle becomes a symbol
+        ``{prefix}{k}`` and ``(diagram, {symbol: value})`` is returned, so
+        the engine can take the angles as weights (and fine-tune them).
+
+        >>> from lambeq.backend.quantum import Ket, CX, Bra, Id, Rx
+        >>> c = CompiledCircuit.from_lambeq(
+        ...     Ket(0, 0) >> Rx(0.25) @ Id(1) >> CX >> Bra(0) @ Id(1))
+        >>> diagram, values = c.to_lambeq(prefix='angle')
+        >>> str(diagram.cod), len(values) > 0
+        ('qubit', True)
+        """
+        from lambeq.backend.quantum import (Bra, Controlled, Diagram, Id,
+                                            Ket, Rx, Rz, X, qubit)
+        from lambeq.backend.symbol import Symbol
+        from pytket.passes import AutoRebase
+        from pytket import OpType
+        if self.circuit.free_symbols():
+            raise CompileError("bind the parameters first (circuit.bind)")
+        gates = rebase(self.circuit)
+        AutoRebase({OpType.CX, OpType.Rx, OpType.Rz}).apply(gates)
+        n = gates.n_qubits
+        values: dict[str, float] = {}
+        diagram = Ket(*([0] * n))
+        for cmd in gates.get_commands():
+            qubits = [q.index[0] for q in cmd.qubits]
+            if cmd.op.type == OpType.CX:
+                control, target = qubits
+                low = min(control, target)
+                box = Controlled(X, distance=target - control)
+                diagram = diagram >> Id(low) @ box @ Id(
+                    n - low - abs(target - control) - 1)
+                continue
+            turns = float(cmd.op.params[0]) / 2
+            angle: Any = turns
+            if prefix is not None:
+                angle = Symbol(f'{prefix}{len(values)}')
+                values[angle.name] = turns
+            box = (Rx if cmd.op.type == OpType.Rx else Rz)(angle)
+            diagram = diagram >> Id(qubits[0]) @ box @ Id(n - qubits[0] - 1)
+        effects = [Bra(self.postselect[q]) if q in self.postselect
+                   else Id(1) for q in range(n)]
+        layer = effects[0]
+        for effect in effects[1:]:
+            layer = layer @ effect
+        diagram = diagram >> layer
+        order = sorted(self.outputs)
+        if order != self.outputs and len(order) > 1:
+            diagram = diagram >> Diagram.permutation(
+                qubit ** len(order), [self.outputs.index(q) for q in order])
+        return (diagram, values) if prefix is not None else diagram
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description: QASM text, post-selection, stats."""
         return {'qasm': self.to_qasm(),
