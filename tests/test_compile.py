@@ -266,7 +266,19 @@ def test_corpus_stats(compiler):
     assert total['candidate_wins'] == {'tket': len(MC_LIKE)}
 
 
-def test_cli_compile(capsys, tmp_path):
+@pytest.fixture(scope='module')
+def small_corpus(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp('corpus')
+    lines = {'train': ['1 woman cooks tasty meal', '0 man debugs program',
+                       '1 chef bakes dinner', '0 woman runs software'],
+             'dev': ['1 man cooks meal', '0 chef debugs software'],
+             'test': ['1 woman bakes tasty dinner', '0 man runs program']}
+    for split, rows in lines.items():
+        (corpus / f'{split}.txt').write_text('\n'.join(rows) + '\n')
+    return corpus
+
+
+def test_cli_compile(capsys, tmp_path, small_corpus):
     from qnlp.cli.main import main
     assert main(['compile', 'man prepares sauce', '--format', 'stats',
                  '--layers', '2']) == 0
@@ -275,9 +287,14 @@ def test_cli_compile(capsys, tmp_path):
     assert main(['compile', 'man prepares sauce', '--format', 'qasm',
                  '--seed', '1', '--out', str(tmp_path / 'x.qasm')]) == 0
     assert (tmp_path / 'x.qasm').read_text().startswith('OPENQASM 2.0;')
+    assert main(['compile', 'man prepares sauce', '--seed', '2', '--shots',
+                 '500']) == 0
+    assert '"kept"' in capsys.readouterr().out
+    assert main(['compile', 'man prepares sauce', '--shots', '500']) == 2
     assert main(['compile', 'man prepares sauce', '--format', 'tket']) == 0
     assert 'Measure' in capsys.readouterr().out
-    assert main(['compile', 'corpora/meaning', '--stats', '--seed', '0']) == 0
+    assert main(['compile', str(small_corpus), '--stats', '--seed', '0',
+                 '--quiet']) == 0
     out = capsys.readouterr().out
     assert 'circuits' in out and 'zx-postselect' in out
     assert main(['compile', 'the the the']) == 2
@@ -312,21 +329,14 @@ def test_to_lambeq_runs_on_the_engine(compiler):
     np.testing.assert_allclose(got, bound.probabilities(), atol=1e-6)
 
 
-def test_cli_exports_a_trained_run(tmp_path, capsys):
+def test_cli_exports_a_trained_run(tmp_path, capsys, small_corpus):
     """`qnlp compile CORPUS --run RUN --out DIR`: every circuit with its
     post-selection map, reproducing the trained model's probabilities."""
     import json
     from pytket.qasm import circuit_from_qasm
     from qnlp.cli.main import main
     from qnlp.train.text import load_text_classifier
-    corpus = tmp_path / 'corpus'
-    corpus.mkdir()
-    lines = {'train': ['1 woman cooks tasty meal', '0 man debugs program',
-                       '1 chef bakes dinner', '0 woman runs software'],
-             'dev': ['1 man cooks meal', '0 chef debugs software'],
-             'test': ['1 woman bakes tasty dinner', '0 man runs program']}
-    for split, rows in lines.items():
-        (corpus / f'{split}.txt').write_text('\n'.join(rows) + '\n')
+    corpus = small_corpus
     run_dir = tmp_path / 'run'
     assert main(['train', str(corpus), '--out', str(run_dir), '--epochs',
                  '3', '--quiet']) == 0

@@ -53,6 +53,8 @@ def _values_for(circuit: Any, args: argparse.Namespace,
 
 
 def _sentence(args: argparse.Namespace) -> int:
+    if args.shots and args.seed is None and not args.run:
+        raise ConfigError("--shots needs bound values: give --seed or --run")
     compiler, circuits, trained = _setup(args)
     [circuit] = circuits([args.input])
     compiled = compiler.compile(circuit, _values_for(circuit, args, trained))
@@ -62,6 +64,11 @@ def _sentence(args: argparse.Namespace) -> int:
         if not compiled.symbols:
             info['success_probability'] = compiled.success_probability()
             info['shots_for_0.01'] = compiled.shots_needed(0.01)
+            info['exact_distribution'] = compiled.probabilities().tolist()
+            if args.shots:
+                dist, kept = compiled.run_shots(args.shots, seed=0)
+                info['shots'] = {'shots': args.shots, 'kept': kept,
+                                 'distribution': dist.tolist()}
         text = json.dumps(info, indent=2, default=str) + '\n'
     elif args.format == 'qasm':
         text = compiled.to_qasm()

@@ -214,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
                           default='lexicon')
     compile_.add_argument('--candidates', default='tket,zx-postselect,pyzx',
                           help='comma-separated candidate pipelines')
+    compile_.add_argument('--shots', type=_positive,
+                          help='sentence with bound values: also run this '
+                               'many shots on qiskit-aer and print the '
+                               'post-selected distribution')
     compile_.add_argument('--quiet', action='store_true',
                           help='no progress bar')
 

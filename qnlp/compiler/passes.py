@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from lambeq import RemoveCupsRewriter
-from pytket import Circuit, OpType
+from pytket import Circuit
 from pytket.passes import (AutoRebase, DecomposeBoxes, FullPeepholeOptimise,
                            KAKDecomposition, SquashTK1)
 
@@ -325,6 +325,3 @@ def default_pipeline(ansatz: Any = 'iqp', values: Mapping[str, float] | None
 def pipeline_names(passes: Iterable[Pass]) -> list[str]:
     """The names of ``passes``, for printing."""
     return [repr(p) for p in passes]
-
-
-_ = OpType  # re-exported for users writing their own passes
