@@ -360,3 +360,16 @@ def test_cli_exports_a_trained_run(tmp_path, capsys, small_corpus):
             entry['outputs'])
         np.testing.assert_allclose(compiled.probabilities(), probs,
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize('ansatz', ['sim4', 'sim14', 'strongly-entangling'])
+def test_other_ansatze(ansatz):
+    compiler = Compiler(ansatz, layers=1, parser=Parser())
+    circuit = compiler.circuit('woman cooks tasty meal')
+    values = random_values(CompiledCircuit.from_lambeq(circuit).symbols, 4)
+    bound = compiler.compile(circuit, values)
+    np.testing.assert_allclose(bound.probabilities(),
+                               engine_probabilities(circuit, values),
+                               atol=1e-6)
+    assert bound.stats['two_qubit_gates'] == min(
+        v for v in bound.stats['candidates'].values() if v is not None)
