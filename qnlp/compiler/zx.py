@@ -13,6 +13,8 @@ a measure of how much structure post-selection removes.
 >>> circuit = Circuit(2).H(0).CX(0, 1).CX(0, 1).Rz(0.3, 1)
 >>> pyzx_optimise(circuit).n_gates_of_type(__import__('pytket').OpType.CX)
 0
+>>> plugged_size(Circuit(2).H(0).CX(0, 1), {0: 0})   # |0> on qubit 1 left
+{'spiders': 1, 'edges': 1}
 """
 from __future__ import annotations
 
