@@ -28,3 +28,22 @@ def parse_many(sentences: Any, target: str | None = None,
     """Parse many sentences; see :func:`qnlp.parsing.parse_many`."""
     from qnlp.parsing import parse_many as _parse_many
     return _parse_many(sentences, target, tagger, fallback)
+
+
+def compile(item: Any, values: Any = None, ansatz: str = 'iqp',
+            tagger: str = 'lexicon', **options: Any) -> Any:
+    """Compile a sentence (or diagram) to a circuit; see qnlp.compiler.
+
+    ``values`` (symbol name -> turns) binds the parameters, which enables
+    the post-selection and pyzx candidates; ``options`` go to the ansatz
+    (``layers``, ``noun_qubits``, ``sentence_qubits``) and to
+    :func:`qnlp.compiler.compile` (``pipeline``, ``frobenius``).
+
+    >>> compiled = compile('woman cooks tasty meal', layers=2)
+    >>> compiled.stats['qubits'], compiled.postselect
+    (5, {0: 0, 2: 0, 3: 0, 4: 0})
+    """
+    from qnlp.compiler import compile as _compile
+    from qnlp.parsing.parser import default_parser
+    return _compile(item, values, ansatz, parser=default_parser(tagger),
+                    **options)

@@ -184,6 +184,49 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument('--seeds', type=_positive, default=5)
     _add_train_options(compare)
 
+    compile_ = commands.add_parser(
+        'compile', help='compile sentences to circuits and export them',
+        description='Compile a sentence (or every sentence of CORPUS) into '
+                    'a circuit: cup removal, ansatz, then candidate '
+                    'pipelines (pytket FullPeepholeOptimise; with bound '
+                    'parameters also the post-selection rewrite and pyzx), '
+                    'keeping the fewest two-qubit gates. Without --seed or '
+                    '--run the symbols are kept. Gate counts are in the '
+                    'CX + TK1 basis.')
+    compile_.add_argument('input', metavar='SENTENCE|CORPUS',
+                          help='a sentence, or a corpus directory/file')
+    compile_.add_argument('--format', default='stats',
+                          choices=('stats', 'qasm', 'tket', 'qiskit', 'json'),
+                          help='what to print for a sentence (default stats)')
+    compile_.add_argument('--stats', action='store_true',
+                          help='corpus: print per-circuit and summed '
+                               'statistics (the default for a corpus)')
+    compile_.add_argument('--seed', type=int,
+                          help='bind random parameter values in [0, 1) '
+                               'drawn with this seed')
+    compile_.add_argument('--run', metavar='RUN_DIR',
+                          help='bind the trained weights of a qnlp train '
+                               'run (its ansatz settings are used)')
+    compile_.add_argument('--out', metavar='PATH',
+                          help='sentence: write the --format output here; '
+                               'corpus: a directory for one .qasm per '
+                               'circuit and manifest.json')
+    compile_.add_argument('--ansatz', default='iqp')
+    compile_.add_argument('--layers', type=_positive, default=1)
+    compile_.add_argument('--noun-qubits', type=_positive, default=1)
+    compile_.add_argument('--sentence-qubits', type=_positive, default=1)
+    compile_.add_argument('--frobenius', action='store_true')
+    compile_.add_argument('--tagger', choices=('lexicon', 'spacy'),
+                          default='lexicon')
+    compile_.add_argument('--candidates', default='tket,zx-postselect,pyzx',
+                          help='comma-separated candidate pipelines')
+    compile_.add_argument('--shots', type=_positive,
+                          help='sentence with bound values: also run this '
+                               'many shots on qiskit-aer and print the '
+                               'post-selected distribution')
+    compile_.add_argument('--quiet', action='store_true',
+                          help='no progress bar')
+
     evaluate = commands.add_parser(
         'evaluate', help='metrics of a trained run on a corpus',
         description='Accuracy, precision, recall, F1, confusion matrix and '
@@ -372,13 +415,18 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compile(args: argparse.Namespace) -> int:
+    from qnlp.cli.compile import run_compile
+    return run_compile(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qnlp`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {'train': _train, 'parse': _parse, 'draw': _draw,
                 'evaluate': _evaluate, 'predict': _predict,
-                'compare': _compare}
+                'compare': _compare, 'compile': _compile}
     try:
         return handlers[args.command](args)
     except QnlpError as error:

@@ -7,6 +7,8 @@ how one circuit shape is compiled and evaluated in batch.
 from qnlp.engine.engine import Engine, PreparedBatch
 from qnlp.engine.network import Network, build_network, shape_key
 from qnlp.engine.plan import Plan, compile_plan
+from qnlp.engine.shots import aer_backend, counts_to_distribution, run_shots
 
 __all__ = ["Engine", "PreparedBatch", "Network", "Plan", "build_network",
-           "compile_plan", "shape_key"]
+           "compile_plan", "shape_key", "aer_backend",
+           "counts_to_distribution", "run_shots"]

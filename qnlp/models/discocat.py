@@ -150,6 +150,17 @@ class DisCoCatClassifier(torch.nn.Module):
         self.weights = torch.nn.Parameter(
             torch.cat([self.weights.detach(), extra]))
 
+    def parameter_values(self) -> dict[str, float]:
+        """Every symbol's trained value (turns), e.g. to bind circuits for
+        :meth:`qnlp.compiler.Compiler.compile`."""
+        flat = self.weights.detach().cpu().tolist()
+        values = {}
+        for name in self.engine.symbols:
+            where = self.engine.symbol_slice(name)
+            if where.stop - where.start == 1:
+                values[name] = flat[where.start]
+        return values
+
     def prepare(self, circuits: Sequence[Any]) -> PreparedBatch:
         """Compile and group ``circuits`` once, for repeated evaluation."""
         return self.engine.prepare(circuits)
