@@ -149,9 +149,10 @@ def test_windows_are_read_out_one_by_one_and_pooled(mode):
         assert torch.allclose(z[0, 1], model._readout(tokens[:1, 2:6])[0])
         assert torch.allclose(z[1, 0], model._readout(tokens[1:, :2])[0])
         probability = model(tokens)[:, 1]
-        temperature = model.readout[2].exp()
-        pooled = temperature * torch.logsumexp(z[0] / temperature, 0)
-        assert torch.allclose(probability[0], torch.sigmoid(
-            model.readout[0] * pooled + model.readout[1]))
+        w_max, bias, log_t, w_min = model.readout
+        t = log_t.exp()
+        pooled = (w_max * t * torch.logsumexp(z[0] / t, 0)
+                  - w_min * t * torch.logsumexp(-z[0] / t, 0))
+        assert torch.allclose(probability[0], torch.sigmoid(pooled + bias))
         assert torch.allclose(probability[1], torch.sigmoid(
-            model.readout[0] * z[1, 0] + model.readout[1]))
+            (w_max + w_min) * z[1, 0] + bias))

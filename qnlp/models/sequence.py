@@ -131,9 +131,10 @@ class SequenceClassifier(torch.nn.Module):
         ``window = 0`` (default): one circuit over the whole sequence, read
         out once. Otherwise the circuit runs on every window of ``window``
         tokens (every ``stride``, default ``window // 2``) and the windows'
-        read-outs are pooled classically by a soft maximum with a trained
-        temperature: a quantum convolution with global max pooling, which
-        can find one telling stretch (say a transmembrane helix) anywhere.
+        read-outs are pooled classically by a soft maximum and a soft
+        minimum with a trained temperature: a quantum convolution with
+        global max pooling, which can find one telling stretch (say a
+        transmembrane helix) anywhere.
     """
 
     def __init__(self, vocabulary: Sequence[str], mode: str = 'tree',
@@ -176,9 +177,12 @@ class SequenceClassifier(torch.nn.Module):
         angles[:, start:start + 3 * (width - 1)] += (
             0.125 if mode == 'tree' else 0.05)
         self.merge_angles = torch.nn.Parameter(angles)
-        # weight, bias (and log temperature of the soft max over windows)
+        # weight, bias; with windows: weight of the soft maximum, bias,
+        # log temperature, weight of the soft minimum. Both pooled weights
+        # start positive, so a telling stretch can be learnt as high or as
+        # low read-outs, whichever class it marks.
         self.readout = torch.nn.Parameter(torch.tensor(
-            [8.0, 0.0] + [math.log(0.1)] * bool(window),
+            [4.0, 0.0, math.log(0.1), 4.0] if window else [8.0, 0.0],
             dtype=torch.float64))
 
     @property
@@ -310,15 +314,20 @@ class SequenceClassifier(torch.nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``[B, 2]`` for padded token indices."""
-        z = self.window_readouts(tokens) if self.window else \
-            self._readout(tokens)
-        if self.window:   # soft maximum over the windows that hold tokens
-            z, valid = z
-            temperature = self.readout[2].exp()
-            z = temperature * torch.logsumexp(
-                (z / temperature).masked_fill(~valid, -torch.inf), dim=1)
-        p1 = torch.sigmoid(self.readout[0] * z + self.readout[1])
+        if self.window:   # soft max and min over windows holding tokens
+            z, valid = self.window_readouts(tokens)
+            logit = self.readout[0] * self._soft_max(z, valid) \
+                - self.readout[3] * self._soft_max(-z, valid)
+        else:
+            logit = self.readout[0] * self._readout(tokens)
+        p1 = torch.sigmoid(logit + self.readout[1])
         return torch.stack([1 - p1, p1], dim=1)
+
+    def _soft_max(self, z: torch.Tensor, valid: torch.Tensor
+                  ) -> torch.Tensor:
+        temperature = self.readout[2].exp()
+        return temperature * torch.logsumexp(
+            (z / temperature).masked_fill(~valid, -torch.inf), dim=1)
 
     def _readout(self, tokens: torch.Tensor) -> torch.Tensor:
         """``<Z>`` of the first qubit of the final wire (Pauli component
