@@ -7,6 +7,7 @@ how one circuit shape is compiled and evaluated in batch.
 from qnlp.engine.engine import Engine, PreparedBatch
 from qnlp.engine.network import Network, build_network, shape_key
 from qnlp.engine.plan import Plan, compile_plan
+from qnlp.engine.statevector import Statevector, basis_bits
 
 __all__ = ["Engine", "PreparedBatch", "Network", "Plan", "build_network",
-           "compile_plan", "shape_key"]
+           "compile_plan", "shape_key", "Statevector", "basis_bits"]
