@@ -218,6 +218,40 @@ class EfficientSU2:
                     state.cx(control, target)
         return state
 
+    def matrix(self, weights: torch.Tensor) -> torch.Tensor:
+        """``M`` with ``states @ M`` = the states after the ansatz.
+
+        ``M`` is the transpose of the circuit's unitary, built layer by
+        layer: a Kronecker product of the ``RZ RY`` matrices of all qubits,
+        then the CX layer as one column permutation. Shared weights, so
+        one ``2**n x 2**n`` matrix serves the whole batch.
+        """
+        if weights.shape != (self.n_weights,):
+            raise ValueError(f"expected {self.n_weights} weights, got shape "
+                             f"{tuple(weights.shape)}")
+        n = self.n_qubits
+        index = torch.arange(2 ** n)
+        permutation = index
+        for control, target in entangler_pairs(n, self.entanglement):
+            permutation = permutation[index ^ (((index >> control) & 1)
+                                               << target)]
+        result = None
+        for layer in range(self.reps + 1):
+            block = weights[2 * n * layer: 2 * n * (layer + 1)]
+            c, s = torch.cos(block[:n] / 2), torch.sin(block[:n] / 2)
+            phase = torch.polar(torch.ones_like(block[n:]), -block[n:] / 2)
+            # RZ(b) RY(a), transposed, per qubit: (n, 2, 2)
+            local = torch.stack([torch.stack([phase * c, phase.conj() * s]),
+                                 torch.stack([-phase * s, phase.conj() * c])]
+                                ).permute(2, 0, 1)
+            kron = local[n - 1]
+            for q in range(n - 2, -1, -1):
+                kron = torch.kron(kron, local[q])
+            result = kron if result is None else result @ kron
+            if layer < self.reps:
+                result = result[:, permutation]
+        return result
+
     def to_qiskit(self) -> Any:
         """qiskit's ``efficient_su2(n, ['ry', 'rz'])`` with these settings."""
         from qiskit.circuit.library import efficient_su2

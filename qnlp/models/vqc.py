@@ -69,8 +69,7 @@ class VariationalCircuit(torch.nn.Module):
 
     def unitary(self) -> torch.Tensor:
         """The ansatz as a matrix ``M`` with ``states @ M`` = evolved states."""
-        basis = torch.eye(2 ** self.n_qubits, dtype=torch.complex128)
-        return self.ansatz.apply(Statevector(basis), self.weights).amplitudes
+        return self.ansatz.matrix(self.weights)
 
     def expectation(self, states: torch.Tensor) -> torch.Tensor:
         """``<O>`` per sample after the ansatz."""
