@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 '(default embedding)')
     sentiment.add_argument('--components', type=_positive,
                            help='PCA components = qubits (default 5)')
+    sentiment.add_argument('--angle-max', type=float,
+                           help='features are scaled to [0, ANGLE_MAX] '
+                                '(default pi)')
     sentiment.add_argument('--seeds', type=_positive,
                            help='seeds (splits and initialisations, '
                                 'default 5)')
@@ -295,7 +298,8 @@ def _train_sentiment(args: argparse.Namespace) -> int:
         raise ConfigError(f"--model {args.model} is a protein model; "
                           "sentiment takes vqc or qsvc")
     options = {'model': 'model', 'features': 'features',
-               'components': 'k', 'seeds': 'seeds',
+               'components': 'k', 'angle_max': 'angle_max',
+               'seeds': 'seeds',
                'feature_map': 'feature_map', 'feature_reps': 'feature_reps',
                'layers': 'reps', 'entanglement': 'entanglement',
                'readout': 'readout', 'optimizer': 'optimizer',

@@ -24,6 +24,7 @@ metrics, the seed-0 split on its own, mean ± std), ``comparison.md``,
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class SentimentSettings:
     model: str = 'vqc'
     features: str = 'embedding'
     k: int = 5
+    angle_max: float = math.pi
     seeds: int = 5
     test_fraction: float = 0.2
     feature_map: str = 'angle'
@@ -74,8 +76,8 @@ class SentimentSettings:
             raise ConfigError(f"optimiser {self.optimizer!r} is not "
                               f"available for the VQC; choose from "
                               f"{', '.join(VQC_OPTIMISERS)}")
-        if self.seeds < 1 or self.k < 1:
-            raise ConfigError("seeds and k must be positive")
+        if self.seeds < 1 or self.k < 1 or self.angle_max <= 0:
+            raise ConfigError("seeds, k and angle_max must be positive")
         if not 0 < self.test_fraction < 1:
             raise ConfigError("test_fraction must lie in (0, 1)")
         for name in self.baselines:
@@ -163,7 +165,8 @@ def train_sentiment(corpus: str | Path, out: str | Path,
         texts = ([e.text for e in train], [e.text for e in test])
         y = (np.array([labels.index(e.label) for e in train]),
              np.array([labels.index(e.label) for e in test]))
-        features = text_features(settings.features, settings.k, seed=seed)
+        features = text_features(settings.features, settings.k,
+                                 (0.0, settings.angle_max), seed=seed)
         x_train = features.fit_transform(texts[0])
         x_test = features.transform(texts[1])
         rows[quantum].append(_score(settings.quantum_model(seed),
