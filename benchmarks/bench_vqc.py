@@ -11,7 +11,9 @@ qiskit circuits with ``to_qiskit()``) and the same numbers:
    vs FidelityStatevectorKernel; max difference and time;
 2. QSVC: fit on train, score on test, qnlp QuantumKernelSVC vs qiskit-ML
    QSVC (FidelityStatevectorKernel), with the angle map and the ZZ map;
-3. VQC: angle encoding + EfficientSU2(reps=2, linear) + parity, COBYLA
+3. ad hoc data (gap 0.3) from qnlp's generator and from qiskit-ML's,
+   classified by both QSVCs with the ZZ map (2 reps);
+4. VQC: angle encoding + EfficientSU2(reps=2, linear) + parity, COBYLA
    for --cobyla-iter evaluations from the same initial point, qnlp
    VQCClassifier vs qiskit-ML VQC (exact sampler); time per iteration
    (one loss evaluation over the training set) and test accuracy; then
@@ -109,6 +111,42 @@ def qsvc_bench(data, out: dict) -> None:
                              'ratio': theirs_s / ours_s}
 
 
+def ad_hoc_bench(out: dict) -> None:
+    """Ad hoc data (gap 0.3): qnlp's generator and qiskit-ML's, both QSVCs."""
+    from qiskit_machine_learning.algorithms import QSVC
+    from qiskit_machine_learning.datasets import ad_hoc_data as qiskit_ad_hoc
+    from qiskit_machine_learning.kernels import FidelityStatevectorKernel
+    from qiskit_machine_learning.utils import algorithm_globals
+
+    from qnlp.data import ad_hoc_data
+    out['ad_hoc'] = []
+    for n, train, test in ((2, 20, 5), (2, 50, 50), (3, 100, 50)):
+        for source in ('qnlp', 'qiskit-ml'):
+            for seed in range(3):
+                if source == 'qnlp':
+                    data = ad_hoc_data(train, test, n=n, gap=0.3, seed=seed)
+                else:
+                    algorithm_globals.random_seed = seed
+                    data = qiskit_ad_hoc(train, test, n=n, gap=0.3,
+                                         one_hot=False,
+                                         sampling_method='hypercube'
+                                         if n > 1 else 'grid',
+                                         divisions=train + test)
+                ours = QuantumKernelSVC('zz', reps=2).fit(data[0], data[1])
+                theirs = QSVC(quantum_kernel=FidelityStatevectorKernel(
+                    feature_map=ZZFeatureMap(n, 2).to_qiskit()))
+                theirs.fit(data[0], data[1])
+                row = {'generator': source, 'n': n, 'train_per_class': train,
+                       'test_per_class': test, 'seed': seed,
+                       'qnlp_accuracy': ours.score(data[2], data[3]),
+                       'qiskit_ml_accuracy': theirs.score(data[2], data[3])}
+                out['ad_hoc'].append(row)
+                print(f"ad hoc gap 0.3, {source} generator, n={n}, "
+                      f"{train}/{test} per class, seed {seed}: qnlp QSVC "
+                      f"{row['qnlp_accuracy']:.3f}, qiskit-ML QSVC "
+                      f"{row['qiskit_ml_accuracy']:.3f}")
+
+
 def vqc_bench(data, iterations: int, out: dict) -> None:
     from qiskit_machine_learning.algorithms import VQC
     from qiskit_machine_learning.optimizers import COBYLA
@@ -198,6 +236,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()}")
     kernel_bench(data[4], out)
     qsvc_bench(data, out)
+    ad_hoc_bench(out)
     vqc_bench(data, args.cobyla_iter, out)
     print(json.dumps(out))
 
