@@ -165,12 +165,13 @@ def toy_data(seed=0, size=60):
     return X, np.where(X[:, 0] + 0.3 * X[:, 1] > 2.0, 'pos', 'neg')
 
 
-@pytest.mark.parametrize('optimizer,steps', [('adam', 60), ('aqgd', 60),
-                                             ('spsa', 150), ('cobyla', 150)])
-def test_vqc_classifier_learns_with_each_optimiser(optimizer, steps):
+@pytest.mark.parametrize('optimizer,steps,batch', [
+    ('adam', 60, 0), ('adam', 80, 16), ('aqgd', 60, 0), ('spsa', 150, 0),
+    ('cobyla', 150, 0)])
+def test_vqc_classifier_learns_with_each_optimiser(optimizer, steps, batch):
     X, y = toy_data()
     model = VQCClassifier(reps=1, optimizer=optimizer, max_iter=steps,
-                          seed=1).fit(X, y)
+                          batch_size=batch, seed=1).fit(X, y)
     assert model.loss_curve_[-1] < model.loss_curve_[0]
     assert model.score(X, y) > 0.8
     assert set(model.predict(X)) <= {'neg', 'pos'}

@@ -24,8 +24,9 @@ network engine.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 
@@ -205,6 +206,25 @@ class Statevector:
             odd = odd ^ _bits(self.n_qubits, q)
         signs = 1 - 2 * odd.to(self.amplitudes.real.dtype)
         return self.probabilities() @ signs
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run a block with ``count`` torch threads, then restore the setting.
+
+    Small dense simulations are many tiny operations; on a busy machine,
+    intra-op threads cost more in synchronisation than they save.
+
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def basis_bits(n_qubits: int) -> torch.Tensor:

@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from qnlp.engine.statevector import torch_threads
 from qnlp.errors import ConfigError
 from qnlp.models.vqc import VariationalCircuit
 from qnlp.train.optim import SPSA
@@ -102,7 +103,8 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
         states = self.circuit_.encode(torch.from_numpy(X))
         targets = torch.as_tensor(targets, dtype=torch.float64)
         start = time.perf_counter()
-        self.loss_curve_ = self._train(states, targets)
+        with torch_threads(1):  # tiny operations: one thread is faster
+            self.loss_curve_ = self._train(states, targets)
         self.fit_seconds_ = time.perf_counter() - start
         self.n_iter_ = len(self.loss_curve_)
         self.weights_ = self.circuit_.weights.detach().numpy().copy()
