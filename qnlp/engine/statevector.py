@@ -153,8 +153,8 @@ class Statevector:
         """Phase gate ``P(lam) = diag(1, exp(i lam))``."""
         view = self._split(qubit)
         lam = _angle(lam, self.amplitudes)
-        return self._set(view[:, :, 0],
-                         view[:, :, 1] * torch.polar(torch.ones_like(lam), lam))
+        phase = torch.polar(torch.ones_like(lam), lam)
+        return self._set(view[:, :, 0], view[:, :, 1] * phase)
 
     # two-qubit and diagonal gates -----------------------------------------
     def cx(self, control: int, target: int) -> "Statevector":

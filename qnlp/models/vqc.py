@@ -68,7 +68,7 @@ class VariationalCircuit(torch.nn.Module):
             return self.feature_map.state(x).amplitudes
 
     def unitary(self) -> torch.Tensor:
-        """The ansatz as a matrix ``M`` with ``states @ M`` = evolved states."""
+        """The ansatz as ``M``: ``states @ M`` are the evolved states."""
         return self.ansatz.matrix(self.weights)
 
     def expectation(self, states: torch.Tensor) -> torch.Tensor:

@@ -85,7 +85,7 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
             seed=self.seed)
 
     def fit(self, X: Any, y: Any) -> "VQCClassifier":
-        """Train on angle features ``X`` ``(samples, qubits)``, labels ``y``."""
+        """Train on angles ``X`` ``(samples, qubits)`` and labels ``y``."""
         if self.optimizer not in VQC_OPTIMISERS:
             raise ConfigError(f"unknown optimiser {self.optimizer!r}; choose "
                               f"from {', '.join(VQC_OPTIMISERS)}")
@@ -172,7 +172,7 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
             weights.copy_(torch.from_numpy(result.x))
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """``(samples, 2)`` class probabilities (columns follow ``classes_``)."""
+        """``(samples, 2)`` class probabilities, columns as ``classes_``."""
         check_is_fitted(self)
         X = check_array(X, dtype=np.float64)
         if X.shape[1] != self.n_features_in_:
