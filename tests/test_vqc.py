@@ -297,3 +297,23 @@ def test_cli_sentiment(reviews, tmp_path, capsys):
     status = main(['train', '--task', 'sentiment', str(reviews), '--model',
                    'tree', '--quiet', '--out', str(tmp_path / 'x')])
     assert status == 2
+
+
+def test_vqc_circuit_matches_qiskit_machine_learning():
+    pytest.importorskip('qiskit_machine_learning')
+    from qiskit_machine_learning.algorithms import VQC
+    x = np.random.default_rng(4).uniform(0, np.pi, (5, 3))
+    for readout_kind, interpret in (
+            ('z', None),  # qiskit-ML 0.9's default: class = bits % 2
+            ('parity', lambda bits: bin(bits).count('1') % 2)):
+        ours = VariationalCircuit(3, reps=1, entanglement='circular',
+                                  readout=readout_kind, seed=2)
+        weights = ours.weights.detach().numpy()
+        theirs = VQC(feature_map=AngleEncoding(3).to_qiskit(),
+                     ansatz=EfficientSU2(3, 1, 'circular').to_qiskit(),
+                     interpret=interpret,
+                     output_shape=2 if interpret else None)
+        reference = theirs.neural_network.forward(x, weights)[:, 1]
+        with torch.no_grad():
+            probability = ours(ours.encode(torch.tensor(x))).numpy()
+        np.testing.assert_allclose(probability, reference, atol=1e-9)

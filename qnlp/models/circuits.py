@@ -262,9 +262,10 @@ class EfficientSU2:
 def readout(state: Statevector, kind: str = 'parity') -> torch.Tensor:
     """``<Z...Z>`` over all qubits (``parity``) or ``<Z_0>`` (``z``).
 
-    The probability of class 1 is ``(1 - readout) / 2``: for ``parity``
-    that is qiskit-machine-learning's VQC interpretation (odd parity of
-    the measured bit string).
+    The probability of class 1 is ``(1 - readout) / 2``: odd parity of
+    the measured bit string, or qubit 0 measured as 1. (qiskit-machine-
+    learning 0.9's VQC interprets a bit string ``b`` as class ``b % 2``
+    by default, i.e. ``z``; pass it a parity ``interpret`` for ``parity``.)
     """
     if kind == 'parity':
         return state.parity()
