@@ -56,7 +56,7 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
                             'nelder-mead (default 0.1)')
     train.add_argument('--optimizer',
                        choices=('adam', 'sgd', 'spsa', 'cobyla',
-                                'nelder-mead'),
+                                'nelder-mead', 'aqgd'),
                        help='optimiser (default adam)')
     train.add_argument('--schedule', choices=('constant', 'cosine', 'step'),
                        help='learning-rate schedule (default constant)')
@@ -117,11 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     proteins = train.add_argument_group(
         'proteins (--task proteins: CORPUS is a FASTA file or a directory '
         'of them, split 70/10/20 stratified by --seed)')
-    proteins.add_argument('--task', choices=('sentences', 'proteins'),
+    proteins.add_argument('--task', choices=('sentences', 'proteins',
+                                             'sentiment'),
                           default='sentences')
-    proteins.add_argument('--model', choices=('chain', 'tree'),
-                          help='RNN-style chain or CNN-style tree '
-                               '(default tree)')
+    proteins.add_argument('--model', choices=('chain', 'tree', 'vqc',
+                                              'qsvc'),
+                          help='proteins: RNN-style chain or CNN-style tree '
+                               '(default tree); sentiment: variational '
+                               'classifier or quantum-kernel SVC '
+                               '(default vqc)')
     proteins.add_argument('--sharing', choices=('uniform', 'hierarchical'),
                           help='one merge block, or one per level/block '
                                '(default hierarchical)')
@@ -148,6 +152,39 @@ def build_parser() -> argparse.ArgumentParser:
                           help='label = LABEL for headers matching REGEX '
                                '(first match wins; empty LABEL skips); '
                                'default: the second header field')
+
+    sentiment = train.add_argument_group(
+        'sentiment (--task sentiment: CORPUS is a TSV/CSV of reviews with '
+        'text and label columns, split 80/20 stratified per seed; --epochs '
+        'are optimiser steps, --layers the ansatz repetitions, optimisers '
+        'adam, aqgd, spsa, cobyla)')
+    sentiment.add_argument('--features', choices=('embedding', 'tfidf'),
+                           help='sentence embeddings (all-MiniLM-L6-v2, '
+                                'needs qnlp[embeddings]) or TF-IDF '
+                                '(default embedding)')
+    sentiment.add_argument('--components', type=_positive,
+                           help='PCA components = qubits (default 5)')
+    sentiment.add_argument('--angle-max', type=float,
+                           help='features are scaled to [0, ANGLE_MAX] '
+                                '(default pi)')
+    sentiment.add_argument('--seeds', type=_positive,
+                           help='seeds (splits and initialisations, '
+                                'default 5)')
+    sentiment.add_argument('--feature-map', choices=('angle', 'zz'),
+                           help='angle encoding or the ZZ feature map '
+                                '(default angle)')
+    sentiment.add_argument('--feature-reps', type=_positive,
+                           help='feature-map repetitions (default 1)')
+    sentiment.add_argument('--entanglement',
+                           choices=('linear', 'reverse_linear', 'circular',
+                                    'full'),
+                           help='CX pattern of ansatz and ZZ map '
+                                '(default linear)')
+    sentiment.add_argument('--readout', choices=('parity', 'z'),
+                           help='Z parity of all qubits or Z of qubit 0 '
+                                '(default parity)')
+    sentiment.add_argument('--no-ceiling', action='store_true',
+                           help='skip the classifiers on full features')
 
     for name, summary in (('parse', 'parse a sentence and print its '
                                     'pregroup types and diagram'),
@@ -302,10 +339,42 @@ def _train_proteins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_sentiment(args: argparse.Namespace) -> int:
+    from qnlp.train.sentiment import SentimentSettings, train_sentiment
+    if args.corpus is None or args.out is None:
+        raise ConfigError("give a reviews CORPUS and --out RUN_DIR")
+    if args.model in ('chain', 'tree'):
+        raise ConfigError(f"--model {args.model} is a protein model; "
+                          "sentiment takes vqc or qsvc")
+    options = {'model': 'model', 'features': 'features',
+               'components': 'k', 'angle_max': 'angle_max',
+               'seeds': 'seeds',
+               'feature_map': 'feature_map', 'feature_reps': 'feature_reps',
+               'layers': 'reps', 'entanglement': 'entanglement',
+               'readout': 'readout', 'optimizer': 'optimizer',
+               'epochs': 'max_iter', 'lr': 'lr'}
+    values = {key: getattr(args, option) for option, key in options.items()
+              if getattr(args, option, None) is not None}
+    values['ceiling'] = not args.no_ceiling
+    result = train_sentiment(args.corpus, args.out,
+                             SentimentSettings(**values),
+                             progress=not args.quiet)
+    print((Path(args.out) / 'comparison.md').read_text(), end='')
+    row = result['summary'][result['settings']['model']]
+    print(f"{result['settings']['model']}: accuracy "
+          f"{row['accuracy_mean']:.4f} ± {row['accuracy_std']:.4f}, F1 "
+          f"{row['f1_mean']:.4f} ± {row['f1_std']:.4f} "
+          f"({result['settings']['seeds']} seeds)")
+    print(f"run written to {args.out}")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     import yaml
     if args.task == 'proteins':
         return _train_proteins(args)
+    if args.task == 'sentiment':
+        return _train_sentiment(args)
 
     from qnlp.train.text import TextSettings, train_text_classifier
     values = dict(TRAIN_DEFAULTS)

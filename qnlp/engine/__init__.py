@@ -8,7 +8,8 @@ from qnlp.engine.engine import Engine, PreparedBatch
 from qnlp.engine.network import Network, build_network, shape_key
 from qnlp.engine.plan import Plan, compile_plan
 from qnlp.engine.shots import aer_backend, counts_to_distribution, run_shots
+from qnlp.engine.statevector import Statevector, basis_bits
 
 __all__ = ["Engine", "PreparedBatch", "Network", "Plan", "build_network",
            "compile_plan", "shape_key", "aer_backend",
-           "counts_to_distribution", "run_shots"]
+           "counts_to_distribution", "run_shots", "Statevector", "basis_bits"]

@@ -119,19 +119,32 @@ def summarise(rows: dict[str, list[dict[str, float]]]
             'parameters': round(statistics.mean(r['parameters']
                                                 for r in runs)),
             'train_seconds': statistics.mean(r['seconds'] for r in runs)}
+        for key in ('precision', 'recall'):  # when the runs record them
+            if runs and all(key in r for r in runs):
+                values = [r[key] for r in runs]
+                table[name][f'{key}_mean'] = statistics.mean(values)
+                table[name][f'{key}_std'] = _spread(values)
     return table
 
 
 def markdown(table: dict[str, dict[str, float]], corpus: str | Path,
              seeds: int) -> str:
-    """The comparison table in Markdown."""
+    """The comparison table in Markdown.
+
+    Precision and recall columns appear when every row has them.
+    """
+    extra = [key for key in ('precision', 'recall')
+             if table and all(f'{key}_mean' in row for row in table.values())]
     lines = [f"# Comparison on {corpus} ({seeds} seeds)", '',
-             '| model | test accuracy | test F1 (macro) | trainable '
-             'parameters | training time (s) |',
-             '|---|---|---|---|---|']
+             '| model | test accuracy | test F1 (macro) | '
+             + ''.join(f'test {key} (macro) | ' for key in extra)
+             + 'trainable parameters | training time (s) |',
+             '|---|---|---|' + '---|' * len(extra) + '---|---|']
     for name, row in table.items():
+        cells = ''.join(f"{row[f'{key}_mean']:.3f} ± {row[f'{key}_std']:.3f}"
+                        " | " for key in extra)
         lines.append(f"| {name} | {row['accuracy_mean']:.3f} ± "
                      f"{row['accuracy_std']:.3f} | {row['f1_mean']:.3f} ± "
-                     f"{row['f1_std']:.3f} | {row['parameters']} | "
+                     f"{row['f1_std']:.3f} | {cells}{row['parameters']} | "
                      f"{row['train_seconds']:.2f} |")
     return '\n'.join(lines) + '\n'

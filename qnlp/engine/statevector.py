@@ -1,0 +1,237 @@
+"""A small dense statevector simulator in torch, batched over samples.
+
+For fixed circuits whose angles come from the data (VQC encodings,
+kernel feature maps, image layers): a :class:`Statevector` holds one
+state per sample, shape ``(batch, 2**n)``, and gates act on all of them
+at once. Angles are either one number (a trainable weight shared by every
+sample) or a ``(batch,)`` tensor (one angle per sample); both broadcast,
+and torch autograd gives exact gradients through every gate.
+
+Qubits are numbered as in qiskit (little-endian: qubit ``q`` is bit ``q``
+of the basis-state index), so states compare directly with
+``qiskit.quantum_info.Statevector``. Dense simulation is meant for small
+registers (up to about 12 qubits); larger circuits belong to the tensor
+network engine.
+
+>>> import math, torch
+>>> s = Statevector.zeros(2, 2).h(0).cx(0, 1)        # two Bell states
+>>> s.probabilities().numpy().round(3).tolist()[0]
+[0.5, 0.0, 0.0, 0.5]
+>>> s = Statevector.zeros(3, 1).ry(torch.tensor([0.0, math.pi, math.pi / 2]), 0)
+>>> [round(float(v), 6) + 0.0 for v in s.z(0)]
+[1.0, -1.0, 0.0]
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Iterator, Sequence
+
+import torch
+
+Angle = float | torch.Tensor
+
+
+def _angle(value: Angle, like: torch.Tensor) -> torch.Tensor:
+    """``value`` as a real tensor broadcastable to ``(batch, 1, 1)``."""
+    real = torch.empty((), dtype=like.dtype).real.dtype
+    value = torch.as_tensor(value, dtype=real, device=like.device)
+    if value.dim() == 0:
+        return value
+    if value.dim() != 1 or value.shape[0] not in (1, like.shape[0]):
+        raise ValueError(f"angles must be a number or one per sample "
+                         f"({like.shape[0]}), got shape {tuple(value.shape)}")
+    return value.reshape(-1, 1, 1)
+
+
+@lru_cache(maxsize=None)
+def _bits(n: int, qubit: int) -> torch.Tensor:
+    """Bit ``qubit`` of every basis-state index, as 0/1 integers."""
+    return (torch.arange(2 ** n) >> qubit) & 1
+
+
+@lru_cache(maxsize=None)
+def _cx_permutation(n: int, control: int, target: int) -> torch.Tensor:
+    index = torch.arange(2 ** n)
+    return index ^ (((index >> control) & 1) << target)
+
+
+class Statevector:
+    """A batch of ``n``-qubit pure states; gate methods return ``self``.
+
+    Methods change the state in place of the Python object but build new
+    tensors, so autograd sees every step.
+    """
+
+    def __init__(self, amplitudes: torch.Tensor) -> None:
+        if amplitudes.dim() != 2 or amplitudes.shape[1] & (
+                amplitudes.shape[1] - 1):
+            raise ValueError("amplitudes must have shape (batch, 2**n)")
+        self.amplitudes = amplitudes
+        self.n_qubits = amplitudes.shape[1].bit_length() - 1
+
+    @classmethod
+    def zeros(cls, batch: int, n_qubits: int,
+              dtype: torch.dtype = torch.complex128) -> "Statevector":
+        """``batch`` copies of ``|0...0>``."""
+        amplitudes = torch.zeros(batch, 2 ** n_qubits, dtype=dtype)
+        amplitudes[:, 0] = 1
+        return cls(amplitudes)
+
+    @classmethod
+    def uniform(cls, batch: int, n_qubits: int,
+                dtype: torch.dtype = torch.complex128) -> "Statevector":
+        """``batch`` copies of ``|+...+>`` (Hadamards on ``|0...0>``)."""
+        amplitudes = torch.full((batch, 2 ** n_qubits),
+                                2 ** (-n_qubits / 2), dtype=dtype)
+        return cls(amplitudes)
+
+    @property
+    def batch(self) -> int:
+        return self.amplitudes.shape[0]
+
+    def _split(self, qubit: int) -> torch.Tensor:
+        if not 0 <= qubit < self.n_qubits:
+            raise ValueError(f"qubit {qubit} out of range for "
+                             f"{self.n_qubits} qubits")
+        return self.amplitudes.reshape(self.batch, -1, 2, 2 ** qubit)
+
+    def _set(self, zero: torch.Tensor, one: torch.Tensor) -> "Statevector":
+        self.amplitudes = torch.stack([zero, one], dim=2).reshape(
+            self.batch, -1)
+        return self
+
+    # single-qubit gates ---------------------------------------------------
+    def unitary(self, matrix: torch.Tensor, qubit: int) -> "Statevector":
+        """Apply a ``(2, 2)`` or per-sample ``(batch, 2, 2)`` matrix."""
+        view = self._split(qubit)
+        matrix = matrix.to(self.amplitudes.dtype)
+        if matrix.dim() == 2:
+            matrix = matrix.unsqueeze(0)
+        new = torch.einsum('bij,bajc->baic', matrix.expand(self.batch, 2, 2),
+                           view)
+        self.amplitudes = new.reshape(self.batch, -1)
+        return self
+
+    def h(self, qubit: int) -> "Statevector":
+        """Hadamard."""
+        view = self._split(qubit)
+        zero, one = view[:, :, 0], view[:, :, 1]
+        return self._set((zero + one) / math.sqrt(2),
+                         (zero - one) / math.sqrt(2))
+
+    def x(self, qubit: int) -> "Statevector":
+        """Pauli X."""
+        view = self._split(qubit)
+        return self._set(view[:, :, 1], view[:, :, 0])
+
+    def ry(self, theta: Angle, qubit: int) -> "Statevector":
+        """``RY(theta) = exp(-i theta Y / 2)``."""
+        view = self._split(qubit)
+        theta = _angle(theta, self.amplitudes)
+        c, s = torch.cos(theta / 2), torch.sin(theta / 2)
+        zero, one = view[:, :, 0], view[:, :, 1]
+        return self._set(c * zero - s * one, s * zero + c * one)
+
+    def rx(self, theta: Angle, qubit: int) -> "Statevector":
+        """``RX(theta) = exp(-i theta X / 2)``."""
+        view = self._split(qubit)
+        theta = _angle(theta, self.amplitudes)
+        c, s = torch.cos(theta / 2), -1j * torch.sin(theta / 2)
+        zero, one = view[:, :, 0], view[:, :, 1]
+        return self._set(c * zero + s * one, s * zero + c * one)
+
+    def rz(self, theta: Angle, qubit: int) -> "Statevector":
+        """``RZ(theta) = diag(exp(-i theta/2), exp(i theta/2))``."""
+        view = self._split(qubit)
+        theta = _angle(theta, self.amplitudes)
+        phase = torch.polar(torch.ones_like(theta), theta / 2)
+        return self._set(view[:, :, 0] * phase.conj(), view[:, :, 1] * phase)
+
+    def p(self, lam: Angle, qubit: int) -> "Statevector":
+        """Phase gate ``P(lam) = diag(1, exp(i lam))``."""
+        view = self._split(qubit)
+        lam = _angle(lam, self.amplitudes)
+        phase = torch.polar(torch.ones_like(lam), lam)
+        return self._set(view[:, :, 0], view[:, :, 1] * phase)
+
+    # two-qubit and diagonal gates -----------------------------------------
+    def cx(self, control: int, target: int) -> "Statevector":
+        """Controlled X (a permutation of amplitudes)."""
+        self._check_pair(control, target)
+        self.amplitudes = self.amplitudes[
+            :, _cx_permutation(self.n_qubits, control, target)]
+        return self
+
+    def cz(self, a: int, b: int) -> "Statevector":
+        """Controlled Z (a sign on ``|..1..1..>``)."""
+        self._check_pair(a, b)
+        both = _bits(self.n_qubits, a) & _bits(self.n_qubits, b)
+        return self.diagonal_phase(math.pi * both.to(torch.float64))
+
+    def diagonal_phase(self, phases: torch.Tensor) -> "Statevector":
+        """Multiply amplitude ``k`` by ``exp(i phases[..., k])``.
+
+        ``phases`` has shape ``(2**n,)`` or ``(batch, 2**n)``: any
+        diagonal circuit (Z rotations, ZZ interactions, the whole
+        entangling block of the ZZ feature map) in one product.
+        """
+        phases = phases.to(self.amplitudes.real.dtype)
+        self.amplitudes = self.amplitudes * torch.polar(
+            torch.ones_like(phases), phases)
+        return self
+
+    def _check_pair(self, a: int, b: int) -> None:
+        if a == b or not (0 <= a < self.n_qubits and 0 <= b < self.n_qubits):
+            raise ValueError(f"bad qubit pair ({a}, {b}) for "
+                             f"{self.n_qubits} qubits")
+
+    # readout ----------------------------------------------------------------
+    def probabilities(self) -> torch.Tensor:
+        """``|amplitude|^2``, shape ``(batch, 2**n)``."""
+        return self.amplitudes.real ** 2 + self.amplitudes.imag ** 2
+
+    def z(self, qubit: int) -> torch.Tensor:
+        """``<Z_qubit>`` per sample, shape ``(batch,)``."""
+        signs = 1 - 2 * _bits(self.n_qubits, qubit).to(
+            self.amplitudes.real.dtype)
+        return self.probabilities() @ signs
+
+    def parity(self, qubits: Sequence[int] | None = None) -> torch.Tensor:
+        """``<Z x Z x ... x Z>`` over ``qubits`` (default all)."""
+        qubits = range(self.n_qubits) if qubits is None else qubits
+        odd = torch.zeros(2 ** self.n_qubits, dtype=torch.long)
+        for q in qubits:
+            odd = odd ^ _bits(self.n_qubits, q)
+        signs = 1 - 2 * odd.to(self.amplitudes.real.dtype)
+        return self.probabilities() @ signs
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run a block with ``count`` torch threads, then restore the setting.
+
+    Small dense simulations are many tiny operations; on a busy machine,
+    intra-op threads cost more in synchronisation than they save.
+
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def basis_bits(n_qubits: int) -> torch.Tensor:
+    """A ``(2**n, n)`` 0/1 float64 table: bit ``q`` of each basis index.
+
+    >>> basis_bits(2).tolist()
+    [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    """
+    return torch.stack([_bits(n_qubits, q) for q in range(n_qubits)],
+                       dim=1).to(torch.float64)

@@ -1,0 +1,275 @@
+"""Feature maps, ansätze and readouts for fixed-shape data circuits.
+
+Feature maps put one sample's features ``x`` (angles, shape ``(batch,
+n)``) into a batch of states; ansätze apply trainable rotations shared by
+every sample. All act on :class:`~qnlp.engine.statevector.Statevector`
+and match qiskit's circuits gate for gate (:meth:`to_qiskit` builds the
+same circuit), with qiskit's qubit and parameter order:
+
+* :class:`AngleEncoding`: ``RY(x_i)`` (or ``RX``) on qubit ``i``;
+* :class:`ZZFeatureMap`: Havlicek et al.'s map, as qiskit's
+  ``zz_feature_map``: per repetition, Hadamards, ``P(alpha x_i)`` and
+  ``CX-P(alpha (pi - x_i)(pi - x_j))-CX`` on entangled pairs. The whole
+  entangling block is diagonal, so it is applied as one elementwise phase;
+* :class:`EfficientSU2`: ``RY``/``RZ`` layers with ``CX`` entanglers
+  (``linear``, ``reverse_linear``, ``circular``, ``full``), as qiskit's
+  ``efficient_su2(n, ['ry', 'rz'])``.
+
+>>> import torch
+>>> x = torch.rand(4, 3, dtype=torch.float64)
+>>> state = ZZFeatureMap(3, reps=2).state(x)
+>>> ansatz = EfficientSU2(3, reps=1, entanglement='circular')
+>>> ansatz.n_weights
+12
+>>> out = readout(ansatz.apply(state, torch.zeros(12)), 'parity')
+>>> tuple(out.shape)
+(4,)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import torch
+
+from qnlp.engine.statevector import Statevector, basis_bits
+from qnlp.errors import ConfigError
+
+ENTANGLEMENTS = ('linear', 'reverse_linear', 'circular', 'full')
+READOUTS = ('parity', 'z')
+
+
+def entangler_pairs(n_qubits: int, entanglement: str
+                    ) -> list[tuple[int, int]]:
+    """Qubit pairs ``(control, target)`` in qiskit's order.
+
+    >>> entangler_pairs(4, 'circular')
+    [(3, 0), (0, 1), (1, 2), (2, 3)]
+    """
+    linear = [(i, i + 1) for i in range(n_qubits - 1)]
+    if entanglement == 'linear':
+        return linear
+    if entanglement == 'reverse_linear':
+        return linear[::-1]
+    if entanglement == 'circular':
+        return ([(n_qubits - 1, 0)] if n_qubits > 2 else []) + linear
+    if entanglement == 'full':
+        return list(combinations(range(n_qubits), 2))
+    raise ConfigError(f"unknown entanglement {entanglement!r}; choose from "
+                      f"{', '.join(ENTANGLEMENTS)}")
+
+
+def _check_features(x: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    x = torch.as_tensor(x, dtype=torch.float64)
+    if x.dim() != 2 or x.shape[1] != n_qubits:
+        raise ValueError(f"expected features of shape (batch, {n_qubits}), "
+                         f"got {tuple(x.shape)}")
+    return x
+
+
+@dataclass(frozen=True)
+class AngleEncoding:
+    """One rotation ``R(scale * x_i)`` per qubit, ``reps`` times."""
+    n_qubits: int
+    rotation: str = 'ry'
+    reps: int = 1
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.rotation not in ('rx', 'ry'):
+            raise ConfigError(f"angle encoding rotation must be rx or ry, "
+                              f"got {self.rotation!r}")
+
+    def apply(self, state: Statevector, x: torch.Tensor) -> Statevector:
+        """Encode ``x`` (``(batch, n)``) into ``state``."""
+        x = _check_features(x, self.n_qubits)
+        for _ in range(self.reps):
+            for q in range(self.n_qubits):
+                getattr(state, self.rotation)(self.scale * x[:, q], q)
+        return state
+
+    def state(self, x: torch.Tensor,
+              dtype: torch.dtype = torch.complex128) -> Statevector:
+        """The encoded states ``|phi(x)>`` of a batch."""
+        x = _check_features(x, self.n_qubits)
+        return self.apply(Statevector.zeros(len(x), self.n_qubits, dtype), x)
+
+    def to_qiskit(self) -> Any:
+        """The same circuit in qiskit, parameters ``x[0..n-1]``."""
+        from qiskit.circuit import ParameterVector, QuantumCircuit
+        x = ParameterVector('x', self.n_qubits)
+        circuit = QuantumCircuit(self.n_qubits)
+        for _ in range(self.reps):
+            for q in range(self.n_qubits):
+                getattr(circuit, self.rotation)(self.scale * x[q], q)
+        return circuit
+
+
+@dataclass(frozen=True)
+class ZZFeatureMap:
+    """Havlicek et al.'s second-order Pauli-Z feature map (qiskit's)."""
+    n_qubits: int
+    reps: int = 2
+    entanglement: str = 'full'
+    alpha: float = 2.0
+
+    def __post_init__(self) -> None:
+        entangler_pairs(self.n_qubits, self.entanglement)  # validates
+
+    def phases(self, x: torch.Tensor) -> torch.Tensor:
+        """The diagonal block's phase on every basis state, ``(batch, 2**n)``.
+
+        ``P(a x_i)`` adds ``a x_i b_i`` and ``CX-P(a f_ij)-CX`` adds
+        ``a f_ij (b_i xor b_j)`` for basis bits ``b``.
+        """
+        x = _check_features(x, self.n_qubits)
+        bits = basis_bits(self.n_qubits)                   # (2**n, n)
+        phases = self.alpha * x @ bits.T
+        pairs = sorted({tuple(sorted(p)) for p in
+                        entangler_pairs(self.n_qubits, self.entanglement)})
+        if pairs:
+            i, j = (torch.tensor(v) for v in zip(*pairs))
+            coupling = (math.pi - x[:, i]) * (math.pi - x[:, j])  # (b, pairs)
+            differ = (bits[:, i] - bits[:, j]).abs()           # (2**n, pairs)
+            phases = phases + self.alpha * coupling @ differ.T
+        return phases
+
+    def apply(self, state: Statevector, x: torch.Tensor) -> Statevector:
+        """Encode ``x`` into ``state`` (Hadamards, then the phases)."""
+        phases = self.phases(x)
+        for _ in range(self.reps):
+            for q in range(self.n_qubits):
+                state.h(q)
+            state.diagonal_phase(phases)
+        return state
+
+    def state(self, x: torch.Tensor,
+              dtype: torch.dtype = torch.complex128) -> Statevector:
+        """The encoded states ``|phi(x)>`` of a batch."""
+        x = _check_features(x, self.n_qubits)
+        phases = self.phases(x)
+        state = Statevector.uniform(len(x), self.n_qubits, dtype)
+        state.diagonal_phase(phases)
+        for _ in range(self.reps - 1):
+            for q in range(self.n_qubits):
+                state.h(q)
+            state.diagonal_phase(phases)
+        return state
+
+    def to_qiskit(self) -> Any:
+        """qiskit's ``zz_feature_map`` with the same settings."""
+        from qiskit.circuit.library import zz_feature_map
+        return zz_feature_map(self.n_qubits, reps=self.reps,
+                              entanglement=self.entanglement,
+                              alpha=self.alpha)
+
+
+FEATURE_MAPS = {'angle': AngleEncoding, 'zz': ZZFeatureMap}
+
+
+def make_feature_map(name: str, n_qubits: int, reps: int = 1,
+                     entanglement: str = 'full'
+                     ) -> AngleEncoding | ZZFeatureMap:
+    """``angle`` or ``zz`` by name."""
+    if name == 'angle':
+        return AngleEncoding(n_qubits, reps=reps)
+    if name == 'zz':
+        return ZZFeatureMap(n_qubits, reps=reps, entanglement=entanglement)
+    raise ConfigError(f"unknown feature map {name!r}; choose from "
+                      f"{', '.join(FEATURE_MAPS)}")
+
+
+@dataclass(frozen=True)
+class EfficientSU2:
+    """``reps`` blocks of RY, RZ layers and CX entanglers, then RY, RZ.
+
+    Weights are ordered as qiskit's ``θ``: layer by layer, all RY angles
+    (qubit 0 first), then all RZ angles.
+    """
+    n_qubits: int
+    reps: int = 2
+    entanglement: str = 'linear'
+
+    def __post_init__(self) -> None:
+        entangler_pairs(self.n_qubits, self.entanglement)  # validates
+
+    @property
+    def n_weights(self) -> int:
+        return 2 * self.n_qubits * (self.reps + 1)
+
+    def apply(self, state: Statevector, weights: torch.Tensor
+              ) -> Statevector:
+        """Apply the ansatz with ``weights`` (``(n_weights,)``)."""
+        if weights.shape != (self.n_weights,):
+            raise ValueError(f"expected {self.n_weights} weights, got shape "
+                             f"{tuple(weights.shape)}")
+        n = self.n_qubits
+        pairs = entangler_pairs(n, self.entanglement)
+        for layer in range(self.reps + 1):
+            block = weights[2 * n * layer: 2 * n * (layer + 1)]
+            for q in range(n):
+                state.ry(block[q], q)
+            for q in range(n):
+                state.rz(block[n + q], q)
+            if layer < self.reps:
+                for control, target in pairs:
+                    state.cx(control, target)
+        return state
+
+    def matrix(self, weights: torch.Tensor) -> torch.Tensor:
+        """``M`` with ``states @ M`` = the states after the ansatz.
+
+        ``M`` is the transpose of the circuit's unitary, built layer by
+        layer: a Kronecker product of the ``RZ RY`` matrices of all qubits,
+        then the CX layer as one column permutation. Shared weights, so
+        one ``2**n x 2**n`` matrix serves the whole batch.
+        """
+        if weights.shape != (self.n_weights,):
+            raise ValueError(f"expected {self.n_weights} weights, got shape "
+                             f"{tuple(weights.shape)}")
+        n = self.n_qubits
+        index = torch.arange(2 ** n)
+        permutation = index
+        for control, target in entangler_pairs(n, self.entanglement):
+            permutation = permutation[index ^ (((index >> control) & 1)
+                                               << target)]
+        result = None
+        for layer in range(self.reps + 1):
+            block = weights[2 * n * layer: 2 * n * (layer + 1)]
+            c, s = torch.cos(block[:n] / 2), torch.sin(block[:n] / 2)
+            phase = torch.polar(torch.ones_like(block[n:]), -block[n:] / 2)
+            # RZ(b) RY(a), transposed, per qubit: (n, 2, 2)
+            local = torch.stack([torch.stack([phase * c, phase.conj() * s]),
+                                 torch.stack([-phase * s, phase.conj() * c])]
+                                ).permute(2, 0, 1)
+            kron = local[n - 1]
+            for q in range(n - 2, -1, -1):
+                kron = torch.kron(kron, local[q])
+            result = kron if result is None else result @ kron
+            if layer < self.reps:
+                result = result[:, permutation]
+        return result
+
+    def to_qiskit(self) -> Any:
+        """qiskit's ``efficient_su2(n, ['ry', 'rz'])`` with these settings."""
+        from qiskit.circuit.library import efficient_su2
+        return efficient_su2(self.n_qubits, ['ry', 'rz'],
+                             entanglement=self.entanglement, reps=self.reps)
+
+
+def readout(state: Statevector, kind: str = 'parity') -> torch.Tensor:
+    """``<Z...Z>`` over all qubits (``parity``) or ``<Z_0>`` (``z``).
+
+    The probability of class 1 is ``(1 - readout) / 2``: odd parity of
+    the measured bit string, or qubit 0 measured as 1. (qiskit-machine-
+    learning 0.9's VQC interprets a bit string ``b`` as class ``b % 2``
+    by default, i.e. ``z``; pass it a parity ``interpret`` for ``parity``.)
+    """
+    if kind == 'parity':
+        return state.parity()
+    if kind == 'z':
+        return state.z(0)
+    raise ConfigError(f"unknown readout {kind!r}; choose from "
+                      f"{', '.join(READOUTS)}")

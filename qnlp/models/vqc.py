@@ -1,0 +1,84 @@
+"""The variational quantum classifier circuit as a torch module.
+
+A sample's angles go through a feature map (no trainable weights), then
+through an ansatz whose weights every sample shares, and a Z-parity (or
+single-Z) readout gives ``P(class 1) = (1 - <O>) / 2``.
+
+Because the ansatz is the same for every sample, its ``2**n x 2**n``
+unitary is built once per step (by running the ansatz on the ``2**n``
+basis states) and applied to all encoded states in one matrix product;
+for batches smaller than ``2**n`` the gates are applied to the states
+directly. Both paths give the same numbers and exact autograd gradients.
+
+>>> import torch
+>>> module = VariationalCircuit(3, feature_map='angle', reps=1, seed=0)
+>>> x = torch.rand(5, 3, dtype=torch.float64)
+>>> p = module(module.encode(x))
+>>> tuple(p.shape), bool(((p >= 0) & (p <= 1)).all())
+((5,), True)
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from qnlp.engine.statevector import Statevector
+from qnlp.models.circuits import (EfficientSU2, make_feature_map, readout,
+                                  READOUTS)
+from qnlp.errors import ConfigError
+
+MAX_QUBITS = 12
+
+
+class VariationalCircuit(torch.nn.Module):
+    """Feature map + EfficientSU2 ansatz + readout; weights in ``weights``.
+
+    ``forward`` takes encoded states (from :meth:`encode`, which needs no
+    gradient and can be computed once per data set) and returns the
+    probability of class 1 per sample.
+    """
+
+    def __init__(self, n_qubits: int, feature_map: str = 'angle',
+                 feature_reps: int = 1, reps: int = 2,
+                 entanglement: str = 'linear',
+                 feature_entanglement: str = 'linear',
+                 readout: str = 'parity', seed: int = 0) -> None:
+        super().__init__()
+        if not 1 <= n_qubits <= MAX_QUBITS:
+            raise ConfigError(f"dense simulation takes 1 to {MAX_QUBITS} "
+                              f"qubits (features), got {n_qubits}")
+        if readout not in READOUTS:
+            raise ConfigError(f"unknown readout {readout!r}; choose from "
+                              f"{', '.join(READOUTS)}")
+        self.n_qubits = n_qubits
+        self.feature_map = make_feature_map(feature_map, n_qubits,
+                                            feature_reps,
+                                            feature_entanglement)
+        self.ansatz = EfficientSU2(n_qubits, reps, entanglement)
+        self.readout = readout
+        generator = torch.Generator().manual_seed(seed)
+        self.weights = torch.nn.Parameter(
+            (2 * torch.rand(self.ansatz.n_weights, generator=generator,
+                            dtype=torch.float64) - 1) * math.pi)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoded states ``(batch, 2**n)`` of angles ``x`` ``(batch, n)``."""
+        with torch.no_grad():
+            return self.feature_map.state(x).amplitudes
+
+    def unitary(self) -> torch.Tensor:
+        """The ansatz as ``M``: ``states @ M`` are the evolved states."""
+        return self.ansatz.matrix(self.weights)
+
+    def expectation(self, states: torch.Tensor) -> torch.Tensor:
+        """``<O>`` per sample after the ansatz."""
+        if len(states) > 2 ** self.n_qubits:
+            evolved = Statevector(states @ self.unitary())
+        else:
+            evolved = self.ansatz.apply(Statevector(states), self.weights)
+        return readout(evolved, self.readout)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        """``P(class 1)`` per sample."""
+        return ((1 - self.expectation(states)) / 2).clamp(0.0, 1.0)

@@ -1,0 +1,319 @@
+"""Statevector simulator, feature maps, VQC, quantum kernels, sentiment runs.
+
+Every fast path is checked against qiskit's own statevectors (and, when
+installed, qiskit-machine-learning's kernel).
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import Pauli, Statevector as QiskitStatevector
+from sklearn.base import clone
+
+from qnlp.cli.main import main
+from qnlp.data.adhoc import ad_hoc_data, ad_hoc_states
+from qnlp.engine.statevector import Statevector
+from qnlp.errors import ConfigError
+from qnlp.models.circuits import (ENTANGLEMENTS, AngleEncoding, EfficientSU2,
+                                  ZZFeatureMap, entangler_pairs, readout)
+from qnlp.models.kernel import QuantumKernel, QuantumKernelSVC, \
+    kernel_alignment
+from qnlp.models.vqc import VariationalCircuit
+from qnlp.train.compare import markdown, summarise
+from qnlp.train.sentiment import SentimentSettings, train_sentiment
+from qnlp.train.vqc import VQCClassifier
+
+angles = st.floats(-2 * math.pi, 2 * math.pi, allow_nan=False)
+GATES = ('h', 'x', 'rx', 'ry', 'rz', 'p', 'cx', 'cz')
+
+
+def qiskit_states(circuit: QuantumCircuit, rows: np.ndarray) -> np.ndarray:
+    return np.array([QiskitStatevector(circuit.assign_parameters(row)).data
+                     for row in rows])
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 4), data=st.data())
+def test_random_circuits_match_qiskit(n, data):
+    batch = 3
+    state = Statevector.zeros(batch, n)
+    references = [QuantumCircuit(n) for _ in range(batch)]
+    for _ in range(data.draw(st.integers(1, 12))):
+        gate = data.draw(st.sampled_from(GATES if n > 1 else GATES[:6]))
+        if gate in ('cx', 'cz'):
+            a, b = data.draw(st.permutations(range(n)))[:2]
+            getattr(state, gate)(a, b)
+            for circuit in references:
+                getattr(circuit, gate)(a, b)
+            continue
+        q = data.draw(st.integers(0, n - 1))
+        if gate in ('h', 'x'):
+            getattr(state, gate)(q)
+            for circuit in references:
+                getattr(circuit, gate)(q)
+            continue
+        if data.draw(st.booleans()):  # one angle per sample
+            theta = [data.draw(angles) for _ in range(batch)]
+            getattr(state, gate)(torch.tensor(theta, dtype=torch.float64), q)
+        else:  # one shared angle
+            theta = [data.draw(angles)] * batch
+            getattr(state, gate)(theta[0], q)
+        for circuit, value in zip(references, theta):
+            getattr(circuit, gate)(value, q)
+    expected = np.array([QiskitStatevector(c).data for c in references])
+    np.testing.assert_allclose(state.amplitudes.numpy(), expected, atol=1e-10)
+    z_first = Pauli('I' * (n - 1) + 'Z')  # qiskit labels: qubit 0 last
+    z = np.array([QiskitStatevector(c).expectation_value(z_first).real
+                  for c in references])
+    np.testing.assert_allclose(state.z(0).numpy(), z, atol=1e-10)
+    parity = np.array([QiskitStatevector(c).expectation_value(
+        Pauli('Z' * n)).real for c in references])
+    np.testing.assert_allclose(state.parity().numpy(), parity, atol=1e-10)
+
+
+def test_unitary_and_bad_input():
+    hadamard = torch.tensor([[1, 1], [1, -1]], dtype=torch.complex128) \
+        / math.sqrt(2)
+    a = Statevector.zeros(2, 3).unitary(hadamard, 1)
+    b = Statevector.zeros(2, 3).h(1)
+    assert torch.allclose(a.amplitudes, b.amplitudes)
+    with pytest.raises(ValueError, match='qubit 3 out of range'):
+        Statevector.zeros(1, 3).h(3)
+    with pytest.raises(ValueError, match='bad qubit pair'):
+        Statevector.zeros(1, 3).cx(1, 1)
+    with pytest.raises(ValueError, match='one per sample'):
+        Statevector.zeros(2, 1).ry(torch.zeros(3), 0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(2, 4), reps=st.integers(1, 3),
+       entanglement=st.sampled_from(('linear', 'circular', 'full')),
+       seed=st.integers(0, 1000))
+def test_zz_feature_map_matches_qiskit(n, reps, entanglement, seed):
+    x = np.random.default_rng(seed).uniform(0, 2 * np.pi, size=(3, n))
+    feature_map = ZZFeatureMap(n, reps=reps, entanglement=entanglement)
+    expected = qiskit_states(feature_map.to_qiskit(), x)
+    ours = feature_map.state(torch.tensor(x)).amplitudes.numpy()
+    np.testing.assert_allclose(ours, expected, atol=1e-10)
+    general = feature_map.apply(Statevector.zeros(3, n), torch.tensor(x))
+    np.testing.assert_allclose(general.amplitudes.numpy(), expected,
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize('entanglement', ENTANGLEMENTS)
+def test_efficient_su2_matches_qiskit(entanglement):
+    rng = np.random.default_rng(1)
+    ansatz = EfficientSU2(4, reps=2, entanglement=entanglement)
+    weights = torch.tensor(rng.uniform(-np.pi, np.pi, ansatz.n_weights))
+    x = rng.uniform(0, np.pi, size=(3, 4))
+    encoding = AngleEncoding(4, rotation='rx', reps=2)
+    circuit = encoding.to_qiskit().compose(
+        ansatz.to_qiskit().assign_parameters(weights.numpy()))
+    expected = qiskit_states(circuit, x)
+    states = encoding.state(torch.tensor(x))
+    direct = ansatz.apply(Statevector(states.amplitudes), weights)
+    np.testing.assert_allclose(direct.amplitudes.numpy(), expected,
+                               atol=1e-10)
+    via_matrix = states.amplitudes @ ansatz.matrix(weights)
+    np.testing.assert_allclose(via_matrix.numpy(), expected, atol=1e-10)
+
+
+def test_entanglers_and_readout_names():
+    assert entangler_pairs(3, 'full') == [(0, 1), (0, 2), (1, 2)]
+    assert entangler_pairs(2, 'circular') == [(0, 1)]
+    with pytest.raises(ConfigError, match='unknown entanglement'):
+        EfficientSU2(3, entanglement='star')
+    with pytest.raises(ConfigError, match='unknown readout'):
+        readout(Statevector.zeros(1, 2), 'x')
+    with pytest.raises(ConfigError, match='1 to 12 qubits'):
+        VariationalCircuit(13)
+
+
+def test_vqc_gradients_are_exact():
+    module = VariationalCircuit(3, feature_map='zz', reps=1,
+                                entanglement='circular', seed=3)
+    x = torch.rand(4, 3, dtype=torch.float64, generator=torch.Generator()
+                   .manual_seed(0))
+    states = module.encode(x)
+    module.expectation(states).sum().backward()
+    gradient = module.weights.grad.clone()
+    shifted = []
+    with torch.no_grad():  # parameter shift rule: exact for rotation gates
+        for i in range(module.weights.numel()):
+            values = []
+            for sign in (1, -1):
+                module.weights[i] += sign * math.pi / 2
+                values.append(module.expectation(states).sum())
+                module.weights[i] -= sign * math.pi / 2
+            shifted.append((values[0] - values[1]) / 2)
+    torch.testing.assert_close(gradient, torch.stack(shifted))
+    # both evaluation paths (direct gates, one matrix) agree
+    many = module.encode(torch.rand(20, 3, dtype=torch.float64))
+    direct = readout(module.ansatz.apply(Statevector(many), module.weights))
+    torch.testing.assert_close(module.expectation(many), direct)
+
+
+def toy_data(seed=0, size=60):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, np.pi, size=(size, 3))
+    return X, np.where(X[:, 0] + 0.3 * X[:, 1] > 2.0, 'pos', 'neg')
+
+
+@pytest.mark.parametrize('optimizer,steps,batch', [
+    ('adam', 60, 0), ('adam', 80, 16), ('aqgd', 60, 0), ('spsa', 150, 0),
+    ('cobyla', 150, 0)])
+def test_vqc_classifier_learns_with_each_optimiser(optimizer, steps, batch):
+    X, y = toy_data()
+    model = VQCClassifier(reps=1, optimizer=optimizer, max_iter=steps,
+                          batch_size=batch, seed=1).fit(X, y)
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert model.score(X, y) > 0.8
+    assert set(model.predict(X)) <= {'neg', 'pos'}
+    assert np.allclose(model.predict_proba(X).sum(axis=1), 1)
+
+
+def test_vqc_classifier_contract():
+    X, y = toy_data()
+    model = VQCClassifier(reps=1, max_iter=5, seed=4)
+    assert not hasattr(model, 'circuit_')  # no work in __init__
+    first = model.fit(X, y).weights_
+    again = clone(model).fit(X, y).weights_
+    np.testing.assert_array_equal(first, again)          # seeded
+    other = clone(model).set_params(seed=5).fit(X, y).weights_
+    assert not np.allclose(first, other)
+    assert model.get_params()['reps'] == 1
+    with pytest.raises(ValueError, match='exactly two classes'):
+        VQCClassifier().fit(X[:3], ['a', 'b', 'c'])
+    with pytest.raises(ValueError, match='2 features'):
+        model.predict(X[:, :2])
+    with pytest.raises(ValueError, match='NaN'):
+        VQCClassifier().fit(np.full((4, 2), np.nan), [0, 1, 0, 1])
+    with pytest.raises(ConfigError, match='unknown optimiser'):
+        VQCClassifier(optimizer='lbfgs').fit(X, y)
+
+
+def test_kernel_matches_qiskit_overlaps():
+    rng = np.random.default_rng(2)
+    x, z = rng.uniform(0, 2 * np.pi, (4, 3)), rng.uniform(0, 2 * np.pi, (5, 3))
+    kernel = QuantumKernel('zz', 3, reps=2, entanglement='linear')
+    circuit = ZZFeatureMap(3, 2, 'linear').to_qiskit()
+    psi_x, psi_z = qiskit_states(circuit, x), qiskit_states(circuit, z)
+    expected = np.abs(psi_x.conj() @ psi_z.T) ** 2
+    np.testing.assert_allclose(kernel.evaluate(x, z), expected, atol=1e-12)
+    train = kernel.evaluate(x)
+    np.testing.assert_allclose(train, train.T, atol=1e-12)
+    np.testing.assert_allclose(np.diag(train), 1, atol=1e-12)
+    assert kernel_alignment(np.ones((2, 2)), [0, 1]) == pytest.approx(0)
+
+
+def test_kernel_matches_qiskit_machine_learning():
+    pytest.importorskip('qiskit_machine_learning')
+    from qiskit_machine_learning.kernels import FidelityStatevectorKernel
+    rng = np.random.default_rng(3)
+    x, z = rng.uniform(0, 2 * np.pi, (6, 3)), rng.uniform(0, 2 * np.pi, (4, 3))
+    reference = FidelityStatevectorKernel(
+        feature_map=ZZFeatureMap(3, 2).to_qiskit())
+    ours = QuantumKernel('zz', 3, reps=2)
+    np.testing.assert_allclose(ours.evaluate(x, z),
+                               reference.evaluate(x, z), atol=1e-10)
+
+
+def test_ad_hoc_data_is_separated_by_the_quantum_kernel():
+    x_train, y_train, x_test, y_test = ad_hoc_data(25, 10, n=2, gap=0.3,
+                                                   seed=7)
+    assert x_train.shape == (50, 2) and x_test.shape == (20, 2)
+    assert ((x_train >= 0) & (x_train < 2 * np.pi)).all()
+    again = ad_hoc_data(25, 10, n=2, gap=0.3, seed=7)
+    np.testing.assert_array_equal(x_train, again[0])
+    model = QuantumKernelSVC(feature_map='zz', reps=2).fit(x_train, y_train)
+    assert model.score(x_test, y_test) == 1.0
+    # the generator's own map has the same kernel as the ZZ feature map
+    psi = ad_hoc_states(x_test)
+    np.testing.assert_allclose(np.abs(psi.conj() @ psi.T) ** 2,
+                               QuantumKernel('zz', 2, 2).evaluate(x_test),
+                               atol=1e-12)
+
+
+def test_comparison_table_with_precision_and_recall():
+    rows = {'vqc': [{'accuracy': 0.8, 'f1': 0.7, 'precision': 0.6,
+                     'recall': 0.5, 'parameters': 30, 'seconds': 1.0}] * 2}
+    table = summarise(rows)
+    text = markdown(table, 'reviews.tsv', 2)
+    assert 'test precision (macro)' in text and '0.600 ± 0.000' in text
+    plain = markdown(summarise({'m': [{'accuracy': 1, 'f1': 1,
+                                       'parameters': 1, 'seconds': 1}]}),
+                     'c', 1)
+    assert 'precision' not in plain
+
+
+REVIEWS = ['Review\tLiked'] + [
+    f'{a} {b} food\t1' for a in ('good', 'great', 'tasty', 'lovely')
+    for b in ('really', 'very', 'so')] + [
+    f'{a} {b} food\t0' for a in ('bad', 'awful', 'cold', 'stale')
+    for b in ('really', 'very', 'so')]
+
+
+@pytest.fixture()
+def reviews(tmp_path):
+    path = tmp_path / 'reviews.tsv'
+    path.write_text('\n'.join(REVIEWS) + '\n')
+    return path
+
+
+def test_train_sentiment_writes_run(reviews, tmp_path):
+    result = train_sentiment(reviews, tmp_path / 'run', SentimentSettings(
+        features='tfidf', k=3, seeds=2, max_iter=40,
+        baselines=('logistic-regression', 'svm-rbf')), progress=False)
+    saved = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
+    assert set(saved['summary']) == {
+        'vqc', 'logistic-regression-k3', 'svm-rbf-k3',
+        'logistic-regression-full', 'svm-rbf-full'}
+    assert len(saved['runs']['vqc']) == 2
+    assert saved['summary']['vqc']['parameters'] == 18
+    assert (tmp_path / 'run' / 'comparison.md').exists()
+    assert result['seed0']['vqc']['accuracy'] == saved['runs']['vqc'][0][
+        'accuracy']
+
+
+def test_cli_sentiment(reviews, tmp_path, capsys):
+    status = main(['train', '--task', 'sentiment', str(reviews), '--model',
+                   'qsvc', '--features', 'tfidf', '--components', '2',
+                   '--seeds', '1', '--no-ceiling', '--quiet',
+                   '--out', str(tmp_path / 'run')])
+    assert status == 0
+    assert '| qsvc |' in capsys.readouterr().out
+    bad = tmp_path / 'bad.tsv'
+    bad.write_text('Review\tLiked\ngood food\t1\nno label here\n')
+    status = main(['train', '--task', 'sentiment', str(bad), '--model',
+                   'vqc', '--quiet', '--out', str(tmp_path / 'bad')])
+    assert status == 2
+    assert f'{bad}:3:' in capsys.readouterr().err
+    status = main(['train', '--task', 'sentiment', str(reviews), '--model',
+                   'tree', '--quiet', '--out', str(tmp_path / 'x')])
+    assert status == 2
+
+
+def test_vqc_circuit_matches_qiskit_machine_learning():
+    pytest.importorskip('qiskit_machine_learning')
+    from qiskit_machine_learning.algorithms import VQC
+    x = np.random.default_rng(4).uniform(0, np.pi, (5, 3))
+    for readout_kind, interpret in (
+            ('z', None),  # qiskit-ML 0.9's default: class = bits % 2
+            ('parity', lambda bits: bin(bits).count('1') % 2)):
+        ours = VariationalCircuit(3, reps=1, entanglement='circular',
+                                  readout=readout_kind, seed=2)
+        weights = ours.weights.detach().numpy()
+        theirs = VQC(feature_map=AngleEncoding(3).to_qiskit(),
+                     ansatz=EfficientSU2(3, 1, 'circular').to_qiskit(),
+                     interpret=interpret,
+                     output_shape=2 if interpret else None)
+        reference = theirs.neural_network.forward(x, weights)[:, 1]
+        with torch.no_grad():
+            probability = ours(ours.encode(torch.tensor(x))).numpy()
+        np.testing.assert_allclose(probability, reference, atol=1e-9)
