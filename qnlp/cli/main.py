@@ -399,7 +399,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
     settings = TextSettings.from_dict(values)
     Path(out).mkdir(parents=True, exist_ok=True)
-    from qnlp.train.checkpoint import atomic_write_text
+    from qnlp.files import atomic_write_text
     atomic_write_text(Path(out) / 'run.yaml', yaml.safe_dump(
         {'corpus': str(corpus), **values}, sort_keys=True))
     metrics = train_text_classifier(corpus, out, settings,

@@ -22,8 +22,6 @@ post-selection success probability, and the shots needed for a precision.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,6 +31,7 @@ from pytket import Circuit
 
 from qnlp.compiler.tket import bind, gate_counts, rebase, to_tket
 from qnlp.errors import CompileError
+from qnlp.files import atomic_write_text
 
 
 @dataclass
@@ -118,18 +117,7 @@ class CompiledCircuit:
     def write_qasm(self, path: str | Path) -> Path:
         """Write :meth:`to_qasm` to ``path`` atomically (temp + rename)."""
         path = Path(path)
-        text = self.to_qasm()
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent or '.',
-                                                 prefix=f'.{path.name}.')
-        try:
-            with os.fdopen(descriptor, 'w', encoding='utf-8') as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, self.to_qasm())
         return path
 
     def to_lambeq(self, prefix: str | None = None) -> Any:

@@ -29,8 +29,6 @@ Bound compilation (for deployment) takes the trained values.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +43,7 @@ from qnlp.compiler.passes import (Artifact, BestOf, candidate_passes,
                                   default_pipeline, run, score)
 from qnlp.compiler.tket import gate_counts, to_tket
 from qnlp.errors import CompileError
+from qnlp.files import atomic_write_text
 
 #: Statistics summed by :func:`corpus_stats`.
 SUMMED = ('qubits', 'postselected_qubits', 'output_qubits',
@@ -315,19 +314,5 @@ def export_circuits(compiled: Sequence[CompiledCircuit], names: Sequence[str],
     manifest = out / 'manifest.json'
     text = json.dumps({'circuits': entries,
                        'total': corpus_stats(compiled)}, indent=2) + '\n'
-    _atomic_write(manifest, text)
+    atomic_write_text(manifest, text)
     return manifest
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent,
-                                             prefix=f'.{path.name}.')
-    try:
-        with os.fdopen(descriptor, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

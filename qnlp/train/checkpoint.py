@@ -23,31 +23,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from qnlp.errors import CheckpointError
+from qnlp.files import atomic_write_json
 
 CONFIG_FILE = 'config.json'
 WEIGHTS_FILE = 'weights.safetensors'
 METRICS_FILE = 'metrics.json'
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent,
-                                             prefix=f'.{path.name}.')
-    try:
-        with os.fdopen(descriptor, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + '\n')
 
 
 def atomic_save_tensors(path: str | Path,

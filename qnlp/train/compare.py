@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from qnlp.baselines import BASELINES, make_baseline
 from qnlp.data import load_corpus
 from qnlp.errors import ConfigError
-from qnlp.train.checkpoint import atomic_write_json, atomic_write_text
+from qnlp.files import atomic_write_json, atomic_write_text
 from qnlp.train.metrics import classification_report
 from qnlp.train.plots import plot_comparison
 from qnlp.train.text import (CHECKPOINT_FILE, TextSettings,

@@ -38,7 +38,7 @@ from qnlp.data.corpus import (Example, fingerprint, load_corpus,
                               read_corpus_file, split_examples)
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.kernel import QuantumKernelSVC
-from qnlp.train.checkpoint import atomic_write_json, atomic_write_text
+from qnlp.files import atomic_write_json, atomic_write_text
 from qnlp.train.compare import markdown, summarise
 from qnlp.train.metrics import classification_report
 from qnlp.train.vqc import VQCClassifier, VQC_OPTIMISERS

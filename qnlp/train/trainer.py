@@ -39,7 +39,7 @@ from qnlp.engine import PreparedBatch
 from qnlp.errors import CheckpointError, ConfigError
 from qnlp.train.optim import (OPTIMISERS, SCIPY_OPTIMISERS, make_optimizer,
                               make_scheduler, scipy_epoch)
-from qnlp.train.checkpoint import atomic_write_text
+from qnlp.files import atomic_write_text
 from qnlp.train.state import load_state, save_state
 
 
