@@ -220,4 +220,6 @@ def probabilities(state: torch.Tensor) -> torch.Tensor:
 def expval_z(state: torch.Tensor, n_qubits: int) -> torch.Tensor:
     """<Z_q> for every qubit: ``(..., 2**n)`` -> ``(..., n)``."""
     probs = probabilities(state)
-    return probs @ z_signs(n_qubits).to(probs.dtype)
+    flat = probs.reshape(-1, probs.shape[-1])  # one matmul, no broadcasting
+    return (flat @ z_signs(n_qubits).to(probs.dtype)).reshape(
+        *probs.shape[:-1], n_qubits)

@@ -318,3 +318,31 @@ def train_image_classifier(data: ImageData, out: str | Path,
     save_run(out, config, dict(model.state_dict()))
     atomic_write_json(out / METRICS_FILE, metrics)
     return metrics
+
+
+def comparison_table(run_dirs: list[str | Path]) -> str:
+    """Markdown table of finished image runs (reads their metrics.json).
+
+    >>> import tempfile, json, pathlib
+    >>> run = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (run / 'metrics.json').write_text(json.dumps({
+    ...     'dataset': 'mnist', 'model': 'cnn', 'n_parameters': 10,
+    ...     'n_quantum_parameters': 0, 'test_accuracy': 0.5,
+    ...     'test_f1': 0.5, 'epochs_run': 1, 'train_seconds': 2.0}))
+    >>> print(comparison_table([run]).splitlines()[2])
+    | mnist | cnn | 10 | 0 | 0.5000 | 0.5000 | 1 | 2 |
+    """
+    lines = ['| data set | model | parameters | quantum | test accuracy | '
+             'test F1 (macro) | epochs | train seconds |',
+             '|---|---|---|---|---|---|---|---|']
+    for run in run_dirs:
+        path = Path(run) / METRICS_FILE
+        try:
+            m = json.loads(path.read_text(encoding='utf-8'))
+        except (OSError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{path}: cannot read ({error})") from None
+        lines.append(f"| {m['dataset']} | {m['model']} | "
+                     f"{m['n_parameters']} | {m['n_quantum_parameters']} | "
+                     f"{m['test_accuracy']:.4f} | {m['test_f1']:.4f} | "
+                     f"{m['epochs_run']} | {m['train_seconds']:.0f} |")
+    return '\n'.join(lines)
