@@ -328,7 +328,8 @@ def write_jpeg_tree(root: Path, per_class=2, classes=('airplane', 'cat')):
                                              quality=95)
 
 
-def test_cifar_jpeg_tree_folder_and_archive(tmp_path):
+def test_cifar_jpeg_tree_folder_and_archive(tmp_path, monkeypatch):
+    monkeypatch.setenv('QNLP_CACHE_DIR', str(tmp_path / 'cache'))
     write_jpeg_tree(tmp_path / 'cifar10')
     data = load_cifar10(tmp_path / 'cifar10')
     assert data.train_images.shape == (4, 3, 32, 32)
@@ -339,6 +340,10 @@ def test_cifar_jpeg_tree_folder_and_archive(tmp_path):
     packed = load_cifar10(archive)
     np.testing.assert_array_equal(packed.train_images, data.train_images)
     np.testing.assert_array_equal(packed.test_labels, data.test_labels)
+    assert len(list((tmp_path / 'cache' / 'decoded').glob('*.npz'))) == 1
+    again = load_cifar10(archive)  # from the decoded cache
+    np.testing.assert_array_equal(again.train_images, data.train_images)
+    assert again.classes == data.classes
     (tmp_path / 'cifar10' / 'train' / 'unicorn').mkdir()
     (tmp_path / 'cifar10' / 'train' / 'unicorn' / 'x.jpg').write_bytes(b'1')
     with pytest.raises(CorpusError, match='unicorn'):

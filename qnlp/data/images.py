@@ -14,7 +14,8 @@ Formats read:
 * MedMNIST ``.npz`` (keys ``train_images``, ``train_labels``, ``val_*``,
   ``test_*``);
 * CIFAR-10 as a JPEG tree ``train/<class>/*.jpg``, ``test/<class>/*.jpg``
-  (a folder, or a ``.tar.gz`` of it), or the official python batches
+  (a folder, or a ``.tar.gz`` of it, whose decoded pixels are cached as
+  ``.npz`` in the cache folder), or the official python batches
   (``cifar-10-batches-py``). The batches are Python pickles: they are
   read only because that is CIFAR-10's documented distribution format,
   with an unpickler that refuses every object except plain containers
@@ -330,6 +331,9 @@ def load_image_tree(path: str | Path, name: str = 'cifar10') -> ImageData:
         read = {split: [_decode_jpeg(p.read_bytes(), str(p))
                         for _, p in found[split][0]] for split in found}
     elif path.is_file():
+        cached = _read_decoded(path, name)
+        if cached is not None:
+            return cached
         try:
             with tarfile.open(path, 'r:*') as archive:
                 members = sorted((m for m in archive.getmembers()
@@ -359,10 +363,55 @@ def load_image_tree(path: str | Path, name: str = 'cifar10') -> ImageData:
                               str(path))
         arrays[split] = (np.stack(read[split]),
                          np.asarray(found[split][1], dtype=np.int64))
-    return ImageData(name, list(classes), *arrays['train'], *arrays['test'],
+    data = ImageData(name, list(classes), *arrays['train'], *arrays['test'],
                      sources=[path] if path.is_file() else
                      sorted(p for _, p in found['train'][0]
                             + found['test'][0]))
+    if path.is_file():
+        _write_decoded(path, data)
+    return data
+
+
+def _decoded_path(archive: Path) -> Path:
+    digest = hashlib.sha256()
+    with open(archive, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return cache_dir() / 'decoded' / f'{archive.name}.{digest.hexdigest()[:16]}.npz'
+
+
+def _read_decoded(archive: Path, name: str) -> ImageData | None:
+    """Decoded images of ``archive`` from the cache, if there."""
+    cached = _decoded_path(archive)
+    if not cached.is_file():
+        return None
+    try:
+        with np.load(cached, allow_pickle=False) as data:
+            return ImageData(name, [str(c) for c in data['classes']],
+                             data['train_images'], data['train_labels'],
+                             data['test_images'], data['test_labels'],
+                             sources=[archive])
+    except (OSError, ValueError, KeyError):
+        return None  # a broken cache is rebuilt
+
+
+def _write_decoded(archive: Path, data: ImageData) -> None:
+    """Cache decoded images (npz, atomically); silently skip on failure."""
+    cached, temporary = _decoded_path(archive), None
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=cached.parent,
+                                                 suffix='.npz')
+        with os.fdopen(descriptor, 'wb') as handle:
+            np.savez(handle, classes=np.asarray(data.classes),
+                     train_images=data.train_images,
+                     train_labels=data.train_labels,
+                     test_images=data.test_images,
+                     test_labels=data.test_labels)
+        os.replace(temporary, cached)
+    except OSError:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
 
 
 class _ArraysOnly(pickle.Unpickler):

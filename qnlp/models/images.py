@@ -14,8 +14,8 @@
   count up to the bias), ``cnn-quanv-large`` with a 16-channel one.
 
 ``front='cifar'`` swaps the two-convolution front end for a deeper one
-(four 3x3 conv + BN + ReLU blocks, 32-64-128-256 channels, global pooling)
-sized for 3x32x32 images; the head is unchanged.
+(four 3x3 conv + BN + ReLU blocks, 32-64-128-256 channels, max pooling,
+global max pool) sized for 3x32x32 images; the head is unchanged.
 
 >>> import torch
 >>> model = make_image_model('hqnn-parallel', in_channels=1, image_size=28)
@@ -59,20 +59,23 @@ def small_front(in_channels: int, image_size: int) -> tuple[nn.Module, int]:
     return front, 32 * side * side
 
 
-def cifar_front(in_channels: int, widths: tuple[int, ...] = (32, 64, 128,
-                                                             256)
-                ) -> tuple[nn.Module, int]:
-    """A deeper 3x3 front end for 32x32 colour images and its width."""
+def cifar_front(in_channels: int, widths: tuple[int, ...] = (32, 64, 128),
+                last: int = 256) -> tuple[nn.Module, int]:
+    """A deeper 3x3 front end for 32x32 colour images and its width.
+
+    One conv + BN + ReLU + maxpool block per entry of ``widths`` (32 -> 16
+    -> 8 -> 4 pixels), a last conv to ``last`` channels, global max pool.
+    """
     layers: list[nn.Module] = []
     previous = in_channels
-    for i, width in enumerate(widths):
+    for width in widths:
         layers += [nn.Conv2d(previous, width, 3, padding=1, bias=False),
-                   nn.BatchNorm2d(width), nn.ReLU()]
-        if i:
-            layers.append(nn.MaxPool2d(2))
+                   nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
         previous = width
-    layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers), previous
+    layers += [nn.Conv2d(previous, last, 3, padding=1, bias=False),
+               nn.BatchNorm2d(last), nn.ReLU(), nn.AdaptiveMaxPool2d(1),
+               nn.Flatten()]
+    return nn.Sequential(*layers), last
 
 
 class HybridClassifier(nn.Module):
