@@ -146,3 +146,22 @@ def make_image_model(name: str, in_channels: int = 1, image_size: int = 28,
                                 nn.Sequential(nn.Linear(20, 20), nn.Tanh()),
                                 20, 20, n_classes)
     return HybridClassifier(body, width, nn.ReLU(), 128, 128, n_classes)
+
+
+def parameter_table(in_channels: int = 1, image_size: int = 28,
+                    n_classes: int = 10, front: str = 'small') -> str:
+    """Exact trainable parameter counts of every model, as a text table.
+
+    >>> print(parameter_table().splitlines()[1])
+    hqnn-parallel          23994        180
+    """
+    from qnlp.models.quantum_layers import ParallelQuantumLayer as _Layer
+    lines = [f"{'model':<16}{'parameters':>12}{'quantum':>11}"]
+    for name in MODELS:
+        model = make_image_model(name, in_channels, image_size, n_classes,
+                                 front=front)
+        quantum = sum(count_parameters(m) for m in model.modules()
+                      if isinstance(m, _Layer))
+        lines.append(f"{name:<16}{count_parameters(model):>12}"
+                     f"{quantum:>11}")
+    return '\n'.join(lines)
