@@ -31,6 +31,7 @@ from qnlp.train.checkpoint import (CONFIG_FILE, METRICS_FILE,
                                    load_run, save_run)
 from qnlp.train.metrics import classification_report
 from qnlp.train.plots import plot_history
+from qnlp.train.state import load_state
 from qnlp.train.trainer import Split, TrainConfig, evaluate, fit
 
 CHECKPOINT_FILE = 'checkpoint.safetensors'
@@ -134,7 +135,7 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
 
     log_lines: list[str] = []
     if resume:
-        log_lines = _read_log(out / HISTORY_FILE)
+        log_lines = _read_log(out / CHECKPOINT_FILE)
 
     def log(row: dict[str, float]) -> None:
         log_lines.append(json.dumps(row))
@@ -166,10 +167,12 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
     return metrics
 
 
-def _read_log(path: Path) -> list[str]:
-    if not path.exists():
+def _read_log(checkpoint: Path) -> list[str]:
+    """History lines as of the checkpoint (history.jsonl can lag one epoch
+    behind it when a run is killed between the two writes)."""
+    if not checkpoint.exists():
         return []
-    return [line for line in path.read_text().splitlines() if line.strip()]
+    return [json.dumps(row) for row in load_state(checkpoint)['history']]
 
 
 @dataclass
