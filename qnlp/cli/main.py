@@ -14,6 +14,12 @@ from typing import Any, Sequence
 from qnlp import __version__
 from qnlp.errors import ConfigError, QnlpError
 
+#: ``--model`` choices of ``--task images`` (kept in step with
+#: ``qnlp.models.images.MODELS``, which is not imported here to keep the
+#: command fast to start).
+IMAGE_MODELS = ('hqnn-parallel', 'hqnn-quanv', 'cnn', 'cnn-large',
+                'cnn-quanv', 'cnn-quanv-large')
+
 #: Settings of ``qnlp train`` that a config file may give, with defaults.
 TRAIN_DEFAULTS: dict[str, Any] = {
     'seed': 0, 'epochs': 120, 'batch_size': 0, 'lr': 0.1,
@@ -58,8 +64,10 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
                        choices=('adam', 'sgd', 'spsa', 'cobyla',
                                 'nelder-mead', 'aqgd'),
                        help='optimiser (default adam)')
-    train.add_argument('--schedule', choices=('constant', 'cosine', 'step'),
-                       help='learning-rate schedule (default constant)')
+    train.add_argument('--schedule', choices=('constant', 'cosine', 'step',
+                                              'onecycle'),
+                       help='learning-rate schedule (default constant; '
+                            'images: onecycle; step: not for images)')
     train.add_argument('--patience', type=int,
                        help='stop after this many epochs without a better '
                             'dev score; 0 = never (default 0)')
@@ -118,14 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
         'proteins (--task proteins: CORPUS is a FASTA file or a directory '
         'of them, split 70/10/20 stratified by --seed)')
     proteins.add_argument('--task', choices=('sentences', 'proteins',
-                                             'sentiment'),
+                                             'sentiment', 'images'),
                           default='sentences')
     proteins.add_argument('--model', choices=('chain', 'tree', 'vqc',
-                                              'qsvc'),
+                                              'qsvc') + IMAGE_MODELS,
                           help='proteins: RNN-style chain or CNN-style tree '
                                '(default tree); sentiment: variational '
                                'classifier or quantum-kernel SVC '
-                               '(default vqc)')
+                               '(default vqc); images: see below '
+                               '(default hqnn-parallel)')
     proteins.add_argument('--sharing', choices=('uniform', 'hierarchical'),
                           help='one merge block, or one per level/block '
                                '(default hierarchical)')
@@ -152,6 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
                           help='label = LABEL for headers matching REGEX '
                                '(first match wins; empty LABEL skips); '
                                'default: the second header field')
+    images = train.add_argument_group(
+        'images (--task images: official train/test split; no CORPUS; '
+        '--layers sets the quantum layers; defaults here: 10 epochs, '
+        'batch 128, Adam lr 3e-3, onecycle schedule)')
+    images.add_argument('--dataset', choices=('mnist', 'fashion-mnist',
+                                              'pneumoniamnist', 'cifar10'))
+    images.add_argument('--data-dir', metavar='PATH',
+                        help='folder of the data set, or of one folder per '
+                             'data set (default: $QNLP_DATA_DIR, then '
+                             '~/.cache/qnlp)')
+    images.add_argument('--shift', type=int,
+                        help='augmentation: random shifts of up to this '
+                             'many pixels, 0 = none (default 2)')
+    images.add_argument('--weight-decay', type=float,
+                        help='Adam weight decay (default 0)')
+    images.add_argument('--front', choices=('auto', 'small', 'cifar'),
+                        help='convolutional front end (default auto: '
+                             'cifar for 3x32x32 images)')
+    images.add_argument('--reupload', action='store_true',
+                        help='re-encode the inputs before every quantum '
+                             'layer')
+    images.add_argument('--threads', type=_positive,
+                        help='torch CPU threads (default: torch decides)')
 
     sentiment = train.add_argument_group(
         'sentiment (--task sentiment: CORPUS is a TSV/CSV of reviews with '
@@ -343,9 +375,6 @@ def _train_sentiment(args: argparse.Namespace) -> int:
     from qnlp.train.sentiment import SentimentSettings, train_sentiment
     if args.corpus is None or args.out is None:
         raise ConfigError("give a reviews CORPUS and --out RUN_DIR")
-    if args.model in ('chain', 'tree'):
-        raise ConfigError(f"--model {args.model} is a protein model; "
-                          "sentiment takes vqc or qsvc")
     options = {'model': 'model', 'features': 'features',
                'components': 'k', 'angle_max': 'angle_max',
                'seeds': 'seeds',
@@ -369,12 +398,55 @@ def _train_sentiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_images(args: argparse.Namespace) -> int:
+    import torch
+
+    from qnlp.data.images import load_image_dataset
+    from qnlp.train.images import ImageSettings, train_image_classifier
+    if args.dataset is None or (args.out or args.resume) is None:
+        raise ConfigError("give --dataset and --out RUN_DIR")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    values = {key: getattr(args, key) for key in
+              ('model', 'epochs', 'batch_size', 'lr', 'weight_decay',
+               'schedule', 'seed', 'shift', 'front', 'layers')
+              if getattr(args, key, None) is not None}
+    if args.reupload:
+        values['reupload'] = True
+    settings = ImageSettings(**values)
+    data = load_image_dataset(args.dataset, args.data_dir)
+    metrics = train_image_classifier(data, args.resume or args.out,
+                                     settings, resume=bool(args.resume),
+                                     progress=not args.quiet)
+    if 'val_accuracy' in metrics:
+        print(f"val accuracy  {metrics['val_accuracy']:.4f}")
+    print(f"test accuracy {metrics['test_accuracy']:.4f}  "
+          f"(F1 {metrics['test_f1']:.4f})")
+    print(f"{settings.model}: {metrics['n_parameters']} parameters "
+          f"({metrics['n_quantum_parameters']} quantum); "
+          f"{metrics['epochs_run']} epochs in "
+          f"{metrics['train_seconds']:.1f} s")
+    return 0
+
+
+#: The --model values each --task accepts.
+TASK_MODELS = {'sentences': (), 'proteins': ('chain', 'tree'),
+               'sentiment': ('vqc', 'qsvc'), 'images': IMAGE_MODELS}
+
+
 def _train(args: argparse.Namespace) -> int:
     import yaml
+    task = getattr(args, 'task', 'sentences')
+    if args.model is not None and args.model not in TASK_MODELS[task]:
+        accepted = ', '.join(TASK_MODELS[task]) or 'no --model'
+        raise ConfigError(f"--model {args.model} is not a {task} model; "
+                          f"--task {task} takes {accepted}")
     if args.task == 'proteins':
         return _train_proteins(args)
     if args.task == 'sentiment':
         return _train_sentiment(args)
+    if args.task == 'images':
+        return _train_images(args)
 
     from qnlp.train.text import TextSettings, train_text_classifier
     values = dict(TRAIN_DEFAULTS)

@@ -22,8 +22,8 @@ from qnlp.data.fasta import ProteinRecord, crop, read_fasta
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.sequence import SequenceClassifier
 from qnlp.parsing.protein import tokenise_protein
-from qnlp.train.checkpoint import (CONFIG_FILE, METRICS_FILE,
-                                   atomic_write_json, save_run)
+from qnlp.files import atomic_write_json
+from qnlp.train.checkpoint import CONFIG_FILE, METRICS_FILE, save_run
 from qnlp.train.metrics import classification_report
 from qnlp.train.plots import plot_history
 from qnlp.train.trainer import Split, TrainConfig, evaluate, fit

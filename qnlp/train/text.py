@@ -26,9 +26,8 @@ from qnlp.data import Corpus, load_corpus
 from qnlp.errors import CheckpointError, ConfigError
 from qnlp.models import DisCoCatClassifier, SentencePipeline
 from qnlp.parsing import Parser, make_tagger
-from qnlp.train.checkpoint import (CONFIG_FILE, METRICS_FILE,
-                                   atomic_write_json,
-                                   load_run, save_run)
+from qnlp.files import atomic_write_json
+from qnlp.train.checkpoint import CONFIG_FILE, METRICS_FILE, load_run, save_run
 from qnlp.train.metrics import classification_report
 from qnlp.train.plots import plot_history
 from qnlp.train.trainer import Split, TrainConfig, evaluate, fit
