@@ -28,7 +28,12 @@ from qnlp.parsing.protein import merge_gates, merge_name, n_merge_angles
 
 _CX = torch.tensor([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],
                    dtype=torch.complex128)
-_H = torch.tensor([[1, 1], [1, -1]], dtype=torch.complex128) / math.sqrt(2)
+_FIXED = {
+    'H': torch.tensor([[1, 1], [1, -1]], dtype=torch.complex128)
+    / math.sqrt(2),
+    'S': torch.tensor([[1, 0], [0, 1j]], dtype=torch.complex128),
+    'Z': torch.tensor([[1, 0], [0, -1]], dtype=torch.complex128),
+}
 
 
 def _rotation(kind: str, phase: torch.Tensor) -> torch.Tensor:
@@ -64,12 +69,10 @@ def merge_unitary(angles: torch.Tensor, qubits: int = 1) -> torch.Tensor:
     for name, wires, angle in merge_gates(qubits, layers):
         if name == 'CX':
             gate = _CX
-        elif name == 'H':
-            gate = _H
+        elif name in _FIXED:
+            gate = _FIXED[name]
         else:
-            phase = angles[angle] if isinstance(angle, int) \
-                else torch.tensor(angle, dtype=torch.float64)
-            gate = _rotation(name[1].lower(), phase)
+            gate = _rotation(name[1].lower(), angles[angle])
         unitary = _embed(gate, min(wires), width) @ unitary
     return unitary
 

@@ -80,15 +80,18 @@ def token_state(token: str, qubits: int = 1) -> q.Diagram:
 
 #: A gate of a merge block: (name, wires, angle) where angle is the index
 #: of the block's symbol (``int``), a fixed phase in half turns (``float``)
-#: or None; names are lambeq gate names ('Rx', 'Ry', 'Rz', 'H', 'CX').
+#: or None; names are lambeq gate names ('Ry', 'Rz', 'H', 'S', 'Z', 'CX').
 Gate = tuple
 
 
 def _interaction(axis: str, a: int, b: int, angle: int) -> list[Gate]:
     """``exp(-i pi t P(x)P)`` for P = X, Y or Z on wires ``a``, ``b``:
     a basis change, CX, Rz(t) on ``b``, CX, and the basis change undone."""
-    change = {'z': [], 'x': [('H', None)], 'y': [('Rx', 0.25)]}[axis]
-    undo = {'z': [], 'x': [('H', None)], 'y': [('Rx', -0.25)]}[axis]
+    # S then H takes Y to -Z (so Y (x) Y to Z (x) Z); H, S, Z undoes it.
+    change = {'z': [], 'x': [('H', None)],
+              'y': [('S', None), ('H', None)]}[axis]
+    undo = {'z': [], 'x': [('H', None)],
+            'y': [('H', None), ('S', None), ('Z', None)]}[axis]
     gates: list[Gate] = [(name, (w,), phase) for name, phase in change
                          for w in (a, b)]
     gates += [('CX', (a, b), None), ('Rz', (b,), angle), ('CX', (a, b), None)]
@@ -106,7 +109,7 @@ def merge_gates(qubits: int = 1, layers: int = 2) -> list[Gate]:
     hidden state", which lets long chains train).
 
     >>> len(merge_gates(1, 1)), n_merge_angles(1, 1)
-    (23, 9)
+    (29, 9)
     """
     width = 2 * qubits
     gates: list[Gate] = []
@@ -132,8 +135,8 @@ def n_merge_angles(qubits: int = 1, layers: int = 2) -> int:
 def _gate_diagram(name: str, wires: tuple, phase, width: int) -> q.Diagram:
     if name == 'CX':
         gate = q.CX
-    elif name == 'H':
-        gate = q.H
+    elif name in ('H', 'S', 'Z'):
+        gate = getattr(q, name)
     else:
         gate = getattr(q, name)(phase)
     first = min(wires)
