@@ -134,6 +134,27 @@ def find_split_files(folder: str | Path) -> dict[str, Path]:
     return found
 
 
+def shuffled_by_label(examples: Sequence[Example], seed: int
+                      ) -> list[list[Example]]:
+    """The examples grouped by label (labels sorted), each group shuffled
+    by one seeded generator: the ground of every stratified split.
+
+    >>> data = [Example(str(i), str(i % 2)) for i in range(6)]
+    >>> [[e.label for e in g] for g in shuffled_by_label(data, 0)]
+    [['0', '0', '0'], ['1', '1', '1']]
+    """
+    rng = random.Random(seed)
+    by_label: dict[str, list[Example]] = {}
+    for example in examples:
+        by_label.setdefault(example.label, []).append(example)
+    groups = []
+    for label in sorted(by_label):
+        group = list(by_label[label])
+        rng.shuffle(group)
+        groups.append(group)
+    return groups
+
+
 def split_examples(examples: Sequence[Example], fractions: Sequence[float],
                    seed: int) -> tuple[list[Example], ...]:
     """Seeded stratified split of ``examples`` by ``fractions``.
@@ -145,14 +166,8 @@ def split_examples(examples: Sequence[Example], fractions: Sequence[float],
     if abs(sum(fractions) - 1) > 1e-6 or any(f < 0 for f in fractions):
         raise CorpusError(f"split fractions {list(fractions)} must be "
                           "non-negative and sum to 1")
-    rng = random.Random(seed)
     parts: list[list[Example]] = [[] for _ in fractions]
-    by_label: dict[str, list[Example]] = {}
-    for example in examples:
-        by_label.setdefault(example.label, []).append(example)
-    for label in sorted(by_label):
-        group = list(by_label[label])
-        rng.shuffle(group)
+    for group in shuffled_by_label(examples, seed):
         bounds, total = [], 0.0
         for fraction in fractions:
             total += fraction

@@ -9,7 +9,6 @@ True
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any, Sequence
 
 import torch
 
-from qnlp.data.corpus import Example, fingerprint, split_examples
+from qnlp.data.corpus import (Example, fingerprint, shuffled_by_label,
+                              split_examples)
 from qnlp.data.fasta import ProteinRecord, crop, read_fasta
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.sequence import SequenceClassifier
@@ -108,15 +108,9 @@ def cross_validation_split(examples: Sequence[Example], folds: int,
     if folds < 2 or not 0 <= fold < folds:
         raise ConfigError(f"fold {fold} of {folds}: need 2 or more folds "
                           "and 0 <= fold < folds")
-    rng = random.Random(seed)
     rest: list[Example] = []
     test: list[Example] = []
-    by_label: dict[str, list[Example]] = {}
-    for example in examples:
-        by_label.setdefault(example.label, []).append(example)
-    for label in sorted(by_label):
-        group = list(by_label[label])
-        rng.shuffle(group)
+    for group in shuffled_by_label(examples, seed):
         for index, example in enumerate(group):
             (test if index % folds == fold else rest).append(example)
     dev_share = dev_fraction / (1 - 1 / folds)
