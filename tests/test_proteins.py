@@ -1,6 +1,8 @@
 """Proteins: FASTA validation, tokenisers, circuits vs the batched scan."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
@@ -105,6 +107,19 @@ def test_proteins_cli_end_to_end(tmp_path, capsys):
                  '--model', 'chain', '--quiet']) == 0
     assert (out / 'metrics.json').exists()
     assert 'test accuracy' in capsys.readouterr().out
+
+
+def test_proteins_cli_cross_validation_fold(tmp_path, capsys):
+    out = tmp_path / 'fold'
+    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
+                 str(out), '--epochs', '1', '--max-length', '60',
+                 '--folds', '4', '--fold', '1', '--quiet']) == 0
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert metrics['sequences'][2] == 40          # a quarter of 160
+    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
+                 str(tmp_path / 'bad'), '--folds', '4', '--fold', '4',
+                 '--quiet']) == 2
+    assert '0 <= fold < folds' in capsys.readouterr().err
 
 
 def test_composition_baseline_separates_bundled_proteins():

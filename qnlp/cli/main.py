@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
                                'maximum); default: one circuit per sequence')
     proteins.add_argument('--stride', type=_positive,
                           help='step between windows (default window/2)')
+    proteins.add_argument('--folds', type=_positive,
+                          help='stratified cross-validation: FOLDS folds, '
+                               'test on fold --fold (default: the 80/20 '
+                               'split)')
+    proteins.add_argument('--fold', type=int, help='test fold, 0..FOLDS-1')
     proteins.add_argument('--max-length', type=_positive,
                           help='crop sequences to this many residues '
                                '(default 1000)')
@@ -353,7 +358,8 @@ def _train_proteins(args: argparse.Namespace) -> int:
     values = {key: getattr(args, key) for key in
               ('seed', 'epochs', 'batch_size', 'lr', 'optimizer', 'schedule',
                'patience', 'model', 'sharing', 'layers', 'tokens',
-               'max_length', 'crop', 'qubits', 'window', 'stride')
+               'max_length', 'crop', 'qubits', 'window', 'stride', 'folds',
+               'fold')
               if getattr(args, key, None) is not None}
     if args.kmer is not None:
         values['k'] = args.kmer
