@@ -125,6 +125,8 @@ def main() -> None:
         'QNLP_DATA_DIR', ROOT.parent / 'shared' / 'data')))
     parser.add_argument('--epochs', type=int, default=50)
     parser.add_argument('--max-length', type=int, default=1000)
+    parser.add_argument('--stride', type=int, default=0,
+                        help='step between windows (default window/2)')
     parser.add_argument('--folds', type=int, default=5,
                         help='cross-validation folds for the variant with '
                              'the best dev accuracy (0: none)')
@@ -133,11 +135,12 @@ def main() -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     folder = args.data / 'protein' / 'deeploc'
     base = ProteinSettings(max_length=args.max_length, epochs=args.epochs,
-                           label_patterns=PATTERNS)
+                           stride=args.stride, label_patterns=PATTERNS)
     results: dict = {'benchmark': 'bench_proteins', 'machine':
                      f'{platform.machine()} {os.cpu_count()} cores',
                      'max_length': args.max_length, 'settings': {
-                         'window': base.window, 'lr': base.lr,
+                         'window': base.window, 'stride': base.stride,
+                         'lr': base.lr,
                          'layers': base.layers, 'epochs': args.epochs},
                      'models': {}}
     for model in ('tree', 'chain'):
