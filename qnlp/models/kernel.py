@@ -24,11 +24,11 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_X_y
 
 from qnlp.errors import ConfigError
 from qnlp.models.circuits import make_feature_map
-from qnlp.models.vqc import MAX_QUBITS
+from qnlp.models.vqc import MAX_QUBITS, check_features
 
 
 class QuantumKernel:
@@ -111,11 +111,7 @@ class QuantumKernelSVC(ClassifierMixin, BaseEstimator):
         return self
 
     def _test_kernel(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        X = check_array(X, dtype=np.float64)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but the model "
-                             f"was fitted with {self.n_features_in_}")
+        X = check_features(self, X)
         return self.kernel_.evaluate(X, self.X_train_)
 
     def decision_function(self, X: Any) -> np.ndarray:

@@ -20,8 +20,11 @@ directly. Both paths give the same numbers and exact autograd gradients.
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numpy as np
 import torch
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from qnlp.engine.statevector import Statevector
 from qnlp.models.circuits import (EfficientSU2, make_feature_map, readout,
@@ -29,6 +32,17 @@ from qnlp.models.circuits import (EfficientSU2, make_feature_map, readout,
 from qnlp.errors import ConfigError
 
 MAX_QUBITS = 12
+
+
+def check_features(estimator: Any, X: Any) -> np.ndarray:
+    """``X`` as a float64 array for a fitted scikit-learn ``estimator``,
+    with as many columns as it was fitted with (else ``ValueError``)."""
+    check_is_fitted(estimator)
+    X = check_array(X, dtype=np.float64)
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but the model "
+                         f"was fitted with {estimator.n_features_in_}")
+    return X
 
 
 class VariationalCircuit(torch.nn.Module):

@@ -32,11 +32,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_X_y
 
 from qnlp.engine.statevector import torch_threads
 from qnlp.errors import ConfigError
-from qnlp.models.vqc import VariationalCircuit
+from qnlp.models.vqc import VariationalCircuit, check_features
 from qnlp.train.optim import SPSA
 
 VQC_OPTIMISERS = ('adam', 'aqgd', 'spsa', 'cobyla')
@@ -173,11 +173,7 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``(samples, 2)`` class probabilities, columns as ``classes_``."""
-        check_is_fitted(self)
-        X = check_array(X, dtype=np.float64)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but the model "
-                             f"was fitted with {self.n_features_in_}")
+        X = check_features(self, X)
         with torch.no_grad():
             p1 = self.circuit_(self.circuit_.encode(torch.from_numpy(X)))
         p1 = p1.numpy()
