@@ -18,6 +18,7 @@ torch.Size([2, 2])
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -87,10 +88,12 @@ def merge_map(unitary: torch.Tensor) -> torch.Tensor:
         d * d, d * d, d * d)
 
 
+@functools.lru_cache(maxsize=None)
 def pauli_basis(qubits: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(B, B_inv)`` with ``r = B vec(rho)`` the real Pauli vector
     ``r_k = Tr(P_k rho)`` (first qubit most significant) and
-    ``vec(rho) = B_inv r``.
+    ``vec(rho) = B_inv r``. Cached: the tensors are shared, never modify
+    them.
 
     >>> to_pauli, from_pauli = pauli_basis(1)
     >>> rho = torch.tensor([[1, 0], [0, 0]], dtype=torch.complex128)
