@@ -40,9 +40,9 @@ from tqdm.auto import tqdm
 
 from qnlp.data.images import ImageData
 from qnlp.errors import CheckpointError, ConfigError
+from qnlp.files import atomic_write_json, atomic_write_text
 from qnlp.models.images import MODELS, count_parameters, make_image_model
 from qnlp.models.quantum_layers import ParallelQuantumLayer
-from qnlp.files import atomic_write_json, atomic_write_text
 from qnlp.train.checkpoint import CONFIG_FILE, METRICS_FILE, save_run
 from qnlp.train.metrics import classification_report
 from qnlp.train.state import load_state, save_state
