@@ -213,8 +213,20 @@ def _substitute(box: Any, value: Any) -> Any:
     return concrete
 
 
-def _gate_coefficients(box: Any) -> np.ndarray:
+#: Gate coefficients by structural descriptor: the same gate type costs
+#: four lambeq evaluations once, not once per circuit shape.
+_COEFFICIENTS: dict[tuple, np.ndarray] = {}
+
+
+def _gate_coefficients(box: Any, slot: Slot) -> np.ndarray:
     """C0, C1, C2 with ``box(p) = C0 + cos(pi p) C1 + sin(pi p) C2``."""
+    key = _symbolic_descriptor(box, slot)
+    if key not in _COEFFICIENTS:
+        _COEFFICIENTS[key] = _probe_gate(box)
+    return _COEFFICIENTS[key]
+
+
+def _probe_gate(box: Any) -> np.ndarray:
     samples = []
     for phase in _PROBE_PHASES:
         concrete = _substitute(box, phase)
@@ -304,7 +316,7 @@ def build_network(diagram: Any) -> Network:
                 operand.slot = len(slots)
                 slots.append(slot)
                 if is_quantum:
-                    operand.coefficients = _gate_coefficients(box)
+                    operand.coefficients = _gate_coefficients(box, slot)
                 else:
                     operand.index_map = _weight_index_map(box, slot)
             operands.append(operand)

@@ -37,36 +37,54 @@ def _fold_constants(operands: list[Operand], keep: set[int]) -> list[Operand]:
     """Contract pairs of constant operands while that does not grow them.
 
     ``keep`` holds labels that must survive (outputs and traced wires).
+    Each constant is merged with its neighbours (constants sharing a label,
+    or scalars) until no merge keeps the size; a pair that grew once is
+    not retried, since the labels it shares with the rest do not change
+    until one of the two is merged with something else.
     """
-    operands = list(operands)
-    changed = True
-    while changed:
-        changed = False
-        constants = [i for i, op in enumerate(operands) if op.is_constant]
-        for a_pos, i in enumerate(constants):
-            for j in constants[a_pos + 1:]:
-                a, b = operands[i], operands[j]
-                shared = set(a.labels) & set(b.labels)
-                if not shared and a.labels and b.labels:
+    ops: list[Operand | None] = list(operands)
+    holders: dict[int, set[int]] = {}  # label -> positions holding it
+    for position, op in enumerate(ops):
+        for label in set(op.labels):
+            holders.setdefault(label, set()).add(position)
+    grew: set[tuple[int, int]] = set()
+    tried: list[Operand] = []  # keeps the ids in ``grew`` from being reused
+
+    def neighbours(i: int) -> list[int]:
+        op = ops[i]
+        found = {k for w in op.labels for k in holders[w]}
+        found |= {k for k, o in enumerate(ops) if o is not None
+                  and o.is_constant and (not o.labels or not op.labels)}
+        return sorted(k for k in found - {i} if ops[k].is_constant)
+
+    for i in range(len(ops)):
+        while ops[i] is not None and ops[i].is_constant:
+            for j in neighbours(i):
+                a, b = ops[i], ops[j]
+                if (id(a), id(b)) in grew:
                     continue
-                merged = _contract_constants(a, b, operands, keep)
-                if merged.array.size <= max(a.array.size, b.array.size):
-                    operands[i] = merged
-                    del operands[j]
-                    changed = True
-                    break
-            if changed:
+                merged = _contract_constants(a, b, holders, {i, j}, keep)
+                if merged.array.size > max(a.array.size, b.array.size):
+                    grew.add((id(a), id(b)))
+                    tried += (a, b)
+                    continue
+                for label in set(a.labels) | set(b.labels):
+                    holders[label] -= {i, j}
+                for label in set(merged.labels):
+                    holders[label].add(i)
+                ops[i], ops[j] = merged, None
                 break
-    return operands
+            else:
+                break
+    return [op for op in ops if op is not None]
 
 
-def _contract_constants(a: Operand, b: Operand, operands: list[Operand],
-                        keep: set[int]) -> Operand:
-    others = {w for op in operands if op is not a and op is not b
-              for w in op.labels}
+def _contract_constants(a: Operand, b: Operand, holders: dict[int, set[int]],
+                        pair: set[int], keep: set[int]) -> Operand:
+    """``a`` and ``b`` contracted over the labels no other operand holds."""
     out: list[int] = []
     for w in a.labels + b.labels:
-        if w not in out and (w in keep or w in others):
+        if w not in out and (w in keep or holders[w] - pair):
             out.append(w)
     symbols = {w: opt_einsum.get_symbol(k)
                for k, w in enumerate(dict.fromkeys(a.labels + b.labels))}
