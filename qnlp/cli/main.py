@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,7 +26,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     'seed': 0, 'epochs': 120, 'batch_size': 0, 'lr': 0.1,
     'optimizer': 'adam', 'schedule': 'constant', 'patience': 0,
     'ansatz': 'iqp', 'layers': 1, 'tagger': 'lexicon', 'frobenius': False,
-    'split': None,
+    'split': None, 'unparsable': 'error',
 }
 
 
@@ -85,6 +86,10 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument('--frobenius', action='store_const', const=True,
                        help='relative pronouns as spiders (DisCoCat) rather '
                             'than trainable word boxes')
+    train.add_argument('--unparsable', choices=('error', 'skip'),
+                       help='a sentence the parser cannot reduce: stop with '
+                            'its file and line, or leave it out and count '
+                            'it in metrics.json (default error)')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(train)
     train.add_argument('--quiet', action='store_true',
                        help='no progress bar')
+    train.add_argument('--nproc', type=_positive,
+                       help='sentences: data-parallel training on this many '
+                            'local processes (torch.distributed, gloo); '
+                            'under torchrun leave it out')
     proteins = train.add_argument_group(
         'proteins (--task proteins: CORPUS is a FASTA file or a directory '
         'of them, split 70/10/20 stratified by --seed)')
@@ -447,6 +456,9 @@ def _train(args: argparse.Namespace) -> int:
         accepted = ', '.join(TASK_MODELS[task]) or 'no --model'
         raise ConfigError(f"--model {args.model} is not a {task} model; "
                           f"--task {task} takes {accepted}")
+    if args.nproc and task != 'sentences':
+        raise ConfigError(f"--nproc trains sentence classifiers; --task "
+                          f"{task} runs in one process")
     if args.task == 'proteins':
         return _train_proteins(args)
     if args.task == 'sentiment':
@@ -454,7 +466,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.task == 'images':
         return _train_images(args)
 
-    from qnlp.train.text import TextSettings, train_text_classifier
+    from qnlp.train.distributed import world_from_environment
+    from qnlp.train.text import (TextSettings, train_text_classifier,
+                                 train_text_parallel)
     values = dict(TRAIN_DEFAULTS)
     corpus = args.corpus
     if args.config:
@@ -478,11 +492,20 @@ def _train(args: argparse.Namespace) -> int:
     settings = TextSettings.from_dict(values)
     Path(out).mkdir(parents=True, exist_ok=True)
     from qnlp.files import atomic_write_text
-    atomic_write_text(Path(out) / 'run.yaml', yaml.safe_dump(
-        {'corpus': str(corpus), **values}, sort_keys=True))
-    metrics = train_text_classifier(corpus, out, settings,
-                                    resume=bool(args.resume),
-                                    progress=not args.quiet)
+    if os.environ.get('RANK', '0') == '0':  # one writer under torchrun
+        atomic_write_text(Path(out) / 'run.yaml', yaml.safe_dump(
+            {'corpus': str(corpus), **values}, sort_keys=True))
+    if args.nproc and args.nproc > 1:
+        metrics = train_text_parallel(corpus, out, settings, args.nproc,
+                                      resume=bool(args.resume),
+                                      progress=not args.quiet)
+    else:
+        world = world_from_environment()  # a rank under torchrun, or alone
+        metrics = train_text_classifier(corpus, out, settings,
+                                        resume=bool(args.resume),
+                                        progress=not args.quiet, world=world)
+        if not world.is_main:
+            return 0
     print(f"dev accuracy  {metrics['dev_accuracy']:.4f}")
     print(f"test accuracy {metrics['test_accuracy']:.4f}  "
           f"(F1 {metrics['test_f1']:.4f})")

@@ -56,6 +56,16 @@ class PreparedBatch:
         return self.size
 
 
+def collect_symbols(diagrams: Iterable[Any]) -> list[Any]:
+    """Every free symbol of ``diagrams`` (lambeq ``Symbol`` objects, which
+    carry their size), sorted by name."""
+    found: dict[str, Any] = {}
+    for diagram in diagrams:
+        for symbol in diagram.free_symbols:
+            found.setdefault(symbol.name, symbol)
+    return [found[name] for name in sorted(found)]
+
+
 class Engine:
     """Exact batched simulation of lambeq diagrams, differentiable in torch.
 
@@ -91,11 +101,7 @@ class Engine:
     @classmethod
     def from_diagrams(cls, diagrams: Iterable[Any], **kwargs: Any) -> "Engine":
         """An engine over every symbol of ``diagrams``, sorted by name."""
-        found: dict[str, Any] = {}
-        for diagram in diagrams:
-            for symbol in diagram.free_symbols:
-                found.setdefault(symbol.name, symbol)
-        return cls([found[name] for name in sorted(found)], **kwargs)
+        return cls(collect_symbols(diagrams), **kwargs)
 
     def add_symbol(self, symbol: Any) -> None:
         """Append ``symbol`` to the weight layout (no-op if present)."""

@@ -96,7 +96,7 @@ def _contract_constants(a: Operand, b: Operand, holders: dict[int, set[int]],
 
 @dataclass
 class _Step:
-    """One pairwise contraction: positions in the working list, and how.
+    """One pairwise contraction: which tensors (by creation number), how.
 
     When the pair is a plain batched matrix product (every shared label
     summed, except the batch) it runs as permute, reshape and ``matmul``,
@@ -112,8 +112,8 @@ class _Step:
         if self.matmul is None:
             return torch.einsum(self.equation, a, b)
         perm_a, shape_a, perm_b, shape_b, shape_out = self.matmul
-        left = a.permute(perm_a).reshape(shape_a)
-        right = b.permute(perm_b).reshape(shape_b)
+        left = (a if perm_a is None else a.permute(perm_a)).reshape(shape_a)
+        right = (b if perm_b is None else b.permute(perm_b)).reshape(shape_b)
         return torch.matmul(left, right).reshape(shape_out)
 
 
@@ -146,6 +146,8 @@ def _as_matmul(a: str, b: str, needed: set[str], batch: str,
     def layout(term, first, second):
         order = ([batch] if batch in term else []) + first + second
         perm = tuple(term.index(c) for c in order)
+        if perm == tuple(range(len(perm))):
+            perm = None  # already in order: no permute call
         shape = (([-1] if batch in term else [])
                  + [prod(first), prod(second)])
         return perm, tuple(shape)
@@ -261,14 +263,20 @@ class Plan:
                 if w in letters}
         steps: list[_Step] = []
         work = list(terms)
+        # Steps address tensors by creation number (operands first, then
+        # each step's result), so evaluation appends instead of rebuilding
+        # the working list.
+        created = list(range(len(terms)))
         for pair in path:
             i, j = sorted(pair)
             a, b = work[i], work[j]
             rest = [t for k, t in enumerate(work) if k not in (i, j)]
             needed = set(final).union(*rest) if rest else set(final)
             out, recipe = _as_matmul(a, b, needed, batch, size)
-            steps.append(_Step(i, j, _local_letters(f"{a},{b}->{out}"),
-                               recipe))
+            steps.append(_Step(created[i], created[j],
+                               _local_letters(f"{a},{b}->{out}"), recipe))
+            created = [c for k, c in enumerate(created) if k not in (i, j)]
+            created.append(len(terms) + len(steps) - 1)
             work = rest + [out]
         return steps, _local_letters(f"{work[0]}->{final}")
 
@@ -294,13 +302,12 @@ class Plan:
 
     def contract(self, tensors: list[torch.Tensor]) -> torch.Tensor:
         """Contract the network; returns ``[B, *outputs, *traced]``."""
-        work = list(tensors)
+        work: list[torch.Tensor | None] = list(tensors)
         for step in self._steps:
             a, b = work[step.first], work[step.second]
-            rest = [t for k, t in enumerate(work)
-                    if k not in (step.first, step.second)]
-            work = rest + [step.run(a, b)]
-        result = work[0]
+            work[step.first] = work[step.second] = None  # free early
+            work.append(step.run(a, b))
+        result = work[-1]
         source, target = self._result_equation.split('->')
         if source != target:
             result = torch.einsum(self._result_equation, result)

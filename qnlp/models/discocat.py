@@ -31,7 +31,7 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from qnlp.compiler import make_ansatz, to_circuit
-from qnlp.engine import Engine, PreparedBatch
+from qnlp.engine import Engine, PreparedBatch, collect_symbols
 from qnlp.errors import ConfigError
 from qnlp.parsing import Parser
 
@@ -65,18 +65,36 @@ class SentencePipeline:
                                   layers=layers)
         self.target = target
         self.vocabulary: set[tuple[str, str]] | None = None
+        self._parsed: dict[str, Any] = {}  # text -> analysis, parsed once
+
+    def analyse(self, text: str) -> Any:
+        """The parser's analysis of ``text`` (cached: parsing is slow)."""
+        if text not in self._parsed:
+            self._parsed[text] = self.parser.analyse(text, self.target)
+        return self._parsed[text]
 
     def _analyses(self, texts: Iterable[str]):
-        return [self.parser.analyse(text, self.target) for text in texts]
+        return [self.analyse(text) for text in texts]
 
-    def fit_vocabulary(self, texts: Iterable[str], min_count: int = 2) -> None:
-        """Learn the known ``(word, category)`` pairs from training texts.
-
-        Pairs seen fewer than ``min_count`` times become ``<unk>``.
-        """
+    def count_pairs(self, texts: Iterable[str]) -> Counter[tuple[str, str]]:
+        """How often each ``(word, category)`` pair occurs in ``texts``."""
         counts: Counter[tuple[str, str]] = Counter()
         for analysis in self._analyses(texts):
             counts.update(zip(analysis.words, analysis.categories))
+        return counts
+
+    def fit_vocabulary(self, texts: Iterable[str] | None = None,
+                       min_count: int = 2,
+                       counts: Counter[tuple[str, str]] | None = None
+                       ) -> None:
+        """Learn the known ``(word, category)`` pairs from training texts.
+
+        Pairs seen fewer than ``min_count`` times become ``<unk>``. Give
+        ``counts`` (from :meth:`count_pairs`, e.g. summed over shards)
+        instead of ``texts`` to skip the parsing.
+        """
+        if counts is None:
+            counts = self.count_pairs(texts or ())
         self.vocabulary = {pair for pair, n in counts.items()
                            if n >= min_count}
 
@@ -126,8 +144,7 @@ class DisCoCatClassifier(torch.nn.Module):
     def from_circuits(cls, circuits: Iterable[Any], n_classes: int = 2,
                       seed: int = 0) -> "DisCoCatClassifier":
         """A classifier over every symbol of ``circuits``."""
-        symbols = Engine.from_diagrams(circuits).symbols
-        return cls(symbols, n_classes, seed)
+        return cls(collect_symbols(circuits), n_classes, seed)
 
     def extend_symbols(self, circuits: Iterable[Any],
                        fill: float | None = None) -> None:
@@ -137,8 +154,13 @@ class DisCoCatClassifier(torch.nn.Module):
         They are initialised like the others (uniform in [0, 1) from
         torch's global generator), or to ``fill`` when it is given.
         """
-        new = [s for s in Engine.from_diagrams(circuits).symbols
-               if s not in self.engine]
+        self.add_symbols(collect_symbols(circuits), fill)
+
+    def add_symbols(self, symbols: Iterable[Any],
+                    fill: float | None = None) -> None:
+        """Append the ``symbols`` the model lacks, in the order given,
+        initialised as in :meth:`extend_symbols`."""
+        new = [s for s in symbols if s not in self.engine]
         if not new:
             return
         for symbol in new:

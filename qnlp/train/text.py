@@ -16,24 +16,30 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from qnlp.data import Corpus, load_corpus
-from qnlp.errors import CheckpointError, ConfigError
+from qnlp.data import Corpus, Example, load_corpus
+from qnlp.engine import collect_symbols
+from qnlp.errors import CheckpointError, ConfigError, ParseError
 from qnlp.models import DisCoCatClassifier, SentencePipeline
 from qnlp.parsing import Parser, make_tagger
 from qnlp.files import atomic_write_json
 from qnlp.train.checkpoint import CONFIG_FILE, METRICS_FILE, load_run, save_run
 from qnlp.train.metrics import classification_report
+from qnlp.train.distributed import World, launch, world_from_environment
 from qnlp.train.plots import plot_history
 from qnlp.train.trainer import Split, TrainConfig, evaluate, fit
 
 CHECKPOINT_FILE = 'checkpoint.safetensors'
 HISTORY_FILE = 'history.jsonl'
+#: What to do with a sentence the parser cannot reduce: stop with its
+#: file and line, or leave it out (counted in the metrics).
+UNPARSABLE = ('error', 'skip')
 
 
 @dataclass
@@ -51,6 +57,13 @@ class TextSettings:
     tagger: str = 'lexicon'
     frobenius: bool = False
     split: tuple[float, ...] | None = None
+    unparsable: str = 'error'
+
+    def __post_init__(self) -> None:
+        if self.unparsable not in UNPARSABLE:
+            raise ConfigError(f"unparsable must be one of "
+                              f"{', '.join(UNPARSABLE)}, got "
+                              f"{self.unparsable!r}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TextSettings":
@@ -83,42 +96,103 @@ def _sentence_qubits(n_classes: int) -> int:
     return max(1, (n_classes - 1).bit_length())
 
 
-def _split(pipeline: SentencePipeline, corpus: Corpus, examples) -> Split:
-    circuits = pipeline.circuits([e.text for e in examples])
-    labels = torch.tensor([corpus.label_index(e.label) for e in examples])
-    return Split(circuits, labels)
+def _parse_shards(pipeline: SentencePipeline, examples: Sequence[Example],
+                  settings: TextSettings, world: World) -> list[int]:
+    """Parse this rank's examples; returns the global indices kept.
+
+    Every rank gets the same answer: the failures of all ranks are
+    gathered, and with ``unparsable='error'`` every rank raises the error
+    of the first failing example (as a single process would).
+    """
+    failed = []
+    for i in world.shard(range(len(examples))):
+        try:
+            pipeline.analyse(examples[i].text)
+        except ParseError as error:
+            example = examples[i]
+            failed.append((i, f"{example.source}:{example.line}: {error}"))
+    failed = sorted(f for shard in world.all_gather(failed) for f in shard)
+    if failed and settings.unparsable == 'error':
+        raise ParseError(f"{failed[0][1]} (use --unparsable skip to leave "
+                         "such sentences out)")
+    dropped = {i for i, _ in failed}
+    return [i for i in range(len(examples)) if i not in dropped]
+
+
+def _split(pipeline: SentencePipeline, corpus: Corpus,
+           examples: Sequence[Example], kept: list[int],
+           world: World) -> Split:
+    """This rank's shard of the kept ``examples`` as circuits and labels.
+
+    A rank holds the examples it parsed (see :func:`_parse_shards`);
+    their positions are their places among the kept examples.
+    """
+    mine = [k for k, i in enumerate(kept) if world.owner(i) == world.rank]
+    circuits = pipeline.circuits([examples[kept[k]].text for k in mine])
+    labels = torch.tensor([corpus.label_index(examples[kept[k]].label)
+                           for k in mine], dtype=torch.long)
+    return Split(circuits, labels, positions=mine, total=len(kept))
+
+
+def _gathered_symbols(circuits: Sequence[Any], world: World) -> list[Any]:
+    """The symbols of every rank's ``circuits``, sorted by name."""
+    found: dict[str, Any] = {}
+    for shard in world.all_gather(collect_symbols(circuits)):
+        for symbol in shard:
+            found.setdefault(symbol.name, symbol)
+    return [found[name] for name in sorted(found)]
+
+
+def _predictions(model: DisCoCatClassifier, data: Split,
+                 world: World) -> tuple[list[int], list[int]]:
+    """True and predicted labels of the whole split, in global order."""
+    with torch.no_grad():
+        predicted = (model(data.circuits).argmax(1).tolist()
+                     if data.circuits else [])
+    pairs = world.all_gather((list(data.positions or range(len(predicted))),
+                              data.labels.tolist(), predicted))
+    rows = sorted(row for positions, truth, guess in pairs
+                  for row in zip(positions, truth, guess))
+    return [r[1] for r in rows], [r[2] for r in rows]
 
 
 def train_text_classifier(corpus_path: str | Path, out: str | Path,
                           settings: TextSettings | None = None,
-                          resume: bool = False,
-                          progress: bool = True) -> dict[str, Any]:
+                          resume: bool = False, progress: bool = True,
+                          world: World | None = None) -> dict[str, Any]:
     """Train on ``corpus_path``, write the run to ``out``, return metrics.
 
     With ``resume=True`` training continues from ``out``'s checkpoint,
-    which must come from the same settings and corpus.
+    which must come from the same settings and corpus. With a
+    distributed ``world`` (see :mod:`qnlp.train.distributed`) every rank
+    calls this; each parses and evaluates its shard, rank 0 writes.
     """
     settings = settings or TextSettings()
+    world = world or World()
     out = Path(out)
     torch.manual_seed(settings.seed)
     corpus = load_corpus(corpus_path, split=settings.split,
                          seed=settings.seed)
-    if resume and not (out / CHECKPOINT_FILE).exists():
+    if resume and world.is_main and not (out / CHECKPOINT_FILE).exists():
         raise CheckpointError(f"{out / CHECKPOINT_FILE}: nothing to resume "
                               "(was the run started with this --out?)")
     pipeline = _pipeline(settings, len(corpus.labels))
-    pipeline.fit_vocabulary([e.text for e in corpus.train])
-    train = _split(pipeline, corpus, corpus.train)
-    dev = _split(pipeline, corpus, corpus.dev)
-    test = _split(pipeline, corpus, corpus.test)
+    parts = {'train': corpus.train, 'dev': corpus.dev, 'test': corpus.test}
+    kept = {name: _parse_shards(pipeline, examples, settings, world)
+            for name, examples in parts.items()}
+    own_train = [corpus.train[i].text for i in kept['train']
+                 if world.owner(i) == world.rank]
+    counts = sum(world.all_gather(pipeline.count_pairs(own_train)),
+                 Counter())
+    pipeline.fit_vocabulary(counts=counts)
+    train, dev, test = (_split(pipeline, corpus, parts[name], kept[name],
+                               world) for name in ('train', 'dev', 'test'))
 
-    model = DisCoCatClassifier.from_circuits(train.circuits,
-                                             len(corpus.labels),
-                                             settings.seed)
+    model = DisCoCatClassifier(_gathered_symbols(train.circuits, world),
+                               len(corpus.labels), settings.seed)
     # Dev and test may use <unk> of categories absent from train.
-    for circuits in (dev.circuits, test.circuits):
-        model.extend_symbols(circuits)
-    out.mkdir(parents=True, exist_ok=True)
+    for data in (dev, test):
+        model.add_symbols(_gathered_symbols(data.circuits, world))
     run_config = {
         'task': 'sentences', 'corpus': str(corpus_path),
         'corpus_sha256': corpus.fingerprint, 'labels': corpus.labels,
@@ -127,7 +201,9 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
         'symbols': model.engine.symbols,
         'vocabulary': sorted(map(list, pipeline.vocabulary or ())),
     }
-    atomic_write_json(out / CONFIG_FILE, run_config)
+    if world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / CONFIG_FILE, run_config)
     identity = {'corpus_sha256': corpus.fingerprint,
                 'settings': json.loads(json.dumps(asdict(settings)))}
 
@@ -135,27 +211,51 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
     history = fit(model, train, dev, settings.train_config(),
                   progress=progress, checkpoint=out / CHECKPOINT_FILE,
                   resume=resume, identity=identity,
-                  history_file=out / HISTORY_FILE)
+                  history_file=out / HISTORY_FILE, world=world)
     train_seconds = time.perf_counter() - start
 
     metrics: dict[str, Any] = {
         'train_seconds': train_seconds,
         'epochs_run': len(history), 'epochs': settings.epochs,
         'n_parameters': model.engine.n_weights,
-        'n_circuit_shapes': model.engine.n_plans}
+        'processes': world.size,
+        'n_circuit_shapes': sum(world.all_gather(model.engine.n_plans))}
     for name, data in (('train', train), ('dev', dev), ('test', test)):
         loss, accuracy = evaluate(model, model.prepare(data.circuits),
-                                  data.labels)
+                                  data.labels, world)
         metrics[f'{name}_accuracy'] = accuracy
         metrics[f'{name}_loss'] = loss
-    with torch.no_grad():
-        predicted = model(test.circuits).argmax(1)
-    metrics['test_f1'] = classification_report(
-        test.labels.tolist(), predicted.tolist(), corpus.labels)['f1']
-    save_run(out, run_config, {'weights': model.weights})
-    atomic_write_json(out / METRICS_FILE, metrics)
-    plot_history(history, out / 'curve.png')
+        metrics[f'{name}_skipped'] = len(parts[name]) - len(kept[name])
+    truth, predicted = _predictions(model, test, world)
+    metrics['test_f1'] = classification_report(truth, predicted,
+                                               corpus.labels)['f1']
+    if world.is_main:
+        save_run(out, run_config, {'weights': model.weights})
+        atomic_write_json(out / METRICS_FILE, metrics)
+        plot_history(history, out / 'curve.png')
     return metrics
+
+
+def _train_on_this_rank(corpus_path: str | Path, out: str | Path,
+                        settings: TextSettings, resume: bool,
+                        progress: bool) -> None:
+    train_text_classifier(corpus_path, out, settings, resume, progress,
+                          world_from_environment())
+
+
+def train_text_parallel(corpus_path: str | Path, out: str | Path,
+                        settings: TextSettings | None = None, nproc: int = 2,
+                        resume: bool = False, progress: bool = True
+                        ) -> dict[str, Any]:
+    """:func:`train_text_classifier` data-parallel on ``nproc`` local
+    processes (``qnlp train --nproc N``); returns the run's metrics.
+
+    Same global batch, same seed: the same weights and metrics as one
+    process (up to floating-point summation order).
+    """
+    launch(_train_on_this_rank, nproc, corpus_path, out,
+           settings or TextSettings(), resume, progress)
+    return json.loads((Path(out) / METRICS_FILE).read_text())
 
 
 @dataclass

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from qnlp.engine import PreparedBatch
 from qnlp.errors import CheckpointError, ConfigError
+from qnlp.train.distributed import World
 from qnlp.train.optim import (OPTIMISERS, SCIPY_OPTIMISERS, make_optimizer,
                               make_scheduler, scipy_epoch)
 from qnlp.files import atomic_write_text
@@ -72,9 +73,27 @@ class TrainConfig:
 
 @dataclass
 class Split:
-    """Circuits and integer labels of one data split."""
+    """Circuits and integer labels of one data split.
+
+    In data-parallel training a rank holds only its shard: ``positions``
+    gives the global index of each example it holds and ``total`` the
+    size of the whole split (see :mod:`qnlp.train.distributed`).
+    """
     circuits: Sequence[Any]
     labels: torch.Tensor
+    positions: Sequence[int] | None = None
+    total: int | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of examples in the whole split (over every rank)."""
+        return len(self.circuits) if self.total is None else self.total
+
+    def local_index(self) -> dict[int, int]:
+        """Global example index -> position in this rank's shard."""
+        positions = self.positions if self.positions is not None \
+            else range(len(self.circuits))
+        return {g: k for k, g in enumerate(positions)}
 
 
 def nll(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -84,13 +103,24 @@ def nll(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def evaluate(model: torch.nn.Module, batch: PreparedBatch,
-             labels: torch.Tensor) -> tuple[float, float]:
-    """Loss and accuracy of ``model`` on a prepared split."""
-    with torch.no_grad():
-        probs = model(batch)
-        loss = nll(probs, labels).item()
-        accuracy = (probs.argmax(1) == labels).double().mean().item()
-    return loss, accuracy
+             labels: torch.Tensor, world: World = World()
+             ) -> tuple[float, float]:
+    """Loss and accuracy of ``model`` on a prepared split.
+
+    With a distributed ``world`` each rank passes its shard and every
+    rank gets the figures of the whole split.
+    """
+    totals = torch.zeros(3, dtype=torch.float64)
+    if len(labels):
+        with torch.no_grad():
+            probs = model(batch)
+            totals[0] = nll(probs, labels).item() * len(labels)
+            totals[1] = (probs.argmax(1) == labels).sum().item()
+            totals[2] = len(labels)
+    loss_sum, correct, count = world.all_reduce(totals).tolist()
+    if count == 0:
+        raise ConfigError("cannot evaluate on an empty split")
+    return loss_sum / count, correct / count
 
 
 def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -161,23 +191,27 @@ def fit(model: torch.nn.Module, train: Split, dev: Split,
         checkpoint: str | Path | None = None, resume: bool = False,
         identity: dict[str, Any] | None = None,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
-        history_file: str | Path | None = None
-        ) -> list[dict[str, float]]:
+        history_file: str | Path | None = None,
+        world: World = World()) -> list[dict[str, float]]:
     """Train ``model`` in place; returns one metrics row per epoch.
 
     ``identity`` (settings and corpus hash) is stored in the checkpoint
     and must match on resume. ``on_epoch`` is called with each new row.
     ``history_file`` is rewritten (atomically, one JSON line per epoch)
     from the checkpointed history after every epoch, so after a kill and
-    ``resume`` it is complete again.
+    ``resume`` it is complete again. With a distributed ``world``,
+    ``train`` and ``dev`` are this rank's shards; rank 0 alone writes the
+    checkpoint and history file and reads the checkpoint on resume.
     """
     run = _Run(model, config)
     identity = {**(identity or {}), 'train': asdict(config)}
     if resume:
-        if checkpoint is None or not Path(checkpoint).exists():
-            raise CheckpointError(f"{checkpoint}: nothing to resume")
-        run.restore(load_state(checkpoint), identity, Path(checkpoint))
-    size = len(train.circuits)
+        run.restore(_read_checkpoint(checkpoint, world), identity,
+                    Path(str(checkpoint)))
+    if not world.is_main:
+        checkpoint = history_file = on_epoch = None
+        progress = False
+    size = train.size
     batch_size = config.batch_size or size
     full = model.prepare(train.circuits)
     dev_batch = model.prepare(dev.circuits)
@@ -186,8 +220,9 @@ def fit(model: torch.nn.Module, train: Split, dev: Split,
     start = time.perf_counter() - (run.history[-1]['seconds']
                                    if run.history else 0.0)
     while run.epoch < config.epochs and not run.stopped:
-        total = _train_epoch(run, train, full, size, batch_size)
-        dev_loss, dev_accuracy = evaluate(model, dev_batch, dev.labels)
+        total = _train_epoch(run, train, full, batch_size, world)
+        dev_loss, dev_accuracy = evaluate(model, dev_batch, dev.labels,
+                                          world)
         run.epoch += 1
         row = {'epoch': run.epoch, 'train_loss': total,
                'dev_loss': dev_loss, 'dev_accuracy': dev_accuracy,
@@ -219,10 +254,40 @@ def fit(model: torch.nn.Module, train: Split, dev: Split,
     return run.history
 
 
-def _train_epoch(run: _Run, train: Split, full: PreparedBatch, size: int,
-                 batch_size: int) -> float:
-    """One pass over the training data; returns the mean training loss."""
+def _read_checkpoint(checkpoint: str | Path | None, world: World) -> Any:
+    """The saved training state, read by rank 0 and sent to every rank."""
+    state, error = None, None
+    if world.is_main:
+        try:
+            if checkpoint is None or not Path(checkpoint).exists():
+                raise CheckpointError(f"{checkpoint}: nothing to resume")
+            state = load_state(checkpoint)
+        except CheckpointError as failure:
+            error = str(failure)
+    state, error = world.broadcast((state, error))
+    if error is not None:
+        raise CheckpointError(error)
+    return state
+
+
+def _train_epoch(run: _Run, train: Split, full: PreparedBatch,
+                 batch_size: int, world: World) -> float:
+    """One pass over the training data; returns the mean training loss.
+
+    Each minibatch is drawn from the whole split with the shared
+    generator; this rank evaluates the examples of it that it holds, and
+    the gradients (of the loss summed over the batch, divided by the
+    batch size) are summed over ranks before the step.
+    """
     model, config = run.model, run.config
+    size = train.size
+
+    def batch_loss(batch: PreparedBatch, labels: torch.Tensor,
+                   count: int) -> torch.Tensor:
+        if not len(labels):  # nothing of this batch on this rank
+            return sum(p.sum() for p in model.parameters()) * 0.0
+        return nll(model(batch), labels) * (len(labels) / count)
+
     if run.scipy is not None:
         if not isinstance(getattr(model, 'weights', None),
                           torch.nn.Parameter):
@@ -230,30 +295,39 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch, size: int,
                               "flat weight vector; use adam, sgd or spsa")
 
         def loss() -> torch.Tensor:
-            return nll(model(full), train.labels)
+            return _summed(batch_loss(full, train.labels, size), world)
         scipy_epoch(run.scipy, model.weights, loss, config.evaluations,
                     config.lr)
         with torch.no_grad():
             return loss().item()
     order = torch.randperm(size, generator=run.generator)
-    total = 0.0
+    local = train.local_index()
+    total = torch.zeros((), dtype=torch.float64)
     for first in range(0, size, batch_size):
         index = order[first:first + batch_size]
         if batch_size >= size:
             batch, labels = full, train.labels
         else:
-            batch = model.prepare([train.circuits[i] for i in index.tolist()])
-            labels = train.labels[index]
-
-        def closure() -> torch.Tensor:
-            return nll(model(batch), labels)
+            mine = [local[g] for g in index.tolist() if g in local]
+            batch = model.prepare([train.circuits[i] for i in mine])
+            labels = train.labels[mine]
+        count = len(index)
 
         run.optimizer.zero_grad()
         if config.optimizer == 'spsa':
-            loss = run.optimizer.step(closure)
+            loss = run.optimizer.step(lambda: _summed(
+                batch_loss(batch, labels, count), world))
         else:
-            loss = closure()
+            loss = batch_loss(batch, labels, count)
             loss.backward()
+            world.sum_gradients(model.parameters())
             run.optimizer.step()
-        total += float(loss.detach()) * len(index)
-    return total / size
+        total += float(loss.detach()) * count
+    if config.optimizer != 'spsa':  # spsa's losses are already global
+        world.all_reduce(total)
+    return total.item() / size
+
+
+def _summed(loss: torch.Tensor, world: World) -> torch.Tensor:
+    """This rank's share of a loss, summed over ranks (no gradient)."""
+    return world.all_reduce(loss.detach().clone())

@@ -1,0 +1,159 @@
+"""Scale-out: data-parallel DisCoCat training on SST-2, 1 vs N processes.
+
+Trains the same DisCoCat classifier (same settings, seed and global
+batch) on the SST-2 training sentences (``../shared/data/text/sst2``)
+once in a single process and once with ``--nproc N`` (torch.distributed,
+gloo, each rank parsing, compiling and evaluating its shard), and
+reports:
+
+* steady-state training throughput (sentences per second over the
+  epochs after the first, whose plan compilation is excluded) and the
+  wall time of the whole run (parsing included), with ratios;
+* the final metrics of both runs and the largest weight difference,
+  which must agree (same trajectory up to summation order).
+
+The single-process baseline is run with 1 and with 2 torch threads, and
+the ratio is taken against the faster one. Sentences the parser cannot
+reduce are left out (``--unparsable skip``) and counted.
+
+Run:  python benchmarks/bench_scale.py [--train-limit N] [--epochs E]
+The last line is one JSON object with every figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SST2 = HERE.parent.parent / 'shared' / 'data' / 'text' / 'sst2'
+
+
+def _subset(source: Path, target: Path, train_limit: int,
+            eval_limit: int) -> Path:
+    """SST-2 with the first lines of each file (0 = every line)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name, limit in (('train', train_limit), ('dev', eval_limit),
+                        ('test', eval_limit)):
+        lines = (source / f'stsa.binary.{name}').read_text().splitlines()
+        kept = lines[:limit] if limit else lines
+        (target / f'sst2.{name}').write_text('\n'.join(kept) + '\n')
+    return target
+
+
+def _run(corpus: Path, out: Path, options: list[str], nproc: int,
+         threads: int) -> dict:
+    """One ``qnlp train`` in a fresh process; its metrics and timings."""
+    command = [sys.executable, '-m', 'qnlp', 'train', str(corpus),
+               '--out', str(out), '--quiet', *options]
+    if nproc > 1:
+        command += ['--nproc', str(nproc)]
+    # torch takes its thread count from OMP_NUM_THREADS; ranks of
+    # --nproc use cores // nproc each whatever it says.
+    environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env=environment,
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    metrics = json.loads((out / 'metrics.json').read_text())
+    history = [json.loads(line) for line in
+               (out / 'history.jsonl').read_text().splitlines()]
+    return {'metrics': metrics, 'history': history, 'wall_seconds': wall,
+            'out': out}
+
+
+def _throughput(run: dict, n_train: int) -> float:
+    """Training sentences per second over the epochs after the first."""
+    seconds = [row['seconds'] for row in run['history']]
+    if len(seconds) < 2:
+        return n_train / seconds[0]
+    return n_train * (len(seconds) - 1) / (seconds[-1] - seconds[0])
+
+
+def _weights(out: Path):
+    from safetensors.torch import load_file
+    return load_file(str(out / 'weights.safetensors'))['weights']
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data', type=Path, default=SST2)
+    parser.add_argument('--train-limit', type=int, default=0,
+                        help='first N training sentences (0 = all 6920)')
+    parser.add_argument('--eval-limit', type=int, default=400,
+                        help='first N dev and test sentences (0 = all)')
+    parser.add_argument('--epochs', type=int, default=3)
+    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--nproc', type=int, default=2)
+    parser.add_argument('--tagger', default='spacy')
+    parser.add_argument('--skip-one-thread', action='store_true',
+                        help='baseline with 2 torch threads only')
+    args = parser.parse_args()
+    options = ['--epochs', str(args.epochs), '--batch-size',
+               str(args.batch_size), '--lr', '0.05', '--tagger', args.tagger,
+               '--unparsable', 'skip', '--seed', '0']
+    work = Path(tempfile.mkdtemp(prefix='bench_scale_'))
+    corpus = _subset(args.data, work / 'corpus', args.train_limit,
+                     args.eval_limit)
+    print(f"load before: {os.getloadavg()}", flush=True)
+    runs = {}
+    baselines = [2] if args.skip_one_thread else [1, 2]
+    for threads in baselines:
+        name = f'1 process, {threads} thread(s)'
+        runs[name] = _run(corpus, work / f'single{threads}', options, 1,
+                          threads)
+        print(f"{name}: {runs[name]['wall_seconds']:.1f} s", flush=True)
+    name = f'{args.nproc} processes'
+    runs[name] = _run(corpus, work / 'parallel', options, args.nproc, 1)
+    print(f"{name}: {runs[name]['wall_seconds']:.1f} s", flush=True)
+    print(f"load after: {os.getloadavg()}")
+
+    metrics = runs[name]['metrics']
+    kept = (len((corpus / 'sst2.train').read_text().splitlines())
+            - metrics['train_skipped'])
+    figures = {}
+    print(f"\nSST-2 train: {kept} sentences parsed "
+          f"({metrics['train_skipped']} left out), {args.epochs} epochs, "
+          f"global batch {args.batch_size}\n")
+    print(f"{'run':<26} {'sent/s':>8} {'wall s':>8} {'train s':>8} "
+          f"{'dev acc':>8} {'test acc':>8} {'test loss':>12}")
+    for run_name, run in runs.items():
+        m = run['metrics']
+        figures[run_name] = {
+            'sentences_per_second': _throughput(run, kept),
+            'wall_seconds': run['wall_seconds'],
+            'train_seconds': m['train_seconds'],
+            'dev_accuracy': m['dev_accuracy'],
+            'test_accuracy': m['test_accuracy'], 'test_loss': m['test_loss']}
+        f = figures[run_name]
+        print(f"{run_name:<26} {f['sentences_per_second']:8.1f} "
+              f"{f['wall_seconds']:8.1f} {f['train_seconds']:8.1f} "
+              f"{f['dev_accuracy']:8.4f} {f['test_accuracy']:8.4f} "
+              f"{f['test_loss']:12.8f}")
+    single = max((n for n in runs if n != name),
+                 key=lambda n: figures[n]['sentences_per_second'])
+    speedup = (figures[name]['sentences_per_second']
+               / figures[single]['sentences_per_second'])
+    wall_speedup = figures[single]['wall_seconds'] / figures[name][
+        'wall_seconds']
+    difference = float((_weights(runs[name]['out'])
+                        - _weights(runs[single]['out'])).abs().max())
+    print(f"\nthroughput ratio {name} / best single ({single}): "
+          f"{speedup:.2f}x; wall-time ratio {wall_speedup:.2f}x")
+    print(f"largest weight difference after training: {difference:.2e}")
+    print(json.dumps({'benchmark': 'scale', 'train_sentences': kept,
+                      'train_skipped': metrics['train_skipped'],
+                      'epochs': args.epochs, 'batch_size': args.batch_size,
+                      'nproc': args.nproc, 'runs': figures,
+                      'throughput_ratio': speedup,
+                      'wall_ratio': wall_speedup,
+                      'max_weight_difference': difference}))
+
+
+if __name__ == '__main__':
+    main()
