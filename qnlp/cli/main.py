@@ -108,6 +108,9 @@ def _add_backend_options(evaluate: argparse.ArgumentParser) -> None:
                        metavar='KEY=VALUE',
                        help='constructor option of the backend (VALUE read '
                             'as JSON when it parses, else as text)')
+    group.add_argument('--in-flight', type=_positive, metavar='N',
+                       help='batches submitted ahead of retrieval (default: '
+                            'all on remote backends, 1 on local simulators)')
     group.add_argument('--optimisation-level', type=int, default=1,
                        choices=(0, 1, 2, 3),
                        help="pytket's compilation for the backend "

@@ -214,21 +214,60 @@ def _retrieve(backend: Any, batch: dict[str, Any], handles: Sequence[Any],
     store.save()
 
 
+def _submit(backend: Any, batch: dict[str, Any], by_key: Mapping[str, Any],
+            shots: int, optimisation_level: int, store: JobStore
+            ) -> list[Any]:
+    """Compile and submit one batch; its handles are stored at once."""
+    batch['status'], batch['handles'] = 'submitting', []
+    batch['attempts'] = batch.get('attempts', 0) + 1
+    store.save()
+    try:
+        compiled = backend.get_compiled_circuits(
+            [by_key[k] for k in batch['keys']],
+            optimisation_level=optimisation_level)
+        handles = backend.process_circuits(compiled, n_shots=shots,
+                                           seed=batch['seed'])
+    except Exception as error:
+        raise BackendError(f"batch {batch['id']} was not accepted by "
+                           f"{type(backend).__name__} "
+                           f"({type(error).__name__}: {error})") from None
+    batch['handles'] = [str(h) for h in handles]
+    batch['status'] = 'submitted'
+    batch['submitted_at'] = time.time()
+    store.save()
+    return handles
+
+
+def _collect(backend: Any, batch: dict[str, Any], handles: Sequence[Any],
+             by_key: Mapping[str, Any], store: JobStore) -> None:
+    try:
+        _retrieve(backend, batch, handles, by_key, store)
+    except Exception as error:
+        raise BackendError(
+            f"batch {batch['id']}: results could not be retrieved "
+            f"({type(error).__name__}: {error}); rerun to pick the "
+            f"jobs up from {store.path}") from None
+
+
 def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
              store: JobStore | str | Path, batch_size: int = 20,
              seed: int = 0, optimisation_level: int = 1,
              confirm_above: int | None = None,
              confirm: Callable[[CostEstimate], bool] | None = None,
              progress: bool = False,
-             on_batch: Callable[[dict[str, Any]], None] | None = None
-             ) -> JobOutcome:
+             on_batch: Callable[[dict[str, Any]], None] | None = None,
+             in_flight: int | None = None) -> JobOutcome:
     """Run measured pytket ``circuits`` with ``shots`` each through the
     job store (see the module docstring) and return their counts.
 
     ``seed`` seeds batch ``b`` with ``seed + b`` (simulators); a
     resubmitted batch keeps its seed, so a resumed run gives the counts
     an uninterrupted one would. ``on_batch`` is called with each batch
-    record once its counts are stored.
+    record once its counts are stored. At most ``in_flight`` batches are
+    submitted ahead of retrieval: by default all of them on a remote
+    backend (they queue together, and a resumed run recovers them by
+    handle), one on a local simulator (whose jobs die with the process,
+    so a kill loses at most one batch).
     """
     if shots <= 0:
         raise BackendError(f"shots must be positive, got {shots}")
@@ -294,51 +333,34 @@ def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
         if not confirm(estimate):
             raise BackendError(f"not submitted: {estimate} was declined")
 
-    # 3. submit every batch, storing its handles at once.
+    # 3. submit batches (handles stored at once), retrieve in order.
     store.save()
-    submitted: list[tuple[dict[str, Any], list[Any], str]] = []
+    if in_flight is None:
+        in_flight = len(resubmit) + len(new) if is_remote(backend) else 1
+    in_flight = max(1, in_flight)
     plan: list[tuple[dict[str, Any] | None, list[str], str]] = \
         [(b, b['keys'], 'resubmitted') for b in resubmit] + \
         [(None, chunk, 'submitted') for chunk in new]
-    for batch, chunk, how in plan:
+    bar = None
+    if progress and plan:
+        from tqdm import tqdm
+        bar = tqdm(total=len(plan), desc='batches', unit='batch')
+    waiting: list[tuple[dict[str, Any], list[Any]]] = []
+    for number, (batch, chunk, how) in enumerate(plan):
         if batch is None:
             batch = store.new_batch(chunk, seed + len(store.batches), shots)
-        batch['status'], batch['handles'] = 'submitting', []
-        batch['attempts'] = batch.get('attempts', 0) + 1
-        store.save()
-        try:
-            compiled = backend.get_compiled_circuits(
-                [by_key[k] for k in batch['keys']],
-                optimisation_level=optimisation_level)
-            handles = backend.process_circuits(compiled, n_shots=shots,
-                                               seed=batch['seed'])
-        except BackendError:
-            raise
-        except Exception as error:
-            raise BackendError(f"batch {batch['id']} was not accepted by "
-                               f"{type(backend).__name__} "
-                               f"({type(error).__name__}: {error})") from None
-        batch['handles'] = [str(h) for h in handles]
-        batch['status'] = 'submitted'
-        batch['submitted_at'] = time.time()
-        store.save()
+        waiting.append((batch, _submit(backend, batch, by_key, shots,
+                                       optimisation_level, store)))
         report.circuits[how] += len(batch['keys'])
         report.batches[how] += 1
-        submitted.append((batch, handles, how))
-
-    # 4. retrieve, batch by batch.
-    items = submitted
-    if progress and submitted:
-        from tqdm import tqdm
-        items = tqdm(submitted, desc='retrieve', unit='batch')
-    for batch, handles, _ in items:
-        try:
-            _retrieve(backend, batch, handles, by_key, store)
-        except Exception as error:
-            raise BackendError(
-                f"batch {batch['id']}: results could not be retrieved "
-                f"({type(error).__name__}: {error}); rerun to pick the "
-                f"jobs up from {store.path}") from None
-        if on_batch is not None:
-            on_batch(batch)
+        while waiting and (len(waiting) >= in_flight
+                           or number == len(plan) - 1):
+            done, handles = waiting.pop(0)
+            _collect(backend, done, handles, by_key, store)
+            if bar is not None:
+                bar.update()
+            if on_batch is not None:
+                on_batch(done)
+    if bar is not None:
+        bar.close()
     return JobOutcome([store.counts(k) for k in keys], report, estimate)

@@ -68,7 +68,8 @@ def evaluate_on_backend(
         candidates: Sequence[str] = ('tket', 'zx-postselect', 'pyzx'),
         progress: bool = True,
         on_batch: Callable[[dict[str, Any]], None] | None = None,
-        backend_object: Any = None) -> dict[str, Any]:
+        backend_object: Any = None,
+        in_flight: int | None = None) -> dict[str, Any]:
     """Run the sentences of ``corpus_path`` on ``backend`` with the
     weights of ``run_dir``; returns (and writes) the report.
 
@@ -77,6 +78,8 @@ def evaluate_on_backend(
     one directly, ``backend`` then only names its folder). ``batch_size``
     circuits go in each job; ``confirm_above`` shots need ``confirm``
     (``None``: never ask; ``'auto'``: 100,000 shots on remote backends).
+    ``in_flight`` batches are submitted ahead of retrieval (default: all
+    on remote backends, one on local simulators).
     Running it again reuses every finished job.
     """
     from qnlp.compiler import CIRCUIT_ANSATZE, Compiler
@@ -132,7 +135,8 @@ def evaluate_on_backend(
                        batch_size=batch_size, seed=seed,
                        optimisation_level=optimisation_level,
                        confirm_above=confirm_above, confirm=confirm,
-                       progress=progress, on_batch=on_batch)
+                       progress=progress, on_batch=on_batch,
+                       in_flight=in_flight)
 
     n_classes = len(labels)
     rows = []
@@ -177,7 +181,8 @@ def evaluate_on_backend(
               'run': str(run_dir), 'corpus': str(corpus_path),
               'settings': {'shots': shots, 'batch_size': batch_size,
                            'seed': seed, 'noise': noise,
-                           'optimisation_level': optimisation_level},
+                           'optimisation_level': optimisation_level,
+                           'in_flight': in_flight},
               'estimate': str(outcome.estimate),
               'jobs': outcome.report.to_dict(), 'summary': summary,
               'jobs_file': str(store.path), 'sentences': rows}
