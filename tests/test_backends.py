@@ -204,8 +204,11 @@ def test_forgotten_remote_jobs_and_half_submitted_batches(tmp_path):
         == ['submitted', 'submitting']
     CountingAer.fail_submission_at = None
     FakeRemote.service = {}                # the service lost every job
+    with pytest.raises(BackendError, match='--resubmit-lost'):
+        run_jobs(FakeRemote(), circuits, 100, JobStore(path), batch_size=2)
+    assert CountingAer.submitted == [2]    # nothing paid twice unasked
     resumed = run_jobs(FakeRemote(), circuits, 100, JobStore(path),
-                       batch_size=2)
+                       batch_size=2, resubmit_lost=True)
     assert resumed.report.batches['resubmitted'] == 2
     assert resumed.report.circuits['submitted'] == 0
     assert len(resumed.report.warnings) == 2

@@ -57,7 +57,8 @@ def run_backend(args: argparse.Namespace) -> int:
         optimisation_level=args.optimisation_level,
         confirm_above=confirm_above,
         confirm=_ask if sys.stdin.isatty() else None,
-        progress=not args.quiet, in_flight=args.in_flight)
+        progress=not args.quiet, in_flight=args.in_flight,
+        resubmit_lost=args.resubmit_lost)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

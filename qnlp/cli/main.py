@@ -123,6 +123,10 @@ def _add_backend_options(evaluate: argparse.ArgumentParser) -> None:
                             'local simulators)')
     group.add_argument('--yes', action='store_true',
                        help='submit without asking')
+    group.add_argument('--resubmit-lost', action='store_true',
+                       help='remote backends: submit again the jobs whose '
+                            'stored handles cannot be retrieved (they may '
+                            'have been paid for)')
     group.add_argument('--quiet', action='store_true',
                        help='no progress bars')
 

@@ -35,7 +35,9 @@ qnlp.errors.BackendError: unknown backend 'quantum-magic'; known: aer, braket:DE
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -81,12 +83,20 @@ def _known_names() -> str:
     return ', '.join(names) + ', or MODULE:CLASS'
 
 
-def backend_label(name: str, noise: float | None = None) -> str:
-    """A folder-safe label of a backend name (and noise), used to keep
-    the jobs of each backend apart in a run directory."""
+def backend_label(name: str, noise: float | None = None,
+                  options: Mapping[str, Any] | None = None) -> str:
+    """A folder-safe label of a backend name, noise and constructor
+    options, used to keep the jobs of each configuration apart.
+
+    >>> backend_label('aer', options={'simulation_method': 'statevector'})
+    'aer-opts134b3b71'
+    """
     label = re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-') or 'backend'
     if noise:
         label += f'-noise{noise:g}'
+    if options:
+        text = json.dumps(options, sort_keys=True, default=str)
+        label += '-opts' + hashlib.sha256(text.encode()).hexdigest()[:8]
     return label
 
 
@@ -166,8 +176,8 @@ def get_backend(name: str, options: Mapping[str, Any] | None = None,
         if not device:
             raise BackendError(f"backend {name!r}: give MODULE:CLASS")
         parts = kind.split('.')
-        package = f'pytket-{parts[2]}' if parts[:2] == ['pytket', 'extensions'] \
-            and len(parts) > 2 else parts[0]
+        extension = parts[:2] == ['pytket', 'extensions'] and len(parts) > 2
+        package = f'pytket-{parts[2]}' if extension else parts[0]
         cls = _import(kind, device, package, name)
         return _construct(cls, name, options)
     known = KNOWN.get(kind)

@@ -256,7 +256,8 @@ def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
              confirm: Callable[[CostEstimate], bool] | None = None,
              progress: bool = False,
              on_batch: Callable[[dict[str, Any]], None] | None = None,
-             in_flight: int | None = None) -> JobOutcome:
+             in_flight: int | None = None,
+             resubmit_lost: bool = False) -> JobOutcome:
     """Run measured pytket ``circuits`` with ``shots`` each through the
     job store (see the module docstring) and return their counts.
 
@@ -267,7 +268,10 @@ def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
     submitted ahead of retrieval: by default all of them on a remote
     backend (they queue together, and a resumed run recovers them by
     handle), one on a local simulator (whose jobs die with the process,
-    so a kill loses at most one batch).
+    so a kill loses at most one batch). A remote batch whose stored
+    handles cannot be retrieved (or whose handles were never stored) is
+    only submitted again with ``resubmit_lost``: it may have been paid
+    for already.
     """
     if shots <= 0:
         raise BackendError(f"shots must be positive, got {shots}")
@@ -289,12 +293,14 @@ def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
     # 1. batches submitted before: recover by handle, or resubmit.
     pending = set(needed)
     resubmit: list[dict[str, Any]] = []
+    lost: list[str] = []
+    remote = is_remote(backend)
     for batch in store.batches:
         mine = [k for k in batch['keys'] if k in pending]
         if batch['status'] == 'finished' or not mine:
             continue
         pending -= set(mine)
-        if batch['status'] == 'submitted' and is_remote(backend):
+        if batch['status'] == 'submitted' and remote:
             handles = dict(zip(batch['keys'], batch['handles']))
             try:
                 batch['keys'] = mine
@@ -303,18 +309,28 @@ def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
                 report.circuits['recovered'] += len(mine)
                 report.batches['recovered'] += 1
                 continue
-            except Exception as error:   # the service forgot the job
-                report.warnings.append(
-                    f"batch {batch['id']}: stored handles could not be "
-                    f"retrieved ({type(error).__name__}: {error}); "
-                    "resubmitting it")
+            except Exception as error:   # unreachable, or job forgotten
+                why = (f"batch {batch['id']}: stored handles could not be "
+                       f"retrieved ({type(error).__name__}: {error})")
         elif batch['status'] == 'submitting':
-            report.warnings.append(
-                f"batch {batch['id']} was being submitted when the run "
-                "stopped; its handles were never stored, so it is "
-                "resubmitted (it may have run once already)")
-        batch['keys'] = mine
-        resubmit.append(batch)
+            why = (f"batch {batch['id']} was being submitted when the run "
+                   "stopped and its handles were never stored (it may "
+                   "have run)")
+        else:
+            why = ''            # a local simulator's job died with it
+        if why and remote:
+            lost.append(why)
+        if why:
+            report.warnings.append(why + '; resubmitted')
+        batch['keys'] = [k for k in mine if k not in store.results]
+        if batch['keys']:
+            resubmit.append(batch)
+    if lost and not resubmit_lost:
+        store.save()
+        raise BackendError(
+            '; '.join(lost) + f" (job store {store.path}). Rerun when the "
+            "service is reachable, or pass --resubmit-lost to pay for "
+            "these circuits again")
     fresh = [k for k in needed if k in pending]
     new = [fresh[i:i + batch_size] for i in range(0, len(fresh),
                                                    batch_size)]

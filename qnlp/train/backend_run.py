@@ -69,7 +69,8 @@ def evaluate_on_backend(
         progress: bool = True,
         on_batch: Callable[[dict[str, Any]], None] | None = None,
         backend_object: Any = None,
-        in_flight: int | None = None) -> dict[str, Any]:
+        in_flight: int | None = None,
+        resubmit_lost: bool = False) -> dict[str, Any]:
     """Run the sentences of ``corpus_path`` on ``backend`` with the
     weights of ``run_dir``; returns (and writes) the report.
 
@@ -79,7 +80,8 @@ def evaluate_on_backend(
     circuits go in each job; ``confirm_above`` shots need ``confirm``
     (``None``: never ask; ``'auto'``: 100,000 shots on remote backends).
     ``in_flight`` batches are submitted ahead of retrieval (default: all
-    on remote backends, one on local simulators).
+    on remote backends, one on local simulators); ``resubmit_lost``
+    pays again for remote jobs whose handles cannot be retrieved.
     Running it again reuses every finished job.
     """
     from qnlp.compiler import CIRCUIT_ANSATZE, Compiler
@@ -88,7 +90,7 @@ def evaluate_on_backend(
     from qnlp.engine.shots import counts_to_distribution
     from qnlp.train.text import load_text_classifier
     start = time.perf_counter()
-    label = backend_label(backend, noise)
+    label = backend_label(backend, noise, options)
     if backend_object is None and noise is None:   # fail fast
         backend_object = get_backend(backend, options)
     trained = load_text_classifier(run_dir)
@@ -136,7 +138,7 @@ def evaluate_on_backend(
                        optimisation_level=optimisation_level,
                        confirm_above=confirm_above, confirm=confirm,
                        progress=progress, on_batch=on_batch,
-                       in_flight=in_flight)
+                       in_flight=in_flight, resubmit_lost=resubmit_lost)
 
     n_classes = len(labels)
     rows = []
