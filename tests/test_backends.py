@@ -328,8 +328,17 @@ def test_cli_refuses_costly_run_without_yes(trained_run, tiny_corpus,
             '--shots', '500', '--confirm-above', '1000', '--quiet']
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert err.count('\n') == 1 and '--yes' in err and '2,000 shots' in err
+    assert err.startswith('qnlp: submitting 4 circuits x 500 shots')
+    assert err.count('\n') == 2 and '--yes' in err and '2,000 shots' in err
     assert not (fresh / 'backend' / 'aer' / 'results.json').exists()
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr('sys.stdin', Terminal('n\n'))
+    assert main(args) == 2
+    assert 'declined' in capsys.readouterr().err
+    monkeypatch.setattr('sys.stdin', io.StringIO(''))
     assert main(args + ['--yes']) == 0
     out = capsys.readouterr().out
     assert 'submitted 4' in out and 'accuracy  exact' in out

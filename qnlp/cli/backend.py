@@ -32,8 +32,11 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+def _tell(estimate: Any) -> None:
+    print(f"qnlp: submitting {estimate}", file=sys.stderr)
+
+
 def _ask(estimate: Any) -> bool:
-    print(f"qnlp: about to submit {estimate}", file=sys.stderr)
     try:
         answer = input("submit? [y/N] ")
     except EOFError:
@@ -58,7 +61,7 @@ def run_backend(args: argparse.Namespace) -> int:
         confirm_above=confirm_above,
         confirm=_ask if sys.stdin.isatty() else None,
         progress=not args.quiet, in_flight=args.in_flight,
-        resubmit_lost=args.resubmit_lost)
+        resubmit_lost=args.resubmit_lost, on_estimate=_tell)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -257,7 +257,9 @@ def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
              progress: bool = False,
              on_batch: Callable[[dict[str, Any]], None] | None = None,
              in_flight: int | None = None,
-             resubmit_lost: bool = False) -> JobOutcome:
+             resubmit_lost: bool = False,
+             on_estimate: Callable[[CostEstimate], None] | None = None
+             ) -> JobOutcome:
     """Run measured pytket ``circuits`` with ``shots`` each through the
     job store (see the module docstring) and return their counts.
 
@@ -271,7 +273,8 @@ def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
     so a kill loses at most one batch). A remote batch whose stored
     handles cannot be retrieved (or whose handles were never stored) is
     only submitted again with ``resubmit_lost``: it may have been paid
-    for already.
+    for already. ``on_estimate`` is told the cost before anything is
+    submitted.
     """
     if shots <= 0:
         raise BackendError(f"shots must be positive, got {shots}")
@@ -341,6 +344,8 @@ def run_jobs(backend: Any, circuits: Sequence[Any], shots: int,
         shots=shots, batches=len(resubmit) + len(new),
         reused=report.circuits['reused'],
         recovered=report.circuits['recovered'])
+    if on_estimate is not None and estimate.circuits:
+        on_estimate(estimate)
     if confirm_above is not None and estimate.total_shots > confirm_above:
         if confirm is None:
             raise BackendError(

@@ -70,7 +70,8 @@ def evaluate_on_backend(
         on_batch: Callable[[dict[str, Any]], None] | None = None,
         backend_object: Any = None,
         in_flight: int | None = None,
-        resubmit_lost: bool = False) -> dict[str, Any]:
+        resubmit_lost: bool = False,
+        on_estimate: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """Run the sentences of ``corpus_path`` on ``backend`` with the
     weights of ``run_dir``; returns (and writes) the report.
 
@@ -81,7 +82,9 @@ def evaluate_on_backend(
     (``None``: never ask; ``'auto'``: 100,000 shots on remote backends).
     ``in_flight`` batches are submitted ahead of retrieval (default: all
     on remote backends, one on local simulators); ``resubmit_lost``
-    pays again for remote jobs whose handles cannot be retrieved.
+    pays again for remote jobs whose handles cannot be retrieved;
+    ``on_estimate`` is told the cost (a
+    :class:`~qnlp.engine.jobs.CostEstimate`) before anything is submitted.
     Running it again reuses every finished job.
     """
     from qnlp.compiler import CIRCUIT_ANSATZE, Compiler
@@ -138,7 +141,8 @@ def evaluate_on_backend(
                        optimisation_level=optimisation_level,
                        confirm_above=confirm_above, confirm=confirm,
                        progress=progress, on_batch=on_batch,
-                       in_flight=in_flight, resubmit_lost=resubmit_lost)
+                       in_flight=in_flight, resubmit_lost=resubmit_lost,
+                       on_estimate=on_estimate)
 
     n_classes = len(labels)
     rows = []
