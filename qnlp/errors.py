@@ -66,3 +66,8 @@ class CheckpointError(QnlpError):
 
 class ConfigError(QnlpError):
     """A configuration value or command-line option is invalid."""
+
+
+class BackendError(QnlpError):
+    """A quantum backend is unknown, not installed, lacks credentials, or
+    refused or lost a job."""

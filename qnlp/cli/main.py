@@ -92,6 +92,50 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
                             'it in metrics.json (default error)')
 
 
+def _add_backend_options(evaluate: argparse.ArgumentParser) -> None:
+    group = evaluate.add_argument_group(
+        'quantum backends (--backend: run the compiled circuits with shots '
+        'and report them beside the exact simulation; jobs are kept in '
+        'RUN_DIR/backend/NAME/jobs.json, so a rerun after an interruption '
+        'reuses every finished job)')
+    group.add_argument('--backend', metavar='NAME',
+                       help='aer, ibm:DEVICE (token from QISKIT_IBM_TOKEN), '
+                            'ibm-emulator:DEVICE, quantinuum:DEVICE, '
+                            'braket:DEVICE, qulacs, cirq, or MODULE:CLASS '
+                            'of any pytket backend')
+    group.add_argument('--shots', type=_positive, default=1024,
+                       help='shots per circuit (default 1024)')
+    group.add_argument('--batch-size', type=_positive, default=20,
+                       help='circuits per submitted job (default 20)')
+    group.add_argument('--noise', type=float, metavar='P',
+                       help='aer: depolarizing error P after every gate')
+    group.add_argument('--backend-option', action='append', default=[],
+                       metavar='KEY=VALUE',
+                       help='constructor option of the backend (VALUE read '
+                            'as JSON when it parses, else as text)')
+    group.add_argument('--in-flight', type=_positive, metavar='N',
+                       help='batches submitted ahead of retrieval (default: '
+                            'all on remote backends, 1 on local simulators)')
+    group.add_argument('--optimisation-level', type=int, default=1,
+                       choices=(0, 1, 2, 3),
+                       help="pytket's compilation for the backend "
+                            "(default 1)")
+    group.add_argument('--seed', type=int, default=0,
+                       help='simulator seed (default 0)')
+    group.add_argument('--confirm-above', type=int, metavar='SHOTS',
+                       help='ask before submitting more shots than this '
+                            '(default 100000 on remote backends, never on '
+                            'local simulators)')
+    group.add_argument('--yes', action='store_true',
+                       help='submit without asking')
+    group.add_argument('--resubmit-lost', action='store_true',
+                       help='remote backends: submit again the jobs whose '
+                            'stored handles cannot be retrieved (they may '
+                            'have been paid for)')
+    group.add_argument('--quiet', action='store_true',
+                       help='no progress bars')
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -319,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('corpus', metavar='CORPUS')
     evaluate.add_argument('--json', action='store_true',
                           help='print JSON instead of a table')
+    _add_backend_options(evaluate)
 
     predict = commands.add_parser(
         'predict', help='label and probabilities of texts',
@@ -559,6 +604,9 @@ def _draw(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.backend:
+        from qnlp.cli.backend import run_backend
+        return run_backend(args)
     from qnlp.train.metrics import format_report
     from qnlp.train.text import load_text_classifier
     report = load_text_classifier(args.run_dir).evaluate(args.corpus)

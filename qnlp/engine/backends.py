@@ -1,0 +1,215 @@
+"""pytket backends by name: simulators, IBM devices and other extensions.
+
+:func:`get_backend` turns a short name into a pytket ``Backend``:
+
+=====================  ==================================================
+``aer``                qiskit-aer's shot simulator (pytket-qiskit), with
+                       an optional depolarizing ``noise`` probability
+``ibm:DEVICE``         an IBM Quantum device (pytket-qiskit); the API
+                       token comes from ``QISKIT_IBM_TOKEN`` (or
+                       ``IBM_QUANTUM_TOKEN``), the instance CRN from
+                       ``QISKIT_IBM_INSTANCE`` when set
+``ibm-emulator:DEVICE`` the same device emulated locally on Aer with its
+                       noise model (needs the same credentials)
+``quantinuum:DEVICE``  pytket-quantinuum's ``QuantinuumBackend``
+``braket:DEVICE``      pytket-braket's ``BraketBackend`` (device ARN/name)
+``qulacs``             pytket-qulacs's ``QulacsBackend``
+``cirq``               pytket-cirq's ``CirqStateSampleBackend``
+``MODULE:CLASS``       any other pytket backend class, e.g.
+                       ``pytket.extensions.qiskit:AerBackend``
+=====================  ==================================================
+
+``options`` are passed to the backend's constructor. A missing extension
+is a :class:`~qnlp.errors.BackendError` naming the package to install;
+missing credentials too, before any network access.
+
+>>> backend = get_backend('aer')
+>>> type(backend).__name__, is_remote(backend)
+('AerBackend', False)
+>>> backend_label('ibm:ibm_brisbane'), backend_label('aer', noise=0.01)
+('ibm-ibm_brisbane', 'aer-noise0.01')
+>>> get_backend('quantum-magic')
+Traceback (most recent call last):
+...
+qnlp.errors.BackendError: unknown backend 'quantum-magic'; known: aer, braket:DEVICE, cirq, ibm-emulator:DEVICE, ibm:DEVICE, quantinuum:DEVICE, qulacs, or MODULE:CLASS
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from qnlp.errors import BackendError
+
+#: Environment variables read for the IBM Quantum API token, in order.
+IBM_TOKEN_VARIABLES = ('QISKIT_IBM_TOKEN', 'IBM_QUANTUM_TOKEN')
+#: Environment variable of the IBM Quantum instance (CRN), optional.
+IBM_INSTANCE_VARIABLE = 'QISKIT_IBM_INSTANCE'
+
+
+@dataclass(frozen=True)
+class _Known:
+    package: str           # what to pip install
+    module: str
+    cls: str
+    device: str | None     # constructor keyword of the device, or None
+
+
+KNOWN: dict[str, _Known] = {
+    'aer': _Known('pytket-qiskit', 'pytket.extensions.qiskit',
+                  'AerBackend', None),
+    'ibm': _Known('pytket-qiskit', 'pytket.extensions.qiskit',
+                  'IBMQBackend', 'backend_name'),
+    'ibm-emulator': _Known('pytket-qiskit', 'pytket.extensions.qiskit',
+                           'IBMQEmulatorBackend', 'backend_name'),
+    'quantinuum': _Known('pytket-quantinuum', 'pytket.extensions.quantinuum',
+                         'QuantinuumBackend', 'device_name'),
+    'braket': _Known('pytket-braket', 'pytket.extensions.braket',
+                     'BraketBackend', 'device'),
+    'qulacs': _Known('pytket-qulacs', 'pytket.extensions.qulacs',
+                     'QulacsBackend', None),
+    'cirq': _Known('pytket-cirq', 'pytket.extensions.cirq',
+                   'CirqStateSampleBackend', None),
+}
+
+
+def _known_names() -> str:
+    names = sorted(name + (':DEVICE' if known.device else '')
+                   for name, known in KNOWN.items())
+    return ', '.join(names) + ', or MODULE:CLASS'
+
+
+def backend_label(name: str, noise: float | None = None,
+                  options: Mapping[str, Any] | None = None) -> str:
+    """A folder-safe label of a backend name, noise and constructor
+    options, used to keep the jobs of each configuration apart.
+
+    >>> backend_label('aer', options={'simulation_method': 'statevector'})
+    'aer-opts134b3b71'
+    """
+    label = re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-') or 'backend'
+    if noise:
+        label += f'-noise{noise:g}'
+    if options:
+        text = json.dumps(options, sort_keys=True, default=str)
+        label += '-opts' + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return label
+
+
+def is_remote(backend: Any) -> bool:
+    """Whether jobs outlive this process (pytket's ``persistent_handles``):
+    true for cloud devices, false for local simulators."""
+    return bool(getattr(backend, 'persistent_handles', False))
+
+
+def depolarizing_noise(probability: float, n_qubits: int = 16) -> Any:
+    """A qiskit-aer noise model on ``n_qubits`` all-to-all connected
+    qubits: a depolarizing error of ``probability`` after every one- and
+    two-qubit gate. (pytket's ``AerBackend`` wants errors per qubit, and
+    takes its architecture from them.)
+
+    >>> depolarizing_noise(0.01, n_qubits=3).noise_qubits
+    [0, 1, 2]
+    """
+    if not 0 <= probability <= 1:
+        raise BackendError(f"noise must be a probability in [0, 1], got "
+                           f"{probability}")
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+    model = NoiseModel(basis_gates=['cx', 'id', 'rz', 'sx', 'x'])
+    one, two = depolarizing_error(probability, 1), \
+        depolarizing_error(probability, 2)
+    for qubit in range(n_qubits):
+        model.add_quantum_error(one, ['sx', 'x'], [qubit])
+        for other in range(n_qubits):
+            if other != qubit:
+                model.add_quantum_error(two, ['cx'], [qubit, other])
+    return model
+
+
+def _import(module: str, cls: str, package: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as error:
+        raise BackendError(f"backend {name!r} needs the pytket extension "
+                           f"{package}: pip install {package} "
+                           f"({error})") from None
+    except AttributeError:
+        raise BackendError(f"backend {name!r}: {module} has no class "
+                           f"{cls}") from None
+
+
+def _ibm_service(name: str) -> Any:
+    token = next((os.environ[v] for v in IBM_TOKEN_VARIABLES
+                  if os.environ.get(v)), None)
+    if token is None:
+        raise BackendError(
+            f"backend {name!r} needs IBM Quantum credentials: set "
+            f"{IBM_TOKEN_VARIABLES[0]} to your API token (and "
+            f"{IBM_INSTANCE_VARIABLE} to your instance CRN)")
+    try:
+        from qiskit_ibm_runtime import QiskitRuntimeService
+        return QiskitRuntimeService(
+            channel='ibm_quantum_platform', token=token,
+            instance=os.environ.get(IBM_INSTANCE_VARIABLE) or None)
+    except ImportError:
+        raise BackendError("IBM backends need qiskit-ibm-runtime: pip "
+                           "install pytket-qiskit") from None
+    except Exception as error:   # network or account errors
+        raise BackendError(f"backend {name!r}: cannot reach IBM Quantum "
+                           f"({error})") from None
+
+
+def get_backend(name: str, options: Mapping[str, Any] | None = None,
+                noise: float | None = None, n_qubits: int = 16) -> Any:
+    """The pytket backend called ``name`` (see the module docstring).
+
+    ``options`` go to the backend's constructor; ``noise`` (``aer``
+    only) adds :func:`depolarizing_noise` on ``n_qubits`` qubits.
+    """
+    options = dict(options or {})
+    kind, _, device = name.partition(':')
+    if '.' in kind:   # MODULE:CLASS
+        if not device:
+            raise BackendError(f"backend {name!r}: give MODULE:CLASS")
+        parts = kind.split('.')
+        extension = parts[:2] == ['pytket', 'extensions'] and len(parts) > 2
+        package = f'pytket-{parts[2]}' if extension else parts[0]
+        cls = _import(kind, device, package, name)
+        return _construct(cls, name, options)
+    known = KNOWN.get(kind)
+    if known is None:
+        raise BackendError(f"unknown backend {name!r}; known: "
+                           f"{_known_names()}")
+    if known.device and not device:
+        raise BackendError(f"backend {kind!r} needs a device: "
+                           f"--backend {kind}:DEVICE")
+    if device and not known.device:
+        raise BackendError(f"backend {kind!r} takes no device "
+                           f"(got {device!r})")
+    if noise is not None and kind != 'aer':
+        raise BackendError("noise is an option of the aer backend only")
+    cls = _import(known.module, known.cls, known.package, name)
+    if device:
+        options[known.device] = device
+    if noise:
+        options['noise_model'] = depolarizing_noise(noise, n_qubits)
+    if kind in ('ibm', 'ibm-emulator') and 'service' not in options:
+        options['service'] = _ibm_service(name)
+    return _construct(cls, name, options)
+
+
+def _construct(cls: Any, name: str, options: dict[str, Any]) -> Any:
+    try:
+        return cls(**options)
+    except TypeError as error:
+        raise BackendError(f"backend {name!r}: bad options "
+                           f"{sorted(options)} ({error})") from None
+    except BackendError:
+        raise
+    except Exception as error:   # the extension's own errors
+        raise BackendError(f"backend {name!r} could not be created "
+                           f"({type(error).__name__}: {error})") from None
