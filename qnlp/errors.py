@@ -71,3 +71,7 @@ class ConfigError(QnlpError):
 class BackendError(QnlpError):
     """A quantum backend is unknown, not installed, lacks credentials, or
     refused or lost a job."""
+
+
+class DeviceError(ConfigError):
+    """A requested device (e.g. ``cuda``) or floating type is unavailable."""

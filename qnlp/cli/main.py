@@ -26,7 +26,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     'seed': 0, 'epochs': 120, 'batch_size': 0, 'lr': 0.1,
     'optimizer': 'adam', 'schedule': 'constant', 'patience': 0,
     'ansatz': 'iqp', 'layers': 1, 'tagger': 'lexicon', 'frobenius': False,
-    'split': None, 'unparsable': 'error',
+    'split': None, 'unparsable': 'error', 'dtype': 'float64',
 }
 
 
@@ -90,6 +90,17 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
                        help='a sentence the parser cannot reduce: stop with '
                             'its file and line, or leave it out and count '
                             'it in metrics.json (default error)')
+    train.add_argument('--dtype', choices=('float64', 'float32'),
+                       help='floating precision of weights and amplitudes '
+                            '(complex64 with float32; default float64, '
+                            'images float32)')
+
+
+def _add_device_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument('--device', metavar='DEVICE',
+                         help='cpu, cuda or cuda:N (default cpu); cuda '
+                              'without a CUDA device is an error, never a '
+                              'silent fallback')
 
 
 def _add_backend_options(evaluate: argparse.ArgumentParser) -> None:
@@ -169,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help='YAML or TOML file of settings; options given '
                             'on the command line win')
     _add_train_options(train)
+    _add_device_option(train)
     train.add_argument('--quiet', action='store_true',
                        help='no progress bar')
     train.add_argument('--nproc', type=_positive,
@@ -364,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--json', action='store_true',
                           help='print JSON instead of a table')
     _add_backend_options(evaluate)
+    _add_device_option(evaluate)
 
     predict = commands.add_parser(
         'predict', help='label and probabilities of texts',
@@ -373,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument('run_dir', metavar='RUN_DIR')
     predict.add_argument('texts', metavar='TEXT', nargs='+')
     predict.add_argument('--json', action='store_true')
+    _add_device_option(predict)
     return parser
 
 
@@ -413,7 +427,7 @@ def _train_proteins(args: argparse.Namespace) -> int:
               ('seed', 'epochs', 'batch_size', 'lr', 'optimizer', 'schedule',
                'patience', 'model', 'sharing', 'layers', 'tokens',
                'max_length', 'crop', 'qubits', 'window', 'stride', 'folds',
-               'fold')
+               'fold', 'dtype')
               if getattr(args, key, None) is not None}
     if args.kmer is not None:
         values['k'] = args.kmer
@@ -421,7 +435,8 @@ def _train_proteins(args: argparse.Namespace) -> int:
     metrics = train_protein_classifier(args.corpus, args.resume or args.out,
                                        ProteinSettings(**values),
                                        resume=bool(args.resume),
-                                       progress=not args.quiet)
+                                       progress=not args.quiet,
+                                       device=_device(args))
     print(f"dev accuracy  {metrics['dev_accuracy']:.4f}")
     print(f"test accuracy {metrics['test_accuracy']:.4f}  "
           f"(F1 {metrics['test_f1']:.4f})")
@@ -441,10 +456,12 @@ def _train_sentiment(args: argparse.Namespace) -> int:
                'feature_map': 'feature_map', 'feature_reps': 'feature_reps',
                'layers': 'reps', 'entanglement': 'entanglement',
                'readout': 'readout', 'optimizer': 'optimizer',
-               'epochs': 'max_iter', 'lr': 'lr'}
+               'epochs': 'max_iter', 'lr': 'lr', 'device': 'device',
+               'dtype': 'dtype'}
     values = {key: getattr(args, option) for option, key in options.items()
               if getattr(args, option, None) is not None}
     values['ceiling'] = not args.no_ceiling
+    _device(args)   # an unavailable device fails before any work
     result = train_sentiment(args.corpus, args.out,
                              SentimentSettings(**values),
                              progress=not args.quiet)
@@ -469,15 +486,16 @@ def _train_images(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     values = {key: getattr(args, key) for key in
               ('model', 'epochs', 'batch_size', 'lr', 'weight_decay',
-               'schedule', 'seed', 'shift', 'front', 'layers')
+               'schedule', 'seed', 'shift', 'front', 'layers', 'dtype')
               if getattr(args, key, None) is not None}
     if args.reupload:
         values['reupload'] = True
     settings = ImageSettings(**values)
+    device = _device(args)
     data = load_image_dataset(args.dataset, args.data_dir)
     metrics = train_image_classifier(data, args.resume or args.out,
                                      settings, resume=bool(args.resume),
-                                     progress=not args.quiet)
+                                     progress=not args.quiet, device=device)
     if 'val_accuracy' in metrics:
         print(f"val accuracy  {metrics['val_accuracy']:.4f}")
     print(f"test accuracy {metrics['test_accuracy']:.4f}  "
@@ -487,6 +505,13 @@ def _train_images(args: argparse.Namespace) -> int:
           f"{metrics['epochs_run']} epochs in "
           f"{metrics['train_seconds']:.1f} s")
     return 0
+
+
+def _device(args: argparse.Namespace) -> Any:
+    """The ``--device`` of ``args`` as a torch device (DeviceError, exit
+    status 2, if it is not on this machine)."""
+    from qnlp.engine.device import resolve_device
+    return resolve_device(getattr(args, 'device', None))
 
 
 #: The --model values each --task accepts.
@@ -535,12 +560,16 @@ def _train(args: argparse.Namespace) -> int:
     if out is None:
         raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
     settings = TextSettings.from_dict(values)
+    device = _device(args)
     Path(out).mkdir(parents=True, exist_ok=True)
     from qnlp.files import atomic_write_text
     if os.environ.get('RANK', '0') == '0':  # one writer under torchrun
         atomic_write_text(Path(out) / 'run.yaml', yaml.safe_dump(
             {'corpus': str(corpus), **values}, sort_keys=True))
     if args.nproc and args.nproc > 1:
+        if device.type != 'cpu':
+            raise ConfigError("--nproc runs local CPU processes; give "
+                              "--device cpu (or leave it out)")
         metrics = train_text_parallel(corpus, out, settings, args.nproc,
                                       resume=bool(args.resume),
                                       progress=not args.quiet)
@@ -548,7 +577,8 @@ def _train(args: argparse.Namespace) -> int:
         world = world_from_environment()  # a rank under torchrun, or alone
         metrics = train_text_classifier(corpus, out, settings,
                                         resume=bool(args.resume),
-                                        progress=not args.quiet, world=world)
+                                        progress=not args.quiet, world=world,
+                                        device=device)
         if not world.is_main:
             return 0
     print(f"dev accuracy  {metrics['dev_accuracy']:.4f}")
@@ -609,7 +639,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return run_backend(args)
     from qnlp.train.metrics import format_report
     from qnlp.train.text import load_text_classifier
-    report = load_text_classifier(args.run_dir).evaluate(args.corpus)
+    report = load_text_classifier(args.run_dir,
+                                  _device(args)).evaluate(args.corpus)
     print(json.dumps(report, indent=2) if args.json
           else format_report(report))
     return 0
@@ -617,7 +648,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from qnlp.train.text import load_text_classifier
-    classifier = load_text_classifier(args.run_dir)
+    classifier = load_text_classifier(args.run_dir, _device(args))
     probabilities = classifier.predict_proba(args.texts)
     rows = []
     for text, probs in zip(args.texts, probabilities.tolist()):

@@ -208,12 +208,14 @@ def apply_permutation(state: torch.Tensor, perm: torch.Tensor
 
 
 @functools.lru_cache(maxsize=None)
-def z_signs(n_qubits: int) -> torch.Tensor:
-    """``(2**n, n)`` matrix of the eigenvalue of Z_q on each basis state."""
-    index = torch.arange(2 ** n_qubits)
+def z_signs(n_qubits: int, dtype: torch.dtype = torch.float64,
+            device: torch.device = torch.device('cpu')) -> torch.Tensor:
+    """``(2**n, n)`` matrix of the eigenvalue of Z_q on each basis state
+    (made once per size, type and device: never modify it)."""
+    index = torch.arange(2 ** n_qubits, device=device)
     bits = torch.stack([(index >> (n_qubits - 1 - q)) & 1
                         for q in range(n_qubits)], -1)
-    return (1 - 2 * bits).double()
+    return (1 - 2 * bits).to(dtype)
 
 
 def probabilities(state: torch.Tensor) -> torch.Tensor:
@@ -225,5 +227,5 @@ def expval_z(state: torch.Tensor, n_qubits: int) -> torch.Tensor:
     """<Z_q> for every qubit: ``(..., 2**n)`` -> ``(..., n)``."""
     probs = probabilities(state)
     flat = probs.reshape(-1, probs.shape[-1])  # one matmul, no broadcasting
-    return (flat @ z_signs(n_qubits).to(probs.dtype)).reshape(
+    return (flat @ z_signs(n_qubits, probs.dtype, probs.device)).reshape(
         *probs.shape[:-1], n_qubits)

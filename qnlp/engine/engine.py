@@ -29,6 +29,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.engine.network import Slot, build_network, shape_key
 from qnlp.engine.plan import Plan, compile_plan
 from qnlp.errors import CompileError, UnknownSymbolError
@@ -55,6 +56,16 @@ class PreparedBatch:
     def __len__(self) -> int:
         return self.size
 
+    def to(self, device: torch.device | str) -> "PreparedBatch":
+        """This batch with its index tensors on ``device`` (itself if they
+        are there already)."""
+        device = torch.device(device)
+        if self.order.device == device:
+            return self
+        return PreparedBatch([(plan, positions.to(device), indices.to(device))
+                              for plan, positions, indices in self.groups],
+                             self.order.to(device), self.size)
+
 
 def collect_symbols(diagrams: Iterable[Any]) -> list[Any]:
     """Every free symbol of ``diagrams`` (lambeq ``Symbol`` objects, which
@@ -80,12 +91,17 @@ class Engine:
         (data-encoding angles) rather than from the shared weights.
     dtype:
         Real floating type; quantum amplitudes use the matching complex type.
+    device:
+        Where plans, index tables and results live (default the CPU); the
+        weights passed to :meth:`__call__` must be on the same device.
     """
 
     def __init__(self, symbols: Iterable[Any] = (),
                  input_symbols: Iterable[Any] = (),
-                 dtype: torch.dtype = torch.float64) -> None:
-        self.dtype = dtype
+                 dtype: torch.dtype = torch.float64,
+                 device: Device = None) -> None:
+        self.dtype = resolve_dtype(dtype)
+        self.device = resolve_device(device)
         self.symbols: list[str] = []
         self._offsets: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
@@ -139,7 +155,8 @@ class Engine:
         key, slots = shape_key(diagram)
         plan = self._plans.get(key)
         if plan is None:
-            plan = compile_plan(build_network(diagram), self.dtype)
+            plan = compile_plan(build_network(diagram), self.dtype,
+                                self.device)
             self._plans[key] = plan
         compiled = _Compiled(plan, self._indices(plan, slots))
         self._diagrams[id(diagram)] = (diagram, compiled)
@@ -176,13 +193,13 @@ class Engine:
         groups = []
         visit_order: list[int] = []
         for plan, positions, rows in by_plan.values():
-            groups.append((plan, torch.tensor(positions),
+            groups.append((plan, torch.tensor(positions, dtype=torch.long),
                            torch.from_numpy(np.stack(rows))))
             visit_order.extend(positions)
         order = torch.empty(len(visit_order), dtype=torch.long)
         order[torch.tensor(visit_order, dtype=torch.long)] = torch.arange(
             len(visit_order))
-        return PreparedBatch(groups, order, len(diagrams))
+        return PreparedBatch(groups, order, len(diagrams)).to(self.device)
 
     # -- evaluation ----------------------------------------------------
     def __call__(self, weights: torch.Tensor,
@@ -200,6 +217,8 @@ class Engine:
             raise CompileError(f"expected a flat weight vector of "
                                f"{self.n_weights} entries, got shape "
                                f"{tuple(weights.shape)}")
+        # A batch prepared before the model moved follows the weights.
+        batch = batch.to(weights.device)
         results = []
         for plan, positions, indices in batch.groups:
             values = self._gather(weights, indices, positions, inputs)
@@ -218,15 +237,21 @@ class Engine:
                 raise CompileError("these diagrams take per-sample inputs "
                                    f"{self.input_symbols}: pass inputs=")
             return weights[indices]
-        rows = inputs[positions]
+        rows = inputs[positions.to(inputs.device)]
         table = torch.cat([weights.unsqueeze(0).expand(rows.shape[0], -1),
                            rows.to(weights.dtype)], dim=1)
         return table.gather(1, indices)
 
-    def to(self, device: torch.device | str) -> "Engine":
-        """Move every compiled plan to ``device``."""
+    def to(self, device: Device = None,
+           dtype: torch.dtype | None = None) -> "Engine":
+        """Move every compiled plan (and later ones) to ``device`` and/or
+        the real type ``dtype``; in place, returns the engine."""
+        if device is not None:
+            self.device = torch.device(device)
+        if dtype is not None:
+            self.dtype = resolve_dtype(dtype)
         for plan in self._plans.values():
-            plan.to(device)
+            plan.to(self.device, self.dtype)
         return self
 
 

@@ -26,6 +26,8 @@ import numpy as np
 import opt_einsum
 import torch
 
+from qnlp.engine.device import (Device, complex_dtype, real_dtype,
+                                resolve_device, resolve_dtype)
 from qnlp.engine.network import Network, Operand
 
 #: Batch size assumed when choosing the contraction order.
@@ -171,15 +173,17 @@ class Plan:
     """
 
     def __init__(self, network: Network, operands: list[Operand],
-                 dtype: torch.dtype = torch.float64) -> None:
+                 dtype: torch.dtype = torch.float64,
+                 device: Device = None) -> None:
         self.network = network
         self.quantum = network.quantum
         self.mixed = network.mixed
         self.output_shape = network.output_shape
+        dtype = resolve_dtype(real_dtype(dtype))
         self.real_dtype = dtype
         has_complex = any(op.is_constant and np.iscomplexobj(op.array)
                           for op in operands)
-        self.dtype = (_complex_of(dtype) if network.quantum or has_complex
+        self.dtype = (complex_dtype(dtype) if network.quantum or has_complex
                       else dtype)
 
         slot_sizes = [s.size for s in network.slots]
@@ -195,14 +199,15 @@ class Plan:
                 self.slot_local_indices[op.slot] = op.index_map.reshape(-1)
 
         self.n_operands = len(operands)
-        self.constants: list[tuple[int, torch.Tensor]] = []
+        #: Sources of the constant tensors (numpy, kept so that a move to
+        #: another dtype rebuilds them exactly, never from a rounded copy).
+        self._constant_arrays: list[tuple[int, np.ndarray]] = []
         gate_groups: dict[tuple, list[int]] = {}
         #: (operand position, first column, last column + 1, tensor shape)
         self._weights: list[tuple[int, int, int, tuple[int, ...]]] = []
         for position, op in enumerate(operands):
             if op.is_constant:
-                self.constants.append((position, torch.as_tensor(
-                    op.array, dtype=self.dtype)))
+                self._constant_arrays.append((position, op.array))
             elif op.coefficients is not None:
                 shape = op.coefficients.shape[1:]
                 gate_groups.setdefault(shape, []).append(position)
@@ -212,20 +217,34 @@ class Plan:
                                       tuple(op.index_map.shape)))
 
         # Gate groups: one vectorised build per tensor shape.
-        self._gate_groups = []
+        self._gate_arrays = []
         for shape, positions in gate_groups.items():
             coeff = np.stack([operands[p].coefficients for p in positions],
                              axis=1)  # (3, k, *shape)
-            columns = torch.tensor([self.slot_columns[operands[p].slot][0]
-                                    for p in positions])
-            scales = torch.tensor([network.slots[operands[p].slot].scale
-                                   for p in positions], dtype=dtype) * math.pi
-            self._gate_groups.append((positions, columns, scales,
-                                      torch.as_tensor(coeff,
-                                                      dtype=self.dtype)))
+            columns = [self.slot_columns[operands[p].slot][0]
+                       for p in positions]
+            scales = [network.slots[operands[p].slot].scale * math.pi
+                      for p in positions]
+            self._gate_arrays.append((positions, columns, scales, coeff))
+        self.device = torch.device('cpu')
+        self._materialise(resolve_device(device))
         # Weight index maps are applied by the engine's gather, so the
         # columns of a tensor box arrive already in the box's axis order.
         self._steps, self._result_equation = self._plan_contraction(operands)
+
+    def _materialise(self, device: torch.device) -> None:
+        """(Re)build the constant tensors on ``device`` in ``self.dtype``."""
+        self.device = device
+        self.constants: list[tuple[int, torch.Tensor]] = [
+            (position, torch.as_tensor(array, dtype=self.dtype,
+                                       device=device))
+            for position, array in self._constant_arrays]
+        self._gate_groups = [
+            (positions,
+             torch.tensor(columns, dtype=torch.long, device=device),
+             torch.tensor(scales, dtype=self.real_dtype, device=device),
+             torch.as_tensor(coeff, dtype=self.dtype, device=device))
+            for positions, columns, scales, coeff in self._gate_arrays]
 
     # -- planning ------------------------------------------------------
     def _plan_contraction(self, operands: list[Operand]):
@@ -337,11 +356,17 @@ class Plan:
         total = result.sum(dim=dims, keepdim=True).clamp_min(1e-9)
         return result / total
 
-    def to(self, device: torch.device | str) -> "Plan":
-        """Move the plan's constant tensors to ``device``."""
-        self.constants = [(p, c.to(device)) for p, c in self.constants]
-        self._gate_groups = [(p, c.to(device), s.to(device), k.to(device))
-                             for p, c, s, k in self._gate_groups]
+    def to(self, device: Device = None,
+           dtype: torch.dtype | None = None) -> "Plan":
+        """Move the plan to ``device`` and/or the real type ``dtype``
+        (amplitudes follow in the matching complex type); in place."""
+        if dtype is not None:
+            dtype = resolve_dtype(real_dtype(dtype))
+            self.dtype = (complex_dtype(dtype) if self.dtype.is_complex
+                          else dtype)
+            self.real_dtype = dtype
+        self._materialise(self.device if device is None
+                          else torch.device(device))
         return self
 
 
@@ -359,13 +384,10 @@ def _local_letters(equation: str) -> str:
     return ''.join(renamed)
 
 
-def _complex_of(dtype: torch.dtype) -> torch.dtype:
-    return torch.complex64 if dtype == torch.float32 else torch.complex128
-
-
-def compile_plan(network: Network,
-                 dtype: torch.dtype = torch.float64) -> Plan:
-    """Fold constants, choose a contraction order, return a :class:`Plan`."""
+def compile_plan(network: Network, dtype: torch.dtype = torch.float64,
+                 device: Device = None) -> Plan:
+    """Fold constants, choose a contraction order, return a :class:`Plan`
+    whose tensors live on ``device``."""
     keep = set(network.outputs) | set(network.traced)
     operands = _fold_constants(network.operands, keep)
-    return Plan(network, operands, dtype)
+    return Plan(network, operands, dtype, device)

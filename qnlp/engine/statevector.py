@@ -30,13 +30,15 @@ from typing import Iterator, Sequence
 
 import torch
 
+from qnlp.engine.device import real_dtype
+
 Angle = float | torch.Tensor
 
 
 def _angle(value: Angle, like: torch.Tensor) -> torch.Tensor:
     """``value`` as a real tensor broadcastable to ``(batch, 1, 1)``."""
-    real = torch.empty((), dtype=like.dtype).real.dtype
-    value = torch.as_tensor(value, dtype=real, device=like.device)
+    value = torch.as_tensor(value, dtype=real_dtype(like.dtype),
+                            device=like.device)
     if value.dim() == 0:
         return value
     if value.dim() != 1 or value.shape[0] not in (1, like.shape[0]):
@@ -46,14 +48,17 @@ def _angle(value: Angle, like: torch.Tensor) -> torch.Tensor:
 
 
 @lru_cache(maxsize=None)
-def _bits(n: int, qubit: int) -> torch.Tensor:
+def _bits(n: int, qubit: int,
+          device: torch.device = torch.device('cpu')) -> torch.Tensor:
     """Bit ``qubit`` of every basis-state index, as 0/1 integers."""
-    return (torch.arange(2 ** n) >> qubit) & 1
+    return (torch.arange(2 ** n, device=device) >> qubit) & 1
 
 
 @lru_cache(maxsize=None)
-def _cx_permutation(n: int, control: int, target: int) -> torch.Tensor:
-    index = torch.arange(2 ** n)
+def _cx_permutation(n: int, control: int, target: int,
+                    device: torch.device = torch.device('cpu')
+                    ) -> torch.Tensor:
+    index = torch.arange(2 ** n, device=device)
     return index ^ (((index >> control) & 1) << target)
 
 
@@ -73,19 +78,29 @@ class Statevector:
 
     @classmethod
     def zeros(cls, batch: int, n_qubits: int,
-              dtype: torch.dtype = torch.complex128) -> "Statevector":
-        """``batch`` copies of ``|0...0>``."""
-        amplitudes = torch.zeros(batch, 2 ** n_qubits, dtype=dtype)
+              dtype: torch.dtype = torch.complex128,
+              device: torch.device | str | None = None) -> "Statevector":
+        """``batch`` copies of ``|0...0>`` (complex ``dtype``, on
+        ``device``)."""
+        amplitudes = torch.zeros(batch, 2 ** n_qubits, dtype=dtype,
+                                 device=device)
         amplitudes[:, 0] = 1
         return cls(amplitudes)
 
     @classmethod
     def uniform(cls, batch: int, n_qubits: int,
-                dtype: torch.dtype = torch.complex128) -> "Statevector":
+                dtype: torch.dtype = torch.complex128,
+                device: torch.device | str | None = None) -> "Statevector":
         """``batch`` copies of ``|+...+>`` (Hadamards on ``|0...0>``)."""
         amplitudes = torch.full((batch, 2 ** n_qubits),
-                                2 ** (-n_qubits / 2), dtype=dtype)
+                                2 ** (-n_qubits / 2), dtype=dtype,
+                                device=device)
         return cls(amplitudes)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the amplitudes live."""
+        return self.amplitudes.device
 
     @property
     def batch(self) -> int:
@@ -161,14 +176,16 @@ class Statevector:
         """Controlled X (a permutation of amplitudes)."""
         self._check_pair(control, target)
         self.amplitudes = self.amplitudes[
-            :, _cx_permutation(self.n_qubits, control, target)]
+            :, _cx_permutation(self.n_qubits, control, target, self.device)]
         return self
 
     def cz(self, a: int, b: int) -> "Statevector":
         """Controlled Z (a sign on ``|..1..1..>``)."""
         self._check_pair(a, b)
-        both = _bits(self.n_qubits, a) & _bits(self.n_qubits, b)
-        return self.diagonal_phase(math.pi * both.to(torch.float64))
+        both = (_bits(self.n_qubits, a, self.device)
+                & _bits(self.n_qubits, b, self.device))
+        return self.diagonal_phase(
+            math.pi * both.to(self.amplitudes.real.dtype))
 
     def diagonal_phase(self, phases: torch.Tensor) -> "Statevector":
         """Multiply amplitude ``k`` by ``exp(i phases[..., k])``.
@@ -194,16 +211,17 @@ class Statevector:
 
     def z(self, qubit: int) -> torch.Tensor:
         """``<Z_qubit>`` per sample, shape ``(batch,)``."""
-        signs = 1 - 2 * _bits(self.n_qubits, qubit).to(
+        signs = 1 - 2 * _bits(self.n_qubits, qubit, self.device).to(
             self.amplitudes.real.dtype)
         return self.probabilities() @ signs
 
     def parity(self, qubits: Sequence[int] | None = None) -> torch.Tensor:
         """``<Z x Z x ... x Z>`` over ``qubits`` (default all)."""
         qubits = range(self.n_qubits) if qubits is None else qubits
-        odd = torch.zeros(2 ** self.n_qubits, dtype=torch.long)
+        odd = torch.zeros(2 ** self.n_qubits, dtype=torch.long,
+                          device=self.device)
         for q in qubits:
-            odd = odd ^ _bits(self.n_qubits, q)
+            odd = odd ^ _bits(self.n_qubits, q, self.device)
         signs = 1 - 2 * odd.to(self.amplitudes.real.dtype)
         return self.probabilities() @ signs
 
@@ -227,11 +245,14 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def basis_bits(n_qubits: int) -> torch.Tensor:
-    """A ``(2**n, n)`` 0/1 float64 table: bit ``q`` of each basis index.
+def basis_bits(n_qubits: int, dtype: torch.dtype = torch.float64,
+               device: torch.device | str | None = None) -> torch.Tensor:
+    """A ``(2**n, n)`` 0/1 table of ``dtype``: bit ``q`` of each basis
+    index.
 
     >>> basis_bits(2).tolist()
     [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
     """
-    return torch.stack([_bits(n_qubits, q) for q in range(n_qubits)],
-                       dim=1).to(torch.float64)
+    device = torch.device('cpu' if device is None else device)
+    return torch.stack([_bits(n_qubits, q, device)
+                        for q in range(n_qubits)], dim=1).to(dtype)

@@ -61,8 +61,16 @@ def entangler_pairs(n_qubits: int, entanglement: str
                       f"{', '.join(ENTANGLEMENTS)}")
 
 
-def _check_features(x: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    x = torch.as_tensor(x, dtype=torch.float64)
+def _check_features(x: torch.Tensor, n_qubits: int,
+                    like: Statevector | None = None) -> torch.Tensor:
+    """``x`` as a real tensor: in the precision and on the device of the
+    state ``like``; else a floating tensor as it is, anything else as
+    float64."""
+    if like is not None:
+        x = torch.as_tensor(x).to(device=like.device,
+                                  dtype=like.amplitudes.real.dtype)
+    elif not (torch.is_tensor(x) and x.is_floating_point()):
+        x = torch.as_tensor(x, dtype=torch.float64)
     if x.dim() != 2 or x.shape[1] != n_qubits:
         raise ValueError(f"expected features of shape (batch, {n_qubits}), "
                          f"got {tuple(x.shape)}")
@@ -84,17 +92,19 @@ class AngleEncoding:
 
     def apply(self, state: Statevector, x: torch.Tensor) -> Statevector:
         """Encode ``x`` (``(batch, n)``) into ``state``."""
-        x = _check_features(x, self.n_qubits)
+        x = _check_features(x, self.n_qubits, state)
         for _ in range(self.reps):
             for q in range(self.n_qubits):
                 getattr(state, self.rotation)(self.scale * x[:, q], q)
         return state
 
-    def state(self, x: torch.Tensor,
-              dtype: torch.dtype = torch.complex128) -> Statevector:
-        """The encoded states ``|phi(x)>`` of a batch."""
+    def state(self, x: torch.Tensor, dtype: torch.dtype = torch.complex128,
+              device: torch.device | str | None = None) -> Statevector:
+        """The encoded states ``|phi(x)>`` of a batch (complex ``dtype``,
+        on ``device``)."""
         x = _check_features(x, self.n_qubits)
-        return self.apply(Statevector.zeros(len(x), self.n_qubits, dtype), x)
+        return self.apply(Statevector.zeros(len(x), self.n_qubits, dtype,
+                                            device), x)
 
     def to_qiskit(self) -> Any:
         """The same circuit in qiskit, parameters ``x[0..n-1]``."""
@@ -125,12 +135,12 @@ class ZZFeatureMap:
         ``a f_ij (b_i xor b_j)`` for basis bits ``b``.
         """
         x = _check_features(x, self.n_qubits)
-        bits = basis_bits(self.n_qubits)                   # (2**n, n)
+        bits = basis_bits(self.n_qubits, x.dtype, x.device)  # (2**n, n)
         phases = self.alpha * x @ bits.T
         pairs = sorted({tuple(sorted(p)) for p in
                         entangler_pairs(self.n_qubits, self.entanglement)})
         if pairs:
-            i, j = (torch.tensor(v) for v in zip(*pairs))
+            i, j = (torch.tensor(v, device=x.device) for v in zip(*pairs))
             coupling = (math.pi - x[:, i]) * (math.pi - x[:, j])  # (b, pairs)
             differ = (bits[:, i] - bits[:, j]).abs()           # (2**n, pairs)
             phases = phases + self.alpha * coupling @ differ.T
@@ -138,19 +148,20 @@ class ZZFeatureMap:
 
     def apply(self, state: Statevector, x: torch.Tensor) -> Statevector:
         """Encode ``x`` into ``state`` (Hadamards, then the phases)."""
-        phases = self.phases(x)
+        phases = self.phases(_check_features(x, self.n_qubits, state))
         for _ in range(self.reps):
             for q in range(self.n_qubits):
                 state.h(q)
             state.diagonal_phase(phases)
         return state
 
-    def state(self, x: torch.Tensor,
-              dtype: torch.dtype = torch.complex128) -> Statevector:
-        """The encoded states ``|phi(x)>`` of a batch."""
+    def state(self, x: torch.Tensor, dtype: torch.dtype = torch.complex128,
+              device: torch.device | str | None = None) -> Statevector:
+        """The encoded states ``|phi(x)>`` of a batch (complex ``dtype``,
+        on ``device``)."""
         x = _check_features(x, self.n_qubits)
-        phases = self.phases(x)
-        state = Statevector.uniform(len(x), self.n_qubits, dtype)
+        state = Statevector.uniform(len(x), self.n_qubits, dtype, device)
+        phases = self.phases(_check_features(x, self.n_qubits, state))
         state.diagonal_phase(phases)
         for _ in range(self.reps - 1):
             for q in range(self.n_qubits):
@@ -230,7 +241,7 @@ class EfficientSU2:
             raise ValueError(f"expected {self.n_weights} weights, got shape "
                              f"{tuple(weights.shape)}")
         n = self.n_qubits
-        index = torch.arange(2 ** n)
+        index = torch.arange(2 ** n, device=weights.device)
         permutation = index
         for control, target in entangler_pairs(n, self.entanglement):
             permutation = permutation[index ^ (((index >> control) & 1)

@@ -32,6 +32,7 @@ import torch
 
 from qnlp.compiler import make_ansatz, to_circuit
 from qnlp.engine import Engine, PreparedBatch, collect_symbols
+from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.errors import ConfigError
 from qnlp.parsing import Parser
 
@@ -126,25 +127,43 @@ class DisCoCatClassifier(torch.nn.Module):
         Number of classes; the sentence wire must give at least as many
         outcomes.
     seed:
-        Seeds the uniform ``[0, 1)`` initial angles (lambeq's choice).
+        Seeds the uniform ``[0, 1)`` initial angles (lambeq's choice); they
+        are drawn on the CPU in float64, so every device and dtype starts
+        from the same numbers.
+    dtype, device:
+        Real type of the weights (amplitudes in the matching complex
+        type) and where the weights and the engine's plans live.
+        ``model.to(device)`` and ``model.to(torch.float32)`` move both.
     """
 
     def __init__(self, symbols: Sequence[Any], n_classes: int = 2,
-                 seed: int = 0) -> None:
+                 seed: int = 0, dtype: torch.dtype = torch.float64,
+                 device: Device = None) -> None:
         super().__init__()
         if n_classes < 2:
             raise ConfigError(f"need at least 2 classes, got {n_classes}")
         self.n_classes = n_classes
-        self.engine = Engine(symbols)
+        dtype, device = resolve_dtype(dtype), resolve_device(device)
+        self.engine = Engine(symbols, dtype=dtype, device=device)
         generator = torch.Generator().manual_seed(seed)
         self.weights = torch.nn.Parameter(torch.rand(
-            self.engine.n_weights, generator=generator, dtype=torch.float64))
+            self.engine.n_weights, generator=generator,
+            dtype=torch.float64).to(device=device, dtype=dtype))
 
     @classmethod
     def from_circuits(cls, circuits: Iterable[Any], n_classes: int = 2,
-                      seed: int = 0) -> "DisCoCatClassifier":
+                      seed: int = 0, dtype: torch.dtype = torch.float64,
+                      device: Device = None) -> "DisCoCatClassifier":
         """A classifier over every symbol of ``circuits``."""
-        return cls(collect_symbols(circuits), n_classes, seed)
+        return cls(collect_symbols(circuits), n_classes, seed, dtype, device)
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any
+               ) -> "DisCoCatClassifier":
+        # ``to``, ``cuda``, ``double``... reach the weights through here;
+        # the engine's plans (not parameters) follow them.
+        super()._apply(fn, *args, **kwargs)
+        self.engine.to(self.weights.device, self.weights.dtype)
+        return self
 
     def extend_symbols(self, circuits: Iterable[Any],
                        fill: float | None = None) -> None:
@@ -168,7 +187,9 @@ class DisCoCatClassifier(torch.nn.Module):
         count = self.engine.n_weights - self.weights.shape[0]
         extra = (torch.full((count,), fill, dtype=self.weights.dtype)
                  if fill is not None else
-                 torch.rand(count, dtype=self.weights.dtype))
+                 torch.rand(count, dtype=torch.float64).to(
+                     self.weights.dtype))
+        extra = extra.to(self.weights.device)
         self.weights = torch.nn.Parameter(
             torch.cat([self.weights.detach(), extra]))
 

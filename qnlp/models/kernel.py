@@ -26,28 +26,36 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
+from qnlp.engine.device import (Device, complex_dtype, resolve_device,
+                                resolve_dtype)
 from qnlp.errors import ConfigError
 from qnlp.models.circuits import make_feature_map
 from qnlp.models.vqc import MAX_QUBITS, check_features
 
 
 class QuantumKernel:
-    """Fidelity kernel of a feature map (``zz`` or ``angle``)."""
+    """Fidelity kernel of a feature map (``zz`` or ``angle``).
+
+    ``dtype`` is the real or complex precision of the states, ``device``
+    where they are computed; the Gram matrix comes back as float64 numpy.
+    """
 
     def __init__(self, feature_map: str = 'zz', n_qubits: int = 2,
                  reps: int = 2, entanglement: str = 'full',
-                 dtype: torch.dtype = torch.complex128) -> None:
+                 dtype: torch.dtype = torch.complex128,
+                 device: Device = None) -> None:
         if not 1 <= n_qubits <= MAX_QUBITS:
             raise ConfigError(f"dense simulation takes 1 to {MAX_QUBITS} "
                               f"qubits (features), got {n_qubits}")
         self.map = make_feature_map(feature_map, n_qubits, reps,
                                     entanglement)
-        self.dtype = dtype
+        self.dtype = complex_dtype(dtype)
+        self.device = resolve_device(device)
 
     def states(self, x: Any) -> torch.Tensor:
         """Encoded states ``(len(x), 2**n)``, one batched pass."""
         x = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        return self.map.state(x, self.dtype).amplitudes
+        return self.map.state(x, self.dtype, self.device).amplitudes
 
     def evaluate(self, x: Any, z: Any | None = None) -> np.ndarray:
         """The Gram matrix ``K[i, j] = |<phi(x_i)|phi(z_j)>|^2``.
@@ -60,7 +68,7 @@ class QuantumKernel:
             psi_z = psi_x if z is None else self.states(z)
             overlaps = psi_x @ psi_z.conj().T
             gram = overlaps.real ** 2 + overlaps.imag ** 2
-        return gram.numpy().astype(np.float64)
+        return gram.cpu().numpy().astype(np.float64)
 
 
 def kernel_alignment(gram: np.ndarray, labels: Any) -> float:
@@ -86,18 +94,25 @@ class QuantumKernelSVC(ClassifierMixin, BaseEstimator):
 
     Features are angles (e.g. from :func:`~qnlp.baselines.features.
     text_features`); the number of qubits is the number of features.
+    ``device`` and ``dtype`` (``'float64'``/``'float32'``) say where and
+    in which precision the kernel's states are computed.
     """
 
     def __init__(self, feature_map: str = 'zz', reps: int = 2,
-                 entanglement: str = 'full', C: float = 1.0) -> None:
+                 entanglement: str = 'full', C: float = 1.0,
+                 device: str | None = None, dtype: str = 'float64') -> None:
         self.feature_map = feature_map
         self.reps = reps
         self.entanglement = entanglement
         self.C = C
+        self.device = device
+        self.dtype = dtype
 
     def _kernel(self, n_qubits: int) -> QuantumKernel:
         return QuantumKernel(self.feature_map, n_qubits, self.reps,
-                             self.entanglement)
+                             self.entanglement,
+                             complex_dtype(resolve_dtype(self.dtype)),
+                             self.device)
 
     def fit(self, X: Any, y: Any) -> "QuantumKernelSVC":
         X, y = check_X_y(X, y, dtype=np.float64)

@@ -24,54 +24,65 @@ from typing import Sequence
 
 import torch
 
+from qnlp.engine.device import (Device, complex_dtype, resolve_device,
+                                resolve_dtype)
 from qnlp.errors import ConfigError
 from qnlp.parsing.protein import merge_gates, merge_name, n_merge_angles
 
-_CX = torch.tensor([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],
-                   dtype=torch.complex128)
 _FIXED = {
-    'H': torch.tensor([[1, 1], [1, -1]], dtype=torch.complex128)
-    / math.sqrt(2),
-    'S': torch.tensor([[1, 0], [0, 1j]], dtype=torch.complex128),
-    'Z': torch.tensor([[1, 0], [0, -1]], dtype=torch.complex128),
+    'CX': [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],
+    'H': [[1 / math.sqrt(2), 1 / math.sqrt(2)],
+          [1 / math.sqrt(2), -1 / math.sqrt(2)]],
+    'S': [[1, 0], [0, 1j]],
+    'Z': [[1, 0], [0, -1]],
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _fixed_gate(name: str, dtype: torch.dtype,
+                device: torch.device) -> torch.Tensor:
+    """A fixed gate's matrix, made once per type and device (shared: never
+    modify it)."""
+    return torch.tensor(_FIXED[name], dtype=dtype, device=device)
+
+
 def _rotation(kind: str, phase: torch.Tensor) -> torch.Tensor:
-    """Operator of lambeq's Rx/Ry/Rz(phase) (phase in half turns)."""
+    """Operator of lambeq's Rx/Ry/Rz(phase) (phase in half turns), complex
+    of ``phase``'s precision, on its device."""
+    cdtype = complex_dtype(phase.dtype)
     half = math.pi * phase
-    c, s = torch.cos(half).to(torch.complex128), \
-        torch.sin(half).to(torch.complex128)
+    c, s = torch.cos(half).to(cdtype), torch.sin(half).to(cdtype)
     zero = torch.zeros_like(c)
     if kind == 'x':
         rows = [[c, -1j * s], [-1j * s, c]]
     elif kind == 'y':
         rows = [[c, -s], [s, c]]
     else:
-        rows = [[torch.exp(-1j * half.to(torch.complex128)), zero],
-                [zero, torch.exp(1j * half.to(torch.complex128))]]
+        rows = [[torch.exp(-1j * half.to(cdtype)), zero],
+                [zero, torch.exp(1j * half.to(cdtype))]]
     return torch.stack([torch.stack(r, -1) for r in rows], -2)
 
 
 def _embed(gate: torch.Tensor, first: int, width: int) -> torch.Tensor:
     """``I (x) gate (x) I`` acting on wires ``first, first + 1, ...``."""
     span = int(math.log2(gate.shape[0]))
-    eye = torch.eye(2 ** first, dtype=torch.complex128)
-    rest = torch.eye(2 ** (width - first - span), dtype=torch.complex128)
+    eye = torch.eye(2 ** first, dtype=gate.dtype, device=gate.device)
+    rest = torch.eye(2 ** (width - first - span), dtype=gate.dtype,
+                     device=gate.device)
     return torch.kron(torch.kron(eye, gate), rest)
 
 
 def merge_unitary(angles: torch.Tensor, qubits: int = 1) -> torch.Tensor:
     """The operator of a merge block (the gates of
-    :func:`qnlp.parsing.protein.merge_gates`) from its angles."""
+    :func:`qnlp.parsing.protein.merge_gates`) from its angles (complex of
+    their precision, on their device)."""
     width = 2 * qubits
     layers = angles.numel() // n_merge_angles(qubits, 1)
-    unitary = torch.eye(2 ** width, dtype=torch.complex128)
+    cdtype = complex_dtype(angles.dtype)
+    unitary = torch.eye(2 ** width, dtype=cdtype, device=angles.device)
     for name, wires, angle in merge_gates(qubits, layers):
-        if name == 'CX':
-            gate = _CX
-        elif name in _FIXED:
-            gate = _FIXED[name]
+        if name in _FIXED:
+            gate = _fixed_gate(name, cdtype, angles.device)
         else:
             gate = _rotation(name[1].lower(), angles[angle])
         unitary = _embed(gate, min(wires), width) @ unitary
@@ -88,11 +99,12 @@ def merge_map(unitary: torch.Tensor) -> torch.Tensor:
         d * d, d * d, d * d)
 
 
-@functools.lru_cache(maxsize=None)
-def pauli_basis(qubits: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pauli_basis(qubits: int, dtype: torch.dtype = torch.complex128,
+                device: Device = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(B, B_inv)`` with ``r = B vec(rho)`` the real Pauli vector
     ``r_k = Tr(P_k rho)`` (first qubit most significant) and
-    ``vec(rho) = B_inv r``. Cached: the tensors are shared, never modify
+    ``vec(rho) = B_inv r``, complex ``dtype`` on ``device``. Cached per
+    qubit count, type and device: the tensors are shared, never modify
     them.
 
     >>> to_pauli, from_pauli = pauli_basis(1)
@@ -100,6 +112,17 @@ def pauli_basis(qubits: int) -> tuple[torch.Tensor, torch.Tensor]:
     >>> (to_pauli @ rho.flatten()).real.tolist()   # I, X, Y, Z
     [1.0, 0.0, 0.0, 1.0]
     """
+    return _pauli_basis(qubits, complex_dtype(dtype),
+                        torch.device('cpu' if device is None else device))
+
+
+@functools.lru_cache(maxsize=None)
+def _pauli_basis(qubits: int, dtype: torch.dtype, device: torch.device
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    if dtype != torch.complex128 or device.type != 'cpu':
+        return tuple(t.to(device=device, dtype=dtype)    # type: ignore
+                     for t in _pauli_basis(qubits, torch.complex128,
+                                           torch.device('cpu')))
     paulis = [torch.eye(2, dtype=torch.complex128),
               torch.tensor([[0, 1], [1, 0]], dtype=torch.complex128),
               torch.tensor([[0, -1j], [1j, 0]], dtype=torch.complex128),
@@ -141,6 +164,12 @@ class SequenceClassifier(torch.nn.Module):
         minimum with a trained temperature: a quantum convolution with
         global max pooling, which can find one telling stretch (say a
         transmembrane helix) anywhere.
+    dtype, device:
+        Real type of the parameters (density matrices in the matching
+        complex type) and where they live; initial values are drawn on
+        the CPU in float64 from ``seed``, so every device and dtype starts
+        from the same numbers. ``model.to(...)`` moves everything (the
+        Pauli bases are cached per type and device).
     """
 
     def __init__(self, vocabulary: Sequence[str], mode: str = 'tree',
@@ -148,7 +177,8 @@ class SequenceClassifier(torch.nn.Module):
                  block: int = 128, max_length: int = 1024,
                  seed: int = 0, qubits: int = 1,
                  init_scale: float = 0.1, window: int = 0,
-                 stride: int = 0) -> None:
+                 stride: int = 0, dtype: torch.dtype = torch.float64,
+                 device: Device = None) -> None:
         super().__init__()
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
@@ -168,9 +198,9 @@ class SequenceClassifier(torch.nn.Module):
         else:
             n_blocks = math.ceil(span / block)
         generator = torch.Generator().manual_seed(seed)
-        self.token_angles = torch.nn.Parameter(torch.rand(
-            len(self.vocabulary), 2 * qubits, generator=generator,
-            dtype=torch.float64))
+        dtype, device = resolve_dtype(dtype), resolve_device(device)
+        token_angles = torch.rand(len(self.vocabulary), 2 * qubits,
+                                  generator=generator, dtype=torch.float64)
         angles = init_scale * torch.randn(
             n_blocks, n_merge_angles(qubits, layers), generator=generator,
             dtype=torch.float64)
@@ -182,14 +212,24 @@ class SequenceClassifier(torch.nn.Module):
         start = 3 * width
         angles[:, start:start + 3 * (width - 1)] += (
             0.125 if mode == 'tree' else 0.05)
-        self.merge_angles = torch.nn.Parameter(angles)
+        self.token_angles = torch.nn.Parameter(token_angles.to(device,
+                                                               dtype))
+        self.merge_angles = torch.nn.Parameter(angles.to(device, dtype))
         # weight, bias; with windows: weight of the soft maximum, bias,
         # log temperature, weight of the soft minimum. Both pooled weights
         # start positive, so a telling stretch can be learnt as high or as
         # low read-outs, whichever class it marks.
         self.readout = torch.nn.Parameter(torch.tensor(
             [4.0, 0.0, math.log(0.1), 4.0] if window else [8.0, 0.0],
-            dtype=torch.float64))
+            dtype=dtype, device=device))
+
+    @property
+    def _complex(self) -> torch.dtype:
+        return complex_dtype(self.token_angles.dtype)
+
+    def _basis(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return pauli_basis(self.qubits, self._complex,
+                           self.token_angles.device)
 
     @property
     def n_parameters(self) -> int:
@@ -197,7 +237,8 @@ class SequenceClassifier(torch.nn.Module):
 
     def token_states(self) -> torch.Tensor:
         """Density matrices ``[V, d, d]`` of ``(x)_i Rz(b_i) Rx(a_i) |0>``."""
-        ket = torch.tensor([1, 0], dtype=torch.complex128)
+        ket = torch.tensor([1, 0], dtype=self._complex,
+                           device=self.token_angles.device)
         psi = None
         for i in range(self.qubits):
             rx = _rotation('x', self.token_angles[:, 2 * i])
@@ -212,7 +253,7 @@ class SequenceClassifier(torch.nn.Module):
         Pauli basis (``n = 4 ** qubits``); merges are trace preserving, so
         every vector keeps ``r_0 = 1``."""
         d = 2 ** self.qubits
-        to_pauli, from_pauli = pauli_basis(self.qubits)
+        to_pauli, from_pauli = self._basis()
         states = (self.token_states().reshape(-1, d * d) @ to_pauli.T).real
         maps = [torch.einsum('ax,xyz,yb,zc->abc', to_pauli,
                              merge_map(merge_unitary(a, self.qubits)),
@@ -230,8 +271,8 @@ class SequenceClassifier(torch.nn.Module):
     def density(self, tokens: torch.Tensor) -> torch.Tensor:
         """Final density matrices ``[B, d, d]`` (``d = 2 ** qubits``)."""
         d = 2 ** self.qubits
-        _, from_pauli = pauli_basis(self.qubits)
-        vectors = self.pauli_vectors(tokens).to(torch.complex128)
+        _, from_pauli = self._basis()
+        vectors = self.pauli_vectors(tokens).to(self._complex)
         return (vectors @ from_pauli.T).reshape(-1, d, d)
 
     def _chain(self, tokens, states, maps) -> torch.Tensor:
@@ -244,16 +285,18 @@ class SequenceClassifier(torch.nn.Module):
         pairwise: ``log2 L`` batched products instead of ``L`` steps.
         """
         n = states.shape[1]
-        eye = torch.eye(n, dtype=states.dtype)
+        eye = torch.eye(n, dtype=states.dtype, device=states.device)
         transfer = torch.stack([
             torch.cat([torch.einsum('xyz,vz->vxy', m, states), eye[None]])
             for m in maps])                           # [blocks, V+1, n, n]
         vocab = transfer.shape[1]
         length = tokens.shape[1] + tokens.shape[1] % 2
-        padded = torch.full((tokens.shape[0], length), vocab - 1)
+        padded = torch.full((tokens.shape[0], length), vocab - 1,
+                            device=tokens.device)
         padded[:, :tokens.shape[1]] = torch.where(tokens >= 0, tokens,
                                                   vocab - 1)
-        blocks = (torch.arange(length) // self.block).clamp_max(
+        blocks = (torch.arange(length, device=tokens.device)
+                  // self.block).clamp_max(
             len(maps) - 1)
         if self.block % 2:   # pairs could straddle blocks: no pair table
             mats = transfer.reshape(-1, n, n)[blocks * vocab + padded]
@@ -267,7 +310,7 @@ class SequenceClassifier(torch.nn.Module):
                 mats = torch.cat([mats, eye.expand(mats.shape[0], 1, n, n)],
                                  dim=1)
             mats = _matmul(mats[:, 1::2], mats[:, 0::2])
-        start = pauli_basis(self.qubits)[0][:, 0].real   # |0...0><0...0|
+        start = self._basis()[0][:, 0].real   # |0...0><0...0|
         return mats[:, 0] @ start
 
     def _tree(self, tokens, states, maps) -> torch.Tensor:
@@ -282,7 +325,8 @@ class SequenceClassifier(torch.nn.Module):
 
         vocab = states.shape[0]
         length = tokens.shape[1] + tokens.shape[1] % 2
-        padded = torch.full((tokens.shape[0], length), -1)
+        padded = torch.full((tokens.shape[0], length), -1,
+                            device=tokens.device)
         padded[:, :tokens.shape[1]] = tokens
         valid = padded >= 0
         if length == 2 and tokens.shape[1] == 1:   # a single token
@@ -319,7 +363,9 @@ class SequenceClassifier(torch.nn.Module):
         return batch
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Class probabilities ``[B, 2]`` for padded token indices."""
+        """Class probabilities ``[B, 2]`` for padded token indices (moved
+        to the model's device if they are elsewhere)."""
+        tokens = tokens.to(self.token_angles.device)
         if self.window:   # soft max and min over windows holding tokens
             z, valid = self.window_readouts(tokens)
             logit = self.readout[0] * self._soft_max(z, valid) \
@@ -346,7 +392,8 @@ class SequenceClassifier(torch.nn.Module):
         count = max(1, math.ceil(max(0, length - self.window)
                                  / self.stride) + 1)
         padded = torch.full((tokens.shape[0],
-                             (count - 1) * self.stride + self.window), -1)
+                             (count - 1) * self.stride + self.window), -1,
+                            device=tokens.device)
         padded[:, :length] = tokens
         return padded.unfold(1, self.window, self.stride)
 

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from qnlp.engine.device import (Device, complex_dtype, resolve_device,
+                                resolve_dtype)
 from qnlp.engine.statevector import Statevector
 from qnlp.models.circuits import (EfficientSU2, make_feature_map, readout,
                                   READOUTS)
@@ -50,14 +52,18 @@ class VariationalCircuit(torch.nn.Module):
 
     ``forward`` takes encoded states (from :meth:`encode`, which needs no
     gradient and can be computed once per data set) and returns the
-    probability of class 1 per sample.
+    probability of class 1 per sample. ``dtype`` (real; amplitudes in the
+    matching complex type) and ``device`` place the weights and states;
+    initial weights are drawn on the CPU in float64 from ``seed``.
     """
 
     def __init__(self, n_qubits: int, feature_map: str = 'angle',
                  feature_reps: int = 1, reps: int = 2,
                  entanglement: str = 'linear',
                  feature_entanglement: str = 'linear',
-                 readout: str = 'parity', seed: int = 0) -> None:
+                 readout: str = 'parity', seed: int = 0,
+                 dtype: torch.dtype = torch.float64,
+                 device: Device = None) -> None:
         super().__init__()
         if not 1 <= n_qubits <= MAX_QUBITS:
             raise ConfigError(f"dense simulation takes 1 to {MAX_QUBITS} "
@@ -72,14 +78,19 @@ class VariationalCircuit(torch.nn.Module):
         self.ansatz = EfficientSU2(n_qubits, reps, entanglement)
         self.readout = readout
         generator = torch.Generator().manual_seed(seed)
+        dtype, device = resolve_dtype(dtype), resolve_device(device)
         self.weights = torch.nn.Parameter(
-            (2 * torch.rand(self.ansatz.n_weights, generator=generator,
-                            dtype=torch.float64) - 1) * math.pi)
+            ((2 * torch.rand(self.ansatz.n_weights, generator=generator,
+                             dtype=torch.float64) - 1) * math.pi).to(
+                device=device, dtype=dtype))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoded states ``(batch, 2**n)`` of angles ``x`` ``(batch, n)``."""
+        """Encoded states ``(batch, 2**n)`` of angles ``x`` ``(batch, n)``,
+        on the weights' device in their (complex) precision."""
         with torch.no_grad():
-            return self.feature_map.state(x).amplitudes
+            return self.feature_map.state(
+                x, complex_dtype(self.weights.dtype),
+                self.weights.device).amplitudes
 
     def unitary(self) -> torch.Tensor:
         """The ansatz as ``M``: ``states @ M`` are the evolved states."""

@@ -76,7 +76,7 @@ class DisCoCatEstimator(ClassifierMixin, BaseEstimator):
         circuits = self.pipeline_.circuits([str(t) for t in texts])
         self.model_.extend_symbols(circuits, fill=0.0)
         with torch.no_grad():
-            return self.model_(circuits).numpy()
+            return self.model_(circuits).cpu().numpy()
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]

@@ -14,6 +14,8 @@ otherwise the last epoch's (the test split never chooses anything).
 
 >>> import tempfile, numpy as np
 >>> from qnlp.data.images import ImageData
+from qnlp.engine.device import Device, module_device, resolve_device, \
+    resolve_dtype
 >>> rng = np.random.default_rng(0)
 >>> x = rng.integers(0, 256, (40, 1, 12, 12), dtype=np.uint8)
 >>> y = np.arange(40) % 2
@@ -39,6 +41,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from qnlp.data.images import ImageData
+from qnlp.engine.device import Device, module_device, resolve_device, \
+    resolve_dtype
 from qnlp.errors import CheckpointError, ConfigError
 from qnlp.files import atomic_write_json, atomic_write_text
 from qnlp.models.images import MODELS, count_parameters, make_image_model
@@ -59,7 +63,8 @@ class ImageSettings:
     of side 32, the HQNN-Parallel one otherwise. ``shift``: random
     translations of up to this many pixels (0 = no augmentation);
     ``flip``: random horizontal flips (``None``: on for colour images).
-    ``layers``/``reupload`` configure the quantum circuits.
+    ``layers``/``reupload`` configure the quantum circuits. ``dtype``:
+    ``float32`` (the default, as for classical CNNs) or ``float64``.
     """
     model: str = 'hqnn-parallel'
     epochs: int = 10
@@ -74,8 +79,10 @@ class ImageSettings:
     layers: int | None = None
     reupload: bool = False
     eval_batch: int = 1000
+    dtype: str = 'float32'
 
     def __post_init__(self) -> None:
+        resolve_dtype(self.dtype)
         if self.model not in MODELS:
             raise ConfigError(f"unknown image model {self.model!r}; choose "
                               f"one of {', '.join(MODELS)}")
@@ -158,14 +165,18 @@ class Batcher:
 
 def predict_logits(model: nn.Module, images: np.ndarray, batcher: Batcher,
                    chunk: int = 1000) -> torch.Tensor:
-    """Logits of ``images`` (uint8 numpy), in chunks, in eval mode."""
+    """Logits of ``images`` (uint8 numpy), in chunks, in eval mode; the
+    model runs on its own device and dtype, the logits come back as CPU
+    float32."""
     model.eval()
+    device = module_device(model)
+    dtype = next(model.parameters()).dtype
     out = []
     with torch.no_grad():
         for first in range(0, len(images), chunk):
             batch = torch.from_numpy(images[first:first + chunk])
-            out.append(model(batcher(batch)))
-    return torch.cat(out)
+            out.append(model(batcher(batch).to(device, dtype)))
+    return torch.cat(out).float().cpu()
 
 
 def _accuracy(logits: torch.Tensor, labels: np.ndarray) -> tuple[float,
@@ -191,13 +202,21 @@ def _scheduler(settings: ImageSettings, optimizer: torch.optim.Optimizer,
 
 def train_image_classifier(data: ImageData, out: str | Path,
                            settings: ImageSettings | None = None,
-                           resume: bool = False, progress: bool = True
-                           ) -> dict[str, Any]:
-    """Train ``settings.model`` on ``data``; write the run to ``out``."""
+                           resume: bool = False, progress: bool = True,
+                           device: Device = None) -> dict[str, Any]:
+    """Train ``settings.model`` on ``data``; write the run to ``out``.
+
+    ``device``: where the model trains (default the CPU); batches are
+    made and augmented on the CPU (seeded generator) and moved there.
+    Checkpoints hold CPU tensors, so a run resumes on any device.
+    """
     settings = settings or ImageSettings()
+    device = resolve_device(device)
+    dtype = resolve_dtype(settings.dtype)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model = build_model(settings, data.shape, len(data.classes))
+    model = build_model(settings, data.shape, len(data.classes)).to(
+        device=device, dtype=dtype)
     generator = torch.Generator().manual_seed(settings.seed)
     normalise = settings.model not in ('hqnn-quanv', 'cnn-quanv',
                                        'cnn-quanv-large')
@@ -247,17 +266,21 @@ def train_image_classifier(data: ImageData, out: str | Path,
         for step in bar:
             index = order[step * settings.batch_size:
                           (step + 1) * settings.batch_size]
-            x = batcher(train_x[index], generator)
-            loss = nn.functional.cross_entropy(model(x), train_y[index])
+            x = batcher(train_x[index], generator).to(device, dtype,
+                                                      non_blocking=True)
+            target = train_y[index].to(device, non_blocking=True)
+            loss = nn.functional.cross_entropy(model(x), target)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total += loss.item() * len(index)
+            # summed on the device: the host waits only for the bar
+            total = total + loss.detach() * len(index)
             seen += len(index)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f'{total / seen:.4f}')
+            if step % 20 == 0 and progress:
+                bar.set_postfix(loss=f'{float(total) / seen:.4f}')
         bar.close()
+        total = float(total)
         train_seconds = time.perf_counter() - start
         elapsed += train_seconds
         row: dict[str, float] = {'epoch': epoch + 1,

@@ -19,6 +19,7 @@ import torch
 from qnlp.data.corpus import (Example, fingerprint, shuffled_by_label,
                               split_examples)
 from qnlp.data.fasta import ProteinRecord, crop, read_fasta
+from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.sequence import SequenceClassifier
 from qnlp.parsing.protein import tokenise_protein
@@ -56,6 +57,7 @@ class ProteinSettings:
     folds: int = 0
     fold: int = 0
     label_patterns: tuple[tuple[str, str], ...] = ()
+    dtype: str = 'float64'
 
 
 def fasta_files(path: str | Path) -> list[Path]:
@@ -135,9 +137,16 @@ def _encode(records, settings: ProteinSettings, vocabulary: dict[str, int],
 def train_protein_classifier(path: str | Path, out: str | Path,
                              settings: ProteinSettings | None = None,
                              resume: bool = False,
-                             progress: bool = True) -> dict[str, Any]:
-    """Train a chain or tree classifier on FASTA data; write ``out``."""
+                             progress: bool = True,
+                             device: Device = None) -> dict[str, Any]:
+    """Train a chain or tree classifier on FASTA data; write ``out``.
+
+    ``device``: where to train (default the CPU; checkpoints are device
+    independent); ``settings.dtype`` the precision.
+    """
     settings = settings or ProteinSettings()
+    device = resolve_device(device)
+    dtype = resolve_dtype(settings.dtype)
     torch.manual_seed(settings.seed)
     train_r, dev_r, test_r = load_protein_split(path, settings)
     labels = sorted({r.label for r in train_r + dev_r + test_r})
@@ -155,7 +164,7 @@ def train_protein_classifier(path: str | Path, out: str | Path,
                                settings.block, settings.max_length,
                                settings.seed, settings.qubits,
                                settings.init_scale, settings.window,
-                               settings.stride)
+                               settings.stride, dtype=dtype, device=device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = fasta_files(path)

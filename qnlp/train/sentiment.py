@@ -36,6 +36,7 @@ from qnlp.baselines.features import (FEATURE_CLASSIFIERS, full_features,
                                      make_feature_classifier, text_features)
 from qnlp.data.corpus import (Example, fingerprint, load_corpus,
                               read_corpus_file, split_examples)
+from qnlp.engine.device import resolve_device, resolve_dtype
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.kernel import QuantumKernelSVC
 from qnlp.files import atomic_write_json, atomic_write_text
@@ -67,6 +68,8 @@ class SentimentSettings:
     baselines: Sequence[str] = field(
         default_factory=lambda: tuple(FEATURE_CLASSIFIERS))
     ceiling: bool = True
+    device: str | None = None
+    dtype: str = 'float64'
 
     def validate(self) -> None:
         if self.model not in SENTIMENT_MODELS:
@@ -82,18 +85,22 @@ class SentimentSettings:
             raise ConfigError("test_fraction must lie in (0, 1)")
         for name in self.baselines:
             make_feature_classifier(name)
+        resolve_device(self.device)
+        resolve_dtype(self.dtype)
 
     def quantum_model(self, seed: int) -> Any:
         """The unfitted VQC or QSVC of these settings."""
         if self.model == 'qsvc':
             return QuantumKernelSVC(feature_map=self.feature_map,
                                     reps=self.feature_reps,
-                                    entanglement=self.entanglement, C=self.C)
+                                    entanglement=self.entanglement, C=self.C,
+                                    device=self.device, dtype=self.dtype)
         return VQCClassifier(
             feature_map=self.feature_map, feature_reps=self.feature_reps,
             reps=self.reps, entanglement=self.entanglement,
             readout=self.readout, optimizer=self.optimizer,
-            max_iter=self.max_iter, lr=self.lr, seed=seed)
+            max_iter=self.max_iter, lr=self.lr, seed=seed,
+            device=self.device, dtype=self.dtype)
 
 
 def read_reviews(path: str | Path, seed: int, test_fraction: float

@@ -25,6 +25,7 @@ import torch
 
 from qnlp.data import Corpus, Example, load_corpus
 from qnlp.engine import collect_symbols
+from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.errors import CheckpointError, ConfigError, ParseError
 from qnlp.models import DisCoCatClassifier, SentencePipeline
 from qnlp.parsing import Parser, make_tagger
@@ -58,12 +59,14 @@ class TextSettings:
     frobenius: bool = False
     split: tuple[float, ...] | None = None
     unparsable: str = 'error'
+    dtype: str = 'float64'
 
     def __post_init__(self) -> None:
         if self.unparsable not in UNPARSABLE:
             raise ConfigError(f"unparsable must be one of "
                               f"{', '.join(UNPARSABLE)}, got "
                               f"{self.unparsable!r}")
+        resolve_dtype(self.dtype)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TextSettings":
@@ -159,16 +162,21 @@ def _predictions(model: DisCoCatClassifier, data: Split,
 def train_text_classifier(corpus_path: str | Path, out: str | Path,
                           settings: TextSettings | None = None,
                           resume: bool = False, progress: bool = True,
-                          world: World | None = None) -> dict[str, Any]:
+                          world: World | None = None,
+                          device: Device = None) -> dict[str, Any]:
     """Train on ``corpus_path``, write the run to ``out``, return metrics.
 
     With ``resume=True`` training continues from ``out``'s checkpoint,
-    which must come from the same settings and corpus. With a
-    distributed ``world`` (see :mod:`qnlp.train.distributed`) every rank
-    calls this; each parses and evaluates its shard, rank 0 writes.
+    which must come from the same settings and corpus (on any device:
+    checkpoints hold CPU tensors). With a distributed ``world`` (see
+    :mod:`qnlp.train.distributed`) every rank calls this; each parses and
+    evaluates its shard, rank 0 writes. ``device``: where to train
+    (default the CPU); ``settings.dtype`` the precision.
     """
     settings = settings or TextSettings()
     world = world or World()
+    device = resolve_device(device)
+    dtype = resolve_dtype(settings.dtype)
     out = Path(out)
     torch.manual_seed(settings.seed)
     corpus = load_corpus(corpus_path, split=settings.split,
@@ -189,7 +197,8 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
                                world) for name in ('train', 'dev', 'test'))
 
     model = DisCoCatClassifier(_gathered_symbols(train.circuits, world),
-                               len(corpus.labels), settings.seed)
+                               len(corpus.labels), settings.seed, dtype,
+                               device)
     # Dev and test may use <unk> of categories absent from train.
     for data in (dev, test):
         model.add_symbols(_gathered_symbols(data.circuits, world))
@@ -288,15 +297,20 @@ class TrainedTextClassifier:
         return classification_report(y_true, y_pred.tolist(), self.labels)
 
 
-def load_text_classifier(run_dir: str | Path) -> TrainedTextClassifier:
-    """Rebuild a trained classifier from its run directory."""
+def load_text_classifier(run_dir: str | Path,
+                         device: Device = None) -> TrainedTextClassifier:
+    """Rebuild a trained classifier from its run directory, on ``device``
+    (default the CPU; the weights file is device independent)."""
+    device = resolve_device(device)
     config, tensors = load_run(run_dir)
     try:
         settings = TextSettings.from_dict(config['settings'])
         labels = list(config['labels'])
         pipeline = _pipeline(settings, len(labels))
         pipeline.vocabulary = {tuple(pair) for pair in config['vocabulary']}
-        model = DisCoCatClassifier(config['symbols'], len(labels))
+        model = DisCoCatClassifier(config['symbols'], len(labels),
+                                   dtype=resolve_dtype(settings.dtype),
+                                   device=device)
         weights = tensors['weights']
     except (KeyError, TypeError, ConfigError) as error:
         raise CheckpointError(f"{run_dir}: config.json is not a sentence "

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -36,6 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from qnlp.engine import PreparedBatch
+from qnlp.engine.device import module_device
 from qnlp.errors import CheckpointError, ConfigError
 from qnlp.train.distributed import World
 from qnlp.train.optim import (OPTIMISERS, SCIPY_OPTIMISERS, make_optimizer,
@@ -114,6 +115,7 @@ def evaluate(model: torch.nn.Module, batch: PreparedBatch,
     if len(labels):
         with torch.no_grad():
             probs = model(batch)
+            labels = labels.to(probs.device)
             totals[0] = nll(probs, labels).item() * len(labels)
             totals[1] = (probs.argmax(1) == labels).sum().item()
             totals[2] = len(labels)
@@ -203,6 +205,10 @@ def fit(model: torch.nn.Module, train: Split, dev: Split,
     ``train`` and ``dev`` are this rank's shards; rank 0 alone writes the
     checkpoint and history file and reads the checkpoint on resume.
     """
+    # Labels live where the model computes (prepare() follows the model).
+    device = module_device(model)
+    train = replace(train, labels=train.labels.to(device))
+    dev = replace(dev, labels=dev.labels.to(device))
     run = _Run(model, config)
     identity = {**(identity or {}), 'train': asdict(config)}
     if resume:

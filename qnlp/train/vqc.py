@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
+from qnlp.engine.device import resolve_dtype
 from qnlp.engine.statevector import torch_threads
 from qnlp.errors import ConfigError
 from qnlp.models.vqc import VariationalCircuit, check_features
@@ -55,8 +56,9 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
     ``feature_reps``, ansatz ``reps`` and ``entanglement``, ``readout``
     ``parity`` or ``z``) and the training (``optimizer``, ``max_iter``
     steps, ``lr``, ``momentum`` for ``aqgd``, ``batch_size`` 0 = full
-    batch, ``seed``). After ``fit``: ``weights_``, ``loss_curve_``,
-    ``fit_seconds_``, ``n_iter_``.
+    batch, ``seed``), and where it runs (``device`` ``cpu``/``cuda``,
+    ``dtype`` ``float64``/``float32``). After ``fit``: ``weights_``,
+    ``loss_curve_``, ``fit_seconds_``, ``n_iter_``.
     """
 
     def __init__(self, feature_map: str = 'angle', feature_reps: int = 1,
@@ -64,7 +66,8 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
                  readout: str = 'parity', optimizer: str = 'adam',
                  max_iter: int = 100, lr: float | None = None,
                  momentum: float = 0.25, batch_size: int = 0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, device: str | None = None,
+                 dtype: str = 'float64') -> None:
         self.feature_map = feature_map
         self.feature_reps = feature_reps
         self.reps = reps
@@ -76,13 +79,16 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
         self.momentum = momentum
         self.batch_size = batch_size
         self.seed = seed
+        self.device = device
+        self.dtype = dtype
 
     def _circuit(self, n_qubits: int) -> VariationalCircuit:
         return VariationalCircuit(
             n_qubits, feature_map=self.feature_map,
             feature_reps=self.feature_reps, reps=self.reps,
             entanglement=self.entanglement, readout=self.readout,
-            seed=self.seed)
+            seed=self.seed, dtype=resolve_dtype(self.dtype),
+            device=self.device)
 
     def fit(self, X: Any, y: Any) -> "VQCClassifier":
         """Train on angles ``X`` ``(samples, qubits)`` and labels ``y``."""
@@ -101,13 +107,16 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.circuit_ = self._circuit(X.shape[1])
         states = self.circuit_.encode(torch.from_numpy(X))
-        targets = torch.as_tensor(targets, dtype=torch.float64)
+        weights = self.circuit_.weights
+        targets = torch.as_tensor(targets, dtype=weights.dtype,
+                                  device=weights.device)
         start = time.perf_counter()
         with torch_threads(1):  # tiny operations: one thread is faster
             self.loss_curve_ = self._train(states, targets)
         self.fit_seconds_ = time.perf_counter() - start
         self.n_iter_ = len(self.loss_curve_)
-        self.weights_ = self.circuit_.weights.detach().numpy().copy()
+        self.weights_ = self.circuit_.weights.detach().cpu().double(
+        ).numpy().copy()
         return self
 
     def _train(self, states: torch.Tensor, targets: torch.Tensor
@@ -121,7 +130,8 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
             if size == len(states):
                 yield states, targets
                 return
-            order = torch.randperm(len(states), generator=generator)
+            order = torch.randperm(len(states), generator=generator).to(
+                states.device)
             yield states[order[:size]], targets[order[:size]]
 
         curve: list[float] = []
@@ -143,13 +153,15 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
         else:  # aqgd: m = mu m + (1 - mu) g; w -= lr m
             optimiser = torch.optim.SGD([weights], lr=lr * (1 - self.momentum),
                                         momentum=self.momentum)
+        losses = []   # kept on the device: no host sync per step
         for _ in range(self.max_iter):
             batch, target = next(batches())
             optimiser.zero_grad()
             loss = _loss(circuit(batch), target)
             loss.backward()
             optimiser.step()
-            curve.append(loss.item())
+            losses.append(loss.detach())
+        curve.extend(torch.stack(losses).cpu().tolist())
         return curve
 
     def _cobyla(self, loss: Callable[[], torch.Tensor],
@@ -159,12 +171,13 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
 
         def objective(values: np.ndarray) -> float:
             with torch.no_grad():
-                weights.copy_(torch.from_numpy(values))
+                weights.copy_(torch.from_numpy(values))   # any device
                 value = float(loss())
             curve.append(value)
             return value
 
-        result = minimize(objective, weights.detach().numpy().copy(),
+        result = minimize(objective,
+                          weights.detach().cpu().double().numpy().copy(),
                           method='COBYLA',
                           options={'maxiter': self.max_iter,
                                    'rhobeg': self.lr or 1.0})
@@ -176,7 +189,7 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
         X = check_features(self, X)
         with torch.no_grad():
             p1 = self.circuit_(self.circuit_.encode(torch.from_numpy(X)))
-        p1 = p1.numpy()
+        p1 = p1.cpu().double().numpy()
         return np.stack([1 - p1, p1], axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
