@@ -329,3 +329,25 @@ def test_cli_dtype_float32_end_to_end(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out.split('run written to')[-1]
                       .split('\n', 1)[1])
     assert abs(sum(rows[0]['probabilities'].values()) - 1) < 1e-5
+
+
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('optimizer', ['adam', 'spsa', 'cobyla'])
+def test_fit_on_device_matches_cpu(device, optimizer):
+    """The training loop (labels, optimisers) runs where the model is."""
+    from qnlp.train.trainer import Split, TrainConfig, fit
+    circuits_ = circuits('iqp')[:12]
+    labels = torch.tensor([i % 2 for i in range(12)])
+    config = TrainConfig(epochs=3, lr=0.1, optimizer=optimizer,
+                         batch_size=4 if optimizer != 'cobyla' else 0,
+                         evaluations=5)
+    runs = []
+    for where in ('cpu', device):
+        model = DisCoCatClassifier.from_circuits(circuits_, 2, seed=0,
+                                                 device=where)
+        history = fit(model, Split(circuits_, labels),
+                      Split(circuits_, labels), config, progress=False)
+        runs.append((model.weights.detach().cpu(),
+                     [row['train_loss'] for row in history]))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], atol=1e-8)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], atol=1e-8)

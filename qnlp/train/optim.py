@@ -67,8 +67,9 @@ class SPSA(torch.optim.Optimizer):
         k = self._k
         a_k = group['lr'] / (k + 1 + group['a_offset']) ** group['alpha']
         c_k = group['c'] / (k + 1) ** group['gamma']
+        # drawn on the CPU (one seeded stream on every device), then moved
         signs = [torch.randint(0, 2, p.shape, generator=self._generator)
-                 .to(p.dtype) * 2 - 1 for p in params]
+                 .to(p.device, p.dtype) * 2 - 1 for p in params]
         for p, d in zip(params, signs):
             p.add_(c_k * d)
         plus = closure()
