@@ -14,8 +14,6 @@ otherwise the last epoch's (the test split never chooses anything).
 
 >>> import tempfile, numpy as np
 >>> from qnlp.data.images import ImageData
-from qnlp.engine.device import Device, module_device, resolve_device, \
-    resolve_dtype
 >>> rng = np.random.default_rng(0)
 >>> x = rng.integers(0, 256, (40, 1, 12, 12), dtype=np.uint8)
 >>> y = np.arange(40) % 2
