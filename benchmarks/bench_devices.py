@@ -7,7 +7,9 @@ Forward + backward time of
   1 qubit) on a batch of 64 random 1,000-residue sequences,
 for each available device and both dtypes. Each figure is the best of
 ``--repeats`` timed runs after one warm-up (best, not mean: the machine is
-shared). Without CUDA the CUDA rows are left out and the output says so.
+shared), and the runs of all settings of a model are interleaved (one
+float64 step, one float32 step, ...) so that load changes hit them alike.
+Without CUDA the CUDA rows are left out and the output says so.
 
     python benchmarks/bench_devices.py [--repeats 7] [--length 1000]
 """
@@ -33,19 +35,22 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def best_time(step, device: str, repeats: int) -> float:
-    step()                      # warm-up: compiles plans, fills caches
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
+def best_times(steps: dict, repeats: int) -> dict:
+    """Best time of each ``(device, step)``, runs interleaved."""
+    for device, step in steps.values():
+        step()                  # warm-up: compiles plans, fills caches
         _sync(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times: dict = {key: [] for key in steps}
+    for _ in range(repeats):
+        for key, (device, step) in steps.items():
+            start = time.perf_counter()
+            step()
+            _sync(device)
+            times[key].append(time.perf_counter() - start)
+    return {key: min(values) for key, values in times.items()}
 
 
-def discocat_case(device: str, dtype: torch.dtype, repeats: int) -> dict:
+def discocat_case(device: str, dtype: torch.dtype):
     lines = (ROOT / 'corpora' / 'meaning' / 'train.txt').read_text(
     ).splitlines()
     texts = [line.split(None, 1)[1] for line in lines if line.strip()]
@@ -64,13 +69,11 @@ def discocat_case(device: str, dtype: torch.dtype, repeats: int) -> dict:
         loss = -torch.log(probs.gather(1, labels[:, None])).mean()
         loss.backward()
 
-    seconds = best_time(step, device, repeats)
-    return {'sentences': len(texts), 'seconds': seconds,
-            'sentences_per_s': len(texts) / seconds}
+    return step, {'sentences': len(texts)}
 
 
-def chain_case(device: str, dtype: torch.dtype, repeats: int,
-               length: int, batch: int = 64) -> dict:
+def chain_case(device: str, dtype: torch.dtype, length: int,
+               batch: int = 64):
     letters = 'ACDEFGHIKLMNPQRSTVWY'
     model = SequenceClassifier(list(letters) + ['<unk>'], 'chain',
                                'hierarchical', 2, block=8,
@@ -84,9 +87,7 @@ def chain_case(device: str, dtype: torch.dtype, repeats: int,
         model.zero_grad()
         model(tokens)[:, 1].sum().backward()
 
-    seconds = best_time(step, device, repeats)
-    return {'sequences': batch, 'length': length, 'seconds': seconds,
-            'sequences_per_s': batch / seconds}
+    return step, {'sequences': batch, 'length': length}
 
 
 def main() -> None:
@@ -105,17 +106,26 @@ def main() -> None:
                      'threads': torch.get_num_threads(),
                      'load_average_start': [round(x, 2) for x in load],
                      'repeats': args.repeats, 'cases': {}}
-    for device in devices:
-        for name, dtype in (('float64', torch.float64),
-                            ('float32', torch.float32)):
-            key = f'{device}/{name}'
-            disco = discocat_case(device, dtype, args.repeats)
-            chain = chain_case(device, dtype, args.repeats, args.length)
-            results['cases'][key] = {'discocat': disco, 'chain': chain}
-            print(f"{key:14s} DisCoCat fwd+bwd {disco['seconds'] * 1e3:8.2f}"
-                  f" ms ({disco['sentences']} sentences)   chain fwd+bwd "
-                  f"{chain['seconds'] * 1e3:8.2f} ms ({chain['sequences']} "
-                  f"x {chain['length']} residues)")
+    keys = [(device, name, dtype) for device in devices
+            for name, dtype in (('float64', torch.float64),
+                                ('float32', torch.float32))]
+    for model, make, count in (
+            ('discocat', discocat_case, 'sentences'),
+            ('chain', lambda d, t: chain_case(d, t, args.length),
+             'sequences')):
+        made = {f'{d}/{n}': (d, *make(d, t)) for d, n, t in keys}
+        best = best_times({k: (d, step) for k, (d, step, _) in made.items()},
+                          args.repeats)
+        for key, (_, _, info) in made.items():
+            results['cases'].setdefault(key, {})[model] = {
+                **info, 'seconds': best[key],
+                f'{count}_per_s': info[count] / best[key]}
+    for key, cases in results['cases'].items():
+        disco, chain = cases['discocat'], cases['chain']
+        print(f"{key:14s} DisCoCat fwd+bwd {disco['seconds'] * 1e3:8.2f}"
+              f" ms ({disco['sentences']} sentences)   chain fwd+bwd "
+              f"{chain['seconds'] * 1e3:8.2f} ms ({chain['sequences']} "
+              f"x {chain['length']} residues)")
     ratios = {}
     for device in devices:
         double = results['cases'][f'{device}/float64']
