@@ -101,8 +101,8 @@ def _quanvolution(dtype, device):
 def _hqnn(dtype, device):
     model = make_image_model('hqnn-parallel', 1, 16, 3, seed=0).to(
         device, dtype).eval()
-    images = torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(4),
-                        dtype=torch.float64)
+    images = torch.rand(3, 1, 16, 16, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(4))
     return model, lambda m: m(images.to(device, dtype))
 
 
