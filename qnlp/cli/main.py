@@ -536,6 +536,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.task == 'images':
         return _train_images(args)
 
+    import torch
+
     from qnlp.train.distributed import world_from_environment
     from qnlp.train.text import (TextSettings, train_text_classifier,
                                  train_text_parallel)
@@ -567,18 +569,20 @@ def _train(args: argparse.Namespace) -> int:
         atomic_write_text(Path(out) / 'run.yaml', yaml.safe_dump(
             {'corpus': str(corpus), **values}, sort_keys=True))
     if args.nproc and args.nproc > 1:
-        if device.type != 'cpu':
-            raise ConfigError("--nproc runs local CPU processes; give "
-                              "--device cpu (or leave it out)")
+        if device.type == 'cuda' and torch.cuda.device_count() < args.nproc:
+            raise ConfigError(f"--nproc {args.nproc} --device cuda needs "
+                              f"{args.nproc} GPUs, this machine has "
+                              f"{torch.cuda.device_count()}")
         metrics = train_text_parallel(corpus, out, settings, args.nproc,
                                       resume=bool(args.resume),
-                                      progress=not args.quiet)
+                                      progress=not args.quiet, device=device)
     else:
-        world = world_from_environment()  # a rank under torchrun, or alone
+        # A rank under torchrun (cuda: GPU LOCAL_RANK), or alone.
+        world = world_from_environment(device)
         metrics = train_text_classifier(corpus, out, settings,
                                         resume=bool(args.resume),
                                         progress=not args.quiet, world=world,
-                                        device=device)
+                                        device=world.device)
         if not world.is_main:
             return 0
     print(f"dev accuracy  {metrics['dev_accuracy']:.4f}")

@@ -42,9 +42,14 @@ T = TypeVar('T')
 
 @dataclass(frozen=True)
 class World:
-    """This process's place in a group of ``size`` training processes."""
+    """This process's place in a group of ``size`` training processes.
+
+    ``device`` is where this rank trains and where collectives run (the
+    CPU with gloo; this rank's GPU with nccl).
+    """
     rank: int = 0
     size: int = 1
+    device: torch.device = torch.device('cpu')
 
     @property
     def is_main(self) -> bool:
@@ -67,7 +72,10 @@ class World:
     def all_reduce(self, tensor: torch.Tensor) -> torch.Tensor:
         """Sum ``tensor`` over ranks, in place; returns it."""
         if self.distributed:
-            torch.distributed.all_reduce(tensor)
+            moved = tensor.to(self.device)
+            torch.distributed.all_reduce(moved)
+            if moved is not tensor:
+                tensor.copy_(moved)
         return tensor
 
     def all_gather(self, value: Any) -> list[Any]:
@@ -95,7 +103,7 @@ class World:
         if not params:
             return
         flat = torch.cat([p.grad.reshape(-1) for p in params])
-        torch.distributed.all_reduce(flat)
+        self.all_reduce(flat)
         start = 0
         for p in params:
             count = p.grad.numel()
@@ -112,20 +120,26 @@ class World:
         return [shards[i % self.size][i // self.size] for i in range(total)]
 
 
-def world_from_environment() -> World:
+def world_from_environment(device: torch.device | str | None = None
+                           ) -> World:
     """Join the process group that ``torchrun`` (or :func:`launch`) set up.
 
-    Without ``WORLD_SIZE`` (or with 1) this is a single process.
+    Without ``WORLD_SIZE`` (or with 1) this is a single process on
+    ``device``. On the CPU the group uses gloo; with ``device`` ``cuda``
+    each rank takes GPU ``LOCAL_RANK`` and the group uses nccl.
     """
+    device = torch.device(device or 'cpu')
     size = int(os.environ.get('WORLD_SIZE', '1'))
     if size <= 1:
-        return World()
+        return World(device=device)
     rank = int(os.environ['RANK'])
+    if device.type == 'cuda':
+        device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+        torch.cuda.set_device(device)
     if not torch.distributed.is_initialized():
-        backend = ('nccl' if torch.cuda.is_available()
-                   and torch.cuda.device_count() >= size else 'gloo')
-        torch.distributed.init_process_group(backend=backend)
-    return World(rank=rank, size=size)
+        torch.distributed.init_process_group(
+            backend='nccl' if device.type == 'cuda' else 'gloo')
+    return World(rank=rank, size=size, device=device)
 
 
 def threads_per_process(nproc: int) -> int:

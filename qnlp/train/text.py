@@ -247,23 +247,27 @@ def train_text_classifier(corpus_path: str | Path, out: str | Path,
 
 def _train_on_this_rank(corpus_path: str | Path, out: str | Path,
                         settings: TextSettings, resume: bool,
-                        progress: bool) -> None:
+                        progress: bool, device: str) -> None:
+    world = world_from_environment(device)
     train_text_classifier(corpus_path, out, settings, resume, progress,
-                          world_from_environment())
+                          world, world.device)
 
 
 def train_text_parallel(corpus_path: str | Path, out: str | Path,
                         settings: TextSettings | None = None, nproc: int = 2,
-                        resume: bool = False, progress: bool = True
-                        ) -> dict[str, Any]:
+                        resume: bool = False, progress: bool = True,
+                        device: Device = None) -> dict[str, Any]:
     """:func:`train_text_classifier` data-parallel on ``nproc`` local
     processes (``qnlp train --nproc N``); returns the run's metrics.
 
     Same global batch, same seed: the same weights and metrics as one
-    process (up to floating-point summation order).
+    process (up to floating-point summation order). With ``device``
+    ``cuda`` rank ``r`` trains on GPU ``r`` (nccl), otherwise on the CPU
+    (gloo).
     """
     launch(_train_on_this_rank, nproc, corpus_path, out,
-           settings or TextSettings(), resume, progress)
+           settings or TextSettings(), resume, progress,
+           str(resolve_device(device).type))
     return json.loads((Path(out) / METRICS_FILE).read_text())
 
 
