@@ -66,3 +66,7 @@ class CheckpointError(QnlpError):
 
 class ConfigError(QnlpError):
     """A configuration value or command-line option is invalid."""
+
+
+class SweepError(QnlpError):
+    """Tasks of a sweep (``qnlp compare``) failed; names each one."""
