@@ -9,9 +9,12 @@ would have assembled:
 - ``executor='local', jobs=1``: one after another in this process (the
   plain loop; nothing is pickled).
 - ``executor='local', jobs=N``: ``N`` worker processes of a
-  :class:`concurrent.futures.ProcessPoolExecutor` started with ``spawn``
-  (torch and ``fork`` do not mix), each with ``torch.set_num_threads``
-  ``threads`` (default 1, so N jobs use N cores).
+  :class:`concurrent.futures.ProcessPoolExecutor`, forked from a
+  ``forkserver`` (``spawn`` where there is none), never from this
+  process (torch and ``fork`` do not mix), each with
+  ``torch.set_num_threads(threads)`` (default 1, so N jobs use N cores).
+  As with any such pool, a script that calls this must guard its own
+  code with ``if __name__ == '__main__':``.
 - ``executor='ray'``: Ray tasks (``pip install 'qnlp[ray]'``) on the
   cluster named by ``$RAY_ADDRESS``, the one ``ray start`` left on this
   machine, or else a fresh local Ray instance; each task asks Ray for
@@ -158,11 +161,27 @@ def _raise_failures(errors: dict[int, BaseException], names: list[str],
                      + (f" ({hint})" if hint else '')) from errors[order[0]]
 
 
+def _context(function: Callable[..., Any]) -> Any:
+    """``forkserver`` that has imported the task's module, else ``spawn``.
+
+    Workers fork from a fresh single-threaded server process (never from
+    this one, whose torch may hold threads), and the server imports the
+    task's module once, so N workers do not import torch and lambeq N
+    times; later pools of this process reuse the server.
+    """
+    if 'forkserver' not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context('spawn')
+    context = multiprocessing.get_context('forkserver')
+    module = getattr(function, '__module__', None) or '__main__'
+    context.set_forkserver_preload(list(dict.fromkeys(['__main__', module])))
+    return context
+
+
 def _run_processes(function: Callable[..., Any], tasks: list[tuple],
                    jobs: int, threads: int | None,
                    done: Callable[[int, Any, BaseException | None], None]
                    ) -> None:
-    context = multiprocessing.get_context('spawn')
+    context = _context(function)
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)), mp_context=context,
         initializer=_set_threads, initargs=(threads,))
