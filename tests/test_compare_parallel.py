@@ -6,6 +6,7 @@ The parallel runs must give exactly the table of the sequential run
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -72,6 +73,12 @@ def test_two_jobs_give_the_sequential_table(sequential, tmp_path):
     # Every task reported once, in whatever order they finished.
     assert sorted(lines) == sorted(reference_lines)
     assert len(lines) == SEEDS * (1 + len(BASELINES))
+
+
+def test_a_worker_that_dies_is_one_line_not_a_traceback():
+    with pytest.raises(SweepError, match='2 of 2 tasks failed: task 0: a '
+                                         'worker process died'):
+        run_tasks(os._exit, [(3,), (3,)], jobs=2)
 
 
 def test_failed_task_keeps_the_others_and_a_rerun_resumes(tmp_path, capsys):

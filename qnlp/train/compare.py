@@ -109,7 +109,7 @@ def compare(corpus_path: str | Path, out: str | Path,
         name, seed = pairs[index]
         report(f"seed {seed} {name}: " + (
             f"accuracy {row['accuracy']:.3f}" if error is None
-            else f"failed: {error}"))
+            else f"failed: {' '.join(str(error).split())}"))
 
     found = run_tasks(run_one, [(str(corpus_path), str(out), name, seed,
                                  settings) for name, seed in pairs],

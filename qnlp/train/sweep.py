@@ -40,6 +40,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from typing import Any, Callable, Sequence
 
@@ -190,6 +191,8 @@ def _run_processes(function: Callable[..., Any], tasks: list[tuple],
                    for index, args in enumerate(tasks)}
         for future in concurrent.futures.as_completed(futures):
             error = future.exception()
+            if isinstance(error, BrokenProcessPool):  # killed, e.g. by OOM
+                error = SweepError(f"a worker process died ({error})")
             done(futures[future], None if error else future.result(), error)
     except BaseException:  # Ctrl-C, or on_done raised: stop quickly
         pool.shutdown(wait=False, cancel_futures=True)
@@ -236,7 +239,8 @@ def _run_ray(function: Callable[..., Any], tasks: list[tuple],
                     done(index, None, cause if isinstance(
                         cause, BaseException) else error)
                 except ray.exceptions.RayError as error:  # worker died...
-                    done(index, None, error)
+                    done(index, None, SweepError(
+                        f"Ray could not run the task: {_one_line(error)}"))
                 else:
                     done(index, result, None)
     finally:
