@@ -194,10 +194,26 @@ def _run_processes(function: Callable[..., Any], tasks: list[tuple],
             if isinstance(error, BrokenProcessPool):  # killed, e.g. by OOM
                 error = SweepError(f"a worker process died ({error})")
             done(futures[future], None if error else future.result(), error)
-    except BaseException:  # Ctrl-C, or on_done raised: stop quickly
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # Ctrl-C, or on_done raised: stop now
+        _stop(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _stop(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers (files are
+    written atomically, so a run killed mid-epoch resumes from its last
+    checkpoint)."""
+    terminate = getattr(pool, 'terminate_workers', None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    workers = list((getattr(pool, '_processes', None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(timeout=5)
 
 
 def _import_ray() -> Any:
