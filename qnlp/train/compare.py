@@ -46,6 +46,15 @@ def run_one(corpus_path: str | Path, out: str | Path, name: str, seed: int,
 
     A pure function of its arguments (quantum runs are written to, and
     reused from, ``out/runs/NAME-seedS``), so it can run in any process.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for part in ('train', 'dev', 'test'):
+    ...     _ = (folder / f'{part}.txt').write_text(
+    ...         '1 Alice loves Bob\\n0 Bob hates Alice\\n')
+    >>> row = run_one(folder, folder / 'out', 'bow', 0, TextSettings())
+    >>> row['accuracy'], row['parameters'] > 0
+    (1.0, True)
     """
     if name in QUANTUM_MODELS:
         run = Path(out) / 'runs' / f'{name}-seed{seed}'
