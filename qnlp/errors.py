@@ -75,3 +75,7 @@ class BackendError(QnlpError):
 
 class DeviceError(ConfigError):
     """A requested device (e.g. ``cuda``) or floating type is unavailable."""
+
+
+class SweepError(QnlpError):
+    """Tasks of a sweep (``qnlp compare``) failed; names each one."""

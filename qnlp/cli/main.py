@@ -321,6 +321,23 @@ def build_parser() -> argparse.ArgumentParser:
                          help='comma-separated: bow, tfidf, bilstm, '
                               'embedding (default bow,tfidf,bilstm)')
     compare.add_argument('--seeds', type=_positive, default=5)
+    compare.add_argument('--jobs', type=_positive, metavar='N',
+                         help='run the (model, seed) tasks in N worker '
+                              'processes (default 1: one after another in '
+                              'this process; with --executor ray: at most '
+                              'N tasks at once, default all)')
+    compare.add_argument('--executor', choices=('local', 'ray'),
+                         default='local',
+                         help='local processes, or Ray tasks on the '
+                              'cluster at $RAY_ADDRESS (or a local Ray '
+                              'instance); ray needs qnlp[ray] '
+                              '(default local)')
+    compare.add_argument('--threads-per-job', type=_positive, default=1,
+                         metavar='T',
+                         help='torch threads in each worker (default 1, '
+                              'so N jobs use N cores)')
+    compare.add_argument('--no-progress', action='store_true',
+                         help='no progress bar')
     _add_train_options(compare)
 
     compile_ = commands.add_parser(
@@ -607,7 +624,10 @@ def _compare(args: argparse.Namespace) -> int:
                      baselines=[b for b in args.baselines.split(',') if b],
                      seeds=args.seeds,
                      settings=TextSettings.from_dict(values),
-                     report=lambda line: print(line, file=sys.stderr))
+                     report=lambda line: print(line, file=sys.stderr),
+                     jobs=args.jobs,
+                     executor=args.executor, threads=args.threads_per_job,
+                     progress=not args.no_progress)
     print((Path(args.out) / 'comparison.md').read_text(), end='')
     del result
     return 0

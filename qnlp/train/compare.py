@@ -23,6 +23,7 @@ from qnlp.errors import ConfigError
 from qnlp.files import atomic_write_json, atomic_write_text
 from qnlp.train.metrics import classification_report
 from qnlp.train.plots import plot_comparison
+from qnlp.train.sweep import run_tasks
 from qnlp.train.text import (CHECKPOINT_FILE, TextSettings,
                              train_text_classifier)
 
@@ -39,12 +40,62 @@ def _quantum(corpus_path: str | Path, out: Path, settings: TextSettings
                                  progress=False)
 
 
+def run_one(corpus_path: str | Path, out: str | Path, name: str, seed: int,
+            settings: TextSettings) -> dict[str, float]:
+    """One row of the table: model or baseline ``name`` trained with ``seed``.
+
+    A pure function of its arguments (quantum runs are written to, and
+    reused from, ``out/runs/NAME-seedS``), so it can run in any process.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for part in ('train', 'dev', 'test'):
+    ...     _ = (folder / f'{part}.txt').write_text(
+    ...         '1 Alice loves Bob\\n0 Bob hates Alice\\n')
+    >>> row = run_one(folder, folder / 'out', 'bow', 0, TextSettings())
+    >>> row['accuracy'], row['parameters'] > 0
+    (1.0, True)
+    """
+    if name in QUANTUM_MODELS:
+        run = Path(out) / 'runs' / f'{name}-seed{seed}'
+        metrics = _quantum(corpus_path, run, replace(settings, seed=seed))
+        return {'accuracy': metrics['test_accuracy'],
+                'f1': metrics['test_f1'],
+                'parameters': metrics['n_parameters'],
+                'seconds': metrics['train_seconds']}
+    corpus = load_corpus(corpus_path, split=settings.split, seed=seed)
+    start = time.perf_counter()
+    model = make_baseline(name, seed).fit([e.text for e in corpus.train],
+                                          [e.label for e in corpus.train])
+    seconds = time.perf_counter() - start
+    predicted = [corpus.label_index(p) for p in
+                 model.predict([e.text for e in corpus.test])]
+    scores = classification_report(
+        [corpus.label_index(e.label) for e in corpus.test], predicted,
+        corpus.labels)
+    return {'accuracy': scores['accuracy'], 'f1': scores['f1'],
+            'parameters': model.n_parameters, 'seconds': seconds}
+
+
 def compare(corpus_path: str | Path, out: str | Path,
             models: Sequence[str] = QUANTUM_MODELS,
             baselines: Sequence[str] = ('bow', 'tfidf', 'bilstm'),
             seeds: int = 5, settings: TextSettings | None = None,
-            report: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train everything for ``seeds`` seeds; write and return the table."""
+            report: Callable[[str], None] = print, *,
+            jobs: int | None = 1, executor: str = 'local',
+            threads: int | None = 1, progress: bool = False
+            ) -> dict[str, Any]:
+    """Train everything for ``seeds`` seeds; write and return the table.
+
+    Every (model, seed) pair is one task of :func:`run_one`; with
+    ``jobs > 1`` or ``executor='ray'`` they run in parallel (see
+    :func:`qnlp.train.sweep.run_tasks`, ``threads`` torch threads per
+    worker) and the rows are put together in the sequential order, so
+    the table is the same; only the training times differ. A failed
+    task does not stop the others; the failures are raised at the end
+    as one :class:`~qnlp.errors.SweepError`, and running the same
+    comparison again skips the quantum runs that finished.
+    """
     settings = settings or TextSettings()
     unknown = sorted(set(models) - set(QUANTUM_MODELS))
     if unknown:
@@ -54,38 +105,31 @@ def compare(corpus_path: str | Path, out: str | Path,
     if unknown:
         raise ConfigError(f"unknown baselines {unknown}; choose from "
                           f"{', '.join(BASELINES)}")
+    if jobs is not None and jobs <= 0:
+        raise ConfigError(f"jobs must be positive, got {jobs}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, list[dict[str, float]]] = {
-        name: [] for name in [*models, *baselines]}
-    for seed in range(seeds):
-        corpus = load_corpus(corpus_path, split=settings.split, seed=seed)
-        train_texts = [e.text for e in corpus.train]
-        train_labels = [e.label for e in corpus.train]
-        test_texts = [e.text for e in corpus.test]
-        test_labels = [corpus.label_index(e.label) for e in corpus.test]
-        for name in models:
-            metrics = _quantum(corpus_path, out / 'runs' / f'{name}-seed{seed}',
-                               replace(settings, seed=seed))
-            rows[name].append({'accuracy': metrics['test_accuracy'],
-                               'f1': metrics['test_f1'],
-                               'parameters': metrics['n_parameters'],
-                               'seconds': metrics['train_seconds']})
-            report(f"seed {seed} {name}: accuracy "
-                   f"{metrics['test_accuracy']:.3f}")
-        for name in baselines:
-            start = time.perf_counter()
-            model = make_baseline(name, seed).fit(train_texts, train_labels)
-            seconds = time.perf_counter() - start
-            predicted = [corpus.label_index(p) for p in
-                         model.predict(test_texts)]
-            scores = classification_report(test_labels, predicted,
-                                           corpus.labels)
-            rows[name].append({'accuracy': scores['accuracy'],
-                               'f1': scores['f1'],
-                               'parameters': model.n_parameters,
-                               'seconds': seconds})
-            report(f"seed {seed} {name}: accuracy {scores['accuracy']:.3f}")
+    names = [*models, *baselines]
+    if seeds > 0 and names:  # a bad corpus fails here, once, not per task
+        load_corpus(corpus_path, split=settings.split, seed=0)
+    pairs = [(name, seed) for seed in range(seeds) for name in names]
+
+    def done(index: int, row: Any, error: BaseException | None) -> None:
+        name, seed = pairs[index]
+        report(f"seed {seed} {name}: " + (
+            f"accuracy {row['accuracy']:.3f}" if error is None
+            else f"failed: {' '.join(str(error).split())}"))
+
+    found = run_tasks(run_one, [(str(corpus_path), str(out), name, seed,
+                                 settings) for name, seed in pairs],
+                      jobs=jobs, executor=executor, threads=threads,
+                      names=[f"{name} seed {seed}" for name, seed in pairs],
+                      on_done=done, progress=progress,
+                      hint=f"finished quantum runs are kept in {out / 'runs'} "
+                           "and skipped when the comparison is run again")
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for (name, _), row in zip(pairs, found):
+        rows[name].append(row)
     table = summarise(rows)
     result = {'corpus': str(corpus_path), 'seeds': seeds,
               'settings': {k: v for k, v in vars(settings).items()
@@ -94,7 +138,6 @@ def compare(corpus_path: str | Path, out: str | Path,
     atomic_write_json(out / 'comparison.json', result)
     atomic_write_text(out / 'comparison.md', markdown(table, corpus_path,
                                                       seeds))
-    names = list(table)
     plot_comparison(names, [table[n]['accuracy_mean'] for n in names],
                     [table[n]['accuracy_std'] for n in names],
                     out / 'comparison.png')
