@@ -16,6 +16,12 @@ The single-process baseline is run with 1 and with 2 torch threads, and
 the ratio is taken against the faster one. Sentences the parser cannot
 reduce are left out (``--unparsable skip``) and counted.
 
+Then (unless ``--skip-backend``) the MC test set goes through the
+job-handle path on Aer, is killed after some batches and resumed, and
+the finished batches that were resubmitted are counted
+(``bench_backends.py``); with ``--sweeps`` also ``qnlp compare --jobs``
+(``bench_sweeps.py``).
+
 Run:  python benchmarks/bench_scale.py [--train-limit N] [--epochs E]
 The last line is one JSON object with every figure.
 """
@@ -32,6 +38,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SST2 = HERE.parent.parent / 'shared' / 'data' / 'text' / 'sst2'
+MC = HERE.parent.parent / 'shared' / 'data' / 'text' / 'mc'
+sys.path.insert(0, str(HERE))  # the sibling benchmarks below
 
 
 def _subset(source: Path, target: Path, train_limit: int,
@@ -91,9 +99,32 @@ def main() -> None:
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--nproc', type=int, default=2)
     parser.add_argument('--tagger', default='spacy')
-    parser.add_argument('--skip-one-thread', action='store_true',
-                        help='baseline with 2 torch threads only')
+    parser.add_argument('--baseline-threads', default='1,2',
+                        help='torch threads of the single-process runs '
+                             '(the ratio is against the fastest)')
+    parser.add_argument('--skip-training', action='store_true',
+                        help='no data-parallel training figures')
+    parser.add_argument('--skip-backend', action='store_true',
+                        help='no Aer kill-and-resume figures')
+    parser.add_argument('--mc', type=Path, default=MC,
+                        help='MC corpus for the backend figures')
+    parser.add_argument('--sweeps', action='store_true',
+                        help='also time qnlp compare --jobs (bench_sweeps)')
     args = parser.parse_args()
+    figures = {} if args.skip_training else _training(args)
+    if not args.skip_backend:
+        from bench_backends import run_backend_benchmark
+        print('\nAer, MC test set through the job-handle path, killed and '
+              'resumed:', flush=True)
+        figures['backend'] = run_backend_benchmark(args.mc)
+    if args.sweeps:
+        from bench_sweeps import measure_sweeps
+        figures['sweeps'] = measure_sweeps()
+    print(json.dumps({'benchmark': 'scale', **figures}, default=str))
+
+
+def _training(args: argparse.Namespace) -> dict:
+    """1 process against ``--nproc`` on SST-2; prints the table."""
     options = ['--epochs', str(args.epochs), '--batch-size',
                str(args.batch_size), '--lr', '0.05', '--tagger', args.tagger,
                '--unparsable', 'skip', '--seed', '0']
@@ -102,7 +133,7 @@ def main() -> None:
                      args.eval_limit)
     print(f"load before: {os.getloadavg()}", flush=True)
     runs = {}
-    baselines = [2] if args.skip_one_thread else [1, 2]
+    baselines = [int(t) for t in args.baseline_threads.split(',')]
     for threads in baselines:
         name = f'1 process, {threads} thread(s)'
         runs[name] = _run(corpus, work / f'single{threads}', options, 1,
@@ -146,13 +177,12 @@ def main() -> None:
     print(f"\nthroughput ratio {name} / best single ({single}): "
           f"{speedup:.2f}x; wall-time ratio {wall_speedup:.2f}x")
     print(f"largest weight difference after training: {difference:.2e}")
-    print(json.dumps({'benchmark': 'scale', 'train_sentences': kept,
-                      'train_skipped': metrics['train_skipped'],
-                      'epochs': args.epochs, 'batch_size': args.batch_size,
-                      'nproc': args.nproc, 'runs': figures,
-                      'throughput_ratio': speedup,
-                      'wall_ratio': wall_speedup,
-                      'max_weight_difference': difference}))
+    return {'train_sentences': kept,
+            'train_skipped': metrics['train_skipped'],
+            'epochs': args.epochs, 'batch_size': args.batch_size,
+            'nproc': args.nproc, 'runs': figures,
+            'throughput_ratio': speedup, 'wall_ratio': wall_speedup,
+            'max_weight_difference': difference}
 
 
 if __name__ == '__main__':
