@@ -70,10 +70,16 @@ class PreparedBatch:
 def collect_symbols(diagrams: Iterable[Any]) -> list[Any]:
     """Every free symbol of ``diagrams`` (lambeq ``Symbol`` objects, which
     carry their size), sorted by name."""
+    return unique_symbols(symbol for diagram in diagrams
+                          for symbol in diagram.free_symbols)
+
+
+def unique_symbols(symbols: Iterable[Any]) -> list[Any]:
+    """``symbols`` without repeated names, sorted by name (the first of
+    each name is kept)."""
     found: dict[str, Any] = {}
-    for diagram in diagrams:
-        for symbol in diagram.free_symbols:
-            found.setdefault(symbol.name, symbol)
+    for symbol in symbols:
+        found.setdefault(symbol.name, symbol)
     return [found[name] for name in sorted(found)]
 
 

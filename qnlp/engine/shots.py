@@ -20,18 +20,16 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from qnlp.engine.backends import get_backend
 from qnlp.errors import CompileError
 
 
 def aer_backend(noise_model: Any = None) -> Any:
-    """pytket-qiskit's ``AerBackend`` (qiskit-aer), optionally noisy."""
-    try:
-        from pytket.extensions.qiskit import AerBackend
-    except ImportError as error:  # pragma: no cover - dependency missing
-        raise CompileError("shot-based execution needs pytket-qiskit and "
-                           "qiskit-aer") from error
-    return AerBackend(noise_model=noise_model) if noise_model is not None \
-        else AerBackend()
+    """pytket-qiskit's ``AerBackend`` (qiskit-aer), optionally with a
+    qiskit noise model; :func:`qnlp.engine.backends.get_backend` builds
+    it."""
+    return get_backend('aer', None if noise_model is None
+                       else {'noise_model': noise_model})
 
 
 def counts_to_distribution(counts: Mapping[tuple[int, ...], int],

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import torch
 
 from qnlp.data import Corpus, Example, load_corpus
-from qnlp.engine import collect_symbols
+from qnlp.engine import collect_symbols, unique_symbols
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.errors import CheckpointError, ConfigError, ParseError
 from qnlp.models import DisCoCatClassifier, SentencePipeline
@@ -139,11 +139,9 @@ def _split(pipeline: SentencePipeline, corpus: Corpus,
 
 def _gathered_symbols(circuits: Sequence[Any], world: World) -> list[Any]:
     """The symbols of every rank's ``circuits``, sorted by name."""
-    found: dict[str, Any] = {}
-    for shard in world.all_gather(collect_symbols(circuits)):
-        for symbol in shard:
-            found.setdefault(symbol.name, symbol)
-    return [found[name] for name in sorted(found)]
+    return unique_symbols(symbol for shard in
+                          world.all_gather(collect_symbols(circuits))
+                          for symbol in shard)
 
 
 def _predictions(model: DisCoCatClassifier, data: Split,
