@@ -10,7 +10,8 @@ reports:
   epochs after the first, whose plan compilation is excluded) and the
   wall time of the whole run (parsing included), with ratios;
 * the final metrics of both runs and the largest weight difference,
-  which must agree (same trajectory up to summation order).
+  which must agree (gradients are rounded to a grid before each step, so
+  the summation order of N ranks leaves the weights bit-identical).
 
 The single-process baseline is run with 1 and with 2 torch threads, and
 the ratio is taken against the faster one. Sentences the parser cannot
