@@ -16,11 +16,14 @@ distribution over the output bits together with the number of shots kept.
 """
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from qnlp.engine.backends import get_backend
+from qnlp.engine.jobs import run_jobs
 from qnlp.errors import CompileError
 
 
@@ -56,24 +59,27 @@ def counts_to_distribution(counts: Mapping[tuple[int, ...], int],
 
 def run_shots(circuits: Sequence[Any], postselects: Sequence[Mapping[int, int]],
               outputs: Sequence[Sequence[int]], shots: int = 8192,
-              seed: int = 0, backend: Any = None
+              seed: int = 0, backend: Any = None,
+              store: str | Path | None = None
               ) -> list[tuple[np.ndarray, int]]:
     """Run measured pytket circuits with ``shots`` each, post-selected.
 
     ``circuits[k]`` measures qubit ``i`` into bit ``i``; ``postselects[k]``
     maps bits to required values and ``outputs[k]`` lists the result
     bits. Returns ``(distribution, kept_shots)`` per circuit; a
-    distribution is all zeros when no shot passed.
+    distribution is all zeros when no shot passed. Submission goes
+    through :func:`qnlp.engine.jobs.run_jobs` in one batch; ``store`` is
+    its job store file (give one to pick the jobs up after a kill; by
+    default a temporary file).
     """
     if shots <= 0:
         raise CompileError(f"shots must be positive, got {shots}")
     backend = backend or aer_backend()
-    compiled = backend.get_compiled_circuits(list(circuits),
-                                             optimisation_level=0)
-    handles = backend.process_circuits(compiled, n_shots=shots, seed=seed)
-    results = []
-    for circuit, handle, postselect, output in zip(
-            compiled, handles, postselects, outputs):
-        counts = backend.get_result(handle).get_counts(circuit.bits)
-        results.append(counts_to_distribution(counts, postselect, output))
-    return results
+    with tempfile.TemporaryDirectory() as scratch:
+        outcome = run_jobs(backend, circuits, shots,
+                           store or Path(scratch) / 'jobs.json',
+                           batch_size=max(1, len(circuits)), seed=seed,
+                           optimisation_level=0)
+    return [counts_to_distribution(counts, postselect, output)
+            for counts, postselect, output in zip(outcome.counts,
+                                                  postselects, outputs)]
