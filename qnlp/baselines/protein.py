@@ -2,6 +2,10 @@
 
 * ``composition``: amino-acid (k=1) or k-mer frequencies + logistic
   regression;
+* ``hydropathy``: amino-acid composition plus the largest mean
+  Kyte-Doolittle hydropathy over windows of 19 residues and the log of
+  the number of windows above 1.6 (a transmembrane-helix scan, as in
+  TMHMM's forerunners) + logistic regression;
 * ``cnn``: a small 1D convolutional network (embedding, one convolution,
   global max pooling, linear), which can find a hydrophobic stretch
   anywhere in the sequence;
@@ -46,6 +50,46 @@ class CompositionClassifier(FeatureLogisticClassifier):
                 if index is not None:
                     rows[row, index] += 1 / total
         return rows
+
+
+#: Kyte & Doolittle (1982) hydropathy index of each amino acid.
+KYTE_DOOLITTLE = {
+    'A': 1.8, 'R': -4.5, 'N': -3.5, 'D': -3.5, 'C': 2.5, 'Q': -3.5,
+    'E': -3.5, 'G': -0.4, 'H': -3.2, 'I': 4.5, 'L': 3.8, 'K': -3.9,
+    'M': 1.9, 'F': 2.8, 'P': -1.6, 'S': -0.8, 'T': -0.7, 'W': -0.9,
+    'Y': -1.3, 'V': 4.2}
+
+
+class HydropathyClassifier(CompositionClassifier):
+    """Composition + a hydropathy-window scan + logistic regression.
+
+    Features: the 20 amino-acid frequencies, the largest mean
+    Kyte-Doolittle hydropathy over any ``window`` consecutive residues
+    (divided by 4.5, the scale's maximum), and ``log(1 + n)`` for the
+    number ``n`` of windows whose mean exceeds ``threshold`` (1.6: the
+    classic transmembrane-helix cut-off for windows of 19).
+
+    >>> model = HydropathyClassifier(window=3)
+    >>> model._features(['AVLIVLA', 'DEK']).shape
+    (2, 22)
+    """
+
+    def __init__(self, window: int = 19, threshold: float = 1.6,
+                 C: float = 10.0) -> None:
+        super().__init__(k=1, C=C)
+        self.window = window
+        self.threshold = threshold
+
+    def _features(self, sequences: Sequence[str]) -> np.ndarray:
+        scans = np.zeros((len(sequences), 2))
+        for row, sequence in enumerate(sequences):
+            values = np.array([KYTE_DOOLITTLE.get(a, 0.0) for a in sequence]
+                              or [0.0])
+            width = min(self.window, len(values))
+            means = np.convolve(values, np.ones(width) / width, 'valid')
+            scans[row] = (means.max() / 4.5,
+                          np.log1p((means > self.threshold).sum()))
+        return np.hstack([super()._features(sequences), scans])
 
 
 class _ConvNet(torch.nn.Module):
@@ -182,5 +226,6 @@ class EsmEmbeddingClassifier(FeatureLogisticClassifier):
 PROTEIN_BASELINES = {
     'composition': lambda seed: CompositionClassifier(k=1),
     'dipeptide': lambda seed: CompositionClassifier(k=2),
+    'hydropathy': lambda seed: HydropathyClassifier(),
     'cnn': lambda seed: ConvClassifier(seed=seed),
 }
