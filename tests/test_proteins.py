@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from qnlp.baselines import CompositionClassifier
+from qnlp.baselines import CompositionClassifier, HydropathyClassifier
+from qnlp.baselines.protein import KYTE_DOOLITTLE
 from qnlp.cli import main
 from qnlp.data.fasta import crop, deeploc_membrane_task, read_fasta
 from qnlp.engine import Engine
@@ -129,6 +131,24 @@ def test_composition_baseline_separates_bundled_proteins():
                                         [r.label for r in train])
     assert model.score([r.sequence for r in test],
                        [r.label for r in test]) >= 0.8
+
+
+def test_hydropathy_scan_finds_the_most_hydrophobic_window():
+    """The scan features against a direct computation."""
+    model = HydropathyClassifier(window=4, threshold=2.0)
+    sequence = 'DDDDIVLIDDDD' + 'KKKK'
+    values = [KYTE_DOOLITTLE[a] for a in sequence]
+    means = [sum(values[i:i + 4]) / 4 for i in range(len(values) - 3)]
+    features = model._features([sequence])[0]
+    assert features[:20].sum() == pytest.approx(1.0)
+    assert features[20] == pytest.approx(max(means) / 4.5)
+    assert features[21] == pytest.approx(math.log1p(sum(
+        m > 2.0 for m in means)))
+    data = read_fasta(PROTEINS / 'proteins.fasta').records
+    fitted = HydropathyClassifier().fit([r.sequence for r in data[:120]],
+                                        [r.label for r in data[:120]])
+    assert fitted.score([r.sequence for r in data[120:]],
+                        [r.label for r in data[120:]]) >= 0.8
 
 
 def test_esm2_baseline_with_a_tiny_random_model():
