@@ -102,11 +102,14 @@ def test_scan_gradients_reach_every_parameter():
                for p in model.parameters())
 
 
-def test_proteins_cli_end_to_end(tmp_path, capsys):
+def test_proteins_cli_end_to_end(tmp_path, capsys, monkeypatch):
+    threads = []
+    monkeypatch.setattr(torch, 'set_num_threads', threads.append)
     out = tmp_path / 'run'
     assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
                  str(out), '--epochs', '2', '--max-length', '80',
-                 '--model', 'chain', '--quiet']) == 0
+                 '--model', 'chain', '--quiet', '--threads', '1']) == 0
+    assert threads == [1]       # --threads applies to every task
     assert (out / 'metrics.json').exists()
     assert 'test accuracy' in capsys.readouterr().out
 

@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help='sentences: data-parallel training on this many '
                             'local processes (torch.distributed, gloo); '
                             'under torchrun leave it out')
+    train.add_argument('--threads', type=_positive,
+                       help='torch CPU threads, any task (default: torch '
+                            'decides; with --nproc N each process uses '
+                            'cores/N)')
     proteins = train.add_argument_group(
         'proteins (--task proteins: CORPUS is a FASTA file or a directory '
         'of them, split 70/10/20 stratified by --seed)')
@@ -252,8 +256,6 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument('--reupload', action='store_true',
                         help='re-encode the inputs before every quantum '
                              'layer')
-    images.add_argument('--threads', type=_positive,
-                        help='torch CPU threads (default: torch decides)')
 
     sentiment = train.add_argument_group(
         'sentiment (--task sentiment: CORPUS is a TSV/CSV of reviews with '
@@ -493,14 +495,10 @@ def _train_sentiment(args: argparse.Namespace) -> int:
 
 
 def _train_images(args: argparse.Namespace) -> int:
-    import torch
-
     from qnlp.data.images import load_image_dataset
     from qnlp.train.images import ImageSettings, train_image_classifier
     if args.dataset is None or (args.out or args.resume) is None:
         raise ConfigError("give --dataset and --out RUN_DIR")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     values = {key: getattr(args, key) for key in
               ('model', 'epochs', 'batch_size', 'lr', 'weight_decay',
                'schedule', 'seed', 'shift', 'front', 'layers', 'dtype')
@@ -546,6 +544,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.nproc and task != 'sentences':
         raise ConfigError(f"--nproc trains sentence classifiers; --task "
                           f"{task} runs in one process")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     if args.task == 'proteins':
         return _train_proteins(args)
     if args.task == 'sentiment':
