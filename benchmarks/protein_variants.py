@@ -27,12 +27,9 @@ from pathlib import Path
 import torch
 
 from qnlp.baselines.protein import KYTE_DOOLITTLE
-from qnlp.data.fasta import crop
-from qnlp.models.sequence import SequenceClassifier
-from qnlp.parsing.protein import tokenise_protein
-from qnlp.train.proteins import (ProteinSettings, _encode, load_protein_split,
-                                 parse_label_patterns)
-from qnlp.train.trainer import TrainConfig, evaluate, fit
+from qnlp.train.proteins import (ProteinSettings, load_protein_data,
+                                 make_sequence_model, parse_label_patterns)
+from qnlp.train.trainer import evaluate, fit
 
 DEEPLOC = Path(__file__).resolve().parent.parent.parent / 'shared' / 'data' \
     / 'protein' / 'deeploc'
@@ -45,10 +42,8 @@ class Variant(torch.nn.Module):
     def __init__(self, vocabulary: list[str], settings: ProteinSettings,
                  channels: int, mean: bool, length_neutral: bool) -> None:
         super().__init__()
-        s = settings
-        self.parts = torch.nn.ModuleList([SequenceClassifier(
-            vocabulary, s.model, s.sharing, s.layers, s.block, s.max_length,
-            s.seed + 1000 * k, s.qubits, s.init_scale, s.window, s.stride)
+        self.parts = torch.nn.ModuleList([make_sequence_model(
+            vocabulary, settings, seed=settings.seed + 1000 * k)
             for k in range(channels)])
         self.mean_weight = (torch.nn.Parameter(torch.zeros(channels))
                             if mean else None)
@@ -62,8 +57,7 @@ class Variant(torch.nn.Module):
         for k, part in enumerate(self.parts):
             z, valid = part.window_readouts(tokens)
             w = part.readout
-            logit = logit + w[0] * part._soft_max(z, valid) \
-                - w[3] * part._soft_max(-z, valid) + w[1]
+            logit = logit + part.pooled_logit(z, valid) + w[1]
             if self.length_neutral:
                 shift = w[2].exp() * valid.sum(1).clamp_min(1).log()
                 logit = logit - (w[0] - w[3]) * shift
@@ -97,13 +91,9 @@ def main() -> None:
         label_patterns=parse_label_patterns(TASK),
         folds=5 if args.fold >= 0 else 0, fold=max(args.fold, 0))
     torch.manual_seed(settings.seed)
-    parts = load_protein_split(args.data, settings)
-    labels = sorted({r.label for part in parts for r in part})
-    tokens = sorted({t for r in parts[0] for t in tokenise_protein(
-        crop(r.sequence, settings.max_length, settings.crop))})
-    vocabulary = {t: i for i, t in enumerate(tokens + ['<unk>'])}
-    train, dev, test = (_encode(p, settings, vocabulary, labels)
-                        for p in parts)
+    data = load_protein_data(args.data, settings)
+    vocabulary, train, dev, test = (data.vocabulary, data.train, data.dev,
+                                    data.test)
     model = Variant(list(vocabulary), settings, args.channels, args.mean,
                     args.length_neutral)
     if args.hydropathy_init:
@@ -114,9 +104,8 @@ def main() -> None:
                         part.token_angles[index, 0] = math.acos(
                             KYTE_DOOLITTLE[token] / 4.5) / (2 * math.pi)
     start = time.perf_counter()
-    history = fit(model, train, dev, TrainConfig(
-        epochs=settings.epochs, batch_size=settings.batch_size,
-        lr=settings.lr, seed=settings.seed), progress=False)
+    history = fit(model, train, dev, settings.train_config(),
+                  progress=False)
     result = {'benchmark': 'protein_variants', **vars(args),
               'data': str(args.data),
               'parameters': sum(p.numel() for p in model.parameters()),

@@ -366,14 +366,20 @@ class SequenceClassifier(torch.nn.Module):
         """Class probabilities ``[B, 2]`` for padded token indices (moved
         to the model's device if they are elsewhere)."""
         tokens = tokens.to(self.token_angles.device)
-        if self.window:   # soft max and min over windows holding tokens
-            z, valid = self.window_readouts(tokens)
-            logit = self.readout[0] * self._soft_max(z, valid) \
-                - self.readout[3] * self._soft_max(-z, valid)
+        if self.window:
+            logit = self.pooled_logit(*self.window_readouts(tokens))
         else:
             logit = self.readout[0] * self._readout(tokens)
         p1 = torch.sigmoid(logit + self.readout[1])
         return torch.stack([1 - p1, p1], dim=1)
+
+    def pooled_logit(self, z: torch.Tensor, valid: torch.Tensor
+                     ) -> torch.Tensor:
+        """Window read-outs ``z`` ``[B, W]`` pooled into one logit per
+        sequence (bias not added): weighted soft maximum minus weighted
+        soft minimum over the windows that hold tokens."""
+        return self.readout[0] * self._soft_max(z, valid) \
+            - self.readout[3] * self._soft_max(-z, valid)
 
     def _soft_max(self, z: torch.Tensor, valid: torch.Tensor
                   ) -> torch.Tensor:

@@ -59,6 +59,12 @@ class ProteinSettings:
     label_patterns: tuple[tuple[str, str], ...] = ()
     dtype: str = 'float64'
 
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
+                           lr=self.lr, seed=self.seed,
+                           optimizer=self.optimizer, schedule=self.schedule,
+                           patience=self.patience)
+
 
 def fasta_files(path: str | Path) -> list[Path]:
     """A FASTA file, or every ``*.fasta``/``*.fa`` file in a directory."""
@@ -134,6 +140,48 @@ def _encode(records, settings: ProteinSettings, vocabulary: dict[str, int],
                                           for r in records]))
 
 
+@dataclass
+class ProteinData:
+    """A labelled FASTA corpus, split and encoded as token indices."""
+    labels: list[str]
+    vocabulary: dict[str, int]      # tokens of the training part, <unk> last
+    train: Split
+    dev: Split
+    test: Split
+
+
+def load_protein_data(path: str | Path, settings: ProteinSettings
+                      ) -> ProteinData:
+    """Split (:func:`load_protein_split`), crop and tokenise a FASTA corpus;
+    exactly two labels are required."""
+    parts = load_protein_split(path, settings)
+    labels = sorted({r.label for part in parts for r in part})
+    if len(labels) != 2:
+        raise ConfigError(f"protein models are binary; found labels "
+                          f"{labels} (use label patterns to pick two)")
+    tokens = sorted({t for r in parts[0] for t in tokenise_protein(
+        crop(r.sequence, settings.max_length, settings.crop),
+        settings.tokens, settings.k)})
+    vocabulary = {t: i for i, t in enumerate(tokens + ['<unk>'])}
+    train, dev, test = (_encode(part, settings, vocabulary, labels)
+                        for part in parts)
+    return ProteinData(labels, vocabulary, train, dev, test)
+
+
+def make_sequence_model(vocabulary: Sequence[str], settings: ProteinSettings,
+                        seed: int | None = None,
+                        dtype: torch.dtype = torch.float64,
+                        device: Device = None) -> SequenceClassifier:
+    """The chain or tree classifier that ``settings`` describe (initial
+    values from ``seed``, default ``settings.seed``)."""
+    return SequenceClassifier(
+        list(vocabulary), settings.model, settings.sharing, settings.layers,
+        settings.block, settings.max_length,
+        settings.seed if seed is None else seed, settings.qubits,
+        settings.init_scale, settings.window, settings.stride, dtype=dtype,
+        device=device)
+
+
 def train_protein_classifier(path: str | Path, out: str | Path,
                              settings: ProteinSettings | None = None,
                              resume: bool = False,
@@ -148,23 +196,11 @@ def train_protein_classifier(path: str | Path, out: str | Path,
     device = resolve_device(device)
     dtype = resolve_dtype(settings.dtype)
     torch.manual_seed(settings.seed)
-    train_r, dev_r, test_r = load_protein_split(path, settings)
-    labels = sorted({r.label for r in train_r + dev_r + test_r})
-    if len(labels) != 2:
-        raise ConfigError(f"protein models are binary; found labels "
-                          f"{labels} (use label patterns to pick two)")
-    tokens = sorted({t for r in train_r for t in tokenise_protein(
-        crop(r.sequence, settings.max_length, settings.crop),
-        settings.tokens, settings.k)})
-    vocabulary = {t: i for i, t in enumerate(tokens + ['<unk>'])}
-    train, dev, test = (_encode(r, settings, vocabulary, labels)
-                        for r in (train_r, dev_r, test_r))
-    model = SequenceClassifier(list(vocabulary), settings.model,
-                               settings.sharing, settings.layers,
-                               settings.block, settings.max_length,
-                               settings.seed, settings.qubits,
-                               settings.init_scale, settings.window,
-                               settings.stride, dtype=dtype, device=device)
+    data = load_protein_data(path, settings)
+    vocabulary, labels = data.vocabulary, data.labels
+    train, dev, test = data.train, data.dev, data.test
+    model = make_sequence_model(list(vocabulary), settings, dtype=dtype,
+                                device=device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = fasta_files(path)
@@ -173,14 +209,8 @@ def train_protein_classifier(path: str | Path, out: str | Path,
               'settings': json.loads(json.dumps(asdict(settings))),
               'vocabulary': list(vocabulary)}
     atomic_write_json(out / CONFIG_FILE, config)
-    train_config = TrainConfig(epochs=settings.epochs,
-                               batch_size=settings.batch_size,
-                               lr=settings.lr, seed=settings.seed,
-                               optimizer=settings.optimizer,
-                               schedule=settings.schedule,
-                               patience=settings.patience)
     start = time.perf_counter()
-    history = fit(model, train, dev, train_config, progress=progress,
+    history = fit(model, train, dev, settings.train_config(), progress=progress,
                   checkpoint=out / 'checkpoint.safetensors', resume=resume,
                   identity={'corpus_sha256': config['corpus_sha256'],
                             'settings': config['settings']},
@@ -189,8 +219,8 @@ def train_protein_classifier(path: str | Path, out: str | Path,
     metrics: dict[str, Any] = {'train_seconds': seconds,
                                'epochs_run': len(history),
                                'n_parameters': model.n_parameters,
-                               'sequences': [len(train_r), len(dev_r),
-                                             len(test_r)]}
+                               'sequences': [train.size, dev.size,
+                                             test.size]}
     for name, data in (('train', train), ('dev', dev), ('test', test)):
         loss, accuracy = evaluate(model, model.prepare(data.circuits),
                                   data.labels)
