@@ -93,6 +93,22 @@ def test_scan_matches_contracting_the_circuit(sequences, mode, sharing,
                                    expected / expected.sum())
 
 
+@pytest.mark.parametrize('qubits,block', [(1, 2), (1, 3), (2, 2), (2, 3)])
+def test_chain_scan_and_pairwise_product_agree(qubits, block):
+    """A batch with at least as many rows as steps is scanned; a single
+    long row is reduced as a pairwise matrix product: same states."""
+    model = SequenceClassifier(list('ACDK'), 'chain', 'hierarchical',
+                               layers=1, block=block, max_length=8,
+                               qubits=qubits, init_scale=1.0, seed=5)
+    sequences = [[0, 1, 2, 3, 0, 1], [3, 2, 1], [2], [1, 1, 0, 3, 2],
+                 [0, 0, 0, 0, 0, 0], [3, 1, 2, 0, 2, 1]]
+    with torch.no_grad():
+        batch = model.pauli_vectors(model.prepare(sequences))
+        for row, sequence in enumerate(sequences):
+            alone = model.pauli_vectors(model.prepare([sequence]))[0]
+            torch.testing.assert_close(batch[row], alone)
+
+
 def test_scan_gradients_reach_every_parameter():
     model = SequenceClassifier(list('ACDK'), 'tree', 'hierarchical', 2,
                                max_length=16)

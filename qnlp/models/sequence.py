@@ -281,8 +281,12 @@ class SequenceClassifier(torch.nn.Module):
         Merging the hidden state ``h`` with token ``v`` is linear in ``h``:
         ``h' = T[v] h`` with ``T[v] = map . (I (x) state_v)``, computed once
         per vocabulary entry and block (padding is the identity), then once
-        per pair of tokens. The product ``T[v_L] ... T[v_1]`` is reduced
-        pairwise: ``log2 L`` batched products instead of ``L`` steps.
+        per pair of tokens. A batch with at least as many rows as pairs
+        (windows: thousands of rows, 16 pairs) is scanned, ``h`` through
+        one batched matrix-vector product per pair; a few long rows are
+        reduced pairwise instead, ``T[v_L] ... T[v_1]`` in ``log2 L``
+        batched matrix products (``n`` times the arithmetic of the scan,
+        but few steps).
         """
         n = states.shape[1]
         eye = torch.eye(n, dtype=states.dtype, device=states.device)
@@ -299,18 +303,25 @@ class SequenceClassifier(torch.nn.Module):
                   // self.block).clamp_max(
             len(maps) - 1)
         if self.block % 2:   # pairs could straddle blocks: no pair table
-            mats = transfer.reshape(-1, n, n)[blocks * vocab + padded]
+            steps = transfer.reshape(-1, n, n)
+            index = blocks * vocab + padded             # [B, L]
         else:                # pairs[b, v, w] = T[w] T[v]: v, then w
-            pairs = _matmul(transfer[:, None], transfer[:, :, None])
+            steps = _matmul(transfer[:, None],
+                            transfer[:, :, None]).reshape(-1, n, n)
             index = ((blocks[0::2] * vocab + padded[:, 0::2]) * vocab
-                     + padded[:, 1::2])
-            mats = pairs.reshape(-1, n, n)[index]      # [B, L/2, n, n]
+                     + padded[:, 1::2])                # [B, L/2]
+        start = self._basis()[0][:, 0].real   # |0...0><0...0|
+        if tokens.shape[0] >= index.shape[1]:
+            state = start.expand(tokens.shape[0], n)
+            for step in index.T:
+                state = (steps[step] * state.unsqueeze(-2)).sum(-1)
+            return state
+        mats = steps[index]                            # [B, steps, n, n]
         while mats.shape[1] > 1:
             if mats.shape[1] % 2:
                 mats = torch.cat([mats, eye.expand(mats.shape[0], 1, n, n)],
                                  dim=1)
             mats = _matmul(mats[:, 1::2], mats[:, 0::2])
-        start = self._basis()[0][:, 0].real   # |0...0><0...0|
         return mats[:, 0] @ start
 
     def _tree(self, tokens, states, maps) -> torch.Tensor:
