@@ -417,12 +417,13 @@ class SequenceClassifier(torch.nn.Module):
     def window_readouts(self, tokens: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(z, valid)``, each ``[B, W]``: the read-out of every window
-        (one batched evaluation of all windows) and whether it holds
-        tokens."""
+        that holds tokens (one batched evaluation of them all: a batch
+        padded to its longest sequence costs what its tokens cost) and
+        whether it holds tokens (``z = 0`` where not)."""
         windows = self.windows(tokens)
-        flat = windows.reshape(-1, self.window)
-        z = self._readout(flat).reshape(windows.shape[:2])
-        return z, windows[:, :, 0] >= 0
+        valid = windows[:, :, 0] >= 0
+        z = self._readout(windows[valid])
+        return z.new_zeros(valid.shape).masked_scatter(valid, z), valid
 
     def symbol_values(self) -> dict[str, float]:
         """Parameter values by circuit symbol name (for the lambeq circuits)."""
