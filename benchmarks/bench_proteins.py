@@ -3,13 +3,15 @@
 Task as in ../shared/data/README.md (both FASTA files pooled, 1215
 sequences). Split: seeded stratified 80/20 (test = 20 %; of the 80 %,
 10 % of all sequences is the dev set on which the quantum models select
-their weights; baselines train on train+dev); sequences cropped to the
-first --max-length residues. The variant with the best dev accuracy is
-then cross-validated (5 folds). Then throughput (forward+backward,
-sequences/s) at --max-length, and side by side with lambeq
+their weights; baselines train on train+dev); whole sequences (windows
+cover every residue), or cropped to the first --max-length residues. The
+variant with the best dev accuracy is then cross-validated (5 folds).
+Then throughput (forward+backward, sequences/s) on sequences of
+--throughput-length residues, and side by side with lambeq
 PytorchQuantumModel on the same circuits for 16-residue sequences.
 
     python benchmarks/bench_proteins.py [--data ../shared/data] [--epochs 50]
+        [--qubits 2] [--max-length N]
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from qnlp.data.fasta import DEEPLOC_MEMBRANE_TASK, crop
 from qnlp.errors import ConfigError
 from qnlp.models import SequenceClassifier
 from qnlp.train.proteins import (ProteinSettings, load_protein_split,
+                                 make_sequence_model,
                                  train_protein_classifier)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,17 +94,20 @@ def _train(folder: Path, out: Path, settings: ProteinSettings) -> dict:
             'epochs': settings.epochs}
 
 
-def _baselines(folder: Path, base: ProteinSettings, max_length: int) -> dict:
+def _baselines(folder: Path, base: ProteinSettings) -> dict:
+    max_length = base.max_length
     train_r, dev_r, test_r = load_protein_split(folder, base)
-    fit_seqs = [crop(r.sequence, max_length) for r in train_r + dev_r]
+    fit_seqs = [crop(r.sequence, max_length) if max_length else r.sequence
+                for r in train_r + dev_r]
     fit_labels = [r.label for r in train_r + dev_r]
-    test_seqs = [crop(r.sequence, max_length) for r in test_r]
+    test_seqs = [crop(r.sequence, max_length) if max_length else r.sequence
+                 for r in test_r]
     test_labels = [r.label for r in test_r]
     makers = dict(PROTEIN_BASELINES)
     try:
         encoder, alphabet = load_esm2()
         makers['esm2-t6-8M'] = lambda seed: EsmEmbeddingClassifier(
-            encoder, alphabet, max_length=max_length)
+            encoder, alphabet, max_length=max_length or 1022)
     except ConfigError as error:
         print(f"esm2 baseline skipped: {error}", flush=True)
     results = {}
@@ -124,9 +130,13 @@ def main() -> None:
     parser.add_argument('--data', type=Path, default=Path(os.environ.get(
         'QNLP_DATA_DIR', ROOT.parent / 'shared' / 'data')))
     parser.add_argument('--epochs', type=int, default=50)
-    parser.add_argument('--max-length', type=int, default=1000)
+    parser.add_argument('--max-length', type=int, default=None,
+                        help='crop sequences for training (default: none)')
+    parser.add_argument('--throughput-length', type=int, default=1000)
+    parser.add_argument('--qubits', type=int,
+                        default=ProteinSettings.qubits)
     parser.add_argument('--stride', type=int, default=0,
-                        help='step between windows (default window/2)')
+                        help='step between windows (default window/4)')
     parser.add_argument('--folds', type=int, default=5,
                         help='cross-validation folds for the variant with '
                              'the best dev accuracy (0: none)')
@@ -135,12 +145,13 @@ def main() -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     folder = args.data / 'protein' / 'deeploc'
     base = ProteinSettings(max_length=args.max_length, epochs=args.epochs,
-                           stride=args.stride, label_patterns=PATTERNS)
+                           stride=args.stride, qubits=args.qubits,
+                           label_patterns=PATTERNS)
     results: dict = {'benchmark': 'bench_proteins', 'machine':
                      f'{platform.machine()} {os.cpu_count()} cores',
                      'max_length': args.max_length, 'settings': {
                          'window': base.window, 'stride': base.stride,
-                         'lr': base.lr,
+                         'qubits': base.qubits, 'lr': base.lr,
                          'layers': base.layers, 'epochs': args.epochs},
                      'models': {}}
     for model in ('tree', 'chain'):
@@ -152,7 +163,7 @@ def main() -> None:
             print(f"{name}: test accuracy {row['test_accuracy']:.3f} "
                   f"(dev {row['dev_accuracy']:.3f}), {row['parameters']} "
                   f"parameters, {row['train_seconds']:.0f} s", flush=True)
-    results['models'].update(_baselines(folder, base, args.max_length))
+    results['models'].update(_baselines(folder, base))
     if args.folds:
         best = max((n for n in results['models'] if '-' in n and
                     n.split('-')[0] in ('tree', 'chain')),
@@ -171,14 +182,15 @@ def main() -> None:
                                        'mean': mean}
         print(f"{best}: {args.folds}-fold cross-validation mean {mean:.3f}")
     vocabulary = list('ACDEFGHIKLMNPQRSTVWY')
+    length = args.throughput_length
     for model in ('tree', 'chain'):
         for sharing in ('uniform', 'hierarchical'):
-            rate = throughput(SequenceClassifier(
-                vocabulary, model, sharing, base.layers, base.block,
-                args.max_length, window=base.window), args.max_length)
+            rate = throughput(make_sequence_model(
+                vocabulary, replace(base, model=model, sharing=sharing)),
+                length)
             results[f'{model}-{sharing}_train_seq_per_s'] = rate
             print(f"{model}-{sharing}: {rate:.0f} sequences/s "
-                  f"forward+backward at {args.max_length} residues")
+                  f"forward+backward at {length} residues")
     side = lambeq_side_by_side()
     results['side_by_side_16_residues'] = side
     print(f"16 residues, tree circuits: lambeq PytorchQuantumModel "

@@ -48,6 +48,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
 def _add_train_options(train: argparse.ArgumentParser) -> None:
     # Defaults are None so that a --config file can fill them in.
     train.add_argument('--seed', type=int,
@@ -200,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     proteins.add_argument('--model', choices=('chain', 'tree', 'vqc',
                                               'qsvc') + IMAGE_MODELS,
                           help='proteins: RNN-style chain or CNN-style tree '
-                               '(default tree); sentiment: variational '
+                               '(default chain); sentiment: variational '
                                'classifier or quantum-kernel SVC '
                                '(default vqc); images: see below '
                                '(default hqnn-parallel)')
@@ -213,13 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
                                '(default residue)')
     proteins.add_argument('--kmer', type=_positive, help='k for --tokens kmer')
     proteins.add_argument('--qubits', type=_positive,
-                          help='qubits per wire (default 1)')
-    proteins.add_argument('--window', type=_positive,
+                          help='qubits per wire (default 2)')
+    proteins.add_argument('--window', type=_non_negative,
                           help='run the circuit on every window of this '
                                'many tokens and pool the read-outs (soft '
-                               'maximum); default: one circuit per sequence')
+                               'maximum and minimum); default 32, 0 = one '
+                               'circuit per sequence')
     proteins.add_argument('--stride', type=_positive,
-                          help='step between windows (default window/2)')
+                          help='step between windows (default a quarter of '
+                               'the window)')
     proteins.add_argument('--folds', type=_positive,
                           help='stratified cross-validation: FOLDS folds, '
                                'test on fold --fold (default: the 80/20 '
@@ -227,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     proteins.add_argument('--fold', type=int, help='test fold, 0..FOLDS-1')
     proteins.add_argument('--max-length', type=_positive,
                           help='crop sequences to this many residues '
-                               '(default 1000)')
+                               '(default: no crop)')
     proteins.add_argument('--crop', choices=('start', 'center', 'ends'),
                           help='which residues a crop keeps (default start)')
     proteins.add_argument('--label-pattern', action='append', default=[],

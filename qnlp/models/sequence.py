@@ -159,11 +159,12 @@ class SequenceClassifier(torch.nn.Module):
     window, stride:
         ``window = 0`` (default): one circuit over the whole sequence, read
         out once. Otherwise the circuit runs on every window of ``window``
-        tokens (every ``stride``, default ``window // 2``) and the windows'
-        read-outs are pooled classically by a soft maximum and a soft
-        minimum with a trained temperature: a quantum convolution with
-        global max pooling, which can find one telling stretch (say a
-        transmembrane helix) anywhere.
+        tokens (every ``stride``, default ``window // 4``: a stretch of
+        up to ``3 * window / 4`` tokens lies whole in some window) and the
+        windows' read-outs are pooled classically by a soft maximum and a
+        soft minimum with a trained temperature: a quantum convolution
+        with global max pooling, which can find one telling stretch (say
+        a transmembrane helix) anywhere.
     dtype, device:
         Real type of the parameters (density matrices in the matching
         complex type) and where they live; initial values are drawn on
@@ -189,7 +190,7 @@ class SequenceClassifier(torch.nn.Module):
         self.qubits = qubits
         if window < 0 or stride < 0:
             raise ConfigError("window and stride must not be negative")
-        self.window, self.stride = window, stride or max(1, window // 2)
+        self.window, self.stride = window, stride or max(1, window // 4)
         span = min(window, max_length) if window else max_length
         if sharing == 'uniform':
             n_blocks = 1

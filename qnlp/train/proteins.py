@@ -40,17 +40,17 @@ class ProteinSettings:
     optimizer: str = 'adam'
     schedule: str = 'constant'
     patience: int = 0
-    model: str = 'tree'
+    model: str = 'chain'
     sharing: str = 'hierarchical'
     layers: int = 2
-    qubits: int = 1
+    qubits: int = 2
     init_scale: float = 0.05
     window: int = 32
-    stride: int = 0
+    stride: int = 0                   # 0: a quarter of the window
     block: int = 8
     tokens: str = 'residue'
     k: int = 1
-    max_length: int = 1000
+    max_length: int | None = None     # None: no crop (windows cover all)
     crop: str = 'start'
     test_fraction: float = 0.2
     dev_fraction: float = 0.1
@@ -127,15 +127,18 @@ def cross_validation_split(examples: Sequence[Example], folds: int,
     return train, dev, test
 
 
+def _tokens(record: ProteinRecord, settings: ProteinSettings) -> list[str]:
+    """The record's tokens, after the crop the settings ask for (if any)."""
+    sequence = record.sequence
+    if settings.max_length:
+        sequence = crop(sequence, settings.max_length, settings.crop)
+    return tokenise_protein(sequence, settings.tokens, settings.k)
+
+
 def _encode(records, settings: ProteinSettings, vocabulary: dict[str, int],
             labels: list[str]) -> Split:
-    sequences = []
-    for record in records:
-        tokens = tokenise_protein(crop(record.sequence, settings.max_length,
-                                       settings.crop), settings.tokens,
-                                  settings.k)
-        sequences.append([vocabulary.get(t, vocabulary['<unk>'])
-                          for t in tokens])
+    sequences = [[vocabulary.get(t, vocabulary['<unk>'])
+                  for t in _tokens(record, settings)] for record in records]
     return Split(sequences, torch.tensor([labels.index(r.label)
                                           for r in records]))
 
@@ -159,9 +162,7 @@ def load_protein_data(path: str | Path, settings: ProteinSettings
     if len(labels) != 2:
         raise ConfigError(f"protein models are binary; found labels "
                           f"{labels} (use label patterns to pick two)")
-    tokens = sorted({t for r in parts[0] for t in tokenise_protein(
-        crop(r.sequence, settings.max_length, settings.crop),
-        settings.tokens, settings.k)})
+    tokens = sorted({t for r in parts[0] for t in _tokens(r, settings)})
     vocabulary = {t: i for i, t in enumerate(tokens + ['<unk>'])}
     train, dev, test = (_encode(part, settings, vocabulary, labels)
                         for part in parts)
@@ -173,10 +174,12 @@ def make_sequence_model(vocabulary: Sequence[str], settings: ProteinSettings,
                         dtype: torch.dtype = torch.float64,
                         device: Device = None) -> SequenceClassifier:
     """The chain or tree classifier that ``settings`` describe (initial
-    values from ``seed``, default ``settings.seed``)."""
+    values from ``seed``, default ``settings.seed``). Without windows or
+    a crop, hierarchical blocks are made for 1,024 tokens; later
+    positions share the last block."""
     return SequenceClassifier(
         list(vocabulary), settings.model, settings.sharing, settings.layers,
-        settings.block, settings.max_length,
+        settings.block, settings.max_length or 1024,
         settings.seed if seed is None else seed, settings.qubits,
         settings.init_scale, settings.window, settings.stride, dtype=dtype,
         device=device)
