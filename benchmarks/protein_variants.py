@@ -82,12 +82,19 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=50)
     parser.add_argument('--lr', type=float, default=0.01)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--qubits', type=int, default=ProteinSettings.qubits,
+                        help='qubits a wire (the figures of 2026-11-25 in '
+                             'benchmarks/README.md: 1)')
+    parser.add_argument('--max-length', type=int, default=None,
+                        help='crop to this many residues (default none; '
+                             'the figures of 2026-11-25: 1000)')
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = ProteinSettings(
         model='chain', sharing='hierarchical', window=args.window,
         stride=args.stride, epochs=args.epochs, lr=args.lr, seed=args.seed,
+        qubits=args.qubits, max_length=args.max_length,
         label_patterns=parse_label_patterns(TASK),
         folds=5 if args.fold >= 0 else 0, fold=max(args.fold, 0))
     torch.manual_seed(settings.seed)
