@@ -96,12 +96,14 @@ def _train(folder: Path, out: Path, settings: ProteinSettings) -> dict:
 
 def _baselines(folder: Path, base: ProteinSettings) -> dict:
     max_length = base.max_length
+
+    def sequence(record) -> str:
+        return crop(record.sequence, max_length) if max_length \
+            else record.sequence
     train_r, dev_r, test_r = load_protein_split(folder, base)
-    fit_seqs = [crop(r.sequence, max_length) if max_length else r.sequence
-                for r in train_r + dev_r]
+    fit_seqs = [sequence(r) for r in train_r + dev_r]
     fit_labels = [r.label for r in train_r + dev_r]
-    test_seqs = [crop(r.sequence, max_length) if max_length else r.sequence
-                 for r in test_r]
+    test_seqs = [sequence(r) for r in test_r]
     test_labels = [r.label for r in test_r]
     makers = dict(PROTEIN_BASELINES)
     try:
