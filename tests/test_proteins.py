@@ -194,6 +194,32 @@ def test_esm2_baseline_with_a_tiny_random_model():
     assert model.encoder_parameters > 1000
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=20),
+                min_size=1, max_size=4),
+       st.sampled_from([(4, 1), (4, 2), (4, 4), (8, 2), (8, 4), (8, 8),
+                        (6, 2), (8, 3), (8, 6), (12, 4)]),
+       st.sampled_from(['uniform', 'hierarchical']), st.sampled_from([1, 2]))
+def test_tree_windows_sharing_lower_levels_match_windows_alone(
+        sequences, window_stride, sharing, qubits):
+    """The tree computes the levels that overlapping windows share once
+    per sequence: every window's read-out is still that of the window
+    evaluated alone."""
+    window, stride = window_stride
+    model = SequenceClassifier(list('ACDK'), 'tree', sharing, layers=1,
+                               max_length=16, seed=1, window=window,
+                               stride=stride, qubits=qubits, init_scale=1.0)
+    tokens = model.prepare(sequences)
+    with torch.no_grad():
+        z, valid = model.window_readouts(tokens)
+        windows = model.windows(tokens)
+        for row in range(len(sequences)):
+            for w in range(windows.shape[1]):
+                if valid[row, w]:
+                    alone = model._readout(windows[row, w][None])[0]
+                    torch.testing.assert_close(z[row, w], alone)
+
+
 @pytest.mark.parametrize('mode', ['chain', 'tree'])
 def test_windows_are_read_out_one_by_one_and_pooled(mode):
     """Each window's read-out is the read-out of that window alone; the

@@ -326,43 +326,55 @@ class SequenceClassifier(torch.nn.Module):
         return mats[:, 0] @ start
 
     def _tree(self, tokens, states, maps) -> torch.Tensor:
-        """Level-by-level merges; an odd or padded wire is carried up.
-        The first level is a lookup in a table of merged token pairs."""
-        n = states.shape[1]
-        flat = [m.reshape(n, n * n).T for m in maps]
+        """Level-by-level merges; an odd or padded wire is carried up."""
+        if tokens.shape[1] == 1:   # a single token
+            return states[tokens[:, 0]]
+        level_states, valid = self._tree_leaves(tokens, states, maps)
+        return self._tree_levels(level_states, valid, maps, 1)[0][:, 0]
 
-        def merge(first, second, level):
-            outer = (first.unsqueeze(-1) * second.unsqueeze(-2)).flatten(-2)
-            return outer @ flat[min(level, len(flat) - 1)]
+    @staticmethod
+    def _merge(first, second, maps, level) -> torch.Tensor:
+        """Pauli vectors of wires ``first`` and ``second`` merged by the
+        block of ``level`` (the last block for higher levels)."""
+        n = first.shape[-1]
+        flat = maps[min(level, len(maps) - 1)].reshape(n, n * n).T
+        return (first.unsqueeze(-1) * second.unsqueeze(-2)).flatten(-2) @ flat
 
+    def _tree_leaves(self, tokens, states, maps
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first level, ``([B, L/2, n], valid [B, L/2])``: a lookup in
+        a table of merged token pairs."""
         vocab = states.shape[0]
         length = tokens.shape[1] + tokens.shape[1] % 2
         padded = torch.full((tokens.shape[0], length), -1,
                             device=tokens.device)
         padded[:, :tokens.shape[1]] = tokens
         valid = padded >= 0
-        if length == 2 and tokens.shape[1] == 1:   # a single token
-            return states[tokens[:, 0]]
         # table[v, w]: tokens v and w merged; table[v, vocab]: v alone
-        table = torch.cat([merge(states[:, None], states[None], 0),
-                           states[:, None]], dim=1)
+        table = torch.cat([self._merge(states[:, None], states[None], maps,
+                                       0), states[:, None]], dim=1)
         index = padded[:, 0::2].clamp_min(0) * (vocab + 1) + torch.where(
             valid[:, 1::2], padded[:, 1::2], vocab)
-        level_states = table.reshape(-1, n)[index]       # [B, L/2, n]
-        valid = valid[:, 0::2]
-        level = 1
-        while level_states.shape[1] > 1:
+        return table.reshape(-1, states.shape[1])[index], valid[:, 0::2]
+
+    def _tree_levels(self, level_states, valid, maps, level: int,
+                     stop: int | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Merge neighbours from ``level`` on until one wire is left (or
+        level ``stop`` is reached); a padded second wire carries the
+        first up."""
+        while level_states.shape[1] > 1 and (stop is None or level < stop):
             if level_states.shape[1] % 2:
                 level_states = torch.cat([level_states,
                                           level_states[:, -1:]], dim=1)
                 valid = torch.cat([valid, torch.zeros_like(valid[:, -1:])],
                                   dim=1)
             first, second = level_states[:, 0::2], level_states[:, 1::2]
-            merged = merge(first, second, level)
+            merged = self._merge(first, second, maps, level)
             level_states = torch.where(valid[:, 1::2, None], merged, first)
             valid = valid[:, 0::2]
             level += 1
-        return level_states[:, 0]
+        return level_states, valid
 
     def prepare(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
         """Pad lists of token indices into one ``[B, L]`` tensor (-1 pads)."""
@@ -399,13 +411,17 @@ class SequenceClassifier(torch.nn.Module):
         return temperature * torch.logsumexp(
             (z / temperature).masked_fill(~valid, -torch.inf), dim=1)
 
-    def _readout(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``<Z>`` of the first qubit of the final wire (Pauli component
-        ``3 * 4 ** (qubits - 1)``)."""
-        return self.pauli_vectors(tokens)[:, 3 * 4 ** (self.qubits - 1)]
+    @property
+    def _z_component(self) -> int:
+        """Index of ``Z (x) I ...`` (first qubit) in a Pauli vector."""
+        return 3 * 4 ** (self.qubits - 1)
 
-    def windows(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``[B, W, window]``: the windows of each padded sequence."""
+    def _readout(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``<Z>`` of the first qubit of the final wire."""
+        return self.pauli_vectors(tokens)[:, self._z_component]
+
+    def _padded_for_windows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` padded (-1) to ``(W - 1) * stride + window``."""
         length = tokens.shape[1]
         count = max(1, math.ceil(max(0, length - self.window)
                                  / self.stride) + 1)
@@ -413,7 +429,12 @@ class SequenceClassifier(torch.nn.Module):
                              (count - 1) * self.stride + self.window), -1,
                             device=tokens.device)
         padded[:, :length] = tokens
-        return padded.unfold(1, self.window, self.stride)
+        return padded
+
+    def windows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[B, W, window]``: the windows of each padded sequence."""
+        return self._padded_for_windows(tokens).unfold(1, self.window,
+                                                       self.stride)
 
     def window_readouts(self, tokens: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -423,8 +444,40 @@ class SequenceClassifier(torch.nn.Module):
         whether it holds tokens (``z = 0`` where not)."""
         windows = self.windows(tokens)
         valid = windows[:, :, 0] >= 0
-        z = self._readout(windows[valid])
+        if self.mode == 'tree' and self._shared_levels():
+            z = self._tree_window_vectors(tokens)[:, self._z_component]
+        else:
+            z = self._readout(windows[valid])
         return z.new_zeros(valid.shape).masked_scatter(valid, z), valid
+
+    def _shared_levels(self) -> int:
+        """Tree levels that overlapping windows share: with window and
+        stride multiples of ``2 ** k``, the subtrees of the first ``k``
+        levels start at multiples of ``2 ** k`` in every window."""
+        levels = 0
+        while (self.window % 2 ** (levels + 1) == 0
+               and self.stride % 2 ** (levels + 1) == 0):
+            levels += 1
+        return levels
+
+    def _tree_window_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Final Pauli vectors ``[windows holding tokens, n]`` of the tree
+        on every window: the shared levels once over the whole padded
+        sequence, the rest window by window (the same numbers as running
+        the tree on each window alone)."""
+        states, maps = self._pauli_maps()
+        shared = self._shared_levels()
+        level_states, valid = self._tree_leaves(
+            self._padded_for_windows(tokens), states, maps)
+        level_states, valid = self._tree_levels(level_states, valid, maps,
+                                                1, stop=shared)
+        size, step = self.window >> shared, self.stride >> shared
+        level_states = level_states.unfold(1, size, step).transpose(-1, -2)
+        valid = valid.unfold(1, size, step)             # [B, W, size]
+        holds_tokens = valid[:, :, 0]
+        vectors, _ = self._tree_levels(level_states[holds_tokens],
+                                       valid[holds_tokens], maps, shared)
+        return vectors[:, 0]
 
     def symbol_values(self) -> dict[str, float]:
         """Parameter values by circuit symbol name (for the lambeq circuits)."""
