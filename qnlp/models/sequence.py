@@ -462,21 +462,25 @@ class SequenceClassifier(torch.nn.Module):
 
     def _tree_window_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
         """Final Pauli vectors ``[windows holding tokens, n]`` of the tree
-        on every window: the shared levels once over the whole padded
-        sequence, the rest window by window (the same numbers as running
-        the tree on each window alone)."""
+        on every window: the shared levels once per aligned chunk of
+        ``2 ** shared`` tokens that holds tokens, the rest window by
+        window (the same numbers as running the tree on each window
+        alone)."""
         states, maps = self._pauli_maps()
         shared = self._shared_levels()
-        level_states, valid = self._tree_leaves(
-            self._padded_for_windows(tokens), states, maps)
-        level_states, valid = self._tree_levels(level_states, valid, maps,
-                                                1, stop=shared)
+        padded = self._padded_for_windows(tokens)
+        chunks = padded.reshape(padded.shape[0], -1, 1 << shared)
+        filled = chunks[:, :, 0] >= 0                       # [B, units]
+        leaves, valid = self._tree_leaves(chunks[filled], states, maps)
+        merged, _ = self._tree_levels(leaves, valid, maps, 1, stop=shared)
+        units = merged.new_zeros(*filled.shape, merged.shape[-1])
+        units = units.masked_scatter(filled.unsqueeze(-1), merged[:, 0])
         size, step = self.window >> shared, self.stride >> shared
-        level_states = level_states.unfold(1, size, step).transpose(-1, -2)
-        valid = valid.unfold(1, size, step)             # [B, W, size]
-        holds_tokens = valid[:, :, 0]
-        vectors, _ = self._tree_levels(level_states[holds_tokens],
-                                       valid[holds_tokens], maps, shared)
+        units = units.unfold(1, size, step).transpose(-1, -2)
+        filled = filled.unfold(1, size, step)               # [B, W, size]
+        holds_tokens = filled[:, :, 0]
+        vectors, _ = self._tree_levels(units[holds_tokens],
+                                       filled[holds_tokens], maps, shared)
         return vectors[:, 0]
 
     def symbol_values(self) -> dict[str, float]:
