@@ -27,15 +27,14 @@ import torch
 
 from qnlp.baselines import (PROTEIN_BASELINES, EsmEmbeddingClassifier,
                              load_esm2)
-from qnlp.data.fasta import DEEPLOC_MEMBRANE_TASK, crop
 from qnlp.errors import ConfigError
 from qnlp.models import SequenceClassifier
-from qnlp.train.proteins import (ProteinSettings, load_protein_split,
+from qnlp.train.proteins import (DEEPLOC_LABEL_PATTERNS, ProteinSettings,
+                                 cropped, load_protein_split,
                                  make_sequence_model,
                                  train_protein_classifier)
 
 ROOT = Path(__file__).resolve().parents[1]
-PATTERNS = tuple((p, label or '') for p, label in DEEPLOC_MEMBRANE_TASK)
 
 
 def throughput(model: SequenceClassifier, length: int, batch: int = 64,
@@ -97,21 +96,16 @@ def _train(folder: Path, out: Path, settings: ProteinSettings) -> dict:
 
 
 def _baselines(folder: Path, base: ProteinSettings) -> dict:
-    max_length = base.max_length
-
-    def sequence(record) -> str:
-        return crop(record.sequence, max_length) if max_length \
-            else record.sequence
     train_r, dev_r, test_r = load_protein_split(folder, base)
-    fit_seqs = [sequence(r) for r in train_r + dev_r]
+    fit_seqs = [cropped(r, base) for r in train_r + dev_r]
     fit_labels = [r.label for r in train_r + dev_r]
-    test_seqs = [sequence(r) for r in test_r]
+    test_seqs = [cropped(r, base) for r in test_r]
     test_labels = [r.label for r in test_r]
     makers = dict(PROTEIN_BASELINES)
     try:
         encoder, alphabet = load_esm2()
         makers['esm2-t6-8M'] = lambda seed: EsmEmbeddingClassifier(
-            encoder, alphabet, max_length=max_length or 1022)
+            encoder, alphabet, max_length=base.max_length or 1022)
     except ConfigError as error:
         print(f"esm2 baseline skipped: {error}", flush=True)
     results = {}
@@ -150,7 +144,7 @@ def main() -> None:
     folder = args.data / 'protein' / 'deeploc'
     base = ProteinSettings(max_length=args.max_length, epochs=args.epochs,
                            stride=args.stride, qubits=args.qubits,
-                           label_patterns=PATTERNS)
+                           label_patterns=DEEPLOC_LABEL_PATTERNS)
     results: dict = {'benchmark': 'bench_proteins', 'machine':
                      f'{platform.machine()} {os.cpu_count()} cores',
                      'max_length': args.max_length, 'settings': {

@@ -27,13 +27,12 @@ from pathlib import Path
 import torch
 
 from qnlp.baselines.protein import KYTE_DOOLITTLE
-from qnlp.train.proteins import (ProteinSettings, load_protein_data,
-                                 make_sequence_model, parse_label_patterns)
+from qnlp.train.proteins import (DEEPLOC_LABEL_PATTERNS, ProteinSettings,
+                                 load_protein_data, make_sequence_model)
 from qnlp.train.trainer import evaluate, fit
 
 DEEPLOC = Path(__file__).resolve().parent.parent.parent / 'shared' / 'data' \
     / 'protein' / 'deeploc'
-TASK = [r'\sCytoplasm-Nucleus-=', r'\sCell\.membrane-=1', r'\sCytoplasm-=0']
 
 
 class Variant(torch.nn.Module):
@@ -95,7 +94,7 @@ def main() -> None:
         model='chain', sharing='hierarchical', window=args.window,
         stride=args.stride, epochs=args.epochs, lr=args.lr, seed=args.seed,
         qubits=args.qubits, max_length=args.max_length,
-        label_patterns=parse_label_patterns(TASK),
+        label_patterns=DEEPLOC_LABEL_PATTERNS,
         folds=5 if args.fold >= 0 else 0, fold=max(args.fold, 0))
     torch.manual_seed(settings.seed)
     data = load_protein_data(args.data, settings)

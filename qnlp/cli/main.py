@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from qnlp import __version__
 from qnlp.errors import ConfigError, QnlpError
@@ -41,18 +41,19 @@ def _fractions(text: str) -> list[float]:
     return values
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
+def _integer_at_least(minimum: int, rule: str) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum`` (else "must
+    ``rule``")."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must {rule}, got {value}")
+        return value
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
+_positive = _integer_at_least(1, 'be positive')
+_non_negative = _integer_at_least(0, 'not be negative')
 
 
 def _add_train_options(train: argparse.ArgumentParser) -> None:

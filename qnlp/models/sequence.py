@@ -442,10 +442,11 @@ class SequenceClassifier(torch.nn.Module):
         that holds tokens (one batched evaluation of them all: a batch
         padded to its longest sequence costs what its tokens cost) and
         whether it holds tokens (``z = 0`` where not)."""
-        windows = self.windows(tokens)
+        padded = self._padded_for_windows(tokens)
+        windows = padded.unfold(1, self.window, self.stride)
         valid = windows[:, :, 0] >= 0
         if self.mode == 'tree' and self._shared_levels():
-            z = self._tree_window_vectors(tokens)[:, self._z_component]
+            z = self._tree_window_vectors(padded)[:, self._z_component]
         else:
             z = self._readout(windows[valid])
         return z.new_zeros(valid.shape).masked_scatter(valid, z), valid
@@ -460,15 +461,16 @@ class SequenceClassifier(torch.nn.Module):
             levels += 1
         return levels
 
-    def _tree_window_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+    def _tree_window_vectors(self, padded: torch.Tensor) -> torch.Tensor:
         """Final Pauli vectors ``[windows holding tokens, n]`` of the tree
-        on every window: the shared levels once per aligned chunk of
+        on every window of ``padded`` (tokens padded by
+        :meth:`_padded_for_windows`): the shared levels once per aligned
+        chunk of
         ``2 ** shared`` tokens that holds tokens, the rest window by
         window (the same numbers as running the tree on each window
         alone)."""
         states, maps = self._pauli_maps()
         shared = self._shared_levels()
-        padded = self._padded_for_windows(tokens)
         chunks = padded.reshape(padded.shape[0], -1, 1 << shared)
         filled = chunks[:, :, 0] >= 0                       # [B, units]
         leaves, valid = self._tree_leaves(chunks[filled], states, maps)

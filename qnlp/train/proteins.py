@@ -18,7 +18,8 @@ import torch
 
 from qnlp.data.corpus import (Example, fingerprint, shuffled_by_label,
                               split_examples)
-from qnlp.data.fasta import ProteinRecord, crop, read_fasta
+from qnlp.data.fasta import (DEEPLOC_MEMBRANE_TASK, ProteinRecord, crop,
+                             read_fasta)
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.sequence import SequenceClassifier
@@ -127,12 +128,23 @@ def cross_validation_split(examples: Sequence[Example], folds: int,
     return train, dev, test
 
 
+#: ``ProteinSettings.label_patterns`` of DeepLoc cytoplasm (0) versus cell
+#: membrane (1), the task of ``../shared/data/README.md``.
+DEEPLOC_LABEL_PATTERNS = tuple((pattern, label or '')
+                               for pattern, label in DEEPLOC_MEMBRANE_TASK)
+
+
+def cropped(record: ProteinRecord, settings: ProteinSettings) -> str:
+    """The record's residues after the crop the settings ask for (none
+    unless ``max_length`` is set)."""
+    if not settings.max_length:
+        return record.sequence
+    return crop(record.sequence, settings.max_length, settings.crop)
+
+
 def _tokens(record: ProteinRecord, settings: ProteinSettings) -> list[str]:
-    """The record's tokens, after the crop the settings ask for (if any)."""
-    sequence = record.sequence
-    if settings.max_length:
-        sequence = crop(sequence, settings.max_length, settings.crop)
-    return tokenise_protein(sequence, settings.tokens, settings.k)
+    return tokenise_protein(cropped(record, settings), settings.tokens,
+                            settings.k)
 
 
 def _encode(records, settings: ProteinSettings, vocabulary: dict[str, int],
