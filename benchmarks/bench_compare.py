@@ -16,7 +16,7 @@ from pathlib import Path
 
 from qnlp.baselines import load_sentence_encoder
 from qnlp.errors import ConfigError
-from qnlp.train.compare import compare
+from qnlp.tasks.compare import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,10 +29,10 @@ from qnlp.baselines import (PROTEIN_BASELINES, EsmEmbeddingClassifier,
                              load_esm2)
 from qnlp.errors import ConfigError
 from qnlp.models import SequenceClassifier
-from qnlp.train.proteins import (DEEPLOC_LABEL_PATTERNS, ProteinSettings,
+from qnlp.tasks import train
+from qnlp.tasks.proteins import (DEEPLOC_LABEL_PATTERNS, ProteinSettings,
                                  cropped, load_protein_split,
-                                 make_sequence_model,
-                                 train_protein_classifier)
+                                 make_sequence_model)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def lambeq_side_by_side(length: int = 16, count: int = 32) -> dict:
 
 
 def _train(folder: Path, out: Path, settings: ProteinSettings) -> dict:
-    metrics = train_protein_classifier(folder, out, settings, progress=False)
+    metrics = train('proteins', folder, out, settings, progress=False)
     return {'test_accuracy': metrics['test_accuracy'],
             'dev_accuracy': metrics['dev_accuracy'],
             'test_f1': metrics['test_f1'],

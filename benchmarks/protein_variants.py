@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from qnlp.baselines.protein import KYTE_DOOLITTLE
-from qnlp.train.proteins import (DEEPLOC_LABEL_PATTERNS, ProteinSettings,
+from qnlp.tasks.proteins import (DEEPLOC_LABEL_PATTERNS, ProteinSettings,
                                  load_protein_data, make_sequence_model)
 from qnlp.train.trainer import evaluate, fit
 

@@ -11,7 +11,8 @@ import tempfile
 from pathlib import Path
 
 from qnlp.parsing.protein import chain_circuit, tokenise_protein
-from qnlp.train.proteins import ProteinSettings, train_protein_classifier
+from qnlp.tasks import train
+from qnlp.tasks.proteins import ProteinSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +21,7 @@ if __name__ == '__main__':
     out = Path(tempfile.mkdtemp()) / 'proteins'
     settings = ProteinSettings(model='chain', sharing='hierarchical',
                                epochs=15, batch_size=16)
-    metrics = train_protein_classifier(corpus, out, settings, progress=False)
+    metrics = train('proteins', corpus, out, settings, progress=False)
     print(f"test accuracy {metrics['test_accuracy']:.3f} "
           f"({metrics['n_parameters']} parameters, "
           f"{metrics['train_seconds']:.1f} s); run in {out}")

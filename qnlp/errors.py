@@ -79,3 +79,8 @@ class DeviceError(ConfigError):
 
 class SweepError(QnlpError):
     """Tasks of a sweep (``qnlp compare``) failed; names each one."""
+
+
+class TrainingError(QnlpError):
+    """Training cannot go on: the loss or the weights became NaN or
+    infinite (usually a learning rate that is too large)."""

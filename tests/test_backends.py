@@ -256,10 +256,11 @@ def test_circuit_key_is_content_and_shots():
 # -- a trained run on Aer --------------------------------------------------
 @pytest.fixture(scope='module')
 def trained_run(tmp_path_factory):
-    from qnlp.train.text import TextSettings, train_text_classifier
+    from qnlp.tasks import train
+    from qnlp.tasks.sentences import SentenceSettings
     run = tmp_path_factory.mktemp('run')
-    train_text_classifier(ROOT / 'corpora' / 'meaning', run,
-                          TextSettings(epochs=3), progress=False)
+    train('sentences', ROOT / 'corpora' / 'meaning', run,
+                          SentenceSettings(epochs=3), progress=False)
     corpus = tmp_path_factory.mktemp('corpus') / 'few.txt'
     corpus.write_text(''.join(TEST_FILE.read_text().splitlines(True)[:8]))
     return run, corpus
@@ -273,15 +274,15 @@ def tiny_corpus(tmp_path):
 
 
 def test_trained_run_on_aer_beside_exact(trained_run, tmp_path):
-    from qnlp.train.backend_run import evaluate_on_backend
-    from qnlp.train.text import load_text_classifier
+    from qnlp.tasks.backend import evaluate_on_backend
+    from qnlp.tasks.sentences import load_sentence_run
     run, corpus = trained_run
     result = evaluate_on_backend(run, corpus, shots=20000, batch_size=3,
                                  progress=False)
     summary = result['summary']
     assert summary['sentences'] == 8
     assert result['jobs']['batches']['submitted'] == 3
-    report = load_text_classifier(run).evaluate(corpus)
+    report = load_sentence_run(run).evaluate(corpus)
     assert summary['accuracy_exact'] == pytest.approx(report['accuracy'])
     for row in result['sentences']:
         exact, shots = np.array(row['exact']), np.array(row['shots'])
@@ -297,7 +298,7 @@ def test_trained_run_on_aer_beside_exact(trained_run, tmp_path):
 
 
 def test_trained_run_killed_and_resumed(trained_run, tmp_path):
-    from qnlp.train.backend_run import evaluate_on_backend
+    from qnlp.tasks.backend import evaluate_on_backend
     run, corpus = trained_run
     fresh = tmp_path / 'run'
     shutil.copytree(run, fresh, ignore=shutil.ignore_patterns('backend'))
@@ -357,7 +358,7 @@ def test_cli_ibm_without_token(trained_run, capsys, monkeypatch):
 
 def test_tensor_ansatz_runs_are_refused(trained_run, tmp_path):
     from qnlp.errors import ConfigError
-    from qnlp.train.backend_run import evaluate_on_backend
+    from qnlp.tasks.backend import evaluate_on_backend
     run, corpus = trained_run
     fresh = tmp_path / 'run'
     shutil.copytree(run, fresh, ignore=shutil.ignore_patterns('backend'))

@@ -19,12 +19,12 @@ from qnlp.baselines.text import BiLSTMClassifier
 from qnlp.cli import main
 from qnlp.data import load_corpus
 from qnlp.errors import ConfigError, QnlpError, SweepError
-from qnlp.train.compare import compare
+from qnlp.tasks.compare import compare
 from qnlp.train.sweep import run_tasks
-from qnlp.train.text import TextSettings
+from qnlp.tasks.sentences import SentenceSettings
 from tests.conftest import BUNDLED
 
-SETTINGS = TextSettings(epochs=5)
+SETTINGS = SentenceSettings(epochs=5)
 BASELINES = ('bow', 'tfidf')
 SEEDS = 2
 

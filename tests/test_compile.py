@@ -335,7 +335,7 @@ def test_cli_exports_a_trained_run(tmp_path, capsys, small_corpus):
     import json
     from pytket.qasm import circuit_from_qasm
     from qnlp.cli.main import main
-    from qnlp.train.text import load_text_classifier
+    from qnlp.tasks.sentences import load_sentence_run
     corpus = small_corpus
     run_dir = tmp_path / 'run'
     assert main(['train', str(corpus), '--out', str(run_dir), '--epochs',
@@ -347,7 +347,7 @@ def test_cli_exports_a_trained_run(tmp_path, capsys, small_corpus):
     manifest = json.loads((out / 'manifest.json').read_text())
     entries = manifest['circuits']
     assert len(entries) == 8 and manifest['total']['circuits'] == 8
-    classifier = load_text_classifier(run_dir)
+    classifier = load_sentence_run(run_dir)
     expected = classifier.predict_proba([e['name'] for e in entries]).numpy()
     for entry, probs in zip(entries, expected):
         loaded = circuit_from_qasm(str(out / entry['file']))

@@ -280,17 +280,17 @@ def test_text_run_is_device_independent(tmp_path, device):
     loads on the CPU and gives the device's predictions."""
     from safetensors.torch import load_file
 
-    from qnlp.train.text import (TextSettings, load_text_classifier,
-                                 train_text_classifier)
+    from qnlp.tasks import train
+    from qnlp.tasks.sentences import SentenceSettings, load_sentence_run
     out = tmp_path / 'run'
-    train_text_classifier(BUNDLED, out, TextSettings(epochs=2,
+    train('sentences', BUNDLED, out, SentenceSettings(epochs=2,
                                                      dtype='float32'),
-                          progress=False, device=device)
+          progress=False, device=device)
     weights = load_file(str(out / 'weights.safetensors'))['weights']
     assert weights.dtype == torch.float32 and weights.device.type == 'cpu'
     texts = _texts(5)
-    on_device = load_text_classifier(out, device).predict_proba(texts)
-    on_cpu = load_text_classifier(out).predict_proba(texts)
+    on_device = load_sentence_run(out, device).predict_proba(texts)
+    on_cpu = load_sentence_run(out).predict_proba(texts)
     assert on_device.device.type == device
     assert on_cpu.dtype == torch.float32
     np.testing.assert_allclose(on_device.cpu(), on_cpu, atol=1e-6)
@@ -300,9 +300,10 @@ def test_text_run_is_device_independent(tmp_path, device):
 def test_protein_and_image_runs_take_device_and_dtype(tmp_path, device):
     from qnlp.data.images import ImageData
     from qnlp.train.images import ImageSettings, train_image_classifier
-    from qnlp.train.proteins import ProteinSettings, train_protein_classifier
-    metrics = train_protein_classifier(
-        'corpora/proteins', tmp_path / 'p', ProteinSettings(
+    from qnlp.tasks import train
+    from qnlp.tasks.proteins import ProteinSettings
+    metrics = train(
+        'proteins', 'corpora/proteins', tmp_path / 'p', ProteinSettings(
             epochs=1, max_length=48, dtype='float32', model='chain'),
         progress=False, device=device)
     assert 0 <= metrics['test_accuracy'] <= 1

@@ -25,7 +25,7 @@ from qnlp.models.circuits import (ENTANGLEMENTS, AngleEncoding, EfficientSU2,
 from qnlp.models.kernel import QuantumKernel, QuantumKernelSVC, \
     kernel_alignment
 from qnlp.models.vqc import VariationalCircuit
-from qnlp.train.compare import markdown, summarise
+from qnlp.tasks.compare import markdown, summarise
 from qnlp.train.sentiment import SentimentSettings, train_sentiment
 from qnlp.train.vqc import VQCClassifier
 

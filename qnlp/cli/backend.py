@@ -1,7 +1,7 @@
 """``qnlp evaluate RUN CORPUS --backend NAME``: shots on a quantum backend.
 
 Command-line glue only; the work is done by
-:func:`qnlp.train.backend_run.evaluate_on_backend`.
+:func:`qnlp.tasks.backend.evaluate_on_backend`.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _ask(estimate: Any) -> bool:
 
 def run_backend(args: argparse.Namespace) -> int:
     """Handle ``qnlp evaluate ... --backend``."""
-    from qnlp.train.backend_run import (AUTO, evaluate_on_backend,
+    from qnlp.tasks.backend import (AUTO, evaluate_on_backend,
                                         format_backend_report)
     if args.yes:
         confirm_above: Any = None
@@ -54,7 +54,7 @@ def run_backend(args: argparse.Namespace) -> int:
         confirm_above = args.confirm_above if args.confirm_above is not None \
             else AUTO
     result = evaluate_on_backend(
-        args.run_dir, args.corpus, backend=args.backend, shots=args.shots,
+        args.run_dir, args.data, backend=args.backend, shots=args.shots,
         batch_size=args.batch_size, seed=args.seed, noise=args.noise,
         options=parse_options(args.backend_option),
         optimisation_level=args.optimisation_level,

@@ -24,13 +24,13 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, dict | None]:
     from qnlp.parsing import default_parser
     candidates = [c for c in args.candidates.split(',') if c]
     if args.run:
-        from qnlp.train.text import load_text_classifier
-        trained = load_text_classifier(args.run)
-        compiler = Compiler(trained.pipeline.ansatz, candidates=candidates,
-                            frobenius=trained.pipeline.frobenius)
+        from qnlp.tasks.sentences import load_sentence_run
+        trained = load_sentence_run(args.run)
+        compiler = Compiler(trained.model.pipeline.ansatz, candidates=candidates,
+                            frobenius=trained.model.pipeline.frobenius)
 
         def circuits(texts: list[str]) -> list[Any]:
-            result = trained.pipeline.circuits(texts)
+            result = trained.model.pipeline.circuits(texts)
             trained.model.extend_symbols(result, fill=0.0)
             return result
         return compiler, circuits, trained.model.parameter_values()

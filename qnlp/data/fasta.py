@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from qnlp.errors import CorpusError
+from qnlp.errors import ConfigError, CorpusError
 
 #: The 20 standard amino acids, and the ambiguity/rare codes accepted.
 AMINO_ACIDS = 'ACDEFGHIKLMNPQRSTVWY'
@@ -82,7 +82,7 @@ def read_fasta(paths: str | Path | Sequence[str | Path],
                 raise CorpusError(f"empty sequence for {header.split()[0]!r}",
                                   str(path), start)
             label = _label(header, label_patterns, path, start)
-            if label is None:
+            if not label:   # no pattern matched, or one that skips
                 data.skipped += 1
                 return
             identifier = header.split()[0]
@@ -138,18 +138,78 @@ def crop(sequence: str, length: int, mode: str = 'start') -> str:
     raise CorpusError(f"unknown crop mode {mode!r}: start, center or ends")
 
 
-#: DeepLoc cytoplasm (0) versus cell membrane (1), as in the data README.
-DEEPLOC_MEMBRANE_TASK = [(r'\sCytoplasm-Nucleus-', None),
-                         (r'\sCell\.membrane-', '1'),
-                         (r'\sCytoplasm-', '0')]
+#: DeepLoc cytoplasm (0) versus cell membrane (1), as in the data README
+#: (the empty label skips Cytoplasm-Nucleus records).
+DEEPLOC_LABEL_PATTERNS = ((r'\sCytoplasm-Nucleus-', ''),
+                          (r'\sCell\.membrane-', '1'),
+                          (r'\sCytoplasm-', '0'))
 
 
 def deeploc_membrane_task(paths: Sequence[str | Path]) -> FastaData:
     """Cytoplasm (0, not Cytoplasm-Nucleus) versus cell membrane (1)."""
-    patterns = [(p, label if label is not None else '__skip__')
-                for p, label in DEEPLOC_MEMBRANE_TASK]
-    data = read_fasta(paths, patterns)
-    kept = [r for r in data.records if r.label != '__skip__']
-    data.skipped += len(data.records) - len(kept)
-    data.records = kept
-    return data
+    return read_fasta(paths, DEEPLOC_LABEL_PATTERNS)
+
+
+def fasta_files(path: str | Path) -> list[Path]:
+    """A FASTA file, or every ``*.fasta``/``*.fa``/``*.faa`` file in a
+    directory."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.suffix in ('.fasta', '.fa', '.faa'))
+        if not files:
+            raise CorpusError("no .fasta files in directory", str(path))
+        return files
+    if not path.exists():
+        raise CorpusError("no such file or directory", str(path))
+    return [path]
+
+
+def split_records(records: Sequence[ProteinRecord], seed: int,
+                  test_fraction: float = 0.2, dev_fraction: float = 0.1,
+                  folds: int = 0, fold: int = 0
+                  ) -> tuple[list[ProteinRecord], ...]:
+    """Seeded stratified train/dev/test split of labelled records, or
+    fold ``fold`` of ``folds``-fold cross-validation as the test part."""
+    from qnlp.data.corpus import Example, split_examples
+    as_examples = [Example(r.id, r.label) for r in records]
+    by_id = {r.id: r for r in records}
+    if folds:
+        parts = cross_validation_split(as_examples, folds, fold,
+                                       dev_fraction, seed)
+    else:
+        parts = split_examples(as_examples, (1 - test_fraction - dev_fraction,
+                                             dev_fraction, test_fraction),
+                               seed)
+    return tuple([by_id[e.text] for e in part] for part in parts)
+
+
+def cross_validation_split(examples: Sequence[Any], folds: int,
+                           fold: int, dev_fraction: float, seed: int
+                           ) -> tuple[list[Any], ...]:
+    """Stratified ``folds``-fold cross-validation: fold ``fold`` is the
+    test set; ``dev_fraction`` of all examples, taken from the rest, is
+    the dev set (stratified, seeded).
+
+    >>> from qnlp.data.corpus import Example
+    >>> data = [Example(str(i), str(i % 2)) for i in range(20)]
+    >>> parts = [cross_validation_split(data, 5, k, 0.1, 0) for k in range(5)]
+    >>> sorted(e.text for p in parts for e in p[2]) == sorted(
+    ...     e.text for e in data)   # every example tested exactly once
+    True
+    >>> [len(p) for p in parts[0]]
+    [14, 2, 4]
+    """
+    from qnlp.data.corpus import shuffled_by_label, split_examples
+    if folds < 2 or not 0 <= fold < folds:
+        raise ConfigError(f"fold {fold} of {folds}: need 2 or more folds "
+                          "and 0 <= fold < folds")
+    rest: list[Any] = []
+    test: list[Any] = []
+    for group in shuffled_by_label(examples, seed):
+        for index, example in enumerate(group):
+            (test if index % folds == fold else rest).append(example)
+    dev_share = dev_fraction / (1 - 1 / folds)
+    train, dev, _ = split_examples(rest, (1 - dev_share, dev_share, 0.0),
+                                   seed)
+    return train, dev, test

@@ -1,10 +1,28 @@
-"""Training loops, run directories, comparison and estimators."""
-from qnlp.files import atomic_write_json, atomic_write_text
-from qnlp.train.checkpoint import load_run, save_run
-from qnlp.train.estimator import DisCoCatEstimator
-from qnlp.train.trainer import Split, TrainConfig, evaluate, fit, nll
-from qnlp.train.vqc import VQCClassifier
+"""Training loop, optimisers, checkpoints and run directories.
 
-__all__ = ["DisCoCatEstimator", "Split", "TrainConfig", "atomic_write_json",
-           "atomic_write_text", "evaluate", "fit", "load_run", "nll",
-           "save_run", "VQCClassifier"]
+Names are imported on first use (the command line builds its options
+without loading torch models).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    'DisCoCatEstimator': 'qnlp.train.estimator',
+    'Hooks': 'qnlp.train.trainer', 'Split': 'qnlp.train.trainer',
+    'TrainConfig': 'qnlp.train.trainer', 'cross_entropy': 'qnlp.train.trainer',
+    'evaluate': 'qnlp.train.trainer', 'fit': 'qnlp.train.trainer',
+    'nll': 'qnlp.train.trainer',
+    'RunDirectory': 'qnlp.train.run',
+    'VQCClassifier': 'qnlp.train.vqc',
+    'atomic_write_json': 'qnlp.files', 'atomic_write_text': 'qnlp.files',
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'qnlp.train' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

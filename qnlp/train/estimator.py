@@ -27,7 +27,7 @@ from qnlp.train.trainer import Split, TrainConfig, fit
 class DisCoCatEstimator(ClassifierMixin, BaseEstimator):
     """Texts in, labels out: parser -> circuits -> engine -> classes.
 
-    Parameters are those of :class:`~qnlp.train.text.TextSettings`;
+    Parameters are those of :class:`~qnlp.tasks.sentences.SentenceSettings`;
     model selection uses the training data itself (there is no dev split
     inside ``fit``: use cross-validation around it).
     """

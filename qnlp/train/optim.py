@@ -1,6 +1,8 @@
 """Optimisers and learning-rate schedules by name.
 
-Gradient-based: ``adam``, ``sgd`` (torch). Gradient-free, for runs that
+Gradient-based: ``adam``, ``sgd`` (torch), ``aqgd`` (the analytic
+quantum gradient descent of qiskit: gradient descent with momentum,
+``m = 0.25 m + 0.75 g``, ``w -= lr m``). Gradient-free, for runs that
 could go to quantum hardware: ``spsa`` (two loss evaluations per step,
 whatever the number of parameters) and ``cobyla`` / ``nelder-mead``
 (scipy; each epoch is one bounded ``scipy.optimize.minimize`` call from
@@ -23,10 +25,16 @@ import torch
 
 from qnlp.errors import ConfigError
 
-GRADIENT_OPTIMISERS = ('adam', 'sgd')
+GRADIENT_OPTIMISERS = ('adam', 'sgd', 'aqgd')
 SCIPY_OPTIMISERS = {'cobyla': 'COBYLA', 'nelder-mead': 'Nelder-Mead'}
 OPTIMISERS = GRADIENT_OPTIMISERS + ('spsa',) + tuple(SCIPY_OPTIMISERS)
-SCHEDULES = ('constant', 'cosine', 'step')
+#: Schedules stepped once per epoch, and those stepped after every
+#: optimiser step.
+EPOCH_SCHEDULES = ('constant', 'cosine', 'step')
+STEP_SCHEDULES = ('onecycle',)
+SCHEDULES = EPOCH_SCHEDULES + STEP_SCHEDULES
+#: Momentum of ``aqgd``: ``m = AQGD_MOMENTUM m + (1 - AQGD_MOMENTUM) g``.
+AQGD_MOMENTUM = 0.25
 
 
 class SPSA(torch.optim.Optimizer):
@@ -90,6 +98,9 @@ def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float,
         return torch.optim.Adam(params, lr=lr)
     if name == 'sgd':
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    if name == 'aqgd':
+        return torch.optim.SGD(params, lr=lr * (1 - AQGD_MOMENTUM),
+                               momentum=AQGD_MOMENTUM)
     if name == 'spsa':
         return SPSA(params, lr=lr, seed=seed)
     raise ConfigError(f"unknown optimiser {name!r}; choose one of "
@@ -97,8 +108,18 @@ def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float,
 
 
 def make_scheduler(name: str, optimizer: torch.optim.Optimizer,
-                   epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
-    """A per-epoch learning-rate schedule by name."""
+                   epochs: int, steps_per_epoch: int = 1
+                   ) -> torch.optim.lr_scheduler.LRScheduler:
+    """A learning-rate schedule by name: stepped once per epoch, except
+    those of :data:`STEP_SCHEDULES` (after every optimiser step)."""
+    if name == 'onecycle':
+        total = epochs * steps_per_epoch
+        if total < 8:   # too short for a warm-up: constant
+            return torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                                     lambda _: 1.0)
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=optimizer.param_groups[0]['lr'],
+            total_steps=total, pct_start=0.25)
     if name == 'constant':
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     if name == 'cosine':

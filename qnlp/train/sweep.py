@@ -1,6 +1,6 @@
 """Run independent tasks in this process, in worker processes, or on Ray.
 
-A sweep (models x seeds in :func:`qnlp.train.compare.compare`) is a list
+A sweep (models x seeds in :func:`qnlp.tasks.compare.compare`) is a list
 of tasks, each a pure function of its arguments. :func:`run_tasks` runs
 them and returns the results *in task order*, whatever order they
 finish in, so the caller assembles exactly what the sequential loop

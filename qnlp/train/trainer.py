@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -48,10 +49,11 @@ from tqdm.auto import tqdm
 
 from qnlp.engine import PreparedBatch
 from qnlp.engine.device import module_device
-from qnlp.errors import CheckpointError, ConfigError
+from qnlp.errors import CheckpointError, ConfigError, TrainingError
 from qnlp.train.distributed import World
-from qnlp.train.optim import (OPTIMISERS, SCIPY_OPTIMISERS, make_optimizer,
-                              make_scheduler, scipy_epoch)
+from qnlp.train.optim import (OPTIMISERS, SCHEDULES, SCIPY_OPTIMISERS,
+                              STEP_SCHEDULES, make_optimizer, make_scheduler,
+                              scipy_epoch)
 from qnlp.files import atomic_write_text
 from qnlp.train.state import load_state, save_state
 
@@ -78,9 +80,40 @@ class TrainConfig:
         if self.optimizer not in OPTIMISERS:
             raise ConfigError(f"unknown optimiser {self.optimizer!r}; "
                               f"choose one of {', '.join(OPTIMISERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; "
+                              f"choose one of {', '.join(SCHEDULES)}")
         if self.epochs < 1 or self.batch_size < 0 or self.patience < 0:
             raise ConfigError("epochs must be positive and batch size and "
                               "patience non-negative")
+
+
+def _identity(batch: Any, generator: torch.Generator) -> Any:
+    return batch
+
+
+@dataclass
+class Hooks:
+    """What a task changes in :func:`fit`'s loop.
+
+    ``loss(outputs, labels)``: the training loss (default :func:`nll` of
+    class probabilities; image models give logits and
+    :func:`cross_entropy`); ``augment(batch, generator)``: a random
+    transformation of each training minibatch (the generator is the
+    run's, so a resumed run draws the same); ``select``: ``'dev'`` keeps
+    the weights with the best dev accuracy (ties: lowest dev loss),
+    ``'last'`` those of the last epoch (for data without a dev split).
+    """
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = None  # type: ignore[assignment]
+    augment: Callable[[Any, torch.Generator], Any] = _identity
+    select: str = 'dev'
+
+    def __post_init__(self) -> None:
+        if self.loss is None:
+            self.loss = nll
+        if self.select not in ('dev', 'last'):
+            raise ConfigError(f"select must be 'dev' or 'last', got "
+                              f"{self.select!r}")
 
 
 @dataclass
@@ -114,21 +147,30 @@ def nll(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return -torch.log(picked.clamp_min(1e-12)).mean()
 
 
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor
+                  ) -> torch.Tensor:
+    """Mean cross-entropy of ``labels`` given unnormalised ``logits``."""
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
 def evaluate(model: torch.nn.Module, batch: PreparedBatch,
-             labels: torch.Tensor, world: World = World()
-             ) -> tuple[float, float]:
-    """Loss and accuracy of ``model`` on a prepared split.
+             labels: torch.Tensor, world: World = World(),
+             loss: Callable[[torch.Tensor, torch.Tensor],
+                            torch.Tensor] = nll) -> tuple[float, float]:
+    """Loss and accuracy of ``model`` on a prepared split (in eval
+    mode: batch norm uses its running statistics).
 
     With a distributed ``world`` each rank passes its shard and every
     rank gets the figures of the whole split.
     """
     totals = torch.zeros(3, dtype=torch.float64)
     if len(labels):
+        model.eval()
         with torch.no_grad():
-            probs = model(batch)
-            labels = labels.to(probs.device)
-            totals[0] = nll(probs, labels).item() * len(labels)
-            totals[1] = (probs.argmax(1) == labels).sum().item()
+            outputs = model(batch)
+            labels = labels.to(outputs.device)
+            totals[0] = loss(outputs, labels).item() * len(labels)
+            totals[1] = (outputs.argmax(1) == labels).sum().item()
             totals[2] = len(labels)
     loss_sum, correct, count = world.all_reduce(totals).tolist()
     if count == 0:
@@ -143,14 +185,17 @@ def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 class _Run:
     """Everything that changes during training, saved as one state."""
 
-    def __init__(self, model: torch.nn.Module, config: TrainConfig) -> None:
-        self.model, self.config = model, config
+    def __init__(self, model: torch.nn.Module, config: TrainConfig,
+                 hooks: Hooks, steps_per_epoch: int) -> None:
+        self.model, self.config, self.hooks = model, config, hooks
         self.generator = torch.Generator().manual_seed(config.seed)
         self.scipy = SCIPY_OPTIMISERS.get(config.optimizer)
         self.optimizer = None if self.scipy else make_optimizer(
             config.optimizer, model.parameters(), config.lr, config.seed)
         self.scheduler = None if self.optimizer is None else \
-            make_scheduler(config.schedule, self.optimizer, config.epochs)
+            make_scheduler(config.schedule, self.optimizer, config.epochs,
+                           steps_per_epoch)
+        self.per_step = config.schedule in STEP_SCHEDULES
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         self.best_score: list[float] | None = None
@@ -199,14 +244,20 @@ class _Run:
         self.stopped = bool(state['stopped'])
 
 
-def fit(model: torch.nn.Module, train: Split, dev: Split,
+def fit(model: torch.nn.Module, train: Split, dev: Split | None,
         config: TrainConfig, progress: bool = True,
         checkpoint: str | Path | None = None, resume: bool = False,
         identity: dict[str, Any] | None = None,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
         history_file: str | Path | None = None,
-        world: World = World()) -> list[dict[str, float]]:
+        world: World = World(), hooks: Hooks | None = None
+        ) -> list[dict[str, float]]:
     """Train ``model`` in place; returns one metrics row per epoch.
+
+    ``hooks`` (:class:`Hooks`) give the task's loss, augmentation and
+    selection rule; ``dev=None`` (no dev split) keeps the last epoch.
+    A loss or weights that become NaN or infinite stop training with a
+    :class:`~qnlp.errors.TrainingError` (the last checkpoint is kept).
 
     ``identity`` (settings and corpus hash) is stored in the checkpoint
     and must match on resume. ``on_epoch`` is called with each new row.
@@ -218,9 +269,14 @@ def fit(model: torch.nn.Module, train: Split, dev: Split,
     """
     # Labels live where the model computes (prepare() follows the model).
     device = module_device(model)
+    hooks = hooks or Hooks(select='dev' if dev is not None else 'last')
+    if dev is None and hooks.select == 'dev':
+        raise ConfigError("selecting on dev accuracy needs a dev split")
     train = replace(train, labels=train.labels.to(device))
-    dev = replace(dev, labels=dev.labels.to(device))
-    run = _Run(model, config)
+    if dev is not None:
+        dev = replace(dev, labels=dev.labels.to(device))
+    batch_size = config.batch_size or train.size
+    run = _Run(model, config, hooks, -(-train.size // batch_size))
     identity = {**(identity or {}), 'train': asdict(config)}
     if resume:
         run.restore(_read_checkpoint(checkpoint, world), identity,
@@ -228,10 +284,8 @@ def fit(model: torch.nn.Module, train: Split, dev: Split,
     if not world.is_main:
         checkpoint = history_file = on_epoch = None
         progress = False
-    size = train.size
-    batch_size = config.batch_size or size
     full = model.prepare(train.circuits)
-    dev_batch = model.prepare(dev.circuits)
+    dev_batch = None if dev is None else model.prepare(dev.circuits)
     with _long_lived_objects_frozen():
         _epochs(run, train, dev, full, dev_batch, batch_size, world,
                 checkpoint, identity, history_file, on_epoch, progress)
@@ -258,8 +312,8 @@ def _long_lived_objects_frozen():
         gc.unfreeze()
 
 
-def _epochs(run: _Run, train: Split, dev: Split, full: PreparedBatch,
-            dev_batch: PreparedBatch, batch_size: int, world: World,
+def _epochs(run: _Run, train: Split, dev: Split | None, full: PreparedBatch,
+            dev_batch: PreparedBatch | None, batch_size: int, world: World,
             checkpoint: str | Path | None, identity: dict[str, Any],
             history_file: str | Path | None,
             on_epoch: Callable[[dict[str, float]], None] | None,
@@ -271,19 +325,22 @@ def _epochs(run: _Run, train: Split, dev: Split, full: PreparedBatch,
     start = time.perf_counter() - (run.history[-1]['seconds']
                                    if run.history else 0.0)
     while run.epoch < config.epochs and not run.stopped:
+        lr = (run.optimizer.param_groups[0]['lr'] if run.optimizer
+              else config.lr)
         total = _train_epoch(run, train, full, batch_size, world)
-        dev_loss, dev_accuracy = evaluate(model, dev_batch, dev.labels,
-                                          world)
+        _check_finite(model, total, run.epoch + 1)
         run.epoch += 1
-        row = {'epoch': run.epoch, 'train_loss': total,
-               'dev_loss': dev_loss, 'dev_accuracy': dev_accuracy,
-               'lr': (run.optimizer.param_groups[0]['lr']
-                      if run.optimizer else config.lr),
-               'seconds': time.perf_counter() - start}
-        if run.scheduler is not None:
+        row = {'epoch': run.epoch, 'train_loss': total}
+        if dev is not None:
+            row['dev_loss'], row['dev_accuracy'] = evaluate(
+                model, dev_batch, dev.labels, world, run.hooks.loss)
+        row['lr'] = lr
+        row['seconds'] = time.perf_counter() - start
+        if run.scheduler is not None and not run.per_step:
             run.scheduler.step()
         run.history.append(row)
-        score = [dev_accuracy, -dev_loss]
+        score = ([row['dev_accuracy'], -row['dev_loss']]
+                 if run.hooks.select == 'dev' else [float(run.epoch)])
         if run.best_score is None or score > run.best_score:
             run.best_score, run.best_state, run.stale = (
                 score, _clone(model.state_dict()), 0)
@@ -299,8 +356,22 @@ def _epochs(run: _Run, train: Split, dev: Split, full: PreparedBatch,
         if on_epoch is not None:
             on_epoch(row)
         bar.update(1)
-        bar.set_postfix(loss=f'{total:.3f}', dev_acc=f'{dev_accuracy:.3f}')
+        bar.set_postfix(loss=f'{total:.3f}', **(
+            {'dev_acc': f"{row['dev_accuracy']:.3f}"} if dev else {}))
     bar.close()
+
+
+def _check_finite(model: torch.nn.Module, loss: float, epoch: int) -> None:
+    """Stop with a clear message when training has diverged."""
+    if not math.isfinite(loss):
+        raise TrainingError(f"training diverged: the training loss is "
+                            f"{loss} in epoch {epoch}; lower the learning "
+                            "rate (--lr)")
+    for name, parameter in model.named_parameters():
+        if not torch.isfinite(parameter).all():
+            raise TrainingError(f"training diverged: weights {name!r} hold "
+                                f"NaN or infinite values after epoch "
+                                f"{epoch}; lower the learning rate (--lr)")
 
 
 def _read_checkpoint(checkpoint: str | Path | None, world: World) -> Any:
@@ -330,12 +401,13 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch,
     """
     model, config = run.model, run.config
     size = train.size
+    model.train()
 
     def batch_loss(batch: PreparedBatch, labels: torch.Tensor,
                    count: int) -> torch.Tensor:
         if not len(labels):  # nothing of this batch on this rank
             return sum(p.sum() for p in model.parameters()) * 0.0
-        return nll(model(batch), labels) * (len(labels) / count)
+        return run.hooks.loss(model(batch), labels) * (len(labels) / count)
 
     if run.scipy is not None:
         if not isinstance(getattr(model, 'weights', None),
@@ -358,8 +430,9 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch,
             batch, labels = full, train.labels
         else:
             mine = [local[g] for g in index.tolist() if g in local]
-            batch = model.prepare([train.circuits[i] for i in mine])
+            batch = model.prepare(_take(train.circuits, mine))
             labels = train.labels[mine]
+        batch = run.hooks.augment(batch, run.generator)
         count = len(index)
 
         run.optimizer.zero_grad()
@@ -372,10 +445,20 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch,
             world.sum_gradients(model.parameters())
             _round_to_grid(model.parameters())
             run.optimizer.step()
+        if run.per_step:
+            run.scheduler.step()
         total += float(loss.detach()) * count
     if config.optimizer != 'spsa':  # spsa's losses are already global
         world.all_reduce(total)
     return total.item() / size
+
+
+def _take(items: Sequence[Any], index: list[int]) -> Any:
+    """``items[index]``: a tensor is indexed at once, a list item by
+    item."""
+    if isinstance(items, torch.Tensor):
+        return items[index]
+    return [items[i] for i in index]
 
 
 GRADIENT_GRID = 2.0 ** -40

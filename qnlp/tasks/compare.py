@@ -1,4 +1,4 @@
-"""Quantum models and classical baselines on the same splits, side by side.
+"""The quantum model of any task and its baselines on the same splits.
 
 For every seed the corpus is split once (directories keep their files;
 a single file is split with that seed), and every model trains on that
@@ -10,108 +10,104 @@ started again with the same arguments skips the finished ones.
 """
 from __future__ import annotations
 
-import json
 import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from qnlp.baselines import BASELINES, make_baseline
-from qnlp.data import load_corpus
 from qnlp.errors import ConfigError
 from qnlp.files import atomic_write_json, atomic_write_text
-from qnlp.train.metrics import classification_report
+from qnlp.tasks.runner import get_task, train
 from qnlp.train.plots import plot_comparison
+from qnlp.train.run import RunDirectory
 from qnlp.train.sweep import run_tasks
-from qnlp.train.text import (CHECKPOINT_FILE, TextSettings,
-                             train_text_classifier)
-
-QUANTUM_MODELS = ('discocat',)
 
 
-def _quantum(corpus_path: str | Path, out: Path, settings: TextSettings
+def _quantum(task_name: str, data: str | Path, out: Path, settings: Any
              ) -> dict[str, Any]:
-    metrics_file = out / 'metrics.json'
-    if metrics_file.exists():  # finished in an earlier, interrupted call
-        return json.loads(metrics_file.read_text())
-    resume = (out / CHECKPOINT_FILE).exists()
-    return train_text_classifier(corpus_path, out, settings, resume=resume,
-                                 progress=False)
+    """The quantum run in ``out``: reused when finished, resumed when
+    interrupted, else trained."""
+    run = RunDirectory(out)
+    if run.finished():   # finished in an earlier, interrupted call
+        return run.read_metrics()
+    return train(task_name, data, out, settings,
+                 resume=run.holds_run(), progress=False)
 
 
-def run_one(corpus_path: str | Path, out: str | Path, name: str, seed: int,
-            settings: TextSettings) -> dict[str, float]:
-    """One row of the table: model or baseline ``name`` trained with ``seed``.
+def run_one(task_name: str, data: str | Path, out: str | Path, name: str,
+            seed: int, settings: Any) -> dict[str, float]:
+    """One row of the table: the quantum model or baseline ``name``
+    trained with ``seed``.
 
     A pure function of its arguments (quantum runs are written to, and
     reused from, ``out/runs/NAME-seedS``), so it can run in any process.
 
     >>> import tempfile, pathlib
+    >>> from qnlp.tasks.sentences import SentenceSettings
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> for part in ('train', 'dev', 'test'):
     ...     _ = (folder / f'{part}.txt').write_text(
     ...         '1 Alice loves Bob\\n0 Bob hates Alice\\n')
-    >>> row = run_one(folder, folder / 'out', 'bow', 0, TextSettings())
+    >>> row = run_one('sentences', folder, folder / 'out', 'bow', 0,
+    ...               SentenceSettings())
     >>> row['accuracy'], row['parameters'] > 0
     (1.0, True)
     """
-    if name in QUANTUM_MODELS:
+    task = get_task(task_name)
+    settings = replace(settings, seed=seed)
+    if name == task.model_name(settings):
         run = Path(out) / 'runs' / f'{name}-seed{seed}'
-        metrics = _quantum(corpus_path, run, replace(settings, seed=seed))
+        metrics = _quantum(task_name, data, run, settings)
         return {'accuracy': metrics['test_accuracy'],
                 'f1': metrics['test_f1'],
                 'parameters': metrics['n_parameters'],
                 'seconds': metrics['train_seconds']}
-    corpus = load_corpus(corpus_path, split=settings.split, seed=seed)
-    start = time.perf_counter()
-    model = make_baseline(name, seed).fit([e.text for e in corpus.train],
-                                          [e.label for e in corpus.train])
-    seconds = time.perf_counter() - start
-    predicted = [corpus.label_index(p) for p in
-                 model.predict([e.text for e in corpus.test])]
-    scores = classification_report(
-        [corpus.label_index(e.label) for e in corpus.test], predicted,
-        corpus.labels)
-    return {'accuracy': scores['accuracy'], 'f1': scores['f1'],
-            'parameters': model.n_parameters, 'seconds': seconds}
+    return task.fit_baseline(name, str(data), settings)
 
 
-def compare(corpus_path: str | Path, out: str | Path,
-            models: Sequence[str] = QUANTUM_MODELS,
-            baselines: Sequence[str] = ('bow', 'tfidf', 'bilstm'),
-            seeds: int = 5, settings: TextSettings | None = None,
-            report: Callable[[str], None] = print, *,
-            jobs: int | None = 1, executor: str = 'local',
-            threads: int | None = 1, progress: bool = False
-            ) -> dict[str, Any]:
-    """Train everything for ``seeds`` seeds; write and return the table.
+def compare(data: str | Path, out: str | Path,
+            baselines: Sequence[str] | None = None, seeds: int = 5,
+            settings: Any = None, report: Callable[[str], None] = print, *,
+            task: str | None = None, jobs: int | None = 1,
+            executor: str = 'local', threads: int | None = 1,
+            progress: bool = False) -> dict[str, Any]:
+    """Train the task's quantum model and its ``baselines`` for
+    ``seeds`` seeds on the same splits; write and return the table.
 
-    Every (model, seed) pair is one task of :func:`run_one`; with
-    ``jobs > 1`` or ``executor='ray'`` they run in parallel (see
-    :func:`qnlp.train.sweep.run_tasks`, ``threads`` torch threads per
-    worker) and the rows are put together in the sequential order, so
-    the table is the same; only the training times differ. A failed
-    task does not stop the others; the failures are raised at the end
-    as one :class:`~qnlp.errors.SweepError`, and running the same
-    comparison again skips the quantum runs that finished.
+    ``task`` defaults to the one whose settings ``settings`` are
+    (sentences without settings). Every (model, seed) pair is one task
+    of :func:`run_one`; with ``jobs > 1`` or ``executor='ray'`` they run
+    in parallel (see :func:`qnlp.train.sweep.run_tasks`, ``threads``
+    torch threads per worker) and the rows are put together in the
+    sequential order, so the table is the same; only the training times
+    differ. A failed task does not stop the others; the failures are
+    raised at the end as one :class:`~qnlp.errors.SweepError`, and
+    running the same comparison again skips the quantum runs that
+    finished.
     """
-    settings = settings or TextSettings()
-    unknown = sorted(set(models) - set(QUANTUM_MODELS))
+    from qnlp.tasks.base import REGISTRY
+    if task is None:
+        task = next((name for name, kind in REGISTRY.items()
+                     if settings is not None
+                     and type(settings) is kind.Settings), 'sentences')
+    kind = get_task(task)
+    settings = settings if settings is not None else kind.Settings()
+    baselines = list(kind.default_baselines if baselines is None
+                     else baselines)
+    unknown = sorted(set(baselines) - set(kind.baselines))
     if unknown:
-        raise ConfigError(f"unknown models {unknown}; choose from "
-                          f"{', '.join(QUANTUM_MODELS)}")
-    unknown = sorted(set(baselines) - set(BASELINES))
-    if unknown:
-        raise ConfigError(f"unknown baselines {unknown}; choose from "
-                          f"{', '.join(BASELINES)}")
+        raise ConfigError(f"unknown baselines {unknown} for {task}; choose "
+                          f"from {', '.join(kind.baselines)}")
     if jobs is not None and jobs <= 0:
         raise ConfigError(f"jobs must be positive, got {jobs}")
+    if seeds < 1:
+        raise ConfigError(f"seeds must be positive, got {seeds}")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a directory")
+    kind.check_data(str(data), settings)   # bad data fails here, once
     out.mkdir(parents=True, exist_ok=True)
-    names = [*models, *baselines]
-    if seeds > 0 and names:  # a bad corpus fails here, once, not per task
-        load_corpus(corpus_path, split=settings.split, seed=0)
+    names = [kind.model_name(settings), *baselines]
     pairs = [(name, seed) for seed in range(seeds) for name in names]
 
     def done(index: int, row: Any, error: BaseException | None) -> None:
@@ -120,7 +116,7 @@ def compare(corpus_path: str | Path, out: str | Path,
             f"accuracy {row['accuracy']:.3f}" if error is None
             else f"failed: {' '.join(str(error).split())}"))
 
-    found = run_tasks(run_one, [(str(corpus_path), str(out), name, seed,
+    found = run_tasks(run_one, [(task, str(data), str(out), name, seed,
                                  settings) for name, seed in pairs],
                       jobs=jobs, executor=executor, threads=threads,
                       names=[f"{name} seed {seed}" for name, seed in pairs],
@@ -131,13 +127,12 @@ def compare(corpus_path: str | Path, out: str | Path,
     for (name, _), row in zip(pairs, found):
         rows[name].append(row)
     table = summarise(rows)
-    result = {'corpus': str(corpus_path), 'seeds': seeds,
-              'settings': {k: v for k, v in vars(settings).items()
+    result = {'task': task, 'data': str(data), 'seeds': seeds,
+              'settings': {k: v for k, v in settings.to_dict().items()
                            if k != 'seed'},
               'models': table, 'runs': rows}
     atomic_write_json(out / 'comparison.json', result)
-    atomic_write_text(out / 'comparison.md', markdown(table, corpus_path,
-                                                      seeds))
+    atomic_write_text(out / 'comparison.md', markdown(table, data, seeds))
     plot_comparison(names, [table[n]['accuracy_mean'] for n in names],
                     [table[n]['accuracy_std'] for n in names],
                     out / 'comparison.png')

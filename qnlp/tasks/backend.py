@@ -10,10 +10,10 @@ distance, the shots kept, and accuracy both ways. The report is written
 to ``RUN/backend/LABEL/results.json``.
 
 >>> import tempfile
->>> from qnlp.train.text import TextSettings, train_text_classifier
->>> run = tempfile.mkdtemp()
->>> _ = train_text_classifier('corpora/meaning', run, TextSettings(epochs=2),
-...                           progress=False)
+>>> from qnlp.tasks import train
+>>> run = tempfile.mkdtemp() + '/r'
+>>> _ = train('sentences', 'corpora/meaning', run, {'epochs': 2},
+...           progress=False)
 >>> result = evaluate_on_backend(run, 'corpora/meaning/test.txt', shots=256,
 ...                              batch_size=16, progress=False)
 >>> result['summary']['sentences'], result['jobs']['circuits']['submitted']
@@ -91,12 +91,12 @@ def evaluate_on_backend(
     from qnlp.engine.backends import backend_label, get_backend
     from qnlp.engine.jobs import JobStore, default_confirm_above, run_jobs
     from qnlp.engine.shots import counts_to_distribution
-    from qnlp.train.text import load_text_classifier
+    from qnlp.tasks.sentences import load_sentence_run
     start = time.perf_counter()
     label = backend_label(backend, noise, options)
     if backend_object is None and noise is None:   # fail fast
         backend_object = get_backend(backend, options)
-    trained = load_text_classifier(run_dir)
+    trained = load_sentence_run(run_dir)
     ansatz = trained.config['settings'].get('ansatz', 'iqp')
     if ansatz not in CIRCUIT_ANSATZE:
         raise ConfigError(f"{run_dir}: the {ansatz!r} ansatz is a tensor "
@@ -114,13 +114,13 @@ def evaluate_on_backend(
     texts = [e.text for e in examples]
     truth = [labels.index(e.label) for e in examples]
 
-    circuits = trained.pipeline.circuits(texts)
+    circuits = trained.model.pipeline.circuits(texts)
     trained.model.extend_symbols(circuits, fill=0.0)
     with torch.no_grad():
         exact = trained.model(circuits).numpy()
     values = trained.model.parameter_values()
-    compiler = Compiler(trained.pipeline.ansatz, candidates=candidates,
-                        frobenius=trained.pipeline.frobenius)
+    compiler = Compiler(trained.model.pipeline.ansatz, candidates=candidates,
+                        frobenius=trained.model.pipeline.frobenius)
     items = circuits
     if progress:
         from tqdm import tqdm

@@ -1,0 +1,114 @@
+"""Command-line options made from the tasks' ``Settings`` dataclasses.
+
+Every settings field of every task becomes one option (``batch_size`` ->
+``--batch-size``), with the field's help, choices and bounds; the option
+name *is* the field name, so nothing is translated by hand. After
+parsing, :func:`given_settings` keeps the options the user gave and
+refuses, in one line, an option the chosen task does not take.
+
+>>> parser = argparse.ArgumentParser()
+>>> add_settings_options(parser)
+>>> args = parser.parse_args(['--layers', '2', '--tagger', 'spacy'])
+>>> given_settings(args, 'sentences')
+{'layers': '2', 'tagger': 'spacy'}
+>>> given_settings(args, 'proteins')
+Traceback (most recent call last):
+...
+qnlp.errors.ConfigError: --tagger is not an option of --task proteins (it is one of sentences)
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from typing import Any
+
+from qnlp.errors import ConfigError
+
+
+def _tasks() -> dict[str, Any]:
+    from qnlp.tasks import REGISTRY
+    return REGISTRY
+
+
+def option_name(field_name: str) -> str:
+    """``batch_size`` -> ``--batch-size`` (or the field's own ``option``)."""
+    for task in _tasks().values():
+        for spec in fields(task.Settings):
+            if spec.name == field_name and spec.metadata.get('option'):
+                return spec.metadata['option']
+    return '--' + field_name.replace('_', '-')
+
+
+def _owners() -> dict[str, list[str]]:
+    """Field name -> the tasks whose settings have it."""
+    owners: dict[str, list[str]] = {}
+    for name, task in _tasks().items():
+        for spec in fields(task.Settings):
+            owners.setdefault(spec.name, []).append(name)
+    return owners
+
+
+def add_settings_options(parser: argparse.ArgumentParser) -> None:
+    """One option per settings field of any task (no defaults: a value
+    appears in the namespace only when given)."""
+    tasks = _tasks()
+    group = parser.add_argument_group(
+        'settings (which tasks take an option is in brackets; the '
+        'defaults are those of the task; a config file may give them too)')
+    for field_name, owners in _owners().items():
+        spec = next(s for s in fields(tasks[owners[0]].Settings)
+                    if s.name == field_name)
+        meta = spec.metadata
+        defaults = {t: tasks[t].Settings.defaults()[field_name]
+                    for t in owners}
+        shown = ', '.join(f"{t} {_shown(v)}" for t, v in defaults.items())
+        where = ('all tasks' if len(owners) == len(tasks)
+                 else ', '.join(owners))
+        help_text = (f"{meta.get('help', '')} [{where}; default {shown}]"
+                     .replace('%', '%%'))
+        kwargs: dict[str, Any] = {'dest': field_name,
+                                  'default': argparse.SUPPRESS,
+                                  'help': help_text}
+        if spec.type in (bool, 'bool'):
+            kwargs['action'] = 'store_const'
+            kwargs['const'] = True
+        elif meta.get('parse') is not None:
+            kwargs['action'] = 'append'
+            kwargs['metavar'] = meta.get('metavar') or field_name.upper()
+        else:
+            if meta.get('choices'):
+                kwargs['metavar'] = '{' + ','.join(
+                    map(str, meta['choices'])) + '}'
+            else:
+                kwargs['metavar'] = meta.get('metavar') or \
+                    field_name.upper()
+        group.add_argument(option_name(field_name), **kwargs)
+
+
+def _shown(value: Any) -> str:
+    if value in ((), None):
+        return 'none'
+    return str(value)
+
+
+def given_settings(args: argparse.Namespace, task: str) -> dict[str, Any]:
+    """The settings options given on the command line, as the task's
+    field names (texts; :meth:`Settings.from_dict` converts and checks
+    them); an option of another task is an error."""
+    tasks = _tasks()
+    settings_cls = tasks[task].Settings
+    own = {spec.name: spec for spec in fields(settings_cls)}
+    given: dict[str, Any] = {}
+    for field_name, owners in _owners().items():
+        if field_name not in vars(args):
+            continue
+        if field_name not in own:
+            raise ConfigError(f"{option_name(field_name)} is not an option "
+                              f"of --task {task} (it is one of "
+                              f"{', '.join(owners)})")
+        value = getattr(args, field_name)
+        parse = own[field_name].metadata.get('parse')
+        if parse is not None:
+            value = parse(value)
+        given[field_name] = value
+    return given

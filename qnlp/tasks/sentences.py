@@ -1,0 +1,285 @@
+"""Sentence classification with the DisCoCat model.
+
+DATA is a corpus directory whose file names contain ``train``, ``dev``
+(or ``valid``) and ``test`` (``label sentence`` lines, or CSV/TSV with
+``text`` and ``label`` columns), or one such file split with ``split``.
+Sentences are parsed into pregroup diagrams, compiled to circuits by an
+ansatz, and simulated by the batched engine; words never seen in
+training are read as ``<unk>`` of their category.
+
+>>> import tempfile
+>>> from qnlp.tasks import train
+>>> metrics = train('sentences', 'corpora/meaning', tempfile.mkdtemp() + '/r',
+...                 SentenceSettings(epochs=2), progress=False)
+>>> sorted(k for k in metrics if k.endswith('accuracy'))
+['dev_accuracy', 'test_accuracy', 'train_accuracy']
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from qnlp.errors import ConfigError, ParseError
+from qnlp.tasks.base import Loaded, Settings, Task, setting
+
+#: What to do with a sentence the parser cannot reduce: stop with its
+#: file and line, or leave it out (counted in the metrics).
+UNPARSABLE = ('error', 'skip')
+#: Ansatz layers beyond this are refused (circuits grow linearly).
+MAX_LAYERS = 32
+
+
+def parse_fractions(texts: Sequence[str]) -> tuple[float, ...]:
+    """``--split 0.7,0.15,0.15`` -> three fractions.
+
+    >>> parse_fractions(['0.7,0.15,0.15'])
+    (0.7, 0.15, 0.15)
+    """
+    text = texts[-1] if not isinstance(texts, str) else texts
+    try:
+        values = tuple(float(part) for part in text.split(','))
+    except ValueError:
+        raise ConfigError(f"split: expected fractions like 0.7,0.15,0.15, "
+                          f"got {text!r}") from None
+    return values
+
+
+@dataclass
+class SentenceSettings(Settings):
+    """Every setting of a sentence-classification run."""
+    ansatz: str = setting('iqp', 'ansatz of the word boxes',
+                          choices=('iqp', 'sim4', 'sim14', 'sim15',
+                                   'strongly-entangling', 'tensor', 'spider',
+                                   'mps'))
+    layers: int = setting(1, 'ansatz layers', low=1, high=MAX_LAYERS)
+    tagger: str = setting('lexicon', "part-of-speech tagger of the parser "
+                                     "(spacy needs qnlp[spacy])",
+                          choices=('lexicon', 'spacy'))
+    frobenius: bool = setting(False, 'relative pronouns as spiders '
+                                     '(DisCoCat) rather than word boxes')
+    split: tuple[float, ...] | None = setting(
+        None, 'split a single corpus file by these fractions (stratified, '
+              'seeded)', parse=parse_fractions, metavar='TRAIN,DEV,TEST')
+    unparsable: str = setting('error', 'a sentence the parser cannot '
+                                       'reduce: stop with its file and '
+                                       'line, or leave it out and count it',
+                              choices=UNPARSABLE)
+
+    def check(self) -> None:
+        if self.split is not None:
+            if len(self.split) != 3 or any(f < 0 for f in self.split) or \
+                    abs(sum(self.split) - 1) > 1e-6:
+                raise ConfigError(f"split must be three non-negative "
+                                  f"fractions adding up to 1, got "
+                                  f"{','.join(map(str, self.split))}")
+
+
+def sentence_qubits(n_classes: int) -> int:
+    """Qubits of the sentence wire for ``n_classes`` classes."""
+    return max(1, (n_classes - 1).bit_length())
+
+
+def make_pipeline(settings: SentenceSettings, n_classes: int) -> Any:
+    """The text -> circuit pipeline of ``settings``."""
+    from qnlp.models import SentencePipeline
+    from qnlp.parsing import Parser, make_tagger
+    return SentencePipeline(Parser(make_tagger(settings.tagger)),
+                            ansatz=settings.ansatz, layers=settings.layers,
+                            sentence_qubits=sentence_qubits(n_classes),
+                            frobenius=settings.frobenius)
+
+
+def _parse_shards(pipeline: Any, examples: Sequence[Any],
+                  settings: SentenceSettings, world: Any) -> list[int]:
+    """Parse this rank's examples; returns the global indices kept.
+
+    Every rank gets the same answer: the failures of all ranks are
+    gathered, and with ``unparsable='error'`` every rank raises the error
+    of the first failing example (as a single process would).
+    """
+    failed = []
+    for i in world.shard(range(len(examples))):
+        try:
+            pipeline.analyse(examples[i].text)
+        except ParseError as error:
+            example = examples[i]
+            failed.append((i, f"{example.source}:{example.line}: {error}"))
+    failed = sorted(f for shard in world.all_gather(failed) for f in shard)
+    if failed and settings.unparsable == 'error':
+        raise ParseError(f"{failed[0][1]} (use --unparsable skip to leave "
+                         "such sentences out)")
+    dropped = {i for i, _ in failed}
+    return [i for i in range(len(examples)) if i not in dropped]
+
+
+def _split(pipeline: Any, corpus: Any, examples: Sequence[Any],
+           kept: list[int], world: Any) -> Any:
+    """This rank's shard of the kept ``examples`` as circuits and labels."""
+    import torch
+
+    from qnlp.train import Split
+    mine = [k for k, i in enumerate(kept) if world.owner(i) == world.rank]
+    circuits = pipeline.circuits([examples[kept[k]].text for k in mine])
+    labels = torch.tensor([corpus.label_index(examples[kept[k]].label)
+                           for k in mine], dtype=torch.long)
+    return Split(circuits, labels, positions=mine, total=len(kept))
+
+
+def _gathered_symbols(circuits: Sequence[Any], world: Any) -> list[Any]:
+    """The symbols of every rank's ``circuits``, sorted by name."""
+    from qnlp.engine import collect_symbols, unique_symbols
+    return unique_symbols(symbol for shard in
+                          world.all_gather(collect_symbols(circuits))
+                          for symbol in shard)
+
+
+def read_corpus(data: str | Path, settings: SentenceSettings) -> Any:
+    """The corpus of a run (``split`` only for a single file)."""
+    from qnlp.data import load_corpus
+    if settings.split is not None and Path(data).is_dir():
+        raise ConfigError(f"--split splits a single corpus file; {data} is "
+                          "a directory with its own train/dev/test files")
+    return load_corpus(data, split=settings.split, seed=settings.seed)
+
+
+class SentenceTask(Task):
+    """DisCoCat sentence classifier (see the module docstring)."""
+    name = 'sentences'
+    Settings = SentenceSettings
+    data_help = ('a corpus directory with *train*, *dev* and *test* files '
+                 '("label sentence" lines, or CSV/TSV with text and label '
+                 'columns), or one such file split with --split')
+    input_help = 'sentences'
+    distributed = True
+    baselines = {'bow': 'bag of words + logistic regression',
+                 'tfidf': 'TF-IDF + logistic regression',
+                 'bilstm': 'bidirectional LSTM',
+                 'embedding': 'all-MiniLM-L6-v2 embeddings + logistic '
+                              'regression (qnlp[embeddings])'}
+    default_baselines = ('bow', 'tfidf', 'bilstm')
+
+    def load(self, data: str, settings: SentenceSettings,
+             world: Any = None, **options: Any) -> Loaded:
+        from qnlp.train.distributed import World
+        world = world or World()
+        corpus = read_corpus(data, settings)
+        pipeline = make_pipeline(settings, len(corpus.labels))
+        parts = {'train': corpus.train, 'dev': corpus.dev,
+                 'test': corpus.test}
+        kept = {name: _parse_shards(pipeline, examples, settings, world)
+                for name, examples in parts.items()}
+        own_train = [corpus.train[i].text for i in kept['train']
+                     if world.owner(i) == world.rank]
+        counts = sum(world.all_gather(pipeline.count_pairs(own_train)),
+                     Counter())
+        pipeline.fit_vocabulary(counts=counts)
+        train, dev, test = (_split(pipeline, corpus, parts[name], kept[name],
+                                   world) for name in ('train', 'dev', 'test'))
+        # Dev and test may use <unk> of categories absent from train.
+        symbols = [_gathered_symbols(split.circuits, world)
+                   for split in (train, dev, test)]
+        return Loaded(train, dev, test, corpus.labels, corpus.fingerprint,
+                      state={'sentence_qubits': sentence_qubits(
+                                 len(corpus.labels)),
+                             'vocabulary': sorted(map(list,
+                                                      pipeline.vocabulary)),
+                             'symbol_groups': [[str(s) for s in group]
+                                               for group in symbols]},
+                      skipped={name: len(parts[name]) - len(kept[name])
+                               for name in parts})
+
+    def build(self, settings: SentenceSettings, loaded: Loaded,
+              device: Any) -> Any:
+        from qnlp.engine.device import resolve_dtype
+        from qnlp.models import DisCoCatClassifier
+        train_symbols, *others = loaded.state.pop('symbol_groups')
+        model = DisCoCatClassifier(train_symbols, len(loaded.labels),
+                                   settings.seed,
+                                   resolve_dtype(settings.dtype), device)
+        for symbols in others:
+            model.add_symbols(symbols)
+        loaded.state['symbols'] = model.engine.symbols
+        return model
+
+    def restore(self, settings: SentenceSettings, config: dict[str, Any],
+                tensors: dict[str, Any], device: Any) -> Any:
+        from qnlp.engine.device import resolve_dtype
+        from qnlp.models import DisCoCatClassifier
+        model = DisCoCatClassifier(config['symbols'], len(config['labels']),
+                                   dtype=resolve_dtype(settings.dtype),
+                                   device=device)
+        model.load_state_dict(tensors)
+        model.pipeline = make_pipeline(settings, len(config['labels']))
+        model.pipeline.vocabulary = {tuple(pair)
+                                     for pair in config['vocabulary']}
+        return model
+
+    def examples(self, data: str, settings: SentenceSettings,
+                 config: dict[str, Any]) -> tuple[list[Any], list[str]]:
+        from qnlp.data import read_corpus_file
+        path = Path(data)
+        examples = read_corpus(path, replace(settings, split=None)).test \
+            if path.is_dir() else read_corpus_file(path)
+        return [e.text for e in examples], [e.label for e in examples]
+
+    def inputs(self, items: Sequence[str], settings: SentenceSettings,
+               config: dict[str, Any], model: Any = None) -> list[Any]:
+        circuits = model.pipeline.circuits(list(items))
+        model.extend_symbols(circuits, fill=0.0)
+        return circuits
+
+    def fit_baseline(self, name: str, data: str,
+                     settings: SentenceSettings) -> dict[str, float]:
+        from qnlp.baselines import make_baseline
+        from qnlp.train.metrics import classification_report
+        corpus = read_corpus(data, settings)
+        start = time.perf_counter()
+        model = make_baseline(name, settings.seed).fit(
+            [e.text for e in corpus.train], [e.label for e in corpus.train])
+        seconds = time.perf_counter() - start
+        predicted = [corpus.label_index(p) for p in
+                     model.predict([e.text for e in corpus.test])]
+        scores = classification_report(
+            [corpus.label_index(e.label) for e in corpus.test], predicted,
+            corpus.labels)
+        return {'accuracy': scores['accuracy'], 'f1': scores['f1'],
+                'parameters': model.n_parameters, 'seconds': seconds}
+
+    def model_name(self, settings: SentenceSettings) -> str:
+        return 'discocat'
+
+    def check_data(self, data: str, settings: SentenceSettings) -> None:
+        read_corpus(data, settings)
+
+    def novelty(self, data: str, items: Sequence[Any],
+                config: dict[str, Any]) -> list[str]:
+        """A warning when most words of ``data`` were never seen in
+        training: it is probably another corpus."""
+        from qnlp.parsing import tokenise
+        known = {word for word, _ in config['vocabulary']}
+        words = [w.lower() for text in items for w in tokenise(text)]
+        seen = sum(w in known for w in words) / max(len(words), 1)
+        if seen < 0.5:
+            return [f"{data}: only {seen:.0%} of its words were seen in "
+                    f"training on {config['data']}; words never seen are "
+                    "read as <unk>, so expect figures near chance"]
+        return []
+
+    def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
+        return {'n_circuit_shapes': sum(world.all_gather(
+            model.engine.n_plans))}
+
+
+def load_sentence_run(run_dir: str | Path, device: Any = None) -> Any:
+    """A finished sentence run read back (:class:`qnlp.tasks.Trained`;
+    its ``model.pipeline`` turns texts into the run's circuits)."""
+    from qnlp.tasks.runner import load_trained
+    trained = load_trained(run_dir, device)
+    if trained.task.name != SentenceTask.name:
+        raise ConfigError(f"{run_dir}: a {trained.task.name} run; this "
+                          "needs a sentence run (qnlp train --task "
+                          "sentences)")
+    return trained
