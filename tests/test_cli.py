@@ -18,7 +18,7 @@ def test_train_writes_run_directory(tmp_path, capsys):
         assert key in metrics
     config = json.loads((out / 'config.json').read_text())
     assert config['settings']['seed'] == 1
-    assert len(config['corpus_sha256']) == 64
+    assert len(config['data_sha256']) == 64
     assert (out / 'weights.safetensors').stat().st_size > 0
     assert 'test accuracy' in capsys.readouterr().out
 

@@ -87,14 +87,14 @@ def test_failed_task_keeps_the_others_and_a_rerun_resumes(tmp_path, capsys):
     (broken / 'checkpoint.safetensors').write_bytes(b'not a checkpoint')
     command = ['compare', str(BUNDLED), '--out', str(tmp_path), '--seeds',
                '2', '--epochs', '5', '--baselines', 'bow', '--jobs', '2',
-               '--no-progress']
+               '--quiet']
     assert main(command) == 2
     err = capsys.readouterr().err
     error_lines = [line for line in err.splitlines()
                    if line.startswith('qnlp: error:')]
     assert len(error_lines) == 1
     assert '1 of 4 tasks failed: discocat seed 1:' in error_lines[0]
-    assert 'corrupt checkpoint' in error_lines[0]
+    assert 'nothing to resume' in error_lines[0]
     assert 'seed 0 discocat: accuracy' in err  # the others ran
     assert 'seed 1 bow: accuracy' in err
     finished = tmp_path / 'runs' / 'discocat-seed0' / 'metrics.json'
@@ -104,7 +104,7 @@ def test_failed_task_keeps_the_others_and_a_rerun_resumes(tmp_path, capsys):
     (broken / 'checkpoint.safetensors').unlink()
     # Resume in this process (what is on disk is the same for any --jobs;
     # it saves starting workers again).
-    assert main(command[:-3] + ['--no-progress']) == 0
+    assert main(command[:-3] + ['--quiet']) == 0
     assert finished.stat().st_mtime_ns == before  # skipped, not retrained
     assert (broken / 'metrics.json').exists()
     table = json.loads((tmp_path / 'comparison.json').read_text())
@@ -133,7 +133,7 @@ def test_ray_missing_names_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, 'ray', None)  # import ray fails
     assert main(['compare', str(BUNDLED), '--out', str(tmp_path),
                  '--seeds', '1', '--epochs', '1', '--baselines', 'bow',
-                 '--executor', 'ray', '--no-progress']) == 2
+                 '--executor', 'ray', '--quiet']) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'qnlp[ray]'" in err[0]
 

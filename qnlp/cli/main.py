@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help='torch threads in each worker (default 1, '
                               'so N jobs use N cores)')
     _add_task(compare)
-    _add_common(compare, 'no progress bar and no per-run lines')
+    _add_common(compare, 'no progress bar')
     _add_run_options(compare)
 
     compile_ = commands.add_parser(
@@ -378,7 +378,10 @@ def _train(args: argparse.Namespace) -> int:
     out = args.resume or args.out
     if out is None:
         raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
-    saved = RunDirectory(out).read_config() if args.resume else None
+    saved = None
+    if args.resume:
+        RunDirectory(out).check(resume=True, overwrite=args.overwrite)
+        saved = RunDirectory(out).read_config()
     task, data, settings = _task_and_settings(args, saved)
     if data is None:
         raise ConfigError("no DATA given (argument, 'data' in --config, or "
@@ -444,8 +447,7 @@ def _compare(args: argparse.Namespace) -> int:
         [b for b in args.baselines.split(',') if b]
     result = compare(data, args.out, baselines=baselines, seeds=args.seeds,
                      settings=settings, task=task,
-                     report=(lambda line: None) if args.quiet else
-                     (lambda line: print(line, file=sys.stderr)),
+                     report=lambda line: print(line, file=sys.stderr),
                      jobs=args.jobs, executor=args.executor,
                      threads=args.threads_per_job,
                      progress=not args.quiet)

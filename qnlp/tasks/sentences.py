@@ -186,8 +186,7 @@ class SentenceTask(Task):
                                  len(corpus.labels)),
                              'vocabulary': sorted(map(list,
                                                       pipeline.vocabulary)),
-                             'symbol_groups': [[str(s) for s in group]
-                                               for group in symbols]},
+                             'symbol_groups': symbols},
                       skipped={name: len(parts[name]) - len(kept[name])
                                for name in parts})
 
