@@ -136,7 +136,7 @@ def test_proteins_cli_cross_validation_fold(tmp_path, capsys):
                  str(out), '--epochs', '1', '--max-length', '60',
                  '--folds', '4', '--fold', '1', '--window', '0', '--quiet']) == 0
     metrics = json.loads((out / 'metrics.json').read_text())
-    assert metrics['sequences'][2] == 40          # a quarter of 160
+    assert metrics['test_examples'] == 40          # a quarter of 160
     config = json.loads((out / 'config.json').read_text())
     assert config['settings']['window'] == 0      # one circuit a sequence
     # read-out 2, 21 tokens x 4 angles (2 qubits), 60 residues = 8 blocks

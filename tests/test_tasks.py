@@ -66,7 +66,7 @@ def test_core_metrics_and_config_are_the_same_for_every_task(trained):
     task, out = trained
     metrics = json.loads((out / 'metrics.json').read_text())
     for split in ('train', 'dev', 'test'):
-        for key in ('accuracy', 'f1', 'loss', 'skipped'):
+        for key in ('accuracy', 'f1', 'loss', 'skipped', 'examples'):
             assert f'{split}_{key}' in metrics
     assert {'n_parameters', 'train_seconds', 'epochs', 'epochs_run',
             'task_metrics'} <= set(metrics) and metrics['task'] == task

@@ -9,8 +9,8 @@ of any task back as a :class:`Trained` model that scores new data
 (:meth:`Trained.predict`).
 
 Every task writes the same core ``metrics.json``: for each split
-``train``/``dev``/``test`` its ``_accuracy``, ``_f1`` (macro), ``_loss``
-and ``_skipped`` (null where a task has no such split), plus
+``train``/``dev``/``test`` its ``_accuracy``, ``_f1`` (macro), ``_loss``,
+``_examples`` and ``_skipped`` (null where a task has no such split), plus
 ``n_parameters``, ``train_seconds``, ``epochs``, ``epochs_run``,
 ``processes``, ``task`` and the task's own block ``task_metrics``.
 """
@@ -139,7 +139,7 @@ def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
         split = getattr(loaded, name)
         scores = split_scores(model, split, loaded.labels, world,
                               hooks.loss, task.eval_chunk)
-        for key in ('accuracy', 'f1', 'loss'):
+        for key in ('accuracy', 'f1', 'loss', 'examples'):
             metrics[f'{name}_{key}'] = scores[key]
         metrics[f'{name}_skipped'] = loaded.skipped.get(name, 0)
     metrics['task_metrics'] = task.extra_metrics(model, world)
@@ -168,7 +168,7 @@ def split_scores(model: Any, split: Any, labels: Sequence[str], world: Any,
     rank's shard gathered); all None for a missing split."""
     from qnlp.train.metrics import classification_report
     if split is None:
-        return {'accuracy': None, 'f1': None, 'loss': None}
+        return {'accuracy': None, 'f1': None, 'loss': None, 'examples': 0}
     found = outputs(model, split.circuits, chunk)
     truth = split.labels.tolist()
     predicted = found.argmax(1).tolist() if len(found) else []
@@ -184,7 +184,7 @@ def split_scores(model: Any, split: Any, labels: Sequence[str], world: Any,
     truth, predicted = [r[1] for r in rows], [r[2] for r in rows]
     report = classification_report(truth, predicted, list(labels))
     return {'accuracy': report['accuracy'], 'f1': report['f1'],
-            'loss': total / len(rows)}
+            'loss': total / len(rows), 'examples': len(rows)}
 
 
 @dataclass
