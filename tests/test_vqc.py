@@ -18,10 +18,11 @@ from sklearn.base import clone
 
 from qnlp.cli.main import main
 from qnlp.data.adhoc import ad_hoc_data, ad_hoc_states
+from qnlp.engine.gates import entangler_pairs
 from qnlp.engine.statevector import Statevector
 from qnlp.errors import ConfigError
 from qnlp.models.circuits import (ENTANGLEMENTS, AngleEncoding, EfficientSU2,
-                                  ZZFeatureMap, entangler_pairs, readout)
+                                  ZZFeatureMap, readout)
 from qnlp.models.kernel import QuantumKernel, QuantumKernelSVC, \
     kernel_alignment
 from qnlp.models.vqc import VariationalCircuit
@@ -125,8 +126,8 @@ def test_efficient_su2_matches_qiskit(entanglement):
 
 
 def test_entanglers_and_readout_names():
-    assert entangler_pairs(3, 'full') == [(0, 1), (0, 2), (1, 2)]
-    assert entangler_pairs(2, 'circular') == [(0, 1)]
+    assert entangler_pairs('full', 3) == [(0, 1), (0, 2), (1, 2)]
+    assert entangler_pairs('circular', 2) == [(0, 1)]
     with pytest.raises(ConfigError, match='unknown entanglement'):
         EfficientSU2(3, entanglement='star')
     with pytest.raises(ConfigError, match='unknown readout'):

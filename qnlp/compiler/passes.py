@@ -320,8 +320,3 @@ def default_pipeline(ansatz: Any = 'iqp', values: Mapping[str, float] | None
         passes.append(Bind(values))
     passes.append(BestOf(candidate_passes(values is not None)))
     return passes
-
-
-def pipeline_names(passes: Iterable[Pass]) -> list[str]:
-    """The names of ``passes``, for printing."""
-    return [repr(p) for p in passes]

@@ -87,15 +87,6 @@ def resolve_dtype(name: str | torch.dtype | None = None) -> torch.dtype:
     return DTYPES[name]
 
 
-def dtype_name(dtype: torch.dtype) -> str:
-    """``torch.float32`` -> ``'float32'``.
-
-    >>> dtype_name(torch.float64)
-    'float64'
-    """
-    return str(dtype).removeprefix('torch.')
-
-
 def complex_dtype(dtype: torch.dtype) -> torch.dtype:
     """The complex type of the same precision as ``dtype``."""
     if dtype in (torch.float32, torch.complex64):

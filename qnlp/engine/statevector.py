@@ -9,7 +9,10 @@ and torch autograd gives exact gradients through every gate.
 
 Qubits are numbered as in qiskit (little-endian: qubit ``q`` is bit ``q``
 of the basis-state index), so states compare directly with
-``qiskit.quantum_info.Statevector``. Dense simulation is meant for small
+``qiskit.quantum_info.Statevector``. The gates come from
+:mod:`qnlp.engine.gates`, whose wire 0 is the most significant bit: the
+one conversion is :func:`wire`, qiskit's qubit ``q`` of ``n`` is the
+gate library's wire ``n - 1 - q``. Dense simulation is meant for small
 registers (up to about 12 qubits); larger circuits belong to the tensor
 network engine.
 
@@ -23,20 +26,29 @@ network engine.
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Iterator, Sequence
 
 import torch
 
+from qnlp.engine import gates
 from qnlp.engine.device import real_dtype
 
 Angle = float | torch.Tensor
 
 
+def wire(qubit: int, n_qubits: int) -> int:
+    """The gate library's wire of qiskit's ``qubit`` (the one place where
+    this module turns its little-endian order into the library's).
+
+    >>> [wire(q, 3) for q in range(3)]
+    [2, 1, 0]
+    """
+    return n_qubits - 1 - qubit
+
+
 def _angle(value: Angle, like: torch.Tensor) -> torch.Tensor:
-    """``value`` as a real tensor broadcastable to ``(batch, 1, 1)``."""
+    """``value`` as a real tensor: one number or one per sample."""
     value = torch.as_tensor(value, dtype=real_dtype(like.dtype),
                             device=like.device)
     if value.dim() == 0:
@@ -44,22 +56,7 @@ def _angle(value: Angle, like: torch.Tensor) -> torch.Tensor:
     if value.dim() != 1 or value.shape[0] not in (1, like.shape[0]):
         raise ValueError(f"angles must be a number or one per sample "
                          f"({like.shape[0]}), got shape {tuple(value.shape)}")
-    return value.reshape(-1, 1, 1)
-
-
-@lru_cache(maxsize=None)
-def _bits(n: int, qubit: int,
-          device: torch.device = torch.device('cpu')) -> torch.Tensor:
-    """Bit ``qubit`` of every basis-state index, as 0/1 integers."""
-    return (torch.arange(2 ** n, device=device) >> qubit) & 1
-
-
-@lru_cache(maxsize=None)
-def _cx_permutation(n: int, control: int, target: int,
-                    device: torch.device = torch.device('cpu')
-                    ) -> torch.Tensor:
-    index = torch.arange(2 ** n, device=device)
-    return index ^ (((index >> control) & 1) << target)
+    return value
 
 
 class Statevector:
@@ -106,86 +103,72 @@ class Statevector:
     def batch(self) -> int:
         return self.amplitudes.shape[0]
 
+    def _bits(self, qubit: int) -> torch.Tensor:
+        """Bit ``qubit`` of every basis-state index, as 0/1 integers."""
+        return gates.wire_bits(self.n_qubits, wire(qubit, self.n_qubits),
+                               self.device)
+
     def _split(self, qubit: int) -> torch.Tensor:
+        """The amplitudes as ``(batch, before, 2, after)`` around
+        ``qubit``."""
         if not 0 <= qubit < self.n_qubits:
             raise ValueError(f"qubit {qubit} out of range for "
                              f"{self.n_qubits} qubits")
         return self.amplitudes.reshape(self.batch, -1, 2, 2 ** qubit)
 
-    def _set(self, zero: torch.Tensor, one: torch.Tensor) -> "Statevector":
-        self.amplitudes = torch.stack([zero, one], dim=2).reshape(
-            self.batch, -1)
-        return self
-
     # single-qubit gates ---------------------------------------------------
     def unitary(self, matrix: torch.Tensor, qubit: int) -> "Statevector":
         """Apply a ``(2, 2)`` or per-sample ``(batch, 2, 2)`` matrix."""
-        view = self._split(qubit)
+        view = self._split(qubit)                 # (batch, before, 2, after)
         matrix = matrix.to(self.amplitudes.dtype)
-        if matrix.dim() == 2:
-            matrix = matrix.unsqueeze(0)
-        new = torch.einsum('bij,bajc->baic', matrix.expand(self.batch, 2, 2),
-                           view)
-        self.amplitudes = new.reshape(self.batch, -1)
+        if matrix.dim() == 3:
+            matrix = matrix[:, None]
+        self.amplitudes = (matrix @ view).reshape(self.batch, -1)
         return self
 
     def h(self, qubit: int) -> "Statevector":
         """Hadamard."""
-        view = self._split(qubit)
-        zero, one = view[:, :, 0], view[:, :, 1]
-        return self._set((zero + one) / math.sqrt(2),
-                         (zero - one) / math.sqrt(2))
+        return self.unitary(gates.fixed('H', self.amplitudes.dtype,
+                                        self.device), qubit)
 
     def x(self, qubit: int) -> "Statevector":
         """Pauli X."""
-        view = self._split(qubit)
-        return self._set(view[:, :, 1], view[:, :, 0])
+        return self.unitary(gates.fixed('X', self.amplitudes.dtype,
+                                        self.device), qubit)
 
     def ry(self, theta: Angle, qubit: int) -> "Statevector":
         """``RY(theta) = exp(-i theta Y / 2)``."""
-        view = self._split(qubit)
-        theta = _angle(theta, self.amplitudes)
-        c, s = torch.cos(theta / 2), torch.sin(theta / 2)
-        zero, one = view[:, :, 0], view[:, :, 1]
-        return self._set(c * zero - s * one, s * zero + c * one)
+        return self.unitary(gates.ry(_angle(theta, self.amplitudes)), qubit)
 
     def rx(self, theta: Angle, qubit: int) -> "Statevector":
         """``RX(theta) = exp(-i theta X / 2)``."""
-        view = self._split(qubit)
-        theta = _angle(theta, self.amplitudes)
-        c, s = torch.cos(theta / 2), -1j * torch.sin(theta / 2)
-        zero, one = view[:, :, 0], view[:, :, 1]
-        return self._set(c * zero + s * one, s * zero + c * one)
+        return self.unitary(gates.rx(_angle(theta, self.amplitudes)), qubit)
 
     def rz(self, theta: Angle, qubit: int) -> "Statevector":
         """``RZ(theta) = diag(exp(-i theta/2), exp(i theta/2))``."""
-        view = self._split(qubit)
-        theta = _angle(theta, self.amplitudes)
-        phase = torch.polar(torch.ones_like(theta), theta / 2)
-        return self._set(view[:, :, 0] * phase.conj(), view[:, :, 1] * phase)
+        return self.unitary(gates.rz(_angle(theta, self.amplitudes)), qubit)
 
     def p(self, lam: Angle, qubit: int) -> "Statevector":
         """Phase gate ``P(lam) = diag(1, exp(i lam))``."""
-        view = self._split(qubit)
-        lam = _angle(lam, self.amplitudes)
-        phase = torch.polar(torch.ones_like(lam), lam)
-        return self._set(view[:, :, 0], view[:, :, 1] * phase)
+        return self.unitary(gates.phase(_angle(lam, self.amplitudes)), qubit)
 
     # two-qubit and diagonal gates -----------------------------------------
     def cx(self, control: int, target: int) -> "Statevector":
         """Controlled X (a permutation of amplitudes)."""
         self._check_pair(control, target)
-        self.amplitudes = self.amplitudes[
-            :, _cx_permutation(self.n_qubits, control, target, self.device)]
+        n = self.n_qubits
+        self.amplitudes = self.amplitudes[:, gates.cx_permutation(
+            wire(control, n), wire(target, n), n, self.device)]
         return self
 
     def cz(self, a: int, b: int) -> "Statevector":
-        """Controlled Z (a sign on ``|..1..1..>``)."""
+        """Controlled Z (diagonal: a sign on ``|..1..1..>``)."""
         self._check_pair(a, b)
-        both = (_bits(self.n_qubits, a, self.device)
-                & _bits(self.n_qubits, b, self.device))
-        return self.diagonal_phase(
-            math.pi * both.to(self.amplitudes.real.dtype))
+        diagonal = gates.fixed('CZ', self.amplitudes.dtype,
+                               self.device).diagonal()
+        self.amplitudes = self.amplitudes * diagonal[2 * self._bits(a)
+                                                     + self._bits(b)]
+        return self
 
     def diagonal_phase(self, phases: torch.Tensor) -> "Statevector":
         """Multiply amplitude ``k`` by ``exp(i phases[..., k])``.
@@ -211,8 +194,7 @@ class Statevector:
 
     def z(self, qubit: int) -> torch.Tensor:
         """``<Z_qubit>`` per sample, shape ``(batch,)``."""
-        signs = 1 - 2 * _bits(self.n_qubits, qubit, self.device).to(
-            self.amplitudes.real.dtype)
+        signs = 1 - 2 * self._bits(qubit).to(self.amplitudes.real.dtype)
         return self.probabilities() @ signs
 
     def parity(self, qubits: Sequence[int] | None = None) -> torch.Tensor:
@@ -221,7 +203,7 @@ class Statevector:
         odd = torch.zeros(2 ** self.n_qubits, dtype=torch.long,
                           device=self.device)
         for q in qubits:
-            odd = odd ^ _bits(self.n_qubits, q, self.device)
+            odd = odd ^ self._bits(q)
         signs = 1 - 2 * odd.to(self.amplitudes.real.dtype)
         return self.probabilities() @ signs
 
@@ -254,5 +236,5 @@ def basis_bits(n_qubits: int, dtype: torch.dtype = torch.float64,
     [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
     """
     device = torch.device('cpu' if device is None else device)
-    return torch.stack([_bits(n_qubits, q, device)
+    return torch.stack([gates.wire_bits(n_qubits, wire(q, n_qubits), device)
                         for q in range(n_qubits)], dim=1).to(dtype)

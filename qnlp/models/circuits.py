@@ -29,36 +29,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import torch
 
-from qnlp.engine.statevector import Statevector, basis_bits
+from qnlp.engine import gates
+from qnlp.engine.gates import cx_layer_permutation, entangler_pairs, kron
+from qnlp.engine.statevector import Statevector, basis_bits, wire
 from qnlp.errors import ConfigError
 
 ENTANGLEMENTS = ('linear', 'reverse_linear', 'circular', 'full')
 READOUTS = ('parity', 'z')
 
 
-def entangler_pairs(n_qubits: int, entanglement: str
-                    ) -> list[tuple[int, int]]:
-    """Qubit pairs ``(control, target)`` in qiskit's order.
-
-    >>> entangler_pairs(4, 'circular')
-    [(3, 0), (0, 1), (1, 2), (2, 3)]
-    """
-    linear = [(i, i + 1) for i in range(n_qubits - 1)]
-    if entanglement == 'linear':
-        return linear
-    if entanglement == 'reverse_linear':
-        return linear[::-1]
-    if entanglement == 'circular':
-        return ([(n_qubits - 1, 0)] if n_qubits > 2 else []) + linear
-    if entanglement == 'full':
-        return list(combinations(range(n_qubits), 2))
-    raise ConfigError(f"unknown entanglement {entanglement!r}; choose from "
-                      f"{', '.join(ENTANGLEMENTS)}")
+def _check_entanglement(entanglement: str) -> None:
+    """Refuse an entanglement that qiskit's circuits do not know."""
+    if entanglement not in ENTANGLEMENTS:
+        raise ConfigError(f"unknown entanglement {entanglement!r}; choose "
+                          f"from {', '.join(ENTANGLEMENTS)}")
 
 
 def _check_features(x: torch.Tensor, n_qubits: int,
@@ -126,7 +114,7 @@ class ZZFeatureMap:
     alpha: float = 2.0
 
     def __post_init__(self) -> None:
-        entangler_pairs(self.n_qubits, self.entanglement)  # validates
+        _check_entanglement(self.entanglement)
 
     def phases(self, x: torch.Tensor) -> torch.Tensor:
         """The diagonal block's phase on every basis state, ``(batch, 2**n)``.
@@ -138,7 +126,7 @@ class ZZFeatureMap:
         bits = basis_bits(self.n_qubits, x.dtype, x.device)  # (2**n, n)
         phases = self.alpha * x @ bits.T
         pairs = sorted({tuple(sorted(p)) for p in
-                        entangler_pairs(self.n_qubits, self.entanglement)})
+                        entangler_pairs(self.entanglement, self.n_qubits)})
         if pairs:
             i, j = (torch.tensor(v, device=x.device) for v in zip(*pairs))
             coupling = (math.pi - x[:, i]) * (math.pi - x[:, j])  # (b, pairs)
@@ -204,7 +192,7 @@ class EfficientSU2:
     entanglement: str = 'linear'
 
     def __post_init__(self) -> None:
-        entangler_pairs(self.n_qubits, self.entanglement)  # validates
+        _check_entanglement(self.entanglement)
 
     @property
     def n_weights(self) -> int:
@@ -217,7 +205,7 @@ class EfficientSU2:
             raise ValueError(f"expected {self.n_weights} weights, got shape "
                              f"{tuple(weights.shape)}")
         n = self.n_qubits
-        pairs = entangler_pairs(n, self.entanglement)
+        pairs = entangler_pairs(self.entanglement, n)
         for layer in range(self.reps + 1):
             block = weights[2 * n * layer: 2 * n * (layer + 1)]
             for q in range(n):
@@ -241,24 +229,18 @@ class EfficientSU2:
             raise ValueError(f"expected {self.n_weights} weights, got shape "
                              f"{tuple(weights.shape)}")
         n = self.n_qubits
-        index = torch.arange(2 ** n, device=weights.device)
-        permutation = index
-        for control, target in entangler_pairs(n, self.entanglement):
-            permutation = permutation[index ^ (((index >> control) & 1)
-                                               << target)]
+        permutation = cx_layer_permutation(
+            [(wire(control, n), wire(target, n)) for control, target
+             in entangler_pairs(self.entanglement, n)], n, weights.device)
         result = None
         for layer in range(self.reps + 1):
             block = weights[2 * n * layer: 2 * n * (layer + 1)]
-            c, s = torch.cos(block[:n] / 2), torch.sin(block[:n] / 2)
-            phase = torch.polar(torch.ones_like(block[n:]), -block[n:] / 2)
-            # RZ(b) RY(a), transposed, per qubit: (n, 2, 2)
-            local = torch.stack([torch.stack([phase * c, phase.conj() * s]),
-                                 torch.stack([-phase * s, phase.conj() * c])]
-                                ).permute(2, 0, 1)
-            kron = local[n - 1]
-            for q in range(n - 2, -1, -1):
-                kron = torch.kron(kron, local[q])
-            result = kron if result is None else result @ kron
+            # RZ(b) RY(a) per qubit, transposed: (n, 2, 2); qubit n-1 is
+            # the library's wire 0, the first factor of the product
+            local = (gates.rz(block[n:]) @ gates.ry(block[:n])).mT
+            layer_matrix = kron(local.flip(0))
+            result = (layer_matrix if result is None
+                      else result @ layer_matrix)
             if layer < self.reps:
                 result = result[:, permutation]
         return result

@@ -26,13 +26,16 @@ import math
 import torch
 from torch import nn
 
-from qnlp.engine.circuit_ops import (ENCODINGS, GATES, angle_states,
-                                     apply_gate, entangler_pairs,
-                                     entangler_permutation, expval_z, kron,
-                                     probabilities, product_state, rotation)
+from qnlp.engine.circuit_ops import (ENCODINGS, angle_states, apply_gate,
+                                     entangler_permutation, expval_z,
+                                     probabilities, product_state)
+from qnlp.engine.gates import gate, kron, rotation
 from qnlp.errors import ConfigError
 
 READOUTS = ('z', 'probs')
+#: CNOT layers after each layer's rotations (see
+#: :func:`qnlp.engine.gates.entangler_pairs`).
+ENTANGLERS = ('ring', 'linear', 'none')
 
 
 class ParallelQuantumLayer(nn.Module):
@@ -66,7 +69,9 @@ class ParallelQuantumLayer(nn.Module):
         if min(n_circuits, n_qubits, n_layers) < 1 or n_qubits > 12:
             raise ConfigError("need at least one circuit, qubit and layer, "
                               "and at most 12 qubits")
-        entangler_pairs(entangler, n_qubits)  # validates the name
+        if entangler not in ENTANGLERS:
+            raise ConfigError(f"unknown entangler {entangler!r}; choose one "
+                              f"of {', '.join(ENTANGLERS)}")
         self.n_circuits, self.n_qubits, self.n_layers = (n_circuits,
                                                          n_qubits, n_layers)
         self.encoding, self.rotations = encoding, rotations
@@ -117,7 +122,7 @@ class ParallelQuantumLayer(nn.Module):
             state = torch.einsum('kij,bkj->bki', self.unitary(), state)
         else:
             layers = self.layer_unitaries()
-            encode = GATES['r' + self.encoding[-1]](angles)  # (B,K,n,2,2)
+            encode = gate('R' + self.encoding[-1], angles)  # (B,K,n,2,2)
             for layer in range(self.n_layers):
                 if layer:
                     for q in range(self.n_qubits):

@@ -18,129 +18,31 @@ torch.Size([2, 2])
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Sequence
 
 import torch
 
+from qnlp.engine import gates
+from qnlp.engine.density import (circuit_unitary, merge_map, pauli_basis,
+                                 small_matmul)
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.errors import ConfigError
 from qnlp.parsing.protein import merge_gates, merge_name, n_merge_angles
 
-_FIXED = {
-    'CX': [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],
-    'H': [[1 / math.sqrt(2), 1 / math.sqrt(2)],
-          [1 / math.sqrt(2), -1 / math.sqrt(2)]],
-    'S': [[1, 0], [0, 1j]],
-    'Z': [[1, 0], [0, -1]],
-}
-
-
-@functools.lru_cache(maxsize=None)
-def _fixed_gate(name: str, dtype: torch.dtype,
-                device: torch.device) -> torch.Tensor:
-    """A fixed gate's matrix, made once per type and device (shared: never
-    modify it)."""
-    return torch.tensor(_FIXED[name], dtype=dtype, device=device)
-
-
-def _rotation(kind: str, phase: torch.Tensor) -> torch.Tensor:
-    """Operator of lambeq's Rx/Ry/Rz(phase) (phase in half turns), complex
-    of ``phase``'s precision, on its device."""
-    cdtype = complex_dtype(phase.dtype)
-    half = math.pi * phase
-    c, s = torch.cos(half).to(cdtype), torch.sin(half).to(cdtype)
-    zero = torch.zeros_like(c)
-    if kind == 'x':
-        rows = [[c, -1j * s], [-1j * s, c]]
-    elif kind == 'y':
-        rows = [[c, -s], [s, c]]
-    else:
-        rows = [[torch.exp(-1j * half.to(cdtype)), zero],
-                [zero, torch.exp(1j * half.to(cdtype))]]
-    return torch.stack([torch.stack(r, -1) for r in rows], -2)
-
-
-def _embed(gate: torch.Tensor, first: int, width: int) -> torch.Tensor:
-    """``I (x) gate (x) I`` acting on wires ``first, first + 1, ...``."""
-    span = int(math.log2(gate.shape[0]))
-    eye = torch.eye(2 ** first, dtype=gate.dtype, device=gate.device)
-    rest = torch.eye(2 ** (width - first - span), dtype=gate.dtype,
-                     device=gate.device)
-    return torch.kron(torch.kron(eye, gate), rest)
+#: Radians in a turn: token and merge angles are lambeq phases (in turns,
+#: ``Rx(a) = RX(2 pi a)``), the gate library takes radians.
+TURN = 2 * math.pi
 
 
 def merge_unitary(angles: torch.Tensor, qubits: int = 1) -> torch.Tensor:
     """The operator of a merge block (the gates of
     :func:`qnlp.parsing.protein.merge_gates`) from its angles (complex of
     their precision, on their device)."""
-    width = 2 * qubits
     layers = angles.numel() // n_merge_angles(qubits, 1)
-    cdtype = complex_dtype(angles.dtype)
-    unitary = torch.eye(2 ** width, dtype=cdtype, device=angles.device)
-    for name, wires, angle in merge_gates(qubits, layers):
-        if name in _FIXED:
-            gate = _fixed_gate(name, cdtype, angles.device)
-        else:
-            gate = _rotation(name[1].lower(), angles[angle])
-        unitary = _embed(gate, min(wires), width) @ unitary
-    return unitary
-
-
-def merge_map(unitary: torch.Tensor) -> torch.Tensor:
-    """The merge ``(a, b) -> Tr_2[U (a (x) b) U^dag]`` as a tensor
-    ``[d*d, d*d, d*d]`` acting on flattened density matrices: ``out =
-    einsum('xyz,y,z->x', map, a, b)``."""
-    d = int(math.isqrt(unitary.shape[0]))
-    u = unitary.reshape(d, d, d, d)
-    return torch.einsum('ijkl,pjmn->ipkmln', u, u.conj()).reshape(
-        d * d, d * d, d * d)
-
-
-def pauli_basis(qubits: int, dtype: torch.dtype = torch.complex128,
-                device: Device = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B, B_inv)`` with ``r = B vec(rho)`` the real Pauli vector
-    ``r_k = Tr(P_k rho)`` (first qubit most significant) and
-    ``vec(rho) = B_inv r``, complex ``dtype`` on ``device``. Cached per
-    qubit count, type and device: the tensors are shared, never modify
-    them.
-
-    >>> to_pauli, from_pauli = pauli_basis(1)
-    >>> rho = torch.tensor([[1, 0], [0, 0]], dtype=torch.complex128)
-    >>> (to_pauli @ rho.flatten()).real.tolist()   # I, X, Y, Z
-    [1.0, 0.0, 0.0, 1.0]
-    """
-    return _pauli_basis(qubits, complex_dtype(dtype),
-                        torch.device('cpu' if device is None else device))
-
-
-@functools.lru_cache(maxsize=None)
-def _pauli_basis(qubits: int, dtype: torch.dtype, device: torch.device
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    if dtype != torch.complex128 or device.type != 'cpu':
-        return tuple(t.to(device=device, dtype=dtype)    # type: ignore
-                     for t in _pauli_basis(qubits, torch.complex128,
-                                           torch.device('cpu')))
-    paulis = [torch.eye(2, dtype=torch.complex128),
-              torch.tensor([[0, 1], [1, 0]], dtype=torch.complex128),
-              torch.tensor([[0, -1j], [1j, 0]], dtype=torch.complex128),
-              torch.tensor([[1, 0], [0, -1]], dtype=torch.complex128)]
-    basis = paulis
-    for _ in range(qubits - 1):
-        basis = [torch.kron(a, b) for a in basis for b in paulis]
-    to_pauli = torch.stack([p.T.flatten() for p in basis])
-    from_pauli = torch.stack([p.flatten() for p in basis], 1) / 2 ** qubits
-    return to_pauli, from_pauli
-
-
-def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Batched product of many tiny matrices: for 4 x 4 blocks one
-    broadcast multiply and sum (much faster than ``bmm``), else ``matmul``."""
-    if a.shape[-1] > 4:
-        return a @ b
-    return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)
+    return circuit_unitary(merge_gates(qubits, layers), TURN * angles,
+                           2 * qubits)
 
 
 class SequenceClassifier(torch.nn.Module):
@@ -242,8 +144,8 @@ class SequenceClassifier(torch.nn.Module):
                            device=self.token_angles.device)
         psi = None
         for i in range(self.qubits):
-            rx = _rotation('x', self.token_angles[:, 2 * i])
-            rz = _rotation('z', self.token_angles[:, 2 * i + 1])
+            rx = gates.rx(TURN * self.token_angles[:, 2 * i])
+            rz = gates.rz(TURN * self.token_angles[:, 2 * i + 1])
             single = rz @ rx @ ket                           # [V, 2]
             psi = single if psi is None else (
                 psi.unsqueeze(-1) * single.unsqueeze(-2)).flatten(1)
@@ -307,7 +209,7 @@ class SequenceClassifier(torch.nn.Module):
             steps = transfer.reshape(-1, n, n)
             index = blocks * vocab + padded             # [B, L]
         else:                # pairs[b, v, w] = T[w] T[v]: v, then w
-            steps = _matmul(transfer[:, None],
+            steps = small_matmul(transfer[:, None],
                             transfer[:, :, None]).reshape(-1, n, n)
             index = ((blocks[0::2] * vocab + padded[:, 0::2]) * vocab
                      + padded[:, 1::2])                # [B, L/2]
@@ -322,7 +224,7 @@ class SequenceClassifier(torch.nn.Module):
             if mats.shape[1] % 2:
                 mats = torch.cat([mats, eye.expand(mats.shape[0], 1, n, n)],
                                  dim=1)
-            mats = _matmul(mats[:, 1::2], mats[:, 0::2])
+            mats = small_matmul(mats[:, 1::2], mats[:, 0::2])
         return mats[:, 0] @ start
 
     def _tree(self, tokens, states, maps) -> torch.Tensor:

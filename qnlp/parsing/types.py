@@ -94,10 +94,6 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'SKIP': Ty(),
 }
 
-#: Categories whose words are open-class (content words).
-OPEN_CATEGORIES = ('N', 'ADJ', 'PRED', 'IV', 'TV', 'DTV', 'VPC', 'SV',
-                   'ADVVP', 'ADVS', 'ADVADJ')
-
 
 def category_type(category: str) -> Ty:
     """The pregroup type of ``category`` (a key of :data:`CATEGORY_TYPES`)."""
