@@ -27,7 +27,7 @@ from qnlp.models.kernel import QuantumKernel, QuantumKernelSVC, \
     kernel_alignment
 from qnlp.models.vqc import VariationalCircuit
 from qnlp.tasks.compare import markdown, summarise
-from qnlp.train.sentiment import SentimentSettings, train_sentiment
+
 from qnlp.train.vqc import VQCClassifier
 
 angles = st.floats(-2 * math.pi, 2 * math.pi, allow_nan=False)

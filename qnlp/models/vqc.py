@@ -107,3 +107,26 @@ class VariationalCircuit(torch.nn.Module):
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         """``P(class 1)`` per sample."""
         return ((1 - self.expectation(states)) / 2).clamp(0.0, 1.0)
+
+
+class VQCModel(VariationalCircuit):
+    """The circuit as a model of :func:`qnlp.train.fit`: ``prepare``
+    encodes angle features ``(samples, qubits)`` (a tensor or an array)
+    once, ``forward`` gives the class probabilities ``[1 - p, p]``.
+
+    >>> model = VQCModel(2, reps=1, seed=0)
+    >>> probabilities = model(model.prepare(torch.rand(4, 2)))
+    >>> tuple(probabilities.shape), bool(torch.allclose(
+    ...     probabilities.sum(1), torch.ones(4, dtype=torch.float64)))
+    ((4, 2), True)
+    """
+
+    def prepare(self, features: Any) -> torch.Tensor:
+        if not isinstance(features, torch.Tensor):
+            features = torch.from_numpy(np.asarray(features,
+                                                   dtype=np.float64))
+        return self.encode(features.to(torch.float64))
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        p = super().forward(states)
+        return torch.stack([1 - p, p], dim=1)

@@ -337,6 +337,14 @@ class Task:
     baselines: ClassVar[dict[str, str]] = {}
     default_baselines: ClassVar[tuple[str, ...]] = ()
 
+    def baseline_choices(self, settings: Any
+                         ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """The baselines ``qnlp compare`` accepts with ``settings`` and
+        those it runs by default: :attr:`baselines` and
+        :attr:`default_baselines`, unless a task's baseline names depend
+        on its settings."""
+        return dict(self.baselines), tuple(self.default_baselines)
+
     def fit_baseline(self, name: str, data: str, settings: Any
                      ) -> dict[str, float]:
         """Train baseline ``name`` on the split ``settings`` (its seed)

@@ -92,12 +92,12 @@ def compare(data: str | Path, out: str | Path,
                      and type(settings) is kind.Settings), 'sentences')
     kind = get_task(task)
     settings = settings if settings is not None else kind.Settings()
-    baselines = list(kind.default_baselines if baselines is None
-                     else baselines)
-    unknown = sorted(set(baselines) - set(kind.baselines))
+    known, usual = kind.baseline_choices(settings)
+    baselines = list(usual if baselines is None else baselines)
+    unknown = sorted(set(baselines) - set(known))
     if unknown:
         raise ConfigError(f"unknown baselines {unknown} for {task}; choose "
-                          f"from {', '.join(kind.baselines)}")
+                          f"from {', '.join(known)}")
     if jobs is not None and jobs <= 0:
         raise ConfigError(f"jobs must be positive, got {jobs}")
     if seeds < 1:

@@ -116,24 +116,27 @@ def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
     from qnlp.train.run import CHECKPOINT_FILE, HISTORY_FILE
     start = time.perf_counter()
     hooks = task.hooks(settings, loaded)
-    history = fit(model, loaded.train, loaded.dev,
-                  TrainConfig(epochs=settings.epochs,
-                              batch_size=settings.batch_size, lr=settings.lr,
-                              seed=settings.seed,
-                              optimizer=settings.optimizer,
-                              schedule=settings.schedule,
-                              patience=settings.patience),
-                  progress=progress, checkpoint=run.file(CHECKPOINT_FILE),
-                  resume=resume, history_file=run.file(HISTORY_FILE),
-                  identity={'data_sha256': loaded.fingerprint,
-                            'settings': settings.to_dict()},
-                  world=world, hooks=hooks)
-    seconds = time.perf_counter() - start
+    # A model without trainable parameters (a kernel SVC) was fitted by
+    # Task.build, which may record its ``n_parameters`` and
+    # ``fit_seconds``; there is no training loop to run.
+    fitted = not any(p.requires_grad for p in model.parameters())
+    history = [] if fitted else fit(model, loaded.train, loaded.dev,
+        TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size,
+                    lr=settings.lr, seed=settings.seed,
+                    optimizer=settings.optimizer, schedule=settings.schedule,
+                    patience=settings.patience),
+        progress=progress, checkpoint=run.file(CHECKPOINT_FILE),
+        resume=resume, history_file=run.file(HISTORY_FILE),
+        identity={'data_sha256': loaded.fingerprint,
+                  'settings': settings.to_dict()},
+        world=world, hooks=hooks)
+    seconds = time.perf_counter() - start + getattr(model, 'fit_seconds',
+                                                    0.0)
     metrics: dict[str, Any] = {
         'task': task.name, 'train_seconds': seconds,
         'epochs': settings.epochs, 'epochs_run': len(history),
-        'n_parameters': sum(p.numel() for p in model.parameters()
-                            if p.requires_grad),
+        'n_parameters': getattr(model, 'n_parameters', None) or sum(
+            p.numel() for p in model.parameters() if p.requires_grad),
         'processes': world.size}
     for name in ('train', 'dev', 'test'):
         split = getattr(loaded, name)

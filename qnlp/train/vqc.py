@@ -1,20 +1,31 @@
 """``VQCClassifier``: the variational quantum classifier as an estimator.
 
 Features (angles, one per qubit) go through a
-:class:`~qnlp.models.vqc.VariationalCircuit`; the cross-entropy of
-``P(class 1)`` is minimised over the whole training set (or minibatches)
-by one of:
+:class:`~qnlp.models.vqc.VQCModel` (a
+:class:`~qnlp.models.vqc.VariationalCircuit` giving ``[1 - p, p]``),
+trained by :func:`qnlp.train.fit`, the one training loop of every task,
+on the binary cross-entropy of ``P(class 1)``
+(:func:`binary_cross_entropy`), with one of:
 
 * ``adam``: Adam on exact autograd gradients;
-* ``aqgd``: gradient descent with momentum on exact gradients (the
+* ``aqgd``: gradient descent with momentum 0.25 on exact gradients (the
   analytic quantum gradient descent of qiskit, as in Joshi et al.):
-  ``m = momentum m + (1 - momentum) g``, ``w -= lr m``;
+  ``m = 0.25 m + 0.75 g``, ``w -= lr m``;
 * ``spsa``: two loss evaluations per step (:class:`~qnlp.train.optim.SPSA`);
-* ``cobyla``: scipy's COBYLA, ``max_iter`` loss evaluations, initial
-  step ``lr``.
+* ``cobyla``: scipy's COBYLA, ``max_iter`` loss evaluations (one epoch of
+  the trainer's scipy path), initial step ``lr``.
 
+``max_iter`` is the number of epochs of :func:`~qnlp.train.fit`: with
+``batch_size=0`` (full batch) one optimiser step each; with a
+``batch_size`` every epoch is one pass over shuffled minibatches.
+Gradients are rounded to the trainer's 2^-40 grid before each step.
 All randomness (initial weights, minibatch order, SPSA directions) comes
 from ``seed``. Two classes only.
+
+Threads: the estimator leaves torch's thread count alone. Its
+operations are tiny (5 qubits: 32 amplitudes per review), so on a few
+hundred reviews ``torch.set_num_threads(1)`` is often faster than the
+default; set it yourself (or ``OMP_NUM_THREADS=1``) for such runs.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -26,7 +37,7 @@ from ``seed``. Two classes only.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,18 +46,24 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
 from qnlp.engine.device import resolve_dtype
-from qnlp.engine.statevector import torch_threads
 from qnlp.errors import ConfigError
-from qnlp.models.vqc import VariationalCircuit, check_features
-from qnlp.train.optim import SPSA
+from qnlp.models.vqc import VQCModel, check_features
+from qnlp.train.optim import AQGD_MOMENTUM
 
 VQC_OPTIMISERS = ('adam', 'aqgd', 'spsa', 'cobyla')
+#: Learning rate (cobyla: initial step) when ``lr`` is not given.
+DEFAULT_LR = {'adam': 0.1, 'aqgd': 1.0, 'spsa': 0.5, 'cobyla': 1.0}
 
 
-def _loss(probabilities: torch.Tensor, targets: torch.Tensor
-          ) -> torch.Tensor:
-    p = probabilities.clamp(1e-9, 1 - 1e-9)
-    return -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p)).mean()
+def binary_cross_entropy(probabilities: torch.Tensor, labels: torch.Tensor
+                         ) -> torch.Tensor:
+    """Mean cross-entropy of ``P(class 1)`` (column 1 of
+    ``probabilities``), clamped to ``[1e-9, 1 - 1e-9]``: the NLL of
+    ``[1 - p, p]``."""
+    p = probabilities[:, 1].clamp(1e-9, 1 - 1e-9)
+    targets = labels.to(p.dtype)
+    return -(targets * torch.log(p)
+             + (1 - targets) * torch.log(1 - p)).mean()
 
 
 class VQCClassifier(ClassifierMixin, BaseEstimator):
@@ -55,17 +72,19 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
     Parameters: the circuit (``feature_map`` ``angle`` or ``zz``,
     ``feature_reps``, ansatz ``reps`` and ``entanglement``, ``readout``
     ``parity`` or ``z``) and the training (``optimizer``, ``max_iter``
-    steps, ``lr``, ``momentum`` for ``aqgd``, ``batch_size`` 0 = full
-    batch, ``seed``), and where it runs (``device`` ``cpu``/``cuda``,
-    ``dtype`` ``float64``/``float32``). After ``fit``: ``weights_``,
-    ``loss_curve_``, ``fit_seconds_``, ``n_iter_``.
+    epochs, ``lr``, ``momentum`` of ``aqgd`` (fixed at 0.25, the
+    trainer's), ``batch_size`` 0 = full batch, ``seed``), and where it
+    runs (``device`` ``cpu``/``cuda``, ``dtype`` ``float64``/``float32``).
+    After ``fit``: ``weights_``, ``loss_curve_`` (the training loss of
+    every epoch; for ``cobyla`` of every loss evaluation),
+    ``fit_seconds_``, ``n_iter_`` (its length).
     """
 
     def __init__(self, feature_map: str = 'angle', feature_reps: int = 1,
                  reps: int = 2, entanglement: str = 'linear',
                  readout: str = 'parity', optimizer: str = 'adam',
                  max_iter: int = 100, lr: float | None = None,
-                 momentum: float = 0.25, batch_size: int = 0,
+                 momentum: float = AQGD_MOMENTUM, batch_size: int = 0,
                  seed: int = 0, device: str | None = None,
                  dtype: str = 'float64') -> None:
         self.feature_map = feature_map
@@ -82,22 +101,29 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
 
-    def _circuit(self, n_qubits: int) -> VariationalCircuit:
-        return VariationalCircuit(
+    def _circuit(self, n_qubits: int) -> VQCModel:
+        return VQCModel(
             n_qubits, feature_map=self.feature_map,
             feature_reps=self.feature_reps, reps=self.reps,
             entanglement=self.entanglement, readout=self.readout,
             seed=self.seed, dtype=resolve_dtype(self.dtype),
             device=self.device)
 
-    def fit(self, X: Any, y: Any) -> "VQCClassifier":
-        """Train on angles ``X`` ``(samples, qubits)`` and labels ``y``."""
+    def _check(self) -> None:
         if self.optimizer not in VQC_OPTIMISERS:
             raise ConfigError(f"unknown optimiser {self.optimizer!r}; choose "
                               f"from {', '.join(VQC_OPTIMISERS)}")
         if self.max_iter < 1:
             raise ConfigError(f"max_iter must be positive, got "
                               f"{self.max_iter}")
+        if self.momentum != AQGD_MOMENTUM:
+            raise ConfigError(f"momentum is {AQGD_MOMENTUM} (the trainer's "
+                              f"aqgd), got {self.momentum}")
+
+    def fit(self, X: Any, y: Any) -> "VQCClassifier":
+        """Train on angles ``X`` ``(samples, qubits)`` and labels ``y``."""
+        from qnlp.train.trainer import Hooks, Split, TrainConfig, fit
+        self._check()
         X, y = check_X_y(X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, targets = np.unique(y, return_inverse=True)
@@ -106,91 +132,44 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
                              f"{len(self.classes_)}")
         self.n_features_in_ = X.shape[1]
         self.circuit_ = self._circuit(X.shape[1])
-        states = self.circuit_.encode(torch.from_numpy(X))
-        weights = self.circuit_.weights
-        targets = torch.as_tensor(targets, dtype=weights.dtype,
-                                  device=weights.device)
+        lr = self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+        evaluations: list[float] = []
+        loss = binary_cross_entropy
+        if self.optimizer == 'cobyla':
+            # one epoch of max_iter evaluations: scipy's single COBYLA run
+            config = TrainConfig(epochs=1, lr=lr, seed=self.seed,
+                                 optimizer='cobyla',
+                                 evaluations=self.max_iter)
+
+            def loss(probabilities: torch.Tensor, labels: torch.Tensor
+                     ) -> torch.Tensor:
+                value = binary_cross_entropy(probabilities, labels)
+                evaluations.append(float(value))
+                return value
+        else:
+            config = TrainConfig(epochs=self.max_iter,
+                                 batch_size=self.batch_size, lr=lr,
+                                 seed=self.seed, optimizer=self.optimizer)
+        train = Split(torch.from_numpy(X), torch.from_numpy(targets))
         start = time.perf_counter()
-        with torch_threads(1):  # tiny operations: one thread is faster
-            self.loss_curve_ = self._train(states, targets)
+        history = fit(self.circuit_, train, None, config, progress=False,
+                      hooks=Hooks(loss=loss, select='last'))
         self.fit_seconds_ = time.perf_counter() - start
+        # cobyla: every evaluation but the trainer's final one at the end
+        self.loss_curve_ = evaluations[:-1] if evaluations else \
+            [row['train_loss'] for row in history]
         self.n_iter_ = len(self.loss_curve_)
         self.weights_ = self.circuit_.weights.detach().cpu().double(
         ).numpy().copy()
         return self
 
-    def _train(self, states: torch.Tensor, targets: torch.Tensor
-               ) -> list[float]:
-        circuit, weights = self.circuit_, self.circuit_.weights
-        generator = torch.Generator().manual_seed(self.seed)
-        size = self.batch_size if 0 < self.batch_size < len(states) \
-            else len(states)
-
-        def batches() -> Any:
-            if size == len(states):
-                yield states, targets
-                return
-            order = torch.randperm(len(states), generator=generator).to(
-                states.device)
-            yield states[order[:size]], targets[order[:size]]
-
-        curve: list[float] = []
-        if self.optimizer == 'cobyla':
-            self._cobyla(lambda: _loss(circuit(states), targets), curve)
-            return curve
-        lr = self.lr if self.lr is not None else {
-            'adam': 0.1, 'aqgd': 1.0, 'spsa': 0.5}[self.optimizer]
-        if self.optimizer == 'spsa':
-            spsa = SPSA([weights], lr=lr, seed=self.seed)
-            for _ in range(self.max_iter):
-                batch, target = next(batches())
-                curve.append(float(spsa.step(
-                    lambda: _loss(circuit(batch), target))))
-            return curve
-        optimiser: torch.optim.Optimizer
-        if self.optimizer == 'adam':
-            optimiser = torch.optim.Adam([weights], lr=lr)
-        else:  # aqgd: m = mu m + (1 - mu) g; w -= lr m
-            optimiser = torch.optim.SGD([weights], lr=lr * (1 - self.momentum),
-                                        momentum=self.momentum)
-        losses = []   # kept on the device: no host sync per step
-        for _ in range(self.max_iter):
-            batch, target = next(batches())
-            optimiser.zero_grad()
-            loss = _loss(circuit(batch), target)
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.detach())
-        curve.extend(torch.stack(losses).cpu().tolist())
-        return curve
-
-    def _cobyla(self, loss: Callable[[], torch.Tensor],
-                curve: list[float]) -> None:
-        from scipy.optimize import minimize
-        weights = self.circuit_.weights
-
-        def objective(values: np.ndarray) -> float:
-            with torch.no_grad():
-                weights.copy_(torch.from_numpy(values))   # any device
-                value = float(loss())
-            curve.append(value)
-            return value
-
-        result = minimize(objective,
-                          weights.detach().cpu().double().numpy().copy(),
-                          method='COBYLA',
-                          options={'maxiter': self.max_iter,
-                                   'rhobeg': self.lr or 1.0})
-        with torch.no_grad():
-            weights.copy_(torch.from_numpy(result.x))
-
     def predict_proba(self, X: Any) -> np.ndarray:
         """``(samples, 2)`` class probabilities, columns as ``classes_``."""
         X = check_features(self, X)
+        self.circuit_.eval()
         with torch.no_grad():
-            p1 = self.circuit_(self.circuit_.encode(torch.from_numpy(X)))
-        p1 = p1.cpu().double().numpy()
-        return np.stack([1 - p1, p1], axis=1)
+            found = self.circuit_(self.circuit_.prepare(X))
+        return found.cpu().double().numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
