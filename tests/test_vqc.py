@@ -1,11 +1,11 @@
-"""Statevector simulator, feature maps, VQC, quantum kernels, sentiment runs.
+"""Statevector simulator, feature maps, VQC, quantum kernels (sentiment
+runs: tests/test_sentiment.py).
 
 Every fast path is checked against qiskit's own statevectors (and, when
 installed, qiskit-machine-learning's kernel).
 """
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -16,7 +16,6 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import Pauli, Statevector as QiskitStatevector
 from sklearn.base import clone
 
-from qnlp.cli.main import main
 from qnlp.data.adhoc import ad_hoc_data, ad_hoc_states
 from qnlp.engine.gates import entangler_pairs
 from qnlp.engine.statevector import Statevector
@@ -251,53 +250,6 @@ def test_comparison_table_with_precision_and_recall():
                                        'parameters': 1, 'seconds': 1}]}),
                      'c', 1)
     assert 'precision' not in plain
-
-
-REVIEWS = ['Review\tLiked'] + [
-    f'{a} {b} food\t1' for a in ('good', 'great', 'tasty', 'lovely')
-    for b in ('really', 'very', 'so')] + [
-    f'{a} {b} food\t0' for a in ('bad', 'awful', 'cold', 'stale')
-    for b in ('really', 'very', 'so')]
-
-
-@pytest.fixture()
-def reviews(tmp_path):
-    path = tmp_path / 'reviews.tsv'
-    path.write_text('\n'.join(REVIEWS) + '\n')
-    return path
-
-
-def test_train_sentiment_writes_run(reviews, tmp_path):
-    result = train_sentiment(reviews, tmp_path / 'run', SentimentSettings(
-        features='tfidf', k=3, seeds=2, max_iter=40,
-        baselines=('logistic-regression', 'svm-rbf')), progress=False)
-    saved = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
-    assert set(saved['summary']) == {
-        'vqc', 'logistic-regression-k3', 'svm-rbf-k3',
-        'logistic-regression-full', 'svm-rbf-full'}
-    assert len(saved['runs']['vqc']) == 2
-    assert saved['summary']['vqc']['parameters'] == 18
-    assert (tmp_path / 'run' / 'comparison.md').exists()
-    assert result['seed0']['vqc']['accuracy'] == saved['runs']['vqc'][0][
-        'accuracy']
-
-
-def test_cli_sentiment(reviews, tmp_path, capsys):
-    status = main(['train', '--task', 'sentiment', str(reviews), '--model',
-                   'qsvc', '--features', 'tfidf', '--components', '2',
-                   '--seeds', '1', '--no-ceiling', '--quiet',
-                   '--out', str(tmp_path / 'run')])
-    assert status == 0
-    assert '| qsvc |' in capsys.readouterr().out
-    bad = tmp_path / 'bad.tsv'
-    bad.write_text('Review\tLiked\ngood food\t1\nno label here\n')
-    status = main(['train', '--task', 'sentiment', str(bad), '--model',
-                   'vqc', '--quiet', '--out', str(tmp_path / 'bad')])
-    assert status == 2
-    assert f'{bad}:3:' in capsys.readouterr().err
-    status = main(['train', '--task', 'sentiment', str(reviews), '--model',
-                   'tree', '--quiet', '--out', str(tmp_path / 'x')])
-    assert status == 2
 
 
 def test_vqc_circuit_matches_qiskit_machine_learning():
