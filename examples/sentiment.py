@@ -2,7 +2,9 @@
 
     python examples/sentiment.py
 
-(For reviews: ``qnlp train --task sentiment REVIEWS.tsv --model vqc``.)
+(For reviews: ``qnlp train --task sentiment REVIEWS.tsv --out RUN`` trains
+one VQC, ``--model qsvc`` the kernel SVC; ``qnlp compare --task sentiment
+REVIEWS.tsv --out DIR`` puts them next to classical classifiers.)
 """
 from qnlp.data import ad_hoc_data
 from qnlp.models import QuantumKernelSVC

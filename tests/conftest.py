@@ -37,3 +37,34 @@ def mc_sentences() -> list[str]:
     if data is None or not (data / 'text' / 'mc').is_dir():
         pytest.skip('MC corpus not available (set QNLP_DATA_DIR)')
     return corpus_sentences(data / 'text' / 'mc')
+
+
+def kill_after_epoch(args: list[str], checkpoint: Path, epoch: int = 3,
+                     timeout: float = 120) -> int:
+    """Run ``python -m qnlp ARGS`` and kill -9 it once ``checkpoint``
+    holds epoch ``epoch`` or later; returns the checkpoint's epoch (the
+    test fails when training ends first)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from qnlp.train.state import load_state
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'qnlp', *args],
+        env={**os.environ, 'PYTHONPATH': str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if checkpoint.exists():
+            try:
+                if load_state(checkpoint)['epoch'] >= epoch:
+                    break
+            except Exception:  # being replaced right now: try again
+                pass
+        time.sleep(0.01)
+    if process.poll() is not None:
+        pytest.fail('training ended before it could be killed')
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    return load_state(checkpoint)['epoch']

@@ -2,19 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
-import pytest
 import torch
 from safetensors.torch import load_file
 
 from qnlp.cli import main
-from qnlp.train.state import load_state
-from tests.conftest import BUNDLED, ROOT
+from tests.conftest import BUNDLED, kill_after_epoch
 
 ARGS = ['--epochs', '12', '--batch-size', '8', '--seed', '5', '--quiet']
 
@@ -38,29 +31,10 @@ def test_kill_during_training_then_resume_is_bit_identical(tmp_path):
     whole, killed = tmp_path / 'whole', tmp_path / 'killed'
     assert main(['train', str(BUNDLED), '--out', str(whole), *ARGS]) == 0
 
-    env = {**os.environ, 'PYTHONPATH': str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, '-m', 'qnlp', 'train', str(BUNDLED), '--out',
-         str(killed), *ARGS], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    checkpoint = killed / 'checkpoint.safetensors'
-    deadline = time.time() + 120
-    epoch = 0
-    while time.time() < deadline and process.poll() is None:
-        if checkpoint.exists():
-            try:
-                epoch = load_state(checkpoint)['epoch']
-            except Exception:  # being replaced right now: try again
-                epoch = 0
-            if epoch >= 3:
-                break
-        time.sleep(0.01)
-    if process.poll() is not None:
-        pytest.fail('training ended before it could be killed')
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    interrupted_at = kill_after_epoch(
+        ['train', str(BUNDLED), '--out', str(killed), *ARGS],
+        killed / 'checkpoint.safetensors')
     assert not (killed / 'metrics.json').exists()
-    interrupted_at = load_state(checkpoint)['epoch']
     assert 3 <= interrupted_at < 12
 
     assert main(['train', str(BUNDLED), '--resume', str(killed),

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,8 +14,7 @@ from qnlp.errors import CheckpointError
 from qnlp.models.kernel import QuantumKernelSVC
 from qnlp.tasks import load_trained
 from qnlp.tasks.sentiment import SentimentSettings, fitted_kernel_model
-from qnlp.train.state import load_state
-from tests.conftest import ROOT
+from tests.conftest import kill_after_epoch
 
 GOOD, BAD = ('good', 'great', 'tasty', 'lovely'), ('bad', 'awful', 'cold',
                                                    'stale')
@@ -158,27 +152,11 @@ def test_kill_then_resume_is_bit_identical(tmp_path):
             '--epochs', '20', '--batch-size', '4', '--seed', '3', *TFIDF]
     whole, killed = tmp_path / 'whole', tmp_path / 'killed'
     assert main(['train', *args, '--out', str(whole)]) == 0
-    env = {**os.environ, 'PYTHONPATH': str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, '-m', 'qnlp', 'train', *args, '--out',
-         str(killed)], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    checkpoint = killed / 'checkpoint.safetensors'
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        if checkpoint.exists():
-            try:
-                if load_state(checkpoint)['epoch'] >= 3:
-                    break
-            except Exception:  # being replaced right now: try again
-                pass
-        time.sleep(0.01)
-    if process.poll() is not None:
-        pytest.fail('training ended before it could be killed')
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    interrupted_at = kill_after_epoch(['train', *args, '--out',
+                                       str(killed)],
+                                      killed / 'checkpoint.safetensors')
     assert not (killed / 'metrics.json').exists()
-    assert 3 <= load_state(checkpoint)['epoch'] < 20
+    assert 3 <= interrupted_at < 20
     assert main(['train', *args, '--resume', str(killed)]) == 0
     assert torch.equal(_weights(whole)['weights'],
                        _weights(killed)['weights'])
