@@ -145,18 +145,18 @@ def test_kill_then_resume_is_bit_identical(tmp_path):
     rng = np.random.default_rng(0)
     words = GOOD + BAD + ('food', 'place', 'staff', 'very', 'so', 'not')
     lines = ['Review\tLiked'] + [
-        ' '.join(rng.choice(words, 6)) + f'\t{i % 2}' for i in range(200)]
+        ' '.join(rng.choice(words, 6)) + f'\t{i % 2}' for i in range(120)]
     data = tmp_path / 'reviews.tsv'
     data.write_text('\n'.join(lines) + '\n')
-    args = ['--task', 'sentiment', str(data), '--components', '6',
-            '--epochs', '20', '--batch-size', '4', '--seed', '3', *TFIDF]
+    args = ['--task', 'sentiment', str(data), '--components', '4',
+            '--epochs', '12', '--batch-size', '4', '--seed', '3', *TFIDF]
     whole, killed = tmp_path / 'whole', tmp_path / 'killed'
     assert main(['train', *args, '--out', str(whole)]) == 0
     interrupted_at = kill_after_epoch(['train', *args, '--out',
                                        str(killed)],
                                       killed / 'checkpoint.safetensors')
     assert not (killed / 'metrics.json').exists()
-    assert 3 <= interrupted_at < 20
+    assert 3 <= interrupted_at < 12
     assert main(['train', *args, '--resume', str(killed)]) == 0
     assert torch.equal(_weights(whole)['weights'],
                        _weights(killed)['weights'])
