@@ -523,7 +523,7 @@ def locate_dataset(name: str, data_dir: str | Path | None = None) -> Path:
     for candidate in candidates:
         if candidate.exists() and _looks_like(name, candidate):
             return candidate
-    raise CorpusError(f"data set {name} not found; give --data-dir, set "
+    raise CorpusError(f"data set {name} not found; pass its folder, set "
                       "QNLP_DATA_DIR, or download it with "
                       f"qnlp.data.images.download_dataset({name!r})",
                       str(candidates[0]))
