@@ -579,6 +579,8 @@ def test_settings_are_checked_and_the_dataset_is_inferred(tmp_path):
         ImageSettings(layers=33)
     with pytest.raises(ConfigError, match='model must be one of'):
         ImageSettings(model='resnet')
+    with pytest.raises(ConfigError, match='weight_decay needs'):
+        ImageSettings(weight_decay=0.1, optimizer='spsa')
     assert image_data.infer_dataset(tmp_path / 'cifar10') == 'cifar10'
     folder = make_idx_folder(tmp_path / 'digits')
     assert image_data.infer_dataset(folder) == 'mnist'

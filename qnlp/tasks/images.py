@@ -83,6 +83,11 @@ class ImageSettings(Settings):
     dtype: str = setting('float32', 'floating precision',
                          choices=('float64', 'float32'))
 
+    def check(self) -> None:
+        if self.weight_decay and self.optimizer not in ('adam', 'sgd'):
+            raise ConfigError(f"weight_decay needs optimizer adam or sgd, "
+                              f"not {self.optimizer}")
+
 
 def build_network(settings: ImageSettings, shape: Sequence[int],
                   n_classes: int) -> Any:
