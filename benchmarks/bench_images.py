@@ -13,7 +13,8 @@ Timed: a training step (forward, backward, Adam step) on the same batch
 of 20 inputs per image, for the quantum layer alone and for the whole
 HQNN-Parallel network (28x28 images); images per second and ratios.
 With ``--mnist DIR`` also one full MNIST training epoch (60,000 images)
-of HQNN-Parallel with ``qnlp`` (``train_image_classifier``, batch 128).
+of HQNN-Parallel with ``qnlp`` (``qnlp.tasks.train('images', ...)``,
+batch 128).
 
     python benchmarks/bench_images.py [--batch 128] [--threads 1]
         [--mnist ../shared/data/images]
@@ -171,13 +172,14 @@ def main() -> None:
 
     epoch = None
     if args.mnist:
-        from qnlp.data.images import load_image_dataset
-        from qnlp.train.images import ImageSettings, train_image_classifier
-        data = load_image_dataset('mnist', args.mnist)
+        from qnlp.data.images import locate_dataset
+        from qnlp.tasks import train
+        from qnlp.tasks.images import ImageSettings
         with tempfile.TemporaryDirectory() as run:
-            metrics = train_image_classifier(
-                data, run, ImageSettings(epochs=1, batch_size=128),
-                progress=False)
+            metrics = train('images', locate_dataset('mnist', args.mnist),
+                            f'{run}/run', ImageSettings(epochs=1,
+                                                        batch_size=128),
+                            progress=False)
         epoch = {'seconds': metrics['train_seconds'],
                  'test_accuracy_after_1_epoch': metrics['test_accuracy']}
         print(f"\none MNIST epoch (60,000 images, batch 128, augmentation "

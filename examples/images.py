@@ -4,7 +4,8 @@
 
 Trains the parallel quantum layer with a linear head on a toy task
 (which half of a 20-pixel strip is brighter), then prints the parameter
-counts of every image model. Real data: ``qnlp train --task images``.
+counts of every image model. Real data: ``qnlp train --task images DATA
+--out RUN`` (or ``qnlp.tasks.train('images', DATA, RUN, ImageSettings())``).
 """
 import torch
 

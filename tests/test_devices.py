@@ -298,9 +298,9 @@ def test_text_run_is_device_independent(tmp_path, device):
 
 @pytest.mark.parametrize('device', DEVICES)
 def test_protein_and_image_runs_take_device_and_dtype(tmp_path, device):
-    from qnlp.data.images import ImageData
-    from qnlp.train.images import ImageSettings, train_image_classifier
-    from qnlp.tasks import train
+    from qnlp.data.images import write_idx
+    from qnlp.tasks import load_trained, train
+    from qnlp.tasks.images import ImageSettings
     from qnlp.tasks.proteins import ProteinSettings
     metrics = train(
         'proteins', 'corpora/proteins', tmp_path / 'p', ProteinSettings(
@@ -308,14 +308,21 @@ def test_protein_and_image_runs_take_device_and_dtype(tmp_path, device):
         progress=False, device=device)
     assert 0 <= metrics['test_accuracy'] <= 1
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (16, 1, 12, 12), dtype=np.uint8)
-    y = np.arange(16) % 2
-    data = ImageData('toy', ['a', 'b'], x, y, x[:4], y[:4])
-    metrics = train_image_classifier(
-        data, tmp_path / 'i', ImageSettings(model='hqnn-quanv', epochs=1,
-                                            batch_size=8, dtype='float64'),
+    folder = tmp_path / 'mnist'
+    folder.mkdir()
+    for prefix, n in (('train', 16), ('t10k', 4)):
+        write_idx(folder / f'{prefix}-images-idx3-ubyte',
+                  rng.integers(0, 256, (n, 12, 12), dtype=np.uint8))
+        write_idx(folder / f'{prefix}-labels-idx1-ubyte', np.arange(n) % 2)
+    metrics = train(
+        'images', folder, tmp_path / 'i', ImageSettings(
+            model='hqnn-quanv', epochs=1, batch_size=8, dtype='float64'),
         progress=False, device=device)
     assert 0 <= metrics['test_accuracy'] <= 1
+    on_device = load_trained(tmp_path / 'i', device)
+    assert on_device.model.mean.dtype == torch.float64
+    on_cpu = load_trained(tmp_path / 'i').evaluate(folder)
+    assert on_device.evaluate(folder)['accuracy'] == on_cpu['accuracy']
 
 
 def test_cli_dtype_float32_end_to_end(tmp_path, capsys):

@@ -14,17 +14,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qnlp.cli.main import IMAGE_MODELS, main
+from qnlp.cli.main import main
 from qnlp.data import images as image_data
+from qnlp.data.augment import ImageAugment
 from qnlp.data.images import (ImageData, load_cifar10, load_idx_dataset,
                               load_image_dataset, load_medmnist, read_idx,
                               write_idx)
 from qnlp.errors import CheckpointError, CorpusError
-from qnlp.models.images import MODELS, count_parameters, make_image_model
+from qnlp.models.images import (FRONTS, MODELS, count_parameters, make_image_model,
+                                 quantum_parameters)
 from qnlp.models.quantum_layers import ParallelQuantumLayer, Quanvolution
-from qnlp.train import images as image_train
-from qnlp.train.images import (ImageSettings, quantum_parameters,
-                               train_image_classifier)
+from qnlp.tasks import load_trained, train
+from qnlp.tasks.images import IMAGE_FRONTS, IMAGE_MODELS, ImageSettings
 
 # ------------------------------------------------ numpy reference ------
 
@@ -231,7 +232,7 @@ def test_model_parameter_counts_are_exact():
         4 * 2 * 3 + 784 * 10 + 10
     assert count_parameters(make_image_model('cnn-quanv')) == \
         4 * 4 + 4 + 784 * 10 + 10
-    assert set(IMAGE_MODELS) == set(MODELS)
+    assert IMAGE_MODELS == MODELS and IMAGE_FRONTS == FRONTS
 
 
 @pytest.mark.parametrize('name', MODELS)
@@ -391,78 +392,175 @@ def test_download_table_is_complete():
 
 # -------------------------------------------------------- training ------
 
-def toy_data(seed=0) -> ImageData:
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 50, (48, 1, 16, 16), dtype=np.uint8)
-    y = np.arange(48) % 2
-    x[y == 1, :, 2:5, 2:10] = 255
-    return ImageData('toy', ['a', 'b'], x[:32], y[:32], x[32:], y[32:])
+def toy_folder(root: Path, n_train=32, n_test=16, side=16) -> Path:
+    """A two-class MNIST-style folder (``root/mnist``) with a pattern."""
+    rng = np.random.default_rng(0)
+    folder = root / 'mnist'
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (('train', n_train), ('t10k', n_test)):
+        labels = np.arange(n) % 2
+        images = rng.integers(0, 50, (n, side, side))
+        images[labels == 1, 2:5, 2:10] = 255
+        write_idx(folder / f'{prefix}-images-idx3-ubyte', images)
+        write_idx(folder / f'{prefix}-labels-idx1-ubyte', labels)
+    return folder
 
 
-def test_training_learns_and_writes_the_run(tmp_path):
-    metrics = train_image_classifier(
-        toy_data(), tmp_path, ImageSettings(model='hqnn-parallel',
-                                            epochs=4, batch_size=8,
-                                            lr=0.01, front='small'),
+def _weights(run: Path) -> dict:
+    from safetensors.torch import load_file
+    return load_file(run / 'weights.safetensors')
+
+
+def _same_weights(a: Path, b: Path) -> None:
+    first, second = _weights(a), _weights(b)
+    assert first.keys() == second.keys()
+    for key in first:
+        torch.testing.assert_close(first[key], second[key], rtol=0, atol=0)
+
+
+def _without_times(rows):
+    return [{k: v for k, v in row.items() if 'seconds' not in k}
+            for row in rows]
+
+
+def test_training_learns_evaluates_and_predicts(tmp_path, capsys):
+    from PIL import Image
+    data = toy_folder(tmp_path / 'data')
+    run = tmp_path / 'run'
+    metrics = train('images', data, run, ImageSettings(
+        model='hqnn-parallel', epochs=4, batch_size=8, lr=0.01),
         progress=False)
     assert metrics['test_accuracy'] >= 0.75
-    assert metrics['n_quantum_parameters'] == 180
-    for name in ('config.json', 'metrics.json', 'weights.safetensors',
-                 'checkpoint.safetensors', 'history.jsonl'):
-        assert (tmp_path / name).is_file()
-    history = (tmp_path / 'history.jsonl').read_text().splitlines()
-    assert len(history) == 4
+    assert metrics['dev_accuracy'] is None
+    assert metrics['task_metrics'] == {'dataset': 'mnist',
+                                       'images': [32, 0, 16],
+                                       'n_quantum_parameters': 180}
+    for name in ('config.json', 'run.yaml', 'metrics.json', 'curve.png',
+                 'weights.safetensors', 'checkpoint.safetensors',
+                 'history.jsonl'):
+        assert (run / name).is_file()
+    assert len((run / 'history.jsonl').read_text().splitlines()) == 4
+    # new data read the run's way: the test split of another folder
+    other = toy_folder(tmp_path / 'other', n_test=10)
+    report = load_trained(run).evaluate(other)
+    assert sum(row['support'] for row in report['per_class'].values()) == 10
+    assert 0 <= report['accuracy'] <= 1
+    assert main(['evaluate', str(run), str(other), '--json']) == 0
+    assert json.loads(capsys.readouterr().out)['accuracy'] == \
+        report['accuracy']
+    # an image file, converted to the run's single channel
+    image = np.zeros((16, 16, 3), np.uint8)
+    image[2:5, 2:10] = 255
+    Image.fromarray(image).save(tmp_path / 'one.png')
+    Image.fromarray(image[:, :, 0]).save(tmp_path / 'one.jpg', quality=100)
+    assert main(['predict', str(run), str(tmp_path / 'one.png'),
+                 str(tmp_path / 'one.jpg'), '--json']) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row['label'] for row in rows] == ['1', '1']
+    assert abs(sum(rows[0]['probabilities'].values()) - 1) < 1e-5
 
 
-def test_resume_after_interruption_gives_the_same_weights(tmp_path,
-                                                          monkeypatch):
-    from safetensors.torch import load_file
-    run_settings = ImageSettings(model='hqnn-quanv', epochs=3, batch_size=8,
-                                 shift=1)
-    data = toy_data()
-    train_image_classifier(data, tmp_path / 'full', run_settings,
-                           progress=False)
-    real_write = image_train.atomic_write_text
+def test_predict_refuses_bad_image_files(tmp_path, capsys):
+    from PIL import Image
+    run = tmp_path / 'run'
+    train('images', toy_folder(tmp_path), run, ImageSettings(
+        model='cnn-quanv', epochs=1, batch_size=16), progress=False)
+    Image.fromarray(np.zeros((20, 16), np.uint8)).save(tmp_path / 'big.png')
+    (tmp_path / 'text.png').write_text('not an image')
+    for name, message in (('big.png', '16x20 pixels; the run takes 16x16'),
+                          ('text.png', 'not a readable image'),
+                          ('missing.png', 'not a readable image')):
+        assert main(['predict', str(run), str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and message in err, err
+
+
+def test_interrupted_run_resumes_bit_identical(tmp_path, monkeypatch):
+    from qnlp.train import trainer
+    data = toy_folder(tmp_path / 'data')
+    args = ['train', '--task', 'images', str(data), '--model', 'hqnn-quanv',
+            '--epochs', '3', '--batch-size', '8', '--shift', '1', '--flip',
+            'true', '--quiet']
+    assert main([*args, '--out', str(tmp_path / 'whole')]) == 0
+    real_write = trainer.atomic_write_text
     calls = []
 
-    def crash(path, text):
+    def interrupted(path, text):
         calls.append(path)
         real_write(path, text)
-        if len(calls) == 2:  # after epoch 2's checkpoint
+        if len(calls) == 2:  # after epoch 2's checkpoint and history
             raise KeyboardInterrupt
-    monkeypatch.setattr(image_train, 'atomic_write_text', crash)
-    with pytest.raises(KeyboardInterrupt):
-        train_image_classifier(data, tmp_path / 'cut', run_settings,
-                               progress=False)
-    monkeypatch.setattr(image_train, 'atomic_write_text', real_write)
-    train_image_classifier(data, tmp_path / 'cut', run_settings,
-                           resume=True, progress=False)
-    full = load_file(tmp_path / 'full' / 'weights.safetensors')
-    cut = load_file(tmp_path / 'cut' / 'weights.safetensors')
-    assert full.keys() == cut.keys()
-    for key in full:
-        torch.testing.assert_close(full[key], cut[key], rtol=0, atol=0)
-    other = ImageSettings(model='hqnn-quanv', epochs=4, batch_size=8)
-    with pytest.raises(CheckpointError, match='other settings'):
-        train_image_classifier(data, tmp_path / 'cut', other, resume=True,
-                               progress=False)
+    monkeypatch.setattr(trainer, 'atomic_write_text', interrupted)
+    assert main([*args, '--out', str(tmp_path / 'cut')]) == 130
+    monkeypatch.setattr(trainer, 'atomic_write_text', real_write)
+    assert not (tmp_path / 'cut' / 'metrics.json').exists()
+    assert main(['train', '--resume', str(tmp_path / 'cut'), '--quiet']) == 0
+    _same_weights(tmp_path / 'whole', tmp_path / 'cut')
+    whole, cut = (json.loads((tmp_path / name / 'metrics.json').read_text())
+                  for name in ('whole', 'cut'))
+    assert _without_times([whole]) == _without_times([cut])
+    history = [[json.loads(line) for line in (tmp_path / name /
+                                              'history.jsonl')
+                .read_text().splitlines()] for name in ('whole', 'cut')]
+    assert _without_times(history[0]) == _without_times(history[1])
 
 
-def test_validation_split_selects_the_weights(tmp_path):
-    data = toy_data()
-    data.val_images, data.val_labels = data.test_images, data.test_labels
-    metrics = train_image_classifier(
-        data, tmp_path, ImageSettings(model='cnn-quanv', epochs=2,
-                                      batch_size=16), progress=False)
-    assert metrics['selected'] == 'best validation accuracy'
-    assert 0 <= metrics['val_accuracy'] <= 1
+def test_replay_from_run_yaml_and_foreign_options(tmp_path, capsys):
+    data = toy_folder(tmp_path / 'data')
+    first, again = tmp_path / 'first', tmp_path / 'again'
+    assert main(['train', '--task', 'images', str(data), '--out', str(first),
+                 '--model', 'cnn', '--epochs', '2', '--batch-size', '8',
+                 '--weight-decay', '0.01', '--quiet']) == 0
+    assert main(['train', '--config', str(first / 'run.yaml'), '--out',
+                 str(again), '--quiet']) == 0
+    _same_weights(first, again)
+    config = json.loads((again / 'config.json').read_text())
+    assert config['task'] == 'images' and config['shape'] == [1, 16, 16]
+    assert config['settings']['weight_decay'] == 0.01
+    capsys.readouterr()
+    assert main(['train', '--task', 'images', str(data), '--out',
+                 str(tmp_path / 'x'), '--tagger', 'spacy']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and '--tagger is not an option of --task ' \
+        'images' in err
+
+
+def test_validation_split_is_the_dev_split(tmp_path):
+    folder = tmp_path / 'pneumoniamnist'
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (('train', 24), ('val', 8), ('test', 8)):
+        arrays[f'{split}_images'] = rng.integers(0, 256, (n, 12, 12),
+                                                 dtype=np.uint8)
+        arrays[f'{split}_labels'] = (np.arange(n) % 2).reshape(n, 1)
+    np.savez(folder / 'pneumoniamnist.npz', **arrays)
+    metrics = train('images', folder, tmp_path / 'run', ImageSettings(
+        model='cnn-quanv', epochs=2, batch_size=8), progress=False)
+    assert 0 <= metrics['dev_accuracy'] <= 1
+    assert metrics['task_metrics']['images'] == [24, 8, 8]
+    history = (tmp_path / 'run' / 'history.jsonl').read_text().splitlines()
+    assert all('dev_accuracy' in json.loads(row) for row in history)
+
+
+def test_compare_hqnn_with_cnn(tmp_path, capsys):
+    data = toy_folder(tmp_path / 'data')
+    out = tmp_path / 'cmp'
+    assert main(['compare', '--task', 'images', str(data), '--out', str(out),
+                 '--baselines', 'cnn', '--seeds', '1', '--epochs', '1',
+                 '--batch-size', '16', '--quiet']) == 0
+    result = json.loads((out / 'comparison.json').read_text())
+    assert set(result['models']) == {'hqnn-parallel', 'cnn'}
+    assert result['models']['hqnn-parallel']['parameters'] != \
+        result['models']['cnn']['parameters']
+    assert (out / 'comparison.png').is_file()
+    assert '| cnn |' in (out / 'comparison.md').read_text()
 
 
 def test_augmentation_shifts_and_flips():
-    batcher = image_train.Batcher(np.zeros((1, 1, 4, 4), np.uint8), False,
-                                  shift=1, flip=True)
+    augment = ImageAugment(shift=1, flip=True)
     image = torch.arange(16.).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
-    out = batcher.augment(image, torch.Generator().manual_seed(0))
+    out = augment(image, torch.Generator().manual_seed(0))
     assert out.shape == image.shape
     # every output is a shifted/flipped copy: its non-zero values are
     # a sub-block of the original rows or their mirror
@@ -475,28 +573,25 @@ def test_augmentation_shifts_and_flips():
                                                                 reverse=True)
 
 
+def test_settings_are_checked_and_the_dataset_is_inferred(tmp_path):
+    from qnlp.errors import ConfigError
+    with pytest.raises(ConfigError, match='layers must be at most 32'):
+        ImageSettings(layers=33)
+    with pytest.raises(ConfigError, match='model must be one of'):
+        ImageSettings(model='resnet')
+    with pytest.raises(ConfigError, match='weight_decay needs'):
+        ImageSettings(weight_decay=0.1, optimizer='spsa')
+    assert image_data.infer_dataset(tmp_path / 'cifar10') == 'cifar10'
+    folder = make_idx_folder(tmp_path / 'digits')
+    assert image_data.infer_dataset(folder) == 'mnist'
+    with pytest.raises(CorpusError, match='does not hold the cifar10'):
+        image_data.load_image_folder(folder, 'cifar10')
+
+
 # ------------------------------------------------------------- CLI ------
 
-def test_cli_trains_images(tmp_path, capsys):
-    make_idx_folder(tmp_path / 'data' / 'mnist')
-    code = main(['train', '--task', 'images', '--dataset', 'mnist',
-                 '--data-dir', str(tmp_path / 'data'), '--model',
-                 'hqnn-parallel', '--epochs', '1', '--batch-size', '16',
-                 '--threads', '1', '--out', str(tmp_path / 'run'),
-                 '--quiet'])
-    assert code == 0
-    printed = capsys.readouterr().out
-    assert 'test accuracy' in printed and '180 quantum' in printed
-    metrics = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
-    assert metrics['images'] == [40, 0, 20]
-
-
-def test_cli_reports_missing_data_in_one_line(tmp_path, capsys,
-                                              monkeypatch):
-    monkeypatch.setenv('QNLP_CACHE_DIR', str(tmp_path / 'cache'))
-    monkeypatch.delenv('QNLP_DATA_DIR', raising=False)
-    code = main(['train', '--task', 'images', '--dataset', 'cifar10',
-                 '--data-dir', str(tmp_path), '--out',
-                 str(tmp_path / 'run')])
+def test_cli_reports_missing_data_in_one_line(tmp_path, capsys):
+    code = main(['train', '--task', 'images', str(tmp_path / 'cifar10'),
+                 '--out', str(tmp_path / 'run')])
     err = capsys.readouterr().err
     assert code == 2 and err.count('\n') == 1 and 'cifar10' in err

@@ -523,7 +523,7 @@ def locate_dataset(name: str, data_dir: str | Path | None = None) -> Path:
     for candidate in candidates:
         if candidate.exists() and _looks_like(name, candidate):
             return candidate
-    raise CorpusError(f"data set {name} not found; give --data-dir, set "
+    raise CorpusError(f"data set {name} not found; pass its folder, set "
                       "QNLP_DATA_DIR, or download it with "
                       f"qnlp.data.images.download_dataset({name!r})",
                       str(candidates[0]))
@@ -544,7 +544,52 @@ def _looks_like(name: str, path: Path) -> bool:
 def load_image_dataset(name: str, data_dir: str | Path | None = None
                        ) -> ImageData:
     """Load data set ``name`` (one of :data:`DATASETS`) from disk."""
-    path = locate_dataset(name, data_dir)
+    return _load_at(name, locate_dataset(name, data_dir))
+
+
+def infer_dataset(path: str | Path) -> str:
+    """The data set a folder (or file) holds: its name (``.../mnist``,
+    ``pneumoniamnist.npz``) when that is one of :data:`DATASETS`, else the
+    one data set its contents look like.
+
+    >>> infer_dataset('/data/fashion-mnist')
+    'fashion-mnist'
+    """
+    path = Path(path)
+    for name in (path.name, path.stem, path.name.split('.')[0]):
+        if name in DATASETS:
+            return name
+    if not path.exists():
+        raise CorpusError("no such file or folder", str(path))
+    found = [name for name in DATASETS if _looks_like(name, path)]
+    if found == ['mnist', 'fashion-mnist']:   # IDX files: either
+        found = ['mnist']
+    if len(found) != 1:
+        raise CorpusError("cannot tell which image data set this is "
+                          f"(give --dataset {'|'.join(DATASETS)})",
+                          str(path))
+    return found[0]
+
+
+def load_image_folder(path: str | Path, name: str | None = None
+                      ) -> ImageData:
+    """The data set ``name`` (default :func:`infer_dataset`) held by the
+    folder or file ``path`` itself (nothing else is searched)."""
+    path = Path(path)
+    name = name or infer_dataset(path)
+    if not path.exists():
+        raise CorpusError("no such file or folder", str(path))
+    if not _looks_like(name, path):
+        if path.is_dir() and (path / name).exists() \
+                and _looks_like(name, path / name):
+            path = path / name
+        else:
+            raise CorpusError(f"does not hold the {name} data set",
+                              str(path))
+    return _load_at(name, path)
+
+
+def _load_at(name: str, path: Path) -> ImageData:
     if name in ('mnist', 'fashion-mnist'):
         return load_idx_dataset(path, name)
     if name == 'pneumoniamnist':

@@ -45,6 +45,49 @@ def count_parameters(model: nn.Module, trainable: bool = True) -> int:
                if p.requires_grad or not trainable)
 
 
+def quantum_parameters(model: nn.Module) -> int:
+    """Trainable parameters inside quantum layers."""
+    return sum(count_parameters(m) for m in model.modules()
+               if isinstance(m, ParallelQuantumLayer))
+
+
+class ImageClassifier(nn.Module):
+    """uint8 images -> logits, the model of an image run.
+
+    ``prepare`` scales pixels to [0, 1] on the model's device and dtype
+    (augmentation then shifts in black borders); ``forward`` normalises
+    them per channel with ``mean`` and ``std`` (buffers, so they are
+    saved with the weights) and runs ``network``.
+
+    >>> model = ImageClassifier(nn.Flatten(), channels=1)
+    >>> model.normalise_with(torch.tensor([[[[0, 255]]]], dtype=torch.uint8))
+    >>> model(model.prepare(torch.tensor([[[[255, 0]]]], dtype=torch.uint8)))
+    tensor([[ 0.7071, -0.7071]])
+    """
+
+    def __init__(self, network: nn.Module, channels: int) -> None:
+        super().__init__()
+        self.network = network
+        self.register_buffer('mean', torch.zeros(1, channels, 1, 1))
+        self.register_buffer('std', torch.ones(1, channels, 1, 1))
+
+    def normalise_with(self, images: torch.Tensor) -> None:
+        """Use the per-channel mean and standard deviation of the uint8
+        ``images`` (raw [0, 1] pixels until this is called)."""
+        pixels = images.float() / 255
+        self.mean.copy_(pixels.mean(dim=(0, 2, 3)).view(self.mean.shape))
+        self.std.copy_(pixels.std(dim=(0, 2, 3)).view(self.std.shape))
+
+    def prepare(self, images: Any) -> torch.Tensor:
+        """uint8 images ``(B, C, H, W)`` -> pixels in [0, 1]."""
+        return (torch.as_tensor(images).float() / 255).to(
+            self.mean.device, self.mean.dtype)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Pixels in [0, 1] -> logits."""
+        return self.network((pixels - self.mean) / self.std)
+
+
 def small_front(in_channels: int, image_size: int) -> tuple[nn.Module, int]:
     """The two-convolution front end of HQNN-Parallel and its width."""
     side = ((image_size - 4) // 2 - 4) // 2

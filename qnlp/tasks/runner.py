@@ -120,16 +120,19 @@ def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
     # Task.build, which may record its ``n_parameters`` and
     # ``fit_seconds``; there is no training loop to run.
     fitted = not any(p.requires_grad for p in model.parameters())
-    history = [] if fitted else fit(model, loaded.train, loaded.dev,
-        TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size,
-                    lr=settings.lr, seed=settings.seed,
-                    optimizer=settings.optimizer, schedule=settings.schedule,
-                    patience=settings.patience),
-        progress=progress, checkpoint=run.file(CHECKPOINT_FILE),
-        resume=resume, history_file=run.file(HISTORY_FILE),
+    config = TrainConfig(epochs=settings.epochs,
+                         batch_size=settings.batch_size, lr=settings.lr,
+                         seed=settings.seed, optimizer=settings.optimizer,
+                         schedule=settings.schedule,
+                         patience=settings.patience,
+                         weight_decay=getattr(settings, 'weight_decay', 0.0))
+    history = [] if fitted else fit(
+        model, loaded.train, loaded.dev, config, progress=progress,
+        checkpoint=run.file(CHECKPOINT_FILE), resume=resume,
+        history_file=run.file(HISTORY_FILE),
         identity={'data_sha256': loaded.fingerprint,
                   'settings': settings.to_dict()},
-        world=world, hooks=hooks)
+        world=world, hooks=hooks, eval_chunk=task.eval_chunk)
     seconds = time.perf_counter() - start + getattr(model, 'fit_seconds',
                                                     0.0)
     metrics: dict[str, Any] = {
@@ -151,25 +154,13 @@ def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
     return metrics
 
 
-def outputs(model: Any, items: Any, chunk: int | None = None) -> Any:
-    """Model outputs of ``items`` (prepared in chunks of ``chunk``), in
-    eval mode, without gradients."""
-    import torch
-    model.eval()
-    size = len(items)
-    step = chunk or max(size, 1)
-    with torch.no_grad():
-        parts = [model(model.prepare(items[first:first + step]))
-                 for first in range(0, size, step)]
-    return torch.cat(parts) if parts else torch.zeros(0)
-
-
 def split_scores(model: Any, split: Any, labels: Sequence[str], world: Any,
                  loss: Any, chunk: int | None = None
                  ) -> dict[str, float | None]:
     """Accuracy, macro F1 and loss of ``model`` on a whole split (every
     rank's shard gathered); all None for a missing split."""
     from qnlp.train.metrics import classification_report
+    from qnlp.train.trainer import outputs
     if split is None:
         return {'accuracy': None, 'f1': None, 'loss': None, 'examples': 0}
     found = outputs(model, split.circuits, chunk)
@@ -206,6 +197,7 @@ class Trained:
     def predict_proba(self, items: Sequence[Any]) -> Any:
         """Class probabilities ``[len(items), n_classes]`` of a user's
         inputs (sentences, sequences, reviews, image files)."""
+        from qnlp.train.trainer import outputs
         inputs = self.task.inputs(items, self.settings, self.config,
                                   self.model)
         found = outputs(self.model, inputs, self.task.eval_chunk)

@@ -92,12 +92,15 @@ class SPSA(torch.optim.Optimizer):
 
 
 def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float,
-                   seed: int = 0) -> torch.optim.Optimizer:
-    """A torch optimiser by name (scipy ones are run by the trainer)."""
+                   seed: int = 0, weight_decay: float = 0.0
+                   ) -> torch.optim.Optimizer:
+    """A torch optimiser by name (scipy ones are run by the trainer);
+    ``weight_decay``: L2 penalty of ``adam`` and ``sgd``."""
     if name == 'adam':
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == 'sgd':
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9,
+                               weight_decay=weight_decay)
     if name == 'aqgd':
         return torch.optim.SGD(params, lr=lr * (1 - AQGD_MOMENTUM),
                                momentum=AQGD_MOMENTUM)

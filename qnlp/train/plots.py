@@ -14,19 +14,18 @@ def _pyplot():
 
 def plot_history(history: Sequence[dict[str, float]], path: str | Path
                  ) -> None:
-    """Training loss, dev loss and dev accuracy per epoch (the dev
-    curves when the rows have them)."""
+    """Training loss, dev loss and dev accuracy per epoch (the dev curves
+    left empty for runs without a dev split)."""
     plt = _pyplot()
     epochs = [row['epoch'] for row in history]
+    dev = [row for row in history if 'dev_loss' in row]
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     left.plot(epochs, [r['train_loss'] for r in history], label='train')
-    dev = all('dev_loss' in r for r in history)   # no dev split: none
-    if dev:
-        left.plot(epochs, [r['dev_loss'] for r in history], label='dev')
+    left.plot([r['epoch'] for r in dev], [r['dev_loss'] for r in dev],
+              label='dev')
     left.set(xlabel='epoch', ylabel='loss', title='loss')
     left.legend()
-    if dev:
-        right.plot(epochs, [r['dev_accuracy'] for r in history])
+    right.plot([r['epoch'] for r in dev], [r['dev_accuracy'] for r in dev])
     right.set(xlabel='epoch', ylabel='accuracy', title='dev accuracy',
               ylim=(0, 1.02))
     figure.tight_layout()

@@ -65,7 +65,8 @@ class TrainConfig:
     ``batch_size=0`` is full batch; ``patience=0`` turns early stopping
     off, otherwise training stops after ``patience`` epochs without a
     better dev score. ``evaluations`` is the number of loss evaluations
-    per epoch of the scipy optimisers.
+    per epoch of the scipy optimisers. ``weight_decay``: the L2 penalty
+    of ``adam`` and ``sgd``.
     """
     epochs: int = 120
     batch_size: int = 0
@@ -75,6 +76,7 @@ class TrainConfig:
     schedule: str = 'constant'
     patience: int = 0
     evaluations: int = 20
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMISERS:
@@ -86,6 +88,9 @@ class TrainConfig:
         if self.epochs < 1 or self.batch_size < 0 or self.patience < 0:
             raise ConfigError("epochs must be positive and batch size and "
                               "patience non-negative")
+        if self.weight_decay and self.optimizer not in ('adam', 'sgd'):
+            raise ConfigError(f"weight decay needs adam or sgd, not "
+                              f"{self.optimizer}")
 
 
 def _identity(batch: Any, generator: torch.Generator) -> Any:
@@ -153,12 +158,27 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor
     return torch.nn.functional.cross_entropy(logits, labels)
 
 
+def outputs(model: Any, items: Any, chunk: int | None = None) -> Any:
+    """Model outputs of ``items`` (prepared in chunks of ``chunk``), in
+    eval mode, without gradients."""
+    model.eval()
+    size = len(items)
+    step = chunk or max(size, 1)
+    with torch.no_grad():
+        parts = [model(model.prepare(items[first:first + step]))
+                 for first in range(0, size, step)]
+    return torch.cat(parts) if parts else torch.zeros(0)
+
+
 def evaluate(model: torch.nn.Module, batch: PreparedBatch,
              labels: torch.Tensor, world: World = World(),
              loss: Callable[[torch.Tensor, torch.Tensor],
-                            torch.Tensor] = nll) -> tuple[float, float]:
+                            torch.Tensor] = nll,
+             chunk: int | None = None) -> tuple[float, float]:
     """Loss and accuracy of ``model`` on a prepared split (in eval
-    mode: batch norm uses its running statistics).
+    mode: batch norm uses its running statistics); with ``chunk``,
+    ``batch`` is the split's unprepared items, prepared and run that
+    many at a time (:func:`outputs`).
 
     With a distributed ``world`` each rank passes its shard and every
     rank gets the figures of the whole split.
@@ -167,10 +187,11 @@ def evaluate(model: torch.nn.Module, batch: PreparedBatch,
     if len(labels):
         model.eval()
         with torch.no_grad():
-            outputs = model(batch)
-            labels = labels.to(outputs.device)
-            totals[0] = loss(outputs, labels).item() * len(labels)
-            totals[1] = (outputs.argmax(1) == labels).sum().item()
+            found = model(batch) if chunk is None \
+                else outputs(model, batch, chunk)
+            labels = labels.to(found.device)
+            totals[0] = loss(found, labels).item() * len(labels)
+            totals[1] = (found.argmax(1) == labels).sum().item()
             totals[2] = len(labels)
     loss_sum, correct, count = world.all_reduce(totals).tolist()
     if count == 0:
@@ -191,7 +212,8 @@ class _Run:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.scipy = SCIPY_OPTIMISERS.get(config.optimizer)
         self.optimizer = None if self.scipy else make_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.seed)
+            config.optimizer, model.parameters(), config.lr, config.seed,
+            config.weight_decay)
         self.scheduler = None if self.optimizer is None else \
             make_scheduler(config.schedule, self.optimizer, config.epochs,
                            steps_per_epoch)
@@ -250,12 +272,14 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
         identity: dict[str, Any] | None = None,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
         history_file: str | Path | None = None,
-        world: World = World(), hooks: Hooks | None = None
-        ) -> list[dict[str, float]]:
+        world: World = World(), hooks: Hooks | None = None,
+        eval_chunk: int | None = None) -> list[dict[str, float]]:
     """Train ``model`` in place; returns one metrics row per epoch.
 
     ``hooks`` (:class:`Hooks`) give the task's loss, augmentation and
     selection rule; ``dev=None`` (no dev split) keeps the last epoch.
+    ``eval_chunk``: evaluate the dev split that many examples at a time
+    (default all at once, prepared once).
     A loss or weights that become NaN or infinite stop training with a
     :class:`~qnlp.errors.TrainingError` (the last checkpoint is kept).
 
@@ -284,11 +308,15 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
     if not world.is_main:
         checkpoint = history_file = on_epoch = None
         progress = False
-    full = model.prepare(train.circuits)
-    dev_batch = None if dev is None else model.prepare(dev.circuits)
+    # the whole training set is prepared only when it is used at once
+    full = model.prepare(train.circuits) \
+        if batch_size >= train.size or run.scipy else None
+    dev_batch = None if dev is None else dev.circuits if eval_chunk \
+        else model.prepare(dev.circuits)
     with _long_lived_objects_frozen():
         _epochs(run, train, dev, full, dev_batch, batch_size, world,
-                checkpoint, identity, history_file, on_epoch, progress)
+                checkpoint, identity, history_file, on_epoch, progress,
+                eval_chunk)
     model.load_state_dict(run.best_state)
     return run.history
 
@@ -317,7 +345,7 @@ def _epochs(run: _Run, train: Split, dev: Split | None, full: PreparedBatch,
             checkpoint: str | Path | None, identity: dict[str, Any],
             history_file: str | Path | None,
             on_epoch: Callable[[dict[str, float]], None] | None,
-            progress: bool) -> None:
+            progress: bool, eval_chunk: int | None = None) -> None:
     """The epochs of :func:`fit` still to run, with their bookkeeping."""
     model, config = run.model, run.config
     bar = tqdm(total=config.epochs, initial=run.epoch, desc='train',
@@ -333,7 +361,8 @@ def _epochs(run: _Run, train: Split, dev: Split | None, full: PreparedBatch,
         row = {'epoch': run.epoch, 'train_loss': total}
         if dev is not None:
             row['dev_loss'], row['dev_accuracy'] = evaluate(
-                model, dev_batch, dev.labels, world, run.hooks.loss)
+                model, dev_batch, dev.labels, world, run.hooks.loss,
+                eval_chunk)
         row['lr'] = lr
         row['seconds'] = time.perf_counter() - start
         if run.scheduler is not None and not run.per_step:
