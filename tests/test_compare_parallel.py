@@ -164,7 +164,10 @@ def test_run_tasks_reports_every_task_then_raises():
 
 
 def test_bilstm_does_not_depend_on_the_thread_count():
-    """Workers train with 1 thread; this process uses the default."""
+    """Workers train with 1 thread; this process uses the default. On
+    some CPUs torch's float32 LSTM sums in another order with more
+    threads (seen on this project's 2-core machines in 2026-11): the
+    probabilities then agree to float32 rounding, not bit for bit."""
     corpus = load_corpus(BUNDLED)
     texts = [e.text for e in corpus.train]
     labels = [e.label for e in corpus.train]
@@ -178,7 +181,8 @@ def test_bilstm_does_not_depend_on_the_thread_count():
                 [e.text for e in corpus.test]))
     finally:
         torch.set_num_threads(threads)
-    assert np.array_equal(probabilities[0], probabilities[1])
+    np.testing.assert_allclose(probabilities[0], probabilities[1],
+                               atol=1e-6)
 
 
 def test_ray_executor_gives_the_sequential_table(sequential, tmp_path):
