@@ -145,7 +145,7 @@ def test_proteins_cli_cross_validation_fold(tmp_path, capsys):
     assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
                  str(tmp_path / 'bad'), '--folds', '4', '--fold', '4',
                  '--quiet']) == 2
-    assert '0 <= fold < folds' in capsys.readouterr().err
+    assert 'fold must lie in 0..3' in capsys.readouterr().err
 
 
 def test_composition_baseline_separates_bundled_proteins():

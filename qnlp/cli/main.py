@@ -517,6 +517,12 @@ def _compile(args: argparse.Namespace) -> int:
     return run_compile(args)
 
 
+def _one_line(error: BaseException) -> str:
+    """An error message on one line (messages quoting a file's text may
+    hold newlines)."""
+    return ' '.join(str(error).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qnlp`` console script."""
     parser = build_parser()
@@ -527,14 +533,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except QnlpError as error:
-        print(f"qnlp: error: {error}", file=sys.stderr)
+        print(f"qnlp: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `qnlp train ... | head`
+        sys.stderr.close()
+        return 0
+    except OSError as error:   # a file or folder the system refuses
+        where = f"{error.filename}: " if error.filename else ''
+        print(f"qnlp: error: {where}{error.strerror or error}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("qnlp: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `qnlp train ... | head`
-        sys.stderr.close()
-        return 0
 
 
 if __name__ == '__main__':
