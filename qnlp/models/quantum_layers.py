@@ -31,6 +31,7 @@ from qnlp.engine.circuit_ops import (ENCODINGS, GATES, angle_states,
                                      entangler_permutation, expval_z, kron,
                                      probabilities, product_state, rotation)
 from qnlp.errors import ConfigError
+from qnlp.limits import MAX_DENSE_QUBITS, MAX_LAYERS, at_most
 
 READOUTS = ('z', 'probs')
 
@@ -63,9 +64,12 @@ class ParallelQuantumLayer(nn.Module):
         if readout not in READOUTS:
             raise ConfigError(f"unknown readout {readout!r}; choose one of "
                               f"{', '.join(READOUTS)}")
-        if min(n_circuits, n_qubits, n_layers) < 1 or n_qubits > 12:
+        if min(n_circuits, n_qubits, n_layers) < 1 \
+                or n_qubits > MAX_DENSE_QUBITS:
             raise ConfigError("need at least one circuit, qubit and layer, "
-                              "and at most 12 qubits")
+                              f"and at most {MAX_DENSE_QUBITS} qubits, got "
+                              f"{n_qubits} qubits")
+        at_most(n_layers, MAX_LAYERS, 'quantum layers')
         entangler_pairs(entangler, n_qubits)  # validates the name
         self.n_circuits, self.n_qubits, self.n_layers = (n_circuits,
                                                          n_qubits, n_layers)

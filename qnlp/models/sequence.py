@@ -27,6 +27,7 @@ import torch
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.errors import ConfigError
+from qnlp.limits import MAX_LAYERS, MAX_SEQUENCE_QUBITS, at_most
 from qnlp.parsing.protein import merge_gates, merge_name, n_merge_angles
 
 _FIXED = {
@@ -184,6 +185,8 @@ class SequenceClassifier(torch.nn.Module):
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
         merge_name(sharing, 0, 'L')  # validates the sharing name
+        at_most(qubits, MAX_SEQUENCE_QUBITS, 'qubits per token wire')
+        at_most(layers, MAX_LAYERS, 'merge layers')
         self.vocabulary = list(vocabulary)
         self.mode, self.sharing, self.layers = mode, sharing, layers
         self.block = block
