@@ -154,7 +154,7 @@ def test_kill_then_resume_is_bit_identical_and_leaves_no_temporaries(
         pytest.fail('training ended before it could be killed')
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    (killed / '.metrics.json.abcd1234').write_text('half a file')  # as a kill
+    (killed / '.metrics.json.abcd1234.tmp').write_text('half')  # as a kill
     assert not (killed / 'metrics.json').exists()
     assert main(['train', '--resume', str(killed), '--quiet']) == 0
     first = load_file(str(whole / 'weights.safetensors'))

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from qnlp.errors import ConfigError
+from qnlp.files import (atomic_write_text, check_writable_file,
+                        check_writable_folder, reported_write)
+from qnlp.limits import MAX_STATEVECTOR_QUBITS
 
 
 def _random_values(symbols: list[str], seed: int) -> dict[str, float]:
@@ -61,14 +64,18 @@ def _sentence(args: argparse.Namespace) -> int:
     if args.format == 'stats':
         info = {**compiled.stats, 'postselect': compiled.postselect,
                 'outputs': compiled.outputs}
-        if not compiled.symbols:
+        if not compiled.symbols and not compiled.simulable:
+            info['exact_simulation'] = (
+                f"skipped: {compiled.circuit.n_qubits} qubits, above the "
+                f"limit of {MAX_STATEVECTOR_QUBITS} of pytket's simulator")
+        elif not compiled.symbols:
             info['success_probability'] = compiled.success_probability()
             info['shots_for_0.01'] = compiled.shots_needed(0.01)
             info['exact_distribution'] = compiled.probabilities().tolist()
-            if args.shots:
-                dist, kept = compiled.run_shots(args.shots, seed=0)
-                info['shots'] = {'shots': args.shots, 'kept': kept,
-                                 'distribution': dist.tolist()}
+        if args.shots and not compiled.symbols:
+            dist, kept = compiled.run_shots(args.shots, seed=0)
+            info['shots'] = {'shots': args.shots, 'kept': kept,
+                             'distribution': dist.tolist()}
         text = json.dumps(info, indent=2, default=str) + '\n'
     elif args.format == 'qasm':
         text = compiled.to_qasm()
@@ -80,11 +87,8 @@ def _sentence(args: argparse.Namespace) -> int:
     else:
         text = json.dumps(compiled.to_dict(), indent=2, default=str) + '\n'
     if args.out:
-        if args.format == 'qasm':
-            compiled.write_qasm(args.out)
-        else:
-            from qnlp.compiler.pipeline import _atomic_write
-            _atomic_write(Path(args.out), text)
+        with reported_write(args.out):
+            atomic_write_text(args.out, text)
         print(f"written to {args.out}")
     else:
         print(text, end='')
@@ -118,15 +122,21 @@ def _corpus(args: argparse.Namespace) -> int:
     total['shapes'] = compiler.n_shapes
     print(json.dumps(total, indent=2))
     if args.out:
-        manifest = export_circuits(compiled, texts, args.out)
+        with reported_write(args.out):
+            manifest = export_circuits(compiled, texts, args.out)
         print(f"circuits and {manifest.name} written to {args.out}")
     return 0
 
 
 def run_compile(args: argparse.Namespace) -> int:
-    """Handle ``qnlp compile`` (sentence or corpus)."""
+    """Handle ``qnlp compile`` (sentence or corpus); ``--out`` is checked
+    before any work."""
     if args.run and args.seed is not None:
         raise ConfigError("give --run or --seed, not both")
-    if Path(args.input).exists():
+    if args.input.strip() and Path(args.input).exists():
+        if args.out:
+            check_writable_folder(args.out)
         return _corpus(args)
+    if args.out:
+        check_writable_file(args.out)
     return _sentence(args)

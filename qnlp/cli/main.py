@@ -472,14 +472,8 @@ def _parse(args: argparse.Namespace) -> int:
 
 
 def _draw(args: argparse.Namespace) -> int:
-    import matplotlib
-    matplotlib.use('Agg')
-
-    from qnlp.parsing import default_parser
-    diagram = default_parser(args.tagger).parse(args.sentence, args.target)
-    diagram.draw(path=args.output)
-    print(f"diagram written to {args.output}")
-    return 0
+    from qnlp.cli.draw import run_draw
+    return run_draw(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

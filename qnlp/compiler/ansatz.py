@@ -21,6 +21,7 @@ from lambeq.backend.grammar import Diagram, Ty
 from lambeq.backend.tensor import Dim
 
 from qnlp.errors import ConfigError
+from qnlp.limits import MAX_LAYERS, MAX_WIRE_QUBITS, at_most
 
 CIRCUIT_ANSATZE = {'iqp': IQPAnsatz, 'sim4': Sim4Ansatz, 'sim14': Sim14Ansatz,
                    'sim15': Sim15Ansatz,
@@ -36,9 +37,19 @@ def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
 
     Circuit ansätze (``iqp``, ``sim4``, ``sim14``, ``sim15``,
     ``strongly-entangling``) take qubit counts and layers; tensor ansätze
-    (``tensor``, ``spider``, ``mps``) take the wire ``dimension``.
+    (``tensor``, ``spider``, ``mps``) take the wire ``dimension``. Layers
+    past :data:`~qnlp.limits.MAX_LAYERS` and qubits per wire past
+    :data:`~qnlp.limits.MAX_WIRE_QUBITS` are refused:
+
+    >>> make_ansatz('iqp', layers=100_000)
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: ansatz layers 100000 is above the limit of 64
     """
     n, s = Ty('n'), Ty('s')
+    at_most(layers, MAX_LAYERS, 'ansatz layers')
+    at_most(noun_qubits, MAX_WIRE_QUBITS, 'noun qubits')
+    at_most(sentence_qubits, MAX_WIRE_QUBITS, 'sentence qubits')
     if name in CIRCUIT_ANSATZE:
         ob_map = {n: noun_qubits, s: sentence_qubits}
         if name == 'strongly-entangling':
@@ -52,6 +63,28 @@ def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
         return TENSOR_ANSATZE[name](ob_map)
     known = ', '.join([*CIRCUIT_ANSATZE, *TENSOR_ANSATZE])
     raise ConfigError(f"unknown ansatz {name!r}; choose one of {known}")
+
+
+def circuit_ansatz(ansatz: Any = 'iqp', **options: Any) -> Any:
+    """A circuit ansatz: :func:`make_ansatz` of a name (with ``options``),
+    or a lambeq ansatz object as it is; a tensor ansatz, which makes
+    tensor networks rather than circuits, is a ConfigError.
+
+    >>> type(circuit_ansatz('sim4', layers=2)).__name__
+    'Sim4Ansatz'
+    >>> circuit_ansatz('spider')
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: ansatz 'spider' makes tensor networks, not circuits; compile with one of iqp, sim4, sim14, sim15, strongly-entangling
+    """
+    made = make_ansatz(ansatz, **options) if isinstance(ansatz, str) \
+        else ansatz
+    if isinstance(made, TensorAnsatz):
+        name = ansatz if isinstance(ansatz, str) else type(made).__name__
+        raise ConfigError(f"ansatz {name!r} makes tensor networks, not "
+                          "circuits; compile with one of "
+                          f"{', '.join(CIRCUIT_ANSATZE)}")
+    return made
 
 
 #: Replaces relative pronoun boxes by the Frobenius (spider) construction.

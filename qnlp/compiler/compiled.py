@@ -32,6 +32,7 @@ from pytket import Circuit
 from qnlp.compiler.tket import bind, gate_counts, rebase, to_tket
 from qnlp.errors import CompileError
 from qnlp.files import atomic_write_text
+from qnlp.limits import MAX_STATEVECTOR_QUBITS, at_most
 
 
 @dataclass
@@ -97,9 +98,25 @@ class CompiledCircuit:
         return measured
 
     def to_qiskit(self) -> Any:
-        """A qiskit ``QuantumCircuit`` (through pytket-qiskit)."""
+        """A qiskit ``QuantumCircuit`` (through pytket-qiskit); needs bound
+        parameters (pytket-qiskit cannot convert its symbols)."""
         from pytket.extensions.qiskit import tk_to_qiskit
+        self._require_bound('the qiskit export')
         return tk_to_qiskit(self.to_tket())
+
+    def _require_bound(self, what: str) -> None:
+        """CompileError if the circuit still has symbols."""
+        if self.circuit.free_symbols():
+            raise CompileError(f"{what} needs bound parameters: bind the "
+                               "parameters first (circuit.bind, or qnlp "
+                               "compile --seed or --run)")
+
+    @property
+    def simulable(self) -> bool:
+        """Whether :meth:`probabilities` can run: bound parameters and at
+        most :data:`~qnlp.limits.MAX_STATEVECTOR_QUBITS` qubits."""
+        return not self.circuit.free_symbols() and \
+            self.circuit.n_qubits <= MAX_STATEVECTOR_QUBITS
 
     def to_qasm(self) -> str:
         """OpenQASM 2 text, with a comment giving the post-selection map."""
@@ -141,8 +158,7 @@ class CompiledCircuit:
         from lambeq.backend.symbol import Symbol
         from pytket.passes import AutoRebase
         from pytket import OpType
-        if self.circuit.free_symbols():
-            raise CompileError("bind the parameters first (circuit.bind)")
+        self._require_bound('the lambeq export')
         gates = rebase(self.circuit)
         AutoRebase({OpType.CX, OpType.Rx, OpType.Rz}).apply(gates)
         n = gates.n_qubits
@@ -189,17 +205,17 @@ class CompiledCircuit:
         """Run on a pytket backend (default qiskit-aer) with ``shots``;
         returns the post-selected output distribution and the shots kept."""
         from qnlp.engine.shots import run_shots
-        if self.circuit.free_symbols():
-            raise CompileError("bind the parameters first (circuit.bind)")
+        self._require_bound('running shots')
         return run_shots([self.to_tket()], [self.postselect],
                          [self.outputs], shots, seed, backend)[0]
 
     # -- exact simulation ----------------------------------------------
     def _amplitudes(self) -> np.ndarray:
-        if self.circuit.free_symbols():
-            raise CompileError("bind the parameters first (circuit.bind)")
-        state = rebase(self.circuit).get_statevector()
+        self._require_bound('exact simulation')
         n = self.circuit.n_qubits
+        at_most(n, MAX_STATEVECTOR_QUBITS, 'qubits of an exactly simulated '
+                'circuit', CompileError)
+        state = rebase(self.circuit).get_statevector()
         state = state.reshape([2] * n)   # qubit 0 most significant
         index = tuple(self.postselect.get(q, slice(None)) for q in range(n))
         kept = state[index]

@@ -41,7 +41,7 @@ from pytket import Circuit
 from pytket.passes import (AutoRebase, DecomposeBoxes, FullPeepholeOptimise,
                            KAKDecomposition, SquashTK1)
 
-from qnlp.compiler.ansatz import _FROBENIUS, make_ansatz
+from qnlp.compiler.ansatz import _FROBENIUS, circuit_ansatz
 from qnlp.compiler.postselect import resynthesise
 from qnlp.compiler.tket import BASIS, bind, gate_counts, to_tket
 from qnlp.compiler.zx import pyzx_optimise
@@ -118,12 +118,12 @@ class RemoveCups(Pass):
 
 
 class Ansatz(Pass):
-    """Apply a lambeq ansatz (object, or a name for :func:`make_ansatz`)."""
+    """Apply a lambeq circuit ansatz (object, or a name for
+    :func:`make_ansatz`)."""
     name = 'ansatz'
 
     def __init__(self, ansatz: Any = 'iqp', **options: Any) -> None:
-        self.ansatz = make_ansatz(ansatz, **options) \
-            if isinstance(ansatz, str) else ansatz
+        self.ansatz = circuit_ansatz(ansatz, **options)
 
     def __call__(self, artifact: Artifact) -> Artifact:
         return replace(artifact, diagram=self.ansatz(artifact.diagram),

@@ -37,7 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import sympy
 from pytket import Circuit
 
-from qnlp.compiler.ansatz import to_circuit, make_ansatz
+from qnlp.compiler.ansatz import circuit_ansatz, to_circuit
 from qnlp.compiler.compiled import CompiledCircuit
 from qnlp.compiler.passes import (Artifact, BestOf, candidate_passes,
                                   default_pipeline, run, score)
@@ -132,10 +132,9 @@ class Compiler:
                  candidates: Sequence[str] = ('tket', 'zx-postselect',
                                               'pyzx'),
                  frobenius: bool = False, parser: Any = None) -> None:
-        self.ansatz = make_ansatz(ansatz, noun_qubits=noun_qubits,
-                                  sentence_qubits=sentence_qubits,
-                                  layers=layers) \
-            if isinstance(ansatz, str) else ansatz
+        self.ansatz = circuit_ansatz(ansatz, noun_qubits=noun_qubits,
+                                     sentence_qubits=sentence_qubits,
+                                     layers=layers)
         self.candidates = ['tket', *[c for c in candidates if c != 'tket']]
         candidate_passes(True, self.candidates)   # validate names early
         self.frobenius = frobenius

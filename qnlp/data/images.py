@@ -39,7 +39,6 @@ import os
 import pickle
 import struct
 import tarfile
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from typing import Any, BinaryIO, Iterable
 import numpy as np
 
 from qnlp.errors import CorpusError
+from qnlp.files import atomic_path
 
 DATASETS = ('mnist', 'fashion-mnist', 'pneumoniamnist', 'cifar10')
 
@@ -397,21 +397,18 @@ def _read_decoded(archive: Path, name: str) -> ImageData | None:
 
 def _write_decoded(archive: Path, data: ImageData) -> None:
     """Cache decoded images (npz, atomically); silently skip on failure."""
-    cached, temporary = _decoded_path(archive), None
+    cached = _decoded_path(archive)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=cached.parent,
-                                                 suffix='.npz')
-        with os.fdopen(descriptor, 'wb') as handle:
+        with atomic_path(cached) as temporary, \
+                open(temporary, 'wb') as handle:
             np.savez(handle, classes=np.asarray(data.classes),
                      train_images=data.train_images,
                      train_labels=data.train_labels,
                      test_images=data.test_images,
                      test_labels=data.test_labels)
-        os.replace(temporary, cached)
     except OSError:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
+        pass   # the atomic write left nothing behind
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -620,21 +617,15 @@ def download_dataset(name: str, dest: str | Path | None = None) -> Path:
         target = folder / filename
         if target.is_file() and _md5(target) == md5:
             continue
-        descriptor, temporary = tempfile.mkstemp(dir=folder,
-                                                 prefix=f'.{filename}.')
-        os.close(descriptor)
-        try:
+        with atomic_path(target) as temporary:
             request = urllib.request.Request(url, headers={
                 'User-Agent': 'qnlp-data-download'})
             with urllib.request.urlopen(request, timeout=60) as response, \
                     open(temporary, 'wb') as out:
                 for block in iter(lambda: response.read(1 << 20), b''):
                     out.write(block)
-            got = _md5(Path(temporary))
+            got = _md5(temporary)
             if got != md5:
                 raise CorpusError(f"checksum mismatch for {url}: MD5 {got}, "
                                   f"expected {md5}", str(target))
-            os.replace(temporary, target)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
     return folder

@@ -28,9 +28,8 @@ from sklearn.utils.validation import check_X_y
 
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
-from qnlp.errors import ConfigError
 from qnlp.models.circuits import make_feature_map
-from qnlp.models.vqc import MAX_QUBITS, check_features
+from qnlp.models.vqc import check_dense_size, check_features
 
 
 class QuantumKernel:
@@ -44,9 +43,7 @@ class QuantumKernel:
                  reps: int = 2, entanglement: str = 'full',
                  dtype: torch.dtype = torch.complex128,
                  device: Device = None) -> None:
-        if not 1 <= n_qubits <= MAX_QUBITS:
-            raise ConfigError(f"dense simulation takes 1 to {MAX_QUBITS} "
-                              f"qubits (features), got {n_qubits}")
+        check_dense_size(n_qubits, reps)
         self.map = make_feature_map(feature_map, n_qubits, reps,
                                     entanglement)
         self.dtype = complex_dtype(dtype)

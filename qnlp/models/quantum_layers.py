@@ -31,6 +31,7 @@ from qnlp.engine.circuit_ops import (ENCODINGS, angle_states, apply_gate,
                                      probabilities, product_state)
 from qnlp.engine.gates import gate, kron, rotation
 from qnlp.errors import ConfigError
+from qnlp.limits import MAX_DENSE_QUBITS, MAX_LAYERS, at_most
 
 READOUTS = ('z', 'probs')
 #: CNOT layers after each layer's rotations (see
@@ -66,9 +67,12 @@ class ParallelQuantumLayer(nn.Module):
         if readout not in READOUTS:
             raise ConfigError(f"unknown readout {readout!r}; choose one of "
                               f"{', '.join(READOUTS)}")
-        if min(n_circuits, n_qubits, n_layers) < 1 or n_qubits > 12:
+        if min(n_circuits, n_qubits, n_layers) < 1 \
+                or n_qubits > MAX_DENSE_QUBITS:
             raise ConfigError("need at least one circuit, qubit and layer, "
-                              "and at most 12 qubits")
+                              f"and at most {MAX_DENSE_QUBITS} qubits, got "
+                              f"{n_qubits} qubits")
+        at_most(n_layers, MAX_LAYERS, 'quantum layers')
         if entangler not in ENTANGLERS:
             raise ConfigError(f"unknown entangler {entangler!r}; choose one "
                               f"of {', '.join(ENTANGLERS)}")

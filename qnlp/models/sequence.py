@@ -29,6 +29,7 @@ from qnlp.engine.density import (circuit_unitary, merge_map, pauli_basis,
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.errors import ConfigError
+from qnlp.limits import MAX_LAYERS, MAX_SEQUENCE_QUBITS, at_most
 from qnlp.parsing.protein import merge_gates, merge_name, n_merge_angles
 
 #: Radians in a turn: token and merge angles are lambeq phases (in turns,
@@ -86,6 +87,8 @@ class SequenceClassifier(torch.nn.Module):
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
         merge_name(sharing, 0, 'L')  # validates the sharing name
+        at_most(qubits, MAX_SEQUENCE_QUBITS, 'qubits per token wire')
+        at_most(layers, MAX_LAYERS, 'merge layers')
         self.vocabulary = list(vocabulary)
         self.mode, self.sharing, self.layers = mode, sharing, layers
         self.block = block

@@ -32,8 +32,32 @@ from qnlp.engine.statevector import Statevector
 from qnlp.models.circuits import (EfficientSU2, make_feature_map, readout,
                                   READOUTS)
 from qnlp.errors import ConfigError
+from qnlp.limits import MAX_DENSE_QUBITS, MAX_LAYERS, at_most
 
-MAX_QUBITS = 12
+#: Most qubits (features) of the dense simulation: see
+#: :data:`qnlp.limits.MAX_DENSE_QUBITS`.
+MAX_QUBITS = MAX_DENSE_QUBITS
+
+
+def check_dense_size(n_qubits: int, *layers: int) -> None:
+    """ConfigError unless ``n_qubits`` is 1 to :data:`MAX_QUBITS` and
+    every count of ``layers`` (repetitions) at most
+    :data:`~qnlp.limits.MAX_LAYERS`.
+
+    >>> check_dense_size(30)
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: dense simulation takes 1 to 12 qubits (features), got 30
+    >>> check_dense_size(4, 2, 1000)
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: circuit repetitions 1000 is above the limit of 64
+    """
+    if not 1 <= n_qubits <= MAX_QUBITS:
+        raise ConfigError(f"dense simulation takes 1 to {MAX_QUBITS} "
+                          f"qubits (features), got {n_qubits}")
+    for count in layers:
+        at_most(count, MAX_LAYERS, 'circuit repetitions')
 
 
 def check_features(estimator: Any, X: Any) -> np.ndarray:
@@ -65,9 +89,7 @@ class VariationalCircuit(torch.nn.Module):
                  dtype: torch.dtype = torch.float64,
                  device: Device = None) -> None:
         super().__init__()
-        if not 1 <= n_qubits <= MAX_QUBITS:
-            raise ConfigError(f"dense simulation takes 1 to {MAX_QUBITS} "
-                              f"qubits (features), got {n_qubits}")
+        check_dense_size(n_qubits, reps, feature_reps)
         if readout not in READOUTS:
             raise ConfigError(f"unknown readout {readout!r}; choose from "
                               f"{', '.join(READOUTS)}")

@@ -25,6 +25,7 @@ from typing import Callable, Iterable, NamedTuple, NoReturn, Protocol, Sequence
 from lambeq.backend.grammar import Cup, Diagram, Layer, Word
 
 from qnlp.errors import ConfigError, ParseError
+from qnlp.limits import MAX_TOKENS
 from qnlp.parsing.lexicon import LexiconTagger
 from qnlp.parsing.types import CATEGORY_TYPES
 
@@ -213,11 +214,22 @@ class Parser:
     def analyse(self, sentence: str, target: str | None = None) -> Parse:
         """Parse ``sentence`` and return tokens, categories and diagram.
 
-        ``target`` is ``'s'``, ``'n'`` or ``None`` (the cheaper parse to either).
+        ``target`` is ``'s'``, ``'n'`` or ``None`` (the cheaper parse to
+        either). Sentences of more than :data:`~qnlp.limits.MAX_TOKENS`
+        tokens are refused before any search:
+
+        >>> Parser().analyse('meal ' * 300)
+        Traceback (most recent call last):
+        ...
+        qnlp.errors.ParseError: sentence of 300 tokens is above the limit of 256 in sentence 'meal meal meal meal meal meal meal meal ...'
         """
         tokens = tokenise(sentence)
         if not tokens:
             raise ParseError("no words to parse", sentence)
+        if len(tokens) > MAX_TOKENS:   # the search would take minutes
+            preview = ' '.join(tokens[:8]) + ' ...'
+            raise ParseError(f"sentence of {len(tokens)} tokens is above "
+                             f"the limit of {MAX_TOKENS}", preview)
         candidates = self._candidates(tokens)
         key = (target, tuple(tuple(options) for options in candidates))
         found = self._searches.get(key)

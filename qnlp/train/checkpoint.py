@@ -13,8 +13,6 @@ renamed over the target, so a crash never leaves a half-written file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from qnlp.errors import CheckpointError
-from qnlp.files import atomic_write_json
+from qnlp.files import atomic_path, atomic_write_json
 
 CONFIG_FILE = 'config.json'
 WEIGHTS_FILE = 'weights.safetensors'
@@ -33,17 +31,9 @@ METRICS_FILE = 'metrics.json'
 def atomic_save_tensors(path: str | Path,
                         tensors: dict[str, torch.Tensor]) -> None:
     """Save ``tensors`` as safetensors, atomically."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent,
-                                             prefix=f'.{path.name}.')
-    os.close(descriptor)
-    try:
+    with atomic_path(path) as temporary:
         save_file({k: v.detach().contiguous().cpu()
-                   for k, v in tensors.items()}, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+                   for k, v in tensors.items()}, str(temporary))
 
 
 def save_run(run_dir: str | Path, config: dict[str, Any],

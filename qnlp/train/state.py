@@ -17,8 +17,6 @@ one or the new one, never half of each. No pickle.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from qnlp.errors import CheckpointError
+from qnlp.files import atomic_path
 
 
 def _flatten(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
@@ -66,15 +65,8 @@ def save_state(path: str | Path, state: Any) -> None:
     tree = _flatten(state, tensors)
     if not tensors:  # safetensors wants at least one tensor
         tensors['empty'] = torch.zeros(0)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent,
-                                             prefix=f'.{path.name}.')
-    os.close(descriptor)
-    try:
-        save_file(tensors, temporary, metadata={'tree': json.dumps(tree)})
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        save_file(tensors, str(temporary), metadata={'tree': json.dumps(tree)})
 
 
 def load_state(path: str | Path) -> Any:
