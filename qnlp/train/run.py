@@ -43,12 +43,11 @@ from typing import Any, Iterator, Sequence
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from qnlp.errors import CheckpointError, ConfigError
-from qnlp.files import (atomic_write_json, atomic_write_text,
+from qnlp.files import (atomic_path, atomic_write_json, atomic_write_text,
                         remove_stale_temporaries)
-from qnlp.train.checkpoint import atomic_save_tensors
 
 CONFIG_FILE = 'config.json'
 RUN_FILE = 'run.yaml'
@@ -169,7 +168,9 @@ class RunDirectory:
                metrics: dict[str, Any],
                history: Sequence[dict[str, float]]) -> None:
         """Write the selected weights, the metrics and the curve."""
-        atomic_save_tensors(self.path / WEIGHTS_FILE, tensors)
+        with atomic_path(self.path / WEIGHTS_FILE) as temporary:
+            save_file({k: v.detach().contiguous().cpu()
+                       for k, v in tensors.items()}, str(temporary))
         atomic_write_json(self.path / METRICS_FILE, metrics)
         if history:
             from qnlp.train.plots import plot_history
