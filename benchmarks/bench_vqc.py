@@ -39,9 +39,10 @@ import torch
 from qnlp.baselines.features import text_features
 from qnlp.data.corpus import read_corpus_file, split_examples
 from qnlp.models.circuits import AngleEncoding, EfficientSU2, ZZFeatureMap
-from qnlp.models.kernel import QuantumKernel, QuantumKernelSVC
+from qnlp.models.kernel import QuantumKernel
+from qnlp.train.estimators import QuantumKernelSVC
 from qnlp.models.vqc import VariationalCircuit
-from qnlp.train.vqc import VQCClassifier
+from qnlp.train.estimators import VQCClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / 'shared' / 'data' / 'text' / 'sentiment' \

@@ -7,8 +7,7 @@ one VQC, ``--model qsvc`` the kernel SVC; ``qnlp compare --task sentiment
 REVIEWS.tsv --out DIR`` puts them next to classical classifiers.)
 """
 from qnlp.data import ad_hoc_data
-from qnlp.models import QuantumKernelSVC
-from qnlp.train import VQCClassifier
+from qnlp.train import QuantumKernelSVC, VQCClassifier
 
 if __name__ == '__main__':
     x_train, y_train, x_test, y_test = ad_hoc_data(20, 10, n=2, gap=0.3,

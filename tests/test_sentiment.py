@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from qnlp.cli.main import main
 from qnlp.errors import CheckpointError
-from qnlp.models.kernel import QuantumKernelSVC
+from qnlp.train.estimators import QuantumKernelSVC
 from qnlp.tasks import load_trained
 from qnlp.tasks.sentiment import SentimentSettings, fitted_kernel_model
 from tests.conftest import kill_after_epoch

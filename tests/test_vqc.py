@@ -22,12 +22,13 @@ from qnlp.engine.statevector import Statevector
 from qnlp.errors import ConfigError
 from qnlp.models.circuits import (ENTANGLEMENTS, AngleEncoding, EfficientSU2,
                                   ZZFeatureMap, readout)
-from qnlp.models.kernel import QuantumKernel, QuantumKernelSVC, \
+from qnlp.train.estimators import QuantumKernelSVC
+from qnlp.models.kernel import QuantumKernel, \
     kernel_alignment
 from qnlp.models.vqc import VariationalCircuit
 from qnlp.tasks.compare import markdown, summarise
 
-from qnlp.train.vqc import VQCClassifier
+from qnlp.train.estimators import VQCClassifier
 
 angles = st.floats(-2 * math.pi, 2 * math.pi, allow_nan=False)
 GATES = ('h', 'x', 'rx', 'ry', 'rz', 'p', 'cx', 'cz')

@@ -1,4 +1,6 @@
-"""The fidelity quantum kernel and a support-vector classifier on it.
+"""The fidelity quantum kernel (its support-vector classifier,
+:class:`qnlp.train.estimators.QuantumKernelSVC`, lives with the other
+estimators).
 
 ``K(x, z) = |<phi(x)|phi(z)>|^2`` (Havlicek et al. 2019). The Gram
 matrix is not built entry by entry: every sample is encoded once into a
@@ -11,9 +13,6 @@ one matrix product ``Psi_x @ Psi_z^H``.
 >>> gram = kernel.evaluate(x)
 >>> gram.shape, bool(np.allclose(np.diag(gram), 1)), bool(np.isclose(gram[0, 2], 1))
 ((3, 3), True, True)
->>> model = QuantumKernelSVC(reps=2).fit(x[:2], [0, 1])
->>> model.predict(x).tolist()
-[0, 1, 0]
 """
 from __future__ import annotations
 
@@ -21,15 +20,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.svm import SVC
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_X_y
 
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.models.circuits import make_feature_map
-from qnlp.models.vqc import check_dense_size, check_features
+from qnlp.models.vqc import check_dense_size
 
 
 class QuantumKernel:
@@ -84,50 +79,3 @@ def kernel_alignment(gram: np.ndarray, labels: Any) -> float:
     target = np.outer(y, y)
     return float(np.sum(gram * target) / (np.linalg.norm(gram)
                                           * np.linalg.norm(target)))
-
-
-class QuantumKernelSVC(ClassifierMixin, BaseEstimator):
-    """scikit-learn's SVC on the precomputed quantum kernel.
-
-    Features are angles (e.g. from :func:`~qnlp.baselines.features.
-    text_features`); the number of qubits is the number of features.
-    ``device`` and ``dtype`` (``'float64'``/``'float32'``) say where and
-    in which precision the kernel's states are computed.
-    """
-
-    def __init__(self, feature_map: str = 'zz', reps: int = 2,
-                 entanglement: str = 'full', C: float = 1.0,
-                 device: str | None = None, dtype: str = 'float64') -> None:
-        self.feature_map = feature_map
-        self.reps = reps
-        self.entanglement = entanglement
-        self.C = C
-        self.device = device
-        self.dtype = dtype
-
-    def _kernel(self, n_qubits: int) -> QuantumKernel:
-        return QuantumKernel(self.feature_map, n_qubits, self.reps,
-                             self.entanglement,
-                             complex_dtype(resolve_dtype(self.dtype)),
-                             self.device)
-
-    def fit(self, X: Any, y: Any) -> "QuantumKernelSVC":
-        X, y = check_X_y(X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.n_features_in_ = X.shape[1]
-        self.kernel_ = self._kernel(X.shape[1])
-        self.X_train_ = X
-        self.svc_ = SVC(kernel='precomputed', C=self.C)
-        self.svc_.fit(self.kernel_.evaluate(X), y)
-        self.classes_ = self.svc_.classes_
-        return self
-
-    def _test_kernel(self, X: Any) -> np.ndarray:
-        X = check_features(self, X)
-        return self.kernel_.evaluate(X, self.X_train_)
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        return self.svc_.decision_function(self._test_kernel(X))
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.svc_.predict(self._test_kernel(X))

@@ -19,7 +19,7 @@ evaluate``/``predict`` need the training data where they were).
 * ``vqc``: :class:`~qnlp.models.vqc.VQCModel` trained by
   :func:`qnlp.train.fit` (one optimiser step per epoch with the default
   full batch) on the binary cross-entropy
-  :func:`~qnlp.train.vqc.binary_cross_entropy`; its weights are the
+  :func:`~qnlp.train.estimators.binary_cross_entropy`; its weights are the
   run's ``weights.safetensors``.
 * ``qsvc``: not gradient-trained. ``build`` fits scikit-learn's SVC on
   the quantum kernel of the training part; the fitted support vectors,
@@ -197,7 +197,7 @@ class KernelModel(torch.nn.Module):
 def fitted_kernel_model(settings: SentimentSettings, features: Any,
                         labels: Any, device: Any = None) -> Any:
     """The QSVC of ``settings`` fitted on angle ``features``."""
-    from qnlp.models.kernel import QuantumKernelSVC
+    from qnlp.train.estimators import QuantumKernelSVC
     svc = QuantumKernelSVC(feature_map=settings.feature_map,
                            reps=settings.feature_reps,
                            entanglement=settings.entanglement, C=settings.C,
@@ -280,7 +280,7 @@ class SentimentTask(Task):
 
     def hooks(self, settings: SentimentSettings, loaded: Loaded) -> Any:
         from qnlp.train import Hooks
-        from qnlp.train.vqc import binary_cross_entropy
+        from qnlp.train.estimators import binary_cross_entropy
         return Hooks(loss=binary_cross_entropy,
                      select='dev' if loaded.dev is not None else 'last')
 

@@ -9,13 +9,14 @@ import importlib
 from typing import Any
 
 _HOMES = {
-    'DisCoCatEstimator': 'qnlp.train.estimator',
+    'DisCoCatEstimator': 'qnlp.train.estimators',
+    'QuantumKernelSVC': 'qnlp.train.estimators',
     'Hooks': 'qnlp.train.trainer', 'Split': 'qnlp.train.trainer',
     'TrainConfig': 'qnlp.train.trainer', 'cross_entropy': 'qnlp.train.trainer',
     'evaluate': 'qnlp.train.trainer', 'fit': 'qnlp.train.trainer',
     'nll': 'qnlp.train.trainer',
     'RunDirectory': 'qnlp.train.run',
-    'VQCClassifier': 'qnlp.train.vqc',
+    'VQCClassifier': 'qnlp.train.estimators',
     'atomic_write_json': 'qnlp.files', 'atomic_write_text': 'qnlp.files',
 }
 

@@ -1,6 +1,26 @@
-"""``VQCClassifier``: the variational quantum classifier as an estimator.
+"""Every scikit-learn estimator of qnlp, in one place.
 
-Features (angles, one per qubit) go through a
+* :class:`DisCoCatEstimator`: texts in, labels out (parser, circuits,
+  engine);
+* :class:`VQCClassifier`: the variational quantum classifier on angle
+  features, trained by :func:`qnlp.train.fit`;
+* :class:`QuantumKernelSVC`: scikit-learn's SVC on the fidelity quantum
+  kernel (:class:`qnlp.models.kernel.QuantumKernel`).
+
+They follow the estimator contract (no work in ``__init__``, parameters
+through ``get_params``/``set_params``, learned state in attributes ending
+in ``_``), so they work in ``Pipeline``, ``cross_val_score`` and
+``GridSearchCV``. (The classical baselines are estimators too; they live
+in :mod:`qnlp.baselines`, beside the quantum models they are compared
+with.)
+
+>>> texts = ['woman cooks meal', 'man debugs program'] * 3
+>>> labels = ['food', 'it'] * 3
+>>> model = DisCoCatEstimator(epochs=30).fit(texts, labels)
+>>> model.predict(['woman cooks meal']).tolist()
+['food']
+
+VQCClassifier: features (angles, one per qubit) go through a
 :class:`~qnlp.models.vqc.VQCModel` (a
 :class:`~qnlp.models.vqc.VariationalCircuit` giving ``[1 - p, p]``),
 trained by :func:`qnlp.train.fit`, the one training loop of every task,
@@ -33,22 +53,90 @@ default; set it yourself (or ``OMP_NUM_THREADS=1``) for such runs.
 >>> model = VQCClassifier(reps=1, max_iter=60).fit(X, y)
 >>> bool(model.score(X, y) > 0.9), model.predict_proba(X[:2]).shape
 (True, (2, 2))
+
+>>> x = np.array([[0.1, 0.2], [1.0, 2.0], [0.1, 0.2]])
+>>> QuantumKernelSVC(reps=2).fit(x[:2], [0, 1]).predict(x).tolist()
+[0, 1, 0]
 """
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
-from qnlp.engine.device import resolve_dtype
+from qnlp.engine.device import complex_dtype, resolve_dtype
 from qnlp.errors import ConfigError
+from qnlp.models import DisCoCatClassifier, SentencePipeline
+from qnlp.models.kernel import QuantumKernel
 from qnlp.models.vqc import VQCModel, check_features
+from qnlp.parsing import Parser, make_tagger
 from qnlp.train.optim import AQGD_MOMENTUM
+from qnlp.train.trainer import Split, TrainConfig, fit
+
+
+class DisCoCatEstimator(ClassifierMixin, BaseEstimator):
+    """Texts in, labels out: parser -> circuits -> engine -> classes.
+
+    Parameters are those of :class:`~qnlp.tasks.sentences.SentenceSettings`;
+    model selection uses the training data itself (there is no dev split
+    inside ``fit``: use cross-validation around it).
+    """
+
+    def __init__(self, ansatz: str = 'iqp', layers: int = 1,
+                 epochs: int = 120, lr: float = 0.1, batch_size: int = 0,
+                 optimizer: str = 'adam', tagger: str = 'lexicon',
+                 frobenius: bool = False, target: str | None = None,
+                 seed: int = 0) -> None:
+        self.ansatz = ansatz
+        self.layers = layers
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.tagger = tagger
+        self.frobenius = frobenius
+        self.target = target
+        self.seed = seed
+
+    def fit(self, texts: Sequence[str], labels: Sequence[Any]
+            ) -> "DisCoCatEstimator":
+        texts = [str(t) for t in texts]
+        self.classes_, targets = np.unique(np.asarray(labels),
+                                           return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError("need at least two classes to fit")
+        torch.manual_seed(self.seed)
+        qubits = max(1, (len(self.classes_) - 1).bit_length())
+        self.pipeline_ = SentencePipeline(
+            Parser(make_tagger(self.tagger)), ansatz=self.ansatz,
+            layers=self.layers, sentence_qubits=qubits, target=self.target,
+            frobenius=self.frobenius)
+        self.pipeline_.fit_vocabulary(texts, min_count=1)
+        circuits = self.pipeline_.circuits(texts)
+        self.model_ = DisCoCatClassifier.from_circuits(
+            circuits, len(self.classes_), self.seed)
+        data = Split(circuits, torch.as_tensor(targets))
+        fit(self.model_, data, data,
+            TrainConfig(epochs=self.epochs, lr=self.lr,
+                        batch_size=self.batch_size, seed=self.seed,
+                        optimizer=self.optimizer), progress=False)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        circuits = self.pipeline_.circuits([str(t) for t in texts])
+        self.model_.extend_symbols(circuits, fill=0.0)
+        with torch.no_grad():
+            return self.model_(circuits).cpu().numpy()
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+
 
 VQC_OPTIMISERS = ('adam', 'aqgd', 'spsa', 'cobyla')
 #: Learning rate (cobyla: initial step) when ``lr`` is not given.
@@ -173,3 +261,50 @@ class VQCClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class QuantumKernelSVC(ClassifierMixin, BaseEstimator):
+    """scikit-learn's SVC on the precomputed quantum kernel.
+
+    Features are angles (e.g. from :func:`~qnlp.baselines.features.
+    text_features`); the number of qubits is the number of features.
+    ``device`` and ``dtype`` (``'float64'``/``'float32'``) say where and
+    in which precision the kernel's states are computed.
+    """
+
+    def __init__(self, feature_map: str = 'zz', reps: int = 2,
+                 entanglement: str = 'full', C: float = 1.0,
+                 device: str | None = None, dtype: str = 'float64') -> None:
+        self.feature_map = feature_map
+        self.reps = reps
+        self.entanglement = entanglement
+        self.C = C
+        self.device = device
+        self.dtype = dtype
+
+    def _kernel(self, n_qubits: int) -> QuantumKernel:
+        return QuantumKernel(self.feature_map, n_qubits, self.reps,
+                             self.entanglement,
+                             complex_dtype(resolve_dtype(self.dtype)),
+                             self.device)
+
+    def fit(self, X: Any, y: Any) -> "QuantumKernelSVC":
+        X, y = check_X_y(X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.n_features_in_ = X.shape[1]
+        self.kernel_ = self._kernel(X.shape[1])
+        self.X_train_ = X
+        self.svc_ = SVC(kernel='precomputed', C=self.C)
+        self.svc_.fit(self.kernel_.evaluate(X), y)
+        self.classes_ = self.svc_.classes_
+        return self
+
+    def _test_kernel(self, X: Any) -> np.ndarray:
+        X = check_features(self, X)
+        return self.kernel_.evaluate(X, self.X_train_)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        return self.svc_.decision_function(self._test_kernel(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.svc_.predict(self._test_kernel(X))
