@@ -364,9 +364,8 @@ def _task_and_settings(args: argparse.Namespace,
 def _threads(args: argparse.Namespace) -> None:
     """One thread policy: ``--threads`` sets torch's CPU threads for the
     whole command (worker processes set their own)."""
-    if getattr(args, 'threads', None):
-        import torch
-        torch.set_num_threads(args.threads)
+    from qnlp.engine.device import set_threads
+    set_threads(getattr(args, 'threads', None))
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -112,3 +112,20 @@ def module_device(module: torch.nn.Module) -> torch.device:
     for tensor in module.buffers():
         return tensor.device
     return torch.device('cpu')
+
+
+def set_threads(count: int | None) -> None:
+    """The one thread policy: ``count`` torch CPU threads for this
+    process (``None``: leave torch's default). The command line calls it
+    for ``--threads``; worker processes of sweeps (``--threads-per-job``)
+    and data-parallel training (cores / processes) call it at start; the
+    library never changes the thread count on its own.
+
+    >>> before = torch.get_num_threads()
+    >>> set_threads(1); torch.get_num_threads()
+    1
+    >>> set_threads(before); set_threads(None); torch.get_num_threads() == before
+    True
+    """
+    if count is not None:
+        torch.set_num_threads(count)

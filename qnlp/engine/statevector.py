@@ -26,8 +26,7 @@ network engine.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 
@@ -206,25 +205,6 @@ class Statevector:
             odd = odd ^ self._bits(q)
         signs = 1 - 2 * odd.to(self.amplitudes.real.dtype)
         return self.probabilities() @ signs
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run a block with ``count`` torch threads, then restore the setting.
-
-    Small dense simulations are many tiny operations; on a busy machine,
-    intra-op threads cost more in synchronisation than they save.
-
-    >>> with torch_threads(1):
-    ...     torch.get_num_threads()
-    1
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def basis_bits(n_qubits: int, dtype: torch.dtype = torch.float64,

@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import torch
 
+from qnlp.engine.device import set_threads
 from qnlp.errors import ConfigError, QnlpError
 
 T = TypeVar('T')
@@ -158,7 +159,7 @@ def _worker(rank: int, nproc: int, port: int, function: Callable[..., Any],
     os.environ.update({'RANK': str(rank), 'LOCAL_RANK': str(rank),
                        'WORLD_SIZE': str(nproc),
                        'MASTER_ADDR': '127.0.0.1', 'MASTER_PORT': str(port)})
-    torch.set_num_threads(threads_per_process(nproc))
+    set_threads(threads_per_process(nproc))
     try:
         function(*args)
     except QnlpError as error:  # bad input: one line, no traceback

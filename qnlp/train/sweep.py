@@ -44,6 +44,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from typing import Any, Callable, Sequence
 
+from qnlp.engine.device import set_threads
 from qnlp.errors import ConfigError, QnlpError, SweepError
 
 EXECUTORS = ('local', 'ray')
@@ -52,16 +53,10 @@ EXECUTORS = ('local', 'ray')
 OnDone = Callable[[int, Any, 'BaseException | None'], None]
 
 
-def _set_threads(threads: int | None) -> None:
-    if threads is not None:
-        import torch
-        torch.set_num_threads(threads)
-
-
 def _call(function: Callable[..., Any], args: tuple, threads: int | None
           ) -> Any:
     """One task in a worker (process or Ray): set the threads, run it."""
-    _set_threads(threads)
+    set_threads(threads)
     return function(*args)
 
 
@@ -185,7 +180,7 @@ def _run_processes(function: Callable[..., Any], tasks: list[tuple],
     context = _context(function)
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)), mp_context=context,
-        initializer=_set_threads, initargs=(threads,))
+        initializer=set_threads, initargs=(threads,))
     try:
         futures = {pool.submit(function, *args): index
                    for index, args in enumerate(tasks)}
