@@ -5,11 +5,6 @@ run or prints a traceback (issue 16's table of cases)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +13,7 @@ from safetensors.torch import load_file
 from qnlp.cli import main
 from qnlp.tasks import Settings, get_task, load_trained, task_names
 from qnlp.train.run import RunDirectory
-from qnlp.train.state import load_state
-from tests.conftest import BUNDLED, ROOT
+from tests.conftest import BUNDLED, ROOT, kill_after_epoch
 
 PROTEINS = ROOT / 'corpora' / 'proteins'
 
@@ -137,23 +131,8 @@ def test_kill_then_resume_is_bit_identical_and_leaves_no_temporaries(
             '8']
     whole, killed = tmp_path / 'whole', tmp_path / 'killed'
     assert main(['train', *args, '--out', str(whole)]) == 0
-    process = subprocess.Popen(
-        [sys.executable, '-m', 'qnlp', 'train', *args, '--out',
-         str(killed)], env={**os.environ, 'PYTHONPATH': str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = killed / 'checkpoint.safetensors'
-    deadline = time.time() + 180
-    while time.time() < deadline and process.poll() is None:
-        try:
-            if load_state(checkpoint)['epoch'] >= 2:
-                break
-        except Exception:  # not there yet, or being replaced
-            pass
-        time.sleep(0.01)
-    if process.poll() is not None:
-        pytest.fail('training ended before it could be killed')
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_after_epoch(['train', *args, '--out', str(killed)],
+                     killed / 'checkpoint.safetensors', 2, timeout=180)
     (killed / '.metrics.json.abcd1234.tmp').write_text('half')  # as a kill
     assert not (killed / 'metrics.json').exists()
     assert main(['train', '--resume', str(killed), '--quiet']) == 0
