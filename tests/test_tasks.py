@@ -123,10 +123,20 @@ def test_compare_any_task(trained, tmp_path, capsys):
     assert (tmp_path / 'comparison.png').stat().st_size > 1000
 
 
-@pytest.mark.parametrize('task', sorted(MATRIX))
+def _kill_data(task: str, folder: Path) -> tuple[Path, list[str]]:
+    """Data and options of a short run of ``task`` (images: a toy MNIST
+    folder written here; sentiment is covered in test_sentiment.py)."""
+    if task == 'images':
+        from tests.test_images import toy_folder
+        return toy_folder(folder), ['--batch-size', '8', '--lr', '0.01']
+    data, options, _, _ = MATRIX[task]
+    return data, options
+
+
+@pytest.mark.parametrize('task', sorted(MATRIX) + ['images'])
 def test_kill_then_resume_is_bit_identical_and_leaves_no_temporaries(
         task, tmp_path):
-    data, options, _, _ = MATRIX[task]
+    data, options = _kill_data(task, tmp_path / 'data')
     args = [str(data), '--task', task, '--quiet', *options, '--epochs',
             '8']
     whole, killed = tmp_path / 'whole', tmp_path / 'killed'
