@@ -88,7 +88,7 @@ def train(task: str | Task, data: str | Path, out: str | Path,
                               "with the same settings or start a new run")
     import torch
     torch.manual_seed(settings.seed)
-    loaded = task.load(str(data), settings, world=world)
+    loaded = task.load(str(data), settings, world=world, progress=progress)
     if saved is not None and saved.get('data_sha256') != loaded.fingerprint:
         raise ConfigError(f"{data}: is not the data the run in {out} was "
                           "trained on (its SHA-256 differs)")

@@ -1,8 +1,10 @@
 """Sentence classification with the DisCoCat model.
 
 DATA is a corpus directory whose file names contain ``train``, ``dev``
-(or ``valid``) and ``test`` (``label sentence`` lines, or CSV/TSV with
-``text`` and ``label`` columns), or one such file split with ``split``.
+(or ``valid``) and ``test``, or one such file split with ``split``; each
+file in ``label sentence`` lines, ``sentence<TAB>label`` lines (UCI),
+CSV/TSV with a header or JSON Lines (``format``, detected by default and
+reported on stderr; see :mod:`qnlp.data.corpus`).
 Sentences are parsed into pregroup diagrams, compiled to circuits by an
 ansatz, and simulated by the batched engine; words never seen in
 training are read as ``<unk>`` of their category.
@@ -16,12 +18,14 @@ training are read as ``<unk>`` of their category.
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from qnlp.data.corpus import FORMATS
 from qnlp.errors import ConfigError, ParseError
 from qnlp.tasks.base import Loaded, Settings, Task, setting
 
@@ -48,7 +52,30 @@ def parse_fractions(texts: Sequence[str]) -> tuple[float, ...]:
 
 
 @dataclass
-class SentenceSettings(Settings):
+class CorpusFormatSettings(Settings):
+    """How corpus files are read: the settings of every text task."""
+    format: str = setting('auto', 'corpus file format: detected (auto, '
+                                  'reported), label-first ("label '
+                                  'sentence"), label-last ("sentence<TAB>'
+                                  'label", UCI), csv, tsv or jsonl',
+                          choices=FORMATS)
+    text_column: str | None = setting(None, 'CSV/TSV column or JSON Lines '
+                                            'key of the text (default: '
+                                            'text, sentence or review)')
+    label_column: str | None = setting(None, 'CSV/TSV column or JSON Lines '
+                                             'key of the label (default: '
+                                             'label, liked or class)')
+
+
+def report_corpus(description: str, report: bool) -> None:
+    """Print how a corpus was read (``description``) to stderr if
+    ``report``."""
+    if report:
+        print(f"qnlp: {description}", file=sys.stderr)
+
+
+@dataclass
+class SentenceSettings(CorpusFormatSettings):
     """Every setting of a sentence-classification run."""
     ansatz: str = setting('iqp', 'ansatz of the word boxes',
                           choices=('iqp', 'sim4', 'sim14', 'sim15',
@@ -67,7 +94,6 @@ class SentenceSettings(Settings):
                                        'reduce: stop with its file and '
                                        'line, or leave it out and count it',
                               choices=UNPARSABLE)
-
     def check(self) -> None:
         if self.split is not None:
             if len(self.split) != 3 or any(f < 0 for f in self.split) or \
@@ -136,13 +162,19 @@ def _gathered_symbols(circuits: Sequence[Any], world: Any) -> list[Any]:
                           for symbol in shard)
 
 
-def read_corpus(data: str | Path, settings: SentenceSettings) -> Any:
-    """The corpus of a run (``split`` only for a single file)."""
-    from qnlp.data import load_corpus
+def read_corpus(data: str | Path, settings: SentenceSettings,
+                report: bool = False) -> Any:
+    """The corpus of a run (``split`` only for a single file), read in
+    ``settings.format``; ``report`` prints how each file was read to
+    stderr."""
+    from qnlp.data import CorpusFormat, load_corpus
     if settings.split is not None and Path(data).is_dir():
         raise ConfigError(f"--split splits a single corpus file; {data} is "
                           "a directory with its own train/dev/test files")
-    return load_corpus(data, split=settings.split, seed=settings.seed)
+    corpus = load_corpus(data, split=settings.split, seed=settings.seed,
+                         how=CorpusFormat.of(settings))
+    report_corpus(corpus.description, report)
+    return corpus
 
 
 class SentenceTask(Task):
@@ -150,8 +182,9 @@ class SentenceTask(Task):
     name = 'sentences'
     Settings = SentenceSettings
     data_help = ('a corpus directory with *train*, *dev* and *test* files '
-                 '("label sentence" lines, or CSV/TSV with text and label '
-                 'columns), or one such file split with --split')
+                 '("label sentence" or "sentence<TAB>label" lines, CSV/TSV '
+                 'with a header, JSON Lines; see --format), or one such '
+                 'file split with --split')
     input_help = 'sentences'
     distributed = True
     baselines = {'bow': 'bag of words + logistic regression',
@@ -165,7 +198,8 @@ class SentenceTask(Task):
              world: Any = None, **options: Any) -> Loaded:
         from qnlp.train.distributed import World
         world = world or World()
-        corpus = read_corpus(data, settings)
+        corpus = read_corpus(data, settings, report=world.is_main and
+                             options.get('progress', False))
         pipeline = make_pipeline(settings, len(corpus.labels))
         parts = {'train': corpus.train, 'dev': corpus.dev,
                  'test': corpus.test}
@@ -218,10 +252,11 @@ class SentenceTask(Task):
 
     def examples(self, data: str, settings: SentenceSettings,
                  config: dict[str, Any]) -> tuple[list[Any], list[str]]:
-        from qnlp.data import read_corpus_file
+        from qnlp.data import CorpusFormat, read_corpus_file
         path = Path(data)
         examples = read_corpus(path, replace(settings, split=None)).test \
-            if path.is_dir() else read_corpus_file(path)
+            if path.is_dir() else read_corpus_file(
+                path, CorpusFormat.of(settings))
         return [e.text for e in examples], [e.label for e in examples]
 
     def inputs(self, items: Sequence[str], settings: SentenceSettings,

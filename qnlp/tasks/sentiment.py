@@ -64,7 +64,8 @@ from qnlp.baselines.features import (ENCODERS, FEATURE_CLASSIFIERS,
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.circuits import ENTANGLEMENTS, FEATURE_MAPS, READOUTS
 from qnlp.models.vqc import MAX_QUBITS
-from qnlp.tasks.base import MAX_EPOCHS, Loaded, Settings, Task, setting
+from qnlp.tasks.base import MAX_EPOCHS, Loaded, Task, setting
+from qnlp.tasks.sentences import CorpusFormatSettings, report_corpus
 
 __all__ = ['KernelModel', 'SentimentSettings', 'SentimentTask',
            'split_reviews']
@@ -73,7 +74,7 @@ SENTIMENT_MODELS = ('vqc', 'qsvc')
 
 
 @dataclass
-class SentimentSettings(Settings):
+class SentimentSettings(CorpusFormatSettings):
     """Every setting of a sentiment run."""
     epochs: int = setting(100, 'training epochs (optimiser steps with the '
                                'full batch; cobyla: 20 evaluations each)',
@@ -112,21 +113,25 @@ class SentimentSettings(Settings):
             raise ConfigError("test_fraction + dev_fraction must be below 1")
 
 
-def split_reviews(path: str | Path, settings: SentimentSettings
+def split_reviews(path: str | Path, settings: SentimentSettings,
+                  report: bool = False
                   ) -> tuple[list[Any], list[Any], list[Any], list[Path]]:
     """Train, dev and test examples and the files read: one file split
-    with ``settings.seed``, or a directory's own files."""
-    from qnlp.data.corpus import load_corpus, read_corpus_file, \
+    with ``settings.seed``, or a directory's own files, read in
+    ``settings.format`` (how, printed to stderr if ``report``)."""
+    from qnlp.data.corpus import CorpusFormat, load_corpus, read_corpus, \
         split_examples
-    path = Path(path)
+    path, how = Path(path), CorpusFormat.of(settings)
     test, dev = settings.test_fraction, settings.dev_fraction
     if path.is_dir():
-        corpus = load_corpus(path, seed=settings.seed)
+        corpus = load_corpus(path, seed=settings.seed, how=how)
+        report_corpus(corpus.description, report)
         files = sorted(p for p in path.iterdir() if p.is_file())
         if dev:
             return corpus.train, corpus.dev, corpus.test, files
         return corpus.train + corpus.dev, [], corpus.test, files
-    examples = read_corpus_file(path)
+    examples, description = read_corpus(path, how)
+    report_corpus(f"{path}: {description}", report)
     if dev:
         parts = split_examples(examples, (1 - test - dev, dev, test),
                                settings.seed)
@@ -232,8 +237,9 @@ class SentimentTask(Task):
     """VQC or quantum-kernel SVC on a few features of each review."""
     name = 'sentiment'
     Settings = SentimentSettings
-    data_help = 'a review file (TSV/CSV/"label text" lines) or a corpus ' \
-                'directory'
+    data_help = 'a review file (TSV/CSV with a header, "label text" or ' \
+                '"text<TAB>label" lines, JSON Lines; see --format) or a ' \
+                'corpus directory'
     input_help = 'reviews (text)'
     select = 'dev'
     #: With the default 5 components; :meth:`baseline_choices` gives the
@@ -256,7 +262,8 @@ class SentimentTask(Task):
              **options: Any) -> SentimentLoaded:
         from qnlp.data.corpus import fingerprint
         from qnlp.train import Split
-        train, dev, test, files = split_reviews(data, settings)
+        train, dev, test, files = split_reviews(
+            data, settings, report=options.get('progress', False))
         labels = _labels(train + dev + test, data)
         if not train or not test:
             raise CorpusError("too few reviews for a train and a test part",
@@ -322,10 +329,11 @@ class SentimentTask(Task):
 
     def examples(self, data: str, settings: SentimentSettings,
                  config: dict[str, Any]) -> tuple[list[Any], list[str]]:
-        from qnlp.data.corpus import load_corpus, read_corpus_file
-        path = Path(data)
-        examples = (load_corpus(path, seed=settings.seed).test
-                    if path.is_dir() else read_corpus_file(path))
+        from qnlp.data.corpus import CorpusFormat, load_corpus, \
+            read_corpus_file
+        path, how = Path(data), CorpusFormat.of(settings)
+        examples = (load_corpus(path, seed=settings.seed, how=how).test
+                    if path.is_dir() else read_corpus_file(path, how))
         return [e.text for e in examples], [e.label for e in examples]
 
     def inputs(self, items: Sequence[Any], settings: SentimentSettings,
