@@ -55,6 +55,8 @@ FORMATS = ('auto', 'label-first', 'label-last', 'csv', 'tsv', 'jsonl')
 _NAMES = {'label-first': 'label sentence', 'label-last':
           'sentence<TAB>label (UCI)', 'csv': 'CSV', 'tsv': 'TSV',
           'jsonl': 'JSON Lines'}
+#: Tab-separated fields are never quoted.
+_QUOTING = {'\t': csv.QUOTE_NONE, ',': csv.QUOTE_MINIMAL}
 #: More distinct labels than this, with fewer examples per label than
 #: labels, look like text read as labels.
 MAX_TEXT_LIKE_LABELS = 20
@@ -160,9 +162,14 @@ def _detect(path: Path, text: str, how: CorpusFormat) -> str:
     if first.startswith('{') or path.suffix.lower() in ('.jsonl', '.ndjson'):
         return 'jsonl'
     delimiter = '\t' if '\t' in first else ','
-    header = {c.strip().lower() for c in first.split(delimiter)}
-    named = {c.lower() for c in (how.text_column, how.label_column) if c}
-    if named or header & set(TEXT_COLUMNS + LABEL_COLUMNS):
+    header = first.split(delimiter)
+    known = {c.strip().lower() for c in header} & set(TEXT_COLUMNS +
+                                                      LABEL_COLUMNS)
+    # a header has as many fields as the row below it
+    rows = list(csv.reader(lines[:2], delimiter=delimiter,
+                           quoting=_QUOTING[delimiter]))
+    if how.text_column or how.label_column or (
+            known and len({len(row) for row in rows}) == 1):
         return 'tsv' if delimiter == '\t' else 'csv'
     if all('\t' in line.strip() for line in lines):
         firsts = {line.strip().split('\t', 1)[0] for line in lines}
@@ -237,8 +244,7 @@ def _read_table(path: Path, text: str, how: CorpusFormat,
                 name: str) -> tuple[list[Example], str]:
     delimiter = '\t' if name == 'tsv' else ','
     reader = csv.reader(io.StringIO(text), delimiter=delimiter,
-                        quoting=csv.QUOTE_NONE if delimiter == '\t'
-                        else csv.QUOTE_MINIMAL)
+                        quoting=_QUOTING[delimiter])
     header = next(reader, [])
     text_col = _column(header, how.text_column, TEXT_COLUMNS, 'text', path)
     label_col = _column(header, how.label_column, LABEL_COLUMNS, 'label',
