@@ -294,3 +294,12 @@ def test_every_task_settings_validate_their_own_fields():
         assert settings_cls.from_dict(defaults.to_dict()) == defaults
         with pytest.raises(Exception, match='unknown setting'):
             settings_cls.from_dict({'warp_speed': 9})
+
+
+def test_parsing_shows_progress_unless_quiet(tmp_path, capsys):
+    assert main(['train', str(BUNDLED), '--out', str(tmp_path / 'a'),
+                 '--epochs', '1']) == 0
+    assert 'parse train' in capsys.readouterr().err
+    assert main(['train', str(BUNDLED), '--out', str(tmp_path / 'b'),
+                 '--epochs', '1', '--quiet']) == 0
+    assert 'parse' not in capsys.readouterr().err

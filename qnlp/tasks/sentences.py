@@ -119,15 +119,20 @@ def make_pipeline(settings: SentenceSettings, n_classes: int) -> Any:
 
 
 def _parse_shards(pipeline: Any, examples: Sequence[Any],
-                  settings: SentenceSettings, world: Any) -> list[int]:
+                  settings: SentenceSettings, world: Any,
+                  progress: bool = False, name: str = '') -> list[int]:
     """Parse this rank's examples; returns the global indices kept.
 
     Every rank gets the same answer: the failures of all ranks are
     gathered, and with ``unparsable='error'`` every rank raises the error
     of the first failing example (as a single process would).
+    ``progress``: a bar over the sentences (parsing real corpora takes
+    minutes).
     """
+    from tqdm.auto import tqdm
     failed = []
-    for i in world.shard(range(len(examples))):
+    for i in tqdm(world.shard(range(len(examples))), desc=f'parse {name}',
+                  unit='sentence', disable=not progress, leave=False):
         try:
             pipeline.analyse(examples[i].text)
         except ParseError as error:
@@ -203,7 +208,9 @@ class SentenceTask(Task):
         pipeline = make_pipeline(settings, len(corpus.labels))
         parts = {'train': corpus.train, 'dev': corpus.dev,
                  'test': corpus.test}
-        kept = {name: _parse_shards(pipeline, examples, settings, world)
+        show = world.is_main and options.get('progress', False)
+        kept = {name: _parse_shards(pipeline, examples, settings, world,
+                                    show, name)
                 for name, examples in parts.items()}
         own_train = [corpus.train[i].text for i in kept['train']
                      if world.owner(i) == world.rank]
