@@ -123,6 +123,16 @@ class Settings:
     def check(self) -> None:
         """Rules that tie fields together (override in a task)."""
 
+    def train_config(self) -> Any:
+        """The :class:`qnlp.train.TrainConfig` of these settings (the
+        shared training fields; a task with more, e.g. weight decay,
+        extends it)."""
+        from qnlp.train import TrainConfig
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
+                           lr=self.lr, seed=self.seed,
+                           optimizer=self.optimizer, schedule=self.schedule,
+                           patience=self.patience)
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Settings":
         """Settings from a mapping (a config file, ``config.json``),

@@ -84,9 +84,12 @@ class ImageSettings(Settings):
                          choices=('float64', 'float32'))
 
     def check(self) -> None:
-        if self.weight_decay and self.optimizer not in ('adam', 'sgd'):
-            raise ConfigError(f"weight_decay needs optimizer adam or sgd, "
-                              f"not {self.optimizer}")
+        self.train_config()   # TrainConfig's own rules (weight decay)
+
+    def train_config(self) -> Any:
+        from dataclasses import replace
+        return replace(super().train_config(),
+                       weight_decay=self.weight_decay)
 
 
 def build_network(settings: ImageSettings, shape: Sequence[int],

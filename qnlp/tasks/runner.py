@@ -16,6 +16,7 @@ Every task writes the same core ``metrics.json``: for each split
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -97,22 +98,19 @@ def train(task: str | Task, data: str | Path, out: str | Path,
               'data_sha256': loaded.fingerprint, 'labels': loaded.labels,
               'settings': settings.to_dict(), **loaded.state}
     replay = {'task': task.name, 'data': str(data), **settings.to_dict()}
-    if not world.is_main:
-        return _train_claimed(task, settings, loaded, model, run, None,
-                              resume, progress, world)
-    with run.claim():
-        if not resume:
+    with run.claim() if world.is_main else contextlib.nullcontext():
+        if world.is_main and not resume:
             run.start(config, replay, clear=overwrite)
-        return _train_claimed(task, settings, loaded, model, run, config,
-                              resume, progress, world)
+        return _train_claimed(task, settings, loaded, model, run, resume,
+                              progress, world)
 
 
 def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
-                   run: Any, config: dict[str, Any] | None,
-                   resume: bool, progress: bool, world: Any
+                   run: Any, resume: bool, progress: bool, world: Any
                    ) -> dict[str, Any]:
-    """Training and the final files, with the run directory held."""
-    from qnlp.train import TrainConfig, fit
+    """Training and the final files, with the run directory held (rank
+    0; other ranks train their shard and write nothing)."""
+    from qnlp.train import fit
     from qnlp.train.run import CHECKPOINT_FILE, HISTORY_FILE
     start = time.perf_counter()
     hooks = task.hooks(settings, loaded)
@@ -120,14 +118,9 @@ def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
     # Task.build, which may record its ``n_parameters`` and
     # ``fit_seconds``; there is no training loop to run.
     fitted = not any(p.requires_grad for p in model.parameters())
-    config = TrainConfig(epochs=settings.epochs,
-                         batch_size=settings.batch_size, lr=settings.lr,
-                         seed=settings.seed, optimizer=settings.optimizer,
-                         schedule=settings.schedule,
-                         patience=settings.patience,
-                         weight_decay=getattr(settings, 'weight_decay', 0.0))
     history = [] if fitted else fit(
-        model, loaded.train, loaded.dev, config, progress=progress,
+        model, loaded.train, loaded.dev, settings.train_config(),
+        progress=progress,
         checkpoint=run.file(CHECKPOINT_FILE), resume=resume,
         history_file=run.file(HISTORY_FILE),
         identity={'data_sha256': loaded.fingerprint,

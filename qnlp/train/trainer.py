@@ -89,8 +89,8 @@ class TrainConfig:
             raise ConfigError("epochs must be positive and batch size and "
                               "patience non-negative")
         if self.weight_decay and self.optimizer not in ('adam', 'sgd'):
-            raise ConfigError(f"weight decay needs adam or sgd, not "
-                              f"{self.optimizer}")
+            raise ConfigError(f"weight_decay needs optimizer adam or sgd, "
+                              f"not {self.optimizer}")
 
 
 def _identity(batch: Any, generator: torch.Generator) -> Any:
