@@ -42,7 +42,12 @@ JOINING_PUNCTUATION = {',', ';', ':', '--'}
 
 
 class Tagger(Protocol):
-    """Proposes ``(category, cost)`` pairs for every token of a sentence."""
+    """Proposes ``(category, cost)`` pairs for every token of a sentence.
+
+    A tagger may also have ``tag_many(sentences)`` (lists of tokens in,
+    one candidate list per sentence out) to tag a batch at once, as
+    spaCy's ``nlp.pipe`` does; :meth:`Parser.analyse_many` uses it.
+    """
 
     def tag(self, tokens: Sequence[str]
             ) -> list[list[tuple[str, float]]]: ...
@@ -202,12 +207,16 @@ class Parser:
         # The search depends only on the candidate lists: memoise it.
         self._searches: dict[tuple, tuple[list[str], list]] = {}
 
-    def _candidates(self, tokens: list[str]) -> list[list[tuple[str, float]]]:
-        """Tagger candidates, with pre-tagged tokens fixed to their tag."""
+    def _candidates(self, tokens: list[str],
+                    proposed: list[list[tuple[str, float]]] | None = None
+                    ) -> list[list[tuple[str, float]]]:
+        """Tagger candidates (``proposed`` if tagged already), with
+        pre-tagged tokens fixed to their tag."""
         tags = [split_tag(token)[1] for token in tokens]
         if all(tag is not None for tag in tags):
             return [[(tag, 0.0)] for tag in tags]
-        proposed = self.tagger.tag([split_tag(t)[0] for t in tokens])
+        if proposed is None:
+            proposed = self.tagger.tag([split_tag(t)[0] for t in tokens])
         return [[(tag, 0.0)] if tag is not None else options
                 for tag, options in zip(tags, proposed)]
 
@@ -223,6 +232,41 @@ class Parser:
         ...
         qnlp.errors.ParseError: sentence of 300 tokens is above the limit of 256 in sentence 'meal meal meal meal meal meal meal meal ...'
         """
+        tokens = self._tokens(sentence)
+        return self._analyse_tokens(sentence, tokens, target)
+
+    def analyse_many(self, sentences: Sequence[str],
+                     target: str | None = None
+                     ) -> list["Parse | ParseError"]:
+        """Analyse a batch: one :class:`Parse` or :class:`ParseError` per
+        sentence, in order; a tagger with ``tag_many`` tags them at once.
+
+        >>> results = Parser().analyse_many(['woman cooks meal', ''], 's')
+        >>> [type(r).__name__ for r in results]
+        ['Parse', 'ParseError']
+        """
+        results: list[Parse | ParseError | None] = [None] * len(sentences)
+        tokenised: list[tuple[int, list[str]]] = []
+        for i, sentence in enumerate(sentences):
+            try:
+                tokenised.append((i, self._tokens(sentence)))
+            except ParseError as error:
+                results[i] = error
+        tag_many = getattr(self.tagger, 'tag_many', None)
+        proposed = (tag_many([[split_tag(t)[0] for t in tokens]
+                              for _, tokens in tokenised])
+                    if tag_many is not None else [None] * len(tokenised))
+        for (i, tokens), tags in zip(tokenised, proposed):
+            try:
+                results[i] = self._analyse_tokens(sentences[i], tokens,
+                                                  target, tags)
+            except ParseError as error:
+                results[i] = error
+        return results
+
+    @staticmethod
+    def _tokens(sentence: str) -> list[str]:
+        """The tokens of ``sentence``; refuses empty and overlong ones."""
         tokens = tokenise(sentence)
         if not tokens:
             raise ParseError("no words to parse", sentence)
@@ -230,7 +274,14 @@ class Parser:
             preview = ' '.join(tokens[:8]) + ' ...'
             raise ParseError(f"sentence of {len(tokens)} tokens is above "
                              f"the limit of {MAX_TOKENS}", preview)
-        candidates = self._candidates(tokens)
+        return tokens
+
+    def _analyse_tokens(self, sentence: str, tokens: list[str],
+                        target: str | None,
+                        proposed: list[list[tuple[str, float]]] | None = None
+                        ) -> Parse:
+        """Search the categories of ``tokens`` (tagged if ``proposed``)."""
+        candidates = self._candidates(tokens, proposed)
         key = (target, tuple(tuple(options) for options in candidates))
         found = self._searches.get(key)
         if found is None:
