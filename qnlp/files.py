@@ -55,6 +55,13 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+def cache_dir() -> Path:
+    """``$QNLP_CACHE_DIR`` or ``~/.cache/qnlp``: where downloads, decoded
+    data sets, parses and word vectors are kept between runs."""
+    return Path(os.environ.get('QNLP_CACHE_DIR',
+                               Path.home() / '.cache' / 'qnlp'))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces it on success.

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Parses and vectors cached by the tests stay out of the user's cache.
+os.environ['QNLP_CACHE_DIR'] = tempfile.mkdtemp(prefix='qnlp-test-cache-')
 BUNDLED = ROOT / 'corpora' / 'meaning'
 
 

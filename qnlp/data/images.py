@@ -47,7 +47,7 @@ from typing import Any, BinaryIO, Iterable
 import numpy as np
 
 from qnlp.errors import CorpusError
-from qnlp.files import atomic_path
+from qnlp.files import atomic_path, cache_dir
 
 DATASETS = ('mnist', 'fashion-mnist', 'pneumoniamnist', 'cifar10')
 
@@ -499,12 +499,6 @@ def load_cifar10(path: str | Path) -> ImageData:
 
 
 # ------------------------------------------------- location, download ----
-
-def cache_dir() -> Path:
-    """``$QNLP_CACHE_DIR`` or ``~/.cache/qnlp``: where downloads go."""
-    return Path(os.environ.get('QNLP_CACHE_DIR',
-                               Path.home() / '.cache' / 'qnlp'))
-
 
 def locate_dataset(name: str, data_dir: str | Path | None = None) -> Path:
     """The folder (or file) holding data set ``name``; see module doc."""

@@ -33,7 +33,7 @@ import torch
 from qnlp.compiler import make_ansatz, to_circuit
 from qnlp.engine import Engine, PreparedBatch, collect_symbols
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
-from qnlp.errors import ConfigError
+from qnlp.errors import ConfigError, ParseError
 from qnlp.parsing import Parser
 
 UNK = '<unk>'
@@ -69,10 +69,42 @@ class SentencePipeline:
         self._parsed: dict[str, Any] = {}  # text -> analysis, parsed once
 
     def analyse(self, text: str) -> Any:
-        """The parser's analysis of ``text`` (cached: parsing is slow)."""
-        if text not in self._parsed:
-            self._parsed[text] = self.parser.analyse(text, self.target)
-        return self._parsed[text]
+        """The parser's analysis of ``text`` (kept: parsing is slow);
+        raises :class:`~qnlp.errors.ParseError`."""
+        result = self.analyse_many([text])[0]
+        if isinstance(result, ParseError):
+            raise result
+        return result
+
+    def analyse_many(self, texts: Sequence[str]) -> list[Any]:
+        """One analysis or :class:`~qnlp.errors.ParseError` per text; the
+        texts not analysed yet are parsed as one batch."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._parsed]
+        if new:
+            self._parsed.update(zip(new, self.parser.analyse_many(
+                new, self.target)))
+        return [self._parsed[text] for text in texts]
+
+    @property
+    def parses(self) -> dict[str, Any]:
+        """Every analysis (or ParseError) so far, by text: what a
+        :class:`~qnlp.parsing.cache.ParseCache` keeps."""
+        return self._parsed
+
+    def remember(self, parses: dict[str, Any]) -> None:
+        """Take ``parses`` (e.g. from a cache) as analyses of their texts."""
+        self._parsed.update(parses)
+
+    def parser_settings(self) -> dict[str, Any]:
+        """What changes this pipeline's parses (for the parse cache)."""
+        parser = self.parser
+        pipeline = getattr(parser.tagger, 'nlp', None)   # spaCy's, if any
+        meta = getattr(pipeline, 'meta', {})
+        return {'tagger': type(parser.tagger).__name__,
+                'pipeline': [meta.get('name'), meta.get('version')],
+                'target': self.target,
+                **{key: value for key, value in vars(parser).items()
+                   if isinstance(value, (int, float, str, tuple, type(None)))}}
 
     def _analyses(self, texts: Iterable[str]):
         return [self.analyse(text) for text in texts]

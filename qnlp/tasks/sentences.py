@@ -118,6 +118,10 @@ def make_pipeline(settings: SentenceSettings, n_classes: int) -> Any:
                             frobenius=settings.frobenius)
 
 
+#: Sentences parsed per batch (a tagger like spaCy's tags a batch at once).
+PARSE_BATCH = 256
+
+
 def _parse_shards(pipeline: Any, examples: Sequence[Any],
                   settings: SentenceSettings, world: Any,
                   progress: bool = False, name: str = '') -> list[int]:
@@ -130,20 +134,48 @@ def _parse_shards(pipeline: Any, examples: Sequence[Any],
     minutes).
     """
     from tqdm.auto import tqdm
+    mine = list(world.shard(range(len(examples))))
     failed = []
-    for i in tqdm(world.shard(range(len(examples))), desc=f'parse {name}',
-                  unit='sentence', disable=not progress, leave=False):
-        try:
-            pipeline.analyse(examples[i].text)
-        except ParseError as error:
-            example = examples[i]
-            failed.append((i, f"{example.source}:{example.line}: {error}"))
+    with tqdm(total=len(mine), desc=f'parse {name}', unit='sentence',
+              disable=not progress, leave=False) as bar:
+        for start in range(0, len(mine), PARSE_BATCH):
+            batch = mine[start:start + PARSE_BATCH]
+            results = pipeline.analyse_many([examples[i].text
+                                             for i in batch])
+            for i, result in zip(batch, results):
+                if isinstance(result, ParseError):
+                    example = examples[i]
+                    failed.append((i, f"{example.source}:{example.line}: "
+                                      f"{result}"))
+            bar.update(len(batch))
     failed = sorted(f for shard in world.all_gather(failed) for f in shard)
     if failed and settings.unparsable == 'error':
         raise ParseError(f"{failed[0][1]} (use --unparsable skip to leave "
                          "such sentences out)")
     dropped = {i for i, _ in failed}
     return [i for i in range(len(examples)) if i not in dropped]
+
+
+def _parse_corpus(pipeline: Any, corpus: Any, settings: SentenceSettings,
+                  world: Any, progress: bool) -> dict[str, list[int]]:
+    """Parse every split (reading and updating the parse cache); the
+    indices kept per split."""
+    from qnlp.parsing.cache import ParseCache
+    cache = ParseCache(corpus.fingerprint, pipeline.parser_settings())
+    cached = cache.load()
+    pipeline.remember(cached)
+    kept = {name: _parse_shards(pipeline, examples, settings, world,
+                                progress, name)
+            for name, examples in (('train', corpus.train),
+                                   ('dev', corpus.dev), ('test', corpus.test))}
+    new = {text: result for text, result in pipeline.parses.items()
+           if text not in cached}
+    everything = {**cached}
+    for shard in world.all_gather(new):
+        everything.update(shard)
+    if world.is_main and len(everything) > len(cached):
+        cache.save(everything)
+    return kept
 
 
 def _split(pipeline: Any, corpus: Any, examples: Sequence[Any],
@@ -208,10 +240,8 @@ class SentenceTask(Task):
         pipeline = make_pipeline(settings, len(corpus.labels))
         parts = {'train': corpus.train, 'dev': corpus.dev,
                  'test': corpus.test}
-        show = world.is_main and options.get('progress', False)
-        kept = {name: _parse_shards(pipeline, examples, settings, world,
-                                    show, name)
-                for name, examples in parts.items()}
+        kept = _parse_corpus(pipeline, corpus, settings, world,
+                             world.is_main and options.get('progress', False))
         own_train = [corpus.train[i].text for i in kept['train']
                      if world.owner(i) == world.rank]
         counts = sum(world.all_gather(pipeline.count_pairs(own_train)),
