@@ -379,3 +379,27 @@ def test_compiled_circuit_helper_agrees_with_job_store(tmp_path):
                                          compiled.outputs)
     assert kept > 0
     assert np.allclose(probs, compiled.probabilities(), atol=0.05)
+
+
+def test_backend_reads_the_corpus_as_the_run_did(tmp_path):
+    """A run trained on a CSV with its own column names is run on a
+    backend with the same file: the run's format settings read it."""
+    import csv
+    from qnlp.tasks import train
+    from qnlp.tasks.backend import evaluate_on_backend
+    from qnlp.tasks.sentences import SentenceSettings
+    rows = [line.split(None, 1) for line in
+            TEST_FILE.read_text().splitlines() if line.strip()]
+    data = tmp_path / 'reviews.csv'
+    with data.open('w', newline='') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['words', 'tag'])
+        writer.writerows([text.strip(), label] for label, text in rows)
+    run = tmp_path / 'run'
+    train('sentences', data, run,
+          SentenceSettings(epochs=1, split=(0.6, 0.2, 0.2),
+                           text_column='words', label_column='tag'),
+          progress=False)
+    result = evaluate_on_backend(run, data, shots=64, batch_size=16,
+                                 progress=False)
+    assert result['summary']['sentences'] == len(rows)

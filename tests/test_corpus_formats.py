@@ -192,3 +192,16 @@ def test_cli_columns_format_and_reported_detection(tmp_path, capsys):
     assert 'read as' not in capsys.readouterr().err
     config = json.loads((tmp_path / 'u' / 'config.json').read_text())
     assert config['settings']['format'] == 'label-last'
+
+
+def test_table_with_unknown_columns_is_named_by_its_suffix(tmp_path):
+    """A .csv whose header names no known column says so (it used to be
+    read as 'label sentence' lines and fail on its header)."""
+    path = tmp_path / 'r.csv'
+    path.write_text('words,tag\nwoman cooks meal,1\nman runs,0\n')
+    with pytest.raises(CorpusError, match=r"r\.csv: no text column .* "
+                                          r"\(words, tag\); name it with "
+                                          r"--text-column"):
+        read_corpus(path)
+    examples, how = read_corpus(path, CorpusFormat('auto', 'words', 'tag'))
+    assert how.startswith('read as CSV') and examples[1].label == '0'

@@ -161,6 +161,8 @@ def _detect(path: Path, text: str, how: CorpusFormat) -> str:
     first = lines[0].strip()
     if first.startswith('{') or path.suffix.lower() in ('.jsonl', '.ndjson'):
         return 'jsonl'
+    if path.suffix.lower() in ('.csv', '.tsv'):   # a table with a header
+        return path.suffix.lower()[1:]
     delimiter = '\t' if '\t' in first else ','
     header = first.split(delimiter)
     known = {c.strip().lower() for c in header} & set(TEXT_COLUMNS +

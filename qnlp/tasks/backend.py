@@ -42,12 +42,6 @@ RESULTS_FILE = 'results.json'
 AUTO = 'auto'
 
 
-def _examples(corpus_path: str | Path) -> list[Any]:
-    from qnlp.data import load_corpus, read_corpus_file
-    path = Path(corpus_path)
-    return load_corpus(path).test if path.is_dir() else read_corpus_file(path)
-
-
 def _class_probabilities(distribution: np.ndarray, n_classes: int
                          ) -> np.ndarray:
     """The first ``n_classes`` outcomes renormalised, as the classifier
@@ -103,16 +97,17 @@ def evaluate_on_backend(
                           "network, not a circuit; only circuit ansätze "
                           f"({', '.join(CIRCUIT_ANSATZE)}) run on quantum "
                           "backends")
-    examples = _examples(corpus_path)
-    if not examples:
+    # Read as the run read its corpus (format and columns of its settings).
+    texts, given = trained.task.examples(str(corpus_path), trained.settings,
+                                         trained.config)
+    if not texts:
         raise ConfigError(f"{corpus_path}: no sentences to evaluate")
     labels = trained.labels
-    unknown = sorted({e.label for e in examples} - set(labels))
+    unknown = sorted(set(given) - set(labels))
     if unknown:
         raise ConfigError(f"{corpus_path}: labels {unknown} were not in "
                           f"training (labels {labels})")
-    texts = [e.text for e in examples]
-    truth = [labels.index(e.label) for e in examples]
+    truth = [labels.index(label) for label in given]
 
     circuits = trained.model.pipeline.circuits(texts)
     trained.model.extend_symbols(circuits, fill=0.0)
