@@ -36,6 +36,7 @@ RELO        n^r · n · n^ll · s^l         (device) *that* (people) use
 QAUX        s · s^l · n · n^l            *can* (you) (swim)?
 QCOP        s · n^l · n^l                *is* (it) (a film)?
 SKIP        (no wires)                   a comma that joins nothing
+CONJVP      s^r · n^rr · n^r · s · s^l · n   (she sings) *and* (dances)
 ==========  ===========================  =====================================
 
 Relative pronouns keep their DisCoCat types here; the compiler can
@@ -48,8 +49,10 @@ there always wins.
 
 Commas, semicolons, colons and dashes are coordinators or SKIP (no
 wires, dropped from the diagram); other punctuation is dropped by the
-tokeniser. Not covered yet: coordination of verb phrases that share a
-subject (*she sings and dances*), which needs the subject wire to wait.
+tokeniser. Coordination of verb phrases that share a subject (*she sings
+and dances*, CONJVP) needs the subject wire of *sings* to wait for *and*:
+the beam search never keeps a right adjoint waiting, so only
+:func:`qnlp.parsing.dependency.reduce_types` finds it.
 
 >>> str(category_type('TV'))
 'n.r @ s @ n.l'
@@ -92,6 +95,7 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'QAUX': S @ _VP.l @ N.l,
     'QCOP': S @ N.l @ N.l,
     'SKIP': Ty(),
+    'CONJVP': _VP.r @ _VP @ _VP.l,
 }
 
 
