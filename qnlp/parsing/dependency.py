@@ -219,13 +219,24 @@ class _Converter:
             if pos == 'ADJ':
                 return 'PRED'
             if self.subject(i) is None and not self.verb_needs_no_subject(i):
+                if dep == 'advcl' and pos == 'VERB' \
+                        and t.child(i, 'aux', 'mark') is None:
+                    return self.participle(i)
                 raise self.fail(i, f'{dep} verb without a subject')
             return self.verb(i)
         if dep in ('ROOT', 'conj', 'appos') and pos in _NOMINAL \
                 or dep in ('pobj', 'dobj', 'attr', 'dative', 'oprd',
                            'nsubj', 'nsubjpass', 'expl'):
             if dep == 'appos':
+                if i > h and t.pos[h] in _NOMINAL:
+                    return 'APPOS' if t.children[i] and min(
+                        t.children[i]) < i else 'CONJN'
                 raise self.fail(i, 'apposition')
+            if dep == 'dobj' and pos == 'PRON' and t.tag[i] == 'WP' \
+                    and i < h and t.dep[h] == 'ROOT' and any(
+                        t.dep[c] == 'aux' and i < c < h
+                        for c in t.children[h]):
+                return 'QOBJ'             # what do you eat?
             if word in _RELATIVE and t.dep[h] == 'relcl':
                 if dep in ('nsubj', 'nsubjpass'):
                     return 'RELS'
@@ -274,10 +285,31 @@ class _Converter:
             if pos in ('ADV', 'PART') and t.pos[h] == 'ADJ':
                 return 'ADVADJ'
             return 'DET' if dep in ('det', 'predet') else 'ADJ'
+        if dep == 'npadvmod' and pos in _NOMINAL and t.children[i] \
+                and max(t.children[i]) < i:    # (last) week, (53) cents
+            where = self.adverb(i, h)
+            if where in ('ADVS', 'ADVPRE'):
+                return 'NADVS' if where == 'ADVS' else 'NADVPRE'
+            raise self.fail(i, 'noun phrase as an adverb')
         if dep in ('advmod', 'neg', 'npadvmod', 'intj', 'cc') \
                 and not (dep == 'npadvmod' and t.children[i]):
             return self.adverb(i, h)
         raise self.fail(i, f'relation {dep!r} of {pos}')
+
+    def participle(self, v: int) -> str:
+        """A subjectless adverbial clause (*, killing four*): a modifier
+        of the sentence, taking its object as a preposition does."""
+        t = self.t
+        objects = self.objects(v)
+        if len(objects) > 1 or t.child(v, 'ccomp', 'xcomp', 'acomp'):
+            raise self.fail(v, 'adverbial clause with complements')
+        main = self.clause_head(t.head[v])
+        where = self.place(t.start(v), main) if v < main else 'post'
+        if where == 'mid':
+            raise self.fail(v, 'adverbial clause inside the clause')
+        return {('pre', 0): 'ADVPRE', ('pre', 1): 'PREPPRE',
+                ('post', 0): 'ADVS', ('post', 1): 'PREPS'}[where,
+                                                            len(objects)]
 
     def gerund(self, v: int) -> bool:
         """Whether ``v`` is a verb read as a noun (*about writing*)."""
@@ -312,7 +344,7 @@ class _Converter:
     def connector(self, i: int, v: int) -> str:
         """A subordinating word (``mark``) of the clause ``v``."""
         t = self.t
-        if t.dep[v] == 'ccomp':
+        if t.dep[v] in ('ccomp', 'ROOT'):
             return 'ADVPRE'
         if t.dep[v] == 'advcl':
             main = t.head[v]
@@ -420,6 +452,11 @@ def search_types(options: Sequence[Sequence[str]], target: str | None = 's',
     atoms = {c: [(a.name, a.z) for a in CATEGORY_TYPES[c]]
              for choice in options for c in choice}
     targets = {('s', 0), ('n', 0)} if target is None else {(target, 0)}
+    # later[k]: the atoms any option of a token after k may bring; an
+    # atom is kept on the stack only if one of them could cancel it.
+    later: list[set] = [set() for _ in range(len(options) + 1)]
+    for k in range(len(options) - 1, -1, -1):
+        later[k] = later[k + 1] | {a for c in options[k] for a in atoms[c]}
     seen: set[tuple] = set()
     # A frame: token, atom in its category, categories so far (the
     # current one last), stack of (base, z, wire), cups, next wire.
@@ -446,7 +483,11 @@ def search_types(options: Sequence[Sequence[str]], target: str | None = 's',
             continue
         base, z = atoms[category][j]
         step = (k, j + 1, chosen)
-        frames.append((*step, stack + ((base, z, wire),), cups, wire + 1))
+        rest = atoms[category][j + 1:]
+        if (base, z + 1) in later[k + 1] or (base, z + 1) in rest \
+                or (base, z) in targets and not stack:
+            frames.append((*step, stack + ((base, z, wire),), cups,
+                           wire + 1))
         if stack and stack[-1][0] == base and z == stack[-1][1] + 1:
             frames.append((*step, stack[:-1], cups + ((stack[-1][2], wire),),
                            wire + 1))
@@ -488,6 +529,8 @@ class DependencyParser(Parser):
     #: How many of spaCy's preferred categories a word the tree left open
     #: may take.
     open_options = 6
+    #: Steps of :func:`search_types` before falling back.
+    search_budget = 4000
 
     def __init__(self, tagger: Any = None, **options: Any) -> None:
         if tagger is None:
@@ -495,6 +538,8 @@ class DependencyParser(Parser):
             tagger = SpacyTagger()
         super().__init__(tagger, **options)
         self.counts: Counter[str] = Counter()
+        #: The beam search for trees the conversion cannot handle.
+        self._fallback = Parser(tagger, **options)
 
     def analyse(self, sentence: str, target: str | None = None) -> Parse:
         """Parse one sentence (see :meth:`analyse_many`)."""
@@ -547,14 +592,15 @@ class DependencyParser(Parser):
         if implicit:
             options = [['PRON']] + options
         try:
-            chosen, cups = search_types(options, target)
+            chosen, cups = search_types(options, target, self.search_budget)
         except ParseError as error:
             self.counts['fallback'] += 1
             reason = (conversion.problems[0] if conversion.problems
                       else error).message.split(':')[-1].strip()
             self.counts[f'fallback: {reason[:60]}'] += 1
-            proposed = self.tagger.candidates(doc, categories)
-            return self._analyse_tokens(sentence, tokens, target, proposed)
+            return self._fallback._analyse_tokens(
+                sentence, tokens, target,
+                self.tagger.candidates(doc, categories))
         self.counts[stage] += 1
         words = ([IMPLICIT_SUBJECT] if implicit else []) \
             + [split_tag(t)[0] for t in tokens]

@@ -37,6 +37,10 @@ QAUX        s · s^l · n · n^l            *can* (you) (swim)?
 QCOP        s · n^l · n^l                *is* (it) (a film)?
 SKIP        (no wires)                   a comma that joins nothing
 CONJVP      s^r · n^rr · n^r · s · s^l · n   (she sings) *and* (dances)
+NADVS       n · n^r · s^r · s            (she left) (last) *week*
+NADVPRE     n · n^r · s · s^l            (last) *week* (she left)
+APPOS       n · n^r · n^r · n            (Lone ,) (a) *man*
+QOBJ        s · n^ll · s^l               *what* (do you eat)?
 ==========  ===========================  =====================================
 
 Relative pronouns keep their DisCoCat types here; the compiler can
@@ -96,6 +100,10 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'QCOP': S @ N.l @ N.l,
     'SKIP': Ty(),
     'CONJVP': _VP.r @ _VP @ _VP.l,
+    'NADVS': N @ N.r @ S.r @ S,
+    'NADVPRE': N @ N.r @ S @ S.l,
+    'APPOS': N @ N.r @ N.r @ N,
+    'QOBJ': S @ N.l.l @ S.l,
 }
 
 
