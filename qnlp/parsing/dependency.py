@@ -175,6 +175,8 @@ class _Converter:
             found += [c for c in t.children[v] if c < v
                       and t.dep[c] in ('dobj', 'pobj')
                       and t.words[c] in _RELATIVE]
+            if self.bare_relative(v) and not found:
+                found.append(t.head[v])  # the sushi (that) I found
         return found
 
     def verb(self, v: int) -> str:
@@ -224,6 +226,12 @@ class _Converter:
                     return self.participle(i)
                 raise self.fail(i, f'{dep} verb without a subject')
             return self.verb(i)
+        if pos in _NOMINAL and any(t.dep[c] == 'relcl' and c > i
+                                   and self.bare_relative(c)
+                                   for c in t.children[i]):
+            if dep in ('ROOT', 'conj', 'pobj', 'dobj', 'attr', 'dative',
+                       'oprd', 'nsubj', 'nsubjpass'):
+                return 'NREL'
         if dep in ('ROOT', 'conj', 'appos') and pos in _NOMINAL \
                 or dep in ('pobj', 'dobj', 'attr', 'dative', 'oprd',
                            'nsubj', 'nsubjpass', 'expl'):
@@ -276,6 +284,8 @@ class _Converter:
                     return 'PREPPRE'
                 if where == 'post' and self.after_arguments(i, v):
                     return 'PREPS'
+                if where == 'mid':
+                    return 'PREPVP'
             raise self.fail(i, 'preposition in this position')
         if dep == 'prt':
             following = [o for o in self.objects(h) if o > i]
@@ -310,6 +320,16 @@ class _Converter:
         return {('pre', 0): 'ADVPRE', ('pre', 1): 'PREPPRE',
                 ('post', 0): 'ADVS', ('post', 1): 'PREPS'}[where,
                                                             len(objects)]
+
+    def bare_relative(self, v: int) -> bool:
+        """Whether relative clause ``v`` has no relative word but a
+        subject: an object relative clause (*the sushi I found*)."""
+        t = self.t
+        subject = self.subject(v)
+        return subject is not None and t.words[subject] not in _RELATIVE \
+            and not any(t.tag[c].startswith('W') or t.words[c] in _RELATIVE
+                        for c in t.children[v]) \
+            and t.head[v] < t.start(v)
 
     def gerund(self, v: int) -> bool:
         """Whether ``v`` is a verb read as a noun (*about writing*)."""

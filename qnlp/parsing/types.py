@@ -41,6 +41,8 @@ NADVS       n · n^r · s^r · s            (she left) (last) *week*
 NADVPRE     n · n^r · s · s^l            (last) *week* (she left)
 APPOS       n · n^r · n^r · n            (Lone ,) (a) *man*
 QOBJ        s · n^ll · s^l               *what* (do you eat)?
+PREPVP      n^r · s · s^l · n · n^l      (Bush) *on* (Tuesday) (nominated)
+NREL        n · n^ll · s^l               the *sushi* (I found)
 ==========  ===========================  =====================================
 
 Relative pronouns keep their DisCoCat types here; the compiler can
@@ -104,6 +106,8 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'NADVPRE': N @ N.r @ S @ S.l,
     'APPOS': N @ N.r @ N.r @ N,
     'QOBJ': S @ N.l.l @ S.l,
+    'PREPVP': _VP @ _VP.l @ N.l,
+    'NREL': N @ N.l.l @ S.l,
 }
 
 
