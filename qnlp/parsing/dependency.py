@@ -50,6 +50,8 @@ _OBJECTS = {'dobj', 'attr', 'oprd', 'dative'}
 _NOUN_MODIFIERS = {'amod', 'compound', 'nummod', 'nmod', 'quantmod',
                    'npadvmod', 'predet', 'det', 'poss', 'preconj', 'advmod'}
 _RELATIVE = {'that', 'which', 'who', 'whom'}
+_BE = {'be', 'is', 'am', 'are', 'was', 'were', 'been', 'being', "'s", "'re",
+       "'m"}
 #: Search steps :func:`reduce_types` may take before giving up.
 SEARCH_BUDGET = 20_000
 
@@ -171,6 +173,7 @@ class _Converter:
         found = [c for c in t.children[v] if c > v and t.dep[c] in _OBJECTS
                  and (t.dep[c] != 'dative' or t.pos[c] in _NOMINAL)
                  and (t.dep[c] != 'attr' or t.pos[c] != 'ADJ')]
+        found += [c for c in t.children[v] if self.predicate_preposition(c)]
         if t.dep[v] == 'relcl':   # the cake that she ate: 'that' is one
             found += [c for c in t.children[v] if c < v
                       and t.dep[c] in ('dobj', 'pobj')
@@ -287,6 +290,8 @@ class _Converter:
                 if where == 'mid':
                     return 'PREPVP'
             raise self.fail(i, 'preposition in this position')
+        if self.predicate_preposition(i):
+            return 'ADJ'          # (is) *in* (the process): a case marker
         if dep == 'prt':
             following = [o for o in self.objects(h) if o > i]
             return 'ADJ' if following else 'ADVS'
@@ -320,6 +325,20 @@ class _Converter:
         return {('pre', 0): 'ADVPRE', ('pre', 1): 'PREPPRE',
                 ('post', 0): 'ADVS', ('post', 1): 'PREPS'}[where,
                                                             len(objects)]
+
+    def predicate_preposition(self, i: int) -> bool:
+        """Whether preposition ``i`` introduces the predicate of a bare
+        copula (*I am in the process*): *am* takes the noun phrase, as
+        the copula of a noun does, and *in* marks it."""
+        t = self.t
+        v = t.head[i]
+        if t.dep[i] != 'prep' or t.words[v] not in _BE or i < v \
+                or t.child(i, 'pobj') is None:
+            return False
+        right = [c for c in t.children[v] if c > v and t.dep[c] != 'punct']
+        return right[0] == i and not any(
+            t.dep[c] in _OBJECTS | {'acomp', 'xcomp', 'ccomp'}
+            for c in t.children[v])
 
     def bare_relative(self, v: int) -> bool:
         """Whether relative clause ``v`` has no relative word but a
