@@ -498,38 +498,39 @@ def search_types(options: Sequence[Sequence[str]], target: str | None = 's',
         later[k] = later[k + 1] | {a for c in options[k] for a in atoms[c]}
     seen: set[tuple] = set()
     # A frame: token, atom in its category, categories so far (the
-    # current one last), stack of (base, z, wire), cups, next wire.
-    frames: list[tuple] = [(0, 0, (), (), (), 0)]
+    # current one last), stack types, stack wires, cups, next wire.
+    frames: list[tuple] = [(0, 0, (), (), (), (), 0)]
     steps = 0
     while frames and steps < budget:
-        k, j, chosen, stack, cups, wire = frames.pop()
+        frame = frames.pop()
+        k, j, chosen, types, wires, cups, wire = frame
         steps += 1
-        key = (k, j, len(chosen), chosen[-1:], tuple(a[:2] for a in stack))
+        key = (k, j, len(chosen), chosen[-1:], types)
         if key in seen:
             continue
         seen.add(key)
         if j == 0 and len(chosen) == k:        # choose token k's category
             if k == len(options):
-                if len(stack) == 1 and stack[0][:2] in targets:
+                if len(types) == 1 and types[0] in targets:
                     return list(chosen), list(cups)
                 continue
-            frames.extend((k, 0, chosen + (c,), stack, cups, wire)
+            frames.extend((k, 0, chosen + (c,), types, wires, cups, wire)
                           for c in reversed(options[k]))
             continue
         category = chosen[-1]
         if j == len(atoms[category]):
-            frames.append((k + 1, 0, chosen, stack, cups, wire))
+            frames.append((k + 1, 0, chosen, types, wires, cups, wire))
             continue
-        base, z = atoms[category][j]
-        step = (k, j + 1, chosen)
-        rest = atoms[category][j + 1:]
-        if (base, z + 1) in later[k + 1] or (base, z + 1) in rest \
-                or (base, z) in targets and not stack:
-            frames.append((*step, stack + ((base, z, wire),), cups,
-                           wire + 1))
-        if stack and stack[-1][0] == base and z == stack[-1][1] + 1:
-            frames.append((*step, stack[:-1], cups + ((stack[-1][2], wire),),
-                           wire + 1))
+        atom = atoms[category][j]
+        base, z = atom
+        above = (base, z + 1)
+        if above in later[k + 1] or above in atoms[category][j + 1:] \
+                or atom in targets and not types:
+            frames.append((k, j + 1, chosen, types + (atom,),
+                           wires + (wire,), cups, wire + 1))
+        if types and types[-1] == (base, z - 1):
+            frames.append((k, j + 1, chosen, types[:-1], wires[:-1],
+                           cups + ((wires[-1], wire),), wire + 1))
     want = ' or '.join(sorted(b for b, _ in targets))
     words = ' '.join('/'.join(choice) for choice in options)
     raise ParseError(f"the types {words} do not reduce to {want}"
@@ -559,26 +560,32 @@ class DependencyParser(Parser):
     word and :func:`reduce_types` the cups. A tree the conversion does not
     cover gets spaCy's preferences for the words the conversion left open
     (:attr:`counts` ``partial``); when those do not reduce to the target
-    either, the parser falls back to the beam search over :class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s
-    preferences (the tree's category of each word first, when there is
-    one). :attr:`counts` tallies ``tree`` and ``fallback`` sentences and
-    the reasons for falling back.
+    either, the parser falls back to the beam search over
+    :class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s preferences (the tree's category of each word first, when there is
+    one), with beam widths ``fallback_widths`` (narrow: this search is
+    most of the time spent on a sentence). :attr:`counts` tallies
+    ``tree``, ``partial`` and ``fallback`` sentences and the reasons for
+    falling back. Other keyword arguments go to :class:`Parser`.
     """
 
     #: How many of spaCy's preferred categories a word the tree left open
     #: may take.
     open_options = 6
     #: Steps of :func:`search_types` before falling back.
-    search_budget = 4000
+    search_budget = 1000
 
-    def __init__(self, tagger: Any = None, **options: Any) -> None:
+    def __init__(self, tagger: Any = None,
+                 fallback_widths: Sequence[int] = (16, 64),
+                 **options: Any) -> None:
         if tagger is None:
             from qnlp.parsing.spacy_tagger import SpacyTagger
             tagger = SpacyTagger()
         super().__init__(tagger, **options)
         self.counts: Counter[str] = Counter()
         #: The beam search for trees the conversion cannot handle.
-        self._fallback = Parser(tagger, **options)
+        self._fallback = Parser(tagger, **{
+            **options, 'beam_width': fallback_widths[0],
+            'retry_widths': tuple(fallback_widths[1:])})
 
     def analyse(self, sentence: str, target: str | None = None) -> Parse:
         """Parse one sentence (see :meth:`analyse_many`)."""
