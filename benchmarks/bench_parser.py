@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from qnlp.parsing import Parser
+from qnlp.parsing import Parser, tokenise
 from qnlp.parsing.gold import CONSTRUCTIONS, read_conllu, score
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,8 @@ def spacy_pipe_speed(items: list[str]) -> float:
     """spaCy's ``nlp.pipe`` alone on the tokens the parser would see."""
     from qnlp.parsing.spacy_tagger import SpacyTagger
     tagger = SpacyTagger()
-    tokens = [Parser._tokens(s) for s in items if s.strip()]
+    tokens = [tokenise(s) for s in items]
+    tokens = [t for t in tokens if t]
     start = time.perf_counter()
     tagger.docs(tokens)
     return len(tokens) / (time.perf_counter() - start)

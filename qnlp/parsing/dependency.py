@@ -561,8 +561,8 @@ class DependencyParser(Parser):
     cover gets spaCy's preferences for the words the conversion left open
     (:attr:`counts` ``partial``); when those do not reduce to the target
     either, the parser falls back to the beam search over
-    :class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s preferences (the tree's category of each word first, when there is
-    one), with beam widths ``fallback_widths`` (narrow: this search is
+    :class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s preferences (the
+    tree's category of each word first, when there is one), with beam widths ``fallback_widths`` (narrow: this search is
     most of the time spent on a sentence). :attr:`counts` tallies
     ``tree``, ``partial`` and ``fallback`` sentences and the reasons for
     falling back. Other keyword arguments go to :class:`Parser`.
