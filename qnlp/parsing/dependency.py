@@ -14,10 +14,19 @@ right adjoint waiting, which verb-phrase coordination needs: in *she
 sings and dances* the subject wire of *sings* waits for *and* (category
 CONJVP, ``s.r @ n.r.r @ n.r @ s @ s.l @ n``).
 
-A tree the conversion does not cover (an unsupported relation, a
-tagging error that leaves nothing to reduce) raises :class:`Unsupported`;
-:class:`DependencyParser` then falls back to the preference-based search
-of :class:`~qnlp.parsing.spacy_tagger.SpacyTagger` and counts how often.
+A word whose relation the conversion does not cover gets no category
+and an :class:`Unsupported` problem naming it. :class:`DependencyParser`
+then lets :func:`search_types` choose among spaCy's preferences for
+those words only; when that does not reduce either (or a tagging error
+left types that do not reduce), it falls back to the beam search over
+:class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s preferences, and
+counts how often each happens.
+
+Building the cups from the tree alone was the other design: the beam
+search with one candidate per word cannot keep a right adjoint waiting
+(so no CONJVP), and the depth-first search over fixed types costs a small
+part of spaCy's own time per sentence, so fixing categories and
+searching their cups is both simpler and robust to trees whose arcs cross.
 
 The tree is plain data (:class:`Tree`), so the conversion needs no spaCy:
 
@@ -221,8 +230,8 @@ class _Converter:
             return 'SKIP'
         if dep in ('ROOT', 'ccomp', 'xcomp', 'advcl', 'relcl', 'conj',
                    'acomp') and (self.is_clause(i) or pos == 'ADJ'):
-            if pos == 'ADJ':
-                return 'PRED'
+            if pos == 'ADJ':      # (is) worried (that it rains): n.r s s.l
+                return 'SV' if t.child(i, 'ccomp') is not None else 'PRED'
             if self.subject(i) is None and not self.verb_needs_no_subject(i):
                 if dep == 'advcl' and pos == 'VERB' \
                         and t.child(i, 'aux', 'mark') is None:
@@ -236,8 +245,9 @@ class _Converter:
                        'oprd', 'nsubj', 'nsubjpass'):
                 return 'NREL'
         if dep in ('ROOT', 'conj', 'appos') and pos in _NOMINAL \
-                or dep in ('pobj', 'dobj', 'attr', 'dative', 'oprd',
-                           'nsubj', 'nsubjpass', 'expl'):
+                or dep in ('pobj', 'dobj', 'attr', 'oprd', 'nsubj',
+                           'nsubjpass', 'expl') \
+                or dep == 'dative' and pos in _NOMINAL:
             if dep == 'appos':
                 if i > h and t.pos[h] in _NOMINAL:
                     return 'APPOS' if t.children[i] and min(
@@ -294,7 +304,7 @@ class _Converter:
             return 'ADJ'          # (is) *in* (the process): a case marker
         if dep == 'prt':
             following = [o for o in self.objects(h) if o > i]
-            return 'ADJ' if following else 'ADVS'
+            return 'ADJ' if following else self.adverb(i, h)
         if dep in _NOUN_MODIFIERS and i < h and (
                 t.pos[h] in _NOMINAL or t.dep[h] in ('amod', 'compound')):
             if pos in ('ADV', 'PART') and t.pos[h] == 'ADJ':
@@ -306,6 +316,9 @@ class _Converter:
             if where in ('ADVS', 'ADVPRE'):
                 return 'NADVS' if where == 'ADVS' else 'NADVPRE'
             raise self.fail(i, 'noun phrase as an adverb')
+        if dep == 'advmod' and t.tag[i] == 'WRB' and t.dep[h] == 'advcl' \
+                and t.child(h, 'mark') is None and i < h:
+            return self.connector(i, h)    # (I left) *when* (it rained)
         if dep in ('advmod', 'neg', 'npadvmod', 'intj', 'cc') \
                 and not (dep == 'npadvmod' and t.children[i]):
             return self.adverb(i, h)
@@ -393,16 +406,24 @@ class _Converter:
                 return 'SUBPRE'
         raise self.fail(i, f'subordinator of {t.dep[v]}')
 
+    def coordinating_word(self, c: int) -> int | None:
+        """The conjunction (else the comma) between conjunct ``c`` and
+        its head that coordinates them."""
+        t = self.t
+        between = [k for k in range(t.head[c] + 1, c)
+                   if t.dep[k] in ('cc', 'punct')
+                   and t.head[k] in (t.head[c], c)]
+        words = [k for k in between if t.dep[k] == 'cc'] or between
+        return words[-1] if words else None
+
     def coordinator(self, c: int) -> tuple[int, str]:
         """The word coordinating conjunct ``c`` with its head, and its
         category."""
         t = self.t
         h = t.head[c]
-        between = [k for k in range(h + 1, c)
-                   if t.dep[k] in ('cc', 'punct') and t.head[k] in (h, c)]
-        if not between:
+        k = self.coordinating_word(c)
+        if k is None:
             raise self.fail(c, 'conjunct without a coordinator')
-        k = between[-1]
         if self.is_clause(c) or t.pos[c] == 'ADJ' \
                 and self.categories[c] == 'PRED':
             if self.categories[c] == 'PRED' or self.subject(c) is None:
@@ -420,11 +441,9 @@ class _Converter:
         coordinators: dict[int, int] = {}
         for c, dep in enumerate(t.dep):
             if dep == 'conj':
-                between = [k for k in range(t.head[c] + 1, c)
-                           if t.dep[k] in ('cc', 'punct')
-                           and t.head[k] in (t.head[c], c)]
-                if between:
-                    coordinators[between[-1]] = c
+                k = self.coordinating_word(c)
+                if k is not None:
+                    coordinators[k] = c
         for i in range(self.n):
             if i not in coordinators:
                 try:
@@ -575,7 +594,7 @@ class DependencyParser(Parser):
     search_budget = 1000
 
     def __init__(self, tagger: Any = None,
-                 fallback_widths: Sequence[int] = (16, 64),
+                 fallback_widths: Sequence[int] = (64, 512),
                  **options: Any) -> None:
         if tagger is None:
             from qnlp.parsing.spacy_tagger import SpacyTagger
