@@ -130,18 +130,32 @@ class SpacyTagger:
         self.lexicon = lexicon or LexiconTagger()
         self.backup_cost = backup_cost
 
-    def tag(self, tokens: Sequence[str]) -> list[list[tuple[str, float]]]:
-        """Candidates for every token, spaCy's preferences first."""
+    def docs(self, sentences: Sequence[Sequence[str]]) -> list[Any]:
+        """spaCy's parses of token lists, one ``nlp.pipe`` batch: the
+        tokens are kept as they are (no spaCy tokenisation) and each list
+        is one sentence."""
         from spacy.tokens import Doc
-        doc = Doc(self.nlp.vocab, words=list(tokens))
-        for _, component in self.nlp.pipeline:
-            doc = component(doc)
+        docs = []
+        for tokens in sentences:
+            words = list(tokens)
+            docs.append(Doc(self.nlp.vocab, words=words,
+                            sent_starts=[True] + [False] * (len(words) - 1)))
+        return list(self.nlp.pipe(docs))
+
+    def candidates(self, doc: Any, first: Sequence[str] | None = None
+                   ) -> list[list[tuple[str, float]]]:
+        """Candidates of every token of a parsed ``doc``: spaCy's
+        preferences from 0 by 0.3, the lexicon's at ``backup_cost`` more;
+        ``first`` (one category or ``None`` per token) goes before all."""
         result = []
-        for token in doc:
+        for i, token in enumerate(doc):
             backup = self.lexicon.candidates(token.text)
             in_lexicon = token.lower_ in self.lexicon.lexicon
             preferred = [] if in_lexicon and token.pos_ == 'PUNCT' else \
                 _preferences(token)
+            if first is not None and first[i] is not None:
+                preferred = [first[i]] + [c for c in preferred
+                                          if c != first[i]]
             options: dict[str, float] = {}
             for rank, category in enumerate(preferred):
                 options[category] = 0.3 * rank
@@ -149,3 +163,12 @@ class SpacyTagger:
                 options.setdefault(category, cost + self.backup_cost)
             result.append(sorted(options.items(), key=lambda item: item[1]))
         return result
+
+    def tag(self, tokens: Sequence[str]) -> list[list[tuple[str, float]]]:
+        """Candidates for every token, spaCy's preferences first."""
+        return self.candidates(self.docs([tokens])[0])
+
+    def tag_many(self, sentences: Sequence[Sequence[str]]
+                 ) -> list[list[list[tuple[str, float]]]]:
+        """:meth:`tag` for a batch, spaCy parsing it with ``nlp.pipe``."""
+        return [self.candidates(doc) for doc in self.docs(sentences)]

@@ -36,6 +36,13 @@ RELO        n^r · n · n^ll · s^l         (device) *that* (people) use
 QAUX        s · s^l · n · n^l            *can* (you) (swim)?
 QCOP        s · n^l · n^l                *is* (it) (a film)?
 SKIP        (no wires)                   a comma that joins nothing
+CONJVP      s^r · n^rr · n^r · s · s^l · n   (she sings) *and* (dances)
+NADVS       n · n^r · s^r · s            (she left) (last) *week*
+NADVPRE     n · n^r · s · s^l            (last) *week* (she left)
+APPOS       n · n^r · n^r · n            (Lone ,) (a) *man*
+QOBJ        s · n^ll · s^l               *what* (do you eat)?
+PREPVP      n^r · s · s^l · n · n^l      (Bush) *on* (Tuesday) (nominated)
+NREL        n · n^ll · s^l               the *sushi* (I found)
 ==========  ===========================  =====================================
 
 Relative pronouns keep their DisCoCat types here; the compiler can
@@ -48,8 +55,10 @@ there always wins.
 
 Commas, semicolons, colons and dashes are coordinators or SKIP (no
 wires, dropped from the diagram); other punctuation is dropped by the
-tokeniser. Not covered yet: coordination of verb phrases that share a
-subject (*she sings and dances*), which needs the subject wire to wait.
+tokeniser. Coordination of verb phrases that share a subject (*she sings
+and dances*, CONJVP) needs the subject wire of *sings* to wait for *and*:
+the beam search never keeps a right adjoint waiting, so only
+:func:`qnlp.parsing.dependency.reduce_types` finds it.
 
 >>> str(category_type('TV'))
 'n.r @ s @ n.l'
@@ -92,6 +101,13 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'QAUX': S @ _VP.l @ N.l,
     'QCOP': S @ N.l @ N.l,
     'SKIP': Ty(),
+    'CONJVP': _VP.r @ _VP @ _VP.l,
+    'NADVS': N @ N.r @ S.r @ S,
+    'NADVPRE': N @ N.r @ S @ S.l,
+    'APPOS': N @ N.r @ N.r @ N,
+    'QOBJ': S @ N.l.l @ S.l,
+    'PREPVP': _VP @ _VP.l @ N.l,
+    'NREL': N @ N.l.l @ S.l,
 }
 
 
