@@ -36,6 +36,11 @@ RELO        n^r · n · n^ll · s^l         (device) *that* (people) use
 QAUX        s · s^l · n · n^l            *can* (you) (swim)?
 QCOP        s · n^l · n^l                *is* (it) (a film)?
 SKIP        (no wires)                   a comma that joins nothing
+CONJVP      s^r · n^rr · n^r · s · s^l · n   (she sings) *and* (dances)
+QSUBJ       s · s^l · n                  *who* (cooked the meal)?
+QOBJ        s · n^ll · s^l               *what* (do you eat)?
+INFS        s^r · s · s^l · n            (she came) *to* (help)
+INFN        n^r · n · s^l · n            (a way) *to* (help)
 ==========  ===========================  =====================================
 
 Relative pronouns keep their DisCoCat types here; the compiler can
@@ -48,8 +53,9 @@ there always wins.
 
 Commas, semicolons, colons and dashes are coordinators or SKIP (no
 wires, dropped from the diagram); other punctuation is dropped by the
-tokeniser. Not covered yet: coordination of verb phrases that share a
-subject (*she sings and dances*), which needs the subject wire to wait.
+tokeniser. Verb phrases that share a subject (*she sings and dances*)
+are coordinated by CONJVP, whose ``n^rr`` takes the first verb's
+subject wire ``n^r`` and hands the subject to both verbs.
 
 >>> str(category_type('TV'))
 'n.r @ s @ n.l'
@@ -92,6 +98,11 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'QAUX': S @ _VP.l @ N.l,
     'QCOP': S @ N.l @ N.l,
     'SKIP': Ty(),
+    'CONJVP': _VP.r @ _VP @ _VP.l,
+    'QSUBJ': S @ _VP.l,
+    'QOBJ': S @ N.l.l @ S.l,
+    'INFS': S.r @ S @ _VP.l,
+    'INFN': N.r @ N @ _VP.l,
 }
 
 
