@@ -77,7 +77,7 @@ def test_subjectless_sentence_gets_implicit_subject():
     analysis = Parser().analyse('lacks the inspiration of the original', 's')
     assert analysis.words[0] == IMPLICIT_SUBJECT
     assert str(analysis.diagram.cod) == 's'
-    no_implicit = Parser(implicit_subject_cost=None)
+    no_implicit = Parser(implicit_subject_cost=None, skip_cost=None)
     with pytest.raises(ParseError):
         no_implicit.analyse('lacks the inspiration of the original', 's')
 

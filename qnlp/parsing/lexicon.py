@@ -29,6 +29,7 @@ from qnlp.errors import CorpusError
 from qnlp.parsing.types import CATEGORY_TYPES
 
 _PREPOSITION = ('PREPN', 'PREPS', 'PREPPRE')
+_ARTICLES = frozenset(('a', 'an', 'the'))
 _CONJUNCTION = ('CONJS', 'CONJN', 'CONJA')
 _ADVERB = ('ADVVP', 'ADVS', 'ADVADJ', 'ADVPRE', 'ADJ')
 
@@ -66,8 +67,9 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
     **_entries(('PREPN', 'PREPS', 'PREPPRE'), 'of'),
     **_entries(('CONJS', 'CONJVP', 'CONJN', 'CONJA', 'ADVPRE'),
                'and or but nor yet'),
-    **_entries(('CONJS', 'SUBPRE'), 'because although though while '
+    **_entries(('CONJS', 'SUBPRE'), 'because although though '
                'if unless whereas since until once whether'),
+    'while': ('CONJS', 'SUBPRE', 'N'),
     **_entries(('CONJS', 'SUBPRE', 'ADVPRE'), 'when where'),
     **_entries(_ADVERB, 'very too so quite rather really just also only '
                'even still already almost always often sometimes here now '
@@ -190,7 +192,7 @@ def _stems(word: str) -> list[tuple[str, str]]:
     if word.endswith('s') and not word.endswith('ss'):
         found.append((word[:-1], 's'))
     for suffix in ('ed', 'ing', 'er', 'est'):
-        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+        if word.endswith(suffix) and len(word) > len(suffix) + 1:
             stem = word[:-len(suffix)]
             found += [(stem, suffix), (stem + 'e', suffix)]
             if stem[-1] == stem[-2]:
@@ -251,7 +253,7 @@ def _wordnet_costs(word: str, readings: dict[str, tuple[str, str, int]]
     if 'v' in readings:
         inflection = readings['v'][1]
         if inflection in ('ed', 'ing'):
-            weight['a'] = weight.get('a', 0) + weight['v'] / 4
+            weight['a'] = max(weight.get('a', 0), weight['v'] / 6)
             if 'n' in weight:   # participles outnumber gerund nouns
                 weight['n'] /= 4 if inflection == 'ing' else 100
         if inflection == 's' and 'n' in weight and readings['n'][1] == 's':
@@ -279,8 +281,14 @@ def _wordnet_costs(word: str, readings: dict[str, tuple[str, str, int]]
             cost[category] = min(cost.get(category, 99.0),
                                  base + _nats(frame + share / 20, share * 1.25))
     cost.setdefault('N', max(cost.values()) + 1.0)
-    # Any noun may modify a noun (*law enforcement*).
-    cost['ADJ'] = min(cost.get('ADJ', 99.0), cost['N'] + 1.2)
+    # Any noun may modify a noun (*law enforcement*), plurals seldom.
+    plural = readings.get('n', ('', '', 0))[1] == 's'
+    cost['ADJ'] = min(cost.get('ADJ', 99.0), cost['N'] + 1.2 + plural)
+    # Ditransitive and clause-taking readings need more than WordNet's
+    # frames say: a noun compound or a bare clause must follow.
+    for category, extra in (('DTV', 1.0), ('SV', 0.8)):
+        if category in cost:
+            cost[category] += extra
     return cost
 
 
@@ -318,11 +326,19 @@ class LexiconTagger:
         >>> [[category for category, _ in token[:2]] for token in tags]
         [['VPC', 'QAUX'], ['N', 'ADJ'], ['N', 'ADJ'], ['IV', 'TV']]
         """
-        return [self._name(token) if token[:1].isupper()
-                and token.lower() not in self.lexicon
-                and (position or not wordnet_readings(token.lower()))
-                else self.candidates(token)
-                for position, token in enumerate(tokens)]
+        tagged = [self._name(token) if token[:1].isupper()
+                  and token.lower() not in self.lexicon
+                  and not (token.isupper() and wordnet_readings(token.lower()))
+                  and (position or not wordnet_readings(token.lower()))
+                  else self.candidates(token)
+                  for position, token in enumerate(tokens)]
+        # A modifier never comes right before an article (*gave Mary a*).
+        for position, token in enumerate(tokens[:-1]):
+            if (tokens[position + 1].lower() in _ARTICLES
+                    and token.lower() not in self.lexicon):
+                tagged[position] = [(c, k + 2.0 if c == 'ADJ' else k)
+                                    for c, k in tagged[position]]
+        return tagged
 
     def _name(self, token: str) -> list[tuple[str, float]]:
         """Candidates of a capitalised word: a name first."""

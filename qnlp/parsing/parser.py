@@ -427,14 +427,14 @@ class Parser:
                          candidates: list[list[tuple[str, float]]],
                          target: str | None) -> tuple[list[str], list]:
         """Search with the beam width, then with wider beams on failure
-        (short sentences only), then letting words drop out at
-        :attr:`skip_cost` each; the first error is the one raised."""
-        attempts = [(self.beam_width, None)]
+        (short sentences only), then, with the widest, letting words drop
+        out at :attr:`skip_cost` each; the first error is the one raised."""
+        widths = [self.beam_width]
         if len(tokens) <= self.retry_max_tokens:   # keep long ones linear
-            attempts += [(w, None) for w in self.retry_widths
-                         if w > self.beam_width]
+            widths += [w for w in self.retry_widths if w > self.beam_width]
+        attempts = [(width, None) for width in widths]
         if self.skip_cost is not None:
-            attempts.append((self.beam_width, self.skip_cost))
+            attempts.append((widths[-1], self.skip_cost))
         first_error = None
         for width, skip in attempts:
             try:
