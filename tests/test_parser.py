@@ -77,7 +77,7 @@ def test_subjectless_sentence_gets_implicit_subject():
     analysis = Parser().analyse('lacks the inspiration of the original', 's')
     assert analysis.words[0] == IMPLICIT_SUBJECT
     assert str(analysis.diagram.cod) == 's'
-    no_implicit = Parser(implicit_subject_cost=None)
+    no_implicit = Parser(implicit_subject_cost=None, skip_cost=None)
     with pytest.raises(ParseError):
         no_implicit.analyse('lacks the inspiration of the original', 's')
 
@@ -115,3 +115,88 @@ def test_spacy_tagger_prefers_its_reading():
     analysis = parser.analyse('the chef quickly prepares a tasty dinner')
     assert analysis.categories == ['DET', 'N', 'ADVVP', 'TV', 'DET', 'ADJ',
                                    'N']
+
+
+@pytest.mark.parametrize('sentence,target,expected', [
+    ('the crowd dances to the music', None,
+     {'dances': 'IV', 'to': 'PREPS'}),
+    ('she sings and dances', None, {'and': 'CONJVP', 'dances': 'IV'}),
+    ('John gave Mary a flower', 's', {'gave': 'DTV', 'mary': 'N'}),
+    ('the meal was cooked by the chef', 's', {'cooked': 'IV'}),
+    ('who cooked the meal ?', None, {'who': 'QSUBJ', 'cooked': 'TV'}),
+    ('what do you eat ?', None, {'what': 'QOBJ', 'do': 'QAUX'}),
+])
+def test_issue_17_constructions_parse_to_s(sentence, target, expected):
+    analysis = Parser().analyse(sentence, target)
+    assert str(analysis.diagram.cod) == 's'
+    categories = dict(zip(analysis.words, analysis.categories))
+    assert {w: categories[w] for w in expected} == expected
+
+
+def test_passive_participle_has_verb_phrase_type():
+    from qnlp.parsing.types import CATEGORY_TYPES
+    analysis = Parser().analyse('the meal was cooked by the chef', 's')
+    cooked = analysis.categories[analysis.words.index('cooked')]
+    assert str(CATEGORY_TYPES[cooked]) == 'n.r @ s'
+
+
+def test_verb_phrase_coordinator_shares_the_subject():
+    """*she sings and dances*: the subject's wire reaches both verbs
+    through ``and`` (its ``n.rr`` takes the first verb's ``n.r``)."""
+    analysis = Parser().analyse('she sings and dances', 's')
+    # wires: she 0 | sings 1 2 | and 3..8 (s.r n.rr n.r s s.l n) | dances
+    # 9 10; the sentence is and's s (wire 6)
+    assert sorted(analysis.cups) == [(0, 5), (1, 4), (2, 3), (7, 10), (8, 9)]
+
+
+def _expanded(parser: Parser, sentence: str) -> int:
+    before = parser.expanded
+    try:
+        parser.analyse(sentence, 's')
+    except ParseError:
+        pass
+    return parser.expanded - before
+
+
+@pytest.mark.parametrize('clause', [
+    'the chef cooks a tasty meal and the woman eats it ,',
+    'meal the of quickly , runs who tasty that',
+])
+def test_search_cost_is_linear_in_length(clause):
+    """Pushes tried grow linearly with the length (no timing: counts)."""
+    words = clause.split()
+    short = ' '.join(words * 2)
+    long = ' '.join(words * 20)          # 10x the length, ~200 tokens
+    assert len(long.split()) <= 256
+    ratio = _expanded(Parser(), long) / _expanded(Parser(), short)
+    assert ratio < 10 * 1.6
+
+
+def test_overlong_sentence_fails_fast_with_one_clear_error():
+    with pytest.raises(ParseError, match='above the limit of 256 in '
+                                         "sentence 'meal meal"):
+        Parser().analyse('meal ' * 10_000)
+
+
+LEXICON_WORDS = ['the', 'a', 'that', 'who', 'what', 'and', ',', 'of', 'to',
+                 'is', 'was', 'not', 'she', 'John', 'Mary', 'gave', 'cooked',
+                 'dances', 'music', 'crowd', 'tasty', 'quickly', 'by', 'can',
+                 'do', 'sings', 'meal', 'chef', 'think', 'flower']
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(LEXICON_WORDS), min_size=1, max_size=12),
+       st.sampled_from([None, 's', 'n']))
+def test_parses_of_lexicon_words_are_consistent(words, target):
+    try:
+        analysis = Parser().analyse(' '.join(words), target)
+    except ParseError as error:
+        assert error.sentence is not None
+        return
+    cod = str(analysis.diagram.cod)
+    assert cod == target if target else cod in ('s', 'n')
+    assert len(analysis.categories) == len(analysis.words)
+    # the words kept are the sentence's words in order (some dropped)
+    remaining = iter(w.lower() for w in words)
+    kept = [w for w in analysis.words if w != '<pro>']
+    assert kept and all(word in remaining for word in kept)

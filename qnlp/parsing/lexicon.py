@@ -19,15 +19,17 @@ verb, ...). A user lexicon (``word CATEGORY...`` lines) overrides both.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from qnlp.errors import CorpusError
 from qnlp.parsing.types import CATEGORY_TYPES
 
 _PREPOSITION = ('PREPN', 'PREPS', 'PREPPRE')
+_ARTICLES = frozenset(('a', 'an', 'the'))
 _CONJUNCTION = ('CONJS', 'CONJN', 'CONJA')
 _ADVERB = ('ADVVP', 'ADVS', 'ADVADJ', 'ADVPRE', 'ADJ')
 
@@ -44,9 +46,12 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
     **_entries(('PRON',), 'i you he she it we they me him us them myself '
                'yourself himself herself itself ourselves themselves one '
                'someone something everyone everything anyone anything '
-               'nobody nothing somebody everybody there what'),
+               'nobody nothing somebody everybody there'),
     **_entries(('DET', 'PRON'), 'this these those her'),
-    **_entries(('RELS', 'RELO'), 'which who whom'),
+    **_entries(('RELS', 'RELO'), 'which'),
+    'who': ('RELS', 'RELO', 'QSUBJ'),
+    'whom': ('RELO', 'QOBJ'),
+    'what': ('PRON', 'QOBJ', 'QSUBJ', 'DET'),
     **_entries(('VPC', 'TV', 'QCOP', 'QAUX'), "is are was were am"),
     **_entries(('VPC', 'TV'), "be been being 's 're 'm 've 'd"),
     **_entries(('VPC', 'TV', 'QAUX'), "have has had"),
@@ -60,9 +65,12 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
                'toward towards upon around near despite onto off out up '
                'down along throughout via per away back past'),
     **_entries(('PREPN', 'PREPS', 'PREPPRE'), 'of'),
-    **_entries(_CONJUNCTION + ('ADVPRE',), 'and or but nor yet'),
-    **_entries(('CONJS', 'SUBPRE'), 'because although though while when '
-               'if unless whereas since until once whether where'),
+    **_entries(('CONJS', 'CONJVP', 'CONJN', 'CONJA', 'ADVPRE'),
+               'and or but nor yet'),
+    **_entries(('CONJS', 'SUBPRE'), 'because although though '
+               'if unless whereas since until once whether'),
+    'while': ('CONJS', 'SUBPRE', 'N'),
+    **_entries(('CONJS', 'SUBPRE', 'ADVPRE'), 'when where'),
     **_entries(_ADVERB, 'very too so quite rather really just also only '
                'even still already almost always often sometimes here now '
                'then well more less least enough ever again however '
@@ -71,7 +79,8 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
 # Words with more than one role; the search decides between them.
 FUNCTION_WORDS['that'] = ('RELS', 'RELO', 'DET', 'PRON', 'ADVPRE')
 FUNCTION_WORDS["'s"] = ('POSS', 'VPC', 'TV')
-FUNCTION_WORDS['to'] = ('VPC', 'PREPN', 'PREPS')
+FUNCTION_WORDS['to'] = ('VPC', 'PREPN', 'PREPS', 'INFS', 'INFN')
+FUNCTION_WORDS['like'] = ('TV', 'PREPN', 'PREPS', 'PREPPRE', 'IV')
 FUNCTION_WORDS['as'] = _PREPOSITION + ('CONJS',)
 FUNCTION_WORDS['so'] = _ADVERB + ('CONJS',)
 for _mark in (',', ';', ':', '--'):
@@ -100,6 +109,47 @@ def bundled_verbs() -> frozenset[str]:
                      if not line.startswith('#') for word in line.split())
 
 
+#: Parts of speech of the WordNet table, and the verb frame classes.
+_POS = ('n', 'v', 'a', 'r')
+_FRAMES = ('IV', 'TV', 'DTV', 'SV', 'VPC')
+
+
+class WordNetTable(NamedTuple):
+    """The bundled ``data/wordnet.txt`` (see ``data/README``).
+
+    ``lemmas`` maps a lemma to its sense-tagged counts per part of speech
+    (``n v a r``, ``-1`` where the lemma has no such sense) and its verb
+    weights per frame class (:data:`_FRAMES`); ``irregular`` maps an
+    irregular form to ``(lemma, pos)`` pairs (*went* -> *go*, ``v``).
+    """
+    lemmas: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
+    irregular: dict[str, list[tuple[str, str]]]
+
+
+@lru_cache(maxsize=1)
+def wordnet_table() -> WordNetTable:
+    """The bundled WordNet table, read once.
+
+    >>> table = wordnet_table()
+    >>> table.lemmas['give'][0][1] > 100, ('go', 'v') in table.irregular['went']
+    (True, True)
+    """
+    text = files('qnlp.parsing').joinpath('data/wordnet.txt').read_text(
+        encoding='utf-8')
+    lemmas, irregular = {}, {}
+    for line in text.splitlines():
+        if line.startswith('#'):
+            continue
+        fields = line.split()
+        if fields[0].startswith('='):
+            irregular.setdefault(fields[0][1:], []).append(
+                (fields[1], fields[2]))
+        else:
+            numbers = tuple(map(int, fields[1:]))
+            lemmas[fields[0]] = (numbers[:4], numbers[4:])
+    return WordNetTable(lemmas, irregular)
+
+
 def verb_base(word: str, verbs: frozenset[str]) -> str | None:
     """The listed base form ``word`` inflects, if any.
 
@@ -124,6 +174,122 @@ def verb_base(word: str, verbs: frozenset[str]) -> str | None:
             if suffix == 'ed' and stem.endswith('i'):
                 guesses.append(stem[:-1] + 'y')
     return next((g for g in guesses if g in verbs), None)
+
+
+def _stems(word: str) -> list[tuple[str, str]]:
+    """Possible ``(stem, inflection)`` pairs of ``word`` by regular
+    English inflection: ``s`` (plural or third person), ``ed``, ``ing``,
+    ``er``/``est`` (comparison), and ``word`` itself as ``''``.
+
+    >>> _stems('stopped')[:3]
+    [('stopped', ''), ('stopp', 'ed'), ('stoppe', 'ed')]
+    """
+    found = [(word, '')]
+    if word.endswith('ies'):
+        found.append((word[:-3] + 'y', 's'))
+    if word.endswith('es'):
+        found.append((word[:-2], 's'))
+    if word.endswith('s') and not word.endswith('ss'):
+        found.append((word[:-1], 's'))
+    for suffix in ('ed', 'ing', 'er', 'est'):
+        if word.endswith(suffix) and len(word) > len(suffix) + 1:
+            stem = word[:-len(suffix)]
+            found += [(stem, suffix), (stem + 'e', suffix)]
+            if stem[-1] == stem[-2]:
+                found.append((stem[:-1], suffix))
+            if stem.endswith('i'):
+                found.append((stem[:-1] + 'y', suffix))
+    return found
+
+
+#: Which inflections each part of speech takes.
+_INFLECTS = {'n': ('', 's'), 'v': ('', 's', 'ed', 'ing'), 'a': ('', 'er', 'est'),
+             'r': ('',)}
+
+
+def wordnet_readings(word: str, table: WordNetTable | None = None
+                     ) -> dict[str, tuple[str, str, int]]:
+    """The WordNet readings of ``word``: part of speech -> ``(lemma,
+    inflection, count)``, the most frequent lemma for each.
+
+    >>> readings = wordnet_readings('gave')
+    >>> readings['v'][:2]
+    ('give', 'ed')
+    >>> sorted(wordnet_readings('dances'))
+    ['n', 'v']
+    """
+    table = table or wordnet_table()
+    found: dict[str, tuple[str, str, int]] = {}
+
+    def note(pos: str, lemma: str, inflection: str) -> None:
+        entry = table.lemmas.get(lemma)
+        if entry is None or entry[0][_POS.index(pos)] < 0:
+            return
+        count = entry[0][_POS.index(pos)]
+        if pos not in found or count > found[pos][2]:
+            found[pos] = (lemma, inflection, count)
+
+    for stem, inflection in _stems(word):
+        for pos in _POS:
+            if inflection in _INFLECTS[pos]:
+                note(pos, stem, inflection)
+    for lemma, pos in table.irregular.get(word, ()):
+        note(pos, lemma, {'n': 's', 'v': 'ed', 'a': 'er'}.get(pos, ''))
+    return found
+
+
+def _nats(weight: float, total: float) -> float:
+    """``-ln(weight / total)``: the cost of a share."""
+    return -math.log(weight / total)
+
+
+def _wordnet_costs(word: str, readings: dict[str, tuple[str, str, int]]
+                   ) -> dict[str, float]:
+    """Category costs from WordNet readings: each part of speech costs
+    the negative log of its share of the sense-tagged counts (plus one),
+    verbs split further by the shares of their frames; participles may be
+    adjectives (and ``-ed`` ones passive verb phrases, ``n.r s``)."""
+    weight = {pos: count + 1.0 for pos, (_, _, count) in readings.items()}
+    if 'v' in readings:
+        inflection = readings['v'][1]
+        if inflection in ('ed', 'ing'):
+            weight['a'] = max(weight.get('a', 0), weight['v'] / 6)
+            if 'n' in weight:   # participles outnumber gerund nouns
+                weight['n'] /= 4 if inflection == 'ing' else 100
+        if inflection == 's' and 'n' in weight and readings['n'][1] == 's':
+            weight['n'] *= 1.5   # plural nouns outnumber third persons
+    total = sum(weight.values())
+    cost: dict[str, float] = {}
+    if 'n' in weight:
+        cost['N'] = _nats(weight['n'], total)
+    if 'a' in weight:
+        cost['ADJ'] = _nats(weight['a'], total)
+        cost['PRED'] = cost['ADJ'] + 0.5
+    if 'r' in weight:
+        base = _nats(weight['r'], total)
+        for extra, category in enumerate(('ADVVP', 'ADVS', 'ADVADJ',
+                                          'ADVPRE')):
+            cost[category] = base + 0.4 * extra
+    if 'v' in weight:
+        lemma, inflection, _ = readings['v']
+        frames = [f + 1.0 for f in wordnet_table().lemmas[lemma][1]]
+        if inflection == 'ed':   # a passive participle is n.r s
+            frames[0] += (frames[1] + frames[2]) / 2
+        share = sum(frames)
+        base = _nats(weight['v'], total)
+        for category, frame in zip(_FRAMES, frames):
+            cost[category] = min(cost.get(category, 99.0),
+                                 base + _nats(frame + share / 20, share * 1.25))
+    cost.setdefault('N', max(cost.values()) + 1.0)
+    # Any noun may modify a noun (*law enforcement*), plurals seldom.
+    plural = readings.get('n', ('', '', 0))[1] == 's'
+    cost['ADJ'] = min(cost.get('ADJ', 99.0), cost['N'] + 1.2 + plural)
+    # Ditransitive and clause-taking readings need more than WordNet's
+    # frames say: a noun compound or a bare clause must follow.
+    for category, extra in (('DTV', 1.0), ('SV', 0.8)):
+        if category in cost:
+            cost[category] += extra
+    return cost
 
 
 def _third_person(word: str) -> bool:
@@ -151,8 +317,35 @@ class LexiconTagger:
         self._cache: dict[str, list[tuple[str, float]]] = {}
 
     def tag(self, tokens: Sequence[str]) -> list[list[tuple[str, float]]]:
-        """Candidates for every token of a sentence."""
-        return [self.candidates(token) for token in tokens]
+        """Candidates for every token of a sentence. A capitalised word
+        that is no function word is likely a name (a noun, or a noun's
+        modifier as in *US troops*), unless it starts the sentence and
+        WordNet knows it.
+
+        >>> tags = LexiconTagger().tag(['Will', 'President', 'Bush', 'go'])
+        >>> [[category for category, _ in token[:2]] for token in tags]
+        [['VPC', 'QAUX'], ['N', 'ADJ'], ['N', 'ADJ'], ['IV', 'TV']]
+        """
+        tagged = [self._name(token) if token[:1].isupper()
+                  and token.lower() not in self.lexicon
+                  and not (token.isupper() and wordnet_readings(token.lower()))
+                  and (position or not wordnet_readings(token.lower()))
+                  else self.candidates(token)
+                  for position, token in enumerate(tokens)]
+        # A modifier never comes right before an article (*gave Mary a*).
+        for position, token in enumerate(tokens[:-1]):
+            if (tokens[position + 1].lower() in _ARTICLES
+                    and token.lower() not in self.lexicon):
+                tagged[position] = [(c, k + 2.0 if c == 'ADJ' else k)
+                                    for c, k in tagged[position]]
+        return tagged
+
+    def _name(self, token: str) -> list[tuple[str, float]]:
+        """Candidates of a capitalised word: a name first."""
+        costs = {category: cost + 1.5
+                 for category, cost in self.candidates(token)}
+        costs.update(N=0.0, ADJ=min(costs.get('ADJ', 99.0), 0.8))
+        return sorted(costs.items(), key=lambda item: item[1])
 
     def candidates(self, token: str) -> list[tuple[str, float]]:
         """Categories ``token`` may take, with costs (lower is likelier)."""
@@ -166,6 +359,16 @@ class LexiconTagger:
         if word in self.lexicon:
             return [(cat, 0.3 * rank)
                     for rank, cat in enumerate(self.lexicon[word])]
+        if word[0].isdigit():
+            return [('N', 0.0), ('ADJ', 0.5)]
+        readings = wordnet_readings(word)
+        if readings:
+            costs = _wordnet_costs(word, readings)
+            return sorted(costs.items(), key=lambda item: item[1])
+        return self._guess(word)
+
+    def _guess(self, word: str) -> list[tuple[str, float]]:
+        """Costs of a word WordNet does not know, from its suffixes."""
         cost = dict(_BASE_COST)
         verb = verb_base(word, self.verbs)
         looks_like_verb = verb is not None or word.endswith(VERB_SUFFIXES)

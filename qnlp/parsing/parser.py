@@ -18,7 +18,9 @@ lambeq grammar diagram: words as boxes, reductions as cups.
 """
 from __future__ import annotations
 
+import heapq
 import re
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple, NoReturn, Protocol, Sequence
 
@@ -72,12 +74,39 @@ def tokenise(sentence: str) -> list[str]:
 #: Each category's simple types as ``(base, z)`` pairs.
 _ATOMS = {category: tuple((atom.name, atom.z) for atom in ty)
           for category, ty in CATEGORY_TYPES.items()}
+#: Categories with a double right adjoint (``n.rr``): a verb phrase
+#: coordinator, which cancels a whole earlier verb phrase ``n.r s``.
+_WAITS_FOR = frozenset(category for category, atoms in _ATOMS.items()
+                       if any(z == 2 for _, z in atoms))
+
+
+class _Node(NamedTuple):
+    """One unreduced atom on the stack, linked to the atoms below it.
+
+    ``key`` hashes the types (not the wires) of the whole stack, so two
+    stacks compare in O(1); ``depth`` is the stack's length.
+    """
+    below: "_Node | None"
+    base: str
+    z: int
+    wire: int
+    key: int
+    depth: int
+
+
+def _atoms(node: _Node | None) -> list[_Node]:
+    """The stack from bottom to top."""
+    atoms = []
+    while node is not None:
+        atoms.append(node)
+        node = node.below
+    return atoms[::-1]
 
 
 class _State(NamedTuple):
     """A partial parse; the path to it is kept as back-pointers."""
     cost: float
-    stack: tuple[tuple[str, int, int], ...]   # (base, adjoint z, wire)
+    top: _Node | None
     n_wires: int
     parent: "_State | None"
     category: str
@@ -93,35 +122,98 @@ class _State(NamedTuple):
         return categories[::-1], cups[::-1]
 
 
-def _push(state: _State, category: str, cost: float) -> list[_State]:
+def _on(below: _Node | None, base: str, z: int, wire: int) -> _Node:
+    """``below`` with the atom ``base``/``z`` of ``wire`` on top."""
+    if below is None:
+        return _Node(None, base, z, wire, hash((0, base, z)), 1)
+    return _Node(below, base, z, wire, hash((below.key, base, z)),
+                 below.depth + 1)
+
+
+def _stays(base: str, z: int, wait: bool) -> bool:
+    """Whether an atom may stay on the stack: not a right adjoint, but
+    an ``n.r`` may wait for a later ``n.rr`` when ``wait``."""
+    return z <= 0 or wait and z == 1 and base == 'n'
+
+
+#: Per category and ``wait``: how many leading atoms must cancel, because
+#: one of them (a right adjoint) could not stay on the stack.
+_NEED = {(category, wait): max((i + 1 for i, (b, z) in enumerate(atoms)
+                                if not _stays(b, z, wait)), default=0)
+         for category, atoms in _ATOMS.items() for wait in (False, True)}
+
+
+def _reductions(top: _Node | None, category: str, wait: bool
+                ) -> list[tuple[int, _Node | None]]:
+    """Every way to push ``category``: ``(j, below)`` where the word's
+    first ``j`` atoms cancel the top ``j`` atoms of the stack (each the
+    left adjoint of the word's atom), ``below`` is what is left under
+    them, and the word's other atoms stay on top.
+
+    Atoms of one word never cancel each other, so once one atom stays all
+    later ones do; ``j`` ranges from :data:`_NEED` (every right adjoint
+    cancels) to the longest run that can cancel. O(len(category)).
+    """
+    need = _NEED[category, wait]
+    found = [(0, top)] if need == 0 else []
+    node, j = top, 0
+    for base, z in _ATOMS[category]:
+        if node is None or node.base != base or z != node.z + 1:
+            break
+        node, j = node.below, j + 1
+        if j >= need:
+            found.append((j, node))
+    return found
+
+
+def _stack_key(below: _Node | None, category: str, j: int) -> int:
+    """The key of ``below`` with ``category``'s atoms from ``j`` on top,
+    as :func:`_on` would compute it, without building the nodes."""
+    key = below.key if below is not None else 0
+    for base, z in _ATOMS[category][j:]:
+        key = hash((key, base, z))
+    return key
+
+
+def _grow(state: _State, category: str, cost: float, j: int,
+          below: _Node | None) -> _State:
+    """The state after ``state`` pushes ``category`` at ``cost``, its
+    first ``j`` atoms cancelling the stack down to ``below``."""
+    first = state.n_wires
+    atoms = _ATOMS[category]
+    cups, node = [], state.top
+    for i in range(j):
+        cups.append((node.wire, first + i))
+        node = node.below
+    top = below
+    for i in range(j, len(atoms)):
+        top = _on(top, atoms[i][0], atoms[i][1], first + i)
+    return _State(state.cost + cost, top, first + len(atoms), state,
+                  category, tuple(cups))
+
+
+def _push(state: _State, category: str, cost: float,
+          wait: bool = False) -> list[_State]:
     """Every way of pushing a word's simple types onto the stack.
 
     An atom meeting its left adjoint on top of the stack (from an earlier
     word) cancels with it. When the new atom is ``n`` or a left adjoint
     the search also tries keeping both, because a later coordinator or
     modifier may need the atom (``on love , memory``: ``love`` must wait
-    for the comma). Right adjoints always cancel: one left on the stack
-    could never reduce, so such states are dropped.
+    for the comma). A right adjoint cancels, or the state is dropped:
+    left on the stack it could never reduce, unless ``wait`` (a verb
+    phrase coordinator with ``n.rr`` follows) lets an ``n.r`` wait for
+    it (*she sings and dances*: ``sings`` keeps its ``n.r`` for ``and``).
+
+    >>> start = _State(0.0, None, 0, None, '', ())
+    >>> [s.top.base for s in _push(_push(start, 'N', 0.0)[0], 'IV', 0.0)]
+    ['s']
+    >>> [_atoms(s.top)[-1].z for s in _push(_push(start, 'N', 0.0)[0],
+    ...                                      'IV', 0.0, wait=True)]
+    [0, 0]
     """
-    first = state.n_wires
-    partial: list[tuple[tuple, tuple]] = [(state.stack, ())]
-    for offset, (base, z) in enumerate(_ATOMS[category]):
-        wire = first + offset
-        grown = []
-        for stack, cups in partial:
-            if stack:
-                top = stack[-1]
-                if top[2] < first and top[0] == base and z == top[1] + 1:
-                    grown.append((stack[:-1], cups + ((top[2], wire),)))
-                    if z > 0:
-                        continue
-            if z <= 0:
-                grown.append((stack + ((base, z, wire),), cups))
-        partial = grown
-    width = first + len(_ATOMS[category])
-    total = state.cost + cost
-    return [_State(total, stack, width, state, category, cups)
-            for stack, cups in partial]
+    return [_grow(state, category, cost, j, below)
+            for j, below in _reductions(state.top, category, wait)]
 
 
 @dataclass
@@ -176,6 +268,17 @@ def split_tag(token: str) -> tuple[str, str | None]:
     return token.lower(), None
 
 
+def _untagged(token: str) -> str:
+    """``token`` without a pre-assigned category, case kept: taggers see
+    capitals (*Bush* is a name).
+
+    >>> _untagged('Woman_N'), _untagged('Tasty')
+    ('Woman', 'Tasty')
+    """
+    word, sep, tag = token.rpartition('_')
+    return word if sep and word and tag in CATEGORY_TYPES else token
+
+
 class Parser:
     """Grammar-aware sentence-to-diagram parser that needs no download.
 
@@ -193,17 +296,38 @@ class Parser:
         ``<pro>``; ``None`` turns implicit subjects off.
     retry_widths:
         Wider beams tried, in order, when a sentence fails to reduce.
+    max_candidates:
+        At most this many (cheapest) categories are tried per token.
+    retry_max_tokens:
+        Only sentences of at most this many tokens are retried with wider
+        beams, so that the cost stays linear in the length.
+    sentence_preference:
+        With no target, an ``s`` parse wins unless an ``n`` parse is
+        cheaper by more than this.
+    skip_cost:
+        When nothing reduces, a last search may drop words (category
+        SKIP, no wires) at this cost each; ``None`` never drops words.
     """
 
-    def __init__(self, tagger: Tagger | None = None, beam_width: int = 64,
-                 max_extra_cost: float = 3.0,
+    def __init__(self, tagger: Tagger | None = None, beam_width: int = 16,
+                 max_extra_cost: float = 5.0,
                  implicit_subject_cost: float | None = 2.0,
-                 retry_widths: Sequence[int] = (512,)) -> None:
+                 retry_widths: Sequence[int] = (64,),
+                 max_candidates: int = 10,
+                 retry_max_tokens: int = 40,
+                 sentence_preference: float = 1.5,
+                 skip_cost: float | None = 4.0) -> None:
         self.tagger = tagger or LexiconTagger()
         self.beam_width = beam_width
         self.max_extra_cost = max_extra_cost
         self.implicit_subject_cost = implicit_subject_cost
         self.retry_widths = tuple(retry_widths)
+        self.max_candidates = max_candidates
+        self.retry_max_tokens = retry_max_tokens
+        self.sentence_preference = sentence_preference
+        self.skip_cost = skip_cost
+        #: Pushes (state x category) tried by searches so far.
+        self.expanded = 0
         # The search depends only on the candidate lists: memoise it.
         self._searches: dict[tuple, tuple[list[str], list]] = {}
 
@@ -216,7 +340,7 @@ class Parser:
         if all(tag is not None for tag in tags):
             return [[(tag, 0.0)] for tag in tags]
         if proposed is None:
-            proposed = self.tagger.tag([split_tag(t)[0] for t in tokens])
+            proposed = self.tagger.tag([_untagged(t) for t in tokens])
         return [[(tag, 0.0)] if tag is not None else options
                 for tag, options in zip(tags, proposed)]
 
@@ -253,7 +377,7 @@ class Parser:
             except ParseError as error:
                 results[i] = error
         tag_many = getattr(self.tagger, 'tag_many', None)
-        proposed = (tag_many([[split_tag(t)[0] for t in tokens]
+        proposed = (tag_many([[_untagged(t) for t in tokens]
                               for _, tokens in tokenised])
                     if tag_many is not None else [None] * len(tokenised))
         for (i, tokens), tags in zip(tokenised, proposed):
@@ -302,56 +426,115 @@ class Parser:
     def _search_widening(self, sentence: str, tokens: list[str],
                          candidates: list[list[tuple[str, float]]],
                          target: str | None) -> tuple[list[str], list]:
-        """Search with the beam width, then with wider beams on failure."""
-        widths = [self.beam_width] + [w for w in self.retry_widths
-                                      if w > self.beam_width]
-        for width in widths[:-1]:
+        """Search with the beam width, then with wider beams on failure
+        (short sentences only), then, with the widest, letting words drop
+        out at :attr:`skip_cost` each; the first error is the one raised."""
+        widths = [self.beam_width]
+        if len(tokens) <= self.retry_max_tokens:   # keep long ones linear
+            widths += [w for w in self.retry_widths if w > self.beam_width]
+        attempts = [(width, None) for width in widths]
+        if self.skip_cost is not None:
+            attempts.append((widths[-1], self.skip_cost))
+        first_error = None
+        for width, skip in attempts:
             try:
                 return self._search(sentence, tokens, candidates, target,
-                                    width)
-            except ParseError:
-                continue
-        return self._search(sentence, tokens, candidates, target, widths[-1])
+                                     width, skip)
+            except ParseError as error:
+                first_error = first_error or error
+        raise first_error
+
+    def _options(self, options: list[tuple[str, float]],
+                 skip: float | None = None) -> list[tuple[str, float]]:
+        """A token's candidates worth trying: at most ``max_candidates``,
+        none costing more than ``max_extra_cost`` above the cheapest, and
+        SKIP at cost ``skip`` if given."""
+        ranked = sorted(options, key=lambda option: option[1])
+        limit = ranked[0][1] + self.max_extra_cost
+        kept = [option for option in ranked[:self.max_candidates]
+                if option[1] <= limit]
+        if skip is not None and all(c != 'SKIP' for c, _ in kept):
+            kept.append(('SKIP', skip))
+        return kept
 
     def _search(self, sentence: str, tokens: list[str],
                 candidates: list[list[tuple[str, float]]],
-                target: str | None, width: int) -> tuple[list[str], list]:
-        """Beam search over reductions; the cheapest categories and cups."""
-        start = _State(0.0, (), 0, None, '', ())
+                target: str | None, width: int, skip: float | None = None
+                ) -> tuple[list[str], list]:
+        """Beam search over reductions; the cheapest categories and cups.
+
+        Each token expands at most ``width`` states by at most
+        ``max_candidates`` categories, each push is O(1), so the search
+        is linear in the sentence's length; :attr:`expanded` counts the
+        pushes of the last search.
+        """
+        start = _State(0.0, None, 0, None, '', ())
         beam = [start]
         if self.implicit_subject_cost is not None:
-            beam += _push(start, 'PRON', self.implicit_subject_cost)
-            beam[-1] = beam[-1]._replace(category=IMPLICIT)
-        for position, options in enumerate(candidates):
-            cheapest = min(cost for _, cost in options)
-            options = [(c, k) for c, k in options
-                       if k <= cheapest + self.max_extra_cost]
-            best: dict[tuple, _State] = {}
+            beam += [state._replace(category=IMPLICIT) for state in
+                     _push(start, 'PRON', self.implicit_subject_cost)]
+        pruned = [self._options(options, skip) for options in candidates]
+        # An n.r may wait on the stack only for a later n.rr.
+        waits, later = [], False
+        for options in reversed(pruned):
+            waits.append(later)
+            later = later or any(c in _WAITS_FOR for c, _ in options)
+        waits.reverse()
+        for position, options in enumerate(pruned):
+            wait = waits[position]
+            # Moves are scored first; only the survivors are built.
+            best: dict[int, tuple] = {}
             for state in beam:
+                depth = state.top.depth if state.top is not None else 0
                 for category, cost in options:
-                    for new in _push(state, category, cost):
+                    self.expanded += 1
+                    total = state.cost + cost
+                    size = len(_ATOMS[category])
+                    for j, below in _reductions(state.top, category, wait):
                         # Equal type stacks have equal futures: keep the best.
-                        key = tuple(atom[:2] for atom in new.stack)
+                        key = _stack_key(below, category, j)
                         old = best.get(key)
-                        if old is None or new.cost < old.cost:
-                            best[key] = new
+                        if old is None or total < old[1]:
+                            best[key] = (total + depth + size - 2 * j, total,
+                                         state, category, cost, j, below)
             if not best:
                 raise ParseError("no reading of the words so far can "
                                  "still reduce", sentence, tokens[position],
                                  position)
             # Rank by cost plus a charge per unreduced wire, so that cheap
             # but hopeless stacks do not crowd out the reducible ones.
-            beam = sorted(best.values(),
-                          key=lambda s: s.cost + len(s.stack))
-            beam = beam[:width]
+            beam = [_grow(state, category, cost, j, below)
+                    for _, _, state, category, cost, j, below
+                    in heapq.nsmallest(width, best.values(),
+                                       key=itemgetter(0))]
+        # Dropping every word is no parse.
+        beam = [state for state in beam if any(
+            c not in ('SKIP', IMPLICIT) for c in state.path()[0])]
+        if not beam:
+            raise ParseError("no reading keeps any word", sentence)
+        return self._best(sentence, tokens, beam, target)
+
+    def _best(self, sentence: str, tokens: list[str], beam: list[_State],
+              target: str | None) -> tuple[list[str], list]:
+        """The cheapest finished parse of the final beam. With no
+        ``target`` an ``s`` wins over a cheaper ``n`` unless the ``n`` is
+        cheaper by more than :attr:`sentence_preference` (a finite verb
+        makes a sentence)."""
         targets = ('s', 'n') if target is None else (target,)
-        # The cheapest parse to any target wins; ties go to the first.
-        done = [(s.cost, targets.index(s.stack[0][0]), i)
-                for i, s in enumerate(beam) if len(s.stack) == 1
-                and s.stack[0][1] == 0 and s.stack[0][0] in targets]
+        done = {}
+        for state in beam:
+            top = state.top
+            if (top is not None and top.depth == 1 and top.z == 0
+                    and top.base in targets
+                    and (top.base not in done
+                         or state.cost < done[top.base].cost)):
+                done[top.base] = state
         if not done:
             self._fail(sentence, tokens, beam, targets)
-        return beam[min(done)[2]].path()
+        if len(done) == 2 and (done['s'].cost
+                               > done['n'].cost + self.sentence_preference):
+            return done['n'].path()
+        return done.get('s', done.get('n')).path()
 
     def parse(self, sentence: str, target: str | None = None) -> Diagram:
         """The diagram of ``sentence``; raises :class:`ParseError`."""
@@ -376,16 +559,18 @@ class Parser:
               targets: tuple[str, ...]) -> NoReturn:
         state = beam[0]
         categories, _ = state.path()
+        stack = _atoms(state.top)
         shift = 1 if categories and categories[0] == IMPLICIT else 0
         # The first unreduced wire names the token where reduction failed.
         owner, start = 0, 0
         for position, category in enumerate(categories):
-            width = 1 if category == IMPLICIT else len(_ATOMS[category])
-            if state.stack and start <= state.stack[0][2] < start + width:
+            width = len(_ATOMS['PRON' if category == IMPLICIT
+                               else category])
+            if stack and start <= stack[0].wire < start + width:
                 owner = max(0, position - shift)
             start += width
-        left = ' @ '.join(b + ('.l' * -z if z < 0 else '.r' * z)
-                          for b, z, _ in state.stack)
+        left = ' @ '.join(a.base + ('.l' * -a.z if a.z < 0 else '.r' * a.z)
+                          for a in stack)
         raise ParseError(f"does not reduce to {' or '.join(targets)} "
                          f"(best attempt leaves {left or 'nothing'})",
                          sentence, tokens[owner], owner)

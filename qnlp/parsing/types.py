@@ -43,6 +43,9 @@ APPOS       n · n^r · n^r · n            (Lone ,) (a) *man*
 QOBJ        s · n^ll · s^l               *what* (do you eat)?
 PREPVP      n^r · s · s^l · n · n^l      (Bush) *on* (Tuesday) (nominated)
 NREL        n · n^ll · s^l               the *sushi* (I found)
+QSUBJ       s · s^l · n                  *who* (cooked the meal)?
+INFS        s^r · s · s^l · n            (she came) *to* (help)
+INFN        n^r · n · s^l · n            (a way) *to* (help)
 ==========  ===========================  =====================================
 
 Relative pronouns keep their DisCoCat types here; the compiler can
@@ -55,10 +58,9 @@ there always wins.
 
 Commas, semicolons, colons and dashes are coordinators or SKIP (no
 wires, dropped from the diagram); other punctuation is dropped by the
-tokeniser. Coordination of verb phrases that share a subject (*she sings
-and dances*, CONJVP) needs the subject wire of *sings* to wait for *and*:
-the beam search never keeps a right adjoint waiting, so only
-:func:`qnlp.parsing.dependency.reduce_types` finds it.
+tokeniser. Verb phrases that share a subject (*she sings and dances*)
+are coordinated by CONJVP, whose ``n^rr`` takes the first verb's
+subject wire ``n^r`` and hands the subject to both verbs.
 
 >>> str(category_type('TV'))
 'n.r @ s @ n.l'
@@ -108,6 +110,9 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'QOBJ': S @ N.l.l @ S.l,
     'PREPVP': _VP @ _VP.l @ N.l,
     'NREL': N @ N.l.l @ S.l,
+    'QSUBJ': S @ _VP.l,
+    'INFS': S.r @ S @ _VP.l,
+    'INFN': N.r @ N @ _VP.l,
 }
 
 
