@@ -63,14 +63,15 @@ def test_imperative_takes_the_implicit_subject():
     assert reduce_types(['PRON'] + conversion.categories, 's')
 
 
-def test_shared_subject_coordination_needs_a_waiting_wire():
-    # The beam search never keeps n.r waiting; the depth-first search does.
+def test_shared_subject_coordination_agrees_with_the_beam_search():
+    # The subject wire n.r of *sings* waits for CONJVP's n.rr in both
+    # searches: the depth-first one over fixed types and the beam search.
     from qnlp.parsing import Parser
-    with pytest.raises(ParseError):
-        Parser(implicit_subject_cost=None).analyse(
-            'she_PRON sings_IV and_CONJVP dances_IV', 's')
+    beam = Parser(implicit_subject_cost=None).analyse(
+        'she_PRON sings_IV and_CONJVP dances_IV', 's')
     cups = reduce_types(['PRON', 'IV', 'CONJVP', 'IV'], 's')
     assert len(cups) == 5
+    assert sorted(map(tuple, cups)) == sorted(map(tuple, beam.cups))
 
 
 _CATEGORIES = sorted(c for c in CATEGORY_TYPES if c != 'SKIP')

@@ -597,10 +597,25 @@ def make_tagger(name: str) -> Tagger:
                       "'spacy'")
 
 
+def make_parser(tagger: str = 'lexicon') -> Parser:
+    """A new parser by tagger name: ``'lexicon'`` (the beam search over
+    the bundled lexicon's categories) or ``'spacy'`` (categories read off
+    spaCy's dependency tree, :class:`~qnlp.parsing.dependency.
+    DependencyParser`).
+
+    >>> type(make_parser('lexicon')).__name__
+    'Parser'
+    """
+    if tagger == 'spacy':
+        from qnlp.parsing.dependency import DependencyParser
+        return DependencyParser(make_tagger(tagger))
+    return Parser(make_tagger(tagger))
+
+
 def default_parser(tagger: str = 'lexicon') -> Parser:
     """The shared parser with the named tagger (built on first use)."""
     if tagger not in _DEFAULT_PARSERS:
-        _DEFAULT_PARSERS[tagger] = Parser(make_tagger(tagger))
+        _DEFAULT_PARSERS[tagger] = make_parser(tagger)
     return _DEFAULT_PARSERS[tagger]
 
 

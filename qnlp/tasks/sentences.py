@@ -111,8 +111,8 @@ def sentence_qubits(n_classes: int) -> int:
 def make_pipeline(settings: SentenceSettings, n_classes: int) -> Any:
     """The text -> circuit pipeline of ``settings``."""
     from qnlp.models import SentencePipeline
-    from qnlp.parsing import Parser, make_tagger
-    return SentencePipeline(Parser(make_tagger(settings.tagger)),
+    from qnlp.parsing import make_parser
+    return SentencePipeline(make_parser(settings.tagger),
                             ansatz=settings.ansatz, layers=settings.layers,
                             sentence_qubits=sentence_qubits(n_classes),
                             frobenius=settings.frobenius)

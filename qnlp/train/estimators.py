@@ -75,7 +75,7 @@ from qnlp.errors import ConfigError
 from qnlp.models import DisCoCatClassifier, SentencePipeline
 from qnlp.models.kernel import QuantumKernel
 from qnlp.models.vqc import VQCModel, check_features
-from qnlp.parsing import Parser, make_tagger
+from qnlp.parsing import make_parser
 from qnlp.train.optim import AQGD_MOMENTUM
 from qnlp.train.trainer import Split, TrainConfig, fit
 
@@ -114,7 +114,7 @@ class DisCoCatEstimator(ClassifierMixin, BaseEstimator):
         torch.manual_seed(self.seed)
         qubits = max(1, (len(self.classes_) - 1).bit_length())
         self.pipeline_ = SentencePipeline(
-            Parser(make_tagger(self.tagger)), ansatz=self.ansatz,
+            make_parser(self.tagger), ansatz=self.ansatz,
             layers=self.layers, sentence_qubits=qubits, target=self.target,
             frobenius=self.frobenius)
         self.pipeline_.fit_vocabulary(texts, min_count=1)
