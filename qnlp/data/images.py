@@ -4,7 +4,8 @@ Every loader returns an :class:`ImageData` with ``uint8`` images of shape
 ``(N, C, H, W)`` and ``int64`` labels, on the official splits. Files are
 found in this order: the ``data_dir`` argument (the data set's own folder
 or a folder holding one per data set, e.g. ``DIR/mnist``), then
-``$QNLP_DATA_DIR/<name>``, then the cache ``~/.cache/qnlp/<name>``.
+``$QNLP_DATA_DIR/<name>``, then the cache ``<cache>/<name>``
+(:func:`qnlp.files.cache_dir`, e.g. ``~/.cache/qnlp``).
 :func:`download_dataset` fetches the official files there (checksums
 verified) for users with a network; nothing is ever downloaded implicitly.
 
@@ -47,7 +48,7 @@ from typing import Any, BinaryIO, Iterable
 import numpy as np
 
 from qnlp.errors import CorpusError
-from qnlp.files import atomic_path
+from qnlp.files import atomic_path, cache_dir
 
 DATASETS = ('mnist', 'fashion-mnist', 'pneumoniamnist', 'cifar10')
 
@@ -499,12 +500,6 @@ def load_cifar10(path: str | Path) -> ImageData:
 
 
 # ------------------------------------------------- location, download ----
-
-def cache_dir() -> Path:
-    """``$QNLP_CACHE_DIR`` or ``~/.cache/qnlp``: where downloads go."""
-    return Path(os.environ.get('QNLP_CACHE_DIR',
-                               Path.home() / '.cache' / 'qnlp'))
-
 
 def locate_dataset(name: str, data_dir: str | Path | None = None) -> Path:
     """The folder (or file) holding data set ``name``; see module doc."""
