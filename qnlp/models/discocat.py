@@ -188,9 +188,8 @@ class DisCoCatClassifier(torch.nn.Module):
             dtype=torch.float64).to(device=device, dtype=dtype))
 
     def _add_to_map(self, names: Sequence[str], fill: float | None) -> None:
-        self.word_map.add(names, [self.engine.symbol_slice(name).stop -
-                                  self.engine.symbol_slice(name).start
-                                  for name in names], fill)
+        slices = [self.engine.symbol_slice(name) for name in names]
+        self.word_map.add(names, [s.stop - s.start for s in slices], fill)
 
     def flat_weights(self) -> torch.Tensor:
         """The engine's flat parameter vector: ``weights``, or computed by
