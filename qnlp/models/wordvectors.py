@@ -43,10 +43,6 @@ from qnlp.files import atomic_path, cache_dir
 #: A function from words to their vectors, one row per word.
 Embedder = Callable[[Sequence[str]], np.ndarray]
 
-#: Spread (turns) of the word-dependent part of the initial angles.
-INIT_SPREAD = 0.3
-
-
 def _minilm() -> Embedder:
     from qnlp.baselines.text import load_sentence_encoder
     encoder = load_sentence_encoder()
@@ -160,9 +156,12 @@ class WordMap(torch.nn.Module):
     rate, as in per-word training). ``vectors``: words -> vectors (a
     :class:`WordVectors`); ``split``: symbol name -> ``(word, role)``.
 
-    Initially the biases are uniform in ``[0, 1)`` (the per-word
-    initialisation) and the maps random with word-dependent angles of
-    spread :data:`INIT_SPREAD`; the correction is 0.
+    The biases start uniform in ``[0, 1)`` (the per-word
+    initialisation), the maps and the correction at 0: every word starts
+    at its roles' biases, and its vector moves it only as far as training
+    moved the maps. A random start of the maps would give an unseen word
+    noise that no training word ever corrected (RP, 18 dev sentences,
+    6 runs: mean dev accuracy 0.94 with a random start, 1.0 with 0).
     """
 
     def __init__(self, vectors: Embedder, seed: int = 0,
@@ -234,19 +233,13 @@ class WordMap(torch.nn.Module):
                 self.correction.new_zeros(len(words))]))
 
     def _add_roles(self, count: int, fill: float | None) -> None:
-        like, first = self.bias, not self.roles
-        maps = torch.zeros(count, self.dimension, dtype=torch.float64)
+        like = self.bias
         if fill is not None:
             bias = torch.full((count,), fill, dtype=torch.float64)
-        elif first:
-            bias = torch.rand(count, generator=self.generator,
-                              dtype=torch.float64)
-            maps = torch.randn(count, self.dimension,
-                               generator=self.generator,
-                               dtype=torch.float64) * \
-                (INIT_SPREAD * math.sqrt(self.dimension))
         else:
-            bias = torch.rand(count, dtype=torch.float64)
+            bias = torch.rand(count, dtype=torch.float64, generator=None
+                              if self.roles else self.generator)
+        maps = torch.zeros(count, self.dimension, dtype=torch.float64)
         self.bias = torch.nn.Parameter(torch.cat([like.detach(),
                                                   bias.to(like)]))
         old = self.maps.detach() if self.roles else \
