@@ -107,6 +107,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     _fsync_folder(path.parent)
 
 
+def cache_dir() -> Path:
+    """Where qnlp keeps what it downloads or computes once per user:
+    ``$QNLP_CACHE_DIR``, else ``$XDG_CACHE_HOME/qnlp``, else
+    ``~/.cache/qnlp`` (not created here).
+
+    >>> import os
+    >>> os.environ['QNLP_CACHE_DIR'] = '/tmp/qnlp-cache'
+    >>> str(cache_dir())
+    '/tmp/qnlp-cache'
+    >>> del os.environ['QNLP_CACHE_DIR']
+    """
+    if os.environ.get('QNLP_CACHE_DIR'):
+        return Path(os.environ['QNLP_CACHE_DIR'])
+    if os.environ.get('XDG_CACHE_HOME'):
+        return Path(os.environ['XDG_CACHE_HOME']) / 'qnlp'
+    return Path.home() / '.cache' / 'qnlp'
+
+
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:
     """Delete the temporaries :func:`atomic_path` left in ``folder`` (a
     killed run's half-written files) and return them; other files, and a

@@ -95,9 +95,9 @@ def load_sentence_encoder(device: str = 'cpu') -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise ConfigError("the embedding baseline needs sentence "
-                          "embeddings: pip install 'qnlp[embeddings]'") \
-            from None
+        raise ConfigError("all-MiniLM-L6-v2 embeddings (the embedding "
+                          "baseline and features, --word-params embedding) "
+                          "need: pip install 'qnlp[embeddings]'") from None
     try:
         return SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2',
                                    device=device)

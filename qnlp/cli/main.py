@@ -283,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
                     'RUN_DIR: sentences, protein sequences, reviews or '
                     'image files, as the run\'s task takes. Words never '
                     'seen in training are read as <unk> of their '
-                    'category.')
+                    'category, or, in a run trained with --word-params '
+                    'embedding, get parameters from their word vectors.')
     predict.add_argument('run_dir', metavar='RUN_DIR')
     predict.add_argument('inputs', metavar='INPUT', nargs='+')
     _add_common(predict, 'print only the labels')

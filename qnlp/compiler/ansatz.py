@@ -11,6 +11,7 @@ post-selected qubits); the ansatz step maps each word box to a circuit
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lambeq import (IQPAnsatz, MPSAnsatz, RemoveCupsRewriter, Rewriter,
@@ -20,7 +21,7 @@ from lambeq import (IQPAnsatz, MPSAnsatz, RemoveCupsRewriter, Rewriter,
 from lambeq.backend.grammar import Diagram, Ty
 from lambeq.backend.tensor import Dim
 
-from qnlp.errors import ConfigError
+from qnlp.errors import CompileError, ConfigError
 from qnlp.limits import MAX_LAYERS, MAX_WIRE_QUBITS, at_most
 
 CIRCUIT_ANSATZE = {'iqp': IQPAnsatz, 'sim4': Sim4Ansatz, 'sim14': Sim14Ansatz,
@@ -63,6 +64,36 @@ def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
         return TENSOR_ANSATZE[name](ob_map)
     known = ', '.join([*CIRCUIT_ANSATZE, *TENSOR_ANSATZE])
     raise ConfigError(f"unknown ansatz {name!r}; choose one of {known}")
+
+
+#: Ansätze that cut a word box into numbered pieces (``that_1__n@n.l.l``).
+PIECEWISE_ANSATZE = ('spider', 'mps')
+
+
+def symbol_word(name: str, ansatz: str = 'iqp') -> tuple[str, str]:
+    """``(word, role)`` of a parameter symbol made by ansatz ``ansatz``:
+    the word of its box, and the rest of its name, which says the box's
+    pregroup type and the parameter's place in the box; every word of
+    that type has a symbol of that role.
+
+    >>> symbol_word('cooks__n.r@s@n.l_1')
+    ('cooks', '__n.r@s@n.l_1')
+    >>> symbol_word('that_2__n.l.l@s.l', 'spider')
+    ('that', '_2__n.l.l@s.l')
+    >>> symbol_word('covid_19__n', 'tensor')
+    ('covid_19', '__n')
+    >>> symbol_word('theta')
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.CompileError: symbol 'theta' is not the symbol of a word box (word__type)
+    """
+    head = name.rpartition('__')[0]
+    if ansatz in PIECEWISE_ANSATZE:
+        head = re.sub(r'_\d+$', '', head)
+    if not head:
+        raise CompileError(f"symbol {name!r} is not the symbol of a word "
+                           "box (word__type)")
+    return head, name[len(head):]
 
 
 def circuit_ansatz(ansatz: Any = 'iqp', **options: Any) -> Any:

@@ -4,7 +4,8 @@ Every loader returns an :class:`ImageData` with ``uint8`` images of shape
 ``(N, C, H, W)`` and ``int64`` labels, on the official splits. Files are
 found in this order: the ``data_dir`` argument (the data set's own folder
 or a folder holding one per data set, e.g. ``DIR/mnist``), then
-``$QNLP_DATA_DIR/<name>``, then the cache ``~/.cache/qnlp/<name>``.
+``$QNLP_DATA_DIR/<name>``, then the cache ``<cache>/<name>``
+(:func:`qnlp.files.cache_dir`, e.g. ``~/.cache/qnlp``).
 :func:`download_dataset` fetches the official files there (checksums
 verified) for users with a network; nothing is ever downloaded implicitly.
 

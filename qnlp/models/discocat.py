@@ -10,6 +10,13 @@ replaced by the token ``<unk>`` of the same category before the ansatz,
 so it gets the parameters of ``<unk>``. Training words that occur only
 once are also mapped to ``<unk>`` so that those parameters are trained.
 
+Word parameters from word vectors: with ``vectors`` (a function from
+words to vectors, e.g. :class:`~qnlp.models.wordvectors.WordVectors`)
+the classifier computes every word's parameters from its frozen vector
+by one trained linear map per role (:class:`~qnlp.models.wordvectors.
+WordMap`), and the pipeline keeps unseen words (``keep_unseen=True``)
+rather than reading them as ``<unk>``.
+
 Class read-out: the sentence wire has ``q`` qubits with ``2**q >= C``
 classes; the probabilities of the first ``C`` outcomes are renormalised.
 
@@ -21,6 +28,14 @@ classes; the probabilities of the first ``C`` outcomes are renormalised.
 >>> model = DisCoCatClassifier.from_circuits(circuits, n_classes=2, seed=0)
 >>> model(circuits).shape
 torch.Size([2, 2])
+>>> from qnlp.models.wordvectors import char_ngrams
+>>> keep = SentencePipeline(keep_unseen=True)
+>>> words = DisCoCatClassifier.from_circuits(keep.circuits(texts), seed=0,
+...                                          vectors=char_ngrams)
+>>> new = keep.circuits(['chef cooks tasty soup'])  # chef, soup: unseen
+>>> words.extend_symbols(new, fill=0.0)  # their parameters: from vectors
+>>> words(new).shape, words.word_map.words[-2:]
+(torch.Size([1, 2]), ['chef', 'soup'])
 """
 from __future__ import annotations
 
@@ -52,14 +67,18 @@ class SentencePipeline:
         Grammatical type the texts reduce to: ``'s'``, ``'n'`` or ``None``.
     frobenius:
         Relative pronouns as spiders (no parameters) instead of word boxes.
+    keep_unseen:
+        Keep words outside the vocabulary as they are (their parameters
+        come from word vectors) instead of reading them as ``<unk>``.
     """
 
     def __init__(self, parser: Parser | None = None, ansatz: str = 'iqp',
                  layers: int = 1, noun_qubits: int = 1,
                  sentence_qubits: int = 1, target: str | None = None,
-                 frobenius: bool = False) -> None:
+                 frobenius: bool = False, keep_unseen: bool = False) -> None:
         self.parser = parser or Parser()
         self.frobenius = frobenius
+        self.keep_unseen = keep_unseen
         self.ansatz_name = ansatz
         self.ansatz = make_ansatz(ansatz, noun_qubits=noun_qubits,
                                   sentence_qubits=sentence_qubits,
@@ -136,7 +155,7 @@ class SentencePipeline:
         result = []
         for analysis in self._analyses(texts):
             words = analysis.words
-            if self.vocabulary is not None:
+            if self.vocabulary is not None and not self.keep_unseen:
                 words = [w if (w, c) in self.vocabulary else UNK
                          for w, c in zip(words, analysis.categories)]
             result.append(analysis.diagram_with(words))
@@ -166,44 +185,77 @@ class DisCoCatClassifier(torch.nn.Module):
         Real type of the weights (amplitudes in the matching complex
         type) and where the weights and the engine's plans live.
         ``model.to(device)`` and ``model.to(torch.float32)`` move both.
+    vectors, correction, ansatz:
+        With ``vectors`` (words -> frozen vectors), the parameters come
+        from a :class:`~qnlp.models.wordvectors.WordMap` (``word_map``;
+        plus a per-word correction if ``correction``) rather than from
+        the flat vector ``weights``; ``ansatz`` names the ansatz that made
+        the symbols (:func:`qnlp.compiler.symbol_word`).
     """
 
     def __init__(self, symbols: Sequence[Any], n_classes: int = 2,
                  seed: int = 0, dtype: torch.dtype = torch.float64,
-                 device: Device = None) -> None:
+                 device: Device = None, vectors: Any = None,
+                 correction: bool = False, ansatz: str = 'iqp') -> None:
         super().__init__()
         if n_classes < 2:
             raise ConfigError(f"need at least 2 classes, got {n_classes}")
         self.n_classes = n_classes
         dtype, device = resolve_dtype(dtype), resolve_device(device)
         self.engine = Engine(symbols, dtype=dtype, device=device)
+        self.word_map = None
+        if vectors is not None:
+            from functools import partial
+
+            from qnlp.compiler import symbol_word
+            from qnlp.models.wordvectors import WordMap
+            self.word_map = WordMap(vectors, seed, correction,
+                                    partial(symbol_word, ansatz=ansatz),
+                                    dtype, device)
+            self._add_to_map(self.engine.symbols, None)
+            return
         generator = torch.Generator().manual_seed(seed)
         self.weights = torch.nn.Parameter(torch.rand(
             self.engine.n_weights, generator=generator,
             dtype=torch.float64).to(device=device, dtype=dtype))
 
+    def _add_to_map(self, names: Sequence[str], fill: float | None) -> None:
+        slices = [self.engine.symbol_slice(name) for name in names]
+        self.word_map.add(names, [s.stop - s.start for s in slices], fill)
+
+    def flat_weights(self) -> torch.Tensor:
+        """The engine's flat parameter vector: ``weights``, or computed by
+        ``word_map`` from the word vectors."""
+        return self.weights if self.word_map is None else self.word_map()
+
     @classmethod
     def from_circuits(cls, circuits: Iterable[Any], n_classes: int = 2,
                       seed: int = 0, dtype: torch.dtype = torch.float64,
-                      device: Device = None) -> "DisCoCatClassifier":
-        """A classifier over every symbol of ``circuits``."""
-        return cls(collect_symbols(circuits), n_classes, seed, dtype, device)
+                      device: Device = None, **options: Any
+                      ) -> "DisCoCatClassifier":
+        """A classifier over every symbol of ``circuits`` (``options``:
+        ``vectors``, ``correction``, ``ansatz``)."""
+        return cls(collect_symbols(circuits), n_classes, seed, dtype, device,
+                   **options)
 
     def _apply(self, fn: Any, *args: Any, **kwargs: Any
                ) -> "DisCoCatClassifier":
         # ``to``, ``cuda``, ``double``... reach the weights through here;
         # the engine's plans (not parameters) follow them.
         super()._apply(fn, *args, **kwargs)
-        self.engine.to(self.weights.device, self.weights.dtype)
+        reference = next(self.parameters())
+        self.engine.to(reference.device, reference.dtype)
         return self
 
     def extend_symbols(self, circuits: Iterable[Any],
                        fill: float | None = None) -> None:
         """Add symbols of ``circuits`` the model lacks.
 
-        Only ``<unk>`` symbols of categories unseen in training reach here.
-        They are initialised like the others (uniform in [0, 1) from
-        torch's global generator), or to ``fill`` when it is given.
+        Only ``<unk>`` symbols of categories unseen in training reach here
+        (with word vectors: every unseen word, whose parameters come from
+        its vector). They are initialised like the others (uniform in
+        [0, 1) from torch's global generator), or to ``fill`` when it is
+        given (with word vectors: only the roles unseen in training).
         """
         self.add_symbols(collect_symbols(circuits), fill)
 
@@ -216,6 +268,9 @@ class DisCoCatClassifier(torch.nn.Module):
             return
         for symbol in new:
             self.engine.add_symbol(symbol)
+        if self.word_map is not None:
+            self._add_to_map([getattr(s, 'name', s) for s in new], fill)
+            return
         count = self.engine.n_weights - self.weights.shape[0]
         extra = (torch.full((count,), fill, dtype=self.weights.dtype)
                  if fill is not None else
@@ -228,7 +283,7 @@ class DisCoCatClassifier(torch.nn.Module):
     def parameter_values(self) -> dict[str, float]:
         """Every symbol's trained value (turns), e.g. to bind circuits for
         :meth:`qnlp.compiler.Compiler.compile`."""
-        flat = self.weights.detach().cpu().tolist()
+        flat = self.flat_weights().detach().cpu().tolist()
         values = {}
         for name in self.engine.symbols:
             where = self.engine.symbol_slice(name)
@@ -242,7 +297,7 @@ class DisCoCatClassifier(torch.nn.Module):
 
     def forward(self, circuits: Sequence[Any] | PreparedBatch
                 ) -> torch.Tensor:
-        outputs = self.engine(self.weights, circuits)
+        outputs = self.engine(self.flat_weights(), circuits)
         if isinstance(outputs, list):
             raise ConfigError("circuits give outputs of different shapes; "
                               "are some sentences and some noun phrases?")

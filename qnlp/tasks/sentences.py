@@ -34,6 +34,11 @@ from qnlp.tasks.base import Loaded, Settings, Task, setting
 UNPARSABLE = ('error', 'skip')
 #: Ansatz layers beyond this are refused (circuits grow linearly).
 MAX_LAYERS = 32
+#: Where a word's circuit parameters come from (--word-params; see
+#: :mod:`qnlp.models.wordvectors`).
+WORD_PARAMS = ('per-word', 'embedding', 'embedding+correction')
+#: Optimisers that need one flat weight vector (not word maps).
+FLAT_ONLY = ('cobyla', 'nelder-mead')
 
 
 def parse_fractions(texts: Sequence[str]) -> tuple[float, ...]:
@@ -94,7 +99,33 @@ class SentenceSettings(CorpusFormatSettings):
                                        'reduce: stop with its file and '
                                        'line, or leave it out and count it',
                               choices=UNPARSABLE)
+    word_params: str = setting(
+        'per-word', "where a word's circuit parameters come from: its own "
+                    "trained values (per-word; words seen once or never "
+                    "read as <unk>), a trained map per grammatical type "
+                    "from the word's frozen vector (embedding; unseen "
+                    "words get parameters from their vectors), or that map "
+                    "plus a trained per-word correction starting at 0 "
+                    "(embedding+correction)", choices=WORD_PARAMS)
+    word_vectors: str = setting(
+        'all-MiniLM-L6-v2', 'the frozen word vectors of --word-params '
+                            'embedding: all-MiniLM-L6-v2 (qnlp[embeddings]; '
+                            'cached per user, see QNLP_CACHE_DIR) or '
+                            'char-ngrams (hashed letters, no package)')
+
+    @property
+    def embedded(self) -> bool:
+        """Whether word parameters come from word vectors."""
+        return self.word_params != 'per-word'
+
     def check(self) -> None:
+        from qnlp.models.wordvectors import check_embedder
+        check_embedder(self.word_vectors)
+        if self.embedded and self.optimizer in FLAT_ONLY:
+            raise ConfigError(f"optimizer {self.optimizer} needs one flat "
+                              "weight vector; --word-params "
+                              f"{self.word_params} trains maps: use adam, "
+                              "sgd, aqgd or spsa")
         if self.split is not None:
             if len(self.split) != 3 or any(f < 0 for f in self.split) or \
                     abs(sum(self.split) - 1) > 1e-6:
@@ -115,7 +146,8 @@ def make_pipeline(settings: SentenceSettings, n_classes: int) -> Any:
     return SentencePipeline(make_parser(settings.tagger),
                             ansatz=settings.ansatz, layers=settings.layers,
                             sentence_qubits=sentence_qubits(n_classes),
-                            frobenius=settings.frobenius)
+                            frobenius=settings.frobenius,
+                            keep_unseen=settings.embedded)
 
 
 #: Sentences parsed per batch (a tagger like spaCy's tags a batch at once).
@@ -246,7 +278,10 @@ class SentenceTask(Task):
                      if world.owner(i) == world.rank]
         counts = sum(world.all_gather(pipeline.count_pairs(own_train)),
                      Counter())
-        pipeline.fit_vocabulary(counts=counts)
+        # With word vectors no word is <unk>: the vocabulary is every
+        # training word (it only tells new data from the training data).
+        pipeline.fit_vocabulary(counts=counts,
+                                min_count=1 if settings.embedded else 2)
         train, dev, test = (_split(pipeline, corpus, parts[name], kept[name],
                                    world) for name in ('train', 'dev', 'test'))
         # Dev and test may use <unk> of categories absent from train.
@@ -263,24 +298,37 @@ class SentenceTask(Task):
 
     def build(self, settings: SentenceSettings, loaded: Loaded,
               device: Any) -> Any:
-        from qnlp.engine.device import resolve_dtype
-        from qnlp.models import DisCoCatClassifier
+        from qnlp.compiler import symbol_word
+        from qnlp.models.wordvectors import WordVectors
         train_symbols, *others = loaded.state.pop('symbol_groups')
-        model = DisCoCatClassifier(train_symbols, len(loaded.labels),
-                                   settings.seed,
-                                   resolve_dtype(settings.dtype), device)
+        vectors = None
+        if settings.embedded:
+            vectors = WordVectors(settings.word_vectors)
+            vectors([symbol_word(s.name, settings.ansatz)[0]   # one batch
+                     for group in (train_symbols, *others) for s in group])
+        model = _classifier(settings, train_symbols, len(loaded.labels),
+                            device, vectors)
         for symbols in others:
             model.add_symbols(symbols)
         loaded.state['symbols'] = model.engine.symbols
+        if vectors is not None:
+            loaded.state['word_vectors'] = {
+                'model': settings.word_vectors,
+                'dimension': model.word_map.dimension,
+                'words': model.word_map.words}
         return model
 
     def restore(self, settings: SentenceSettings, config: dict[str, Any],
                 tensors: dict[str, Any], device: Any) -> Any:
-        from qnlp.engine.device import resolve_dtype
-        from qnlp.models import DisCoCatClassifier
-        model = DisCoCatClassifier(config['symbols'], len(config['labels']),
-                                   dtype=resolve_dtype(settings.dtype),
-                                   device=device)
+        from qnlp.models.wordvectors import WordVectors
+        vectors = None
+        if settings.embedded:
+            # The run's own vectors: only new words need the embedder.
+            vectors = WordVectors(settings.word_vectors)
+            vectors.remember(config['word_vectors']['words'],
+                             tensors['word_map.vectors'].cpu().numpy())
+        model = _classifier(settings, config['symbols'],
+                            len(config['labels']), device, vectors)
         model.load_state_dict(tensors)
         model.pipeline = make_pipeline(settings, len(config['labels']))
         model.pipeline.vocabulary = {tuple(pair)
@@ -333,15 +381,31 @@ class SentenceTask(Task):
         known = {word for word, _ in config['vocabulary']}
         words = [w.lower() for text in items for w in tokenise(text)]
         seen = sum(w in known for w in words) / max(len(words), 1)
+        embedded = 'word_vectors' in config
         if seen < 0.5:
             return [f"{data}: only {seen:.0%} of its words were seen in "
-                    f"training on {config['data']}; words never seen are "
-                    "read as <unk>, so expect figures near chance"]
+                    f"training on {config['data']}; words never seen "
+                    + ("get parameters from their word vectors alone, so "
+                       "expect low figures" if embedded else
+                       "are read as <unk>, so expect figures near chance")]
         return []
 
     def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
         return {'n_circuit_shapes': sum(world.all_gather(
             model.engine.n_plans))}
+
+
+def _classifier(settings: SentenceSettings, symbols: Sequence[Any],
+                n_classes: int, device: Any, vectors: Any = None) -> Any:
+    """The untrained classifier of ``settings`` over ``symbols`` (word
+    parameters from ``vectors`` when they are given)."""
+    from qnlp.engine.device import resolve_dtype
+    from qnlp.models import DisCoCatClassifier
+    return DisCoCatClassifier(
+        symbols, n_classes, settings.seed, resolve_dtype(settings.dtype),
+        device, vectors=vectors,
+        correction=settings.word_params == 'embedding+correction',
+        ansatz=settings.ansatz)
 
 
 def load_sentence_run(run_dir: str | Path, device: Any = None) -> Any:
