@@ -55,13 +55,6 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def cache_dir() -> Path:
-    """``$QNLP_CACHE_DIR`` or ``~/.cache/qnlp``: where downloads, decoded
-    data sets, parses and word vectors are kept between runs."""
-    return Path(os.environ.get('QNLP_CACHE_DIR',
-                               Path.home() / '.cache' / 'qnlp'))
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces it on success.
@@ -113,10 +106,12 @@ def cache_dir() -> Path:
     ``~/.cache/qnlp`` (not created here).
 
     >>> import os
+    >>> before = os.environ.get('QNLP_CACHE_DIR')
     >>> os.environ['QNLP_CACHE_DIR'] = '/tmp/qnlp-cache'
     >>> str(cache_dir())
     '/tmp/qnlp-cache'
-    >>> del os.environ['QNLP_CACHE_DIR']
+    >>> if before is None: del os.environ['QNLP_CACHE_DIR']
+    ... else: os.environ['QNLP_CACHE_DIR'] = before
     """
     if os.environ.get('QNLP_CACHE_DIR'):
         return Path(os.environ['QNLP_CACHE_DIR'])

@@ -116,14 +116,7 @@ class SentencePipeline:
 
     def parser_settings(self) -> dict[str, Any]:
         """What changes this pipeline's parses (for the parse cache)."""
-        parser = self.parser
-        pipeline = getattr(parser.tagger, 'nlp', None)   # spaCy's, if any
-        meta = getattr(pipeline, 'meta', {})
-        return {'tagger': type(parser.tagger).__name__,
-                'pipeline': [meta.get('name'), meta.get('version')],
-                'target': self.target,
-                **{key: value for key, value in vars(parser).items()
-                   if isinstance(value, (int, float, str, tuple, type(None)))}}
+        return {**self.parser.settings(), 'target': self.target}
 
     def _analyses(self, texts: Iterable[str]):
         return [self.analyse(text) for text in texts]

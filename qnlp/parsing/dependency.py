@@ -606,6 +606,14 @@ class DependencyParser(Parser):
             **options, 'beam_width': fallback_widths[0],
             'retry_widths': tuple(fallback_widths[1:])})
 
+    def settings(self) -> dict[str, Any]:
+        """The parser's settings with those of its fallback search."""
+        fallback = self._fallback
+        return {**super().settings(), 'open_options': self.open_options,
+                'search_budget': self.search_budget,
+                'fallback_widths': (fallback.beam_width,
+                                    *fallback.retry_widths)}
+
     def analyse(self, sentence: str, target: str | None = None) -> Parse:
         """Parse one sentence (see :meth:`analyse_many`)."""
         result = self.analyse_many([sentence], target)[0]

@@ -22,7 +22,8 @@ import heapq
 import re
 from operator import itemgetter
 from dataclasses import dataclass
-from typing import Callable, Iterable, NamedTuple, NoReturn, Protocol, Sequence
+from typing import (Any, Callable, Iterable, NamedTuple, NoReturn, Protocol,
+                    Sequence)
 
 from lambeq.backend.grammar import Cup, Diagram, Layer, Word
 
@@ -330,6 +331,24 @@ class Parser:
         self.expanded = 0
         # The search depends only on the candidate lists: memoise it.
         self._searches: dict[tuple, tuple[list[str], list]] = {}
+
+    #: The attributes that change this parser's answers (beside its code).
+    SETTINGS = ('beam_width', 'max_extra_cost', 'implicit_subject_cost',
+                'retry_widths', 'max_candidates', 'retry_max_tokens',
+                'sentence_preference', 'skip_cost')
+
+    def settings(self) -> dict[str, Any]:
+        """Tagger and search settings: what a parse cache is keyed by.
+
+        >>> Parser().settings()['tagger']
+        'LexiconTagger'
+        """
+        tagger = self.tagger
+        meta = getattr(getattr(tagger, 'nlp', None), 'meta', {})  # spaCy's
+        return {'parser': type(self).__name__,
+                'tagger': type(tagger).__name__,
+                'pipeline': [meta.get('name'), meta.get('version')],
+                **{name: getattr(self, name) for name in self.SETTINGS}}
 
     def _candidates(self, tokens: list[str],
                     proposed: list[list[tuple[str, float]]] | None = None
