@@ -6,7 +6,8 @@ rotations followed by a CNOT entangler, Pauli-Z readout on every qubit.
 Without re-uploading, the trainable part of each circuit does not depend
 on the data, so it is folded into one ``2**n x 2**n`` unitary per circuit
 (built from the gates, with autograd) and the whole batch costs one
-batched matrix product; with ``reupload=True`` the encoding is repeated
+batched matrix product, up to :data:`FOLD_MAX_QUBITS` (beyond, the gates
+act on the states: fused one-qubit runs, one permutation a layer); with ``reupload=True`` the encoding is repeated
 before every layer, gate by gate, still for all samples and circuits at
 once. :class:`Quanvolution` applies such circuits to every image patch.
 
