@@ -7,6 +7,7 @@ installed, qiskit-machine-learning's kernel).
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -271,3 +272,194 @@ def test_vqc_circuit_matches_qiskit_machine_learning():
         with torch.no_grad():
             probability = ours(ours.encode(torch.tensor(x))).numpy()
         np.testing.assert_allclose(probability, reference, atol=1e-9)
+
+
+# the fast (in place, fused) and differentiable paths of the engine ------------
+def dense_gate(matrix: torch.Tensor, qubits: list[int], n: int
+               ) -> torch.Tensor:
+    """The full 2**n x 2**n matrix of a one- or two-qubit ``matrix`` on
+    qiskit ``qubits`` (the first the most significant of the gate's
+    index): the plain reference, Kronecker products with identities."""
+    from qnlp.engine.gates import reverse_wires
+    eye = torch.eye(2, dtype=matrix.dtype)
+    if len(qubits) == 1:
+        factors = [matrix if q == qubits[0] else eye
+                   for q in range(n - 1, -1, -1)]
+        full = factors[0]
+        for factor in factors[1:]:
+            full = torch.kron(full, factor)
+        return full
+    a, b = qubits             # a two-qubit gate by its action on basis states
+    index = torch.arange(2 ** n)
+    bit_a, bit_b = (index >> a) & 1, (index >> b) & 1
+    full = torch.zeros(2 ** n, 2 ** n, dtype=matrix.dtype)
+    for row in range(4):
+        for col in range(4):
+            rows = (index & ~((1 << a) | (1 << b))) | ((row >> 1) << a) \
+                | ((row & 1) << b)
+            mask = (2 * bit_a + bit_b) == col
+            full[rows[mask], index[mask]] = matrix[row, col]
+    return full
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 8), data=st.data())
+def test_fast_and_differentiable_paths_match_dense_reference(n, data):
+    """Random circuits on 1-8 qubits (one block, several blocks, the real
+    lowest block) three ways: the in-place fused path, the autograd path,
+    and dense 2**n x 2**n matrices; 1e-10 in float64, gradients too."""
+    from qnlp.engine import gates
+    batch = 2
+    ops = []
+    for _ in range(data.draw(st.integers(1, 16))):
+        kind = data.draw(st.sampled_from(
+            ('h', 'x', 'rx', 'ry', 'rz', 'p', 'cx', 'cz', 'local',
+             'cx_layer', 'phase') if n > 1 else ('h', 'rx', 'rz', 'local')))
+        if kind in ('cx', 'cz'):
+            ops.append((kind, tuple(data.draw(st.permutations(range(n)))[:2])))
+        elif kind == 'cx_layer':
+            ops.append((kind, entangler_pairs(
+                data.draw(st.sampled_from(('linear', 'ring', 'full'))), n)))
+        elif kind in ('local', 'phase'):
+            ops.append((kind, None))
+        else:
+            ops.append((kind, data.draw(st.integers(0, n - 1))))
+    ops.append(('ry', n - 1))                # at least one weight in use
+    weights = torch.tensor([data.draw(angles) for _ in range(len(ops))],
+                           dtype=torch.float64)
+    generator = torch.Generator().manual_seed(data.draw(st.integers(0, 99)))
+    start = torch.randn(batch, 2 ** n, dtype=torch.complex128,
+                        generator=generator)
+    local = torch.rand(len(ops), n, 3, dtype=torch.float64,
+                       generator=generator)
+    phases = torch.rand(2 ** n, dtype=torch.float64, generator=generator)
+
+    def run(w: torch.Tensor, state: Statevector) -> Statevector:
+        for i, (kind, where) in enumerate(ops):
+            if kind in ('h', 'x'):
+                getattr(state, kind)(where)
+            elif kind in ('rx', 'ry', 'rz', 'p'):
+                getattr(state, kind)(w[i], where)
+            elif kind in ('cx', 'cz'):
+                getattr(state, kind)(*where)
+            elif kind == 'cx_layer':
+                state.cx_layer(where)
+            elif kind == 'local':
+                state.local(gates.rotation(local[i] * w[i], 'zyz'))
+            else:
+                state.diagonal_phase(phases * w[i])
+        return state
+
+    def dense(w: torch.Tensor) -> torch.Tensor:
+        full = torch.eye(2 ** n, dtype=torch.complex128)
+        for i, (kind, where) in enumerate(ops):
+            if kind in ('h', 'x'):
+                step = dense_gate(gates.gate(kind), [where], n)
+            elif kind in ('rx', 'ry', 'rz', 'p'):
+                step = dense_gate(gates.gate(kind, w[i]), [where], n)
+            elif kind in ('cx', 'cz'):
+                step = dense_gate(gates.gate(kind), list(where), n)
+            elif kind == 'cx_layer':
+                step = torch.eye(2 ** n, dtype=torch.complex128)
+                for pair in where:
+                    step = dense_gate(gates.gate('CX'), list(pair), n) @ step
+            elif kind == 'local':
+                rotations = gates.rotation(local[i] * w[i], 'zyz')
+                step = torch.eye(2 ** n, dtype=torch.complex128)
+                for q in range(n):
+                    step = dense_gate(rotations[q], [q], n) @ step
+            else:
+                step = torch.diag(torch.polar(torch.ones_like(phases),
+                                              phases * w[i]))
+            full = step @ full
+        return start @ full.T
+
+    kept = start.clone()
+    with torch.no_grad():
+        fast = run(weights, Statevector(start)).amplitudes
+    assert torch.equal(start, kept)          # a borrowed tensor is not written
+    owned = Statevector.zeros(batch, n)
+    owned._amplitudes.copy_(start)           # an owned one is, in place
+    with torch.no_grad():
+        fast_owned = run(weights, owned).amplitudes
+    w = weights.clone().requires_grad_()
+    slow = run(w, Statevector(start)).amplitudes
+    w_dense = weights.clone().requires_grad_()
+    reference = dense(w_dense)
+    for ours in (fast, fast_owned, slow):
+        torch.testing.assert_close(ours, reference.detach(), atol=1e-10,
+                                   rtol=0)
+    cost = torch.randn(batch, 2 ** n, dtype=torch.float64,
+                       generator=generator)
+    (cost * (slow.real ** 2 + slow.imag ** 2)).sum().backward()
+    (cost * (reference.real ** 2 + reference.imag ** 2)).sum().backward()
+    torch.testing.assert_close(w.grad, w_dense.grad, atol=1e-10, rtol=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(1, 6), reps=st.integers(1, 3),
+       entanglement=st.sampled_from(ENTANGLEMENTS),
+       readout_kind=st.sampled_from(('parity', 'z')),
+       seed=st.integers(0, 100))
+def test_vqc_observable_path_matches_gates_on_states(n, reps, entanglement,
+                                                     readout_kind, seed):
+    """Batches larger than 2**n (one observable) against the gates on
+    the states, values and gradients, to 1e-10."""
+    module = VariationalCircuit(n, reps=reps, entanglement=entanglement,
+                                readout=readout_kind, seed=seed)
+    states = module.encode(torch.rand(2 ** n + 3, n, dtype=torch.float64,
+                                      generator=torch.Generator()
+                                      .manual_seed(seed)))
+    values = module.expectation(states)
+    values.pow(2).sum().backward()
+    gradient = module.weights.grad.clone()
+    module.zero_grad()
+    direct = readout(module.ansatz.apply(Statevector(states), module.weights),
+                     readout_kind)
+    direct.pow(2).sum().backward()
+    torch.testing.assert_close(values, direct, atol=1e-10, rtol=0)
+    torch.testing.assert_close(gradient, module.weights.grad, atol=1e-10,
+                               rtol=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(m=st.integers(1, 40), n=st.integers(1, 4), blocks=st.integers(1, 9))
+def test_symmetric_gram_is_the_full_product(m, n, blocks):
+    from qnlp.models.kernel import symmetric_gram
+    states = torch.randn(m, 2 ** n, dtype=torch.complex128,
+                         generator=torch.Generator().manual_seed(m))
+    full = (states @ states.conj().T).abs() ** 2
+    torch.testing.assert_close(symmetric_gram(states), full,
+                               atol=1e-10, rtol=1e-12)      # BLAS herk
+    with mock.patch.dict('qnlp.models.kernel._HERK', clear=True):
+        torch.testing.assert_close(symmetric_gram(states, blocks), full,
+                                   atol=1e-10, rtol=1e-12)  # torch blocks
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 5), reupload=st.booleans(),
+       entangler=st.sampled_from(('ring', 'linear', 'none')),
+       encoding=st.sampled_from(('rx', 'ry', 'hrz')))
+def test_parallel_layer_folded_and_gate_paths_agree(n, reupload, entangler,
+                                                    encoding):
+    """ParallelQuantumLayer's folded unitaries and its gates on states
+    (the path above FOLD_MAX_QUBITS): outputs and gradients, float64."""
+    from qnlp.models import quantum_layers
+    layer = quantum_layers.ParallelQuantumLayer(
+        2, n, 2, encoding=encoding, entangler=entangler, reupload=reupload,
+        seed=n).double()
+    x = torch.rand(3, 2 * n, dtype=torch.float64,
+                   generator=torch.Generator().manual_seed(n))
+    results = []
+    saved = quantum_layers.FOLD_MAX_QUBITS
+    try:
+        for limit in (12, 0):
+            quantum_layers.FOLD_MAX_QUBITS = limit
+            layer.zero_grad()
+            out = layer(x)
+            out.pow(2).sum().backward()
+            results.append((out.detach(), layer.weights.grad.clone()))
+    finally:
+        quantum_layers.FOLD_MAX_QUBITS = saved
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)

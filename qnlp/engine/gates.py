@@ -358,7 +358,9 @@ def kron(matrices: torch.Tensor) -> torch.Tensor:
     ...             torch.kron(gate('X'), gate('I')))
     True
     """
-    if matrices.dim() == 3:      # one product: torch's own kernel is faster
+    if matrices.dim() == 3 and not (torch.is_grad_enabled()
+                                    and matrices.requires_grad):
+        # one product without autograd: torch's own kernel is faster
         result = matrices[0]
         for right in matrices[1:]:
             result = torch.kron(result, right)

@@ -34,8 +34,8 @@ from typing import Any
 import torch
 
 from qnlp.engine import gates
-from qnlp.engine.gates import cx_layer_permutation, entangler_pairs, kron
-from qnlp.engine.statevector import Statevector, basis_bits, wire
+from qnlp.engine.gates import entangler_pairs, kron
+from qnlp.engine.statevector import Statevector, basis_bits, cx_layer, permute
 from qnlp.errors import ConfigError
 
 ENTANGLEMENTS = ('linear', 'reverse_linear', 'circular', 'full')
@@ -204,45 +204,35 @@ class EfficientSU2:
         if weights.shape != (self.n_weights,):
             raise ValueError(f"expected {self.n_weights} weights, got shape "
                              f"{tuple(weights.shape)}")
-        n = self.n_qubits
-        pairs = entangler_pairs(self.entanglement, n)
-        for layer in range(self.reps + 1):
-            block = weights[2 * n * layer: 2 * n * (layer + 1)]
-            for q in range(n):
-                state.ry(block[q], q)
-            for q in range(n):
-                state.rz(block[n + q], q)
+        pairs = entangler_pairs(self.entanglement, self.n_qubits)
+        for layer, local in enumerate(self._local(weights)):
+            state.local(local)
             if layer < self.reps:
-                for control, target in pairs:
-                    state.cx(control, target)
+                state.cx_layer(pairs)
         return state
 
-    def matrix(self, weights: torch.Tensor) -> torch.Tensor:
-        """``M`` with ``states @ M`` = the states after the ansatz.
-
-        ``M`` is the transpose of the circuit's unitary, built layer by
-        layer: a Kronecker product of the ``RZ RY`` matrices of all qubits,
-        then the CX layer as one column permutation. Shared weights, so
-        one ``2**n x 2**n`` matrix serves the whole batch.
-        """
+    def _local(self, weights: torch.Tensor) -> torch.Tensor:
+        """``RZ RY`` of every layer and qubit, ``(reps + 1, n, 2, 2)``."""
         if weights.shape != (self.n_weights,):
             raise ValueError(f"expected {self.n_weights} weights, got shape "
                              f"{tuple(weights.shape)}")
+        blocks = weights.reshape(self.reps + 1, 2, self.n_qubits)
+        return gates.rz(blocks[:, 1]) @ gates.ry(blocks[:, 0])
+
+    def matrix(self, weights: torch.Tensor) -> torch.Tensor:
+        """``M`` with ``states @ M`` = the states after the ansatz (the
+        transpose of the circuit's unitary), built by index: each layer
+        one Kronecker product of its ``RZ RY`` matrices (batched over the
+        layers, broadcast, not a ``torch.kron`` chain), the CX layers as
+        column permutations.
+        """
         n = self.n_qubits
-        permutation = cx_layer_permutation(
-            [(wire(control, n), wire(target, n)) for control, target
-             in entangler_pairs(self.entanglement, n)], n, weights.device)
-        result = None
-        for layer in range(self.reps + 1):
-            block = weights[2 * n * layer: 2 * n * (layer + 1)]
-            # RZ(b) RY(a) per qubit, transposed: (n, 2, 2); qubit n-1 is
-            # the library's wire 0, the first factor of the product
-            local = (gates.rz(block[n:]) @ gates.ry(block[:n])).mT
-            layer_matrix = kron(local.flip(0))
-            result = (layer_matrix if result is None
-                      else result @ layer_matrix)
-            if layer < self.reps:
-                result = result[:, permutation]
+        layers = kron(self._local(weights).flip(1)).mT   # qubit n-1 first
+        permutation = cx_layer(entangler_pairs(self.entanglement, n), n,
+                               weights.device)
+        result = layers[0]
+        for layer in range(1, self.reps + 1):
+            result = permute(result, permutation) @ layers[layer]
         return result
 
     def to_qiskit(self) -> Any:
@@ -250,6 +240,26 @@ class EfficientSU2:
         from qiskit.circuit.library import efficient_su2
         return efficient_su2(self.n_qubits, ['ry', 'rz'],
                              entanglement=self.entanglement, reps=self.reps)
+
+
+def readout_signs(n_qubits: int, kind: str = 'parity',
+                  dtype: torch.dtype = torch.float64,
+                  device: torch.device | str | None = None) -> torch.Tensor:
+    """The readout observable's eigenvalue (+-1) on every basis state,
+    ``(2**n,)``: :func:`readout` is ``probabilities @ signs``.
+
+    >>> readout_signs(2, 'parity').tolist(), readout_signs(2, 'z').tolist()
+    ([1.0, -1.0, -1.0, 1.0], [1.0, -1.0, 1.0, -1.0])
+    """
+    bits = basis_bits(n_qubits, torch.float64, device)
+    if kind == 'parity':
+        odd = bits.sum(1) % 2
+    elif kind == 'z':
+        odd = bits[:, 0]
+    else:
+        raise ConfigError(f"unknown readout {kind!r}; choose from "
+                          f"{', '.join(READOUTS)}")
+    return (1 - 2 * odd).to(dtype)
 
 
 def readout(state: Statevector, kind: str = 'parity') -> torch.Tensor:

@@ -5,7 +5,8 @@ estimators).
 ``K(x, z) = |<phi(x)|phi(z)>|^2`` (Havlicek et al. 2019). The Gram
 matrix is not built entry by entry: every sample is encoded once into a
 statevector (one batched pass over the data), and all overlaps come from
-one matrix product ``Psi_x @ Psi_z^H``.
+one matrix product ``Psi_x @ Psi_z^H``; the symmetric training kernel as
+one triangle of it (:func:`symmetric_gram`).
 
 >>> import numpy as np
 >>> kernel = QuantumKernel(feature_map='zz', n_qubits=2, reps=2)
@@ -57,10 +58,50 @@ class QuantumKernel:
         """
         with torch.no_grad():
             psi_x = self.states(x)
-            psi_z = psi_x if z is None else self.states(z)
-            overlaps = psi_x @ psi_z.conj().T
-            gram = overlaps.real ** 2 + overlaps.imag ** 2
-        return gram.cpu().numpy().astype(np.float64)
+            if z is None:
+                gram = symmetric_gram(psi_x)
+            else:
+                overlaps = psi_x @ self.states(z).conj().T
+                gram = overlaps.real ** 2 + overlaps.imag ** 2
+        return gram.cpu().numpy().astype(np.float64, copy=False)
+
+
+def symmetric_gram(states: torch.Tensor, blocks: int = 8) -> torch.Tensor:
+    """``|<s_i|s_j>|^2`` of the rows of ``states`` ``(m, 2**n)``, computed
+    as one triangle and mirrored: on the CPU by BLAS's Hermitian rank-k
+    update (``zherk``/``cherk``: the lower triangle of ``S S^H`` only),
+    elsewhere block row ``i`` of ``blocks`` against the rows up to its own
+    end (about ``(blocks + 1) / (2 blocks)`` of the products).
+
+    >>> s = torch.randn(5, 4, dtype=torch.complex128)
+    >>> s = s / s.norm(dim=1, keepdim=True)
+    >>> full = (s @ s.conj().T).abs() ** 2
+    >>> bool(torch.allclose(symmetric_gram(s), full))
+    True
+    """
+    m = len(states)
+    if states.device.type == 'cpu' and states.dtype in _HERK:
+        from scipy.linalg import blas
+        herk = getattr(blas, _HERK[states.dtype])
+        # the lower triangle, column-major: its transpose is a row-major
+        # upper triangle (of the conjugate: the same squared moduli)
+        upper = torch.from_numpy(herk(1.0, states.resolve_conj().numpy(),
+                                      lower=1).T)
+        gram = upper.real ** 2 + upper.imag ** 2
+        return gram.add_(torch.tril(gram.T, -1))
+    gram = torch.empty(m, m, dtype=states.real.dtype, device=states.device)
+    step = max(1, -(-m // blocks))
+    for start in range(0, m, step):
+        stop = min(m, start + step)
+        overlaps = states[start:stop] @ states[:stop].conj().T
+        block = overlaps.real ** 2 + overlaps.imag ** 2
+        gram[start:stop, :stop] = block
+        gram[:start, start:stop] = block[:, :start].T
+    return gram
+
+
+#: BLAS's Hermitian rank-k update by complex type.
+_HERK = {torch.complex128: 'zherk', torch.complex64: 'cherk'}
 
 
 def kernel_alignment(gram: np.ndarray, labels: Any) -> float:

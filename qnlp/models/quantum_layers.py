@@ -6,7 +6,8 @@ rotations followed by a CNOT entangler, Pauli-Z readout on every qubit.
 Without re-uploading, the trainable part of each circuit does not depend
 on the data, so it is folded into one ``2**n x 2**n`` unitary per circuit
 (built from the gates, with autograd) and the whole batch costs one
-batched matrix product; with ``reupload=True`` the encoding is repeated
+batched matrix product, up to :data:`FOLD_MAX_QUBITS` (beyond, the gates
+act on the states: fused one-qubit runs, one permutation a layer); with ``reupload=True`` the encoding is repeated
 before every layer, gate by gate, still for all samples and circuits at
 once. :class:`Quanvolution` applies such circuits to every image patch.
 
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 from qnlp.engine.circuit_ops import (ENCODINGS, angle_states, apply_gate,
+                                     apply_local, apply_permutation,
                                      entangler_permutation, expval_z,
                                      probabilities, product_state)
 from qnlp.engine.gates import gate, kron, rotation
@@ -34,6 +36,12 @@ from qnlp.errors import ConfigError
 from qnlp.limits import MAX_DENSE_QUBITS, MAX_LAYERS, at_most
 
 READOUTS = ('z', 'probs')
+#: Most qubits for which the trainable layers are folded into one
+#: ``2**n x 2**n`` unitary per circuit (one batched product per sample);
+#: above, the gates act on the states (fused runs, permutations), which
+#: costs less once ``2**n`` is large beside the batch (measured crossover
+#: near 9 qubits at batch 128, benchmarks/README.md).
+FOLD_MAX_QUBITS = 8
 #: CNOT layers after each layer's rotations (see
 #: :func:`qnlp.engine.gates.entangler_pairs`).
 ENTANGLERS = ('ring', 'linear', 'none')
@@ -122,7 +130,9 @@ class ParallelQuantumLayer(nn.Module):
         angles = (inputs * self.input_scale).reshape(
             -1, self.n_circuits, self.n_qubits).to(self.weights.dtype)
         state = product_state(angle_states(angles, self.encoding))
-        if not self.reupload:
+        if self.n_qubits > FOLD_MAX_QUBITS:
+            state = self._gates_on_states(state, angles)
+        elif not self.reupload:
             state = torch.einsum('kij,bkj->bki', self.unitary(), state)
         else:
             layers = self.layer_unitaries()
@@ -139,6 +149,21 @@ class ParallelQuantumLayer(nn.Module):
         else:
             out = probabilities(state)
         return out.reshape(*lead, self.out_features).to(inputs.dtype)
+
+    def _gates_on_states(self, state: torch.Tensor, angles: torch.Tensor
+                         ) -> torch.Tensor:
+        """The layers applied to the states ``(B, K, 2**n)`` gate by gate
+        (fused one-qubit runs, the CX layer as one permutation)."""
+        rotations = rotation(self.weights, self.rotations)  # (K, L, n, 2, 2)
+        encode = (gate('R' + self.encoding[-1], angles).unsqueeze(-4)
+                  if self.reupload else None)             # (B, K, 1, n, ...)
+        for layer in range(self.n_layers):
+            if layer and encode is not None:
+                state = apply_local(state, encode[:, :, 0], self.n_qubits)
+            state = apply_permutation(
+                apply_local(state, rotations[:, layer], self.n_qubits),
+                self.perm)
+        return state
 
     def extra_repr(self) -> str:
         return (f"circuits={self.n_circuits}, qubits={self.n_qubits}, "

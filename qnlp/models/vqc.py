@@ -4,11 +4,14 @@ A sample's angles go through a feature map (no trainable weights), then
 through an ansatz whose weights every sample shares, and a Z-parity (or
 single-Z) readout gives ``P(class 1) = (1 - <O>) / 2``.
 
-Because the ansatz is the same for every sample, its ``2**n x 2**n``
-unitary is built once per step (by running the ansatz on the ``2**n``
-basis states) and applied to all encoded states in one matrix product;
-for batches smaller than ``2**n`` the gates are applied to the states
-directly. Both paths give the same numbers and exact autograd gradients.
+The ansatz is built layer by layer, each layer's one-qubit rotations as
+one fused matrix product (no Kronecker chain), its CX gates as one
+permutation. For batches larger than ``2**n`` it is run on the basis
+states, giving ``M`` (``states @ M`` are the evolved states), and the
+readout becomes one observable ``M D M^H`` (``D`` the readout's signs)
+whose expectation in every encoded state is one matrix product; smaller
+batches take the gates on their states directly. Both paths give the
+same numbers and exact autograd gradients.
 
 >>> import torch
 >>> module = VariationalCircuit(3, feature_map='angle', reps=1, seed=0)
@@ -30,7 +33,7 @@ from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.engine.statevector import Statevector
 from qnlp.models.circuits import (EfficientSU2, make_feature_map, readout,
-                                  READOUTS)
+                                  readout_signs, READOUTS)
 from qnlp.errors import ConfigError
 from qnlp.limits import MAX_DENSE_QUBITS, MAX_LAYERS, at_most
 
@@ -120,11 +123,15 @@ class VariationalCircuit(torch.nn.Module):
 
     def expectation(self, states: torch.Tensor) -> torch.Tensor:
         """``<O>`` per sample after the ansatz."""
-        if len(states) > 2 ** self.n_qubits:
-            evolved = Statevector(states @ self.unitary())
-        else:
+        if len(states) <= 2 ** self.n_qubits:
             evolved = self.ansatz.apply(Statevector(states), self.weights)
-        return readout(evolved, self.readout)
+            return readout(evolved, self.readout)
+        # <O> = s M D M^H s^H: one 2**n x 2**n observable for the batch
+        m = self.unitary()
+        signs = readout_signs(self.n_qubits, self.readout, m.real.dtype,
+                              m.device)
+        observable = (m * signs) @ m.mH
+        return ((states @ observable) * states.conj()).sum(1).real
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         """``P(class 1)`` per sample."""
