@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from qnlp import parsing as parsers
 from qnlp.parsing import Parser, tokenise
 from qnlp.parsing.gold import CONSTRUCTIONS, read_conllu, score, select
 
@@ -31,14 +32,12 @@ DATA = ROOT.parent / 'shared' / 'data' / 'text'
 
 
 def make_parser(tagger: str) -> Parser:
-    """A fresh parser with the named tagger."""
-    if tagger == 'spacy':
-        from qnlp.parsing.dependency import DependencyParser
-        return DependencyParser()
+    """A fresh parser: the library's own for ``lexicon`` and ``spacy``;
+    ``spacy-search`` is spaCy's tags as preferences of the beam search."""
     if tagger == 'spacy-search':
         from qnlp.parsing.spacy_tagger import SpacyTagger
         return Parser(SpacyTagger())
-    return Parser()
+    return parsers.make_parser(tagger)
 
 
 def available_taggers() -> list[str]:
