@@ -32,6 +32,13 @@ def test_compare_writes_table_json_and_chart(tmp_path, capsys):
                  '--epochs', '5', '--baselines', 'bow']) == 0
     after = (out / 'runs' / 'discocat-seed0' / 'metrics.json').stat()
     assert before.st_mtime_ns == after.st_mtime_ns
+    # With other settings the finished runs are not passed off as new ones.
+    capsys.readouterr()
+    assert main(['compare', str(BUNDLED), '--out', str(out), '--seeds', '1',
+                 '--epochs', '5', '--lr', '0.01', '--baselines', 'bow']) == 2
+    error = capsys.readouterr().err
+    assert 'discocat-seed0: the run was made with other settings ' \
+           '(differs in lr)' in error and 'another --out' in error
 
 
 def test_unknown_baseline_is_an_error(tmp_path, capsys):

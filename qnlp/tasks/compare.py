@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from qnlp.errors import ConfigError
 from qnlp.files import atomic_write_json, atomic_write_text
-from qnlp.tasks.runner import get_task, train
+from qnlp.tasks.runner import check_same_run, get_task, train
 from qnlp.train.plots import plot_comparison
 from qnlp.train.run import RunDirectory
 from qnlp.train.sweep import run_tasks
@@ -28,6 +28,10 @@ def _quantum(task_name: str, data: str | Path, out: Path, settings: Any
     """The quantum run in ``out``: reused when finished, resumed when
     interrupted, else trained."""
     run = RunDirectory(out)
+    if run.holds_run():   # from an earlier call: only with these settings
+        check_same_run(out, run.read_config(), get_task(task_name),
+                       settings, "compare with the same settings or give "
+                       "another --out")
     if run.finished():   # finished in an earlier, interrupted call
         return run.read_metrics()
     return train(task_name, data, out, settings,

@@ -51,8 +51,20 @@ def _settings(task: Task, settings: Any) -> Settings:
     return settings
 
 
-def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+def check_same_run(out: str | Path, saved: dict[str, Any], task: Task,
+                   settings: Any, hint: str) -> None:
+    """Refuse a run directory ``out`` (its config ``saved``) made by
+    another task or with other settings than ``settings``; ``hint`` says
+    what to do instead."""
+    if saved['task'] != task.name:
+        raise ConfigError(f"{out}: holds a {saved['task']} run, not "
+                          f"{task.name}")
+    given = settings.to_dict()
+    differ = sorted(k for k in set(saved['settings']) | set(given)
+                    if saved['settings'].get(k) != given.get(k))
+    if differ:
+        raise ConfigError(f"{out}: the run was made with other settings "
+                          f"(differs in {', '.join(differ)}); {hint}")
 
 
 def train(task: str | Task, data: str | Path, out: str | Path,
@@ -79,14 +91,8 @@ def train(task: str | Task, data: str | Path, out: str | Path,
     saved = None
     if resume:
         saved = run.read_config()
-        if saved['task'] != task.name:
-            raise ConfigError(f"{out}: holds a {saved['task']} run, not "
-                              f"{task.name}")
-        differ = _differences(saved['settings'], settings.to_dict())
-        if differ:
-            raise ConfigError(f"{out}: the run was made with other settings "
-                              f"(differs in {', '.join(differ)}); resume "
-                              "with the same settings or start a new run")
+        check_same_run(out, saved, task, settings, "resume with the same "
+                       "settings or start a new run")
     import torch
     torch.manual_seed(settings.seed)
     loaded = task.load(str(data), settings, world=world, progress=progress)
