@@ -28,11 +28,10 @@ def _quantum(task_name: str, data: str | Path, out: Path, settings: Any
     """The quantum run in ``out``: reused when finished, resumed when
     interrupted, else trained."""
     run = RunDirectory(out)
-    if run.holds_run():   # from an earlier call: only with these settings
+    if run.finished():   # finished in an earlier call: with these settings?
         check_same_run(out, run.read_config(), get_task(task_name),
                        settings, "compare with the same settings or give "
                        "another --out")
-    if run.finished():   # finished in an earlier, interrupted call
         return run.read_metrics()
     return train(task_name, data, out, settings,
                  resume=run.holds_run(), progress=False)
