@@ -621,30 +621,13 @@ class DependencyParser(Parser):
             raise result
         return result
 
-    def analyse_many(self, sentences: Sequence[str],
-                     target: str | None = None
-                     ) -> list["Parse | ParseError"]:
-        """One :class:`Parse` or :class:`ParseError` per sentence; spaCy
-        parses the whole batch with ``nlp.pipe``."""
-        results: list[Parse | ParseError | None] = [None] * len(sentences)
-        tokenised: list[tuple[int, list[str]]] = []
-        for i, sentence in enumerate(sentences):
-            try:
-                tokenised.append((i, self._tokens(sentence)))
-            except ParseError as error:
-                results[i] = error
-        docs = self.tagger.docs([[split_tag(t)[0] for t in tokens]
-                                 for _, tokens in tokenised])
-        for (i, tokens), doc in zip(tokenised, docs):
-            try:
-                results[i] = self._analyse_doc(sentences[i], tokens, doc,
-                                               target)
-            except ParseError as error:
-                results[i] = error
-        return results
+    def _read_batch(self, batch: list[list[str]]) -> list[Any]:
+        """spaCy's analyses of the whole batch, with ``nlp.pipe``."""
+        return self.tagger.docs([[split_tag(t)[0] for t in tokens]
+                                 for tokens in batch])
 
-    def _analyse_doc(self, sentence: str, tokens: list[str], doc: Any,
-                     target: str | None) -> Parse:
+    def _analyse_reading(self, sentence: str, tokens: list[str],
+                         target: str | None, doc: Any) -> Parse:
         """The tree's parse of one sentence; else the tree's categories
         with spaCy's preferences for the words the tree left open; else
         the preference-based beam search."""

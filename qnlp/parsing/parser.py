@@ -395,17 +395,28 @@ class Parser:
                 tokenised.append((i, self._tokens(sentence)))
             except ParseError as error:
                 results[i] = error
-        tag_many = getattr(self.tagger, 'tag_many', None)
-        proposed = (tag_many([[_untagged(t) for t in tokens]
-                              for _, tokens in tokenised])
-                    if tag_many is not None else [None] * len(tokenised))
-        for (i, tokens), tags in zip(tokenised, proposed):
+        readings = self._read_batch([tokens for _, tokens in tokenised])
+        for (i, tokens), reading in zip(tokenised, readings):
             try:
-                results[i] = self._analyse_tokens(sentences[i], tokens,
-                                                  target, tags)
+                results[i] = self._analyse_reading(sentences[i], tokens,
+                                                   target, reading)
             except ParseError as error:
                 results[i] = error
         return results
+
+    def _read_batch(self, batch: list[list[str]]) -> list[Any]:
+        """What the tagger says of a batch of token lists at once: its
+        ``tag_many`` candidates, or ``None`` per sentence (tagged one by
+        one in :meth:`_analyse_reading`)."""
+        tag_many = getattr(self.tagger, 'tag_many', None)
+        if tag_many is None:
+            return [None] * len(batch)
+        return tag_many([[_untagged(t) for t in tokens] for tokens in batch])
+
+    def _analyse_reading(self, sentence: str, tokens: list[str],
+                         target: str | None, reading: Any) -> Parse:
+        """The parse of one sentence of a batch from its ``reading``."""
+        return self._analyse_tokens(sentence, tokens, target, reading)
 
     @staticmethod
     def _tokens(sentence: str) -> list[str]:
