@@ -39,6 +39,12 @@ def _metrics(run: Path) -> dict:
     return {k: v for k, v in data.items() if 'seconds' not in k}
 
 
+def _history(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in
+            (run / 'history.jsonl').read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != 'seconds'} for r in rows]
+
+
 def _one_error_line(capsys) -> str:
     err = capsys.readouterr().err
     lines = [line for line in err.strip().splitlines()
@@ -151,6 +157,7 @@ def test_kill_then_resume_is_bit_identical_and_leaves_no_temporaries(
     assert first.keys() == second.keys()
     assert all((first[k] == second[k]).all() for k in first)
     assert _metrics(whole) == _metrics(killed)
+    assert _history(whole) == _history(killed)
     assert not [p for p in killed.iterdir() if p.name.startswith('.')]
 
 
