@@ -59,11 +59,11 @@ def merge_unitary(angles: torch.Tensor, qubits: int = 1) -> torch.Tensor:
     for layer in radians.unbind(-2):
         step = gates.kron(gates.rotation(
             layer[..., :3 * width].unflatten(-1, (width, 3)), 'zyz'))
-        pairs = layer[..., 3 * width:].unflatten(-1, (width - 1, 3))
+        x, y, z = layer[..., 3 * width:].unflatten(
+            -1, (width - 1, 3)).unbind(-1)           # [..., width - 1] each
+        pairs = gates.rzz(z) @ gates.ryy(y) @ gates.rxx(x)
         for wire in range(width - 1):
-            x, y, z = pairs[..., wire, :].unbind(-1)
-            pair = gates.rzz(z) @ gates.ryy(y) @ gates.rxx(x)
-            step = _on_wires(pair, wire, width) @ step
+            step = _on_wires(pairs[..., wire, :, :], wire, width) @ step
         unitary = step if unitary is None else step @ unitary
     return unitary
 
@@ -78,10 +78,10 @@ def _on_wires(pair: torch.Tensor, wire: int, width: int) -> torch.Tensor:
 
 def grouped_scan(tables: torch.Tensor, blocks: torch.Tensor,
                  keys: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-    """States ``[R, n]`` of ``R`` rows that each start at ``start`` and
-    step through ``h <- tables[blocks[s], keys[r, s]] @ h`` for ``s = 0,
-    ..., S - 1`` (``tables [K, G, n, n]``, ``blocks [S]``, ``keys [R,
-    S]`` in ``0..G-1``).
+    """States ``[R, n]`` of ``R`` rows that each start at ``start`` (a
+    constant: no gradient) and step through ``h <- tables[blocks[s],
+    keys[r, s]] @ h`` for ``s = 0, ..., S - 1`` (``tables [K, G, n, n]``,
+    ``blocks [S]``, ``keys [R, S]`` in ``0..G-1``).
 
     The rows that take the same matrix at a step are laid out together,
     in chunks of equal size (zero rows fill a group's last chunk), so a
@@ -97,8 +97,8 @@ def grouped_scan(tables: torch.Tensor, blocks: torch.Tensor,
     True
     """
     slots, chunk_keys, size = chunk_layout(keys, tables.shape[1])
-    n, width = start.shape[-1], chunk_keys.shape[1] * size
-    rows = start.new_zeros(width, n)
+    width = chunk_keys.shape[1] * size
+    rows = start.new_zeros(width, start.shape[-1])
     rows[slots[0]] = start
     # moves[s, slot]: the slot at step s - 1 of the row in ``slot`` at step
     # s; back[s]: the other way round (an empty slot, so a zero row or a
@@ -108,30 +108,53 @@ def grouped_scan(tables: torch.Tensor, blocks: torch.Tensor,
     back = moves.clone()
     moves[1:].scatter_(1, slots[1:], slots[:-1])
     back[1:].scatter_(1, slots[:-1], slots[1:])
-    for step, block in enumerate(blocks.tolist()):
-        if step:
-            rows = _MoveRows.apply(out, moves[step], back[step])
-        matrices = tables[block].index_select(0, chunk_keys[step])
-        out = torch.bmm(rows.view(-1, size, n),
-                        matrices.transpose(1, 2)).view(-1, n)
+    matrices = blocks[:, None] * tables.shape[1] + chunk_keys     # [S, C]
+    out = _GroupedSteps.apply(tables, rows, matrices, moves, back, size)
     return out[slots[-1]]
 
 
-class _MoveRows(torch.autograd.Function):
-    """``rows[index]`` for a one-to-one move of the rows that matter (the
-    others hold zeros), whose gradient is ``grad[back]``: a gather both
-    ways (the gradient of plain indexing is a slower scatter-add)."""
+class _GroupedSteps(torch.autograd.Function):
+    """The steps of :func:`grouped_scan` in its chunk layout, with a
+    backward pass of its own: one batched product for the gradient of
+    the rows and one for that of the chunks' matrices a step, and a
+    single scatter-add of the latter into the tables (autograd's graph of
+    the same steps costs a copy of the tables a step)."""
 
     @staticmethod
-    def forward(ctx, rows: torch.Tensor, index: torch.Tensor,
-                back: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(back)
-        return rows.index_select(0, index)
+    def forward(ctx, tables: torch.Tensor, rows: torch.Tensor,
+                matrices: torch.Tensor, moves: torch.Tensor,
+                back: torch.Tensor, size: int) -> torch.Tensor:
+        n = rows.shape[-1]
+        flat = tables.reshape(-1, n, n)
+        saved = []
+        for step in range(len(matrices)):
+            if step:
+                rows = out.index_select(0, moves[step])
+            saved.append(rows)
+            out = torch.bmm(rows.view(-1, size, n), flat.index_select(
+                0, matrices[step]).transpose(1, 2)).view(-1, n)
+        ctx.size = size
+        ctx.save_for_backward(tables, matrices, back, *saved)
+        return out
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        back, = ctx.saved_tensors
-        return grad.index_select(0, back), None, None
+        tables, matrices, back, *saved = ctx.saved_tensors
+        n, size = tables.shape[-1], ctx.size
+        flat = tables.reshape(-1, n, n)
+        grad_matrices = []
+        for step in range(len(matrices) - 1, -1, -1):
+            chunks = grad.view(-1, size, n)
+            grad_matrices.append(torch.bmm(
+                chunks.transpose(1, 2), saved[step].view(-1, size, n)))
+            if step:
+                grad = torch.bmm(chunks, flat.index_select(
+                    0, matrices[step])).view(-1, n).index_select(
+                    0, back[step])
+        grad_tables = torch.zeros_like(flat).index_add_(
+            0, matrices.flip(0).flatten(), torch.cat(grad_matrices))
+        return grad_tables.view_as(tables), None, None, None, None, None
 
 
 def chunk_layout(keys: torch.Tensor, groups: int
