@@ -4,7 +4,9 @@ The same maps as :func:`qnlp.parsing.protein.chain_circuit` and
 :func:`~qnlp.parsing.protein.tree_circuit`, evaluated for a whole batch
 as one-qubit density matrices: the chain is a scan of ``L`` batched merges,
 the tree ``log2 L`` levels of batched merges, so a 1,000-residue sequence
-costs 1,000 (or 10) small batched products, never one giant network.
+costs 1,000 (or 10) small batched products, never one giant network. In
+the chain's scan the rows (windows) that merge the same token at a step
+share one matrix product (:func:`grouped_scan`).
 Padding is exact: a merge with a padded position carries the other wire
 unchanged, which is what the circuits do with an odd wire out.
 
