@@ -4,7 +4,9 @@ The same maps as :func:`qnlp.parsing.protein.chain_circuit` and
 :func:`~qnlp.parsing.protein.tree_circuit`, evaluated for a whole batch
 as one-qubit density matrices: the chain is a scan of ``L`` batched merges,
 the tree ``log2 L`` levels of batched merges, so a 1,000-residue sequence
-costs 1,000 (or 10) small batched products, never one giant network.
+costs 1,000 (or 10) small batched products, never one giant network. In
+the chain's scan the rows (windows) that merge the same token at a step
+share one matrix product (:func:`grouped_scan`).
 Padding is exact: a merge with a padded position carries the other wire
 unchanged, which is what the circuits do with an odd wire out.
 
@@ -24,13 +26,12 @@ from typing import Sequence
 import torch
 
 from qnlp.engine import gates
-from qnlp.engine.density import (circuit_unitary, merge_map, pauli_basis,
-                                 small_matmul)
+from qnlp.engine.density import merge_map, pauli_basis, small_matmul
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.errors import ConfigError
 from qnlp.limits import MAX_LAYERS, MAX_SEQUENCE_QUBITS, at_most
-from qnlp.parsing.protein import merge_gates, merge_name, n_merge_angles
+from qnlp.parsing.protein import merge_name, n_merge_angles
 
 #: Radians in a turn: token and merge angles are lambeq phases (in turns,
 #: ``Rx(a) = RX(2 pi a)``), the gate library takes radians.
@@ -38,12 +39,155 @@ TURN = 2 * math.pi
 
 
 def merge_unitary(angles: torch.Tensor, qubits: int = 1) -> torch.Tensor:
-    """The operator of a merge block (the gates of
-    :func:`qnlp.parsing.protein.merge_gates`) from its angles (complex of
-    their precision, on their device)."""
-    layers = angles.numel() // n_merge_angles(qubits, 1)
-    return circuit_unitary(merge_gates(qubits, layers), TURN * angles,
-                           2 * qubits)
+    """The operators ``[..., 4 ** qubits, 4 ** qubits]`` of merge blocks
+    (the gates of :func:`qnlp.parsing.protein.merge_gates`) from their
+    angles ``[..., n_merge_angles]`` in turns (complex of their precision,
+    on their device), in closed form: a layer is one tensor product of
+    ``Rz Ry Rz`` rotations, then ``RXX RYY RZZ`` on each neighbouring pair
+    of qubits (the basis change, ``CX``, ``Rz``, ``CX`` sandwich of
+    ``merge_gates`` is ``exp(-i t/2 P (x) P)``): a few batched products
+    instead of one per gate.
+
+    >>> from qnlp.engine.density import circuit_unitary
+    >>> from qnlp.parsing.protein import merge_gates
+    >>> angles = torch.rand(3, n_merge_angles(1, 2), dtype=torch.float64)
+    >>> gate_by_gate = circuit_unitary(merge_gates(1, 2), TURN * angles[2], 2)
+    >>> torch.allclose(merge_unitary(angles)[2], gate_by_gate, atol=1e-12)
+    True
+    """
+    width = 2 * qubits
+    radians = (TURN * angles).unflatten(-1, (-1, n_merge_angles(qubits, 1)))
+    unitary = None
+    for layer in radians.unbind(-2):
+        step = gates.kron(gates.rotation(
+            layer[..., :3 * width].unflatten(-1, (width, 3)), 'zyz'))
+        x, y, z = layer[..., 3 * width:].unflatten(
+            -1, (width - 1, 3)).unbind(-1)           # [..., width - 1] each
+        pairs = gates.rzz(z) @ gates.ryy(y) @ gates.rxx(x)
+        for wire in range(width - 1):
+            step = _on_wires(pairs[..., wire, :, :], wire, width) @ step
+        unitary = step if unitary is None else step @ unitary
+    return unitary
+
+
+def _on_wires(pair: torch.Tensor, wire: int, width: int) -> torch.Tensor:
+    """A batch of two-qubit gates ``[..., 4, 4]`` on wires ``wire,
+    wire + 1`` of ``width``."""
+    def eye(qubits: int) -> torch.Tensor:
+        return torch.eye(2 ** qubits, dtype=pair.dtype, device=pair.device)
+    return torch.kron(torch.kron(eye(wire), pair), eye(width - wire - 2))
+
+
+def grouped_scan(tables: torch.Tensor, blocks: torch.Tensor,
+                 keys: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    """States ``[R, n]`` of ``R`` rows that each start at ``start`` (a
+    constant: no gradient) and step through ``h <- tables[blocks[s],
+    keys[r, s]] @ h`` for ``s = 0, ..., S - 1`` (``tables [K, G, n, n]``,
+    ``blocks [S]``, ``keys [R, S]`` in ``0..G-1``).
+
+    The rows that take the same matrix at a step are laid out together,
+    in chunks of equal size (zero rows fill a group's last chunk), so a
+    step is one batched product of each chunk with its matrix: no copy of
+    a matrix per row (forward or backward), and only vectors move between
+    steps (:func:`chunk_layout`).
+
+    >>> tables = torch.rand(2, 3, 4, 4, dtype=torch.float64)
+    >>> keys, blocks = torch.tensor([[0, 2], [1, 2], [0, 0]]), torch.tensor([1, 0])
+    >>> start = torch.rand(4, dtype=torch.float64)
+    >>> states = grouped_scan(tables, blocks, keys, start)
+    >>> torch.allclose(states[1], tables[0, 2] @ tables[1, 1] @ start)
+    True
+    """
+    slots, chunk_keys, size = chunk_layout(keys, tables.shape[1])
+    width = chunk_keys.shape[1] * size
+    rows = start.new_zeros(width, start.shape[-1])
+    rows[slots[0]] = start
+    # moves[s, slot]: the slot at step s - 1 of the row in ``slot`` at step
+    # s; back[s]: the other way round (an empty slot, so a zero row or a
+    # zero gradient, where there is no row)
+    moves = torch.full((len(slots), width), size - 1, dtype=torch.long,
+                       device=keys.device)
+    back = moves.clone()
+    moves[1:].scatter_(1, slots[1:], slots[:-1])
+    back[1:].scatter_(1, slots[:-1], slots[1:])
+    matrices = blocks[:, None] * tables.shape[1] + chunk_keys     # [S, C]
+    out = _GroupedSteps.apply(tables, rows, matrices, moves, back, size)
+    return out[slots[-1]]
+
+
+class _GroupedSteps(torch.autograd.Function):
+    """The steps of :func:`grouped_scan` in its chunk layout, with a
+    backward pass of its own: one batched product for the gradient of
+    the rows and one for that of the chunks' matrices a step, and a
+    single scatter-add of the latter into the tables (autograd's graph of
+    the same steps costs a copy of the tables a step)."""
+
+    @staticmethod
+    def forward(ctx, tables: torch.Tensor, rows: torch.Tensor,
+                matrices: torch.Tensor, moves: torch.Tensor,
+                back: torch.Tensor, size: int) -> torch.Tensor:
+        n = rows.shape[-1]
+        flat = tables.reshape(-1, n, n)
+        saved = []
+        for step in range(len(matrices)):
+            if step:
+                rows = out.index_select(0, moves[step])
+            saved.append(rows)
+            out = torch.bmm(rows.view(-1, size, n), flat.index_select(
+                0, matrices[step]).transpose(1, 2)).view(-1, n)
+        ctx.size = size
+        ctx.save_for_backward(tables, matrices, back, *saved)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        tables, matrices, back, *saved = ctx.saved_tensors
+        n, size = tables.shape[-1], ctx.size
+        flat = tables.reshape(-1, n, n)
+        grad_matrices = []
+        for step in range(len(matrices) - 1, -1, -1):
+            chunks = grad.view(-1, size, n)
+            grad_matrices.append(torch.bmm(
+                chunks.transpose(1, 2), saved[step].view(-1, size, n)))
+            if step:
+                grad = torch.bmm(chunks, flat.index_select(
+                    0, matrices[step])).view(-1, n).index_select(
+                    0, back[step])
+        grad_tables = torch.zeros_like(flat).index_add_(
+            0, matrices.flip(0).flatten(), torch.cat(grad_matrices))
+        return grad_tables.view_as(tables), None, None, None, None, None
+
+
+def chunk_layout(keys: torch.Tensor, groups: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Where each row of ``keys [R, S]`` (values ``0..groups-1``) sits at
+    each step when the rows of one key are put together in chunks of
+    ``size`` (at most 64 rows: batched products of fewer rows are slow):
+    ``(slots [S, R], chunk_keys [S, C], size)``, row ``r`` at step ``s`` in
+    slot ``slots[s, r]`` of chunk ``slots[s, r] // size``, whose key is
+    ``chunk_keys[s, chunk]``. Chunk 0 of every step is empty (key 0).
+
+    >>> slots, chunk_keys, size = chunk_layout(torch.tensor([[2], [0], [2]]), 3)
+    >>> size, slots.tolist(), chunk_keys.tolist()
+    (1, [[2, 1, 3]], [[0, 0, 2, 2]])
+    """
+    rows = keys.shape[0]
+    keys = keys.T.contiguous()                                # [S, R]
+    size = max(1, min(64, rows // groups))
+    counts = torch.zeros(len(keys), groups, dtype=torch.long,
+                         device=keys.device).scatter_add_(
+        1, keys, torch.ones_like(keys))
+    chunks = (counts + size - 1) // size                      # [S, G]
+    first_chunk = 1 + chunks.cumsum(1) - chunks     # chunk 0 stays empty
+    sorted_keys, order = torch.sort(keys, dim=1, stable=True)
+    rank = (torch.arange(rows, device=keys.device)
+            - (counts.cumsum(1) - counts).gather(1, sorted_keys))
+    slots = torch.empty_like(keys).scatter_(
+        1, order, first_chunk.gather(1, sorted_keys) * size + rank)
+    chunk_keys = keys.new_zeros(len(keys), 1 + int(chunks.sum(1).max()))
+    chunk_keys.scatter_(1, slots // size, keys)
+    return slots, chunk_keys, size
 
 
 class SequenceClassifier(torch.nn.Module):
@@ -154,17 +298,17 @@ class SequenceClassifier(torch.nn.Module):
                 psi.unsqueeze(-1) * single.unsqueeze(-2)).flatten(1)
         return psi.unsqueeze(-1) * psi.conj().unsqueeze(-2)
 
-    def _pauli_maps(self) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Token states ``[V, n]`` and merge maps ``[n, n, n]`` in the real
-        Pauli basis (``n = 4 ** qubits``); merges are trace preserving, so
-        every vector keeps ``r_0 = 1``."""
+    def _pauli_maps(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token states ``[V, n]`` and merge maps ``[blocks, n, n, n]`` in
+        the real Pauli basis (``n = 4 ** qubits``); merges are trace
+        preserving, so every vector keeps ``r_0 = 1``."""
         d = 2 ** self.qubits
         to_pauli, from_pauli = self._basis()
         states = (self.token_states().reshape(-1, d * d) @ to_pauli.T).real
-        maps = [torch.einsum('ax,xyz,yb,zc->abc', to_pauli,
-                             merge_map(merge_unitary(a, self.qubits)),
-                             from_pauli, from_pauli).real
-                for a in self.merge_angles]
+        unitaries = merge_unitary(self.merge_angles, self.qubits)
+        maps = torch.stack([merge_map(u) for u in unitaries])
+        maps = torch.einsum('ax,kxyz,yb,zc->kabc', to_pauli, maps,
+                            from_pauli, from_pauli).real
         return states, maps
 
     def pauli_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -186,43 +330,34 @@ class SequenceClassifier(torch.nn.Module):
 
         Merging the hidden state ``h`` with token ``v`` is linear in ``h``:
         ``h' = T[v] h`` with ``T[v] = map . (I (x) state_v)``, computed once
-        per vocabulary entry and block (padding is the identity), then once
-        per pair of tokens. A batch with at least as many rows as pairs
-        (windows: thousands of rows, 16 pairs) is scanned, ``h`` through
-        one batched matrix-vector product per pair; a few long rows are
-        reduced pairwise instead, ``T[v_L] ... T[v_1]`` in ``log2 L``
-        batched matrix products (``n`` times the arithmetic of the scan,
-        but few steps).
+        per vocabulary entry and block (padding is the identity). A batch
+        with at least half as many rows as tokens (windows: thousands of
+        rows of 32 tokens) is scanned by :func:`grouped_scan`, one batched
+        product per token; a few long rows are reduced pairwise instead,
+        ``T[v_L] ... T[v_1]`` in ``log2 L`` batched matrix products of a
+        table of token pairs (``n`` times the arithmetic of the scan, but
+        few steps).
         """
         n = states.shape[1]
         eye = torch.eye(n, dtype=states.dtype, device=states.device)
-        transfer = torch.stack([
-            torch.cat([torch.einsum('xyz,vz->vxy', m, states), eye[None]])
-            for m in maps])                           # [blocks, V+1, n, n]
-        vocab = transfer.shape[1]
+        transfer = torch.cat([torch.einsum('kxyz,vz->kvxy', maps, states),
+                              eye.expand(len(maps), 1, n, n)], dim=1)
+        vocab = transfer.shape[1]                   # [blocks, V+1, n, n]
         length = tokens.shape[1] + tokens.shape[1] % 2
         padded = torch.full((tokens.shape[0], length), vocab - 1,
                             device=tokens.device)
         padded[:, :tokens.shape[1]] = torch.where(tokens >= 0, tokens,
                                                   vocab - 1)
         blocks = (torch.arange(length, device=tokens.device)
-                  // self.block).clamp_max(
-            len(maps) - 1)
-        if self.block % 2:   # pairs could straddle blocks: no pair table
-            steps = transfer.reshape(-1, n, n)
-            index = blocks * vocab + padded             # [B, L]
-        else:                # pairs[b, v, w] = T[w] T[v]: v, then w
-            steps = small_matmul(transfer[:, None],
-                            transfer[:, :, None]).reshape(-1, n, n)
-            index = ((blocks[0::2] * vocab + padded[:, 0::2]) * vocab
-                     + padded[:, 1::2])                # [B, L/2]
+                  // self.block).clamp_max(len(maps) - 1)
         start = self._basis()[0][:, 0].real   # |0...0><0...0|
-        if tokens.shape[0] >= index.shape[1]:
-            state = start.expand(tokens.shape[0], n)
-            for step in index.T:
-                state = (steps[step] * state.unsqueeze(-2)).sum(-1)
-            return state
-        mats = steps[index]                            # [B, steps, n, n]
+        if 2 * tokens.shape[0] >= length:
+            return grouped_scan(transfer, blocks, padded, start)
+        if self.block % 2:   # pairs could straddle blocks: no pair table
+            mats = transfer[blocks, padded]            # [B, L, n, n]
+        else:                # pairs[k, v, w] = T[w] T[v]: v, then w
+            pairs = torch.einsum('kwxy,kvyz->kvwxz', transfer, transfer)
+            mats = pairs[blocks[0::2], padded[:, 0::2], padded[:, 1::2]]
         while mats.shape[1] > 1:
             if mats.shape[1] % 2:
                 mats = torch.cat([mats, eye.expand(mats.shape[0], 1, n, n)],

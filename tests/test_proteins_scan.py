@@ -1,0 +1,106 @@
+"""The fast protein chain (closed-form merge blocks, grouped scan) against
+plain references computed independently: gate-by-gate unitaries, a
+row-by-row loop, and a density-matrix simulation of every window."""
+from __future__ import annotations
+
+import torch
+from hypothesis import given, settings, strategies as st
+
+from qnlp.engine.density import circuit_unitary
+from qnlp.models import SequenceClassifier
+from qnlp.models.sequence import TURN, grouped_scan, merge_unitary
+from qnlp.parsing.protein import merge_gates, n_merge_angles
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.sampled_from([1, 2]), st.integers(1, 2), st.integers(0, 99))
+def test_merge_unitary_is_the_gate_by_gate_product(qubits, layers, seed):
+    angles = torch.rand(3, n_merge_angles(qubits, layers), dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(seed)) * 4 - 2
+    fast = merge_unitary(angles, qubits)
+    for block in range(3):
+        reference = circuit_unitary(merge_gates(qubits, layers),
+                                    TURN * angles[block], 2 * qubits)
+        torch.testing.assert_close(fast[block], reference, rtol=0,
+                                   atol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 6), st.integers(1, 5),
+       st.booleans(), st.integers(0, 99))
+def test_grouped_scan_matches_a_row_by_row_loop(rows, steps, groups, skewed,
+                                                seed):
+    """Values and gradients; ``skewed`` puts most rows in one group (one
+    group's chunks fill up, the others stay nearly empty)."""
+    generator = torch.Generator().manual_seed(seed)
+    tables = torch.randn(2, groups, 3, 3, dtype=torch.float64,
+                         generator=generator, requires_grad=True)
+    keys = torch.randint(0, groups, (rows, steps), generator=generator)
+    if skewed:
+        keys[torch.rand(rows, steps, generator=generator) < 0.8] = 0
+    blocks = torch.randint(0, 2, (steps,), generator=generator)
+    start = torch.randn(3, dtype=torch.float64, generator=generator)
+    weights = torch.randn(rows, 3, dtype=torch.float64, generator=generator)
+
+    fast = grouped_scan(tables, blocks, keys, start)
+    (fast_grad,) = torch.autograd.grad((fast * weights).sum(), tables)
+    expected = []
+    for row in range(rows):
+        state = start
+        for step in range(steps):
+            state = tables[blocks[step], keys[row, step]] @ state
+        expected.append(state)
+    expected = torch.stack(expected)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), tables)
+    torch.testing.assert_close(fast, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(fast_grad, expected_grad, rtol=0, atol=1e-12)
+
+
+def _window_readouts_by_density_matrices(model, sequence, width):
+    """<Z> of the first qubit after the chain on each window (windows of a
+    batch ``width`` tokens wide that start inside ``sequence``): a plain
+    density-matrix simulation with the gate-by-gate merge unitaries."""
+    q, d = model.qubits, 2 ** model.qubits
+    rhos = model.token_states().detach()
+    unitaries = [circuit_unitary(merge_gates(q, model.layers), TURN * a,
+                                 2 * q) for a in model.merge_angles.detach()]
+    z_first = torch.kron(torch.diag(torch.tensor([1., -1.])),
+                         torch.eye(d // 2)).to(rhos.dtype)
+    windows = 1 + max(0, -(-(width - model.window) // model.stride))
+    readouts = []
+    for begin in range(0, min(len(sequence), windows * model.stride),
+                       model.stride):
+        rho = torch.zeros(d, d, dtype=rhos.dtype)
+        rho[0, 0] = 1
+        for position, token in enumerate(sequence[begin:begin
+                                                  + model.window]):
+            u = unitaries[min(position // model.block, len(unitaries) - 1)]
+            joint = u @ torch.kron(rho, rhos[token]) @ u.conj().T
+            rho = joint.reshape(d, d, d, d).diagonal(dim1=1, dim2=3).sum(-1)
+        readouts.append(torch.trace(z_first @ rho).real)
+    return torch.stack(readouts)
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=14),
+                min_size=1, max_size=3),
+       st.sampled_from([1, 2]), st.sampled_from([(4, 2), (6, 2), (8, 4)]),
+       st.sampled_from([1, 2, 3]), st.integers(0, 99))
+def test_chain_windows_match_a_density_matrix_simulation(
+        sequences, qubits, window_stride, block, seed):
+    """The default kind of model (chain, hierarchical, windows): every
+    window's read-out is that of simulating its circuit with density
+    matrices, to 1e-10 in float64."""
+    window, stride = window_stride
+    model = SequenceClassifier(list('ACDK'), 'chain', 'hierarchical',
+                               layers=3 - qubits, block=block, max_length=16,
+                               seed=seed, qubits=qubits, init_scale=1.0,
+                               window=window, stride=stride)
+    with torch.no_grad():
+        z, valid = model.window_readouts(model.prepare(sequences))
+    for row, sequence in enumerate(sequences):
+        expected = _window_readouts_by_density_matrices(
+            model, sequence, max(map(len, sequences)))
+        assert valid[row].sum() == len(expected)
+        torch.testing.assert_close(z[row, :len(expected)], expected,
+                                   rtol=0, atol=1e-10)
