@@ -162,6 +162,12 @@ def _flatten(tree: Tree) -> None:
                 _reattach(tree, i, g)
                 changed = True
     for i, dep in enumerate(tree.dep):
+        h = tree.head[i]
+        if dep == 'parataxis' and h < i and tree.child(i, *_SUBJECTS) \
+                and not any(tree.dep[k] in ('punct', 'cc')
+                            for k in range(h + 1, tree.start(i))) \
+                and tree.child(h, 'ccomp', 'dobj', 'xcomp') is None:
+            tree.dep[i] = 'ccomp'     # I assume you mean ...
         if dep in ('prep', 'agent') and tree.head[i] != i \
                 and tree.child(i, 'pobj', 'pcomp') is None:
             for c in list(tree.children[i]):
@@ -208,7 +214,29 @@ class _Converter:
                 t.words[c] == 'to' and t.dep[c] == 'aux' and c < v
                 for c in t.children[v]) \
             and (t.dep[v] != 'xcomp' or any(
-                o < v for o in self.objects(h)))
+                o < v for o in self.objects(h)) or any(
+                t.dep[k] == 'acomp' and k < v for k in t.children[h]))
+
+    def marked_after_object(self, c: int) -> bool:
+        """Whether clausal complement ``c`` comes after an object of its
+        verb and has a subordinator (*told him that ...*, *seems clear
+        to me that ...*): the subordinator joins it as CONJS."""
+        t = self.t
+        h = t.head[c]
+        return t.dep[c] == 'ccomp' and t.child(c, 'mark') is not None \
+            and any(o < c for o in self.objects(h)) \
+            or t.dep[c] == 'ccomp' and t.child(c, 'mark') is not None \
+            and any(t.dep[k] in ('oprd', 'acomp') and k < c
+                    for k in t.children[h])
+
+    def question_object(self, i: int) -> bool:
+        """Whether ``i`` is the fronted object of a question (*what* do
+        you eat?): QOBJ, and the verb keeps its object."""
+        t = self.t
+        h = t.head[i]
+        return t.dep[i] == 'dobj' and t.pos[i] == 'PRON' \
+            and t.tag[i] == 'WP' and i < h and t.dep[h] == 'ROOT' \
+            and any(t.dep[c] == 'aux' and i < c < h for c in t.children[h])
 
     def subject(self, v: int) -> int | None:
         return self.t.child(v, *_SUBJECTS)
@@ -242,7 +270,8 @@ class _Converter:
         found = [c for c in t.children[v] if c > v and t.dep[c] in _OBJECTS
                  and (t.dep[c] != 'dative' or t.pos[c] in _NOMINAL)
                  and (t.dep[c] != 'attr' or t.pos[c] != 'ADJ')]
-        found += [c for c in t.children[v] if self.predicate_preposition(c)]
+        found += [c for c in t.children[v] if self.predicate_preposition(c)
+                  or self.question_object(c)]
         if t.dep[v] == 'relcl':   # the cake that she ate: 'that' is one
             found += [c for c in t.children[v] if c < v
                       and t.dep[c] in ('dobj', 'pobj')
@@ -267,7 +296,8 @@ class _Converter:
         phrase = [c for c in t.children[v] if c > v and (
             t.dep[c] == 'acomp' or t.dep[c] == 'xcomp'
             and t.pos[c] in _VERBAL | {'ADJ'}) and not self.adjunct(c)]
-        clause = [c for c in t.children[v] if c > v and t.dep[c] == 'ccomp']
+        clause = [c for c in t.children[v] if c > v and t.dep[c] == 'ccomp'
+                  and not self.marked_after_object(c)]
         if phrase or clause:
             if objects or len(phrase) + len(clause) > 1:
                 raise self.fail(v, 'complement and object together')
@@ -320,10 +350,7 @@ class _Converter:
                     return 'APPOS' if t.children[i] and min(
                         t.children[i]) < i else 'CONJN'
                 raise self.fail(i, 'apposition')
-            if dep == 'dobj' and pos == 'PRON' and t.tag[i] == 'WP' \
-                    and i < h and t.dep[h] == 'ROOT' and any(
-                        t.dep[c] == 'aux' and i < c < h
-                        for c in t.children[h]):
+            if self.question_object(i):
                 return 'QOBJ'             # what do you eat?
             if word in _RELATIVE and t.dep[h] == 'relcl':
                 if dep in ('nsubj', 'nsubjpass'):
@@ -472,6 +499,8 @@ class _Converter:
     def connector(self, i: int, v: int) -> str:
         """A subordinating word (``mark``) of the clause ``v``."""
         t = self.t
+        if self.marked_after_object(v):
+            return 'CONJS'
         if t.dep[v] in ('ccomp', 'ROOT'):
             return 'ADVPRE'
         if t.dep[v] == 'advcl':
