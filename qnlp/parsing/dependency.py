@@ -662,6 +662,25 @@ def search_types(options: Sequence[Sequence[str]], target: str | None = 's',
                      + (' within the search budget' if frames else ''))
 
 
+def search_sentence_first(options: Sequence[Sequence[str]],
+                          target: str | None, budget: int = SEARCH_BUDGET
+                          ) -> tuple[list[str], list[tuple[int, int]]]:
+    """:func:`search_types`, but with no ``target`` a reduction to ``s``
+    wins over one to ``n`` (a sentence with a finite verb is a sentence).
+
+    >>> search_types([['ADJ', 'N'], ['N', 'IV']], None)[0]
+    ['ADJ', 'N']
+    >>> search_sentence_first([['ADJ', 'N'], ['N', 'IV']], None)[0]
+    ['N', 'IV']
+    """
+    if target is not None:
+        return search_types(options, target, budget)
+    try:
+        return search_types(options, 's', budget)
+    except ParseError:
+        return search_types(options, 'n', budget)
+
+
 def reduce_types(categories: Sequence[str], target: str | None = 's',
                  budget: int = SEARCH_BUDGET) -> list[tuple[int, int]]:
     """The cups reducing the fixed types of ``categories`` to ``target``
@@ -778,8 +797,8 @@ class DependencyParser(Parser):
             if implicit:
                 options = [['PRON']] + options
             try:
-                chosen, cups = search_types(options, target,
-                                            self.search_budget)
+                chosen, cups = search_sentence_first(options, target,
+                                                     self.search_budget)
             except ParseError:
                 continue
             self.counts[stage] += 1
