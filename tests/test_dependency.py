@@ -272,6 +272,10 @@ def test_no_sentence_of_a_construction_is_a_parse_error():
     ('she told him that it rains', 'PRON VERB PRON SCONJ PRON VERB',
      'nsubj ROOT dobj mark nsubj ccomp', [1, 1, 1, 5, 5, 1],
      ['PRON', 'TV', 'PRON', 'CONJS', 'PRON', 'IV']),
+    # an adjective with no verb is a predicate (it takes the implicit
+    # subject, see test_adjective_fragment_takes_the_implicit_subject)
+    ('quiet as mr lopez', 'ADJ ADP PROPN PROPN', 'ROOT prep compound pobj',
+     [0, 0, 3, 1], ['PRED', 'PREPS', 'ADJ', 'N']),
     # a preposition of a word in a noun's role (*most* of them)
     ('we took most of it', 'PRON VERB ADJ ADP PRON',
      'nsubj ROOT dobj prep pobj', [1, 1, 1, 2, 3],
@@ -281,7 +285,13 @@ def test_more_constructions_give_categories_that_reduce(words, pos, dep,
                                                         head, categories):
     conversion = convert(words, pos, dep, head)
     assert conversion.categories == categories
-    assert reduce_types(categories, 's')
+    assert reduce_types(['PRON'] * conversion.implicit + categories, 's')
+
+
+def test_adjective_fragment_takes_the_implicit_subject():
+    conversion = convert('very quiet', 'ADV ADJ', 'advmod ROOT', [1, 1])
+    assert conversion.implicit and conversion.categories == ['ADVVP', 'PRED']
+    assert reduce_types(['PRON'] + conversion.categories, 's')
 
 
 def test_fronted_question_object_keeps_the_verbs_object():

@@ -192,7 +192,8 @@ class _Converter:
     def is_clause(self, v: int) -> bool:
         """Whether ``v`` heads a verb phrase (verb or predicate)."""
         t = self.t
-        return t.pos[v] in _VERBAL or t.dep[v] in ('acomp', 'xcomp') \
+        return t.pos[v] in _VERBAL or t.dep[v] in ('acomp', 'xcomp',
+                                                    'ROOT') \
             and t.pos[v] == 'ADJ'
 
     def nominal(self, i: int) -> bool:
@@ -386,8 +387,8 @@ class _Converter:
                 raise self.fail(i, 'preposition without an object')
             if (self.nominal(h) or self.gerund(h)) and i > h:
                 return 'PREPN'
-            if t.pos[h] in _VERBAL or t.dep[h] in ('acomp', 'xcomp',
-                                                   'oprd', 'advmod'):
+            if self.is_clause(h) or t.dep[h] in ('acomp', 'xcomp',
+                                                 'oprd', 'advmod'):
                 v = self.clause_head(h)
                 where = self.place(i, v)
                 if where == 'pre':
