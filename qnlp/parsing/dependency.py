@@ -14,13 +14,22 @@ right adjoint waiting, which verb-phrase coordination needs: in *she
 sings and dances* the subject wire of *sings* waits for *and* (category
 CONJVP, ``s.r @ n.r.r @ n.r @ s @ s.l @ n``).
 
+Before reading categories, what DisCoCat has no type for is lifted onto
+the phrase above it (:func:`_flatten`): a modifier of an adverb,
+determiner or preposition modifies what they modify (*two years* ago),
+the first word of a two-word preposition is an adverb (*according* to).
+Modifiers after a noun (*January* 10, a guy *named* Joe) take the noun
+as an apposition does, a participle with an object as a preposition
+does, and *to* takes an infinitive adjunct (INFS, INFN).
+
 A word whose relation the conversion does not cover gets no category
 and an :class:`Unsupported` problem naming it. :class:`DependencyParser`
-then lets :func:`search_types` choose among spaCy's preferences for
-those words only; when that does not reduce either (or a tagging error
-left types that do not reduce), it falls back to the beam search over
-:class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s preferences, and
-counts how often each happens.
+then lets :func:`search_types` choose among spaCy's preferences and the
+modifier categories for those words only; when that does not reduce
+either (or a tagging error left types that do not reduce), it opens
+every word, then tries a narrow beam search, and only then the wide
+beam search over :class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s
+preferences, counting how often each stage parses.
 
 Building the cups from the tree alone was the other design: the beam
 search with one candidate per word cannot keep a right adjoint waiting
