@@ -113,6 +113,7 @@ def parser():
     ('can you swim ?', 's', 'can', 'QAUX'),
     ('she sings and dances', 's', 'and', 'CONJVP'),
     ('the crowd dances to the music', None, 'dances', 'IV'),
+    ('what does the chef cook ?', None, 'cook', 'TV'),
 ])
 def test_hand_written_sentences_parse_with_discocat_types(
         parser, sentence, target, word, category):
