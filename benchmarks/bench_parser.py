@@ -2,8 +2,10 @@
 
 For each tagger available (``lexicon``; ``spacy``: spaCy's dependency
 tree read as DisCoCat types, :class:`qnlp.parsing.dependency.
-DependencyParser`; ``spacy-search``: spaCy's tags as preferences of the
-beam search, the previous spaCy path) it prints the six constructions of
+DependencyParser`; ``spacy-tree``: the same without its last, wide beam
+search, so a sentence none of its other stages parses is an error;
+``spacy-search``: spaCy's tags as preferences of the beam search, the
+previous spaCy path) it prints the six constructions of
 :mod:`qnlp.parsing.gold` on EWT dev and test (share parsing to ``s``,
 share whose scored word gets its gold type), then speed on one core
 (processor time of one process, a fresh parser so caches start empty,
@@ -28,12 +30,18 @@ from qnlp.parsing import Parser, tokenise
 from qnlp.parsing.gold import CONSTRUCTIONS, read_conllu, score, select
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The stages of :class:`qnlp.parsing.dependency.DependencyParser`.
+STAGES = ('tree', 'partial', 'open', 'narrow', 'fallback', 'unparsed')
 DATA = ROOT.parent / 'shared' / 'data' / 'text'
 
 
 def make_parser(tagger: str) -> Parser:
     """A fresh parser: the library's own for ``lexicon`` and ``spacy``;
+    ``spacy-tree`` is ``spacy`` without the wide fallback search;
     ``spacy-search`` is spaCy's tags as preferences of the beam search."""
+    if tagger == 'spacy-tree':
+        from qnlp.parsing.dependency import DependencyParser
+        return DependencyParser(fallback_widths=())
     if tagger == 'spacy-search':
         from qnlp.parsing.spacy_tagger import SpacyTagger
         return Parser(SpacyTagger())
@@ -47,7 +55,7 @@ def available_taggers() -> list[str]:
     except Exception as error:  # spaCy or its English pipeline missing
         print(f"spaCy unavailable ({error}); lexicon only")
         return ['lexicon']
-    return ['lexicon', 'spacy', 'spacy-search']
+    return ['lexicon', 'spacy', 'spacy-tree', 'spacy-search']
 
 
 def sst2_sentences(directory: Path, limit: int) -> list[str]:
@@ -85,7 +93,7 @@ def main() -> None:
                              '(default: all EWT test, first 1,000 SST-2)')
     parser.add_argument('--taggers', default='',
                         help='comma-separated subset of lexicon,spacy,'
-                             'spacy-search')
+                             'spacy-tree,spacy-search')
     args = parser.parse_args()
     gold = {split: read_conllu(args.ud / f'en_ewt-ud-{split}.conllu')
             for split in ('dev', 'test')}
@@ -97,7 +105,12 @@ def main() -> None:
                    for sentence, _, _ in select(gold[split], name)]
     taggers = available_taggers()
     if args.taggers:
-        taggers = [t for t in args.taggers.split(',') if t in taggers]
+        wanted = args.taggers.split(',')
+        unknown = [t for t in wanted if t not in taggers]
+        if unknown:
+            parser.error(f"--taggers: {', '.join(unknown)} not among "
+                         f"the available {','.join(taggers)}")
+        taggers = wanted
     figures: dict[str, Any] = {
         'benchmark': 'bench_parser',
         'machine': f'{platform.machine()} {os.cpu_count()} cores',
@@ -122,13 +135,16 @@ def main() -> None:
         for label, items in (('constructions', constructed),
                              ('ewt_test', ewt), ('sst2', sst2)):
             instance = make_parser(tagger)
+            results: list = []
             speed[label] = round(per_second(
-                lambda batch: instance.analyse_many(batch, None), items), 1)
+                lambda batch: results.extend(
+                    instance.analyse_many(batch, None)), items), 1)
             counts = getattr(instance, 'counts', None)
             if counts:
                 figures['fallback'][f'{tagger}/{label}'] = {
-                    key: counts[key] for key in ('tree', 'partial',
-                                                 'fallback')}
+                    key: counts[key] for key in STAGES}
+                figures['fallback'][f'{tagger}/{label}']['failed'] = sum(
+                    isinstance(r, Exception) for r in results)
         figures['speed'][tagger] = speed
         print(f"speed, one core, sentences/s: EWT test ({len(ewt)}) "
               f"{speed['ewt_test']:,.1f}, construction sentences "

@@ -113,6 +113,7 @@ def parser():
     ('can you swim ?', 's', 'can', 'QAUX'),
     ('she sings and dances', 's', 'and', 'CONJVP'),
     ('the crowd dances to the music', None, 'dances', 'IV'),
+    ('what does the chef cook ?', None, 'cook', 'TV'),
 ])
 def test_hand_written_sentences_parse_with_discocat_types(
         parser, sentence, target, word, category):
@@ -239,3 +240,147 @@ def test_no_sentence_of_a_construction_is_a_parse_error():
     sentences = read_conllu_text(GOLD['copula'][0])
     with pytest.raises(ParseError, match="construction 'ditransitive'"):
         score(Parser(), sentences, 'ditransitive')
+
+
+# -- constructions the tree covers without a search (issue 17) --------------
+
+@pytest.mark.parametrize('words,pos,dep,head,categories', [
+    # a number after a noun modifies it (n.r n, as an apposition)
+    ('she left on january 10', 'PRON VERB ADP PROPN NUM',
+     'nsubj ROOT prep pobj nummod', [1, 1, 1, 2, 3],
+     ['PRON', 'IV', 'PREPS', 'N', 'APPOS']),
+    # a participle after a noun is a modifier taking its object
+    ('a guy named joe left', 'DET NOUN VERB PROPN VERB',
+     'det nsubj acl oprd ROOT', [1, 4, 1, 2, 4],
+     ['DET', 'N', 'PREPN', 'N', 'IV']),
+    # a to-infinitive after the objects is an adjunct taken by *to*
+    ('bush nominated two people to replace them',
+     'PROPN VERB NUM NOUN PART VERB PRON',
+     'nsubj ROOT nummod dobj aux xcomp dobj', [1, 1, 3, 1, 5, 1, 5],
+     ['N', 'TV', 'ADJ', 'N', 'INFS', 'TV', 'PRON']),
+    ('she had a chance to win', 'PRON VERB DET NOUN PART VERB',
+     'nsubj ROOT det dobj aux acl', [1, 1, 3, 1, 5, 3],
+     ['PRON', 'TV', 'DET', 'N', 'INFN', 'IV']),
+    # a modifier of an adverb modifies the verb (*two years* ago)
+    ('she left two years ago', 'PRON VERB NUM NOUN ADV',
+     'nsubj ROOT nummod npadvmod advmod', [1, 1, 3, 4, 1],
+     ['PRON', 'IV', 'ADJ', 'NADVS', 'ADVS']),
+    # two-word preposition: the first word is an adverb
+    ('according to the report she left', 'VERB ADP DET NOUN PRON VERB',
+     'prep prep det pobj nsubj ROOT', [5, 0, 3, 1, 5, 5],
+     ['ADVPRE', 'PREPPRE', 'DET', 'N', 'PRON', 'IV']),
+    # a marked clause after the object joins the sentence
+    ('she told him that it rains', 'PRON VERB PRON SCONJ PRON VERB',
+     'nsubj ROOT dobj mark nsubj ccomp', [1, 1, 1, 5, 5, 1],
+     ['PRON', 'TV', 'PRON', 'CONJS', 'PRON', 'IV']),
+    # an adjective with no verb is a predicate (it takes the implicit
+    # subject, see test_adjective_fragment_takes_the_implicit_subject)
+    ('quiet as mr lopez', 'ADJ ADP PROPN PROPN', 'ROOT prep compound pobj',
+     [0, 0, 3, 1], ['PRED', 'PREPS', 'ADJ', 'N']),
+    # a preposition of a word in a noun's role (*most* of them)
+    ('we took most of it', 'PRON VERB ADJ ADP PRON',
+     'nsubj ROOT dobj prep pobj', [1, 1, 1, 2, 3],
+     ['PRON', 'TV', 'N', 'PREPN', 'PRON']),
+])
+def test_more_constructions_give_categories_that_reduce(words, pos, dep,
+                                                        head, categories):
+    conversion = convert(words, pos, dep, head)
+    assert conversion.categories == categories
+    assert reduce_types(['PRON'] * conversion.implicit + categories, 's')
+
+
+def test_adjective_fragment_takes_the_implicit_subject():
+    conversion = convert('very quiet', 'ADV ADJ', 'advmod ROOT', [1, 1])
+    assert conversion.implicit and conversion.categories == ['ADVVP', 'PRED']
+    assert reduce_types(['PRON'] + conversion.categories, 's')
+
+
+def test_fronted_question_object_keeps_the_verbs_object():
+    conversion = tree_categories(Tree(
+        ['what', 'do', 'you', 'eat'], ['PRON', 'AUX', 'PRON', 'VERB'],
+        ['dobj', 'aux', 'nsubj', 'ROOT'], [3, 3, 3, 3],
+        ['WP', 'VBP', 'PRP', 'VB']))
+    assert conversion.categories == ['QOBJ', 'QAUX', 'PRON', 'TV']
+    assert str(CATEGORY_TYPES['TV']) == 'n.r @ s @ n.l'
+    assert reduce_types(conversion.categories, 's')
+
+
+# Random small trees of the covered fragment: a clause with a subject, a
+# verb with zero, one or two objects, prepositional phrases on nouns and
+# after the verb's objects, adverbs before the verb or at the end, and
+# noun phrases with determiners, adjectives, following numbers and
+# prepositional phrases, nested.
+
+class _Tokens:
+    """Tokens with heads given as tokens, numbered at the end."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, word, pos, dep, head=None):
+        row = [word, pos, dep, head]
+        self.rows.append(row)
+        return row
+
+    def tree(self):
+        index = {id(row): i for i, row in enumerate(self.rows)}
+        heads = [i if row[3] is None else index[id(row[3])]
+                 for i, row in enumerate(self.rows)]
+        return Tree([r[0] for r in self.rows], [r[1] for r in self.rows],
+                    [r[2] for r in self.rows], heads)
+
+
+def _noun_phrase(draw, tokens, dep, head, depth):
+    if draw(st.booleans()):
+        determiner = tokens.add('the', 'DET', 'det')
+    else:
+        determiner = None
+    adjectives = [tokens.add('tasty', 'ADJ', 'amod')
+                  for _ in range(draw(st.integers(0, 2)))]
+    noun = tokens.add(draw(st.sampled_from(['meal', 'chef', 'paris'])),
+                      'NOUN', dep, head)
+    for row in adjectives + ([determiner] if determiner else []):
+        row[3] = noun
+    if draw(st.booleans()):
+        tokens.add('10', 'NUM', 'nummod', noun)
+    if depth and draw(st.booleans()):
+        preposition = tokens.add('of', 'ADP', 'prep', noun)
+        _noun_phrase(draw, tokens, 'pobj', preposition, depth - 1)
+    return noun
+
+
+@st.composite
+def clause_trees(draw):
+    tokens = _Tokens()
+    early = draw(st.booleans())
+    adverb = tokens.add('often', 'ADV', 'advmod') if early else None
+    subject = _noun_phrase(draw, tokens, 'nsubj', None, 1)
+    verb = tokens.add('gives', 'VERB', 'ROOT')
+    subject[3] = verb
+    if adverb:
+        adverb[3] = verb
+    objects = draw(st.integers(0, 2))
+    if objects == 2:
+        _noun_phrase(draw, tokens, 'dative', verb, 1)
+    if objects:
+        _noun_phrase(draw, tokens, 'dobj', verb, 1)
+    for _ in range(draw(st.integers(0, 2))):
+        preposition = tokens.add('in', 'ADP', 'prep', verb)
+        _noun_phrase(draw, tokens, 'pobj', preposition, 1)
+    if draw(st.booleans()):
+        tokens.add('today', 'ADV', 'advmod', verb)
+    return tokens.tree(), objects
+
+
+@settings(max_examples=30, deadline=None)
+@given(clause_trees())
+def test_random_clause_trees_convert_and_reduce_to_s(drawn):
+    from qnlp.parsing.parser import Parse
+    tree, objects = drawn
+    conversion = tree_categories(tree)
+    assert conversion.complete, conversion.problems
+    verb = tree.dep.index('ROOT')
+    assert conversion.categories[verb] == ('IV', 'TV', 'DTV')[objects]
+    cups = reduce_types(conversion.categories, 's')
+    words = [w for w, c in zip(tree.words, conversion.categories)]
+    assert str(Parse(words, conversion.categories, cups).diagram.cod) == 's'

@@ -14,13 +14,22 @@ right adjoint waiting, which verb-phrase coordination needs: in *she
 sings and dances* the subject wire of *sings* waits for *and* (category
 CONJVP, ``s.r @ n.r.r @ n.r @ s @ s.l @ n``).
 
+Before reading categories, what DisCoCat has no type for is lifted onto
+the phrase above it (:func:`_flatten`): a modifier of an adverb,
+determiner or preposition modifies what they modify (*two years* ago),
+the first word of a two-word preposition is an adverb (*according* to).
+Modifiers after a noun (*January* 10, a guy *named* Joe) take the noun
+as an apposition does, a participle with an object as a preposition
+does, and *to* takes an infinitive adjunct (INFS, INFN).
+
 A word whose relation the conversion does not cover gets no category
 and an :class:`Unsupported` problem naming it. :class:`DependencyParser`
-then lets :func:`search_types` choose among spaCy's preferences for
-those words only; when that does not reduce either (or a tagging error
-left types that do not reduce), it falls back to the beam search over
-:class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s preferences, and
-counts how often each happens.
+then lets :func:`search_types` choose among spaCy's preferences and the
+modifier categories for those words only; when that does not reduce
+either (or a tagging error left types that do not reduce), it opens
+every word, then tries a narrow beam search, and only then the wide
+beam search over :class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s
+preferences, counting how often each stage parses.
 
 Building the cups from the tree alone was the other design: the beam
 search with one candidate per word cannot keep a right adjoint waiting
@@ -132,6 +141,50 @@ def _repair(tree: Tree) -> None:
                     tree.children[subject].append(c)
 
 
+#: Relations of a word that modifies its head without being an argument.
+_MODIFYING = {'advmod', 'npadvmod', 'det', 'predet', 'neg', 'quantmod'}
+
+
+def _reattach(tree: Tree, i: int, head: int) -> None:
+    tree.children[tree.head[i]].remove(i)
+    tree.head[i] = head
+    tree.children[head].append(i)
+
+
+def _flatten(tree: Tree) -> None:
+    """Lift what DisCoCat has no type for onto the phrase above it: a
+    modifier of an adverb, determiner or preposition modifies what those
+    modify (*a week* ago, *all* the, *right* after); the first word of a
+    two-word preposition (*according* to, *along* with) is an adverb and
+    the second the preposition; a preposition without an object
+    (*believe in*, *the day before*) is an adverb."""
+    changed = True
+    while changed:
+        changed = False
+        for i, h in enumerate(tree.head):
+            g = tree.head[h]
+            if h != i and g != h and tree.dep[i] in _MODIFYING \
+                    and tree.dep[h] in _MODIFYING | {'prep'} \
+                    and tree.pos[h] in ('ADV', 'DET', 'ADP') \
+                    and not (tree.dep[h] == 'prep'
+                             and tree.child(h, 'pobj', 'pcomp') is None):
+                _reattach(tree, i, g)
+                changed = True
+    for i, dep in enumerate(tree.dep):
+        h = tree.head[i]
+        if dep == 'parataxis' and h < i and tree.child(i, *_SUBJECTS) \
+                and not any(tree.dep[k] in ('punct', 'cc')
+                            for k in range(h + 1, tree.start(i))) \
+                and tree.child(h, 'ccomp', 'dobj', 'xcomp') is None:
+            tree.dep[i] = 'ccomp'     # I assume you mean ...
+        if dep in ('prep', 'agent') and tree.head[i] != i \
+                and tree.child(i, 'pobj', 'pcomp') is None:
+            for c in list(tree.children[i]):
+                if tree.dep[c] == 'prep':
+                    _reattach(tree, c, tree.head[i])
+            tree.dep[i] = 'advmod'
+
+
 class _Converter:
     """One category per word of a :class:`Tree`; see :func:`tree_categories`."""
 
@@ -148,8 +201,52 @@ class _Converter:
     def is_clause(self, v: int) -> bool:
         """Whether ``v`` heads a verb phrase (verb or predicate)."""
         t = self.t
-        return t.pos[v] in _VERBAL or t.dep[v] in ('acomp', 'xcomp') \
+        return t.pos[v] in _VERBAL or t.dep[v] in ('acomp', 'xcomp',
+                                                    'ROOT') \
             and t.pos[v] == 'ADJ'
+
+    def nominal(self, i: int) -> bool:
+        """Whether ``i`` is a noun phrase: a noun, or any word in a
+        noun's role (*most* of them, *many* of the iraqis)."""
+        t = self.t
+        return t.pos[i] in _NOMINAL or t.dep[i] in (
+            'nsubj', 'nsubjpass', 'dobj', 'pobj', 'attr', 'appos') \
+            and not self.is_clause(i)
+
+    def adjunct(self, v: int) -> bool:
+        """Whether verb ``v`` is an infinitive adjunct: a ``to`` clause
+        without a subject after its head and the head's objects (*nominated
+        two people to replace them*), taken by *to* as INFS or INFN."""
+        t = self.t
+        h = t.head[v]
+        return t.dep[v] in ('xcomp', 'advcl', 'acl') and v > h \
+            and self.subject(v) is None and any(
+                t.words[c] == 'to' and t.dep[c] == 'aux' and c < v
+                for c in t.children[v]) \
+            and (t.dep[v] != 'xcomp' or any(
+                o < v for o in self.objects(h)) or any(
+                t.dep[k] == 'acomp' and k < v for k in t.children[h]))
+
+    def marked_after_object(self, c: int) -> bool:
+        """Whether clausal complement ``c`` comes after an object of its
+        verb and has a subordinator (*told him that ...*, *seems clear
+        to me that ...*): the subordinator joins it as CONJS."""
+        t = self.t
+        h = t.head[c]
+        return t.dep[c] == 'ccomp' and t.child(c, 'mark') is not None \
+            and any(o < c for o in self.objects(h)) \
+            or t.dep[c] == 'ccomp' and t.child(c, 'mark') is not None \
+            and any(t.dep[k] in ('oprd', 'acomp') and k < c
+                    for k in t.children[h])
+
+    def question_object(self, i: int) -> bool:
+        """Whether ``i`` is the fronted object of a question (*what* do
+        you eat?): QOBJ, and the verb keeps its object."""
+        t = self.t
+        h = t.head[i]
+        return t.dep[i] == 'dobj' and t.pos[i] == 'PRON' \
+            and t.tag[i] == 'WP' and i < h and t.dep[h] == 'ROOT' \
+            and any(t.dep[c] == 'aux' and i < c < h for c in t.children[h])
 
     def subject(self, v: int) -> int | None:
         return self.t.child(v, *_SUBJECTS)
@@ -158,7 +255,8 @@ class _Converter:
         """The verb whose clause a modifier of ``i`` sits in."""
         t = self.t
         while not (t.pos[i] in _VERBAL) and t.head[i] != i \
-                and t.dep[i] in ('acomp', 'xcomp', 'prep', 'pobj'):
+                and t.dep[i] in ('acomp', 'xcomp', 'oprd', 'prep', 'pobj',
+                                 'advmod'):
             i = t.head[i]
         return i
 
@@ -182,7 +280,8 @@ class _Converter:
         found = [c for c in t.children[v] if c > v and t.dep[c] in _OBJECTS
                  and (t.dep[c] != 'dative' or t.pos[c] in _NOMINAL)
                  and (t.dep[c] != 'attr' or t.pos[c] != 'ADJ')]
-        found += [c for c in t.children[v] if self.predicate_preposition(c)]
+        found += [c for c in t.children[v] if self.predicate_preposition(c)
+                  or self.question_object(c)]
         if t.dep[v] == 'relcl':   # the cake that she ate: 'that' is one
             found += [c for c in t.children[v] if c < v
                       and t.dep[c] in ('dobj', 'pobj')
@@ -206,8 +305,9 @@ class _Converter:
             raise self.fail(v, 'inverted copula without predicate')
         phrase = [c for c in t.children[v] if c > v and (
             t.dep[c] == 'acomp' or t.dep[c] == 'xcomp'
-            and t.pos[c] in _VERBAL | {'ADJ'})]
-        clause = [c for c in t.children[v] if c > v and t.dep[c] == 'ccomp']
+            and t.pos[c] in _VERBAL | {'ADJ'}) and not self.adjunct(c)]
+        clause = [c for c in t.children[v] if c > v and t.dep[c] == 'ccomp'
+                  and not self.marked_after_object(c)]
         if phrase or clause:
             if objects or len(phrase) + len(clause) > 1:
                 raise self.fail(v, 'complement and object together')
@@ -220,7 +320,8 @@ class _Converter:
 
     def verb_needs_no_subject(self, v: int) -> bool:
         t = self.t
-        return t.dep[v] in ('xcomp', 'acomp', 'conj', 'ROOT', 'relcl')
+        return t.dep[v] in ('xcomp', 'acomp', 'conj', 'ROOT', 'relcl') \
+            or self.adjunct(v)
 
     # -- words ----------------------------------------------------------
     def category(self, i: int) -> str:
@@ -228,8 +329,14 @@ class _Converter:
         pos, dep, h, word = t.pos[i], t.dep[i], t.head[i], t.words[i]
         if word in JOINING_PUNCTUATION or pos == 'PUNCT':
             return 'SKIP'
+        if dep == 'acl' and pos in _VERBAL and not self.adjunct(i) \
+                and self.subject(i) is None and i > h:
+            objects = self.objects(i)   # (customers) attracted (by ...)
+            if len(objects) > 1 or t.child(i, 'ccomp', 'xcomp', 'acomp'):
+                raise self.fail(i, 'participle with complements')
+            return 'PREPN' if objects else 'APPOS'
         if dep in ('ROOT', 'ccomp', 'xcomp', 'advcl', 'relcl', 'conj',
-                   'acomp') and (self.is_clause(i) or pos == 'ADJ'):
+                   'acomp', 'acl') and (self.is_clause(i) or pos == 'ADJ'):
             if pos == 'ADJ':      # (is) worried (that it rains): n.r s s.l
                 return 'SV' if t.child(i, 'ccomp') is not None else 'PRED'
             if self.subject(i) is None and not self.verb_needs_no_subject(i):
@@ -253,10 +360,7 @@ class _Converter:
                     return 'APPOS' if t.children[i] and min(
                         t.children[i]) < i else 'CONJN'
                 raise self.fail(i, 'apposition')
-            if dep == 'dobj' and pos == 'PRON' and t.tag[i] == 'WP' \
-                    and i < h and t.dep[h] == 'ROOT' and any(
-                        t.dep[c] == 'aux' and i < c < h
-                        for c in t.children[h]):
+            if self.question_object(i):
                 return 'QOBJ'             # what do you eat?
             if word in _RELATIVE and t.dep[h] == 'relcl':
                 if dep in ('nsubj', 'nsubjpass'):
@@ -269,6 +373,8 @@ class _Converter:
             return 'DET' if pos in ('PRON', 'DET') else 'N'
         if dep == 'case' and word == "'s":
             return 'POSS'
+        if dep == 'aux' and word == 'to' and self.adjunct(h):
+            return 'INFN' if t.dep[h] == 'acl' else 'INFS'
         if dep in ('aux', 'auxpass'):
             subject = self.subject(h)
             first = min((c for c in t.children[h]
@@ -288,9 +394,10 @@ class _Converter:
         if dep in ('prep', 'agent', 'dative'):
             if t.child(i, 'pobj', 'pcomp') is None:
                 raise self.fail(i, 'preposition without an object')
-            if (t.pos[h] in _NOMINAL or self.gerund(h)) and i > h:
+            if (self.nominal(h) or self.gerund(h)) and i > h:
                 return 'PREPN'
-            if t.pos[h] in _VERBAL or t.dep[h] in ('acomp', 'xcomp'):
+            if self.is_clause(h) or t.dep[h] in ('acomp', 'xcomp',
+                                                 'oprd', 'advmod'):
                 v = self.clause_head(h)
                 where = self.place(i, v)
                 if where == 'pre':
@@ -305,6 +412,9 @@ class _Converter:
         if dep == 'prt':
             following = [o for o in self.objects(h) if o > i]
             return 'ADJ' if following else self.adverb(i, h)
+        if dep in _NOUN_MODIFIERS and i > h and self.nominal(h) \
+                and dep not in ('det', 'predet', 'poss'):
+            return 'APPOS'        # (january) 10, (the day) before
         if dep in _NOUN_MODIFIERS and i < h and (
                 t.pos[h] in _NOMINAL or t.dep[h] in ('amod', 'compound')):
             if pos in ('ADV', 'PART') and t.pos[h] == 'ADJ':
@@ -319,7 +429,8 @@ class _Converter:
         if dep == 'advmod' and t.tag[i] == 'WRB' and t.dep[h] == 'advcl' \
                 and t.child(h, 'mark') is None and i < h:
             return self.connector(i, h)    # (I left) *when* (it rained)
-        if dep in ('advmod', 'neg', 'npadvmod', 'intj', 'cc') \
+        if (dep in ('advmod', 'neg', 'npadvmod', 'intj', 'cc')
+                or dep == 'amod' and t.pos[h] == 'ADJ') \
                 and not (dep == 'npadvmod' and t.children[i]):
             return self.adverb(i, h)
         raise self.fail(i, f'relation {dep!r} of {pos}')
@@ -377,6 +488,8 @@ class _Converter:
         t = self.t
         if t.pos[h] == 'ADJ' and t.dep[h] == 'amod' and i < h:
             return 'ADVADJ'
+        if self.nominal(h) and not self.is_clause(h):
+            return 'APPOS' if i > h else 'ADJ'
         if not (t.pos[h] in _VERBAL or t.pos[h] == 'ADJ'):
             raise self.fail(i, f'{t.dep[i]} of {t.pos[h]}')
         v = self.clause_head(h)
@@ -396,6 +509,8 @@ class _Converter:
     def connector(self, i: int, v: int) -> str:
         """A subordinating word (``mark``) of the clause ``v``."""
         t = self.t
+        if self.marked_after_object(v):
+            return 'CONJS'
         if t.dep[v] in ('ccomp', 'ROOT'):
             return 'ADVPRE'
         if t.dep[v] == 'advcl':
@@ -487,6 +602,7 @@ def tree_categories(tree: Tree) -> Conversion:
     first (see :func:`_repair`).
     """
     _repair(tree)
+    _flatten(tree)
     return _Converter(tree).run()
 
 
@@ -556,6 +672,25 @@ def search_types(options: Sequence[Sequence[str]], target: str | None = 's',
                      + (' within the search budget' if frames else ''))
 
 
+def search_sentence_first(options: Sequence[Sequence[str]],
+                          target: str | None, budget: int = SEARCH_BUDGET
+                          ) -> tuple[list[str], list[tuple[int, int]]]:
+    """:func:`search_types`, but with no ``target`` a reduction to ``s``
+    wins over one to ``n`` (a sentence with a finite verb is a sentence).
+
+    >>> search_types([['ADJ', 'N'], ['N', 'IV']], None)[0]
+    ['ADJ', 'N']
+    >>> search_sentence_first([['ADJ', 'N'], ['N', 'IV']], None)[0]
+    ['N', 'IV']
+    """
+    if target is not None:
+        return search_types(options, target, budget)
+    try:
+        return search_types(options, 's', budget)
+    except ParseError:
+        return search_types(options, 'n', budget)
+
+
 def reduce_types(categories: Sequence[str], target: str | None = 's',
                  budget: int = SEARCH_BUDGET) -> list[tuple[int, int]]:
     """The cups reducing the fixed types of ``categories`` to ``target``
@@ -571,26 +706,45 @@ def reduce_types(categories: Sequence[str], target: str | None = 's',
     return search_types([[c] for c in categories], target, budget)[1]
 
 
+#: Categories that modify a phrase and take no argument but its object:
+#: what a word the tree left open may also be, beside spaCy's preferences.
+MODIFIERS = ('ADJ', 'ADVS', 'ADVVP', 'ADVPRE', 'ADVADJ', 'PREPN', 'PREPS')
+
+
 class DependencyParser(Parser):
     """A parser that reads categories off spaCy's dependency tree.
 
     Each sentence is parsed by spaCy (batched with ``nlp.pipe`` in
     :meth:`analyse_many`); :func:`tree_categories` gives one category per
-    word and :func:`reduce_types` the cups. A tree the conversion does not
-    cover gets spaCy's preferences for the words the conversion left open
-    (:attr:`counts` ``partial``); when those do not reduce to the target
-    either, the parser falls back to the beam search over
-    :class:`~qnlp.parsing.spacy_tagger.SpacyTagger`'s preferences (the
-    tree's category of each word first, when there is one), with beam widths ``fallback_widths`` (narrow: this search is
-    most of the time spent on a sentence). :attr:`counts` tallies
-    ``tree``, ``partial`` and ``fallback`` sentences and the reasons for
-    falling back. Other keyword arguments go to :class:`Parser`.
+    word and :func:`search_types` the cups, in stages that :attr:`counts`
+    tallies:
+
+    ``tree``
+        the tree's categories reduce;
+    ``partial``
+        the tree left words open: they take spaCy's preferences or a
+        modifier category (:data:`MODIFIERS`);
+    ``open``
+        (when those fail) every word may take spaCy's preferences after
+        the tree's category;
+    ``narrow``
+        a beam search of width 16 over the four first of those, no word
+        dropped;
+    ``fallback``
+        the beam search over :class:`~qnlp.parsing.spacy_tagger.
+        SpacyTagger`'s preferences with widths ``fallback_widths`` (the
+        tree's category first); with ``fallback_widths=()`` there is none
+        and the sentence is a :class:`ParseError`.
+
+    The beam searches are most of the time spent when they run, so the
+    conversion aims at leaving them rare; ``counts`` also names the
+    first uncovered relation of each sentence that reached ``fallback``.
+    Other keyword arguments go to :class:`Parser`.
     """
 
-    #: How many of spaCy's preferred categories a word the tree left open
-    #: may take.
+    #: How many of spaCy's preferred categories an open word may take.
     open_options = 6
-    #: Steps of :func:`search_types` before falling back.
+    #: Steps of :func:`search_types` in each stage before the next.
     search_budget = 1000
 
     def __init__(self, tagger: Any = None,
@@ -601,18 +755,22 @@ class DependencyParser(Parser):
             tagger = SpacyTagger()
         super().__init__(tagger, **options)
         self.counts: Counter[str] = Counter()
-        #: The beam search for trees the conversion cannot handle.
+        self._narrow = Parser(tagger, **{
+            **options, 'beam_width': 16, 'retry_widths': (),
+            'max_candidates': 4, 'skip_cost': None})
         self._fallback = Parser(tagger, **{
             **options, 'beam_width': fallback_widths[0],
-            'retry_widths': tuple(fallback_widths[1:])})
+            'retry_widths': tuple(fallback_widths[1:])}) \
+            if fallback_widths else None
 
     def settings(self) -> dict[str, Any]:
         """The parser's settings with those of its fallback search."""
         fallback = self._fallback
+        widths = () if fallback is None else (fallback.beam_width,
+                                              *fallback.retry_widths)
         return {**super().settings(), 'open_options': self.open_options,
                 'search_budget': self.search_budget,
-                'fallback_widths': (fallback.beam_width,
-                                    *fallback.retry_widths)}
+                'fallback_widths': widths}
 
     def analyse(self, sentence: str, target: str | None = None) -> Parse:
         """Parse one sentence (see :meth:`analyse_many`)."""
@@ -628,38 +786,50 @@ class DependencyParser(Parser):
 
     def _analyse_reading(self, sentence: str, tokens: list[str],
                          target: str | None, doc: Any) -> Parse:
-        """The tree's parse of one sentence; else the tree's categories
-        with spaCy's preferences for the words the tree left open; else
-        the preference-based beam search."""
+        """One sentence through the stages of the class docstring."""
         conversion = tree_categories(Tree.from_doc(doc))
         tagged = [split_tag(t)[1] for t in tokens]
         categories = [tag or c for tag, c in zip(tagged, conversion.categories)]
         implicit = conversion.implicit
-        proposed = None
         if None in categories:
-            proposed = self.tagger.candidates(doc)
-            options = [[c] if c is not None else
-                       [k for k, _ in p][:self.open_options]
-                       for c, p in zip(categories, proposed)]
-            stage = 'partial'
+            preferred = [[k for k, _ in p][:self.open_options]
+                         for p in self.tagger.candidates(doc)]
+            first = ('partial', [
+                [c] if c is not None else
+                list(dict.fromkeys([*options, *MODIFIERS]))
+                for c, options in zip(categories, preferred)])
         else:
-            options = [[c] for c in categories]
-            stage = 'tree'
-        if implicit:
-            options = [['PRON']] + options
+            first = ('tree', [[c] for c in categories])
+        proposed = self.tagger.candidates(doc, categories)
+        opened = ('open', [[k for k, _ in p][:self.open_options]
+                           for p in proposed])
+        for stage, options in (first, opened):
+            if implicit:
+                options = [['PRON']] + options
+            try:
+                chosen, cups = search_sentence_first(options, target,
+                                                     self.search_budget)
+            except ParseError:
+                continue
+            self.counts[stage] += 1
+            words = ([IMPLICIT_SUBJECT] if implicit else []) \
+                + [split_tag(t)[0] for t in tokens]
+            kept = [i for i, c in enumerate(chosen) if c != 'SKIP']
+            return Parse([words[i] for i in kept],
+                         [chosen[i] for i in kept], cups)
         try:
-            chosen, cups = search_types(options, target, self.search_budget)
+            found = self._narrow._analyse_tokens(sentence, tokens, target,
+                                                 proposed)
+            self.counts['narrow'] += 1
+            return found
         except ParseError as error:
-            self.counts['fallback'] += 1
-            reason = (conversion.problems[0] if conversion.problems
-                      else error).message.split(':')[-1].strip()
-            self.counts[f'fallback: {reason[:60]}'] += 1
-            return self._fallback._analyse_tokens(
-                sentence, tokens, target,
-                self.tagger.candidates(doc, categories))
-        self.counts[stage] += 1
-        words = ([IMPLICIT_SUBJECT] if implicit else []) \
-            + [split_tag(t)[0] for t in tokens]
-        kept = [i for i, c in enumerate(chosen) if c != 'SKIP']
-        return Parse([words[i] for i in kept], [chosen[i] for i in kept],
-                     cups)
+            if self._fallback is None:
+                self.counts['unparsed'] += 1
+                raise
+            failure = error
+        self.counts['fallback'] += 1
+        reason = (conversion.problems[0] if conversion.problems
+                  else failure).message.split(':')[-1].strip()
+        self.counts[f'fallback: {reason[:60]}'] += 1
+        return self._fallback._analyse_tokens(sentence, tokens, target,
+                                              proposed)
