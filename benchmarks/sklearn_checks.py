@@ -29,7 +29,7 @@ from qnlp.train import estimators
 
 ESTIMATORS = {
     'QuantumKernelSVC': lambda: estimators.QuantumKernelSVC(reps=1),
-    'VQCClassifier': lambda: estimators.VQCClassifier(reps=1, max_iter=3),
+    'VQCClassifier': lambda: estimators.VQCClassifier(reps=1, max_iter=1),
     'DisCoCatEstimator': lambda: estimators.DisCoCatEstimator(epochs=2),
     'BagOfWordsClassifier': baselines.BagOfWordsClassifier,
     'EmbeddingClassifier': baselines.EmbeddingClassifier,

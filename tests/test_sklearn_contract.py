@@ -23,7 +23,7 @@ from qnlp.baselines import (BagOfWordsClassifier, BiLSTMClassifier,
 from qnlp.train.estimators import (DisCoCatEstimator, QuantumKernelSVC,
                                    VQCClassifier)
 
-NUMERIC = [QuantumKernelSVC(reps=1), VQCClassifier(reps=1, max_iter=3)]
+NUMERIC = [QuantumKernelSVC(reps=1), VQCClassifier(reps=1, max_iter=1)]
 TEXT = [DisCoCatEstimator(epochs=2), BagOfWordsClassifier(),
         EmbeddingClassifier(), BiLSTMClassifier(epochs=1),
         CompositionClassifier(), HydropathyClassifier(),
