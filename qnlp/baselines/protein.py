@@ -26,7 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from qnlp.baselines.text import FeatureLogisticClassifier, _TextClassifier
+from qnlp.baselines.text import FeatureLogisticClassifier
+from qnlp.train.text_estimator import TextClassifier
 from qnlp.data.fasta import AMINO_ACIDS
 
 
@@ -106,7 +107,7 @@ class _ConvNet(torch.nn.Module):
         return self.output(hidden.max(dim=2).values)
 
 
-class ConvClassifier(_TextClassifier):
+class ConvClassifier(TextClassifier):
     """Embedding, one 1D convolution, global max pooling, linear."""
 
     def __init__(self, channels: int = 16, width: int = 15,
@@ -126,11 +127,10 @@ class ConvClassifier(_TextClassifier):
         width = max(len(r) for r in rows)
         return torch.tensor([r + [0] * (width - len(r)) for r in rows])
 
-    def fit(self, sequences: Sequence[str], labels: Sequence[Any]
-            ) -> "ConvClassifier":
+    def fit(self, X: Sequence[str], y: Sequence[Any]) -> "ConvClassifier":
+        sequences, targets = self._texts_and_targets(X, y)
         torch.manual_seed(self.seed)
         generator = torch.Generator().manual_seed(self.seed)
-        self.classes_, targets = np.unique(list(labels), return_inverse=True)
         self.network_ = _ConvNet(self.channels, self.width,
                                  len(self.classes_))
         tokens, targets = self._encode(sequences), torch.tensor(targets)
@@ -145,7 +145,8 @@ class ConvClassifier(_TextClassifier):
                 optimiser.step()
         return self
 
-    def predict_proba(self, sequences: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        sequences = self._texts_to_predict(X)
         with torch.no_grad():
             return torch.softmax(self.network_(self._encode(sequences)),
                                  dim=1).numpy()

@@ -19,22 +19,15 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from qnlp.errors import ConfigError
 from qnlp.parsing import tokenise
+from qnlp.train.text_estimator import TextClassifier
 
 
-class _TextClassifier(ClassifierMixin, BaseEstimator):
-    """Shared ``predict`` and ``score`` over ``predict_proba``."""
-
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
-
-
-class FeatureLogisticClassifier(_TextClassifier):
+class FeatureLogisticClassifier(TextClassifier):
     """Fixed features of each text + logistic regression (``C``).
 
     Subclasses give ``_features(texts)``; ``_fit_features`` is the same
@@ -50,15 +43,16 @@ class FeatureLogisticClassifier(_TextClassifier):
     def _fit_features(self, texts: Sequence[str]) -> Any:
         return self._features(texts)
 
-    def fit(self, texts: Sequence[str], labels: Sequence[Any]
+    def fit(self, X: Sequence[str], y: Sequence[Any]
             ) -> "FeatureLogisticClassifier":
+        texts, targets = self._texts_and_targets(X, y)
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        self.model_.fit(self._fit_features(texts), list(labels))
-        self.classes_ = self.model_.classes_
+        self.model_.fit(self._fit_features(texts), targets)
         return self
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model_.predict_proba(self._features(texts))
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        features = self._features(self._texts_to_predict(X))
+        return self.model_.predict_proba(features)
 
     @property
     def n_parameters(self) -> int:
@@ -136,7 +130,7 @@ class _BiLSTM(torch.nn.Module):
         return self.output(pooled)
 
 
-class BiLSTMClassifier(_TextClassifier):
+class BiLSTMClassifier(TextClassifier):
     """A small bidirectional LSTM with max pooling, trained with Adam."""
 
     def __init__(self, dimension: int = 16, epochs: int = 30,
@@ -154,13 +148,13 @@ class BiLSTMClassifier(_TextClassifier):
         width = max(len(r) for r in rows)
         return torch.tensor([r + [0] * (width - len(r)) for r in rows])
 
-    def fit(self, texts: Sequence[str], labels: Sequence[Any]
+    def fit(self, X: Sequence[str], y: Sequence[Any]
             ) -> "BiLSTMClassifier":
+        texts, targets = self._texts_and_targets(X, y)
         generator = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
         words = sorted({w.lower() for t in texts for w in tokenise(t)})
         self.vocabulary_ = {w: i + 2 for i, w in enumerate(words)}
-        self.classes_, targets = np.unique(list(labels), return_inverse=True)
         self.network_ = _BiLSTM(len(words) + 2, self.dimension,
                                 len(self.classes_))
         tokens, targets = self._encode(texts), torch.tensor(targets)
@@ -176,9 +170,10 @@ class BiLSTMClassifier(_TextClassifier):
                 optimiser.step()
         return self
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        tokens = self._encode(self._texts_to_predict(X))
         with torch.no_grad():
-            logits = self.network_(self._encode(texts))
+            logits = self.network_(tokens)
         return torch.softmax(logits, dim=1).numpy()
 
     @property
@@ -194,7 +189,7 @@ BASELINES = {
 }
 
 
-def make_baseline(name: str, seed: int = 0) -> _TextClassifier:
+def make_baseline(name: str, seed: int = 0) -> TextClassifier:
     """A baseline by name: ``bow``, ``tfidf``, ``embedding``, ``bilstm``."""
     if name not in BASELINES:
         raise ConfigError(f"unknown baseline {name!r}; choose from "

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from qnlp import __version__
-from qnlp.cli.options import add_settings_options, given_settings
+from qnlp.cli.options import (add_settings_options, add_tensorboard_option,
+                              given_settings)
 from qnlp.errors import ConfigError, QnlpError
 
 #: Keys of a config file besides the settings.
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help='data-parallel training on this many local '
                             'processes (tasks that support it: sentences); '
                             'under torchrun leave it out')
+    add_tensorboard_option(train)
     _add_task(train)
     _add_common(train, 'no progress bar')
     _add_run_options(train)
@@ -389,20 +391,24 @@ def _train(args: argparse.Namespace) -> int:
     kind = get_task(task)
     if args.nproc and not getattr(kind, 'distributed', False):
         raise ConfigError(f"--nproc: --task {task} trains in one process")
+    if args.tensorboard:
+        from qnlp.train.trainer import summary_writer_class
+        summary_writer_class()   # before any process starts
     device = _device(args)
     _threads(args)
     if args.nproc and args.nproc > 1:
         from qnlp.train.distributed import launch
         launch(_train_rank, args.nproc, task, str(data), str(out),
                settings.to_dict(), bool(args.resume), args.overwrite,
-               not args.quiet, str(device.type))
+               not args.quiet, str(device.type), args.tensorboard)
         metrics = RunDirectory(out).read_metrics()
     else:
         from qnlp.train.distributed import world_from_environment
         world = world_from_environment(device)
         metrics = train(kind, data, out, settings, resume=bool(args.resume),
                         overwrite=args.overwrite, progress=not args.quiet,
-                        device=world.device, world=world)
+                        device=world.device, world=world,
+                        tensorboard=args.tensorboard)
         if not world.is_main:
             return 0
     _report_metrics(metrics, out, args.json)
@@ -411,14 +417,15 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_rank(task: str, data: str, out: str, settings: dict[str, Any],
                 resume: bool, overwrite: bool, progress: bool,
-                device: str) -> None:
+                device: str, tensorboard: str | None = None) -> None:
     """One rank of ``qnlp train --nproc N`` (see
     :func:`qnlp.train.distributed.launch`)."""
     from qnlp.tasks import train
     from qnlp.train.distributed import world_from_environment
     world = world_from_environment(device)
     train(task, data, out, settings, resume=resume, overwrite=overwrite,
-          progress=progress, device=world.device, world=world)
+          progress=progress, device=world.device, world=world,
+          tensorboard=tensorboard)
 
 
 def _report_metrics(metrics: dict[str, Any], out: str | Path,

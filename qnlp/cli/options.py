@@ -112,3 +112,21 @@ def given_settings(args: argparse.Namespace, task: str) -> dict[str, Any]:
             value = parse(value)
         given[field_name] = value
     return given
+
+
+def add_tensorboard_option(command: argparse.ArgumentParser) -> None:
+    """``--tensorboard DIR`` of ``qnlp train`` (off by default): every
+    task's per-epoch losses, dev accuracy and learning rate as TensorBoard
+    scalars (needs ``pip install tensorboard``).
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_tensorboard_option(parser)
+    >>> parser.parse_args([]).tensorboard, parser.parse_args(
+    ...     ['--tensorboard', 'logs']).tensorboard
+    (None, 'logs')
+    """
+    command.add_argument(
+        '--tensorboard', metavar='DIR',
+        help='write TensorBoard logs of every epoch (training and dev '
+             'loss, dev accuracy, learning rate) to DIR; view them with '
+             "'tensorboard --logdir DIR' (needs: pip install tensorboard)")

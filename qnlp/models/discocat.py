@@ -48,7 +48,7 @@ import torch
 from qnlp.compiler import make_ansatz, to_circuit
 from qnlp.engine import Engine, PreparedBatch, collect_symbols
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
-from qnlp.errors import ConfigError, ParseError
+from qnlp.errors import CheckpointError, ConfigError, ParseError
 from qnlp.parsing import Parser
 
 UNK = '<unk>'
@@ -158,6 +158,12 @@ class SentencePipeline:
         """Circuits (or tensor networks) of ``texts``."""
         return [to_circuit(d, self.ansatz, frobenius=self.frobenius)
                 for d in self.diagrams(texts)]
+
+
+def _symbol_names(state: torch.Tensor) -> list[str]:
+    """The names :meth:`DisCoCatClassifier.get_extra_state` stored."""
+    text = bytes(state.cpu().tolist()).decode('utf-8')
+    return text.split('\0') if text else []
 
 
 class DisCoCatClassifier(torch.nn.Module):
@@ -283,6 +289,83 @@ class DisCoCatClassifier(torch.nn.Module):
             if where.stop - where.start == 1:
                 values[name] = flat[where.start]
         return values
+
+    # --- state_dict: the weights with the symbols they belong to ---------
+    def get_extra_state(self) -> torch.Tensor:
+        """The symbol names, in the order of ``weights``, stored in the
+        ``state_dict`` as ``_extra_state`` (UTF-8, NUL-separated: a tensor,
+        so safetensors files and checkpoints hold it too).
+
+        A ``state_dict`` loads by name: into a model whose symbols are the
+        same in another order the weights are reordered; any other
+        difference is a :class:`~qnlp.errors.CheckpointError` naming the
+        first symbol that differs (a ``state_dict`` without names, from
+        before they were stored, loads as it is).
+
+        >>> model = DisCoCatClassifier(['a__n_0', 'b__n_0'], seed=0)
+        >>> other = DisCoCatClassifier(['b__n_0', 'a__n_0'], seed=1)
+        >>> _ = other.load_state_dict(model.state_dict())
+        >>> other.parameter_values() == model.parameter_values()
+        True
+        >>> DisCoCatClassifier(['a__n_0', 'c__n_0']).load_state_dict(
+        ...     model.state_dict())
+        Traceback (most recent call last):
+        ...
+        qnlp.errors.CheckpointError: the saved weights belong to other symbols: symbol 2 is 'b__n_0' there, 'c__n_0' here
+        """
+        text = '\0'.join(self.engine.symbols).encode('utf-8')
+        return torch.tensor(list(text), dtype=torch.uint8)
+
+    def set_extra_state(self, state: Any) -> None:
+        """Nothing to set: :meth:`_load_from_state_dict` has checked (and
+        ordered) the weights by the saved names."""
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              local_metadata: Any, strict: bool,
+                              missing_keys: list[str],
+                              unexpected_keys: list[str],
+                              error_msgs: list[str]) -> None:
+        key = prefix + '_extra_state'
+        if key in state_dict:
+            saved = _symbol_names(state_dict[key])
+            if saved != self.engine.symbols:
+                weights = prefix + 'weights'
+                state_dict[weights] = self._by_name(saved,
+                                                    state_dict.get(weights))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        if key not in state_dict and key in missing_keys:
+            missing_keys.remove(key)   # saved before names were stored
+
+    def _by_name(self, saved: list[str], weights: torch.Tensor | None
+                 ) -> torch.Tensor | None:
+        """Saved ``weights`` (of the symbols ``saved``, in that order) in
+        this model's order; CheckpointError unless the symbols are the
+        same."""
+        own = self.engine.symbols
+        if sorted(saved) != sorted(own) or weights is None \
+                or self.word_map is not None:
+            first = next((i for i, (a, b) in enumerate(zip(saved, own))
+                          if a != b), min(len(saved), len(own)))
+            there = repr(saved[first]) if first < len(saved) else 'missing'
+            here = repr(own[first]) if first < len(own) else 'missing'
+            raise CheckpointError(f"the saved weights belong to other "
+                                  f"symbols: symbol {first + 1} is {there} "
+                                  f"there, {here} here")
+        sizes = {name: len(range(*self.engine.symbol_slice(name).indices(
+            self.engine.n_weights))) for name in own}
+        starts, offset = {}, 0
+        for name in saved:
+            starts[name], offset = offset, offset + sizes[name]
+        if offset != weights.shape[0]:
+            raise CheckpointError(f"the saved weights have "
+                                  f"{weights.shape[0]} numbers; their "
+                                  f"symbols here need {offset}")
+        index = torch.cat([torch.arange(starts[name],
+                                        starts[name] + sizes[name])
+                           for name in own])
+        return weights[index.to(weights.device)]
 
     def prepare(self, circuits: Sequence[Any]) -> PreparedBatch:
         """Compile and group ``circuits`` once, for repeated evaluation."""

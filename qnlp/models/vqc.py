@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
@@ -65,13 +65,10 @@ def check_dense_size(n_qubits: int, *layers: int) -> None:
 
 def check_features(estimator: Any, X: Any) -> np.ndarray:
     """``X`` as a float64 array for a fitted scikit-learn ``estimator``,
-    with as many columns as it was fitted with (else ``ValueError``)."""
+    with as many columns as it was fitted with (else ``ValueError``);
+    ``NotFittedError`` before ``fit``."""
     check_is_fitted(estimator)
-    X = check_array(X, dtype=np.float64)
-    if X.shape[1] != estimator.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features, but the model "
-                         f"was fitted with {estimator.n_features_in_}")
-    return X
+    return validate_data(estimator, X, dtype=np.float64, reset=False)
 
 
 class VariationalCircuit(torch.nn.Module):

@@ -70,19 +70,25 @@ def check_same_run(out: str | Path, saved: dict[str, Any], task: Task,
 def train(task: str | Task, data: str | Path, out: str | Path,
           settings: Any = None, *, resume: bool = False,
           overwrite: bool = False, progress: bool = True,
-          device: Any = None, world: Any = None) -> dict[str, Any]:
+          device: Any = None, world: Any = None,
+          tensorboard: str | Path | None = None) -> dict[str, Any]:
     """Train ``task`` on ``data`` into the run directory ``out``; returns
     the metrics (also in ``out/metrics.json``).
 
     ``resume=True`` continues the run in ``out`` (same task, settings and
     data, or it is refused before anything is written); a directory that
     holds a run is refused unless ``resume`` or ``overwrite``.
+    ``tensorboard``: a directory for TensorBoard logs of every epoch
+    (:class:`qnlp.train.trainer.TensorBoardLog`).
     """
     from qnlp.engine.device import resolve_device
     from qnlp.train.distributed import World
     from qnlp.train.run import RunDirectory
     task = get_task(task) if isinstance(task, str) else task
     settings = _settings(task, settings)
+    if tensorboard is not None:
+        from qnlp.train.trainer import summary_writer_class
+        summary_writer_class()   # missing TensorBoard: say so first
     world = world or World()
     device = resolve_device(device)
     run = RunDirectory(out)
@@ -108,12 +114,12 @@ def train(task: str | Task, data: str | Path, out: str | Path,
         if world.is_main and not resume:
             run.start(config, replay, clear=overwrite)
         return _train_claimed(task, settings, loaded, model, run, resume,
-                              progress, world)
+                              progress, world, tensorboard)
 
 
 def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
-                   run: Any, resume: bool, progress: bool, world: Any
-                   ) -> dict[str, Any]:
+                   run: Any, resume: bool, progress: bool, world: Any,
+                   tensorboard: str | Path | None = None) -> dict[str, Any]:
     """Training and the final files, with the run directory held (rank
     0; other ranks train their shard and write nothing)."""
     from qnlp.train import fit
@@ -131,7 +137,8 @@ def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
         history_file=run.file(HISTORY_FILE),
         identity={'data_sha256': loaded.fingerprint,
                   'settings': settings.to_dict()},
-        world=world, hooks=hooks, eval_chunk=task.eval_chunk)
+        world=world, hooks=hooks, eval_chunk=task.eval_chunk,
+        tensorboard=tensorboard)
     seconds = time.perf_counter() - start + getattr(model, 'fit_seconds',
                                                     0.0)
     metrics: dict[str, Any] = {

@@ -146,6 +146,50 @@ class Split:
         return {g: k for k, g in enumerate(positions)}
 
 
+#: Row of :func:`fit`'s history -> TensorBoard scalar tag.
+TENSORBOARD_SCALARS = {'train_loss': 'loss/train', 'dev_loss': 'loss/dev',
+                       'dev_accuracy': 'accuracy/dev', 'lr': 'lr'}
+
+
+def summary_writer_class() -> Any:
+    """torch's ``SummaryWriter``, or a ConfigError saying how to install
+    TensorBoard (which it needs)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("--tensorboard needs TensorBoard: pip install "
+                          "tensorboard (or pip install 'qnlp[tensorboard]')"
+                          ) from None
+    return SummaryWriter
+
+
+class TensorBoardLog:
+    """Writes the scalars of every epoch row of :func:`fit` (losses, dev
+    accuracy, learning rate: :data:`TENSORBOARD_SCALARS`) to TensorBoard
+    event files in ``directory``, at the row's epoch, flushed each epoch
+    (a resumed run goes on from the epoch it resumes at).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> log = TensorBoardLog(folder)
+    >>> log({'epoch': 1, 'train_loss': 0.7, 'lr': 0.1}); log.close()
+    >>> len(list(folder.glob('events.out.tfevents.*')))
+    1
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.writer = summary_writer_class()(str(directory))
+
+    def __call__(self, row: dict[str, float]) -> None:
+        for key, tag in TENSORBOARD_SCALARS.items():
+            if key in row:
+                self.writer.add_scalar(tag, row[key], row['epoch'])
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 def nll(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of ``labels``."""
     picked = probabilities.gather(1, labels.view(-1, 1)).squeeze(1)
@@ -273,7 +317,8 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
         history_file: str | Path | None = None,
         world: World = World(), hooks: Hooks | None = None,
-        eval_chunk: int | None = None) -> list[dict[str, float]]:
+        eval_chunk: int | None = None,
+        tensorboard: str | Path | None = None) -> list[dict[str, float]]:
     """Train ``model`` in place; returns one metrics row per epoch.
 
     ``hooks`` (:class:`Hooks`) give the task's loss, augmentation and
@@ -290,6 +335,8 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
     ``resume`` it is complete again. With a distributed ``world``,
     ``train`` and ``dev`` are this rank's shards; rank 0 alone writes the
     checkpoint and history file and reads the checkpoint on resume.
+    ``tensorboard``: a directory for TensorBoard event files of every
+    epoch's scalars (:class:`TensorBoardLog`; rank 0 writes them).
     """
     # Labels live where the model computes (prepare() follows the model).
     device = module_device(model)
@@ -306,19 +353,35 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
         run.restore(_read_checkpoint(checkpoint, world), identity,
                     Path(str(checkpoint)))
     if not world.is_main:
-        checkpoint = history_file = on_epoch = None
+        checkpoint = history_file = on_epoch = tensorboard = None
         progress = False
+    log = None if tensorboard is None else TensorBoardLog(tensorboard)
     # the whole training set is prepared only when it is used at once
     full = model.prepare(train.circuits) \
         if batch_size >= train.size or run.scipy else None
     dev_batch = None if dev is None else dev.circuits if eval_chunk \
         else model.prepare(dev.circuits)
-    with _long_lived_objects_frozen():
+    with _long_lived_objects_frozen(), contextlib.ExitStack() as logs:
+        if log is not None:
+            logs.callback(log.close)
         _epochs(run, train, dev, full, dev_batch, batch_size, world,
-                checkpoint, identity, history_file, on_epoch, progress,
-                eval_chunk)
+                checkpoint, identity, history_file,
+                _each(on_epoch, log), progress, eval_chunk)
     model.load_state_dict(run.best_state)
     return run.history
+
+
+def _each(*calls: Callable[[dict[str, float]], None] | None
+          ) -> Callable[[dict[str, float]], None] | None:
+    """One callback calling every given one in turn (None if none)."""
+    given = [call for call in calls if call is not None]
+    if not given:
+        return None
+
+    def call_each(row: dict[str, float]) -> None:
+        for call in given:
+            call(row)
+    return call_each
 
 
 @contextlib.contextmanager
