@@ -12,6 +12,7 @@ truth), so ours are held to 1e-5 of the float64 truth.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 
 import lambeq
@@ -145,6 +146,34 @@ def test_tensor_model_matches_lambeq(reader, ansatz, dtype):
     tolerance = 1e-10 if dtype == torch.float64 else 1e-6
     assert float((values - reference[0]).abs().max()) <= tolerance
     assert float((grads - reference[1]).abs().max()) <= tolerance
+
+
+@pytest.mark.parametrize('ansatz', sorted(TENSOR))
+def test_tensor_model_after_cup_removal_matches_lambeq_eval(ansatz):
+    """lambeq's PytorchModel fails on these daggered boxes (it moves the
+    axes of the flat weights); lambeq's ``eval`` with the weights in the
+    box's shape is the reference."""
+    items = [TENSOR[ansatz](RemoveCupsRewriter()(d))
+             for d in diagrams('pregroup')]
+    model = ql.PytorchModel.from_diagrams(items)
+    model.initialise_weights()
+    model.double()
+    values = {s: w.detach().numpy() for s, w in zip(model.symbols,
+                                                     model.weights)}
+    for item, output in zip(items, model(items).detach().numpy()):
+        layers = []
+        for layer in item.layers:
+            left, box, right = layer.unpack()
+            if isinstance(box.data, Symbol):
+                dims = (box.cod, box.dom) if isinstance(
+                    box, lambeq.backend.tensor.Daggered) else (box.dom,
+                                                               box.cod)
+                box = copy.copy(box)
+                box.data = values[box.data].reshape(dims[0].dim
+                                                    + dims[1].dim)
+            layers.append(type(layer)(left, box, right))
+        reference = type(item)(item.dom, item.cod, layers).eval()
+        np.testing.assert_allclose(output, reference, atol=1e-12)
 
 
 def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
