@@ -18,7 +18,8 @@ per loop, the lambeq/qnlp ratio and both test accuracies; ends with one
 JSON line.
 
     python benchmarks/bench_lambeq.py [--pytorch-epochs 30]
-        [--spsa-epochs 100] [--repeats 2] [--data ../shared/data/text]
+        [--spsa-epochs 100] [--repeats 2] [--loops pytorch spsa]
+        [--data ../shared/data]
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -67,6 +69,25 @@ def tutorial_circuits(files: dict[str, Path]) -> dict[str, tuple]:
     return splits
 
 
+class SeededDataset(Dataset):
+    """lambeq's ``Dataset``, shuffled by a generator of its own.
+
+    lambeq's ``Dataset`` shuffles with Python's global ``random``, which
+    lambeq's models draw from while contracting and qnlp's do not: the two
+    runs would see different batches from the second epoch on.
+    """
+
+    def __init__(self, *args, seed: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.generator = random.Random(seed)
+
+    def shuffle_data(self, data: list, targets: list) -> tuple[list, list]:
+        joint = list(zip(data, targets))
+        self.generator.shuffle(joint)
+        data, targets = zip(*joint)
+        return list(data), list(targets)
+
+
 def torch_bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.binary_cross_entropy(y_hat, y.to(y_hat))
 
@@ -96,7 +117,7 @@ def fit_pytorch(cls, splits: dict, epochs: int, seed: int) -> dict:
                              evaluate_functions={'acc': accuracy},
                              evaluate_on_train=True, verbose='suppress',
                              seed=seed, log_dir=tempfile.mkdtemp())
-    return _fit(trainer, model, splits)
+    return _fit(trainer, model, splits, seed)
 
 
 def fit_spsa(cls, splits: dict, epochs: int, seed: int) -> dict:
@@ -107,11 +128,11 @@ def fit_spsa(cls, splits: dict, epochs: int, seed: int) -> dict:
         optim_hyperparams={'a': 0.05, 'c': 0.06, 'A': 0.001 * epochs},
         evaluate_functions={'acc': accuracy}, evaluate_on_train=True,
         verbose='suppress', seed=seed, log_dir=tempfile.mkdtemp())
-    return _fit(trainer, model, splits)
+    return _fit(trainer, model, splits, seed)
 
 
-def _fit(trainer, model, splits: dict) -> dict:
-    train = Dataset(*splits['train'], batch_size=30)
+def _fit(trainer, model, splits: dict, seed: int) -> dict:
+    train = SeededDataset(*splits['train'], batch_size=30, seed=seed)
     dev = Dataset(*splits['dev'], shuffle=False) if 'dev' in splits else None
     start = time.perf_counter()
     trainer.fit(train, dev)
@@ -163,11 +184,14 @@ def main() -> None:
     options.add_argument('--pytorch-epochs', type=int, default=30)
     options.add_argument('--spsa-epochs', type=int, default=100)
     options.add_argument('--repeats', type=int, default=2)
+    options.add_argument('--loops', nargs='+', default=['pytorch', 'spsa'],
+                         choices=['pytorch', 'spsa'])
     args = options.parse_args()
     loops = {'pytorch': (fit_pytorch, args.pytorch_epochs,
                          (lambeq.PytorchQuantumModel, ql.PytorchQuantumModel)),
              'spsa': (fit_spsa, args.spsa_epochs,
                       (lambeq.NumpyModel, ql.NumpyModel))}
+    loops = {name: loops[name] for name in args.loops}
     results: dict[str, dict] = {}
     for corpus, files in corpora(args.data).items():
         splits = tutorial_circuits(files)

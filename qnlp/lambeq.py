@@ -59,8 +59,9 @@ class _EngineOutput:
 
     def _engine_output(self, weights: torch.Tensor,
                        diagrams: Sequence[Any]) -> Any:
-        """The engine's outputs for ``diagrams`` with flat ``weights``, or
-        lambeq's own when the engine cannot simulate one of them."""
+        """The engine's outputs for ``diagrams`` with flat ``weights``;
+        ``None``, after a warning, when the engine cannot simulate one of
+        them (the caller then asks lambeq's own code)."""
         key = (tuple(s.name for s in self.symbols), weights.dtype,
                weights.device)
         if self._engine_key != key:
