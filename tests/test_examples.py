@@ -14,7 +14,10 @@ EXPECTED = {
     'images.py': 'hqnn-parallel',
     'compile_zx.py': 'OPENQASM 2.0',
     'proteins.py': 'chain circuit of MKLV',
+    'lambeq_mc.py': '2 epochs: final train loss',
 }
+#: Arguments that keep an example's test short.
+ARGUMENTS = {'lambeq_mc.py': ['--epochs', '2']}
 
 
 def test_every_example_is_listed():
@@ -24,7 +27,8 @@ def test_every_example_is_listed():
 
 @pytest.mark.parametrize('name', sorted(EXPECTED))
 def test_example_runs(name):
-    result = subprocess.run([sys.executable, str(ROOT / 'examples' / name)],
+    result = subprocess.run([sys.executable, str(ROOT / 'examples' / name),
+                             *ARGUMENTS.get(name, [])],
                             capture_output=True, text=True, timeout=600,
                             cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 import numpy as np
 from lambeq.backend import quantum, tensor
+from lambeq.backend.numerical_backend import backend
 from lambeq.backend.symbol import Symbol
 
 from qnlp.errors import CompileError
@@ -150,12 +151,60 @@ def _symbolic_descriptor(box: Any, slot: Slot) -> tuple:
     return tuple(parts)
 
 
+def as_lambeq(diagram: Any) -> Any:
+    """``diagram`` as a lambeq diagram: a DisCoPy circuit or tensor
+    diagram is converted with lambeq's ``from_discopy``, its sympy
+    parameters becoming lambeq symbols; anything else is returned as is.
+
+    >>> import sympy
+    >>> from discopy.quantum import gates
+    >>> circuit = as_lambeq(gates.Ket(0) >> gates.Rx(2 * sympy.Symbol('a')))
+    >>> type(circuit).__module__, [slot.scale for slot in shape_key(circuit)[1]]
+    ('lambeq.backend.quantum', [2.0])
+    """
+    module = type(diagram).__module__
+    if isinstance(diagram, tensor.Diagram) or not module.startswith(
+            'discopy.'):
+        return diagram
+    name = type(diagram).__name__
+    if not module.startswith(('discopy.quantum', 'discopy.tensor')):
+        raise CompileError(f"DisCoPy {name} from {module} is not a circuit "
+                           "or tensor diagram: apply an ansatz first")
+    from lambeq.backend.converters.discopy import from_discopy
+    try:
+        converted = from_discopy(diagram)
+    except Exception as error:  # lambeq's converter names no box
+        raise CompileError(
+            f"cannot convert DisCoPy {name} to lambeq ({error!r}): build "
+            "it with lambeq.backend.quantum, or convert it with lambeq."
+            "backend.converters.discopy.from_discopy first") from error
+    layers = []
+    for layer in converted.layers:
+        left, box, right = layer.unpack()
+        data = getattr(_symbolic_core(box), 'data', None)
+        if getattr(data, 'free_symbols', None):   # a sympy expression
+            box = _substitute(box, _lambeq_symbol(data, box))
+        layers.append(type(layer)(left, box, right))
+    return type(converted)(converted.dom, converted.cod, layers)
+
+
+def _lambeq_symbol(expression: Any, box: Any) -> Symbol:
+    """The lambeq symbol for a sympy ``c * name`` (``c`` a number)."""
+    coefficient, rest = expression.as_coeff_Mul()
+    if not rest.is_Symbol:
+        raise CompileError(f"box {box} of a DisCoPy circuit holds the "
+                           f"expression {expression}; the engine takes one "
+                           "symbol times a number per gate")
+    return float(coefficient) * Symbol(rest.name)
+
+
 def shape_key(diagram: Any) -> tuple[tuple, list[Slot]]:
     """The structural key of ``diagram`` and its slots, in walk order.
 
     Two diagrams with equal keys compile to the same network up to which
     symbols fill the slots.
     """
+    diagram = as_lambeq(diagram)
     is_quantum = isinstance(diagram, quantum.Diagram)
     parts: list[tuple] = []
     slots: list[Slot] = []
@@ -257,7 +306,17 @@ _CLASSICAL = (quantum.Measure, quantum.Encode, quantum.Bit)
 
 
 def build_network(diagram: Any) -> Network:
-    """Translate ``diagram`` into a :class:`Network` (see module doc)."""
+    """Translate ``diagram`` into a :class:`Network` (see module doc).
+
+    Gates are sampled with lambeq's numpy backend whichever one is active
+    (lambeq's trainers switch to ``pytorch`` inside ``fit``).
+    """
+    diagram = as_lambeq(diagram)
+    with backend('numpy'):
+        return _build_network(diagram)
+
+
+def _build_network(diagram: Any) -> Network:
     is_quantum = isinstance(diagram, quantum.Diagram)
     if not isinstance(diagram, tensor.Diagram):
         raise CompileError(f"expected a lambeq quantum or tensor diagram, "

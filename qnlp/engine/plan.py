@@ -258,6 +258,9 @@ class Plan:
             return letters[label]
 
         batch = letter(_BATCH)
+        #: Whether any tensor carries the batch axis; a diagram without
+        #: parameters folds to constants, broadcast over the batch later.
+        self.batched = any(batched)
         terms = []
         shapes = []
         for op, has_batch in zip(operands, batched):
@@ -267,8 +270,8 @@ class Plan:
                 term, shape = batch + term, [_BATCH_HINT] + shape
             terms.append(term)
             shapes.append(tuple(shape))
-        final = batch + ''.join(letter(w) for w in network.outputs
-                                + network.traced)
+        final = batch * self.batched + ''.join(
+            letter(w) for w in network.outputs + network.traced)
         if not operands:
             raise ValueError("empty network")
         equation = ','.join(terms) + '->' + final
@@ -335,6 +338,8 @@ class Plan:
     def __call__(self, values: torch.Tensor) -> torch.Tensor:
         values = values.to(self.real_dtype)
         result = self.contract(self.build_operands(values))
+        if not self.batched:
+            result = result.expand(values.shape[0], *result.shape)
         if not self.quantum:
             return result
         return self._read_out(result)
