@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lambeq import (IQPAnsatz, MPSAnsatz, RemoveCupsRewriter, Rewriter,
-                    Sim4Ansatz,
+from lambeq import (CircuitAnsatz, IQPAnsatz, MPSAnsatz, RemoveCupsRewriter,
+                    Rewriter, Sim4Ansatz,
                     Sim14Ansatz, Sim15Ansatz, SpiderAnsatz,
                     StronglyEntanglingAnsatz, TensorAnsatz)
 from lambeq.backend.grammar import Diagram, Ty
+from lambeq.backend.quantum import Id, Ry
 from lambeq.backend.tensor import Dim
 
 from qnlp.errors import CompileError, ConfigError
@@ -29,6 +30,39 @@ CIRCUIT_ANSATZE = {'iqp': IQPAnsatz, 'sim4': Sim4Ansatz, 'sim14': Sim14Ansatz,
                    'strongly-entangling': StronglyEntanglingAnsatz}
 TENSOR_ANSATZE = {'tensor': TensorAnsatz, 'spider': SpiderAnsatz,
                   'mps': MPSAnsatz}
+
+
+class DiagonalAnsatz(CircuitAnsatz):
+    """Every word a weighted GHZ state: ``Ry(theta)`` on its first qubit,
+    then CNOTs copying it to the others; one parameter a word, one qubit
+    a wire.
+
+    The grammar's cups are kept (:func:`to_circuit` does not remove them
+    for this ansatz), so composing the words multiplies their amplitudes:
+    outcome ``c`` of the sentence wire has probability proportional to the
+    product over words of ``cos(pi theta)**2`` (``c = 0``) or
+    ``sin(pi theta)**2`` (``c = 1``). This is DisCoCat's Frobenius
+    (commutative) reading of the grammar: a log-linear bag-of-words model
+    written as post-selected circuits.
+
+    >>> from qnlp.parsing import parse
+    >>> circuit = to_circuit(parse('woman cooks meal'), make_ansatz('diagonal'))
+    >>> sorted(s.name for s in circuit.free_symbols)
+    ['cooks__n.r@s@n.l_0', 'meal__n_0', 'woman__n_0']
+    """
+
+    def __init__(self, ob_map: Any) -> None:
+        super().__init__(ob_map, n_layers=1, n_single_qubit_params=1,
+                         single_qubit_rotations=[Ry])
+
+    def params_shape(self, n_qubits: int) -> tuple[int, ...]:
+        return (1,)
+
+    def circuit(self, n_qubits: int, params: Any) -> Any:
+        circuit = Id(n_qubits) >> (Ry(params[0]) @ Id(n_qubits - 1))
+        for target in range(1, n_qubits):
+            circuit = circuit.CX(0, target)
+        return circuit
 
 
 def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
@@ -57,12 +91,19 @@ def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
             return StronglyEntanglingAnsatz(ob_map, n_layers=layers)
         return CIRCUIT_ANSATZE[name](ob_map, n_layers=layers,
                                      n_single_qubit_params=single_qubit_params)
+    if name == 'diagonal':
+        if (noun_qubits, sentence_qubits, layers) != (1, 1, 1):
+            raise ConfigError("ansatz 'diagonal' takes one qubit a wire and "
+                              "one layer (two classes); got noun qubits "
+                              f"{noun_qubits}, sentence qubits "
+                              f"{sentence_qubits}, layers {layers}")
+        return DiagonalAnsatz({n: 1, s: 1})
     if name in TENSOR_ANSATZE:
         ob_map = {n: Dim(dimension), s: Dim(dimension)}
         if name == 'mps':
             return MPSAnsatz(ob_map, bond_dim=dimension)
         return TENSOR_ANSATZE[name](ob_map)
-    known = ', '.join([*CIRCUIT_ANSATZE, *TENSOR_ANSATZE])
+    known = ', '.join([*CIRCUIT_ANSATZE, 'diagonal', *TENSOR_ANSATZE])
     raise ConfigError(f"unknown ansatz {name!r}; choose one of {known}")
 
 
@@ -126,12 +167,13 @@ def to_circuit(diagram: Diagram, ansatz: Any, remove_cups: bool = True,
                frobenius: bool = False) -> Any:
     """Rewrite ``diagram`` and apply ``ansatz`` to it.
 
+    Cups are kept for :class:`DiagonalAnsatz` (its words compose by them).
     With ``frobenius=True`` relative pronouns (*that*, *which*, *who*)
     become spiders and caps (Sadrzadeh, Clark and Coecke 2013) with no
     parameters of their own, instead of trainable word boxes.
     """
     if frobenius:
         diagram = _FROBENIUS(diagram)
-    if remove_cups:
+    if remove_cups and not isinstance(ansatz, DiagonalAnsatz):
         diagram = RemoveCupsRewriter()(diagram)
     return ansatz(diagram)

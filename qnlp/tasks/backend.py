@@ -93,10 +93,9 @@ def evaluate_on_backend(
     trained = load_sentence_run(run_dir)
     ansatz = trained.config['settings'].get('ansatz', 'iqp')
     if ansatz not in CIRCUIT_ANSATZE:
-        raise ConfigError(f"{run_dir}: the {ansatz!r} ansatz is a tensor "
-                          "network, not a circuit; only circuit ansätze "
-                          f"({', '.join(CIRCUIT_ANSATZE)}) run on quantum "
-                          "backends")
+        raise ConfigError(f"{run_dir}: the {ansatz!r} ansatz does not "
+                          "compile for quantum backends; only "
+                          f"{', '.join(CIRCUIT_ANSATZE)} do")
     # Read as the run read its corpus (format and columns of its settings).
     texts, given = trained.task.examples(str(corpus_path), trained.settings,
                                          trained.config)

@@ -84,8 +84,8 @@ class SentenceSettings(CorpusFormatSettings):
     """Every setting of a sentence-classification run."""
     ansatz: str = setting('iqp', 'ansatz of the word boxes',
                           choices=('iqp', 'sim4', 'sim14', 'sim15',
-                                   'strongly-entangling', 'tensor', 'spider',
-                                   'mps'))
+                                   'strongly-entangling', 'diagonal',
+                                   'tensor', 'spider', 'mps'))
     layers: int = setting(1, 'ansatz layers', low=1, high=MAX_LAYERS)
     tagger: str = setting('lexicon', "part-of-speech tagger of the parser "
                                      "(spacy needs qnlp[spacy])",

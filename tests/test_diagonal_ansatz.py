@@ -1,0 +1,54 @@
+"""The diagonal (Frobenius) ansatz: composing words by the grammar's cups
+multiplies their amplitudes, so a sentence's class probabilities are the
+normalised product of its words' cos^2 / sin^2 (a log-linear bag of
+words), checked against that closed form."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from qnlp.compiler import make_ansatz
+from qnlp.errors import ConfigError
+from qnlp.models import DisCoCatClassifier, SentencePipeline
+
+TEXTS = ['woman cooks tasty meal', 'man debugs useful program',
+         'skilful woman prepares tasty dinner']
+
+
+def _product_form(model: DisCoCatClassifier, words: list[str]
+                  ) -> torch.Tensor:
+    """p(c) proportional to the product of cos^2 or sin^2 of pi*theta."""
+    values = model.parameter_values()
+    factors = torch.ones(2, dtype=torch.float64)
+    for word in words:
+        (theta,) = [v for name, v in values.items()
+                    if name.startswith(f'{word}__')]
+        factors *= torch.tensor([math.cos(math.pi * theta) ** 2,
+                                 math.sin(math.pi * theta) ** 2])
+    return factors / factors.sum()
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=11, max_size=11))
+def test_sentence_probabilities_are_the_product_of_word_factors(angles):
+    pipeline = SentencePipeline(ansatz='diagonal')
+    circuits = pipeline.circuits(TEXTS)
+    model = DisCoCatClassifier.from_circuits(circuits, seed=0)
+    assert model.weights.numel() == len(angles)  # one parameter a word
+    with torch.no_grad():
+        model.weights.copy_(torch.tensor(angles, dtype=torch.float64))
+    probabilities = model(circuits)
+    for text, row in zip(TEXTS, probabilities):
+        expected = _product_form(model, text.split())
+        if expected.isfinite().all():
+            assert torch.allclose(row, expected, atol=1e-10)
+
+
+def test_more_than_one_qubit_a_wire_is_refused():
+    with pytest.raises(ConfigError, match="'diagonal' takes one qubit"):
+        make_ansatz('diagonal', sentence_qubits=2)
+    with pytest.raises(ConfigError, match='layers 2'):
+        make_ansatz('diagonal', layers=2)
