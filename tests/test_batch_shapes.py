@@ -39,7 +39,7 @@ def assert_paths_agree(engine: Engine, diagrams, seed: int = 0) -> None:
     torch.testing.assert_close(merged_grads, grads, atol=1e-10, rtol=0)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.lists(random_circuits(), min_size=2, max_size=6),
        st.integers(0, 1000))
 def test_random_mixed_shape_batches(circuits, seed):
@@ -59,7 +59,7 @@ def test_random_mixed_shape_batches(circuits, seed):
 @pytest.mark.parametrize('name', ['iqp', 'sim15', 'tensor'])
 def test_parsed_sentences(bundled_sentences, name):
     ansatz = make_ansatz(name, layers=1)
-    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:24]]
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:12]]
     engine = Engine.from_diagrams(circuits)
     assert engine.prepare(circuits).merged is not None  # several shapes
     assert_paths_agree(engine, circuits)
