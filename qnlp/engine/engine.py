@@ -304,7 +304,8 @@ class Engine:
             self.dtype = resolve_dtype(dtype)
         for plan in self._plans.values():
             plan.to(self.device, self.dtype)
-        self._mergers.clear()  # rebuilt on the next prepare
+        for merger in self._mergers.values():  # one per amplitude type
+            merger.move(self.device)
         return self
 
 

@@ -319,6 +319,11 @@ class Merger:
             self._table = None
         return self._constants[key]
 
+    def move(self, device: torch.device) -> None:
+        """Build the constant table on ``device`` from now on."""
+        if device != self.device:
+            self.device, self._table = device, None
+
     def table(self) -> torch.Tensor:
         """Every constant, flat, after one zero (pool offset 0)."""
         if self._table is None:
