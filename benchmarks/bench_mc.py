@@ -87,6 +87,17 @@ def main() -> None:
         print(f"qnlp seed {seed}: {seconds * 1e3:.2f} ms/epoch, "
               f"test accuracy {qnlp_results[-1][1]:.3f}", flush=True)
 
+    # (c') qnlp seed 0 with every batch run shape by shape (the engine
+    # before batching across shapes), beside the default.
+    model = DisCoCatClassifier.from_circuits(every, seed=0)
+    per_shape_seconds = train(
+        lambda circuits: model(model.engine.prepare(circuits, merge=False)),
+        model.parameters(), train_c, train_y, args.epochs, args.batch_size,
+        0)
+    print(f"qnlp seed 0, shape by shape: {per_shape_seconds * 1e3:.2f} "
+          f"ms/epoch ({per_shape_seconds / qnlp_results[0][0]:.2f}x the "
+          f"default)", flush=True)
+
     # (a) lambeq PytorchQuantumModel from the seed-0 starting point.
     reference = DisCoCatClassifier.from_circuits(every, seed=0)
     lambeq_model = PytorchQuantumModel.from_diagrams(every)
@@ -135,6 +146,9 @@ def main() -> None:
         'train_sentences': len(train_c),
         'lambeq_pytorch_seconds_per_epoch': lambeq_seconds,
         'qnlp_seconds_per_epoch': qnlp_seconds,
+        'qnlp_per_shape_seconds_per_epoch_seed0': per_shape_seconds,
+        'qnlp_seed0_seconds_per_epoch': qnlp_results[0][0],
+        'load_average': os.getloadavg(),
         'epoch_speedup_vs_lambeq_pytorch': ratio,
         'lambeq_numpy_forward_seconds': numpy_forward,
         'qnlp_forward_seconds': qnlp_forward,

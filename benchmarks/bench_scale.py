@@ -23,7 +23,15 @@ the finished batches that were resubmitted are counted
 (``bench_backends.py``); with ``--sweeps`` also ``qnlp compare --jobs``
 (``bench_sweeps.py``).
 
+With ``--shapes`` it instead trains in this one process, on the same
+sentences, batch and seed, the engine running each minibatch shape by
+shape (as before batching across shapes) and merged across shapes
+(``qnlp.engine.merge``), epochs interleaved, and reports both
+throughputs (plan compilation excluded: every plan is compiled first),
+their ratio and the largest difference of the loss trajectories.
+
 Run:  python benchmarks/bench_scale.py [--train-limit N] [--epochs E]
+      python benchmarks/bench_scale.py --shapes --train-limit 2000
 The last line is one JSON object with every figure.
 """
 from __future__ import annotations
@@ -111,7 +119,13 @@ def main() -> None:
                         help='MC corpus for the backend figures')
     parser.add_argument('--sweeps', action='store_true',
                         help='also time qnlp compare --jobs (bench_sweeps)')
+    parser.add_argument('--shapes', action='store_true',
+                        help='only: shape by shape against merged, one '
+                             'process')
     args = parser.parse_args()
+    if args.shapes:
+        print(json.dumps({'benchmark': 'scale_shapes', **_shapes(args)}))
+        return
     figures = {} if args.skip_training else _training(args)
     if not args.skip_backend:
         from bench_backends import run_backend_benchmark
@@ -184,6 +198,88 @@ def _training(args: argparse.Namespace) -> dict:
             'nproc': args.nproc, 'runs': figures,
             'throughput_ratio': speedup, 'wall_ratio': wall_speedup,
             'max_weight_difference': difference}
+
+
+def _sst2_circuits(args: argparse.Namespace) -> tuple[list, list[int]]:
+    """Circuits and labels of the parsed training sentences, as ``qnlp
+    train`` builds them (spaCy tagger, IQP, 1 layer, parse cache)."""
+    from qnlp.errors import ParseError
+    from qnlp.parsing.cache import ParseCache
+    from qnlp.tasks.sentences import (SentenceSettings, make_pipeline,
+                                      read_corpus)
+    corpus_dir = _subset(args.data, Path(tempfile.mkdtemp(
+        prefix='bench_shapes_')), args.train_limit, args.eval_limit)
+    settings = SentenceSettings(tagger=args.tagger, unparsable='skip')
+    corpus = read_corpus(corpus_dir, settings)
+    pipeline = make_pipeline(settings, 2)
+    cache = ParseCache(corpus.fingerprint, pipeline.parser_settings())
+    cached = cache.load()
+    pipeline.remember(cached)
+    texts = [e.text for e in corpus.train]
+    kept = [i for i, r in enumerate(pipeline.analyse_many(texts))
+            if not isinstance(r, ParseError)]
+    if len(pipeline.parses) > len(cached):
+        cache.save(dict(pipeline.parses))
+    pipeline.fit_vocabulary([texts[i] for i in kept])
+    return (pipeline.circuits([texts[i] for i in kept]),
+            [corpus.label_index(corpus.train[i].label) for i in kept])
+
+
+def _shapes(args: argparse.Namespace) -> dict:
+    """SST-2 training throughput, shape by shape against merged."""
+    import torch
+
+    from qnlp.models import DisCoCatClassifier
+    from qnlp.train import nll
+    circuits, labels = _sst2_circuits(args)
+    labels = torch.tensor(labels)
+    models = {merge: DisCoCatClassifier.from_circuits(circuits, seed=0)
+              for merge in ('per-shape', 'merged')}
+    # One engine (it holds plans, not weights): every plan and its
+    # merged program compiled once, before timing.
+    models['merged'].engine = models['per-shape'].engine
+    models['merged'].engine.prepare(circuits, merge=True)
+    optimisers = {k: torch.optim.Adam(m.parameters(), lr=0.05)
+                  for k, m in models.items()}
+    seconds = {k: 0.0 for k in models}
+    losses: dict[str, list[float]] = {k: [] for k in models}
+    print(f"load before: {os.getloadavg()}", flush=True)
+    for epoch in range(args.epochs):
+        order = torch.randperm(len(circuits), generator=torch.Generator(
+            ).manual_seed(epoch)).tolist()
+        for key, model in models.items():
+            start = time.perf_counter()
+            total = 0.0
+            for first in range(0, len(order), args.batch_size):
+                index = order[first:first + args.batch_size]
+                batch = model.engine.prepare(
+                    [circuits[i] for i in index],
+                    merge=False if key == 'per-shape' else None)
+                optimisers[key].zero_grad()
+                loss = nll(model(batch), labels[index])
+                loss.backward()
+                optimisers[key].step()
+                total += float(loss.detach()) * len(index)
+            seconds[key] += time.perf_counter() - start
+            losses[key].append(total / len(order))
+            print(f"epoch {epoch + 1} {key}: {time.perf_counter() - start:.1f}"
+                  f" s, mean loss {losses[key][-1]:.12f}", flush=True)
+    print(f"load after: {os.getloadavg()}")
+    rate = {k: len(circuits) * args.epochs / s for k, s in seconds.items()}
+    gap = max(abs(a - b) for a, b in zip(*losses.values()))
+    weights = float((models['merged'].weights
+                     - models['per-shape'].weights).abs().max())
+    print(f"{len(circuits)} sentences, batch {args.batch_size}: per-shape "
+          f"{rate['per-shape']:.1f} sentences/s, merged "
+          f"{rate['merged']:.1f} sentences/s, ratio "
+          f"{rate['merged'] / rate['per-shape']:.2f}x; loss trajectories "
+          f"differ by at most {gap:.1e}, weights by {weights:.1e}")
+    return {'train_sentences': len(circuits), 'epochs': args.epochs,
+            'batch_size': args.batch_size, 'sentences_per_second': rate,
+            'ratio': rate['merged'] / rate['per-shape'],
+            'losses': losses, 'max_loss_difference': gap,
+            'max_weight_difference': weights,
+            'load_average_after': os.getloadavg()}
 
 
 if __name__ == '__main__':

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
+from qnlp.engine.merge import MergedBatch, Merger
 from qnlp.engine.network import Slot, build_network, shape_key
 from qnlp.engine.plan import Plan, compile_plan
 from qnlp.errors import CompileError, UnknownSymbolError
@@ -52,6 +53,9 @@ class PreparedBatch:
     groups: list[tuple[Plan, torch.Tensor, torch.Tensor]]
     order: torch.Tensor       # inverse permutation back to input order
     size: int
+    #: The same diagrams laid out to run across shapes, when that is
+    #: expected to be faster (see :meth:`Engine.prepare`).
+    merged: MergedBatch | None = None
 
     def __len__(self) -> int:
         return self.size
@@ -64,7 +68,8 @@ class PreparedBatch:
             return self
         return PreparedBatch([(plan, positions.to(device), indices.to(device))
                               for plan, positions, indices in self.groups],
-                             self.order.to(device), self.size)
+                             self.order.to(device), self.size,
+                             self.merged and self.merged.to(device))
 
 
 def collect_symbols(diagrams: Iterable[Any]) -> list[Any]:
@@ -119,6 +124,7 @@ class Engine:
                                for i, name in enumerate(self.input_symbols)}
         self._plans: dict[tuple, Plan] = {}
         self._diagrams: dict[int, tuple[Any, _Compiled]] = {}
+        self._mergers: dict[torch.dtype, Merger] = {}
 
     @classmethod
     def from_diagrams(cls, diagrams: Iterable[Any], **kwargs: Any) -> "Engine":
@@ -187,8 +193,15 @@ class Engine:
             return np.zeros(0, dtype=np.int64)
         return np.concatenate(parts).astype(np.int64)
 
-    def prepare(self, diagrams: Sequence[Any]) -> PreparedBatch:
-        """Compile ``diagrams`` and group them by shape for evaluation."""
+    def prepare(self, diagrams: Sequence[Any],
+                merge: bool | None = None) -> PreparedBatch:
+        """Compile ``diagrams`` and group them by shape for evaluation.
+
+        ``merge``: also lay them out to run across shapes
+        (:mod:`qnlp.engine.merge`): ``True`` whenever their outputs are
+        of one kind, ``False`` never, ``None`` when that is expected to
+        be faster (see :meth:`_merge`).
+        """
         by_plan: dict[int, tuple[Plan, list[int], list[np.ndarray]]] = {}
         for position, diagram in enumerate(diagrams):
             compiled = self.compile(diagram)
@@ -205,7 +218,36 @@ class Engine:
         order = torch.empty(len(visit_order), dtype=torch.long)
         order[torch.tensor(visit_order, dtype=torch.long)] = torch.arange(
             len(visit_order))
-        return PreparedBatch(groups, order, len(diagrams)).to(self.device)
+        merged = None if merge is False else self._merge(
+            groups, visit_order, force=bool(merge))
+        return PreparedBatch(groups, order, len(diagrams), merged
+                             ).to(self.device)
+
+    def _merge(self, groups: list[tuple[Plan, torch.Tensor, torch.Tensor]],
+               visit_order: list[int], force: bool) -> MergedBatch | None:
+        """The batch laid out across shapes, or ``None`` when it cannot
+        be merged (outputs of different kinds) or, unless ``force``, the
+        per-shape path is expected to be faster."""
+        plans = [plan for plan, _, _ in groups]
+        first = plans[0] if plans else None
+        if not plans or (len(plans) < 2 and not force) or any(
+                (p.dtype, p.quantum, p.mixed, p.output_shape)
+                != (first.dtype, first.quantum, first.mixed,
+                    first.output_shape) for p in plans):
+            return None
+        merger = self._mergers.get(first.dtype)
+        if merger is None:
+            merger = self._mergers[first.dtype] = Merger(first.dtype,
+                                                         self.device)
+        programs = [merger.program(plan) for plan in plans]
+        if any(program is None for program in programs):
+            return None
+        where = [(g, row) for g, (_, positions, _) in enumerate(groups)
+                 for row in range(len(positions))]
+        in_order = [None] * len(where)
+        for position, place in zip(visit_order, where):
+            in_order[position] = place
+        return merger.assemble(plans, [ix for _, _, ix in groups], in_order)
 
     # -- evaluation ----------------------------------------------------
     def __call__(self, weights: torch.Tensor,
@@ -225,6 +267,10 @@ class Engine:
                                f"{tuple(weights.shape)}")
         # A batch prepared before the model moved follows the weights.
         batch = batch.to(weights.device)
+        merged = batch.merged
+        if merged is not None and inputs is None and (
+                merged.merger is self._mergers.get(merged.reference.dtype)):
+            return merged(weights)
         results = []
         for plan, positions, indices in batch.groups:
             values = self._gather(weights, indices, positions, inputs)
@@ -258,6 +304,8 @@ class Engine:
             self.dtype = resolve_dtype(dtype)
         for plan in self._plans.values():
             plan.to(self.device, self.dtype)
+        for merger in self._mergers.values():  # one per amplitude type
+            merger.move(self.device)
         return self
 
 

@@ -199,6 +199,8 @@ class Plan:
                 self.slot_local_indices[op.slot] = op.index_map.reshape(-1)
 
         self.n_operands = len(operands)
+        #: The folded operands (read by :mod:`qnlp.engine.merge`).
+        self.operands = operands
         #: Sources of the constant tensors (numpy, kept so that a move to
         #: another dtype rebuilds them exactly, never from a rounded copy).
         self._constant_arrays: list[tuple[int, np.ndarray]] = []
@@ -345,21 +347,9 @@ class Plan:
         return self._read_out(result)
 
     def _read_out(self, amplitudes: torch.Tensor) -> torch.Tensor:
-        batch = amplitudes.shape[0]
         out_size = int(np.prod(self.output_shape, dtype=int))
-        flat = amplitudes.reshape(batch, out_size, -1)
-        if self.mixed:
-            rho = torch.einsum('bot,bpt->bop', flat, flat.conj()).abs()
-            result = rho.reshape(batch, *self.output_shape,
-                                 *self.output_shape)
-        else:
-            probs = flat.real.square() + flat.imag.square()
-            result = probs.sum(-1).reshape(batch, *self.output_shape)
-        dims = tuple(range(1, result.dim()))
-        if not dims:
-            return result.abs()
-        total = result.sum(dim=dims, keepdim=True).clamp_min(1e-9)
-        return result / total
+        return read_out(amplitudes.reshape(amplitudes.shape[0], out_size, -1),
+                        self.output_shape, self.mixed)
 
     def to(self, device: Device = None,
            dtype: torch.dtype | None = None) -> "Plan":
@@ -373,6 +363,25 @@ class Plan:
         self._materialise(self.device if device is None
                           else torch.device(device))
         return self
+
+
+def read_out(flat: torch.Tensor, output_shape: tuple[int, ...],
+             mixed: bool) -> torch.Tensor:
+    """Normalised probabilities (or, if ``mixed``, the normalised absolute
+    density matrix) of amplitudes ``flat`` of shape ``[B, outputs,
+    traced]``, shaped ``[B, *output_shape]`` (twice for a density)."""
+    batch = flat.shape[0]
+    if mixed:
+        rho = torch.einsum('bot,bpt->bop', flat, flat.conj()).abs()
+        result = rho.reshape(batch, *output_shape, *output_shape)
+    else:
+        probs = flat.real.square() + flat.imag.square()
+        result = probs.sum(-1).reshape(batch, *output_shape)
+    dims = tuple(range(1, result.dim()))
+    if not dims:
+        return result.abs()
+    total = result.sum(dim=dims, keepdim=True).clamp_min(1e-9)
+    return result / total
 
 
 def _local_letters(equation: str) -> str:
