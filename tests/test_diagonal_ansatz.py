@@ -52,3 +52,18 @@ def test_more_than_one_qubit_a_wire_is_refused():
         make_ansatz('diagonal', sentence_qubits=2)
     with pytest.raises(ConfigError, match='layers 2'):
         make_ansatz('diagonal', layers=2)
+
+
+
+def test_tiny_post_selected_norms_are_normalised_exactly():
+    """A bug: read-outs were divided by max(norm, 1e-9), so a sentence
+    whose post-selected norm fell below that (a factor of about 1/2 a
+    cup: 30 cups and more) lost its probabilities."""
+    from qnlp.engine.plan import read_out
+    amplitudes = torch.tensor([[[3e-12], [4e-12]]], dtype=torch.complex128)
+    probabilities = read_out(amplitudes, (2,), mixed=False)
+    assert torch.allclose(probabilities, torch.tensor([[0.36, 0.64]],
+                          dtype=torch.float64), atol=1e-12)
+    zero = read_out(torch.zeros(1, 2, 1, dtype=torch.complex128), (2,),
+                    mixed=False)
+    assert torch.equal(zero, torch.zeros(1, 2, dtype=torch.float64))

@@ -380,8 +380,10 @@ def read_out(flat: torch.Tensor, output_shape: tuple[int, ...],
     dims = tuple(range(1, result.dim()))
     if not dims:
         return result.abs()
-    total = result.sum(dim=dims, keepdim=True).clamp_min(1e-9)
-    return result / total
+    # Exactly: post-selecting many qubits (long sentences) leaves norms
+    # far below any fixed floor; only a zero norm stays zero.
+    total = result.sum(dim=dims, keepdim=True)
+    return result / torch.where(total > 0, total, torch.ones_like(total))
 
 
 def _local_letters(equation: str) -> str:
