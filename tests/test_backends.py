@@ -363,10 +363,12 @@ def test_tensor_ansatz_runs_are_refused(trained_run, tmp_path):
     fresh = tmp_path / 'run'
     shutil.copytree(run, fresh, ignore=shutil.ignore_patterns('backend'))
     config = json.loads((fresh / 'config.json').read_text())
-    config['settings']['ansatz'] = 'spider'
-    (fresh / 'config.json').write_text(json.dumps(config))
-    with pytest.raises(ConfigError, match='tensor network'):
-        evaluate_on_backend(fresh, corpus, progress=False)
+    for ansatz, reason in (('spider', 'tensor network'),
+                           ('diagonal', "keeps the grammar's cups")):
+        config['settings']['ansatz'] = ansatz
+        (fresh / 'config.json').write_text(json.dumps(config))
+        with pytest.raises(ConfigError, match=reason):
+            evaluate_on_backend(fresh, corpus, progress=False)
 
 
 def test_compiled_circuit_helper_agrees_with_job_store(tmp_path):
