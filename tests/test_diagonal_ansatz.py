@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from qnlp.compiler import make_ansatz
 from qnlp.errors import ConfigError
@@ -20,7 +20,8 @@ TEXTS = ['woman cooks tasty meal', 'man debugs useful program',
 
 def _product_form(model: DisCoCatClassifier, words: list[str]
                   ) -> torch.Tensor:
-    """p(c) proportional to the product of cos^2 or sin^2 of pi*theta."""
+    """p(c) proportional to the product of cos^2 or sin^2 of pi*theta
+    (unnormalised)."""
     values = model.parameter_values()
     factors = torch.ones(2, dtype=torch.float64)
     for word in words:
@@ -28,11 +29,12 @@ def _product_form(model: DisCoCatClassifier, words: list[str]
                     if name.startswith(f'{word}__')]
         factors *= torch.tensor([math.cos(math.pi * theta) ** 2,
                                  math.sin(math.pi * theta) ** 2])
-    return factors / factors.sum()
+    return factors
 
 
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.floats(-1, 1), min_size=11, max_size=11))
+@example([0.0] * 10 + [-0.5])  # a bug of this test: both classes ~0
 def test_sentence_probabilities_are_the_product_of_word_factors(angles):
     pipeline = SentencePipeline(ansatz='diagonal')
     circuits = pipeline.circuits(TEXTS)
@@ -42,9 +44,11 @@ def test_sentence_probabilities_are_the_product_of_word_factors(angles):
         model.weights.copy_(torch.tensor(angles, dtype=torch.float64))
     probabilities = model(circuits)
     for text, row in zip(TEXTS, probabilities):
-        expected = _product_form(model, text.split())
-        if expected.isfinite().all():
-            assert torch.allclose(row, expected, atol=1e-10)
+        factors = _product_form(model, text.split())
+        # Where both classes are (numerically) impossible, e.g. an angle of
+        # 1/2 beside one of 0, the normalised answer is rounding noise.
+        if factors.sum() > 1e-12:
+            assert torch.allclose(row, factors / factors.sum(), atol=1e-10)
 
 
 def test_more_than_one_qubit_a_wire_is_refused():
