@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from qnlp.baselines.text import FeatureLogisticClassifier
-from qnlp.train.text_estimator import TextClassifier
+from qnlp.baselines.base import TextClassifier
 from qnlp.data.fasta import AMINO_ACIDS
 
 

@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 
 from qnlp.errors import ConfigError
 from qnlp.parsing import tokenise
-from qnlp.train.text_estimator import TextClassifier
+from qnlp.baselines.base import TextClassifier
 
 
 class FeatureLogisticClassifier(TextClassifier):

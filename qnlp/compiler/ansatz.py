@@ -18,6 +18,7 @@ from lambeq import (CircuitAnsatz, IQPAnsatz, MPSAnsatz, RemoveCupsRewriter,
                     Rewriter, Sim4Ansatz,
                     Sim14Ansatz, Sim15Ansatz, SpiderAnsatz,
                     StronglyEntanglingAnsatz, TensorAnsatz)
+from lambeq.backend import quantum
 from lambeq.backend.grammar import Diagram, Ty
 from lambeq.backend.quantum import Id, Ry
 from lambeq.backend.tensor import Dim
@@ -33,17 +34,20 @@ TENSOR_ANSATZE = {'tensor': TensorAnsatz, 'spider': SpiderAnsatz,
 
 
 class DiagonalAnsatz(CircuitAnsatz):
-    """Every word a weighted GHZ state: ``Ry(theta)`` on its first qubit,
-    then CNOTs copying it to the others; one parameter a word, one qubit
-    a wire.
+    """Every word a weighted GHZ state: ``Ry(1/4 + theta)`` on its first
+    qubit (a fixed ``Ry(1/4)`` then the trained ``Ry(theta)``), then CNOTs
+    copying it to the others; one parameter a word, one qubit a wire.
 
-    The grammar's cups are kept (:func:`to_circuit` does not remove them
-    for this ansatz), so composing the words multiplies their amplitudes:
+    The grammar's cups are kept (``keeps_cups``: :func:`to_circuit` does
+    not remove them), so composing the words multiplies their amplitudes:
     outcome ``c`` of the sentence wire has probability proportional to the
-    product over words of ``cos(pi theta)**2`` (``c = 0``) or
-    ``sin(pi theta)**2`` (``c = 1``). This is DisCoCat's Frobenius
+    product over words of ``cos(pi (theta + 1/4))**2`` (``c = 0``) or
+    ``sin(pi (theta + 1/4))**2`` (``c = 1``). This is DisCoCat's Frobenius
     (commutative) reading of the grammar: a log-linear bag-of-words model
-    written as post-selected circuits.
+    written as post-selected circuits, which
+    :mod:`qnlp.engine.products` evaluates in that closed form. At
+    ``theta = 0`` (``initial_angle``) a word weighs both classes equally,
+    so training starts from no opinion and weight decay pulls towards it.
 
     >>> from qnlp.parsing import parse
     >>> circuit = to_circuit(parse('woman cooks meal'), make_ansatz('diagonal'))
@@ -51,15 +55,34 @@ class DiagonalAnsatz(CircuitAnsatz):
     ['cooks__n.r@s@n.l_0', 'meal__n_0', 'woman__n_0']
     """
 
+    #: The grammar's cups stay: the words compose through them.
+    keeps_cups = True
+    #: Why the hardware compiler cannot run these circuits.
+    hardware_refusal = ("keeps the grammar's cups, which the hardware "
+                        "compiler removes")
+    #: The trained angle at which a word weighs both classes equally.
+    initial_angle = 0.0
+    #: How models evaluate these circuits (:mod:`qnlp.engine.products`).
+    closed_form = 'products'
+    #: The fixed rotation before the trained one (turns).
+    OFFSET = 0.25
+
     def __init__(self, ob_map: Any) -> None:
+        # lambeq builds one-qubit words from the rotations alone.
         super().__init__(ob_map, n_layers=1, n_single_qubit_params=1,
-                         single_qubit_rotations=[Ry])
+                         single_qubit_rotations=[self.rotation])
+
+    @classmethod
+    def rotation(cls, theta: Any) -> Any:
+        """``Ry(1/4)`` then ``Ry(theta)``: a word's first qubit."""
+        return Ry(cls.OFFSET) >> Ry(theta)
 
     def params_shape(self, n_qubits: int) -> tuple[int, ...]:
         return (1,)
 
     def circuit(self, n_qubits: int, params: Any) -> Any:
-        circuit = Id(n_qubits) >> (Ry(params[0]) @ Id(n_qubits - 1))
+        circuit = Id(n_qubits) >> (self.rotation(params[0])
+                                   @ Id(n_qubits - 1))
         for target in range(1, n_qubits):
             circuit = circuit.CX(0, target)
         return circuit
@@ -167,13 +190,94 @@ def to_circuit(diagram: Diagram, ansatz: Any, remove_cups: bool = True,
                frobenius: bool = False) -> Any:
     """Rewrite ``diagram`` and apply ``ansatz`` to it.
 
-    Cups are kept for :class:`DiagonalAnsatz` (its words compose by them).
-    With ``frobenius=True`` relative pronouns (*that*, *which*, *who*)
-    become spiders and caps (Sadrzadeh, Clark and Coecke 2013) with no
-    parameters of their own, instead of trainable word boxes.
+    Cups are kept when the ansatz says so (``keeps_cups``, as
+    :class:`DiagonalAnsatz` does: its words compose by them). With
+    ``frobenius=True`` relative pronouns (*that*, *which*, *who*) become
+    spiders and caps (Sadrzadeh, Clark and Coecke 2013) with no
+    parameters of their own, instead of trainable word boxes. The circuit
+    is the one lambeq's ansatz makes, built faster
+    (:func:`apply_ansatz`).
     """
     if frobenius:
         diagram = _FROBENIUS(diagram)
-    if remove_cups and not isinstance(ansatz, DiagonalAnsatz):
+    if remove_cups and not getattr(ansatz, 'keeps_cups', False):
         diagram = RemoveCupsRewriter()(diagram)
-    return ansatz(diagram)
+    return apply_ansatz(ansatz, diagram)
+
+
+def apply_ansatz(ansatz: Any, diagram: Diagram) -> Any:
+    """``ansatz(diagram)``, built layer by layer from each box's circuit.
+
+    lambeq's functor composes the circuit one box at a time, retyping
+    the whole width at each step (quadratic in the sentence's length),
+    and copies every cached box on reuse. Here each distinct box is
+    mapped once per ansatz (the pieces are kept on it) and its layers are
+    laid beside the others with precomputed qubit types; the result is
+    equal (``==``) to lambeq's. Tensor ansätze and diagrams with frames
+    go through lambeq as they are.
+
+    >>> from qnlp.parsing import parse
+    >>> diagram = RemoveCupsRewriter()(parse('woman cooks tasty meal'))
+    >>> ansatz = make_ansatz('iqp')
+    >>> apply_ansatz(ansatz, diagram) == ansatz(diagram)
+    True
+    """
+    if not isinstance(ansatz, CircuitAnsatz) or diagram.has_frames:
+        return ansatz(diagram)
+    pieces = ansatz.__dict__.setdefault('_qnlp_pieces', {})
+    widths = ansatz.__dict__.setdefault('_qnlp_widths', {})
+    powers = ansatz.__dict__.setdefault('_qnlp_powers', [quantum.Ty()])
+
+    def width(ty: Any) -> int:
+        if ty not in widths:
+            widths[ty] = len(ansatz.functor(ty))
+        return widths[ty]
+
+    def power(n: int) -> Any:
+        while len(powers) <= n:
+            powers.append(powers[-1] @ quantum.qubit)
+        return powers[n]
+
+    layers = []
+    for layer in diagram.layers:
+        left, box, right = layer.unpack()
+        piece = pieces.get(box)
+        if piece is None:
+            piece = pieces[box] = [
+                (len(inner.left), inner.box, len(inner.right))
+                for inner in ansatz.functor(box).layers]
+        before, after = width(left), width(right)
+        layers.extend(quantum.Layer(power(before + inner_left), inner_box,
+                                    power(inner_right + after))
+                      for inner_left, inner_box, inner_right in piece)
+    return quantum.Diagram(power(width(diagram.dom)),
+                           power(width(diagram.cod)), layers)
+
+
+#: Every ansatz by name.
+ANSATZ_CLASSES = {**CIRCUIT_ANSATZE, 'diagonal': DiagonalAnsatz,
+                  **TENSOR_ANSATZE}
+
+
+def hardware_refusal(name: str) -> str | None:
+    """Why ansatz ``name`` cannot run on quantum backends, or ``None``.
+
+    >>> hardware_refusal('iqp') is None
+    True
+    >>> hardware_refusal('spider')
+    'is a tensor network, not a circuit'
+    """
+    made = ANSATZ_CLASSES[name]
+    if issubclass(made, TensorAnsatz):
+        return 'is a tensor network, not a circuit'
+    return getattr(made, 'hardware_refusal', None)
+
+
+def initial_angle(name: str) -> float | None:
+    """The angle every word of ansatz ``name`` starts at, or ``None`` for
+    lambeq's uniform draw in ``[0, 1)``.
+
+    >>> initial_angle('diagonal'), initial_angle('iqp')
+    (0.0, None)
+    """
+    return getattr(ANSATZ_CLASSES.get(name), 'initial_angle', None)

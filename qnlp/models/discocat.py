@@ -45,8 +45,10 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from qnlp.compiler import make_ansatz, to_circuit
+from qnlp.compiler import initial_angle, make_ansatz, to_circuit
+from qnlp.compiler.ansatz import ANSATZ_CLASSES
 from qnlp.engine import Engine, PreparedBatch, collect_symbols
+from qnlp.engine.products import ProductBatch, product_probabilities
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.errors import CheckpointError, ConfigError, ParseError
 from qnlp.parsing import Parser
@@ -177,7 +179,8 @@ class DisCoCatClassifier(torch.nn.Module):
         Number of classes; the sentence wire must give at least as many
         outcomes.
     seed:
-        Seeds the uniform ``[0, 1)`` initial angles (lambeq's choice); they
+        Seeds the uniform ``[0, 1)`` initial angles (lambeq's choice;
+        the diagonal ansatz starts every word at its neutral angle 0); they
         are drawn on the CPU in float64, so every device and dtype starts
         from the same numbers.
     dtype, device:
@@ -200,6 +203,12 @@ class DisCoCatClassifier(torch.nn.Module):
         if n_classes < 2:
             raise ConfigError(f"need at least 2 classes, got {n_classes}")
         self.n_classes = n_classes
+        self.ansatz = ansatz
+        #: Where words start (None: uniform in [0, 1), lambeq's choice).
+        self.initial_angle = initial_angle(ansatz)
+        #: Circuits of the diagonal ansatz run in closed form.
+        self.products = getattr(ANSATZ_CLASSES.get(ansatz), 'closed_form',
+                                None) == 'products'
         dtype, device = resolve_dtype(dtype), resolve_device(device)
         self.engine = Engine(symbols, dtype=dtype, device=device)
         self.word_map = None
@@ -211,12 +220,16 @@ class DisCoCatClassifier(torch.nn.Module):
             self.word_map = WordMap(vectors, seed, correction,
                                     partial(symbol_word, ansatz=ansatz),
                                     dtype, device)
-            self._add_to_map(self.engine.symbols, None)
+            self._add_to_map(self.engine.symbols, self.initial_angle)
             return
         generator = torch.Generator().manual_seed(seed)
-        self.weights = torch.nn.Parameter(torch.rand(
-            self.engine.n_weights, generator=generator,
-            dtype=torch.float64).to(device=device, dtype=dtype))
+        start = torch.rand(self.engine.n_weights, generator=generator,
+                           dtype=torch.float64) \
+            if self.initial_angle is None else \
+            torch.full((self.engine.n_weights,), self.initial_angle,
+                       dtype=torch.float64)
+        self.weights = torch.nn.Parameter(start.to(device=device,
+                                                   dtype=dtype))
 
     def _add_to_map(self, names: Sequence[str], fill: float | None) -> None:
         slices = [self.engine.symbol_slice(name) for name in names]
@@ -265,6 +278,8 @@ class DisCoCatClassifier(torch.nn.Module):
         new = [s for s in symbols if s not in self.engine]
         if not new:
             return
+        if fill is None:
+            fill = self.initial_angle
         for symbol in new:
             self.engine.add_symbol(symbol)
         if self.word_map is not None:
@@ -367,12 +382,20 @@ class DisCoCatClassifier(torch.nn.Module):
                            for name in own])
         return weights[index.to(weights.device)]
 
-    def prepare(self, circuits: Sequence[Any]) -> PreparedBatch:
-        """Compile and group ``circuits`` once, for repeated evaluation."""
+    def prepare(self, circuits: Sequence[Any]
+                ) -> PreparedBatch | ProductBatch:
+        """Compile and group ``circuits`` once, for repeated evaluation
+        (circuits of the diagonal ansatz: read their words' gates)."""
+        if self.products:
+            return ProductBatch.of(self.engine, circuits)
         return self.engine.prepare(circuits)
 
-    def forward(self, circuits: Sequence[Any] | PreparedBatch
+    def forward(self, circuits: Sequence[Any] | PreparedBatch | ProductBatch
                 ) -> torch.Tensor:
+        if self.products or isinstance(circuits, ProductBatch):
+            batch = circuits if isinstance(circuits, ProductBatch) else \
+                self.prepare(circuits)
+            return product_probabilities(self.flat_weights(), batch)
         outputs = self.engine(self.flat_weights(), circuits)
         if isinstance(outputs, list):
             raise ConfigError("circuits give outputs of different shapes; "
@@ -385,6 +408,7 @@ class DisCoCatClassifier(torch.nn.Module):
                               f"give {flat.shape[1]} outcomes")
         probs = flat[:, :self.n_classes]
         # Post-selection leaves long sentences tiny norms (a factor of
-        # about 1/2 a cup): normalise exactly, only a zero norm stays zero.
+        # about 1/2 a cup), and tensor ansätze give raw contractions:
+        # normalise exactly, only a zero norm stays zero.
         total = probs.sum(dim=1, keepdim=True)
         return probs / torch.where(total > 0, total, torch.ones_like(total))

@@ -81,7 +81,7 @@ def evaluate_on_backend(
     :class:`~qnlp.engine.jobs.CostEstimate`) before anything is submitted.
     Running it again reuses every finished job.
     """
-    from qnlp.compiler import CIRCUIT_ANSATZE, TENSOR_ANSATZE, Compiler
+    from qnlp.compiler import CIRCUIT_ANSATZE, Compiler, hardware_refusal
     from qnlp.engine.backends import backend_label, get_backend
     from qnlp.engine.jobs import JobStore, default_confirm_above, run_jobs
     from qnlp.engine.shots import counts_to_distribution
@@ -92,11 +92,9 @@ def evaluate_on_backend(
         backend_object = get_backend(backend, options)
     trained = load_sentence_run(run_dir)
     ansatz = trained.config['settings'].get('ansatz', 'iqp')
-    if ansatz not in CIRCUIT_ANSATZE:
-        kind = ('is a tensor network, not a circuit' if ansatz in
-                TENSOR_ANSATZE else 'keeps the grammar\'s cups, which the '
-                'hardware compiler removes')
-        raise ConfigError(f"{run_dir}: the {ansatz!r} ansatz {kind}; only "
+    refusal = hardware_refusal(ansatz)
+    if refusal:
+        raise ConfigError(f"{run_dir}: the {ansatz!r} ansatz {refusal}; only "
                           f"circuit ansätze ({', '.join(CIRCUIT_ANSATZE)}) "
                           "run on quantum backends")
     # Read as the run read its corpus (format and columns of its settings).

@@ -101,6 +101,8 @@ class Settings:
     dtype: str = setting('float64', 'floating precision (complex64 '
                                     'amplitudes with float32)',
                          choices=('float64', 'float32'))
+    weight_decay: float = setting(0.0, 'L2 weight decay of adam and sgd',
+                                  low=0.0, high=1.0)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -119,19 +121,20 @@ class Settings:
                              hints[spec.name], spec.metadata)
             object.__setattr__(self, spec.name, value)
         self.check()
+        self.train_config()   # TrainConfig's own rules (weight decay)
 
     def check(self) -> None:
         """Rules that tie fields together (override in a task)."""
 
     def train_config(self) -> Any:
         """The :class:`qnlp.train.TrainConfig` of these settings (the
-        shared training fields; a task with more, e.g. weight decay,
-        extends it)."""
+        shared training fields)."""
         from qnlp.train import TrainConfig
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
                            lr=self.lr, seed=self.seed,
                            optimizer=self.optimizer, schedule=self.schedule,
-                           patience=self.patience)
+                           patience=self.patience,
+                           weight_decay=self.weight_decay)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Settings":

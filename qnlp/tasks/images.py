@@ -62,8 +62,6 @@ class ImageSettings(Settings):
     batch_size: int = setting(128, 'minibatch size; 0 = the whole training '
                                    'set', low=0)
     lr: float = setting(3e-3, 'learning rate', low=1e-12, high=1e3)
-    weight_decay: float = setting(0.0, 'L2 weight decay of adam and sgd',
-                                  low=0.0, high=1.0)
     schedule: str = setting('onecycle', 'learning-rate schedule (onecycle '
                                         'steps after every minibatch)',
                             choices=('constant', 'cosine', 'step',
@@ -82,14 +80,6 @@ class ImageSettings(Settings):
                                     'before every layer')
     dtype: str = setting('float32', 'floating precision',
                          choices=('float64', 'float32'))
-
-    def check(self) -> None:
-        self.train_config()   # TrainConfig's own rules (weight decay)
-
-    def train_config(self) -> Any:
-        from dataclasses import replace
-        return replace(super().train_config(),
-                       weight_decay=self.weight_decay)
 
 
 def build_network(settings: ImageSettings, shape: Sequence[int],

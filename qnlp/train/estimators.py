@@ -78,7 +78,7 @@ from qnlp.models.kernel import QuantumKernel
 from qnlp.models.vqc import VQCModel, check_features
 from qnlp.parsing import make_parser
 from qnlp.train.optim import AQGD_MOMENTUM
-from qnlp.train.text_estimator import (TextClassifier,
+from qnlp.baselines.base import (TextClassifier,
                                         check_two_classes_or_more)
 from qnlp.train.trainer import Hooks, Split, TrainConfig, fit
 
