@@ -49,3 +49,28 @@ def test_parse_cache_can_be_turned_off(tmp_path, monkeypatch):
     cache = ParseCache('abc', {}, tmp_path)
     cache.save({'woman cooks meal': Parser().analyse('woman cooks meal')})
     assert not cache.path.exists() and cache.load() == {}
+
+
+def test_parses_are_kept_when_a_sentence_stops_the_run(tmp_path, monkeypatch):
+    """A bug: with --unparsable error a failing sentence raised before the
+    cache was written, so a run stopped after minutes of parsing kept
+    nothing; the next run (here with skip) parsed everything again."""
+    import pytest
+
+    from qnlp.tasks import get_task
+    from qnlp.tasks.sentences import SentenceSettings
+    monkeypatch.setenv('QNLP_CACHE_DIR', str(tmp_path / 'cache'))
+    corpus = tmp_path / 'corpus.txt'
+    corpus.write_text('1 woman cooks meal\n0 man debugs program\n'
+                      '1 woman prepares dinner\n0 the the the\n' * 3)
+    task = get_task('sentences')
+    with pytest.raises(ParseError, match='unparsable skip'):
+        task.load(str(corpus), SentenceSettings(epochs=1,
+                                                split=(0.5, 0.25, 0.25)))
+    parsed = []
+    original = Parser.analyse_many
+    monkeypatch.setattr(Parser, 'analyse_many', lambda self, texts: (
+        parsed.extend(texts), original(self, texts))[1])
+    task.load(str(corpus), SentenceSettings(epochs=1, unparsable='skip',
+                                            split=(0.5, 0.25, 0.25)))
+    assert parsed == []

@@ -196,18 +196,23 @@ def _parse_corpus(pipeline: Any, corpus: Any, settings: SentenceSettings,
     cache = ParseCache(corpus.fingerprint, pipeline.parser_settings())
     cached = cache.load()
     pipeline.remember(cached)
-    kept = {name: _parse_shards(pipeline, examples, settings, world,
-                                progress, name)
-            for name, examples in (('train', corpus.train),
-                                   ('dev', corpus.dev), ('test', corpus.test))}
-    new = {text: result for text, result in pipeline.parses.items()
-           if text not in cached}
-    everything = {**cached}
-    for shard in world.all_gather(new):
-        everything.update(shard)
-    if world.is_main and len(everything) > len(cached):
-        cache.save(everything)
-    return kept
+    try:
+        return {name: _parse_shards(pipeline, examples, settings, world,
+                                    progress, name)
+                for name, examples in (('train', corpus.train),
+                                       ('dev', corpus.dev),
+                                       ('test', corpus.test))}
+    finally:
+        # Kept even when a sentence stops the run (--unparsable error):
+        # the next run, with the sentence mended or skipped, parses only
+        # what is new.
+        new = {text: result for text, result in pipeline.parses.items()
+               if text not in cached}
+        everything = {**cached}
+        for shard in world.all_gather(new):
+            everything.update(shard)
+        if world.is_main and len(everything) > len(cached):
+            cache.save(everything)
 
 
 def _split(pipeline: Any, corpus: Any, examples: Sequence[Any],
