@@ -30,6 +30,14 @@ from qnlp.train import estimators
 ESTIMATORS = {
     'QuantumKernelSVC': lambda: estimators.QuantumKernelSVC(reps=1),
     'VQCClassifier': lambda: estimators.VQCClassifier(reps=1, max_iter=1),
+    'TrainedKernelSVC': lambda: estimators.QuantumKernelSVC(
+        reps=1, alignment_steps=2),
+    'ProjectedKernelSVC': lambda: estimators.QuantumKernelSVC(
+        reps=1, kernel='projected'),
+    'QuantumKernelRidge': lambda: estimators.QuantumKernelRidge(reps=1),
+    'QuantumKernelSVR': lambda: estimators.QuantumKernelSVR(
+        reps=1, alignment_steps=2),
+    'VQCRegressor': lambda: estimators.VQCRegressor(reps=1, max_iter=1),
     'DisCoCatEstimator': lambda: estimators.DisCoCatEstimator(epochs=2),
     'BagOfWordsClassifier': baselines.BagOfWordsClassifier,
     'EmbeddingClassifier': baselines.EmbeddingClassifier,
