@@ -156,11 +156,15 @@ class QuantumKernel:
         pass test samples as ``x`` and training samples as ``z``.
         """
         with torch.no_grad():
-            if z is None and type(self) is QuantumKernel:
-                gram = symmetric_gram(self.states(x))
-            else:
-                gram = self.gram(x, z)
+            psi_x = self.states(x)
+            gram = self.training_gram_of_states(psi_x) if z is None \
+                else self.gram_of_states(psi_x, self.states(z))
         return gram.cpu().numpy().astype(np.float64, copy=False)
+
+    def training_gram_of_states(self, states: torch.Tensor) -> torch.Tensor:
+        """The symmetric ``K[i, j]`` of encoded states, one triangle
+        (:func:`symmetric_gram`; no gradient)."""
+        return symmetric_gram(states)
 
 
 class ProjectedQuantumKernel(QuantumKernel):
@@ -185,6 +189,9 @@ class ProjectedQuantumKernel(QuantumKernel):
         distances = torch.cdist(a, b, compute_mode=(
             'donot_use_mm_for_euclid_dist')) ** 2
         return torch.exp(-self.gamma * distances)
+
+    def training_gram_of_states(self, states: torch.Tensor) -> torch.Tensor:
+        return self.gram_of_states(states, states)
 
 
 def reduced_density_features(states: torch.Tensor) -> torch.Tensor:
