@@ -254,3 +254,19 @@ def test_kernel_regressors_are_sklearns_on_qiskits_kernel(make, reference):
         _fidelities(test, train))
     np.testing.assert_allclose(make().fit(X[:15], y[:15]).predict(X[15:]),
                                expected, atol=1e-6)
+
+
+def test_vqc_classifier_takes_a_sparse_pauli_op_read_out():
+    from sklearn.base import clone
+
+    from qnlp.train.estimators import VQCClassifier
+    X = RNG.uniform(0, np.pi, (16, 2))
+    y = (X[:, 0] > X[:, 1]).astype(int)
+    observable = SparsePauliOp(['XZ', 'ZI'], [0.5, 0.5])
+    model = clone(VQCClassifier(reps=1, max_iter=5, readout=observable))
+    probabilities = model.fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(probabilities.sum(1), 1)
+    circuit = model.circuits_[0]
+    with torch.no_grad():
+        expectation = circuit.expectation(circuit.prepare(X)).numpy()
+    np.testing.assert_allclose(probabilities[:, 1], (1 - expectation) / 2)
