@@ -270,3 +270,16 @@ def test_vqc_classifier_takes_a_sparse_pauli_op_read_out():
     with torch.no_grad():
         expectation = circuit.expectation(circuit.prepare(X)).numpy()
     np.testing.assert_allclose(probabilities[:, 1], (1 - expectation) / 2)
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'kernel': 'rbf'}, "unknown kernel 'rbf'; choose from fidelity, "
+                        "projected"),
+    ({'alignment_steps': -1}, 'alignment_steps must not be negative'),
+    ({'kernel': 'projected', 'gamma': 0.0}, 'gamma must be positive'),
+    ({'training_parameters': ParameterVector('w', 1)},
+     "training_parameters name parameters of a qiskit circuit")])
+def test_bad_kernel_options_are_named(options, message):
+    with pytest.raises(ConfigError, match=message):
+        QuantumKernelRidge(**options).fit(RNG.uniform(size=(4, 2)),
+                                          [0.0, 1.0, 2.0, 3.0])

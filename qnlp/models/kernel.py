@@ -40,6 +40,7 @@ import torch
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.engine.statevector import Statevector
+from qnlp.errors import ConfigError
 from qnlp.models.circuits import make_feature_map
 from qnlp.models.qiskit_maps import QiskitFeatureMap
 from qnlp.models.vqc import check_dense_size
@@ -114,6 +115,10 @@ class QuantumKernel:
             self.map = QiskitFeatureMap(feature_map, training_parameters)
             check_dense_size(self.map.n_qubits)
         else:
+            if training_parameters is not None:
+                raise ConfigError("training_parameters name parameters of a "
+                                  "qiskit circuit feature map; for "
+                                  f"{feature_map!r} use trainable=True")
             check_dense_size(n_qubits, reps)
             self.map = (TrainableFeatureMap(feature_map, n_qubits, reps,
                                             entanglement) if trainable
@@ -180,6 +185,8 @@ class ProjectedQuantumKernel(QuantumKernel):
                  gamma: float = 1.0) -> None:
         super().__init__(feature_map, n_qubits, reps, entanglement, dtype,
                          device, trainable, training_parameters)
+        if not gamma > 0:
+            raise ConfigError(f"gamma must be positive, got {gamma}")
         self.gamma = gamma
 
     def gram_of_states(self, psi_x: torch.Tensor,

@@ -397,7 +397,8 @@ class QuantumKernelEstimator(BaseEstimator):
     ``entanglement``, or a parametrised qiskit ``QuantumCircuit`` whose
     ``training_parameters`` are weights), its training by kernel-target
     alignment (``alignment_steps`` Adam steps of rate ``alignment_lr``;
-    with a built-in map, a trainable rotation layer is put in front),
+    with a built-in map, a trainable rotation layer is put in front; a
+    circuit's ``training_parameters`` stay at zero without such steps),
     and the training and test Gram matrices.
 
     After ``fit``: ``kernel_`` (its trained ``weights``, if any),
@@ -425,6 +426,9 @@ class QuantumKernelEstimator(BaseEstimator):
         if self.kernel not in KERNELS:
             raise ConfigError(f"unknown kernel {self.kernel!r}; choose from "
                               f"{', '.join(KERNELS)}")
+        if self.alignment_steps < 0:
+            raise ConfigError(f"alignment_steps must not be negative, got "
+                              f"{self.alignment_steps}")
         options = {'gamma': self.gamma} if self.kernel == 'projected' \
             else {}
         kernel = KERNELS[self.kernel](
