@@ -1,6 +1,9 @@
 """scikit-learn's ``check_estimator`` on every qnlp estimator: how many
 checks pass, fail and are skipped, with the settings the test suite uses
 (``tests/test_sklearn_contract.py``: one layer, three training steps).
+The trained and projected kernel SVCs and the SVR run here only (the
+suite has the plain SVC and the ridge, which share their code), and so
+do the regressors' two checks on ten-qubit data.
 
 Estimators over texts declare string input in their tags; scikit-learn
 then runs only its clone check on them (its other checks feed numeric
@@ -30,6 +33,14 @@ from qnlp.train import estimators
 ESTIMATORS = {
     'QuantumKernelSVC': lambda: estimators.QuantumKernelSVC(reps=1),
     'VQCClassifier': lambda: estimators.VQCClassifier(reps=1, max_iter=1),
+    'TrainedKernelSVC': lambda: estimators.QuantumKernelSVC(
+        reps=1, alignment_steps=2),
+    'ProjectedKernelSVC': lambda: estimators.QuantumKernelSVC(
+        reps=1, kernel='projected'),
+    'QuantumKernelRidge': lambda: estimators.QuantumKernelRidge(reps=1),
+    'QuantumKernelSVR': lambda: estimators.QuantumKernelSVR(
+        reps=1, alignment_steps=2),
+    'VQCRegressor': lambda: estimators.VQCRegressor(reps=1, max_iter=1),
     'DisCoCatEstimator': lambda: estimators.DisCoCatEstimator(epochs=2),
     'BagOfWordsClassifier': baselines.BagOfWordsClassifier,
     'EmbeddingClassifier': baselines.EmbeddingClassifier,

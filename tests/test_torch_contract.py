@@ -122,3 +122,55 @@ def test_tensorboard_missing_is_one_line_and_exit_2(tmp_path, capsys,
     assert status == 2 and len(err) == 1, err
     assert 'pip install tensorboard' in err[0]
     assert not (tmp_path / 'run').exists()
+
+
+def _image_model(entangler: str = 'ring', classes: int = 3) -> torch.nn.Module:
+    from qnlp.models.images import ImageClassifier
+    from qnlp.models.quantum_layers import ParallelQuantumLayer
+    network = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(4, 8),
+        ParallelQuantumLayer(2, 4, 1, entangler=entangler, seed=0),
+        torch.nn.Linear(8, classes))
+    return ImageClassifier(network, channels=1)
+
+
+def _protein_model(**options) -> torch.nn.Module:
+    from qnlp.models.sequence import SequenceClassifier
+    return SequenceClassifier(list('ACDE'), max_length=16, **options)
+
+
+def _vqc_model(**options) -> torch.nn.Module:
+    from qnlp.models.vqc import VQCModel
+    return VQCModel(3, reps=1, **options)
+
+
+@pytest.mark.parametrize('make, other, first', [
+    (_protein_model, lambda: _protein_model(mode='chain'),
+     'mode is "tree" there, "chain" here'),
+    (_protein_model, lambda: _protein_model(qubits=2),
+     'qubits is 1 there, 2 here'),
+    (_image_model, lambda: _image_model(entangler='linear'),
+     r'layer network.2 is "\.\.\..*entangler=ring.*" there, '
+     r'"\.\.\..*entangler=linear.*" here'),
+    (_image_model, lambda: _image_model(classes=4),
+     r'layer network.3 is "Linear\(.*out_features=3.*" there, '
+     r'"Linear\(.*out_features=4.*" here'),
+    (_vqc_model, lambda: _vqc_model(readout='z'),
+     r'readout is \[\["ZZZ", 1.0\]\] there, \[\["IIZ", 1.0\]\] here'),
+    (_vqc_model, lambda: _vqc_model(feature_map='zz'),
+     'feature map is "AngleEncoding')],
+    ids=['protein-mode', 'protein-wires', 'image-entangler',
+         'image-classes', 'vqc-readout', 'vqc-feature-map'])
+def test_checkpoints_of_other_configurations_are_refused(make, other, first,
+                                                         tmp_path):
+    """Through a safetensors file, as the tasks save them; the same
+    configuration loads, a state dict saved before fingerprints loads."""
+    path = str(tmp_path / 'w.safetensors')
+    save_file({k: v.contiguous() for k, v in make().state_dict().items()},
+              path)
+    saved = load_file(path)
+    with pytest.raises(CheckpointError, match=first):
+        other().load_state_dict(saved)
+    make().load_state_dict(saved)
+    legacy = {k: v for k, v in saved.items() if k != '_extra_state'}
+    make().load_state_dict(legacy)

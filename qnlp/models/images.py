@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from qnlp.errors import ConfigError
+from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.quantum_layers import ParallelQuantumLayer, Quanvolution
 
 MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv', 'cnn-quanv',
@@ -51,7 +52,7 @@ def quantum_parameters(model: nn.Module) -> int:
                if isinstance(m, ParallelQuantumLayer))
 
 
-class ImageClassifier(nn.Module):
+class ImageClassifier(Fingerprinted, nn.Module):
     """uint8 images -> logits, the model of an image run.
 
     ``prepare`` scales pixels to [0, 1] on the model's device and dtype
@@ -70,6 +71,14 @@ class ImageClassifier(nn.Module):
         self.network = network
         self.register_buffer('mean', torch.zeros(1, channels, 1, 1))
         self.register_buffer('std', torch.ones(1, channels, 1, 1))
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint must match (:mod:`qnlp.models.fingerprint`):
+        every layer of the network, with its settings (qubits, wires,
+        classes of the last linear layer...)."""
+        return {f'layer {name}': f'{type(module).__name__}('
+                f'{module.extra_repr()})'
+                for name, module in self.network.named_modules(prefix='network')}
 
     def normalise_with(self, images: torch.Tensor) -> None:
         """Use the per-channel mean and standard deviation of the uint8

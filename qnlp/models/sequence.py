@@ -21,7 +21,7 @@ torch.Size([2, 2])
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -31,6 +31,7 @@ from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.errors import ConfigError
 from qnlp.limits import MAX_LAYERS, MAX_SEQUENCE_QUBITS, at_most
+from qnlp.models.fingerprint import Fingerprinted
 from qnlp.parsing.protein import merge_name, n_merge_angles
 
 #: Radians in a turn: token and merge angles are lambeq phases (in turns,
@@ -190,7 +191,7 @@ def chunk_layout(keys: torch.Tensor, groups: int
     return slots, chunk_keys, size
 
 
-class SequenceClassifier(torch.nn.Module):
+class SequenceClassifier(Fingerprinted, torch.nn.Module):
     """Binary classifier over token sequences, chain or tree.
 
     Parameters
@@ -280,6 +281,13 @@ class SequenceClassifier(torch.nn.Module):
     def _basis(self) -> tuple[torch.Tensor, torch.Tensor]:
         return pauli_basis(self.qubits, self._complex,
                            self.token_angles.device)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint must match (:mod:`qnlp.models.fingerprint`)."""
+        return {'vocabulary': ' '.join(self.vocabulary), 'mode': self.mode,
+                'sharing': self.sharing, 'layers': self.layers,
+                'block': self.block, 'qubits': self.qubits,
+                'window': self.window, 'stride': self.stride}
 
     @property
     def n_parameters(self) -> int:

@@ -2,7 +2,8 @@
 
 A sample's angles go through a feature map (no trainable weights), then
 through an ansatz whose weights every sample shares, and a Z-parity (or
-single-Z) readout gives ``P(class 1) = (1 - <O>) / 2``.
+single-Z, or any Pauli sum: :mod:`qnlp.models.observables`) readout
+gives ``P(class 1) = (1 - <O>) / 2`` (a regressor reads ``<O>`` itself).
 
 The ansatz is built layer by layer, each layer's one-qubit rotations as
 one fused matrix product (no Kronecker chain), its CX gates as one
@@ -32,8 +33,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.engine.statevector import Statevector
-from qnlp.models.circuits import (EfficientSU2, make_feature_map, readout,
-                                  readout_signs, READOUTS)
+from qnlp.models.circuits import EfficientSU2, make_feature_map
+from qnlp.models.fingerprint import Fingerprinted
+from qnlp.models.observables import pauli_sum
 from qnlp.errors import ConfigError
 from qnlp.limits import MAX_DENSE_QUBITS, MAX_LAYERS, at_most
 
@@ -71,8 +73,14 @@ def check_features(estimator: Any, X: Any) -> np.ndarray:
     return validate_data(estimator, X, dtype=np.float64, reset=False)
 
 
-class VariationalCircuit(torch.nn.Module):
+class VariationalCircuit(Fingerprinted, torch.nn.Module):
     """Feature map + EfficientSU2 ansatz + readout; weights in ``weights``.
+
+    ``readout``: ``parity`` (``Z...Z``), ``z`` (``Z`` of qubit 0) or any
+    Pauli sum :func:`~qnlp.models.observables.pauli_sum` accepts (a
+    string ``'XZ'``, ``[('ZI', 0.5), ('IZ', 0.5)]``, a qiskit
+    ``SparsePauliOp``); for class probabilities its eigenvalues should
+    lie in ``[-1, 1]`` (``P`` is clamped to ``[0, 1]``).
 
     ``forward`` takes encoded states (from :meth:`encode`, which needs no
     gradient and can be computed once per data set) and returns the
@@ -85,14 +93,12 @@ class VariationalCircuit(torch.nn.Module):
                  feature_reps: int = 1, reps: int = 2,
                  entanglement: str = 'linear',
                  feature_entanglement: str = 'linear',
-                 readout: str = 'parity', seed: int = 0,
+                 readout: Any = 'parity', seed: int = 0,
                  dtype: torch.dtype = torch.float64,
                  device: Device = None) -> None:
         super().__init__()
         check_dense_size(n_qubits, reps, feature_reps)
-        if readout not in READOUTS:
-            raise ConfigError(f"unknown readout {readout!r}; choose from "
-                              f"{', '.join(READOUTS)}")
+        self.observable = pauli_sum(readout, n_qubits)
         self.n_qubits = n_qubits
         self.feature_map = make_feature_map(feature_map, n_qubits,
                                             feature_reps,
@@ -122,13 +128,26 @@ class VariationalCircuit(torch.nn.Module):
         """``<O>`` per sample after the ansatz."""
         if len(states) <= 2 ** self.n_qubits:
             evolved = self.ansatz.apply(Statevector(states), self.weights)
-            return readout(evolved, self.readout)
-        # <O> = s M D M^H s^H: one 2**n x 2**n observable for the batch
+            return self.observable.expectation(evolved.amplitudes)
+        # <O> = e O^T e^H for the evolved rows e = s M: one 2**n x 2**n
+        # observable M O^T M^H for the batch (M D M^H for a diagonal O)
         m = self.unitary()
-        signs = readout_signs(self.n_qubits, self.readout, m.real.dtype,
-                              m.device)
-        observable = (m * signs) @ m.mH
+        if self.observable.diagonal:
+            observable = (m * self.observable.signs(m.real.dtype,
+                                                    m.device)) @ m.mH
+        else:
+            observable = m @ self.observable.matrix(m.dtype, m.device).T \
+                @ m.mH
         return ((states @ observable) * states.conj()).sum(1).real
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint of this circuit must match (see
+        :class:`~qnlp.models.fingerprint.Fingerprinted`)."""
+        return {'qubits': self.n_qubits,
+                'feature map': repr(self.feature_map),
+                'ansatz': repr(self.ansatz),
+                'readout': list(zip(self.observable.labels,
+                                    self.observable.coefficients))}
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         """``P(class 1)`` per sample."""
@@ -156,3 +175,17 @@ class VQCModel(VariationalCircuit):
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         p = super().forward(states)
         return torch.stack([1 - p, p], dim=1)
+
+
+class VQCRegressionModel(VQCModel):
+    """The circuit as a regression model of :func:`qnlp.train.fit`:
+    ``forward`` gives the read-out's expectation ``<O>`` per sample.
+
+    >>> model = VQCRegressionModel(2, reps=1, readout=[('ZI', 0.5), ('IZ', 0.5)])
+    >>> values = model(model.prepare(torch.rand(3, 2)))
+    >>> tuple(values.shape), bool((values.abs() <= 1).all())
+    ((3,), True)
+    """
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.expectation(states)

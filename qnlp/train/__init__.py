@@ -11,6 +11,9 @@ from typing import Any
 _HOMES = {
     'DisCoCatEstimator': 'qnlp.train.estimators',
     'QuantumKernelSVC': 'qnlp.train.estimators',
+    'QuantumKernelRidge': 'qnlp.train.estimators',
+    'QuantumKernelSVR': 'qnlp.train.estimators',
+    'VQCRegressor': 'qnlp.train.estimators',
     'Hooks': 'qnlp.train.trainer', 'Split': 'qnlp.train.trainer',
     'TrainConfig': 'qnlp.train.trainer', 'cross_entropy': 'qnlp.train.trainer',
     'evaluate': 'qnlp.train.trainer', 'fit': 'qnlp.train.trainer',
