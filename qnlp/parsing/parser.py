@@ -29,6 +29,7 @@ from lambeq.backend.grammar import Cup, Diagram, Layer, Word
 
 from qnlp.errors import ConfigError, ParseError
 from qnlp.limits import MAX_TOKENS
+from qnlp.parsing.diagrams import pregroup_diagram
 from qnlp.parsing.lexicon import LexiconTagger
 from qnlp.parsing.types import CATEGORY_TYPES
 
@@ -240,7 +241,7 @@ class Parse:
         if template is None:
             boxes = [Word(f'w{i}', CATEGORY_TYPES[category])
                      for i, category in enumerate(self.categories)]
-            template = Diagram.create_pregroup_diagram(
+            template = pregroup_diagram(
                 boxes, [(Cup, left, right) for left, right in self.cups])
             if len(_TEMPLATES) >= _CACHE_LIMIT:
                 _TEMPLATES.clear()
