@@ -31,7 +31,7 @@ import torch
 
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.engine.merge import MergedBatch, Merger
-from qnlp.engine.network import Slot, build_network, shape_key
+from qnlp.engine.network import Slot, as_lambeq, build_network, shape_key
 from qnlp.engine.plan import Plan, compile_plan
 from qnlp.errors import CompileError, UnknownSymbolError
 
@@ -128,8 +128,9 @@ class Engine:
 
     @classmethod
     def from_diagrams(cls, diagrams: Iterable[Any], **kwargs: Any) -> "Engine":
-        """An engine over every symbol of ``diagrams``, sorted by name."""
-        return cls(collect_symbols(diagrams), **kwargs)
+        """An engine over every symbol of ``diagrams`` (lambeq or DisCoPy
+        diagrams), sorted by name."""
+        return cls(collect_symbols(as_lambeq(d) for d in diagrams), **kwargs)
 
     def add_symbol(self, symbol: Any) -> None:
         """Append ``symbol`` to the weight layout (no-op if present)."""
@@ -160,14 +161,16 @@ class Engine:
 
     # -- compilation ---------------------------------------------------
     def compile(self, diagram: Any) -> _Compiled:
-        """The plan and slot indices of ``diagram`` (cached)."""
+        """The plan and slot indices of ``diagram`` (cached by identity;
+        a DisCoPy diagram is converted to lambeq once, here)."""
         cached = self._diagrams.get(id(diagram))
         if cached is not None and cached[0] is diagram:
             return cached[1]
-        key, slots = shape_key(diagram)
+        converted = as_lambeq(diagram)
+        key, slots = shape_key(converted)
         plan = self._plans.get(key)
         if plan is None:
-            plan = compile_plan(build_network(diagram), self.dtype,
+            plan = compile_plan(build_network(converted), self.dtype,
                                 self.device)
             self._plans[key] = plan
         compiled = _Compiled(plan, self._indices(plan, slots))

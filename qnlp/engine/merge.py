@@ -52,7 +52,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from qnlp.engine.plan import Plan, read_out
+from qnlp.engine.plan import Plan, read_out, rotations
 
 
 def _pattern(labels: Sequence[int], dims: dict[int, int],
@@ -95,8 +95,8 @@ class Program:
 
     Tensors are numbered leaves first (the plan's operands), then one per
     step. ``leaves`` says where each leaf comes from: ``('constant',
-    array)``, ``('gate', column, scale, coefficients)`` or ``('weight',
-    start, stop)`` (columns of the plan's slot values).
+    array)``, ``('gate',)`` (built from the plan's ``gate_arrays``) or
+    ``('weight', start, stop)`` (columns of the plan's slot values).
     """
     leaves: list[tuple]
     sizes: list[int]
@@ -122,9 +122,7 @@ def build_program(plan: Plan) -> Program | None:
         if op.is_constant:
             leaves.append(('constant', np.asarray(op.array)))
         elif op.coefficients is not None:
-            start, _ = plan.slot_columns[op.slot]
-            scale = network.slots[op.slot].scale * math.pi
-            leaves.append(('gate', start, scale, op.coefficients))
+            leaves.append(('gate',))
         else:
             start, stop = plan.slot_columns[op.slot]
             leaves.append(('weight', start, stop))
@@ -281,31 +279,31 @@ class Merger:
         if cached is None or cached[0] is not plan:
             program = build_program(plan)
             cached = (plan, None if program is None else
-                      self._lay_out(program))
+                      self._lay_out(plan, program))
             self._layouts[id(plan)] = cached
         return cached[1]
 
-    def _lay_out(self, program: Program) -> _Layout:
+    def _lay_out(self, plan: Plan, program: Program) -> _Layout:
         constants: list[tuple[int, int]] = []
-        gates: dict[int, list] = {}
         weights = []
         for leaf, source in enumerate(program.leaves):
             if source[0] == 'constant':
                 constants.append((leaf, self._constant(source[1])))
-            elif source[0] == 'gate':
-                _, column, scale, coefficients = source
-                size = coefficients[0].size
-                gates.setdefault(size, []).append(
-                    (leaf, column, scale, coefficients.reshape(3, size)))
-            else:
+            elif source[0] == 'weight':
                 weights.append((leaf, source[1], source[2]))
+        # The plan's gate groups (by tensor shape), regrouped by size.
+        gates: dict[int, list] = {}
+        for positions, columns, scales, coeff in plan.gate_arrays:
+            size = coeff[0, 0].size
+            gates.setdefault(size, []).append(
+                (positions, columns, scales,
+                 coeff.reshape(3, len(positions), size)))
         pairs = np.array(constants, dtype=np.int64).reshape(-1, 2)
         return _Layout(
             program, (pairs[:, 0], pairs[:, 1]),
-            {size: (np.array([m[0] for m in members]),
-                    np.array([m[1] for m in members]),
-                    np.array([m[2] for m in members]),
-                    np.stack([m[3] for m in members], axis=1))
+            {size: tuple(np.concatenate([np.asarray(m[part]) for m in members],
+                                        axis=part // 3)
+                         for part in range(4))
              for size, members in gates.items()},
             weights, _blocks(program))
 
@@ -452,10 +450,8 @@ class MergedBatch:
     def __call__(self, weights: torch.Tensor) -> torch.Tensor:
         parts = [self.merger.table()]
         for columns, scales, coefficients in self.gate_groups:
-            phases = weights[columns] * scales
-            parts.append((coefficients[0] + torch.cos(phases)[:, None]
-                          * coefficients[1] + torch.sin(phases)[:, None]
-                          * coefficients[2]).reshape(-1))
+            parts.append(rotations(weights[columns] * scales,
+                                   coefficients).reshape(-1))
         if len(self.weight_index):
             parts.append(weights[self.weight_index].to(self.merger.dtype))
         pool = torch.cat(parts)
