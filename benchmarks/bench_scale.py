@@ -221,8 +221,16 @@ def _sst2_circuits(args: argparse.Namespace) -> tuple[list, list[int]]:
     if len(pipeline.parses) > len(cached):
         cache.save(dict(pipeline.parses))
     pipeline.fit_vocabulary([texts[i] for i in kept])
-    return (pipeline.circuits([texts[i] for i in kept]),
-            [corpus.label_index(corpus.train[i].label) for i in kept])
+    circuits, labels = [], []
+    for i in kept:
+        try:
+            circuits += pipeline.circuits([texts[i]])
+        except ValueError:  # lambeq's cup removal fails on a few parses
+            continue
+        labels.append(corpus.label_index(corpus.train[i].label))
+    print(f"{len(kept) - len(circuits)} parsed sentences left out: "
+          "lambeq's cup removal fails on them", flush=True)
+    return circuits, labels
 
 
 def _shapes(args: argparse.Namespace) -> dict:

@@ -71,3 +71,20 @@ def test_one_shape_stays_per_shape():
     engine = Engine(SYMBOLS)
     assert engine.prepare(circuits).merged is None
     assert engine.prepare(circuits, merge=True).merged is not None
+
+
+def test_batches_prepared_earlier_survive_new_constants():
+    # Later batches add their constant tensors to the engine's table; a
+    # batch laid out before reads only the part of it that it knew.
+    a, b = SYMBOLS[:2]
+    first = [q.Ket(0) >> q.Rx(a), q.Ket(0, 0) >> q.Rx(a) @ q.Ry(b) >> q.CX
+             >> q.Bra(0) @ q.Id(1)]
+    later = [q.Ket(1) >> q.H >> q.Rz(b) >> q.X, q.Ket(0) >> q.Ry(a) >> q.Y]
+    engine = Engine(SYMBOLS)
+    weights = torch.linspace(0.1, 0.9, engine.n_weights, dtype=torch.float64)
+    batch = engine.prepare(first, merge=True)
+    before = engine(weights, batch)
+    engine.prepare(later, merge=True)
+    torch.testing.assert_close(engine(weights, batch), before, atol=0, rtol=0)
+    torch.testing.assert_close(before, engine(weights, engine.prepare(
+        first, merge=False)), atol=1e-12, rtol=0)

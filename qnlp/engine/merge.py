@@ -11,6 +11,9 @@ takes about ``log2 n`` rounds), and all pairwise contractions of one
 round with the same matrix sizes, whatever diagram they belong to, run
 as one gather from the pool and one batched ``matmul``. The cost of a
 batch is then a few operations per round and matrix size, not per shape.
+Each round's pool holds only the tensors still to be read (its results,
+then what it carries over), so it shrinks about by half a round, and so
+does the gradient work of its gather.
 
 A pairwise contraction ``A, B -> C`` is read as a batched matrix
 product ``C[h, i, j] = sum_k A[h, i, k] B[h, k, j]``: ``h`` runs over
@@ -214,20 +217,29 @@ class _Block:
     """One program's steps of one round with one matrix shape, with
     their gather offsets relative to the input tensors' addresses."""
     outputs: np.ndarray        # tensor numbers of the results
-    out_offsets: np.ndarray    # where each result starts in the block
-    out_size: int              # entries of the block, per diagram
+    out_sizes: np.ndarray      # entries of each result
     first: tuple[np.ndarray, np.ndarray]   # (source tensors, offsets)
     second: tuple[np.ndarray, np.ndarray]
 
 
+#: Round in which a program's result is "consumed": after every round.
+_END = np.iinfo(np.int64).max
+
+
 @dataclass
 class _Layout:
-    """A program as the merger lays it out (constants at their table
-    offsets, gates by size, blocks by round and shape)."""
+    """A program as the merger lays it out: per tensor its size, the
+    round whose buffer first holds it and the round that reads it;
+    constants at their table offsets, gates by size, weight leaves and
+    their value columns, blocks by round and shape."""
     program: Program
-    constants: tuple[np.ndarray, np.ndarray]   # leaf numbers, offsets
+    sizes: np.ndarray
+    appears: np.ndarray        # leaves 0, the result of round r: r + 1
+    consumed: np.ndarray       # round reading it (_END: the final tensor)
+    constants: np.ndarray      # table offset per tensor, -1 if none
     gates: dict[int, tuple]    # size -> (leaves, columns, scales, coeffs)
-    weights: list[tuple[int, int, int]]        # (leaf, start, stop)
+    weight_leaves: np.ndarray
+    weight_columns: np.ndarray  # their value columns, concatenated
     rounds: list[dict[tuple[int, int, int], _Block]]
 
 
@@ -237,24 +249,26 @@ def _blocks(program: Program) -> list[dict[tuple[int, int, int], _Block]]:
     for number, step in enumerate(program.steps):
         rounds[step.round].setdefault(step.shape, []).append(
             (base + number, step))
-    laid = []
-    for groups in rounds:
-        blocks = {}
-        for shape, members in groups.items():
-            sizes = [program_size(step) for _, step in members]
-            blocks[shape] = _Block(
+    return [{shape: _Block(
                 np.array([t for t, _ in members]),
-                np.cumsum([0] + sizes[:-1]).astype(np.int64), sum(sizes),
+                np.array([program_size(step) for _, step in members]),
                 _sources([(s.first, s.first_index) for _, s in members]),
                 _sources([(s.second, s.second_index) for _, s in members]))
-        laid.append(blocks)
-    return laid
+             for shape, members in groups.items()} for groups in rounds]
 
 
 def _sources(parts: list[tuple[int, np.ndarray]]
              ) -> tuple[np.ndarray, np.ndarray]:
     return (np.concatenate([np.full(len(ix), t) for t, ix in parts]),
             np.concatenate([ix for _, ix in parts]))
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + n) for s, n in zip(starts,
+    lengths)])`` in a few vectorised operations."""
+    total = int(lengths.sum())
+    firsts = np.cumsum(lengths) - lengths
+    return np.arange(total) + np.repeat(starts - firsts, lengths)
 
 
 class Merger:
@@ -284,11 +298,12 @@ class Merger:
         return cached[1]
 
     def _lay_out(self, plan: Plan, program: Program) -> _Layout:
-        constants: list[tuple[int, int]] = []
-        weights = []
+        count = len(program.sizes)
+        constants = np.full(count, -1, dtype=np.int64)
+        weights: list[tuple[int, int, int]] = []
         for leaf, source in enumerate(program.leaves):
             if source[0] == 'constant':
-                constants.append((leaf, self._constant(source[1])))
+                constants[leaf] = self._constant(source[1])
             elif source[0] == 'weight':
                 weights.append((leaf, source[1], source[2]))
         # The plan's gate groups (by tensor shape), regrouped by size.
@@ -298,14 +313,23 @@ class Merger:
             gates.setdefault(size, []).append(
                 (positions, columns, scales,
                  coeff.reshape(3, len(positions), size)))
-        pairs = np.array(constants, dtype=np.int64).reshape(-1, 2)
+        leaves = len(program.leaves)
+        appears = np.zeros(count, dtype=np.int64)
+        consumed = np.full(count, _END, dtype=np.int64)
+        for number, step in enumerate(program.steps):
+            appears[leaves + number] = step.round + 1
+            consumed[[step.first, step.second]] = step.round
         return _Layout(
-            program, (pairs[:, 0], pairs[:, 1]),
+            program, np.asarray(program.sizes, dtype=np.int64), appears,
+            consumed, constants,
             {size: tuple(np.concatenate([np.asarray(m[part]) for m in members],
                                         axis=part // 3)
                          for part in range(4))
              for size, members in gates.items()},
-            weights, _blocks(program))
+            np.array([leaf for leaf, _, _ in weights], dtype=np.int64),
+            np.concatenate([np.arange(start, stop) for _, start, stop
+                            in weights] or [np.zeros(0, dtype=np.int64)]),
+            _blocks(program))
 
     def _constant(self, array: np.ndarray) -> int:
         flat = np.ascontiguousarray(array, dtype=complex).reshape(-1)
@@ -336,79 +360,100 @@ class Merger:
                  where: Sequence[tuple[int, int]]) -> "MergedBatch":
         """Lay out a batch: ``indices[p]`` holds the flat weight indices
         of the diagrams of ``plans[p]`` (one row each), ``where[n]`` the
-        ``(plan, row)`` of the ``n``-th diagram in the caller's order."""
-        layouts = [self._layout(plan) for plan in plans]
+        ``(plan, row)`` of the ``n``-th diagram in the caller's order.
+
+        Every tensor of every diagram gets a global number; the buffer
+        of round ``r`` holds the tensors that exist by then and are still
+        to be read (the first: the constant table, gates, weights; each
+        next: the round's results, then what it carries over), so the
+        buffers shrink as the rounds go.
+        """
+        by_plan = [self._layout(plan) for plan in plans]
+        lays = [by_plan[p] for p, _ in where]
         rows = [np.asarray(ix.cpu()) for ix in indices]
-        counts = [len(r) for r in rows]
-        # Leaves: constants (shared, in the table), gates by size, weights.
-        address = [np.zeros((n, len(lay.program.sizes)), dtype=np.int64)
-                   for n, lay in zip(counts, layouts)]
-        for lay, addr in zip(layouts, address):
-            addr[:, lay.constants[0]] = lay.constants[1]
-        offset = self._offset
+        values = [rows[p][r] for p, r in where]   # weight index per column
+        counts = np.array([len(lay.sizes) for lay in lays])
+        base = np.cumsum(counts) - counts          # first global number
+        sizes = np.concatenate([lay.sizes for lay in lays])
+        appears = np.concatenate([lay.appears for lay in lays])
+        consumed = np.concatenate([lay.consumed for lay in lays])
+        constants = np.concatenate([lay.constants for lay in lays])
+        is_constant = constants >= 0
+        address = np.where(is_constant, constants, -1)
+        table = self._offset   # the table so far (it only grows)
+        # Buffer 0: the table, then gates by size, then weights.
+        offset = table
         real = self.dtype.to_real()
         gate_groups = []
-        for size in sorted({s for lay in layouts for s in lay.gates}):
-            columns, scales, coefficients = [], [], []
-            for lay, r, n, addr in zip(layouts, rows, counts, address):
-                if size not in lay.gates:
-                    continue
-                leaves, cols, scale, coeffs = lay.gates[size]
-                addr[:, leaves] = offset + size * np.arange(
-                    n * len(leaves)).reshape(n, -1)
-                offset += size * n * len(leaves)
-                columns.append(r[:, cols].reshape(-1))
-                scales.append(np.tile(scale, n))
-                coefficients.append(np.tile(coeffs, (1, n, 1)))
+        for size in sorted({s for lay in lays for s in lay.gates}):
+            members = [(n, lay.gates[size]) for n, lay in enumerate(lays)
+                       if size in lay.gates]
+            leaves = np.concatenate([base[n] + g[0] for n, g in members])
+            address[leaves] = offset + size * np.arange(len(leaves))
+            offset += size * len(leaves)
             gate_groups.append((
-                torch.from_numpy(np.concatenate(columns)),
-                torch.as_tensor(np.concatenate(scales), dtype=real),
-                torch.as_tensor(np.concatenate(coefficients, axis=1),
-                                dtype=self.dtype)))
-        weight_parts = []
-        for lay, r, n, addr in zip(layouts, rows, counts, address):
-            for leaf, start, stop in lay.weights:
-                addr[:, leaf] = offset + np.arange(n) * (stop - start)
-                offset += n * (stop - start)
-                weight_parts.append(r[:, start:stop].reshape(-1))
-        weight_index = (np.concatenate(weight_parts) if weight_parts
-                        else np.zeros(0, dtype=np.int64))
-        # Rounds: every program's block of one shape after the other.
-        rounds = []
-        for round_ in range(max(lay.program.rounds for lay in layouts)):
+                torch.from_numpy(np.concatenate(
+                    [values[n][g[1]] for n, g in members])),
+                torch.as_tensor(np.concatenate([g[2] for _, g in members]),
+                                dtype=real),
+                torch.as_tensor(np.concatenate([g[3] for _, g in members],
+                                               axis=1), dtype=self.dtype)))
+        leaves = np.concatenate([base[n] + lay.weight_leaves
+                                 for n, lay in enumerate(lays)])
+        address[leaves] = offset + np.cumsum(sizes[leaves]) - sizes[leaves]
+        length = offset + int(sizes[leaves].sum())   # of the buffer
+        weight_index = np.concatenate([values[n][lay.weight_columns]
+                                       for n, lay in enumerate(lays)])
+        # Rounds: one gather of both factors of every step and of what is
+        # carried over, then one matmul per matrix shape.
+        table_at, rounds = 0, []
+        for round_ in range(max(lay.program.rounds for lay in lays)):
             members: dict[tuple, list] = {}
-            for p, lay in enumerate(layouts):
+            for n, lay in enumerate(lays):
                 if round_ < len(lay.rounds):
                     for shape, block in lay.rounds[round_].items():
-                        members.setdefault(shape, []).append((p, block))
-            shapes, first, second = [], [], []
+                        members.setdefault(shape, []).append((n, block))
+            shapes, firsts, seconds, outputs = [], [], [], []
             for shape, blocks in members.items():
-                length = 0
-                for p, block in blocks:
-                    addr, n = address[p], counts[p]
-                    first.append((addr[:, block.first[0]]
-                                  + block.first[1]).reshape(-1))
-                    second.append((addr[:, block.second[0]]
-                                   + block.second[1]).reshape(-1))
-                    addr[:, block.outputs] = (
-                        offset + block.out_offsets
-                        + block.out_size * np.arange(n)[:, None])
-                    offset += n * block.out_size
-                    length += n * block.out_size
-                shapes.append((shape, length))
-            rounds.append((shapes, torch.from_numpy(np.concatenate(first)),
-                           torch.from_numpy(np.concatenate(second))))
-        programs = [lay.program for lay in layouts]
+                for factors, part in ((firsts, 'first'), (seconds, 'second')):
+                    tensors = np.concatenate(
+                        [base[n] + getattr(b, part)[0] for n, b in blocks])
+                    factors.append(address[tensors] + np.concatenate(
+                        [getattr(b, part)[1] for _, b in blocks]))
+                outputs.append(np.concatenate(
+                    [base[n] + b.outputs for n, b in blocks]))
+                i, _, j = shape
+                shapes.append((shape, int(sizes[outputs[-1]].sum()) // (i * j)))
+            made = np.concatenate(outputs)
+            address[made] = np.cumsum(sizes[made]) - sizes[made]
+            offset = int(sizes[made].sum())
+            carried = [np.zeros(0, dtype=np.int64)]
+            if np.any(is_constant & (consumed > round_)):
+                carried.append(table_at + np.arange(table))
+                table_at, offset = offset, offset + table
+            alive = np.flatnonzero(~is_constant & (appears <= round_)
+                                   & (consumed > round_))
+            carried.append(_ranges(address[alive], sizes[alive]))
+            address[alive] = offset + np.cumsum(sizes[alive]) - sizes[alive]
+            address[is_constant] = table_at + constants[is_constant]
+            parts = [np.concatenate(firsts), np.concatenate(seconds),
+                     np.concatenate(carried)]
+            length = int(sizes[made].sum()) + len(parts[2])
+            rounds.append((shapes, [len(f) for f in firsts]
+                           + [len(f) for f in seconds] + [len(parts[2])],
+                           torch.from_numpy(np.concatenate(parts))))
+        programs = [lay.program for lay in lays]
         width = max(program.traced_size for program in programs)
         out = programs[0].final_index.size // programs[0].traced_size
-        final = np.zeros((len(where), out, width), dtype=np.int64)
-        for n, (p, r) in enumerate(where):
-            program = programs[p]
+        # Padding reads one zero appended after the last buffer.
+        final = np.full((len(where), out, width), length, dtype=np.int64)
+        for n, program in enumerate(programs):
             final[n, :, :program.traced_size] = (
-                program.final_index + address[p][r, program.final]
+                program.final_index + address[base[n] + program.final]
             ).reshape(out, -1)
-        return MergedBatch(self, gate_groups, torch.from_numpy(weight_index),
-                           rounds, torch.from_numpy(final), plans[0],
+        return MergedBatch(self, table, gate_groups,
+                           torch.from_numpy(weight_index), rounds,
+                           torch.from_numpy(final), plans[0],
                            len(where)).to(self.device)
 
 
@@ -421,14 +466,17 @@ def program_size(step: _Step) -> int:
 class MergedBatch:
     """A laid-out batch: call it with the flat weights (see module doc)."""
 
-    def __init__(self, merger: Merger, gate_groups: list, weight_index,
-                 rounds: list, final: torch.Tensor, reference: Plan,
-                 size: int) -> None:
+    def __init__(self, merger: Merger, table: int, gate_groups: list,
+                 weight_index: torch.Tensor, rounds: list,
+                 final: torch.Tensor, reference: Plan, size: int) -> None:
         self.merger = merger
+        self.table = table    # entries of the constant table it reads
         self.gate_groups = gate_groups
         self.weight_index = weight_index
-        #: Per round: ((matrix shape, result entries) per group, gather
-        #: indices of the left and of the right factors of all groups).
+        #: Per round: ((i, k, j), matrices) per group, the lengths of the
+        #: groups' left factors, then right factors, then carried entries,
+        #: and their gather indices into the round's buffer (split, not
+        #: sliced: a slice's gradient is zero-filled at the full size).
         self.rounds = rounds
         self.final = final
         self.reference = reference  # read-out settings (shared by all)
@@ -441,31 +489,29 @@ class MergedBatch:
             return self
         groups = [tuple(t.to(device) for t in group)
                   for group in self.gate_groups]
-        rounds = [(shapes, a.to(device), b.to(device))
-                  for shapes, a, b in self.rounds]
-        return MergedBatch(self.merger, groups, self.weight_index.to(device),
-                           rounds, self.final.to(device), self.reference,
-                           self.size)
+        rounds = [(shapes, lengths, index.to(device))
+                  for shapes, lengths, index in self.rounds]
+        return MergedBatch(self.merger, self.table, groups,
+                           self.weight_index.to(device), rounds,
+                           self.final.to(device), self.reference, self.size)
 
     def __call__(self, weights: torch.Tensor) -> torch.Tensor:
-        parts = [self.merger.table()]
+        parts = [self.merger.table()[:self.table]]
         for columns, scales, coefficients in self.gate_groups:
             parts.append(rotations(weights[columns] * scales,
                                    coefficients).reshape(-1))
         if len(self.weight_index):
             parts.append(weights[self.weight_index].to(self.merger.dtype))
         pool = torch.cat(parts)
-        for shapes, first, second in self.rounds:
-            lefts = pool.index_select(0, first)
-            rights = pool.index_select(0, second)
-            results, a, b = [pool], 0, 0
-            for (i, k, j), length in shapes:
-                count = length // (i * j)
-                left = lefts[a:a + count * i * k].view(count, i, k)
-                right = rights[b:b + count * k * j].view(count, k, j)
-                a, b = a + count * i * k, b + count * k * j
-                results.append(torch.matmul(left, right).reshape(-1))
-            pool = torch.cat(results)
+        for shapes, lengths, index in self.rounds:
+            *factors, carried = pool.index_select(0, index).split(lengths)
+            results = [
+                torch.matmul(left.view(count, i, k), right.view(count, k, j)
+                             ).reshape(-1)
+                for ((i, k, j), count), left, right in zip(
+                    shapes, factors, factors[len(shapes):])]
+            pool = torch.cat(results + [carried])
+        pool = torch.cat([pool, pool.new_zeros(1)])
         amplitudes = pool.index_select(0, self.final.reshape(-1)).view(
             self.final.shape)
         plan = self.reference
