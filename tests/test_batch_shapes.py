@@ -88,3 +88,23 @@ def test_batches_prepared_earlier_survive_new_constants():
     torch.testing.assert_close(engine(weights, batch), before, atol=0, rtol=0)
     torch.testing.assert_close(before, engine(weights, engine.prepare(
         first, merge=False)), atol=1e-12, rtol=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(random_circuits(), min_size=1, max_size=6),
+       st.lists(st.integers(0, 5), min_size=1, max_size=8), st.booleans())
+def test_select_equals_preparing_the_subset(circuits, picks, merge):
+    # Minibatches taken from a prepared batch (as the trainer does) are
+    # grouped, laid out and evaluated exactly as if prepared anew.
+    circuits = [c for c in circuits if len(c.cod) == len(circuits[0].cod)
+                and c.is_mixed == circuits[0].is_mixed]
+    index = [p % len(circuits) for p in picks]
+    engine = Engine(SYMBOLS)
+    weights = torch.rand(engine.n_weights, dtype=torch.float64)
+    picked = engine.prepare(circuits, merge=merge or None).select(index)
+    fresh = engine.prepare([circuits[i] for i in index], merge=merge or None)
+    assert [(p, pos.tolist(), ix.tolist()) for p, pos, ix in picked.groups] \
+        == [(p, pos.tolist(), ix.tolist()) for p, pos, ix in fresh.groups]
+    assert (picked.merged is None) == (fresh.merged is None)
+    torch.testing.assert_close(engine(weights, picked),
+                               engine(weights, fresh), atol=0, rtol=0)

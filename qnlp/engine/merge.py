@@ -263,6 +263,12 @@ def _sources(parts: list[tuple[int, np.ndarray]]
             np.concatenate([ix for _, ix in parts]))
 
 
+def _spread(starts: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Global numbers of the tensors ``local`` of every diagram whose
+    tensors start at ``starts`` (diagram-major)."""
+    return (starts[:, None] + local[None, :]).reshape(-1)
+
+
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """``concatenate([arange(s, s + n) for s, n in zip(starts,
     lengths)])`` in a few vectorised operations."""
@@ -282,6 +288,7 @@ class Merger:
         self._arrays: list[np.ndarray] = [np.zeros(1)]  # offset 0: a zero
         self._offset = 1
         self._table: torch.Tensor | None = None
+        self._structures: dict[tuple, tuple] = {}  # see assemble
 
     def program(self, plan: Plan) -> Program | None:
         """``plan``'s program (built once), ``None`` if it has none."""
@@ -345,6 +352,7 @@ class Merger:
         """Build the constant table on ``device`` from now on."""
         if device != self.device:
             self.device, self._table = device, None
+            self._structures.clear()
 
     def table(self) -> torch.Tensor:
         """Every constant, flat, after one zero (pool offset 0)."""
@@ -368,62 +376,108 @@ class Merger:
         next: the round's results, then what it carries over), so the
         buffers shrink as the rounds go.
         """
-        by_plan = [self._layout(plan) for plan in plans]
-        lays = [by_plan[p] for p, _ in where]
-        rows = [np.asarray(ix.cpu()) for ix in indices]
-        values = [rows[p][r] for p, r in where]   # weight index per column
-        counts = np.array([len(lay.sizes) for lay in lays])
-        base = np.cumsum(counts) - counts          # first global number
-        sizes = np.concatenate([lay.sizes for lay in lays])
-        appears = np.concatenate([lay.appears for lay in lays])
-        consumed = np.concatenate([lay.consumed for lay in lays])
-        constants = np.concatenate([lay.constants for lay in lays])
+        layouts = [self._layout(plan) for plan in plans]
+        # Diagrams are laid out plan by plan (in caller order within a
+        # plan): the layout then depends only on how many diagrams each
+        # plan has, and batches of few shapes (minibatches of MC) reuse it.
+        where_array = np.array(where, dtype=np.int64).reshape(-1, 2)
+        members = []   # (layout, caller positions, weight index rows)
+        for p, (lay, ix) in enumerate(zip(layouts, indices)):
+            mine = np.flatnonzero(where_array[:, 0] == p)
+            if len(mine):
+                members.append((lay, mine, np.asarray(ix.cpu())[
+                    where_array[mine, 1]]))
+        key = tuple((id(lay), len(mine)) for lay, mine, _ in members)
+        structure = self._structures.get(key)
+        if structure is None:
+            structure = self._structure([(lay, len(mine))
+                                         for lay, mine, _ in members])
+            if len(self._structures) >= _STRUCTURES:
+                self._structures.pop(next(iter(self._structures)))
+            self._structures[key] = structure
+        table, gates, weights, rounds, final = structure
+        values = [rows for _, _, rows in members]
+        gate_groups = [(torch.from_numpy(np.concatenate(
+            [values[g][:, columns].reshape(-1) for g, columns in parts])),
+            scales, coefficients) for parts, scales, coefficients in gates]
+        weight_index = np.concatenate(
+            [values[g][:, columns].reshape(-1) for g, columns in weights])
+        rank = np.empty(len(where), dtype=np.int64)
+        rank[np.concatenate([mine for _, mine, _ in members])] = np.arange(
+            len(where))
+        return MergedBatch(self, table, gate_groups,
+                           torch.from_numpy(weight_index), rounds,
+                           final[torch.from_numpy(rank).to(final.device)],
+                           plans[0], len(where)).to(self.device)
+
+    def _structure(self, groups: list[tuple[_Layout, int]]) -> tuple:
+        """What a batch's layout owes to its shapes alone, for ``n``
+        diagrams of each layout: the table size, gate groups (which
+        value columns of which group, scales, coefficients), weight
+        columns, rounds and the final gather (diagrams plan by plan)."""
+        counts = np.array([len(lay.sizes) * n for lay, n in groups])
+        firsts = np.cumsum(counts) - counts
+        starts = [first + len(lay.sizes) * np.arange(n)
+                  for first, (lay, n) in zip(firsts, groups)]
+        sizes = np.concatenate([np.tile(lay.sizes, n) for lay, n in groups])
+        appears = np.concatenate([np.tile(lay.appears, n)
+                                  for lay, n in groups])
+        consumed = np.concatenate([np.tile(lay.consumed, n)
+                                   for lay, n in groups])
+        constants = np.concatenate([np.tile(lay.constants, n)
+                                    for lay, n in groups])
         is_constant = constants >= 0
         address = np.where(is_constant, constants, -1)
         table = self._offset   # the table so far (it only grows)
         # Buffer 0: the table, then gates by size, then weights.
         offset = table
         real = self.dtype.to_real()
-        gate_groups = []
-        for size in sorted({s for lay in lays for s in lay.gates}):
-            members = [(n, lay.gates[size]) for n, lay in enumerate(lays)
-                       if size in lay.gates]
-            leaves = np.concatenate([base[n] + g[0] for n, g in members])
+        gates = []
+        for size in sorted({s for lay, _ in groups for s in lay.gates}):
+            members = [(g, lay.gates[size]) for g, (lay, _) in
+                       enumerate(groups) if size in lay.gates]
+            leaves = np.concatenate([_spread(starts[g], gate[0])
+                                     for g, gate in members])
             address[leaves] = offset + size * np.arange(len(leaves))
             offset += size * len(leaves)
-            gate_groups.append((
-                torch.from_numpy(np.concatenate(
-                    [values[n][g[1]] for n, g in members])),
-                torch.as_tensor(np.concatenate([g[2] for _, g in members]),
-                                dtype=real),
-                torch.as_tensor(np.concatenate([g[3] for _, g in members],
-                                               axis=1), dtype=self.dtype)))
-        leaves = np.concatenate([base[n] + lay.weight_leaves
-                                 for n, lay in enumerate(lays)])
+            gates.append((
+                [(g, gate[1]) for g, gate in members],
+                torch.as_tensor(np.concatenate(
+                    [np.tile(gate[2], len(starts[g])) for g, gate in members]),
+                    dtype=real, device=self.device),
+                torch.as_tensor(np.concatenate(
+                    [np.tile(gate[3], (1, len(starts[g]), 1))
+                     for g, gate in members], axis=1), dtype=self.dtype,
+                    device=self.device)))
+        leaves = np.concatenate([_spread(starts[g], lay.weight_leaves)
+                                 for g, (lay, _) in enumerate(groups)])
         address[leaves] = offset + np.cumsum(sizes[leaves]) - sizes[leaves]
         length = offset + int(sizes[leaves].sum())   # of the buffer
-        weight_index = np.concatenate([values[n][lay.weight_columns]
-                                       for n, lay in enumerate(lays)])
+        weights = [(g, lay.weight_columns)
+                   for g, (lay, _) in enumerate(groups)]
         # Rounds: one gather of both factors of every step and of what is
         # carried over, then one matmul per matrix shape.
         table_at, rounds = 0, []
-        for round_ in range(max(lay.program.rounds for lay in lays)):
-            members: dict[tuple, list] = {}
-            for n, lay in enumerate(lays):
+        for round_ in range(max(lay.program.rounds for lay, _ in groups)):
+            blocks: dict[tuple, list] = {}
+            for g, (lay, _) in enumerate(groups):
                 if round_ < len(lay.rounds):
                     for shape, block in lay.rounds[round_].items():
-                        members.setdefault(shape, []).append((n, block))
-            shapes, firsts, seconds, outputs = [], [], [], []
-            for shape, blocks in members.items():
-                for factors, part in ((firsts, 'first'), (seconds, 'second')):
-                    tensors = np.concatenate(
-                        [base[n] + getattr(b, part)[0] for n, b in blocks])
-                    factors.append(address[tensors] + np.concatenate(
-                        [getattr(b, part)[1] for _, b in blocks]))
+                        blocks.setdefault(shape, []).append((starts[g], block))
+            shapes, lefts, rights, outputs = [], [], [], []
+            for shape, members in blocks.items():
+                for factors, part in ((lefts, 0), (rights, 1)):
+                    tensors, offsets = zip(*[
+                        (_spread(first, (b.first, b.second)[part][0]),
+                         np.tile((b.first, b.second)[part][1], len(first)))
+                        for first, b in members])
+                    factors.append(address[np.concatenate(tensors)]
+                                   + np.concatenate(offsets))
                 outputs.append(np.concatenate(
-                    [base[n] + b.outputs for n, b in blocks]))
+                    [_spread(first, b.outputs) for first, b in members]))
                 i, _, j = shape
-                shapes.append((shape, int(sizes[outputs[-1]].sum()) // (i * j)))
+                shapes.append((shape,
+                               int(sizes[outputs[-1]].sum()) // (i * j)))
             made = np.concatenate(outputs)
             address[made] = np.cumsum(sizes[made]) - sizes[made]
             offset = int(sizes[made].sum())
@@ -436,25 +490,32 @@ class Merger:
             carried.append(_ranges(address[alive], sizes[alive]))
             address[alive] = offset + np.cumsum(sizes[alive]) - sizes[alive]
             address[is_constant] = table_at + constants[is_constant]
-            parts = [np.concatenate(firsts), np.concatenate(seconds),
+            parts = [np.concatenate(lefts), np.concatenate(rights),
                      np.concatenate(carried)]
             length = int(sizes[made].sum()) + len(parts[2])
-            rounds.append((shapes, [len(f) for f in firsts]
-                           + [len(f) for f in seconds] + [len(parts[2])],
-                           torch.from_numpy(np.concatenate(parts))))
-        programs = [lay.program for lay in lays]
-        width = max(program.traced_size for program in programs)
-        out = programs[0].final_index.size // programs[0].traced_size
+            rounds.append((shapes, [len(f) for f in lefts]
+                           + [len(f) for f in rights] + [len(parts[2])],
+                           torch.from_numpy(np.concatenate(parts)).to(
+                               self.device)))
+        width = max(lay.program.traced_size for lay, _ in groups)
+        first = groups[0][0].program
+        out = first.final_index.size // first.traced_size
         # Padding reads one zero appended after the last buffer.
-        final = np.full((len(where), out, width), length, dtype=np.int64)
-        for n, program in enumerate(programs):
-            final[n, :, :program.traced_size] = (
-                program.final_index + address[base[n] + program.final]
-            ).reshape(out, -1)
-        return MergedBatch(self, table, gate_groups,
-                           torch.from_numpy(weight_index), rounds,
-                           torch.from_numpy(final), plans[0],
-                           len(where)).to(self.device)
+        final = np.full((sum(n for _, n in groups), out, width), length,
+                        dtype=np.int64)
+        row = 0
+        for g, (lay, n) in enumerate(groups):
+            program = lay.program
+            final[row:row + n, :, :program.traced_size] = (
+                program.final_index + address[starts[g] + program.final][
+                    :, None]).reshape(n, out, -1)
+            row += n
+        return (table, gates, weights, rounds,
+                torch.from_numpy(final).to(self.device))
+
+
+#: Layouts of batch structures each merger keeps (oldest dropped first).
+_STRUCTURES = 64
 
 
 def program_size(step: _Step) -> int:
