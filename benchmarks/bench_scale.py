@@ -279,7 +279,7 @@ def _shapes(args: argparse.Namespace) -> dict:
     print(f"load after: {os.getloadavg()}")
     rate = {k: len(circuits) * args.epochs / s for k, s in seconds.items()}
     gap = max(abs(a - b) for a, b in zip(*losses.values()))
-    weights = float((models['merged'].weights
+    weights = float((models['merged'].weights.detach()
                      - models['per-shape'].weights).abs().max())
     print(f"{len(circuits)} sentences, batch {args.batch_size}: per-shape "
           f"{rate['per-shape']:.1f} sentences/s, merged "
