@@ -23,6 +23,11 @@ each kept; the ratio is qnlp time / peer time (below 1: qnlp faster).
    layers, RY encoding, ZYZ rotations, CX ring, <Z>), float32, batch 128:
    forward, MSE loss and gradient, against tensorcircuit-ng.
 
+Also here, timed by ``bench_mc.py`` (which trains it beside qnlp and
+lambeq, epochs interleaved): :class:`EinsumPeer`, the hand-batched peer
+for DisCoCat circuits (lambeq circuits stacked by shape, one opt_einsum
+expression per shape).
+
 A peer that is not installed is skipped (``pip install qnlp[bench]``
 installs both).
 
