@@ -2,8 +2,14 @@
 
 The same diagrams (qnlp parser, cup removal, IQP with one qubit per noun
 and sentence wire, one layer), the same initial weights, optimiser (Adam,
-lr 0.1), loss and batches for the two trained models. Prints seconds per
-training epoch, the ratios, test accuracy, and one JSON line at the end.
+lr 0.1), loss and batches for the trained models: qnlp (the training
+set prepared once, minibatches selected from it, as ``qnlp train``
+does), qnlp shape by shape with each minibatch prepared anew (before
+batching across shapes), the hand-batched einsum peer of
+``bench_speed.py`` and lambeq's PytorchQuantumModel, epochs interleaved
+in one process; their outputs are checked equal before training. Prints
+seconds per training epoch, the ratios, test accuracy, and one JSON line
+at the end.
 
     python benchmarks/bench_mc.py [--data ../shared/data/text/mc]
 """
@@ -13,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -26,25 +33,41 @@ from qnlp.models import DisCoCatClassifier
 from qnlp.parsing import Parser
 from qnlp.train import nll
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_speed import EinsumPeer  # noqa: E402  (the sibling benchmark)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def train(forward, parameters, circuits, labels, epochs, batch_size, seed):
-    """Adam on NLL; returns seconds per epoch."""
-    optimiser = torch.optim.Adam(parameters, lr=0.1)
-    generator = torch.Generator().manual_seed(seed)
-    size = len(circuits)
+def train(forward, parameters, labels, epochs, batch_size, seed):
+    """Adam on NLL, ``forward(index)`` giving the probabilities of the
+    training sentences at ``index``; returns seconds per epoch."""
+    return interleaved({'one': (forward, parameters)}, labels, epochs,
+                       batch_size, seed)['one']
+
+
+def interleaved(runs, labels, epochs, batch_size, seed):
+    """:func:`train` for several ``name: (forward, parameters)`` at once,
+    epoch by epoch in turn (the same minibatches for all); seconds per
+    epoch by name."""
+    optimisers = {n: torch.optim.Adam(p, lr=0.1) for n, (_, p) in
+                  runs.items()}
+    generators = {n: torch.Generator().manual_seed(seed) for n in runs}
+    seconds = {n: 0.0 for n in runs}
+    size = len(labels)
     batch_size = batch_size or size
-    start = time.perf_counter()
     for _ in range(epochs):
-        order = torch.randperm(size, generator=generator).tolist()
-        for first in range(0, size, batch_size):
-            index = order[first:first + batch_size]
-            optimiser.zero_grad()
-            loss = nll(forward([circuits[i] for i in index]), labels[index])
-            loss.backward()
-            optimiser.step()
-    return (time.perf_counter() - start) / epochs
+        for name, (forward, _) in runs.items():
+            start = time.perf_counter()
+            order = torch.randperm(size, generator=generators[name]).tolist()
+            for first in range(0, size, batch_size):
+                index = order[first:first + batch_size]
+                optimisers[name].zero_grad()
+                loss = nll(forward(index), labels[index])
+                loss.backward()
+                optimisers[name].step()
+            seconds[name] += time.perf_counter() - start
+    return {n: s / epochs for n, s in seconds.items()}
 
 
 def accuracy(probabilities, labels):
@@ -76,42 +99,66 @@ def main() -> None:
     train_y, test_y = labels_of(corpus.train), labels_of(corpus.test)
     every = train_c + circuits_of(corpus.dev) + test_c
 
-    # (c) qnlp, several seeds.
+    # (c) qnlp, several seeds, as `qnlp train` runs it: the training set
+    # prepared once, minibatches selected from it.
+    def qnlp_forward(model):
+        prepared = model.prepare(train_c)
+        return lambda index: model(prepared.select(index))
+
     qnlp_results = []
-    for seed in range(args.seeds):
+    for seed in range(1, args.seeds):
         model = DisCoCatClassifier.from_circuits(every, seed=seed)
-        seconds = train(model, model.parameters(), train_c, train_y,
+        seconds = train(qnlp_forward(model), model.parameters(), train_y,
                         args.epochs, args.batch_size, seed)
         with torch.no_grad():
             qnlp_results.append((seconds, accuracy(model(test_c), test_y)))
         print(f"qnlp seed {seed}: {seconds * 1e3:.2f} ms/epoch, "
               f"test accuracy {qnlp_results[-1][1]:.3f}", flush=True)
 
-    # (c') qnlp seed 0 with every batch run shape by shape (the engine
-    # before batching across shapes), beside the default.
+    # Seed 0, epochs interleaved: qnlp; qnlp with every minibatch
+    # prepared anew and run shape by shape (the engine before batching
+    # across shapes); the hand-batched einsum peer (bench_speed.py); and
+    # lambeq's PytorchQuantumModel, all from the same starting weights.
     model = DisCoCatClassifier.from_circuits(every, seed=0)
-    per_shape_seconds = train(
-        lambda circuits: model(model.engine.prepare(circuits, merge=False)),
-        model.parameters(), train_c, train_y, args.epochs, args.batch_size,
-        0)
-    print(f"qnlp seed 0, shape by shape: {per_shape_seconds * 1e3:.2f} "
-          f"ms/epoch ({per_shape_seconds / qnlp_results[0][0]:.2f}x the "
-          f"default)", flush=True)
-
-    # (a) lambeq PytorchQuantumModel from the seed-0 starting point.
-    reference = DisCoCatClassifier.from_circuits(every, seed=0)
+    per_shape = DisCoCatClassifier.from_circuits(every, seed=0)
+    peer = EinsumPeer(model.engine.symbols)
+    peer_weights = torch.nn.Parameter(model.weights.detach().clone())
     lambeq_model = PytorchQuantumModel.from_diagrams(every)
     lambeq_model.initialise_weights()
     with torch.no_grad():
-        start = torch.stack([reference.weights[
-            reference.engine.symbol_slice(s)][0] for s in lambeq_model.symbols])
+        start = torch.stack([model.weights[model.engine.symbol_slice(s)][0]
+                             for s in lambeq_model.symbols])
         lambeq_model.weights.copy_(start.to(lambeq_model.weights.dtype))
-    lambeq_seconds = train(lambeq_model, lambeq_model.parameters(), train_c,
-                           train_y, args.epochs, args.batch_size, 0)
+        reference = model(train_c)
+        # lambeq's model computes in single precision.
+        for name, values, tolerance in (
+                ('peer', peer(peer_weights, train_c), 1e-12),
+                ('lambeq', lambeq_model(train_c), 1e-5)):
+            difference = float((values - reference).abs().max())
+            print(f"outputs before training, {name} against qnlp: largest "
+                  f"difference {difference:.1e}")
+            assert difference < tolerance, name
+    seconds = interleaved({
+        'qnlp': (qnlp_forward(model), model.parameters()),
+        'per-shape': (lambda index: per_shape(per_shape.engine.prepare(
+            [train_c[i] for i in index], merge=False)),
+            per_shape.parameters()),
+        'peer': (lambda index: peer(peer_weights,
+                                    [train_c[i] for i in index]),
+                 [peer_weights]),
+        'lambeq': (lambda index: lambeq_model([train_c[i] for i in index]),
+                   lambeq_model.parameters())},
+        train_y, args.epochs, args.batch_size, 0)
     with torch.no_grad():
+        qnlp_results.insert(0, (seconds['qnlp'],
+                                accuracy(model(test_c), test_y)))
         lambeq_accuracy = accuracy(lambeq_model(test_c), test_y)
-    print(f"lambeq PytorchQuantumModel: {lambeq_seconds * 1e3:.2f} ms/epoch, "
-          f"test accuracy {lambeq_accuracy:.3f}", flush=True)
+    per_shape_seconds, lambeq_seconds = seconds['per-shape'], seconds['lambeq']
+    for name, value in seconds.items():
+        print(f"seed 0 {name}: {value * 1e3:.2f} ms/epoch "
+              f"(qnlp/{name} time {seconds['qnlp'] / value:.3f})", flush=True)
+    print(f"lambeq PytorchQuantumModel test accuracy {lambeq_accuracy:.3f}, "
+          f"qnlp seed 0 {qnlp_results[0][1]:.3f}")
 
     # (b) lambeq NumpyModel, forward only.
     numpy_model = NumpyModel.from_diagrams(every)
@@ -139,6 +186,9 @@ def main() -> None:
           f"{qnlp_seconds * 1e3:.2f} ms (median of {args.seeds} seeds): "
           f"{ratio:.0f}x faster")
     print(f"qnlp test accuracy 1.0 in {perfect} of {args.seeds} seeds")
+    print(f"seed 0, interleaved: qnlp "
+          f"{seconds['lambeq'] / seconds['qnlp']:.0f}x lambeq, qnlp time / peer time "
+          f"{seconds['qnlp'] / seconds['peer']:.2f}")
     print(json.dumps({
         'benchmark': 'bench_mc', 'machine': f'{platform.machine()} '
         f'{os.cpu_count()} cores', 'torch_threads': torch.get_num_threads(),
@@ -148,6 +198,9 @@ def main() -> None:
         'qnlp_seconds_per_epoch': qnlp_seconds,
         'qnlp_per_shape_seconds_per_epoch_seed0': per_shape_seconds,
         'qnlp_seed0_seconds_per_epoch': qnlp_results[0][0],
+        'einsum_peer_seconds_per_epoch_seed0': seconds['peer'],
+        'seed0_speedup_vs_lambeq_pytorch': seconds['lambeq'] / seconds['qnlp'],
+        'seed0_qnlp_over_peer_time': seconds['qnlp'] / seconds['peer'],
         'load_average': os.getloadavg(),
         'epoch_speedup_vs_lambeq_pytorch': ratio,
         'lambeq_numpy_forward_seconds': numpy_forward,

@@ -23,6 +23,11 @@ each kept; the ratio is qnlp time / peer time (below 1: qnlp faster).
    layers, RY encoding, ZYZ rotations, CX ring, <Z>), float32, batch 128:
    forward, MSE loss and gradient, against tensorcircuit-ng.
 
+Also here, timed by ``bench_mc.py`` (which trains it beside qnlp and
+lambeq, epochs interleaved): :class:`EinsumPeer`, the hand-batched peer
+for DisCoCat circuits (lambeq circuits stacked by shape, one opt_einsum
+expression per shape).
+
 A peer that is not installed is skipped (``pip install qnlp[bench]``
 installs both).
 
@@ -42,6 +47,7 @@ os.environ.setdefault('XLA_FLAGS', '--xla_cpu_multi_thread_eigen=false '
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -346,6 +352,113 @@ def hqnn_bench(repeats: int, tcb, out: dict) -> None:
         functions['tensorcircuit'] = lambda: step(
             weights, x)[1].block_until_ready()
     report(out, 'hqnn', side_by_side(functions, repeats))
+
+
+# 5. MC: DisCoCat training steps against a hand-batched einsum peer -------
+def _gate(kind: str, phases: torch.Tensor) -> torch.Tensor:
+    """lambeq's ``Rx``, ``Ry``, ``Rz`` (``[B, in, out]``) or ``CRz``
+    (``Cd``: distance ``d`` = +1 / -1, ``[B, in0, in1, out0, out1]``) at
+    ``phases`` in turns, as lambeq defines them."""
+    c, s = torch.cos(math.pi * phases), torch.sin(math.pi * phases)
+    one, zero = torch.ones_like(c), torch.zeros_like(c)
+    if kind == 'Rx':
+        m = [[c, -1j * s], [-1j * s, c]]
+    elif kind == 'Ry':
+        m = [[c, s], [-s, c]]
+    elif kind in ('Rz', 'C1', 'C-1'):
+        m = [[c - 1j * s, zero], [zero, c + 1j * s]]
+    else:
+        raise NotImplementedError(kind)
+    gate = torch.stack([torch.stack(row, -1) for row in m], -2).to(
+        torch.complex128)
+    if kind in ('Rx', 'Ry', 'Rz'):
+        return gate
+    # Controlled Rz: identity unless the control (left for +1) is 1.
+    out = torch.zeros(len(phases), 2, 2, 2, 2, dtype=torch.complex128)
+    diagonal = torch.diagonal(gate, dim1=-2, dim2=-1)       # [B, 2]
+    for a in (0, 1):
+        for b in (0, 1):
+            control, target = (a, b) if kind == 'C1' else (b, a)
+            out[:, a, b, a, b] = diagonal[:, target] if control else 1
+    return out
+
+
+class EinsumPeer:
+    """The fastest peer a user could write for lambeq circuits: circuits
+    stacked by shape, every parametrised gate of a shape built batched
+    from its angles, one opt_einsum expression per shape and batch size
+    (order found once, constants folded by opt_einsum), in torch.
+    ``peer(weights, circuits)`` returns normalised probabilities."""
+
+    def __init__(self, symbols: list[str]) -> None:
+        self.column = {name: i for i, name in enumerate(symbols)}
+        self.shapes: dict[tuple, tuple] = {}   # key -> equation, constants
+        self.circuits: dict[int, tuple] = {}   # id -> key, columns, scales
+        self.expressions: dict[tuple, object] = {}
+
+    def _compile(self, circuit) -> tuple:
+        import opt_einsum
+        symbol = (opt_einsum.get_symbol(i) for i in itertools.count(1))
+        wires: list[str] = []
+        terms, constants, key, columns, scales = [], [], [], [], []
+        for layer in circuit.layers:
+            left, box, _ = layer.unpack()
+            at, width = len(left), len(box.dom)
+            ins, outs = wires[at:at + width], [next(symbol) for _ in box.cod]
+            wires[at:at + width] = outs
+            if box.free_symbols:
+                core = box.controlled if hasattr(box, 'controlled') else box
+                kind = (f'C{box.distance}' if hasattr(box, 'controlled')
+                        else type(box).__name__)
+                key.append((kind, at))
+                columns.append(self.column[core.data.name])
+                scales.append(float(core.data.scale))
+                terms.append('a' + ''.join(ins + outs))
+            else:
+                array = np.asarray(box.array, dtype=complex)
+                key.append((array.tobytes(), at, width, len(box.cod)))
+                constants.append((len(terms), array))
+                terms.append(''.join(ins + outs))
+        key = tuple(key)
+        if key not in self.shapes:
+            self.shapes[key] = (','.join(terms) + '->a' + ''.join(wires),
+                                constants, [k for k in key if len(k) == 2])
+        entry = (key, columns, scales)
+        self.circuits[id(circuit)] = (circuit, entry)
+        return entry
+
+    def __call__(self, weights: torch.Tensor, circuits) -> torch.Tensor:
+        import opt_einsum
+        groups: dict[tuple, tuple[list, list, list]] = {}
+        for position, circuit in enumerate(circuits):
+            cached = self.circuits.get(id(circuit))
+            key, columns, scales = (cached[1] if cached and cached[0]
+                                    is circuit else self._compile(circuit))
+            group = groups.setdefault(key, ([], [], scales))
+            group[0].append(position)
+            group[1].append(columns)
+        results, order = [], []
+        for key, (positions, columns, scales) in groups.items():
+            equation, constants, gates = self.shapes[key]
+            phases = weights[torch.tensor(columns)] * torch.tensor(scales)
+            operands = [_gate(kind, phases[:, n])
+                        for n, (kind, _) in enumerate(gates)]
+            expression = self.expressions.get((key, len(positions)))
+            if expression is None:
+                shapes = [tuple(o.shape) for o in operands]
+                for place, array in constants:
+                    shapes.insert(place, array)
+                expression = self.expressions[key, len(positions)] = \
+                    opt_einsum.contract_expression(
+                        equation, *shapes,
+                        constants=[place for place, _ in constants])
+            amplitudes = expression(*operands, backend='torch')
+            probabilities = amplitudes.real.square() + amplitudes.imag.square()
+            results.append(probabilities / probabilities.sum(1, keepdim=True))
+            order += positions
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        return torch.cat(results)[inverse]
 
 
 def main() -> None:

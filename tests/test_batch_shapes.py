@@ -71,3 +71,40 @@ def test_one_shape_stays_per_shape():
     engine = Engine(SYMBOLS)
     assert engine.prepare(circuits).merged is None
     assert engine.prepare(circuits, merge=True).merged is not None
+
+
+def test_batches_prepared_earlier_survive_new_constants():
+    # Later batches add their constant tensors to the engine's table; a
+    # batch laid out before reads only the part of it that it knew.
+    a, b = SYMBOLS[:2]
+    first = [q.Ket(0) >> q.Rx(a), q.Ket(0, 0) >> q.Rx(a) @ q.Ry(b) >> q.CX
+             >> q.Bra(0) @ q.Id(1)]
+    later = [q.Ket(1) >> q.H >> q.Rz(b) >> q.X, q.Ket(0) >> q.Ry(a) >> q.Y]
+    engine = Engine(SYMBOLS)
+    weights = torch.linspace(0.1, 0.9, engine.n_weights, dtype=torch.float64)
+    batch = engine.prepare(first, merge=True)
+    before = engine(weights, batch)
+    engine.prepare(later, merge=True)
+    torch.testing.assert_close(engine(weights, batch), before, atol=0, rtol=0)
+    torch.testing.assert_close(before, engine(weights, engine.prepare(
+        first, merge=False)), atol=1e-12, rtol=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(random_circuits(), min_size=1, max_size=6),
+       st.lists(st.integers(0, 5), min_size=1, max_size=8), st.booleans())
+def test_select_equals_preparing_the_subset(circuits, picks, merge):
+    # Minibatches taken from a prepared batch (as the trainer does) are
+    # grouped, laid out and evaluated exactly as if prepared anew.
+    circuits = [c for c in circuits if len(c.cod) == len(circuits[0].cod)
+                and c.is_mixed == circuits[0].is_mixed]
+    index = [p % len(circuits) for p in picks]
+    engine = Engine(SYMBOLS)
+    weights = torch.rand(engine.n_weights, dtype=torch.float64)
+    picked = engine.prepare(circuits, merge=merge or None).select(index)
+    fresh = engine.prepare([circuits[i] for i in index], merge=merge or None)
+    assert [(p, pos.tolist(), ix.tolist()) for p, pos, ix in picked.groups] \
+        == [(p, pos.tolist(), ix.tolist()) for p, pos, ix in fresh.groups]
+    assert (picked.merged is None) == (fresh.merged is None)
+    torch.testing.assert_close(engine(weights, picked),
+                               engine(weights, fresh), atol=0, rtol=0)

@@ -31,7 +31,7 @@ import torch
 
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.engine.merge import MergedBatch, Merger
-from qnlp.engine.network import Slot, build_network, shape_key
+from qnlp.engine.network import Slot, as_lambeq, build_network, shape_key
 from qnlp.engine.plan import Plan, compile_plan
 from qnlp.errors import CompileError, UnknownSymbolError
 
@@ -43,22 +43,71 @@ class _Compiled:
     indices: np.ndarray
 
 
-@dataclass
 class PreparedBatch:
     """Diagrams grouped by plan, ready to evaluate many times.
 
     Build it once with :meth:`Engine.prepare` for data that is evaluated
-    every epoch; :meth:`Engine.__call__` accepts it in place of diagrams.
+    every epoch; :meth:`Engine.__call__` accepts it in place of diagrams,
+    and :meth:`select` takes minibatches of it without compiling again.
+
+    >>> from lambeq.backend.quantum import Ket, Rx, Ry
+    >>> from lambeq.backend.symbol import Symbol
+    >>> circuits = [Ket(0) >> gate(Symbol(name))
+    ...             for gate, name in zip((Rx, Ry, Rx), 'abc')]
+    >>> engine = Engine.from_diagrams(circuits)
+    >>> weights = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
+    >>> part = engine.prepare(circuits).select([2, 1])
+    >>> bool(torch.equal(engine(weights, part),
+    ...                  engine(weights, [circuits[2], circuits[1]])))
+    True
     """
-    groups: list[tuple[Plan, torch.Tensor, torch.Tensor]]
-    order: torch.Tensor       # inverse permutation back to input order
-    size: int
-    #: The same diagrams laid out to run across shapes, when that is
-    #: expected to be faster (see :meth:`Engine.prepare`).
-    merged: MergedBatch | None = None
+
+    def __init__(self, groups: list[tuple[Plan, torch.Tensor, torch.Tensor]],
+                 size: int, engine: "Engine", merge: bool | None) -> None:
+        self.groups = groups
+        self.size = size
+        visit = torch.cat([positions.cpu() for _, positions, _ in groups]
+                          ) if groups else torch.zeros(0, dtype=torch.long)
+        #: Inverse permutation of the groups' order back to input order.
+        self.order = torch.empty_like(visit)
+        self.order[visit] = torch.arange(len(visit))
+        self.order = self.order.to(groups[0][1].device if groups else 'cpu')
+        self._engine, self._merge = engine, merge
+        self._merged: MergedBatch | None | bool = False   # False: not yet
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def merged(self) -> MergedBatch | None:
+        """The same diagrams laid out to run across shapes, when that is
+        expected to be faster (see :meth:`Engine.prepare`); laid out on
+        first use."""
+        if self._merged is False:
+            self._merged = None if self._merge is False else \
+                self._engine._merge(self.groups, bool(self._merge))
+            if self._merged is not None:
+                self._merged = self._merged.to(self.order.device)
+        return self._merged
+
+    def select(self, index: Sequence[int]) -> "PreparedBatch":
+        """The diagrams at positions ``index`` of this batch, as
+        :meth:`Engine.prepare` would group them (same order of groups
+        and rows), without compiling or looking them up again."""
+        if not hasattr(self, '_place'):  # position -> (group, row)
+            self._place = np.zeros((2, self.size), dtype=np.int64)
+            for g, (_, positions, _) in enumerate(self.groups):
+                at = positions.cpu().numpy()
+                self._place[0, at], self._place[1, at] = g, np.arange(len(at))
+        group, row = self._place[:, np.asarray(index, dtype=np.int64)]
+        groups = []
+        for g in dict.fromkeys(group.tolist()):
+            plan, _, indices = self.groups[g]
+            mine = np.flatnonzero(group == g)
+            groups.append((plan, torch.from_numpy(mine).to(indices.device),
+                           indices[torch.from_numpy(row[mine]).to(
+                               indices.device)]))
+        return PreparedBatch(groups, len(group), self._engine, self._merge)
 
     def to(self, device: torch.device | str) -> "PreparedBatch":
         """This batch with its index tensors on ``device`` (itself if they
@@ -66,10 +115,12 @@ class PreparedBatch:
         device = torch.device(device)
         if self.order.device == device:
             return self
-        return PreparedBatch([(plan, positions.to(device), indices.to(device))
-                              for plan, positions, indices in self.groups],
-                             self.order.to(device), self.size,
-                             self.merged and self.merged.to(device))
+        moved = PreparedBatch([(plan, positions.to(device), indices.to(device))
+                               for plan, positions, indices in self.groups],
+                              self.size, self._engine, self._merge)
+        if self._merged is not False:
+            moved._merged = self._merged and self._merged.to(device)
+        return moved
 
 
 def collect_symbols(diagrams: Iterable[Any]) -> list[Any]:
@@ -128,8 +179,9 @@ class Engine:
 
     @classmethod
     def from_diagrams(cls, diagrams: Iterable[Any], **kwargs: Any) -> "Engine":
-        """An engine over every symbol of ``diagrams``, sorted by name."""
-        return cls(collect_symbols(diagrams), **kwargs)
+        """An engine over every symbol of ``diagrams`` (lambeq or DisCoPy
+        diagrams), sorted by name."""
+        return cls(collect_symbols(as_lambeq(d) for d in diagrams), **kwargs)
 
     def add_symbol(self, symbol: Any) -> None:
         """Append ``symbol`` to the weight layout (no-op if present)."""
@@ -160,14 +212,16 @@ class Engine:
 
     # -- compilation ---------------------------------------------------
     def compile(self, diagram: Any) -> _Compiled:
-        """The plan and slot indices of ``diagram`` (cached)."""
+        """The plan and slot indices of ``diagram`` (cached by identity;
+        a DisCoPy diagram is converted to lambeq once, here)."""
         cached = self._diagrams.get(id(diagram))
         if cached is not None and cached[0] is diagram:
             return cached[1]
-        key, slots = shape_key(diagram)
+        converted = as_lambeq(diagram)
+        key, slots = shape_key(converted)
         plan = self._plans.get(key)
         if plan is None:
-            plan = compile_plan(build_network(diagram), self.dtype,
+            plan = compile_plan(build_network(converted), self.dtype,
                                 self.device)
             self._plans[key] = plan
         compiled = _Compiled(plan, self._indices(plan, slots))
@@ -209,22 +263,14 @@ class Engine:
                                        (compiled.plan, [], []))
             entry[1].append(position)
             entry[2].append(compiled.indices)
-        groups = []
-        visit_order: list[int] = []
-        for plan, positions, rows in by_plan.values():
-            groups.append((plan, torch.tensor(positions, dtype=torch.long),
-                           torch.from_numpy(np.stack(rows))))
-            visit_order.extend(positions)
-        order = torch.empty(len(visit_order), dtype=torch.long)
-        order[torch.tensor(visit_order, dtype=torch.long)] = torch.arange(
-            len(visit_order))
-        merged = None if merge is False else self._merge(
-            groups, visit_order, force=bool(merge))
-        return PreparedBatch(groups, order, len(diagrams), merged
+        groups = [(plan, torch.tensor(positions, dtype=torch.long),
+                   torch.from_numpy(np.stack(rows)))
+                  for plan, positions, rows in by_plan.values()]
+        return PreparedBatch(groups, len(diagrams), self, merge
                              ).to(self.device)
 
     def _merge(self, groups: list[tuple[Plan, torch.Tensor, torch.Tensor]],
-               visit_order: list[int], force: bool) -> MergedBatch | None:
+               force: bool) -> MergedBatch | None:
         """The batch laid out across shapes, or ``None`` when it cannot
         be merged (outputs of different kinds) or, unless ``force``, the
         per-shape path is expected to be faster."""
@@ -242,11 +288,10 @@ class Engine:
         programs = [merger.program(plan) for plan in plans]
         if any(program is None for program in programs):
             return None
-        where = [(g, row) for g, (_, positions, _) in enumerate(groups)
-                 for row in range(len(positions))]
-        in_order = [None] * len(where)
-        for position, place in zip(visit_order, where):
-            in_order[position] = place
+        in_order: list = [None] * sum(len(p) for _, p, _ in groups)
+        for g, (_, positions, _) in enumerate(groups):
+            for row, position in enumerate(positions.tolist()):
+                in_order[position] = (g, row)
         return merger.assemble(plans, [ix for _, _, ix in groups], in_order)
 
     # -- evaluation ----------------------------------------------------

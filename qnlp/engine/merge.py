@@ -11,6 +11,9 @@ takes about ``log2 n`` rounds), and all pairwise contractions of one
 round with the same matrix sizes, whatever diagram they belong to, run
 as one gather from the pool and one batched ``matmul``. The cost of a
 batch is then a few operations per round and matrix size, not per shape.
+Each round's pool holds only the tensors still to be read (its results,
+then what it carries over), so it shrinks about by half a round, and so
+does the gradient work of its gather.
 
 A pairwise contraction ``A, B -> C`` is read as a batched matrix
 product ``C[h, i, j] = sum_k A[h, i, k] B[h, k, j]``: ``h`` runs over
@@ -52,7 +55,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from qnlp.engine.plan import Plan, read_out
+from qnlp.engine.plan import Plan, read_out, rotations
 
 
 def _pattern(labels: Sequence[int], dims: dict[int, int],
@@ -95,8 +98,8 @@ class Program:
 
     Tensors are numbered leaves first (the plan's operands), then one per
     step. ``leaves`` says where each leaf comes from: ``('constant',
-    array)``, ``('gate', column, scale, coefficients)`` or ``('weight',
-    start, stop)`` (columns of the plan's slot values).
+    array)``, ``('gate',)`` (built from the plan's ``gate_arrays``) or
+    ``('weight', start, stop)`` (columns of the plan's slot values).
     """
     leaves: list[tuple]
     sizes: list[int]
@@ -122,9 +125,7 @@ def build_program(plan: Plan) -> Program | None:
         if op.is_constant:
             leaves.append(('constant', np.asarray(op.array)))
         elif op.coefficients is not None:
-            start, _ = plan.slot_columns[op.slot]
-            scale = network.slots[op.slot].scale * math.pi
-            leaves.append(('gate', start, scale, op.coefficients))
+            leaves.append(('gate',))
         else:
             start, stop = plan.slot_columns[op.slot]
             leaves.append(('weight', start, stop))
@@ -216,20 +217,29 @@ class _Block:
     """One program's steps of one round with one matrix shape, with
     their gather offsets relative to the input tensors' addresses."""
     outputs: np.ndarray        # tensor numbers of the results
-    out_offsets: np.ndarray    # where each result starts in the block
-    out_size: int              # entries of the block, per diagram
+    out_sizes: np.ndarray      # entries of each result
     first: tuple[np.ndarray, np.ndarray]   # (source tensors, offsets)
     second: tuple[np.ndarray, np.ndarray]
 
 
+#: Round in which a program's result is "consumed": after every round.
+_END = np.iinfo(np.int64).max
+
+
 @dataclass
 class _Layout:
-    """A program as the merger lays it out (constants at their table
-    offsets, gates by size, blocks by round and shape)."""
+    """A program as the merger lays it out: per tensor its size, the
+    round whose buffer first holds it and the round that reads it;
+    constants at their table offsets, gates by size, weight leaves and
+    their value columns, blocks by round and shape."""
     program: Program
-    constants: tuple[np.ndarray, np.ndarray]   # leaf numbers, offsets
+    sizes: np.ndarray
+    appears: np.ndarray        # leaves 0, the result of round r: r + 1
+    consumed: np.ndarray       # round reading it (_END: the final tensor)
+    constants: np.ndarray      # table offset per tensor, -1 if none
     gates: dict[int, tuple]    # size -> (leaves, columns, scales, coeffs)
-    weights: list[tuple[int, int, int]]        # (leaf, start, stop)
+    weight_leaves: np.ndarray
+    weight_columns: np.ndarray  # their value columns, concatenated
     rounds: list[dict[tuple[int, int, int], _Block]]
 
 
@@ -239,24 +249,32 @@ def _blocks(program: Program) -> list[dict[tuple[int, int, int], _Block]]:
     for number, step in enumerate(program.steps):
         rounds[step.round].setdefault(step.shape, []).append(
             (base + number, step))
-    laid = []
-    for groups in rounds:
-        blocks = {}
-        for shape, members in groups.items():
-            sizes = [program_size(step) for _, step in members]
-            blocks[shape] = _Block(
+    return [{shape: _Block(
                 np.array([t for t, _ in members]),
-                np.cumsum([0] + sizes[:-1]).astype(np.int64), sum(sizes),
+                np.array([program_size(step) for _, step in members]),
                 _sources([(s.first, s.first_index) for _, s in members]),
                 _sources([(s.second, s.second_index) for _, s in members]))
-        laid.append(blocks)
-    return laid
+             for shape, members in groups.items()} for groups in rounds]
 
 
 def _sources(parts: list[tuple[int, np.ndarray]]
              ) -> tuple[np.ndarray, np.ndarray]:
     return (np.concatenate([np.full(len(ix), t) for t, ix in parts]),
             np.concatenate([ix for _, ix in parts]))
+
+
+def _spread(starts: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Global numbers of the tensors ``local`` of every diagram whose
+    tensors start at ``starts`` (diagram-major)."""
+    return (starts[:, None] + local[None, :]).reshape(-1)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + n) for s, n in zip(starts,
+    lengths)])`` in a few vectorised operations."""
+    total = int(lengths.sum())
+    firsts = np.cumsum(lengths) - lengths
+    return np.arange(total) + np.repeat(starts - firsts, lengths)
 
 
 class Merger:
@@ -270,6 +288,7 @@ class Merger:
         self._arrays: list[np.ndarray] = [np.zeros(1)]  # offset 0: a zero
         self._offset = 1
         self._table: torch.Tensor | None = None
+        self._structures: dict[tuple, tuple] = {}  # see assemble
 
     def program(self, plan: Plan) -> Program | None:
         """``plan``'s program (built once), ``None`` if it has none."""
@@ -281,33 +300,43 @@ class Merger:
         if cached is None or cached[0] is not plan:
             program = build_program(plan)
             cached = (plan, None if program is None else
-                      self._lay_out(program))
+                      self._lay_out(plan, program))
             self._layouts[id(plan)] = cached
         return cached[1]
 
-    def _lay_out(self, program: Program) -> _Layout:
-        constants: list[tuple[int, int]] = []
-        gates: dict[int, list] = {}
-        weights = []
+    def _lay_out(self, plan: Plan, program: Program) -> _Layout:
+        count = len(program.sizes)
+        constants = np.full(count, -1, dtype=np.int64)
+        weights: list[tuple[int, int, int]] = []
         for leaf, source in enumerate(program.leaves):
             if source[0] == 'constant':
-                constants.append((leaf, self._constant(source[1])))
-            elif source[0] == 'gate':
-                _, column, scale, coefficients = source
-                size = coefficients[0].size
-                gates.setdefault(size, []).append(
-                    (leaf, column, scale, coefficients.reshape(3, size)))
-            else:
+                constants[leaf] = self._constant(source[1])
+            elif source[0] == 'weight':
                 weights.append((leaf, source[1], source[2]))
-        pairs = np.array(constants, dtype=np.int64).reshape(-1, 2)
+        # The plan's gate groups (by tensor shape), regrouped by size.
+        gates: dict[int, list] = {}
+        for positions, columns, scales, coeff in plan.gate_arrays:
+            size = coeff[0, 0].size
+            gates.setdefault(size, []).append(
+                (positions, columns, scales,
+                 coeff.reshape(3, len(positions), size)))
+        leaves = len(program.leaves)
+        appears = np.zeros(count, dtype=np.int64)
+        consumed = np.full(count, _END, dtype=np.int64)
+        for number, step in enumerate(program.steps):
+            appears[leaves + number] = step.round + 1
+            consumed[[step.first, step.second]] = step.round
         return _Layout(
-            program, (pairs[:, 0], pairs[:, 1]),
-            {size: (np.array([m[0] for m in members]),
-                    np.array([m[1] for m in members]),
-                    np.array([m[2] for m in members]),
-                    np.stack([m[3] for m in members], axis=1))
+            program, np.asarray(program.sizes, dtype=np.int64), appears,
+            consumed, constants,
+            {size: tuple(np.concatenate([np.asarray(m[part]) for m in members],
+                                        axis=part // 3)
+                         for part in range(4))
              for size, members in gates.items()},
-            weights, _blocks(program))
+            np.array([leaf for leaf, _, _ in weights], dtype=np.int64),
+            np.concatenate([np.arange(start, stop) for _, start, stop
+                            in weights] or [np.zeros(0, dtype=np.int64)]),
+            _blocks(program))
 
     def _constant(self, array: np.ndarray) -> int:
         flat = np.ascontiguousarray(array, dtype=complex).reshape(-1)
@@ -323,6 +352,7 @@ class Merger:
         """Build the constant table on ``device`` from now on."""
         if device != self.device:
             self.device, self._table = device, None
+            self._structures.clear()
 
     def table(self) -> torch.Tensor:
         """Every constant, flat, after one zero (pool offset 0)."""
@@ -338,80 +368,154 @@ class Merger:
                  where: Sequence[tuple[int, int]]) -> "MergedBatch":
         """Lay out a batch: ``indices[p]`` holds the flat weight indices
         of the diagrams of ``plans[p]`` (one row each), ``where[n]`` the
-        ``(plan, row)`` of the ``n``-th diagram in the caller's order."""
+        ``(plan, row)`` of the ``n``-th diagram in the caller's order.
+
+        Every tensor of every diagram gets a global number; the buffer
+        of round ``r`` holds the tensors that exist by then and are still
+        to be read (the first: the constant table, gates, weights; each
+        next: the round's results, then what it carries over), so the
+        buffers shrink as the rounds go.
+        """
         layouts = [self._layout(plan) for plan in plans]
-        rows = [np.asarray(ix.cpu()) for ix in indices]
-        counts = [len(r) for r in rows]
-        # Leaves: constants (shared, in the table), gates by size, weights.
-        address = [np.zeros((n, len(lay.program.sizes)), dtype=np.int64)
-                   for n, lay in zip(counts, layouts)]
-        for lay, addr in zip(layouts, address):
-            addr[:, lay.constants[0]] = lay.constants[1]
-        offset = self._offset
+        # Diagrams are laid out plan by plan (in caller order within a
+        # plan): the layout then depends only on how many diagrams each
+        # plan has, and batches of few shapes (minibatches of MC) reuse it.
+        where_array = np.array(where, dtype=np.int64).reshape(-1, 2)
+        members = []   # (layout, caller positions, weight index rows)
+        for p, (lay, ix) in enumerate(zip(layouts, indices)):
+            mine = np.flatnonzero(where_array[:, 0] == p)
+            if len(mine):
+                members.append((lay, mine, np.asarray(ix.cpu())[
+                    where_array[mine, 1]]))
+        key = tuple((id(lay), len(mine)) for lay, mine, _ in members)
+        structure = self._structures.get(key)
+        if structure is None:
+            structure = self._structure([(lay, len(mine))
+                                         for lay, mine, _ in members])
+            if len(self._structures) >= _STRUCTURES:
+                self._structures.pop(next(iter(self._structures)))
+            self._structures[key] = structure
+        table, gates, weights, rounds, final = structure
+        values = [rows for _, _, rows in members]
+        gate_groups = [(torch.from_numpy(np.concatenate(
+            [values[g][:, columns].reshape(-1) for g, columns in parts])),
+            scales, coefficients) for parts, scales, coefficients in gates]
+        weight_index = np.concatenate(
+            [values[g][:, columns].reshape(-1) for g, columns in weights])
+        rank = np.empty(len(where), dtype=np.int64)
+        rank[np.concatenate([mine for _, mine, _ in members])] = np.arange(
+            len(where))
+        return MergedBatch(self, table, gate_groups,
+                           torch.from_numpy(weight_index), rounds,
+                           final[torch.from_numpy(rank).to(final.device)],
+                           plans[0], len(where)).to(self.device)
+
+    def _structure(self, groups: list[tuple[_Layout, int]]) -> tuple:
+        """What a batch's layout owes to its shapes alone, for ``n``
+        diagrams of each layout: the table size, gate groups (which
+        value columns of which group, scales, coefficients), weight
+        columns, rounds and the final gather (diagrams plan by plan)."""
+        counts = np.array([len(lay.sizes) * n for lay, n in groups])
+        firsts = np.cumsum(counts) - counts
+        starts = [first + len(lay.sizes) * np.arange(n)
+                  for first, (lay, n) in zip(firsts, groups)]
+        sizes = np.concatenate([np.tile(lay.sizes, n) for lay, n in groups])
+        appears = np.concatenate([np.tile(lay.appears, n)
+                                  for lay, n in groups])
+        consumed = np.concatenate([np.tile(lay.consumed, n)
+                                   for lay, n in groups])
+        constants = np.concatenate([np.tile(lay.constants, n)
+                                    for lay, n in groups])
+        is_constant = constants >= 0
+        address = np.where(is_constant, constants, -1)
+        table = self._offset   # the table so far (it only grows)
+        # Buffer 0: the table, then gates by size, then weights.
+        offset = table
         real = self.dtype.to_real()
-        gate_groups = []
-        for size in sorted({s for lay in layouts for s in lay.gates}):
-            columns, scales, coefficients = [], [], []
-            for lay, r, n, addr in zip(layouts, rows, counts, address):
-                if size not in lay.gates:
-                    continue
-                leaves, cols, scale, coeffs = lay.gates[size]
-                addr[:, leaves] = offset + size * np.arange(
-                    n * len(leaves)).reshape(n, -1)
-                offset += size * n * len(leaves)
-                columns.append(r[:, cols].reshape(-1))
-                scales.append(np.tile(scale, n))
-                coefficients.append(np.tile(coeffs, (1, n, 1)))
-            gate_groups.append((
-                torch.from_numpy(np.concatenate(columns)),
-                torch.as_tensor(np.concatenate(scales), dtype=real),
-                torch.as_tensor(np.concatenate(coefficients, axis=1),
-                                dtype=self.dtype)))
-        weight_parts = []
-        for lay, r, n, addr in zip(layouts, rows, counts, address):
-            for leaf, start, stop in lay.weights:
-                addr[:, leaf] = offset + np.arange(n) * (stop - start)
-                offset += n * (stop - start)
-                weight_parts.append(r[:, start:stop].reshape(-1))
-        weight_index = (np.concatenate(weight_parts) if weight_parts
-                        else np.zeros(0, dtype=np.int64))
-        # Rounds: every program's block of one shape after the other.
-        rounds = []
-        for round_ in range(max(lay.program.rounds for lay in layouts)):
-            members: dict[tuple, list] = {}
-            for p, lay in enumerate(layouts):
+        gates = []
+        for size in sorted({s for lay, _ in groups for s in lay.gates}):
+            members = [(g, lay.gates[size]) for g, (lay, _) in
+                       enumerate(groups) if size in lay.gates]
+            leaves = np.concatenate([_spread(starts[g], gate[0])
+                                     for g, gate in members])
+            address[leaves] = offset + size * np.arange(len(leaves))
+            offset += size * len(leaves)
+            gates.append((
+                [(g, gate[1]) for g, gate in members],
+                torch.as_tensor(np.concatenate(
+                    [np.tile(gate[2], len(starts[g])) for g, gate in members]),
+                    dtype=real, device=self.device),
+                torch.as_tensor(np.concatenate(
+                    [np.tile(gate[3], (1, len(starts[g]), 1))
+                     for g, gate in members], axis=1), dtype=self.dtype,
+                    device=self.device)))
+        leaves = np.concatenate([_spread(starts[g], lay.weight_leaves)
+                                 for g, (lay, _) in enumerate(groups)])
+        address[leaves] = offset + np.cumsum(sizes[leaves]) - sizes[leaves]
+        length = offset + int(sizes[leaves].sum())   # of the buffer
+        weights = [(g, lay.weight_columns)
+                   for g, (lay, _) in enumerate(groups)]
+        # Rounds: one gather of both factors of every step and of what is
+        # carried over, then one matmul per matrix shape.
+        table_at, rounds = 0, []
+        for round_ in range(max(lay.program.rounds for lay, _ in groups)):
+            blocks: dict[tuple, list] = {}
+            for g, (lay, _) in enumerate(groups):
                 if round_ < len(lay.rounds):
                     for shape, block in lay.rounds[round_].items():
-                        members.setdefault(shape, []).append((p, block))
-            shapes, first, second = [], [], []
-            for shape, blocks in members.items():
-                length = 0
-                for p, block in blocks:
-                    addr, n = address[p], counts[p]
-                    first.append((addr[:, block.first[0]]
-                                  + block.first[1]).reshape(-1))
-                    second.append((addr[:, block.second[0]]
-                                   + block.second[1]).reshape(-1))
-                    addr[:, block.outputs] = (
-                        offset + block.out_offsets
-                        + block.out_size * np.arange(n)[:, None])
-                    offset += n * block.out_size
-                    length += n * block.out_size
-                shapes.append((shape, length))
-            rounds.append((shapes, torch.from_numpy(np.concatenate(first)),
-                           torch.from_numpy(np.concatenate(second))))
-        programs = [lay.program for lay in layouts]
-        width = max(program.traced_size for program in programs)
-        out = programs[0].final_index.size // programs[0].traced_size
-        final = np.zeros((len(where), out, width), dtype=np.int64)
-        for n, (p, r) in enumerate(where):
-            program = programs[p]
-            final[n, :, :program.traced_size] = (
-                program.final_index + address[p][r, program.final]
-            ).reshape(out, -1)
-        return MergedBatch(self, gate_groups, torch.from_numpy(weight_index),
-                           rounds, torch.from_numpy(final), plans[0],
-                           len(where)).to(self.device)
+                        blocks.setdefault(shape, []).append((starts[g], block))
+            shapes, lefts, rights, outputs = [], [], [], []
+            for shape, members in blocks.items():
+                for factors, part in ((lefts, 0), (rights, 1)):
+                    tensors, offsets = zip(*[
+                        (_spread(first, (b.first, b.second)[part][0]),
+                         np.tile((b.first, b.second)[part][1], len(first)))
+                        for first, b in members])
+                    factors.append(address[np.concatenate(tensors)]
+                                   + np.concatenate(offsets))
+                outputs.append(np.concatenate(
+                    [_spread(first, b.outputs) for first, b in members]))
+                i, _, j = shape
+                shapes.append((shape,
+                               int(sizes[outputs[-1]].sum()) // (i * j)))
+            made = np.concatenate(outputs)
+            address[made] = np.cumsum(sizes[made]) - sizes[made]
+            offset = int(sizes[made].sum())
+            carried = [np.zeros(0, dtype=np.int64)]
+            if np.any(is_constant & (consumed > round_)):
+                carried.append(table_at + np.arange(table))
+                table_at, offset = offset, offset + table
+            alive = np.flatnonzero(~is_constant & (appears <= round_)
+                                   & (consumed > round_))
+            carried.append(_ranges(address[alive], sizes[alive]))
+            address[alive] = offset + np.cumsum(sizes[alive]) - sizes[alive]
+            address[is_constant] = table_at + constants[is_constant]
+            parts = [np.concatenate(lefts), np.concatenate(rights),
+                     np.concatenate(carried)]
+            length = int(sizes[made].sum()) + len(parts[2])
+            rounds.append((shapes, [len(f) for f in lefts]
+                           + [len(f) for f in rights] + [len(parts[2])],
+                           torch.from_numpy(np.concatenate(parts)).to(
+                               self.device)))
+        width = max(lay.program.traced_size for lay, _ in groups)
+        first = groups[0][0].program
+        out = first.final_index.size // first.traced_size
+        # Padding reads one zero appended after the last buffer.
+        final = np.full((sum(n for _, n in groups), out, width), length,
+                        dtype=np.int64)
+        row = 0
+        for g, (lay, n) in enumerate(groups):
+            program = lay.program
+            final[row:row + n, :, :program.traced_size] = (
+                program.final_index + address[starts[g] + program.final][
+                    :, None]).reshape(n, out, -1)
+            row += n
+        return (table, gates, weights, rounds,
+                torch.from_numpy(final).to(self.device))
+
+
+#: Layouts of batch structures each merger keeps (oldest dropped first).
+_STRUCTURES = 64
 
 
 def program_size(step: _Step) -> int:
@@ -423,14 +527,17 @@ def program_size(step: _Step) -> int:
 class MergedBatch:
     """A laid-out batch: call it with the flat weights (see module doc)."""
 
-    def __init__(self, merger: Merger, gate_groups: list, weight_index,
-                 rounds: list, final: torch.Tensor, reference: Plan,
-                 size: int) -> None:
+    def __init__(self, merger: Merger, table: int, gate_groups: list,
+                 weight_index: torch.Tensor, rounds: list,
+                 final: torch.Tensor, reference: Plan, size: int) -> None:
         self.merger = merger
+        self.table = table    # entries of the constant table it reads
         self.gate_groups = gate_groups
         self.weight_index = weight_index
-        #: Per round: ((matrix shape, result entries) per group, gather
-        #: indices of the left and of the right factors of all groups).
+        #: Per round: ((i, k, j), matrices) per group, the lengths of the
+        #: groups' left factors, then right factors, then carried entries,
+        #: and their gather indices into the round's buffer (split, not
+        #: sliced: a slice's gradient is zero-filled at the full size).
         self.rounds = rounds
         self.final = final
         self.reference = reference  # read-out settings (shared by all)
@@ -443,33 +550,29 @@ class MergedBatch:
             return self
         groups = [tuple(t.to(device) for t in group)
                   for group in self.gate_groups]
-        rounds = [(shapes, a.to(device), b.to(device))
-                  for shapes, a, b in self.rounds]
-        return MergedBatch(self.merger, groups, self.weight_index.to(device),
-                           rounds, self.final.to(device), self.reference,
-                           self.size)
+        rounds = [(shapes, lengths, index.to(device))
+                  for shapes, lengths, index in self.rounds]
+        return MergedBatch(self.merger, self.table, groups,
+                           self.weight_index.to(device), rounds,
+                           self.final.to(device), self.reference, self.size)
 
     def __call__(self, weights: torch.Tensor) -> torch.Tensor:
-        parts = [self.merger.table()]
+        parts = [self.merger.table()[:self.table]]
         for columns, scales, coefficients in self.gate_groups:
-            phases = weights[columns] * scales
-            parts.append((coefficients[0] + torch.cos(phases)[:, None]
-                          * coefficients[1] + torch.sin(phases)[:, None]
-                          * coefficients[2]).reshape(-1))
+            parts.append(rotations(weights[columns] * scales,
+                                   coefficients).reshape(-1))
         if len(self.weight_index):
             parts.append(weights[self.weight_index].to(self.merger.dtype))
         pool = torch.cat(parts)
-        for shapes, first, second in self.rounds:
-            lefts = pool.index_select(0, first)
-            rights = pool.index_select(0, second)
-            results, a, b = [pool], 0, 0
-            for (i, k, j), length in shapes:
-                count = length // (i * j)
-                left = lefts[a:a + count * i * k].view(count, i, k)
-                right = rights[b:b + count * k * j].view(count, k, j)
-                a, b = a + count * i * k, b + count * k * j
-                results.append(torch.matmul(left, right).reshape(-1))
-            pool = torch.cat(results)
+        for shapes, lengths, index in self.rounds:
+            *factors, carried = pool.index_select(0, index).split(lengths)
+            results = [
+                torch.matmul(left.view(count, i, k), right.view(count, k, j)
+                             ).reshape(-1)
+                for ((i, k, j), count), left, right in zip(
+                    shapes, factors, factors[len(shapes):])]
+            pool = torch.cat(results + [carried])
+        pool = torch.cat([pool, pool.new_zeros(1)])
         amplitudes = pool.index_select(0, self.final.reshape(-1)).view(
             self.final.shape)
         plan = self.reference

@@ -202,9 +202,9 @@ def shape_key(diagram: Any) -> tuple[tuple, list[Slot]]:
     """The structural key of ``diagram`` and its slots, in walk order.
 
     Two diagrams with equal keys compile to the same network up to which
-    symbols fill the slots.
+    symbols fill the slots. ``diagram`` is a lambeq diagram (DisCoPy
+    input is converted once, where it enters: :func:`as_lambeq`).
     """
-    diagram = as_lambeq(diagram)
     is_quantum = isinstance(diagram, quantum.Diagram)
     parts: list[tuple] = []
     slots: list[Slot] = []
@@ -309,9 +309,9 @@ def build_network(diagram: Any) -> Network:
     """Translate ``diagram`` into a :class:`Network` (see module doc).
 
     Gates are sampled with lambeq's numpy backend whichever one is active
-    (lambeq's trainers switch to ``pytorch`` inside ``fit``).
+    (lambeq's trainers switch to ``pytorch`` inside ``fit``). ``diagram``
+    is a lambeq diagram (see :func:`as_lambeq` for DisCoPy's).
     """
-    diagram = as_lambeq(diagram)
     with backend('numpy'):
         return _build_network(diagram)
 

@@ -218,8 +218,11 @@ class Plan:
                 self._weights.append((position, start, stop,
                                       tuple(op.index_map.shape)))
 
-        # Gate groups: one vectorised build per tensor shape.
-        self._gate_arrays = []
+        #: Gate groups, one per tensor shape: (operand positions, value
+        #: columns, scales in radians per turn, coefficients (3, k,
+        #: *shape)), built by :func:`rotations` here and in
+        #: :mod:`qnlp.engine.merge`.
+        self.gate_arrays = []
         for shape, positions in gate_groups.items():
             coeff = np.stack([operands[p].coefficients for p in positions],
                              axis=1)  # (3, k, *shape)
@@ -227,7 +230,7 @@ class Plan:
                        for p in positions]
             scales = [network.slots[operands[p].slot].scale * math.pi
                       for p in positions]
-            self._gate_arrays.append((positions, columns, scales, coeff))
+            self.gate_arrays.append((positions, columns, scales, coeff))
         self.device = torch.device('cpu')
         self._materialise(resolve_device(device))
         # Weight index maps are applied by the engine's gather, so the
@@ -246,7 +249,7 @@ class Plan:
              torch.tensor(columns, dtype=torch.long, device=device),
              torch.tensor(scales, dtype=self.real_dtype, device=device),
              torch.as_tensor(coeff, dtype=self.dtype, device=device))
-            for positions, columns, scales, coeff in self._gate_arrays]
+            for positions, columns, scales, coeff in self.gate_arrays]
 
     # -- planning ------------------------------------------------------
     def _plan_contraction(self, operands: list[Operand]):
@@ -312,11 +315,7 @@ class Plan:
         for position, constant in self.constants:
             tensors[position] = constant
         for positions, columns, scales, coeff in self._gate_groups:
-            phases = values[:, columns] * scales          # [B, k]
-            extra = (1,) * (coeff.dim() - 2)
-            cos = torch.cos(phases).view(batch, -1, *extra)
-            sin = torch.sin(phases).view(batch, -1, *extra)
-            gates = coeff[0] + cos * coeff[1] + sin * coeff[2]
+            gates = rotations(values[:, columns] * scales, coeff)
             for position, gate in zip(positions, gates.unbind(1)):
                 tensors[position] = gate
         for position, start, stop, shape in self._weights:
@@ -363,6 +362,24 @@ class Plan:
         self._materialise(self.device if device is None
                           else torch.device(device))
         return self
+
+
+def rotations(phases: torch.Tensor, coefficients: torch.Tensor
+              ) -> torch.Tensor:
+    """Gates ``C0 + cos(phase) C1 + sin(phase) C2`` for every phase, the
+    one gate builder of the engine: ``coefficients`` is ``(3, k, *gate)``
+    and ``phases`` ``[..., k]``; returns ``[..., k, *gate]``.
+
+    >>> c = torch.tensor([[[0., 0.]], [[1., 0.]], [[0., 1.]]])  # (3, 1, 2)
+    >>> rotations(torch.tensor([[0.0], [math.pi / 2]]), c).round().abs()
+    tensor([[[1., 0.]],
+    <BLANKLINE>
+            [[0., 1.]]])
+    """
+    extra = (1,) * (coefficients.dim() - 2)
+    cos = torch.cos(phases).view(*phases.shape, *extra)
+    sin = torch.sin(phases).view(*phases.shape, *extra)
+    return coefficients[0] + cos * coefficients[1] + sin * coefficients[2]
 
 
 def read_out(flat: torch.Tensor, output_shape: tuple[int, ...],

@@ -356,9 +356,11 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
         checkpoint = history_file = on_epoch = tensorboard = None
         progress = False
     log = None if tensorboard is None else TensorBoardLog(tensorboard)
-    # the whole training set is prepared only when it is used at once
+    # the whole training set is prepared only when it is used at once,
+    # or when minibatches can be selected from it (PreparedBatch.select)
     full = model.prepare(train.circuits) \
-        if batch_size >= train.size or run.scipy else None
+        if batch_size >= train.size or run.scipy or len(train.circuits) and \
+        hasattr(model.prepare(_take(train.circuits, [0])), 'select') else None
     dev_batch = None if dev is None else dev.circuits if eval_chunk \
         else model.prepare(dev.circuits)
     with _long_lived_objects_frozen(), contextlib.ExitStack() as logs:
@@ -522,7 +524,8 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch,
             batch, labels = full, train.labels
         else:
             mine = [local[g] for g in index.tolist() if g in local]
-            batch = model.prepare(_take(train.circuits, mine))
+            batch = full.select(mine) if full is not None else \
+                model.prepare(_take(train.circuits, mine))
             labels = train.labels[mine]
         batch = run.hooks.augment(batch, run.generator)
         count = len(index)
