@@ -198,5 +198,19 @@ def test_parses_of_lexicon_words_are_consistent(words, target):
     assert len(analysis.categories) == len(analysis.words)
     # the words kept are the sentence's words in order (some dropped)
     remaining = iter(w.lower() for w in words)
-    kept = [w for w in analysis.words if w != '<pro>']
+    kept = [w for w in analysis.words if w not in ('<pro>', '<and>')]
     assert kept and all(word in remaining for word in kept)
+
+
+def test_sentences_side_by_side_are_joined():
+    """Two sentences with nothing between them: the implicit ``<and>``
+    (CONJS) joins them after the first, so the diagram is one ``s``."""
+    analysis = Parser().analyse('the film works the actors shine', 's')
+    assert analysis.words == ['the', 'film', 'works', '<and>', 'the',
+                              'actors', 'shine']
+    assert analysis.categories[3] == 'CONJS'
+    assert str(analysis.diagram.cod) == 's'
+    tagged = 'chef_N runs_IV dog_N sleeps_IV'
+    assert Parser().analyse(tagged, 's').words[2] == '<and>'
+    with pytest.raises(ParseError):
+        Parser(join_cost=None, skip_cost=None).analyse(tagged, 's')
