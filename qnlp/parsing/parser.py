@@ -88,14 +88,15 @@ _ATOMS = {category: tuple((atom.name, atom.z) for atom in ty)
 _WAITS_FOR = frozenset(category for category, atoms in _ATOMS.items()
                        if any(z == 2 for _, z in atoms))
 
-Stack = tuple[tuple[str, int], ...]
-
-
 def _stays(base: str, z: int, wait: bool) -> bool:
     """Whether an atom may stay on the stack: not a right adjoint, but
     an ``n.r`` may wait for a later ``n.rr`` when ``wait``."""
     return z <= 0 or wait and z == 1 and base == 'n'
 
+
+#: A small number for each simple type (for :class:`_Stacks`).
+_CODE = {(base, z): i for i, (base, z) in enumerate(
+    (base, z) for base in ('n', 's') for z in range(-3, 4))}
 
 #: Per category and ``wait``: how many leading atoms must cancel, because
 #: one of them (a right adjoint) could not stay on the stack.
@@ -104,80 +105,95 @@ _NEED = {(category, wait): max((i + 1 for i, (b, z) in enumerate(atoms)
          for category, atoms in _ATOMS.items() for wait in (False, True)}
 
 
-def _reductions(stack: Stack, category: str, wait: bool
-                ) -> list[tuple[int, Stack]]:
-    """Every way to push ``category`` onto ``stack`` (bottom first):
-    ``(j, after)`` where the word's first ``j`` atoms cancel the top ``j``
-    atoms of the stack (each the left adjoint of the word's atom) and the
-    word's other atoms stay on top.
-
-    Atoms of one word never cancel each other, so once one atom stays all
-    later ones do; ``j`` ranges from the atoms that must cancel (every
-    right adjoint, unless ``wait`` lets an ``n.r`` wait for a later
-    ``n.rr``) to the longest run that can cancel. When the new atom is
-    ``n`` or a left adjoint the search also tries keeping both, because a
-    later coordinator or modifier may need the atom (*on love , memory*:
-    *love* waits for the comma).
-
-    >>> _reductions((('n', 0),), 'IV', False)
-    [(1, (('s', 0),))]
-    >>> _reductions((('n', 0),), 'IV', True)
-    [(0, (('n', 0), ('n', 1), ('s', 0))), (1, (('s', 0),))]
-    """
-    atoms = _ATOMS[category]
-    need = _NEED[category, wait]
-    found = [(0, stack + atoms)] if need == 0 else []
-    depth, j = len(stack), 0
-    for base, z in atoms:
-        if j == depth or stack[depth - 1 - j] != (base, z - 1):
-            break
-        j += 1
-        if j >= need:
-            found.append((j, stack[:depth - j] + atoms[j:]))
-    return found
-
-
 class _Stacks:
     """Type stacks numbered once, and the moves between them.
 
-    A search state holds its stack's number; :meth:`moves` answers, for a
-    stack number, category and ``wait``, the ``(j, next number, next
-    depth)`` of every reduction (:func:`_reductions`), computed once and
-    then looked up: the same stacks recur across states and sentences.
+    A stack is a number: the stack ``below`` it plus one ``atom`` on
+    top (0 is the empty stack), so pushing and popping an atom is one
+    look-up. A search state holds its stack's number; :meth:`fill`
+    computes, for a stack, category and ``wait``, every reduction once,
+    and the search then looks it up in :meth:`table`: the same stacks
+    recur across states and sentences.
     """
 
-    LIMIT = 500_000
+    LIMIT = 1_000_000
 
     def __init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
-        self.number: dict[Stack, int] = {(): 0}
-        self.stacks: list[Stack] = [()]
-        self.table: dict[tuple[str, bool], dict[int, list]] = {}
+        """Forget every stack (between searches, when there are many)."""
+        self.number: dict[int, int] = {}   # below * 16 + atom code
+        self.below: list[int] = [0]
+        self.atom: list[tuple[str, int]] = [('', 0)]
+        self.depth: list[int] = [0]
+        self.tables: dict[tuple[str, bool], dict[int, list]] = {}
 
-    def of(self, stack: Stack) -> int:
-        """The number of ``stack``."""
-        found = self.number.get(stack)
-        if found is None:
-            found = self.number[stack] = len(self.stacks)
-            self.stacks.append(stack)
-        return found
+    def push(self, below: int, atoms: Sequence[tuple[str, int]]) -> int:
+        """The number of stack ``below`` with ``atoms`` on top."""
+        for atom in atoms:
+            key = below << 4 | _CODE[atom]
+            found = self.number.get(key)
+            if found is None:
+                found = self.number[key] = len(self.below)
+                self.below.append(below)
+                self.atom.append(atom)
+                self.depth.append(self.depth[below] + 1)
+            below = found
+        return below
 
-    def moves(self, category: str, wait: bool) -> dict[int, list]:
-        """Stack number -> moves, for ``category`` (filled lazily by
-        :meth:`fill`)."""
+    def atoms(self, number: int) -> tuple[tuple[str, int], ...]:
+        """The atoms of stack ``number``, bottom first."""
+        found = []
+        while number:
+            found.append(self.atom[number])
+            number = self.below[number]
+        return tuple(found[::-1])
+
+    def table(self, category: str, wait: bool) -> dict[int, list]:
+        """Stack number -> moves of ``category`` (see :meth:`fill`)."""
         key = (category, wait)
-        table = self.table.get(key)
-        if table is None:
-            table = self.table[key] = {}
-        return table
+        found = self.tables.get(key)
+        if found is None:
+            found = self.tables[key] = {}
+        return found
 
     def fill(self, table: dict[int, list], number: int, category: str,
              wait: bool) -> list[tuple[int, int, int]]:
-        moves = table[number] = [
-            (j, self.of(after), len(after))
-            for j, after in _reductions(self.stacks[number], category, wait)]
+        """Every way to push ``category`` onto stack ``number``, kept in
+        ``table``: ``(j, after, depth)`` where the word's first ``j`` atoms
+        cancel the top ``j`` atoms of the stack (each the left adjoint of
+        the word's atom), the word's other atoms stay on top, giving stack
+        ``after`` of ``depth`` atoms.
+
+        Atoms of one word never cancel each other, so once one atom stays
+        all later ones do; ``j`` ranges from the atoms that must cancel
+        (every right adjoint, unless ``wait`` lets an ``n.r`` wait for a
+        later ``n.rr``) to the longest run that can cancel. When the new
+        atom is ``n`` or a left adjoint the search also tries keeping
+        both, because a later coordinator or modifier may need the atom
+        (*on love , memory*: *love* waits for the comma).
+
+        >>> stacks = _Stacks()
+        >>> noun = stacks.push(0, [('n', 0)])
+        >>> [(j, stacks.atoms(after)) for j, after, _ in
+        ...  stacks.fill({}, noun, 'IV', wait=True)]
+        [(0, (('n', 0), ('n', 1), ('s', 0))), (1, (('s', 0),))]
+        """
+        atoms = _ATOMS[category]
+        need = _NEED[category, wait]
+        found = [(0, number)] if need == 0 else []
+        node, j = number, 0
+        for base, z in atoms:
+            if node == 0 or self.atom[node] != (base, z - 1):
+                break
+            node, j = self.below[node], j + 1
+            if j >= need:
+                found.append((j, node))
+        moves = table[number] = []
+        for j, below in found:
+            after = self.push(below, atoms[j:])
+            moves.append((j, after, self.depth[after]))
         return moves
 
 
@@ -278,20 +294,20 @@ _START = _State(0.0, 0, None, '', 0)
 def _push(state: _State, category: str, cost: float,
           wait: bool = False) -> list[_State]:
     """Every way of pushing a word's simple types onto the stack (see
-    :func:`_reductions`); a right adjoint that cannot cancel drops the
+    :meth:`_Stacks.fill`); a right adjoint that cannot cancel drops the
     state: left on the stack it could never reduce, unless ``wait``
     (a verb phrase coordinator with ``n.rr`` follows) lets an ``n.r``
     wait for it (*she sings and dances*: ``sings`` keeps its ``n.r``).
 
     >>> noun = _push(_START, 'N', 0.0)[0]
-    >>> [_STACKS.stacks[s.stack] for s in _push(noun, 'IV', 0.0)]
+    >>> [_STACKS.atoms(s.stack) for s in _push(noun, 'IV', 0.0)]
     [(('s', 0),)]
     >>> [s.wires()[1] for s in _push(noun, 'IV', 0.0, wait=True)]
     [[0, 1, 2], [2]]
     """
-    stack = _STACKS.stacks[state.stack]
-    return [_State(state.cost + cost, _STACKS.of(after), state, category, j)
-            for j, after in _reductions(stack, category, wait)]
+    moves = _STACKS.fill({}, state.stack, category, wait)
+    return [_State(state.cost + cost, after, state, category, j)
+            for j, after, _ in moves]
 
 
 @dataclass
@@ -383,9 +399,8 @@ class Parser:
         With no target, an ``s`` parse wins unless an ``n`` parse is
         cheaper by more than this.
     skip_cost:
-        When nothing reduces, the last search (the widest beam) may drop
-        words (category SKIP, no wires) at this cost each; ``None`` never
-        drops words.
+        The search may drop words (category SKIP, no wires) at this cost
+        each; ``None`` never drops words.
     join_cost:
         Cost of joining a finished sentence to the words after it with the
         implicit coordinator ``<and>`` (category CONJS), as in *it 's
@@ -545,21 +560,16 @@ class Parser:
                          candidates: list[list[tuple[str, float]]],
                          target: str | None) -> tuple[list[str], list]:
         """Search with the beam width, then with wider beams on failure
-        (short sentences only), the widest letting words drop out at
-        :attr:`skip_cost` each; the first error is the one raised."""
+        (short sentences only), letting words drop out at :attr:`skip_cost`
+        each; the first error is the one raised."""
         widths = [self.beam_width]
         if len(tokens) <= self.retry_max_tokens:   # keep long ones linear
             widths += [w for w in self.retry_widths if w > self.beam_width]
-        attempts = [(width, None) for width in widths]
-        if self.skip_cost is not None:
-            if len(attempts) > 1:   # the widest search may also skip
-                attempts.pop()
-            attempts.append((widths[-1], self.skip_cost))
         first_error = None
-        for width, skip in attempts:
+        for width in widths:
             try:
                 return self._search(sentence, tokens, candidates, target,
-                                     width, skip)
+                                     width, self.skip_cost)
             except ParseError as error:
                 first_error = first_error or error
         raise first_error
@@ -588,7 +598,7 @@ class Parser:
         (:class:`_Stacks`), so the search is linear in the sentence's
         length; :attr:`expanded` counts the pushes tried.
         """
-        if len(_STACKS.stacks) > _STACKS.LIMIT:
+        if len(_STACKS.below) > _STACKS.LIMIT:
             _STACKS.clear()
         beam = [_START]
         if self.implicit_subject_cost is not None:
@@ -604,7 +614,7 @@ class Parser:
         fill = _STACKS.fill
         for position, options in enumerate(pruned):
             wait = waits[position]
-            tables = [(category, cost, _STACKS.moves(category, wait))
+            tables = [(category, cost, _STACKS.table(category, wait))
                       for category, cost in options]
             self.expanded += len(beam) * len(tables)
             # Moves are scored first; only the survivors are built.
@@ -653,7 +663,7 @@ class Parser:
         targets = ('s', 'n') if target is None else (target,)
         done: dict[str, tuple[float, list[tuple[str, int]]]] = {}
         for state in beam:
-            stack = _STACKS.stacks[state.stack]
+            stack = _STACKS.atoms(state.stack)
             if not stack or any(atom != (stack[0][0], 0) for atom in stack) \
                     or stack[0][0] not in targets:
                 continue
@@ -698,7 +708,7 @@ class Parser:
     def _fail(sentence: str, tokens: list[str], beam: list[_State],
               targets: tuple[str, ...]) -> NoReturn:
         state = beam[0]
-        stack = _STACKS.stacks[state.stack]
+        stack = _STACKS.atoms(state.stack)
         wires = state.wires()[1]
         # The first unreduced wire names the token where reduction failed.
         owner, start, position = 0, 0, 0
