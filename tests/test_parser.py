@@ -214,3 +214,32 @@ def test_sentences_side_by_side_are_joined():
     assert Parser().analyse(tagged, 's').words[2] == '<and>'
     with pytest.raises(ParseError):
         Parser(join_cost=None, skip_cost=None).analyse(tagged, 's')
+
+
+@pytest.mark.parametrize('sentence,expected', [
+    # progressive *be*: was be/TV + vacationing/ADJ + there/PRON
+    ('i will be vacationing there',
+     {'be': 'VPC', 'vacationing': 'IV', 'there': 'ADVS'}),
+    ('the chef is not cooking', {'is': 'VPC', 'cooking': 'IV'}),
+    # perfect *have*: the participle is an active verb
+    ('we have had many repairs', {'have': 'VPC', 'had': 'TV'}),
+    # a noun compound is no second object: was offer/DTV + air/N
+    ('they offer cheap air tickets to their country',
+     {'offer': 'TV', 'air': 'ADJ'}),
+])
+def test_lexicon_errors_fixed(sentence, expected):
+    analysis = Parser().analyse(sentence, 's')
+    categories = dict(zip(analysis.words, analysis.categories))
+    assert {w: categories.get(w) for w in expected} == expected
+
+
+CLAUSES = ['chef_N cooks_TV meal_N', 'dog_N sleeps_IV',
+           'she_PRON gives_DTV him_PRON tea_N']
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(CLAUSES), min_size=1, max_size=4))
+def test_clauses_side_by_side_join_into_one_sentence(clauses):
+    analysis = Parser().analyse(' '.join(clauses), 's')
+    assert analysis.words.count('<and>') == len(clauses) - 1
+    assert str(analysis.diagram.cod) == 's'
