@@ -411,7 +411,7 @@ class Parser:
                  max_extra_cost: float = 5.0,
                  implicit_subject_cost: float | None = 2.0,
                  retry_widths: Sequence[int] = (64,),
-                 max_candidates: int = 10,
+                 max_candidates: int = 6,
                  retry_max_tokens: int = 40,
                  sentence_preference: float = 1.5,
                  skip_cost: float | None = 4.0,
