@@ -198,5 +198,48 @@ def test_parses_of_lexicon_words_are_consistent(words, target):
     assert len(analysis.categories) == len(analysis.words)
     # the words kept are the sentence's words in order (some dropped)
     remaining = iter(w.lower() for w in words)
-    kept = [w for w in analysis.words if w != '<pro>']
+    kept = [w for w in analysis.words if w not in ('<pro>', '<and>')]
     assert kept and all(word in remaining for word in kept)
+
+
+def test_sentences_side_by_side_are_joined():
+    """Two sentences with nothing between them: the implicit ``<and>``
+    (CONJS) joins them after the first, so the diagram is one ``s``."""
+    analysis = Parser().analyse('the film works the actors shine', 's')
+    assert analysis.words == ['the', 'film', 'works', '<and>', 'the',
+                              'actors', 'shine']
+    assert analysis.categories[3] == 'CONJS'
+    assert str(analysis.diagram.cod) == 's'
+    tagged = 'chef_N runs_IV dog_N sleeps_IV'
+    assert Parser().analyse(tagged, 's').words[2] == '<and>'
+    with pytest.raises(ParseError):
+        Parser(join_cost=None, skip_cost=None).analyse(tagged, 's')
+
+
+@pytest.mark.parametrize('sentence,expected', [
+    # progressive *be*: was be/TV + vacationing/ADJ + there/PRON
+    ('i will be vacationing there',
+     {'be': 'VPC', 'vacationing': 'IV', 'there': 'ADVS'}),
+    ('the chef is not cooking', {'is': 'VPC', 'cooking': 'IV'}),
+    # perfect *have*: the participle is an active verb
+    ('we have had many repairs', {'have': 'VPC', 'had': 'TV'}),
+    # a noun compound is no second object: was offer/DTV + air/N
+    ('they offer cheap air tickets to their country',
+     {'offer': 'TV', 'air': 'ADJ'}),
+])
+def test_lexicon_errors_fixed(sentence, expected):
+    analysis = Parser().analyse(sentence, 's')
+    categories = dict(zip(analysis.words, analysis.categories))
+    assert {w: categories.get(w) for w in expected} == expected
+
+
+CLAUSES = ['chef_N cooks_TV meal_N', 'dog_N sleeps_IV',
+           'she_PRON gives_DTV him_PRON tea_N']
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(CLAUSES), min_size=1, max_size=4))
+def test_clauses_side_by_side_join_into_one_sentence(clauses):
+    analysis = Parser().analyse(' '.join(clauses), 's')
+    assert analysis.words.count('<and>') == len(clauses) - 1
+    assert str(analysis.diagram.cod) == 's'

@@ -46,7 +46,8 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
     **_entries(('PRON',), 'i you he she it we they me him us them myself '
                'yourself himself herself itself ourselves themselves one '
                'someone something everyone everything anyone anything '
-               'nobody nothing somebody everybody there'),
+               'nobody nothing somebody everybody'),
+    'there': ('PRON', 'ADVS'),
     **_entries(('DET', 'PRON'), 'this these those her'),
     **_entries(('RELS', 'RELO'), 'which'),
     'who': ('RELS', 'RELO', 'QSUBJ'),
@@ -284,12 +285,61 @@ def _wordnet_costs(word: str, readings: dict[str, tuple[str, str, int]]
     # Any noun may modify a noun (*law enforcement*), plurals seldom.
     plural = readings.get('n', ('', '', 0))[1] == 's'
     cost['ADJ'] = min(cost.get('ADJ', 99.0), cost['N'] + 1.2 + plural)
-    # Ditransitive and clause-taking readings need more than WordNet's
-    # frames say: a noun compound or a bare clause must follow.
-    for category, extra in (('DTV', 1.0), ('SV', 0.8)):
+    # Ditransitive, clause- and infinitive-taking readings need more than
+    # WordNet's frames say: a second object (not a noun compound), a bare
+    # clause or a verb phrase must follow.
+    for category, extra in (('DTV', 1.6), ('SV', 0.8), ('VPC', 0.8)):
         if category in cost:
             cost[category] += extra
     return cost
+
+
+#: Forms of *be* and *have* that make progressives and perfects, and the
+#: adverbs that may stand between them and the participle.
+_BE = frozenset("is are was were am be been being 's 're 'm".split())
+_HAVE = frozenset("have has had having 've 'd".split())
+_BETWEEN = frozenset("not n't never also still just really always already "
+                     "even only often all both".split())
+#: Cost changes of a participle after *be* (progressive: a verb, not a
+#: noun or a noun's modifier) and after *have* (perfect: active, so
+#: transitive as often as not, not the passive's intransitive).
+_AFTER_BE = {'IV': -1.0, 'TV': -1.0, 'DTV': -1.0, 'SV': -1.0, 'N': 1.5,
+             'ADJ': 1.5}
+_AFTER_HAVE = {'TV': -1.0, 'DTV': -0.5, 'SV': -0.5, 'N': 1.5, 'ADJ': 1.5,
+               'PRED': 1.0, 'VPC': 0.5}
+_VERBS = ('IV', 'TV', 'DTV', 'SV')
+
+
+def _after_auxiliaries(words: list[str],
+                       tagged: list[list[tuple[str, float]]]
+                       ) -> list[list[tuple[str, float]]]:
+    """``tagged`` with participles after *be* (``-ing``) and *have*
+    (``-ed`` or irregular) priced as verbs: *is vacationing* is a
+    progressive (*be* takes the verb phrase), not *is* + a noun.
+
+    >>> tags = LexiconTagger().tag(['she', 'is', 'not', 'cooking'])
+    >>> min(tags[3], key=lambda c: c[1])[0] in _VERBS
+    True
+    """
+    for position in range(1, len(words)):
+        before = position - 1
+        while before > 0 and words[before] in _BETWEEN:
+            before -= 1
+        word, options = words[position], tagged[position]
+        if not any(c in _VERBS for c, _ in options):
+            continue
+        if words[before] in _BE and word.endswith('ing'):
+            change = _AFTER_BE
+        elif words[before] in _HAVE and ('v' in wordnet_readings(word)
+                                         and wordnet_readings(word)['v'][1]
+                                         == 'ed' or word == 'had'):
+            change = _AFTER_HAVE
+        else:
+            continue
+        tagged[position] = sorted(((c, k + change.get(c, 0.0))
+                                   for c, k in options),
+                                  key=lambda item: item[1])
+    return tagged
 
 
 def _third_person(word: str) -> bool:
@@ -338,7 +388,7 @@ class LexiconTagger:
                     and token.lower() not in self.lexicon):
                 tagged[position] = [(c, k + 2.0 if c == 'ADJ' else k)
                                     for c, k in tagged[position]]
-        return tagged
+        return _after_auxiliaries([t.lower() for t in tokens], tagged)
 
     def _name(self, token: str) -> list[tuple[str, float]]:
         """Candidates of a capitalised word: a name first."""

@@ -18,6 +18,7 @@ lambeq grammar diagram: words as boxes, reductions as cups.
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import re
 from operator import itemgetter
@@ -41,6 +42,13 @@ _CLITIC = re.compile(r"(?<=[A-Za-z])(n't|'(?:s|re|ve|ll|d|m))\b", re.IGNORECASE)
 #: The word standing for a missing subject, and its marker in the search.
 IMPLICIT_SUBJECT = '<pro>'
 IMPLICIT = 'IMPLICIT'
+#: The word joining two sentences with nothing between them, and its
+#: marker in the search.
+IMPLICIT_JOIN = '<and>'
+JOIN = 'JOIN'
+#: Words the search adds: marker -> (word, category).
+IMPLICIT_WORDS = {IMPLICIT: (IMPLICIT_SUBJECT, 'PRON'),
+                  JOIN: (IMPLICIT_JOIN, 'CONJS')}
 #: Punctuation that may join phrases; other punctuation is dropped.
 JOINING_PUNCTUATION = {',', ';', ':', '--'}
 
@@ -81,62 +89,15 @@ _ATOMS = {category: tuple((atom.name, atom.z) for atom in ty)
 _WAITS_FOR = frozenset(category for category, atoms in _ATOMS.items()
                        if any(z == 2 for _, z in atoms))
 
-
-class _Node(NamedTuple):
-    """One unreduced atom on the stack, linked to the atoms below it.
-
-    ``key`` hashes the types (not the wires) of the whole stack, so two
-    stacks compare in O(1); ``depth`` is the stack's length.
-    """
-    below: "_Node | None"
-    base: str
-    z: int
-    wire: int
-    key: int
-    depth: int
-
-
-def _atoms(node: _Node | None) -> list[_Node]:
-    """The stack from bottom to top."""
-    atoms = []
-    while node is not None:
-        atoms.append(node)
-        node = node.below
-    return atoms[::-1]
-
-
-class _State(NamedTuple):
-    """A partial parse; the path to it is kept as back-pointers."""
-    cost: float
-    top: _Node | None
-    n_wires: int
-    parent: "_State | None"
-    category: str
-    cups: tuple[tuple[int, int], ...]         # cups this word added
-
-    def path(self) -> tuple[list[str], list[tuple[int, int]]]:
-        """Categories and cups from the first word to this state."""
-        categories, cups, state = [], [], self
-        while state is not None and state.parent is not None:
-            categories.append(state.category)
-            cups.extend(reversed(state.cups))
-            state = state.parent
-        return categories[::-1], cups[::-1]
-
-
-def _on(below: _Node | None, base: str, z: int, wire: int) -> _Node:
-    """``below`` with the atom ``base``/``z`` of ``wire`` on top."""
-    if below is None:
-        return _Node(None, base, z, wire, hash((0, base, z)), 1)
-    return _Node(below, base, z, wire, hash((below.key, base, z)),
-                 below.depth + 1)
-
-
 def _stays(base: str, z: int, wait: bool) -> bool:
     """Whether an atom may stay on the stack: not a right adjoint, but
     an ``n.r`` may wait for a later ``n.rr`` when ``wait``."""
     return z <= 0 or wait and z == 1 and base == 'n'
 
+
+#: A small number for each simple type (for :class:`_Stacks`).
+_CODE = {(base, z): i for i, (base, z) in enumerate(
+    (base, z) for base in ('n', 's') for z in range(-3, 4))}
 
 #: Per category and ``wait``: how many leading atoms must cancel, because
 #: one of them (a right adjoint) could not stay on the stack.
@@ -145,77 +106,209 @@ _NEED = {(category, wait): max((i + 1 for i, (b, z) in enumerate(atoms)
          for category, atoms in _ATOMS.items() for wait in (False, True)}
 
 
-def _reductions(top: _Node | None, category: str, wait: bool
-                ) -> list[tuple[int, _Node | None]]:
-    """Every way to push ``category``: ``(j, below)`` where the word's
-    first ``j`` atoms cancel the top ``j`` atoms of the stack (each the
-    left adjoint of the word's atom), ``below`` is what is left under
-    them, and the word's other atoms stay on top.
+class _Stacks:
+    """Type stacks numbered once, and the moves between them.
 
-    Atoms of one word never cancel each other, so once one atom stays all
-    later ones do; ``j`` ranges from :data:`_NEED` (every right adjoint
-    cancels) to the longest run that can cancel. O(len(category)).
+    A stack is a number: the stack ``below`` it plus one ``atom`` on
+    top (0 is the empty stack), so pushing and popping an atom is one
+    look-up. A search state holds its stack's number; :meth:`fill`
+    computes, for a stack, category and ``wait``, every reduction once,
+    and the search then looks it up in :meth:`table`: the same stacks
+    recur across states and sentences.
     """
-    need = _NEED[category, wait]
-    found = [(0, top)] if need == 0 else []
-    node, j = top, 0
-    for base, z in _ATOMS[category]:
-        if node is None or node.base != base or z != node.z + 1:
-            break
-        node, j = node.below, j + 1
-        if j >= need:
-            found.append((j, node))
-    return found
+
+    LIMIT = 1_000_000
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every stack (between searches, when there are many)."""
+        self.number: dict[int, int] = {}   # below * 16 + atom code
+        self.below: list[int] = [0]
+        self.atom: list[tuple[str, int]] = [('', 0)]
+        self.depth: list[int] = [0]
+        self.tables: dict[tuple[str, bool], dict[int, list]] = {}
+
+    def push(self, below: int, atoms: Sequence[tuple[str, int]]) -> int:
+        """The number of stack ``below`` with ``atoms`` on top."""
+        for atom in atoms:
+            key = below << 4 | _CODE[atom]
+            found = self.number.get(key)
+            if found is None:
+                found = self.number[key] = len(self.below)
+                self.below.append(below)
+                self.atom.append(atom)
+                self.depth.append(self.depth[below] + 1)
+            below = found
+        return below
+
+    def atoms(self, number: int) -> tuple[tuple[str, int], ...]:
+        """The atoms of stack ``number``, bottom first."""
+        found = []
+        while number:
+            found.append(self.atom[number])
+            number = self.below[number]
+        return tuple(found[::-1])
+
+    def table(self, category: str, wait: bool) -> dict[int, list]:
+        """Stack number -> moves of ``category`` (see :meth:`fill`)."""
+        key = (category, wait)
+        found = self.tables.get(key)
+        if found is None:
+            found = self.tables[key] = {}
+        return found
+
+    def fill(self, table: dict[int, list], number: int, category: str,
+             wait: bool) -> list[tuple[int, int, int]]:
+        """Every way to push ``category`` onto stack ``number``, kept in
+        ``table``: ``(j, after, depth)`` where the word's first ``j`` atoms
+        cancel the top ``j`` atoms of the stack (each the left adjoint of
+        the word's atom), the word's other atoms stay on top, giving stack
+        ``after`` of ``depth`` atoms.
+
+        Atoms of one word never cancel each other, so once one atom stays
+        all later ones do; ``j`` ranges from the atoms that must cancel
+        (every right adjoint, unless ``wait`` lets an ``n.r`` wait for a
+        later ``n.rr``) to the longest run that can cancel. When the new
+        atom is ``n`` or a left adjoint the search also tries keeping
+        both, because a later coordinator or modifier may need the atom
+        (*on love , memory*: *love* waits for the comma).
+
+        >>> stacks = _Stacks()
+        >>> noun = stacks.push(0, [('n', 0)])
+        >>> [(j, stacks.atoms(after)) for j, after, _ in
+        ...  stacks.fill({}, noun, 'IV', wait=True)]
+        [(0, (('n', 0), ('n', 1), ('s', 0))), (1, (('s', 0),))]
+        """
+        atoms = _ATOMS[category]
+        need = _NEED[category, wait]
+        found = [(0, number)] if need == 0 else []
+        node, j = number, 0
+        for base, z in atoms:
+            if node == 0 or self.atom[node] != (base, z - 1):
+                break
+            node, j = self.below[node], j + 1
+            if j >= need:
+                found.append((j, node))
+        moves = table[number] = []
+        for j, below in found:
+            after = self.push(below, atoms[j:])
+            moves.append((j, after, self.depth[after]))
+        return moves
 
 
-def _stack_key(below: _Node | None, category: str, j: int) -> int:
-    """The key of ``below`` with ``category``'s atoms from ``j`` on top,
-    as :func:`_on` would compute it, without building the nodes."""
-    key = below.key if below is not None else 0
-    for base, z in _ATOMS[category][j:]:
-        key = hash((key, base, z))
-    return key
+_STACKS = _Stacks()
 
 
-def _grow(state: _State, category: str, cost: float, j: int,
-          below: _Node | None) -> _State:
-    """The state after ``state`` pushes ``category`` at ``cost``, its
-    first ``j`` atoms cancelling the stack down to ``below``."""
-    first = state.n_wires
-    atoms = _ATOMS[category]
-    cups, node = [], state.top
-    for i in range(j):
-        cups.append((node.wire, first + i))
-        node = node.below
-    top = below
-    for i in range(j, len(atoms)):
-        top = _on(top, atoms[i][0], atoms[i][1], first + i)
-    return _State(state.cost + cost, top, first + len(atoms), state,
-                  category, tuple(cups))
+class _State(NamedTuple):
+    """A partial parse: its cost, the number of its type stack (see
+    :class:`_Stacks`), and the word that led to it (``category``, whose
+    first ``j`` atoms cancelled the stack) after ``parent``."""
+    cost: float
+    stack: int
+    parent: "_State | None"
+    category: str
+    j: int
+
+    def path(self) -> list[tuple[str, int]]:
+        """``(category, j)`` of each word, first to last."""
+        steps, state = [], self
+        while state.parent is not None:
+            steps.append((state.category, state.j))
+            state = state.parent
+        return steps[::-1]
+
+    def categories(self) -> list[str]:
+        """The category of each word, first to last."""
+        return [category for category, _ in self.path()]
+
+    def wires(self) -> tuple[list[tuple[int, int]], list[int]]:
+        """The cups of this parse and the wires left (see :func:`_wires`).
+
+        >>> she = _push(_START, 'PRON', 0.0)[0]
+        >>> _push(_push(she, 'TV', 0.0)[0], 'N', 0.0)[-1].wires()
+        ([(0, 1), (3, 4)], [2])
+        """
+        return _wires(self.path())
+
+
+def _wires(steps: Sequence[tuple[str, int]], stacks: list | None = None
+           ) -> tuple[list[tuple[int, int]], list[int]]:
+    """Replay ``(category, j)`` steps: the cups and the wires left,
+    bottom first, numbering every word's atoms left to right; the wires
+    left after each step are appended to ``stacks`` if given."""
+    cups, stack, first = [], [], 0
+    for category, j in steps:
+        name = IMPLICIT_WORDS.get(category, (None, category))[1]
+        for i in range(j):
+            cups.append((stack.pop(), first + i))
+        size = len(_ATOMS[name])
+        stack.extend(range(first + j, first + size))
+        first += size
+        if stacks is not None:
+            stacks.append(tuple(stack))
+    return cups, stack
+
+
+def _joined(steps: list[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    """``steps`` that leave sentences ``s @ s @ ...`` with the implicit
+    coordinator JOIN (``s.r s s.l``) put after each finished sentence:
+    it takes the sentence before it, and the next sentence's ``s`` now
+    cancels its ``s.l``, so one ``s`` is left. ``None`` when a sentence
+    never stands alone on the stack between words.
+
+    >>> two = [('PRON', 0), ('IV', 1), ('PRON', 0), ('IV', 1)]
+    >>> _joined(two)
+    [('PRON', 0), ('IV', 1), ('JOIN', 1), ('PRON', 0), ('IV', 2)]
+    >>> _wires(_joined(two))
+    ([(0, 1), (2, 3), (6, 7), (5, 8)], [4])
+    """
+    after: list[tuple[int, ...]] = []
+    left = _wires(steps, after)[1]
+    starts, first = [], 0
+    for category, _ in steps:
+        starts.append(first)
+        first += len(_ATOMS[IMPLICIT_WORDS.get(category, (None, category))[1]])
+    steps = list(steps)
+    cuts = set()
+    for k in range(1, len(left)):
+        places = [i for i, stack in enumerate(after)
+                  if stack == tuple(left[:k])]
+        # the word keeping the next sentence's s must keep it first
+        owner = bisect.bisect_right(starts, left[k]) - 1
+        if not places or left[k] != starts[owner] + steps[owner][1]:
+            return None
+        cuts.add(places[-1])
+        steps[owner] = (steps[owner][0], steps[owner][1] + 1)
+    joined = []
+    for i, step in enumerate(steps):
+        joined.append(step)
+        if i in cuts:
+            joined.append((JOIN, 1))
+    return joined
+
+
+_START = _State(0.0, 0, None, '', 0)
 
 
 def _push(state: _State, category: str, cost: float,
           wait: bool = False) -> list[_State]:
-    """Every way of pushing a word's simple types onto the stack.
+    """Every way of pushing a word's simple types onto the stack (see
+    :meth:`_Stacks.fill`); a right adjoint that cannot cancel drops the
+    state: left on the stack it could never reduce, unless ``wait``
+    (a verb phrase coordinator with ``n.rr`` follows) lets an ``n.r``
+    wait for it (*she sings and dances*: ``sings`` keeps its ``n.r``).
 
-    An atom meeting its left adjoint on top of the stack (from an earlier
-    word) cancels with it. When the new atom is ``n`` or a left adjoint
-    the search also tries keeping both, because a later coordinator or
-    modifier may need the atom (``on love , memory``: ``love`` must wait
-    for the comma). A right adjoint cancels, or the state is dropped:
-    left on the stack it could never reduce, unless ``wait`` (a verb
-    phrase coordinator with ``n.rr`` follows) lets an ``n.r`` wait for
-    it (*she sings and dances*: ``sings`` keeps its ``n.r`` for ``and``).
-
-    >>> start = _State(0.0, None, 0, None, '', ())
-    >>> [s.top.base for s in _push(_push(start, 'N', 0.0)[0], 'IV', 0.0)]
-    ['s']
-    >>> [_atoms(s.top)[-1].z for s in _push(_push(start, 'N', 0.0)[0],
-    ...                                      'IV', 0.0, wait=True)]
-    [0, 0]
+    >>> noun = _push(_START, 'N', 0.0)[0]
+    >>> [_STACKS.atoms(s.stack) for s in _push(noun, 'IV', 0.0)]
+    [(('s', 0),)]
+    >>> [s.wires()[1] for s in _push(noun, 'IV', 0.0, wait=True)]
+    [[0, 1, 2], [2]]
     """
-    return [_grow(state, category, cost, j, below)
-            for j, below in _reductions(state.top, category, wait)]
+    moves = _STACKS.fill({}, state.stack, category, wait)
+    return [_State(state.cost + cost, after, state, category, j)
+            for j, after, _ in moves]
 
 
 @dataclass
@@ -307,18 +400,23 @@ class Parser:
         With no target, an ``s`` parse wins unless an ``n`` parse is
         cheaper by more than this.
     skip_cost:
-        When nothing reduces, a last search may drop words (category
-        SKIP, no wires) at this cost each; ``None`` never drops words.
+        The search may drop words (category SKIP, no wires) at this cost
+        each; ``None`` never drops words.
+    join_cost:
+        Cost of joining a finished sentence to the words after it with the
+        implicit coordinator ``<and>`` (category CONJS), as in *it 's
+        funny , it 's smart* read as two sentences; ``None`` never joins.
     """
 
     def __init__(self, tagger: Tagger | None = None, beam_width: int = 16,
                  max_extra_cost: float = 5.0,
                  implicit_subject_cost: float | None = 2.0,
                  retry_widths: Sequence[int] = (64,),
-                 max_candidates: int = 10,
+                 max_candidates: int = 6,
                  retry_max_tokens: int = 40,
                  sentence_preference: float = 1.5,
-                 skip_cost: float | None = 4.0) -> None:
+                 skip_cost: float | None = 4.0,
+                 join_cost: float | None = 3.0) -> None:
         self.tagger = tagger or LexiconTagger()
         self.beam_width = beam_width
         self.max_extra_cost = max_extra_cost
@@ -328,6 +426,7 @@ class Parser:
         self.retry_max_tokens = retry_max_tokens
         self.sentence_preference = sentence_preference
         self.skip_cost = skip_cost
+        self.join_cost = join_cost
         #: Pushes (state x category) tried by searches so far.
         self.expanded = 0
         # The search depends only on the candidate lists: memoise it.
@@ -336,7 +435,7 @@ class Parser:
     #: The attributes that change this parser's answers (beside its code).
     SETTINGS = ('beam_width', 'max_extra_cost', 'implicit_subject_cost',
                 'retry_widths', 'max_candidates', 'retry_max_tokens',
-                'sentence_preference', 'skip_cost')
+                'sentence_preference', 'skip_cost', 'join_cost')
 
     def settings(self) -> dict[str, Any]:
         """Tagger and search settings: what a parse cache is keyed by.
@@ -446,31 +545,32 @@ class Parser:
                 self._searches.clear()
             self._searches[key] = found
         categories, cups = found
-        words = [split_tag(token)[0] for token in tokens]
-        if categories and categories[0] == IMPLICIT:
-            words.insert(0, IMPLICIT_SUBJECT)
-            categories = ['PRON'] + categories[1:]
-        kept = [i for i, c in enumerate(categories) if c != 'SKIP']
-        return Parse([words[i] for i in kept],
-                     [categories[i] for i in kept], cups)
+        tokens_left = iter(tokens)
+        words, kept = [], []
+        for category in categories:
+            if category in IMPLICIT_WORDS:
+                word, category = IMPLICIT_WORDS[category]
+            else:
+                word = split_tag(next(tokens_left))[0]
+            if category != 'SKIP':
+                words.append(word)
+                kept.append(category)
+        return Parse(words, kept, cups)
 
     def _search_widening(self, sentence: str, tokens: list[str],
                          candidates: list[list[tuple[str, float]]],
                          target: str | None) -> tuple[list[str], list]:
         """Search with the beam width, then with wider beams on failure
-        (short sentences only), then, with the widest, letting words drop
-        out at :attr:`skip_cost` each; the first error is the one raised."""
+        (short sentences only), letting words drop out at :attr:`skip_cost`
+        each; the first error is the one raised."""
         widths = [self.beam_width]
         if len(tokens) <= self.retry_max_tokens:   # keep long ones linear
             widths += [w for w in self.retry_widths if w > self.beam_width]
-        attempts = [(width, None) for width in widths]
-        if self.skip_cost is not None:
-            attempts.append((widths[-1], self.skip_cost))
         first_error = None
-        for width, skip in attempts:
+        for width in widths:
             try:
                 return self._search(sentence, tokens, candidates, target,
-                                     width, skip)
+                                     width, self.skip_cost)
             except ParseError as error:
                 first_error = first_error or error
         raise first_error
@@ -495,15 +595,16 @@ class Parser:
         """Beam search over reductions; the cheapest categories and cups.
 
         Each token expands at most ``width`` states by at most
-        ``max_candidates`` categories, each push is O(1), so the search
-        is linear in the sentence's length; :attr:`expanded` counts the
-        pushes of the last search.
+        ``max_candidates`` categories, each push is one table look-up
+        (:class:`_Stacks`), so the search is linear in the sentence's
+        length; :attr:`expanded` counts the pushes tried.
         """
-        start = _State(0.0, None, 0, None, '', ())
-        beam = [start]
+        if len(_STACKS.below) > _STACKS.LIMIT:
+            _STACKS.clear()
+        beam = [_START]
         if self.implicit_subject_cost is not None:
             beam += [state._replace(category=IMPLICIT) for state in
-                     _push(start, 'PRON', self.implicit_subject_cost)]
+                     _push(_START, 'PRON', self.implicit_subject_cost)]
         pruned = [self._options(options, skip) for options in candidates]
         # An n.r may wait on the stack only for a later n.rr.
         waits, later = [], False
@@ -511,36 +612,44 @@ class Parser:
             waits.append(later)
             later = later or any(c in _WAITS_FOR for c, _ in options)
         waits.reverse()
+        fill = _STACKS.fill
         for position, options in enumerate(pruned):
             wait = waits[position]
+            tables = [(category, cost, _STACKS.table(category, wait))
+                      for category, cost in options]
+            self.expanded += len(beam) * len(tables)
             # Moves are scored first; only the survivors are built.
+            # Equal type stacks have equal futures: keep the cheapest.
             best: dict[int, tuple] = {}
             for state in beam:
-                depth = state.top.depth if state.top is not None else 0
-                for category, cost in options:
-                    self.expanded += 1
-                    total = state.cost + cost
-                    size = len(_ATOMS[category])
-                    for j, below in _reductions(state.top, category, wait):
-                        # Equal type stacks have equal futures: keep the best.
-                        key = _stack_key(below, category, j)
-                        old = best.get(key)
+                number, spent = state.stack, state.cost
+                for category, cost, table in tables:
+                    moves = table.get(number)
+                    if moves is None:
+                        moves = fill(table, number, category, wait)
+                    total = spent + cost
+                    for j, after, depth in moves:
+                        old = best.get(after)
                         if old is None or total < old[1]:
-                            best[key] = (total + depth + size - 2 * j, total,
-                                         state, category, cost, j, below)
+                            # Rank by cost plus a charge per unreduced
+                            # wire, so that cheap but hopeless stacks do
+                            # not crowd out the reducible ones.
+                            best[after] = (total + depth, total, state,
+                                           category, j, after)
             if not best:
                 raise ParseError("no reading of the words so far can "
                                  "still reduce", sentence, tokens[position],
                                  position)
-            # Rank by cost plus a charge per unreduced wire, so that cheap
-            # but hopeless stacks do not crowd out the reducible ones.
-            beam = [_grow(state, category, cost, j, below)
-                    for _, _, state, category, cost, j, below
-                    in heapq.nsmallest(width, best.values(),
-                                       key=itemgetter(0))]
+            chosen = (sorted(best.values(), key=itemgetter(0))
+                      if len(best) <= width else
+                      heapq.nsmallest(width, best.values(),
+                                      key=itemgetter(0)))
+            beam = [_State(total, after, state, category, j)
+                    for _, total, state, category, j, after in chosen]
         # Dropping every word is no parse.
         beam = [state for state in beam if any(
-            c not in ('SKIP', IMPLICIT) for c in state.path()[0])]
+            c != 'SKIP' and c not in IMPLICIT_WORDS
+            for c in state.categories())]
         if not beam:
             raise ParseError("no reading keeps any word", sentence)
         return self._best(sentence, tokens, beam, target)
@@ -550,22 +659,33 @@ class Parser:
         """The cheapest finished parse of the final beam. With no
         ``target`` an ``s`` wins over a cheaper ``n`` unless the ``n`` is
         cheaper by more than :attr:`sentence_preference` (a finite verb
-        makes a sentence)."""
+        makes a sentence). Sentences left side by side (``s @ s``) are
+        joined at :attr:`join_cost` each (:func:`_joined`)."""
         targets = ('s', 'n') if target is None else (target,)
-        done = {}
+        done: dict[str, tuple[float, list[tuple[str, int]]]] = {}
         for state in beam:
-            top = state.top
-            if (top is not None and top.depth == 1 and top.z == 0
-                    and top.base in targets
-                    and (top.base not in done
-                         or state.cost < done[top.base].cost)):
-                done[top.base] = state
+            stack = _STACKS.atoms(state.stack)
+            if not stack or any(atom != (stack[0][0], 0) for atom in stack) \
+                    or stack[0][0] not in targets:
+                continue
+            base, cost, steps = stack[0][0], state.cost, state.path()
+            if len(stack) > 1:
+                if base != 's' or self.join_cost is None:
+                    continue
+                cost += self.join_cost * (len(stack) - 1)
+                steps = _joined(steps)
+                if steps is None:
+                    continue
+            if base not in done or cost < done[base][0]:
+                done[base] = (cost, steps)
         if not done:
             self._fail(sentence, tokens, beam, targets)
-        if len(done) == 2 and (done['s'].cost
-                               > done['n'].cost + self.sentence_preference):
-            return done['n'].path()
-        return done.get('s', done.get('n')).path()
+        if len(done) == 2 and (done['s'][0]
+                               > done['n'][0] + self.sentence_preference):
+            steps = done['n'][1]
+        else:
+            steps = done.get('s', done.get('n'))[1]
+        return [category for category, _ in steps], _wires(steps)[0]
 
     def parse(self, sentence: str, target: str | None = None) -> Diagram:
         """The diagram of ``sentence``; raises :class:`ParseError`."""
@@ -589,19 +709,19 @@ class Parser:
     def _fail(sentence: str, tokens: list[str], beam: list[_State],
               targets: tuple[str, ...]) -> NoReturn:
         state = beam[0]
-        categories, _ = state.path()
-        stack = _atoms(state.top)
-        shift = 1 if categories and categories[0] == IMPLICIT else 0
+        stack = _STACKS.atoms(state.stack)
+        wires = state.wires()[1]
         # The first unreduced wire names the token where reduction failed.
-        owner, start = 0, 0
-        for position, category in enumerate(categories):
-            width = len(_ATOMS['PRON' if category == IMPLICIT
-                               else category])
-            if stack and start <= stack[0].wire < start + width:
-                owner = max(0, position - shift)
+        owner, start, position = 0, 0, 0
+        for category in state.categories():
+            width = len(_ATOMS[IMPLICIT_WORDS.get(category,
+                                                  (None, category))[1]])
+            if wires and start <= wires[0] < start + width:
+                owner = position
             start += width
-        left = ' @ '.join(a.base + ('.l' * -a.z if a.z < 0 else '.r' * a.z)
-                          for a in stack)
+            position += category not in IMPLICIT_WORDS
+        left = ' @ '.join(base + ('.l' * -z if z < 0 else '.r' * z)
+                          for base, z in stack)
         raise ParseError(f"does not reduce to {' or '.join(targets)} "
                          f"(best attempt leaves {left or 'nothing'})",
                          sentence, tokens[owner], owner)
