@@ -228,10 +228,13 @@ def apply_ansatz(ansatz: Any, diagram: Diagram) -> Any:
     widths = ansatz.__dict__.setdefault('_qnlp_widths', {})
     powers = ansatz.__dict__.setdefault('_qnlp_powers', [quantum.Ty()])
 
-    def width(ty: Any) -> int:
-        if ty not in widths:
-            widths[ty] = len(ansatz.functor(ty))
-        return widths[ty]
+    def width(ty: Any) -> int:   # qubits of a type: its atoms' sum
+        total = 0
+        for atom in ty:
+            if atom not in widths:
+                widths[atom] = len(ansatz.functor(atom))
+            total += widths[atom]
+        return total
 
     def power(n: int) -> Any:
         while len(powers) <= n:
