@@ -126,3 +126,17 @@ def test_tiny_post_selected_norms_are_normalised_exactly():
     zero = read_out(torch.zeros(1, 2, 1, dtype=torch.complex128), (2,),
                     mixed=False)
     assert torch.equal(zero, torch.zeros(1, 2, dtype=torch.float64))
+
+
+def test_minibatches_select_from_the_prepared_batch():
+    pipeline = SentencePipeline(ansatz='diagonal')
+    circuits = pipeline.circuits(TEXTS)
+    model = DisCoCatClassifier.from_circuits(circuits, seed=0,
+                                             ansatz='diagonal')
+    with torch.no_grad():
+        model.weights.copy_(torch.linspace(-0.2, 0.3, model.weights.numel(),
+                                           dtype=torch.float64))
+    whole = model.prepare(circuits)
+    picked = model(whole.select([2, 0]))
+    assert torch.equal(picked, model(model.prepare([circuits[2],
+                                                    circuits[0]])))

@@ -60,6 +60,12 @@ class ProductBatch:
     def __len__(self) -> int:
         return self.indices.shape[0]
 
+    def select(self, index: Sequence[int]) -> "ProductBatch":
+        """The circuits at positions ``index``, as a batch (a minibatch
+        of a batch prepared once)."""
+        return ProductBatch(self.indices[torch.as_tensor(
+            list(index), dtype=torch.long, device=self.indices.device)])
+
     def to(self, device: torch.device | str) -> "ProductBatch":
         """This batch with its indices on ``device``."""
         return ProductBatch(self.indices.to(device))

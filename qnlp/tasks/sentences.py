@@ -107,11 +107,22 @@ class SentenceSettings(CorpusFormatSettings):
                     "words get parameters from their vectors), or that map "
                     "plus a trained per-word correction starting at 0 "
                     "(embedding+correction)", choices=WORD_PARAMS)
+    min_count: int | None = setting(
+        None, 'a word (with its grammatical type) seen fewer times than '
+              'this in training reads as <unk> (default 2; 1 with word '
+              'vectors, whose words are never <unk>)', low=1)
     word_vectors: str = setting(
         'all-MiniLM-L6-v2', 'the frozen word vectors of --word-params '
                             'embedding: all-MiniLM-L6-v2 (qnlp[embeddings]; '
                             'cached per user, see QNLP_CACHE_DIR) or '
                             'char-ngrams (hashed letters, no package)')
+
+    @property
+    def vocabulary_min_count(self) -> int:
+        """``min_count``, or its default: 2 (1 with word vectors)."""
+        if self.min_count is not None:
+            return self.min_count
+        return 1 if self.embedded else 2
 
     @property
     def embedded(self) -> bool:
@@ -286,7 +297,7 @@ class SentenceTask(Task):
         # With word vectors no word is <unk>: the vocabulary is every
         # training word (it only tells new data from the training data).
         pipeline.fit_vocabulary(counts=counts,
-                                min_count=1 if settings.embedded else 2)
+                                min_count=settings.vocabulary_min_count)
         train, dev, test = (_split(pipeline, corpus, parts[name], kept[name],
                                    world) for name in ('train', 'dev', 'test'))
         # Dev and test may use <unk> of categories absent from train.

@@ -48,6 +48,7 @@ import torch
 from tqdm.auto import tqdm
 
 from qnlp.engine import PreparedBatch
+from qnlp.engine.products import ProductBatch
 from qnlp.engine.device import module_device
 from qnlp.errors import CheckpointError, ConfigError, TrainingError
 from qnlp.train.distributed import World
@@ -360,7 +361,8 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
     # or when minibatches can be selected from it (PreparedBatch.select)
     full = model.prepare(train.circuits) \
         if batch_size >= train.size or run.scipy or len(train.circuits) and \
-        hasattr(model.prepare(_take(train.circuits, [0])), 'select') else None
+        isinstance(model.prepare(_take(train.circuits, [0])),
+                   (PreparedBatch, ProductBatch)) else None
     dev_batch = None if dev is None else dev.circuits if eval_chunk \
         else model.prepare(dev.circuits)
     with _long_lived_objects_frozen(), contextlib.ExitStack() as logs:
