@@ -1,9 +1,10 @@
 """Parse quality against UD EWT gold trees and parser speed, per tagger.
 
 For each tagger available (``lexicon``; ``spacy``: spaCy's dependency
-tree read as DisCoCat types, :class:`qnlp.parsing.dependency.
-DependencyParser`; ``spacy-tree``: the same without its last, wide beam
-search, so a sentence none of its other stages parses is an error;
+tree turned into DisCoCat types by the dependency construction,
+:class:`qnlp.parsing.dependency.DependencyParser`; ``spacy-tree``: the
+same without its fallback beam search, so a tree the construction
+rejects is an error;
 ``spacy-search``: spaCy's tags as preferences of the beam search, the
 previous spaCy path) it prints the six constructions of
 :mod:`qnlp.parsing.gold` on EWT dev and test (share parsing to ``s``,
@@ -31,13 +32,13 @@ from qnlp.parsing.gold import CONSTRUCTIONS, read_conllu, score, select
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The stages of :class:`qnlp.parsing.dependency.DependencyParser`.
-STAGES = ('tree', 'partial', 'open', 'narrow', 'fallback', 'unparsed')
+STAGES = ('tree', 'narrow', 'fallback', 'unparsed')
 DATA = ROOT.parent / 'shared' / 'data' / 'text'
 
 
 def make_parser(tagger: str) -> Parser:
     """A fresh parser: the library's own for ``lexicon`` and ``spacy``;
-    ``spacy-tree`` is ``spacy`` without the wide fallback search;
+    ``spacy-tree`` is ``spacy`` without the fallback searches;
     ``spacy-search`` is spaCy's tags as preferences of the beam search."""
     if tagger == 'spacy-tree':
         from qnlp.parsing.dependency import DependencyParser

@@ -67,6 +67,32 @@ def test_tree_gives_discocat_types_that_reduce(words, pos, dep, head, types):
     assert found == types
 
 
+@pytest.mark.parametrize('words,pos,dep,head,word,ty', [
+    # a root that is no verb gives way to a clause with a subject
+    ('amd i like guys', 'INTJ PRON INTJ NOUN', 'ROOT nsubj intj dobj',
+     [0, 2, 0, 2], 'like', 'n.r @ s @ n.l'),
+    # a verb keeps one subject
+    ('ps were you having problems', 'PROPN AUX PRON VERB NOUN',
+     'nsubj aux nsubj ROOT dobj', [3, 3, 3, 3, 3], 'having',
+     'n.r @ s @ n.l'),
+    # one complement: a clause after the object modifies the verb
+    ('she told him to go', 'PRON VERB PRON PART VERB',
+     'nsubj ROOT dobj aux xcomp', [1, 1, 1, 4, 1], 'told', 'n.r @ s @ n.l'),
+    ('she left , which hurts', 'PRON VERB PUNCT PRON VERB',
+     'nsubj ROOT punct nsubj ccomp', [1, 1, 1, 4, 1], 'left', 'n.r @ s'),
+    # a fronted object keeps the verb's object wire
+    ('what was she missing', 'PRON AUX PRON VERB',
+     'attr aux nsubj ROOT', [3, 3, 3, 3], 'missing', 'n.r @ s @ n.l'),
+    # a copula of a possessed adjective takes a noun phrase
+    ('they were my favorite', 'PRON AUX PRON ADJ', 'nsubj ROOT poss attr',
+     [1, 1, 3, 1], 'were', 'n.r @ s @ n.l'),
+])
+def test_normalised_trees_give_the_head_its_arguments(words, pos, dep, head,
+                                                       word, ty):
+    types, parse = types_of(words, pos, dep, head)
+    assert types[parse.words.index(word)] == ty
+
+
 def test_imperative_takes_the_implicit_subject():
     types, parse = types_of('eat the cake', 'VERB DET NOUN', 'ROOT det dobj',
                             [0, 2, 0])

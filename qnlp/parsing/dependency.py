@@ -36,10 +36,15 @@ with a clausal complement; a copula ``n.r @ s @ n.l`` before a noun and
 ``n.r @ s @ s.l @ n`` (VPC) before an adjective, as an auxiliary.
 
 Before the construction, the tree is normalised (:func:`normalise`): two
-tagging errors are mended, a possessive *'s* takes its possessor, a
-coordinator takes its second conjunct, extra roots hang from the first
-clause, arcs that cross are lifted (making the tree projective) and
-punctuation that heads nothing is dropped. Types that no fixed category
+tagging errors are mended, extra roots hang from the first clause, a
+root that is no clause gives way to a clause under it that has a
+subject, a verb keeps one subject, a possessive *'s* takes its
+possessor, a coordinator takes its second conjunct and arcs that cross
+are lifted (making the tree projective); punctuation that heads nothing
+is dropped. A clausal complement after an object or another complement
+modifies the verb (a verb takes one complement), and an object before
+its verb (*what* do you eat) takes the clause with the verb's object
+wire open, so the verb keeps its ``n.l``. Types that no fixed category
 of :mod:`qnlp.parsing.types` has are named by writing them out
 (:func:`~qnlp.parsing.types.written_category`).
 
@@ -191,6 +196,41 @@ def _one_root(tree: Tree) -> int:
     return root
 
 
+def _clause_root(tree: Tree, root: int, target: str | None) -> int:
+    """A root that is no verb, with a dependent clause that has a subject
+    of its own (*Phil, if you could make copies*; *amd i like 2 guys*;
+    *what 's going on dude*), gives way to that clause: it becomes the
+    root and the old root a ``dep`` modifier of it. A relative clause
+    gives way only when a sentence is wanted (target ``s``: *The term X
+    is located in ...*, spaCy's relative clause)."""
+    subject = tree.subject(root)
+    if tree.pos[root] in _VERBAL or subject is not None \
+            and tree.subject(subject) is None:
+        return root
+    clause = next((c for c in tree.children[root]
+                   if tree.subject(c) is not None
+                   and (tree.pos[c] in _VERBAL or c == subject
+                        or tree.dep[c] in ('intj', 'dep', 'parataxis'))
+                   and (target == 's' or tree.dep[c] not in ('relcl', 'acl'))
+                   ), None)
+    if clause is None:
+        return root
+    tree.head[clause], tree.dep[clause] = clause, 'ROOT'
+    tree.head[root], tree.dep[root] = clause, 'dep'
+    tree.link()
+    return clause
+
+
+def _one_subject(tree: Tree) -> None:
+    """A verb keeps one subject, the nearest before it (else after it);
+    other words spaCy also calls its subject modify it (``dep``)."""
+    for i, children in enumerate(tree.children):
+        subjects = sorted((c for c in children if tree.dep[c] in _SUBJECTS),
+                          key=lambda c: (c > i, abs(c - i)))
+        for extra in subjects[1:]:
+            tree.dep[extra] = 'dep'
+
+
 def _possessives(tree: Tree) -> None:
     """*John 's car*: *'s* modifies the noun and takes *John* (``n.r @ n
     @ n.l``), rather than *'s* modifying *John*."""
@@ -257,11 +297,14 @@ def _depth(tree: Tree, i: int) -> int:
     return depth
 
 
-def normalise(tree: Tree) -> int:
+def normalise(tree: Tree, target: str | None = None) -> int:
     """Prepare ``tree`` for the construction (see the module docstring);
     its root."""
     _repair(tree)
     root = _one_root(tree)
+    tree.link()
+    root = _clause_root(tree, root, target)
+    _one_subject(tree)
     _possessives(tree)
     _coordinators(tree)
     tree.link()
@@ -305,14 +348,17 @@ class _Construction:
             t.dep[c] in _CLAUSE_ARGUMENTS | {'dobj'} for c in t.children[v])
 
     def adjunct(self, c: int) -> bool:
-        """Whether ``xcomp`` ``c`` comes after another complement of its
-        head (*nominated two people to replace them*, *is OK to go*, *a
-        place to look*): a modifier, as one verb takes one complement."""
+        """Whether clausal complement ``c`` comes after an object or
+        another complement of its head (*nominated two people to replace
+        them*, *is OK to go*), or whose subject is *which* (spaCy's
+        relative clause *, which leaves it*): a modifier, as a verb takes
+        one complement."""
         t = self.t
         h = t.head[c]
-        return t.subject(c) is None and any(
-            t.dep[o] in ('dobj', 'dative', 'attr', 'acomp', 'oprd')
-            and h < o < c for o in t.children[h])
+        subject = t.subject(c)
+        return any(t.dep[o] in ('dobj', 'dative', 'attr', 'acomp', 'oprd')
+                   and h < o < c for o in t.children[h]) \
+            or subject is not None and t.words[subject] == 'which'  # , which
 
     def argument(self, c: int) -> Atoms | None:
         """The type ``c`` brings as an argument of its head (its phrase),
@@ -321,11 +367,12 @@ class _Construction:
         dep, pos = t.dep[c], t.pos[c]
         if self.predicate_preposition(c):
             return N
-        if dep == 'dative' and pos == 'ADP' \
-                or dep == 'xcomp' and self.adjunct(c):
+        if dep == 'dative' and pos == 'ADP' or self.fronted(c) \
+                or dep in ('xcomp', 'ccomp', 'acomp') and self.adjunct(c):
             return None
-        if dep in ('attr', 'oprd') and pos not in _VERBAL | {'ADJ'} \
-                or dep in _NOUN_ARGUMENTS and not self.fronted(c):
+        if dep in _NOUN_ARGUMENTS or dep in ('attr', 'oprd', 'acomp') and (
+                pos not in _VERBAL | {'ADJ'}
+                or t.child(c, 'poss') is not None):   # (is) my favorite
             return N
         if dep in _CLAUSE_ARGUMENTS | _NOMINAL_CLAUSES:
             if t.subject(c) is not None or self.question(c):
@@ -406,7 +453,7 @@ class _Construction:
         """Whether ``c`` is an object before its verb (*what* do you eat,
         the cake *that* she ate): the verb keeps its ``n.l`` and ``c``
         takes the clause with that open object (``s @ n.ll @ s.l``)."""
-        return self.t.dep[c] == 'dobj' and c < self.t.head[c]
+        return self.t.dep[c] in ('dobj', 'attr') and c < self.t.head[c]
 
     def shares_subject(self, c: int) -> bool:
         """Whether coordinator ``c`` joins a verb phrase without its own
@@ -467,7 +514,7 @@ def tree_parse(tree: Tree, target: str | None = 's') -> Parse:
     ...                 [0, 0])).words
     ['<pro>', 'eat', 'it']
     """
-    root = normalise(tree)
+    root = normalise(tree, target)
     return _Construction(tree).run(root, target)
 
 
