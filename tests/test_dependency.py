@@ -61,9 +61,15 @@ def types_of(words, pos, dep, head, target='s'):
      ['n', 'n.r @ s', 's.r @ s']),
     ('she often runs', 'PRON ADV VERB', 'nsubj advmod ROOT', [2, 2, 2],
      ['n', 'n.r @ s @ s.l @ n', 'n.r @ s']),
+    # relative pronouns take their clause (DisCoCat's RELS and RELO)
+    ('device that detects cars', 'NOUN PRON VERB NOUN',
+     'ROOT nsubj relcl dobj', [0, 2, 0, 2],
+     ['n', 'n.r @ n @ s.l @ n', 'n.r @ s @ n.l', 'n']),
+    ('car that people use', 'NOUN PRON NOUN VERB', 'ROOT dobj nsubj relcl',
+     [0, 3, 3, 0], ['n', 'n.r @ n @ n.l.l @ s.l', 'n', 'n.r @ s @ n.l']),
 ])
 def test_tree_gives_discocat_types_that_reduce(words, pos, dep, head, types):
-    found, _ = types_of(words, pos, dep, head)
+    found, _ = types_of(words, pos, dep, head, target=None)
     assert found == types
 
 

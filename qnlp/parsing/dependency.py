@@ -39,7 +39,7 @@ Before the construction, the tree is normalised (:func:`normalise`): two
 tagging errors are mended, extra roots hang from the first clause, a
 root that is no clause gives way to a clause under it that has a
 subject, a verb keeps one subject, a possessive *'s* takes its
-possessor, a coordinator takes its second conjunct and arcs that cross
+possessor, a relative pronoun its clause, a coordinator takes its second conjunct and arcs that cross
 are lifted (making the tree projective); punctuation that heads nothing
 is dropped. A clausal complement after an object or another complement
 modifies the verb (a verb takes one complement), and an object before
@@ -86,6 +86,8 @@ _CLAUSE_ARGUMENTS = {'ccomp', 'xcomp', 'acomp', 'attr', 'oprd'}
 #: Clauses in a noun's place: ``s`` with a subject, else ``n`` (a gerund,
 #: *about writing a book*); a clausal subject is always ``n``.
 _NOMINAL_CLAUSES = {'pcomp'}
+#: A relative pronoun's clause: subject or object open.
+_RELATIVE_CLAUSES = {'relcl_s': VP, 'relcl_o': S + (('n', -1),)}
 _BE = {'be', 'is', 'am', 'are', 'was', 'were', 'been', 'being', "'s", "'re",
        "'m"}
 
@@ -242,6 +244,27 @@ def _possessives(tree: Tree) -> None:
             tree.head[owner], tree.dep[owner] = i, 'possessor'
 
 
+_RELATIVE = {'that', 'which', 'who', 'whom'}
+
+
+def _relative_pronouns(tree: Tree) -> None:
+    """A relative pronoun that is the subject or object of its relative
+    clause and opens it (*the cake that he baked*) takes the clause, as
+    in DisCoCat: it modifies the noun and the clause is its argument
+    with the subject (``relcl_s``, *that* ``n.r @ n @ s.l @ n``) or the
+    object (``relcl_o``, *that* ``n.r @ n @ n.ll @ s.l``) left open."""
+    for v, dep in enumerate(tree.dep):
+        if dep != 'relcl':
+            continue
+        first = min([v] + [c for c in tree.children[v]])
+        if first < v and tree.words[first] in _RELATIVE \
+                and tree.dep[first] in ('nsubj', 'nsubjpass', 'dobj') \
+                and not tree.children[first]:
+            gap = 'relcl_o' if tree.dep[first] == 'dobj' else 'relcl_s'
+            tree.head[first], tree.dep[first] = tree.head[v], 'relpron'
+            tree.head[v], tree.dep[v] = first, gap
+
+
 def _coordinators(tree: Tree) -> None:
     """The conjunction (else the punctuation) between a conjunct and the
     word it is coordinated with takes the conjunct (relation
@@ -306,6 +329,7 @@ def normalise(tree: Tree, target: str | None = None) -> int:
     root = _clause_root(tree, root, target)
     _one_subject(tree)
     _possessives(tree)
+    _relative_pronouns(tree)
     _coordinators(tree)
     tree.link()
     if not _contiguous(tree):
@@ -374,6 +398,8 @@ class _Construction:
                 pos not in _VERBAL | {'ADJ'}
                 or t.child(c, 'poss') is not None):   # (is) my favorite
             return N
+        if dep in _RELATIVE_CLAUSES:
+            return _RELATIVE_CLAUSES[dep]
         if dep in _CLAUSE_ARGUMENTS | _NOMINAL_CLAUSES:
             if t.subject(c) is not None or self.question(c):
                 return S
