@@ -11,10 +11,12 @@ previous spaCy path) it prints the six constructions of
 share whose scored word gets its gold type), then speed on one core
 (processor time of one process, a fresh parser so caches start empty,
 ``analyse_many`` on the raw text): all EWT test sentences, the construction sentences, and
-the first SST-2 train sentences, beside spaCy's own ``nlp.pipe`` on the
-same tokens. Ends with one JSON line holding every figure.
+the first SST-2 train sentences; then the ``spacy`` parser and spaCy's
+own ``nlp.pipe`` on the same tokens in turns (``--repeats``), with the
+ratio of their speeds. Ends with one JSON line holding every figure.
 
     python benchmarks/bench_parser.py [--ud DIR] [--sst2 DIR] [--limit N]
+        [--taggers LIST] [--repeats N]
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -83,6 +86,34 @@ def spacy_pipe_speed(items: list[str]) -> float:
     return per_second(tagger.docs, tokens)
 
 
+def pipe_ratios(ewt: list[str], sst2: list[str], repeats: int
+                ) -> dict[str, Any]:
+    """The ``spacy`` parser beside spaCy's ``nlp.pipe`` alone, run in
+    turns ``repeats`` times on each set (load changes slowly, so
+    neighbouring runs share it): median speeds and the median of the
+    per-turn ratios (the parser's share of spaCy's own speed)."""
+    figures: dict[str, Any] = {}
+    for label, items in (('ewt_test', ewt), ('sst2', sst2)):
+        parser_speeds, pipe_speeds = [], []
+        for _ in range(repeats):
+            instance = make_parser('spacy')
+            parser_speeds.append(per_second(
+                lambda batch: instance.analyse_many(batch, None), items))
+            pipe_speeds.append(spacy_pipe_speed(items))
+        ratios = [a / b for a, b in zip(parser_speeds, pipe_speeds)]
+        figures[f'interleaved/{label}'] = {
+            'spacy': round(statistics.median(parser_speeds), 1),
+            'nlp_pipe': round(statistics.median(pipe_speeds), 1),
+            'ratio': round(statistics.median(ratios), 2),
+            'ratios': [round(r, 2) for r in ratios]}
+        print(f"{label}, {repeats} turns: spacy parser "
+              f"{statistics.median(parser_speeds):,.1f}/s, nlp.pipe alone "
+              f"{statistics.median(pipe_speeds):,.1f}/s; the parser runs at "
+              f"{statistics.median(ratios):.2f} of spaCy's speed "
+              f"(turns {', '.join(f'{r:.2f}' for r in ratios)})", flush=True)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--ud', type=Path, default=DATA / 'ud_ewt',
@@ -95,7 +126,12 @@ def main() -> None:
     parser.add_argument('--taggers', default='',
                         help='comma-separated subset of lexicon,spacy,'
                              'spacy-tree,spacy-search')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='turns of the spacy parser and nlp.pipe alone '
+                             '(default 3)')
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats: {args.repeats} is not a positive number")
     gold = {split: read_conllu(args.ud / f'en_ewt-ud-{split}.conllu')
             for split in ('dev', 'test')}
     ewt = [s.text for s in gold['test'] if s.text.strip()]
@@ -156,15 +192,7 @@ def main() -> None:
                 print(f"  {key.split('/')[1]}: {counts}")
 
     if 'spacy' in taggers:
-        pipe = {'ewt_test': round(spacy_pipe_speed(ewt), 1),
-                'sst2': round(spacy_pipe_speed(sst2), 1)}
-        figures['speed']['spacy_nlp_pipe'] = pipe
-        for label in pipe:
-            ratio = figures['speed']['spacy'][label] / pipe[label]
-            figures['speed'][f'ratio_spacy_vs_nlp_pipe/{label}'] = \
-                round(ratio, 2)
-            print(f"spaCy nlp.pipe alone on {label}: {pipe[label]:,.1f}/s; "
-                  f"the spacy parser runs at {ratio:.2f} of it")
+        figures['speed'].update(pipe_ratios(ewt, sst2, args.repeats))
     print(json.dumps(figures))
 
 
