@@ -508,10 +508,13 @@ class _Construction:
         for w in order:
             offsets[w] = total
             total += len(self.types[w])
-        # inner cups first: each joins wires adjacent once those are gone
+        # by their right ends, as a left-to-right reduction closes them
+        # (inner cups first); lambeq's RemoveCupsRewriter fails on fewer
+        # diagrams in this order (1 of 5,022 EWT and SST-2 sentences)
+        # than by span length (63) or from the right (15)
         cups = sorted(((offsets[a] + j, offsets[b] + k)
                        for (a, j), (b, k) in self.cups),
-                      key=lambda cup: (cup[1] - cup[0], cup[0]))
+                      key=lambda cup: cup[1])
         words = [IMPLICIT_SUBJECT if w == -1 else t.words[w] for w in order]
         return Parse(words, [self.category(w) for w in order], cups)
 
