@@ -67,6 +67,8 @@ subject wire ``n^r`` and hands the subject to both verbs.
 """
 from __future__ import annotations
 
+import re
+
 from lambeq.backend.grammar import Ty
 
 N = Ty('n')
@@ -75,7 +77,30 @@ S = Ty('s')
 _ADJ = N @ N.l
 _VP = N.r @ S
 
-CATEGORY_TYPES: dict[str, Ty] = {
+
+class _Categories(dict):
+    """The fixed categories, and any pregroup type written out as a
+    category name (atoms joined by ``@``, ``n.r@s@s.l@n``): the name of a
+    type the dependency construction derives that no fixed category has
+    (:func:`written_category`)."""
+
+    def __missing__(self, name: str) -> Ty:
+        if not isinstance(name, str) or not _WRITTEN.fullmatch(name):
+            raise KeyError(name)
+        ty = Ty()
+        for atom in name.split('@'):
+            base, *adjoints = atom.split('.')
+            simple = Ty(base)
+            for side in adjoints:
+                simple = simple.r if side == 'r' else simple.l
+            ty = ty @ simple
+        return ty
+
+
+_ATOM = r'[ns](?:(?:\.r)*|(?:\.l)*)'
+_WRITTEN = re.compile(f'{_ATOM}(?:@{_ATOM})*')
+
+CATEGORY_TYPES: dict[str, Ty] = _Categories({
     'N': N,
     'PRON': N,
     'ADJ': _ADJ,
@@ -113,7 +138,7 @@ CATEGORY_TYPES: dict[str, Ty] = {
     'QSUBJ': S @ _VP.l,
     'INFS': S.r @ S @ _VP.l,
     'INFN': N.r @ N @ _VP.l,
-}
+})
 
 
 def category_type(category: str) -> Ty:
@@ -124,3 +149,28 @@ def category_type(category: str) -> Ty:
         known = ', '.join(CATEGORY_TYPES)
         raise ValueError(f"unknown category {category!r}; known: {known}") \
             from None
+
+
+#: The first fixed category of each type (as ``(base, z)`` atoms).
+_NAMED: dict[tuple, str] = {}
+for _name, _ty in [(c, CATEGORY_TYPES[c]) for c in ('N', 'ADJ', 'IV', 'PREPN')] \
+        + list(CATEGORY_TYPES.items()):
+    _NAMED.setdefault(tuple((a.name, a.z) for a in _ty), _name)
+
+
+def written_category(atoms: tuple[tuple[str, int], ...]) -> str:
+    """The name of the type of ``atoms`` (``(base, z)`` pairs): the first
+    fixed category of that type, else the type written out, which
+    :data:`CATEGORY_TYPES` reads back.
+
+    >>> written_category((('n', 1), ('s', 0), ('n', -1)))
+    'TV'
+    >>> name = written_category((('s', 1), ('n', 2), ('n', 1), ('s', 0)))
+    >>> name, str(CATEGORY_TYPES[name])
+    ('s.r@n.r.r@n.r@s', 's.r @ n.r.r @ n.r @ s')
+    """
+    named = _NAMED.get(atoms)
+    if named is not None:
+        return named
+    return '@'.join(base + ('.r' * z if z > 0 else '.l' * -z)
+                    for base, z in atoms)
