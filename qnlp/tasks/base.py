@@ -31,7 +31,7 @@ qnlp.errors.ConfigError: lr must be a finite number, got 'nan'
 >>> Toy.from_dict({'warp': 9})
 Traceback (most recent call last):
 ...
-qnlp.errors.ConfigError: unknown setting 'warp' for this task; known: batch_size, dtype, epochs, layers, lr, optimizer, patience, schedule, seed
+qnlp.errors.ConfigError: unknown setting 'warp' for this task; known: batch_size, dtype, epochs, layers, lr, optimizer, patience, schedule, seed, weight_decay
 """
 from __future__ import annotations
 
