@@ -140,3 +140,31 @@ def test_minibatches_select_from_the_prepared_batch():
     picked = model(whole.select([2, 0]))
     assert torch.equal(picked, model(model.prepare([circuits[2],
                                                     circuits[0]])))
+
+
+def test_cups_are_kept_where_lambeqs_cup_removal_fails(monkeypatch):
+    """lambeq's RemoveCupsRewriter raised ValueError on a few valid
+    diagrams (cup order), stopping a whole corpus; the circuit with its
+    cups is the same map, so it is used instead."""
+    import lambeq
+
+    from qnlp.compiler import ansatz as ansatz_module
+    from qnlp.engine import Engine
+    from qnlp.parsing import parse
+
+    diagram = parse('woman cooks tasty meal')
+    iqp = make_ansatz('iqp')
+    removed = ansatz_module.to_circuit(diagram, iqp)
+
+    class Failing:
+        def __call__(self, diagram):
+            raise ValueError('cannot remove this cup')
+    monkeypatch.setattr(ansatz_module, 'RemoveCupsRewriter', Failing)
+    kept = ansatz_module.to_circuit(diagram, iqp)
+    assert kept == iqp(diagram) != removed
+    engine = Engine.from_diagrams([removed, kept])
+    weights = torch.linspace(0.1, 0.9, engine.n_weights, dtype=torch.float64)
+    first, second = engine(weights, [removed, kept])
+    assert torch.allclose(first / first.sum(), second / second.sum(),
+                          atol=1e-10)
+    assert lambeq.RemoveCupsRewriter is not Failing
