@@ -16,12 +16,14 @@ every gate (tests check both agree).
 
 >>> import torch
 >>> from qnlp.compiler import make_ansatz, to_circuit
+>>> from qnlp.compiler.ansatz import DiagonalAnsatz
 >>> from qnlp.engine import Engine
 >>> from qnlp.parsing import parse
 >>> circuit = to_circuit(parse('woman cooks meal'), make_ansatz('diagonal'))
 >>> engine = Engine.from_diagrams([circuit])
 >>> weights = torch.tensor([0.1, -0.2, 0.05], dtype=torch.float64)
->>> closed = product_probabilities(weights, ProductBatch.of(engine, [circuit]))
+>>> batch = ProductBatch.of(engine, [circuit], DiagonalAnsatz.OFFSET)
+>>> closed = product_probabilities(weights, batch)
 >>> general = engine(weights, [circuit])
 >>> bool(torch.allclose(closed, general / general.sum(1, keepdim=True)))
 True
@@ -41,11 +43,14 @@ from qnlp.errors import CompileError
 class ProductBatch:
     """Circuits of the diagonal ansatz, as the weight index of each of
     their trained ``Ry`` gates (a word used twice counts twice), padded
-    with ``-1``."""
+    with ``-1``; ``offset`` is the ansatz's fixed rotation before each
+    trained one (turns)."""
     indices: torch.Tensor    # [B, L] long
+    offset: float
 
     @classmethod
-    def of(cls, engine: Any, circuits: Sequence[Any]) -> "ProductBatch":
+    def of(cls, engine: Any, circuits: Sequence[Any],
+           offset: float) -> "ProductBatch":
         """Read the trained gates of ``circuits`` against ``engine``'s
         symbols (an unknown symbol is the engine's UnknownSymbolError)."""
         rows = [[_weight_index(engine, box) for box in circuit.boxes
@@ -55,7 +60,7 @@ class ProductBatch:
         indices = torch.full((len(rows), width), -1, dtype=torch.long)
         for position, row in enumerate(rows):
             indices[position, :len(row)] = torch.tensor(row, dtype=torch.long)
-        return cls(indices.to(engine.device))
+        return cls(indices.to(engine.device), offset)
 
     def __len__(self) -> int:
         return self.indices.shape[0]
@@ -64,11 +69,12 @@ class ProductBatch:
         """The circuits at positions ``index``, as a batch (a minibatch
         of a batch prepared once)."""
         return ProductBatch(self.indices[torch.as_tensor(
-            list(index), dtype=torch.long, device=self.indices.device)])
+            list(index), dtype=torch.long, device=self.indices.device)],
+            self.offset)
 
     def to(self, device: torch.device | str) -> "ProductBatch":
         """This batch with its indices on ``device``."""
-        return ProductBatch(self.indices.to(device))
+        return ProductBatch(self.indices.to(device), self.offset)
 
 
 def _weight_index(engine: Any, box: Any) -> int:
@@ -87,8 +93,7 @@ def product_probabilities(weights: torch.Tensor,
     of ``pi (1/4 + theta)``, summed as logarithms (no underflow however
     long the sentence). A sentence both of whose products are zero gets
     zeros, as the general contraction gives."""
-    from qnlp.compiler.ansatz import DiagonalAnsatz
-    angles = torch.pi * (weights + DiagonalAnsatz.OFFSET)
+    angles = torch.pi * (weights + batch.offset)
     factors = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
     logs = 2 * torch.log(factors.abs())
     # Padding reads a row of zeros (a factor of 1 for both classes).

@@ -387,7 +387,8 @@ class DisCoCatClassifier(torch.nn.Module):
         """Compile and group ``circuits`` once, for repeated evaluation
         (circuits of the diagonal ansatz: read their words' gates)."""
         if self.products:
-            return ProductBatch.of(self.engine, circuits)
+            return ProductBatch.of(self.engine, circuits,
+                                   ANSATZ_CLASSES[self.ansatz].OFFSET)
         return self.engine.prepare(circuits)
 
     def forward(self, circuits: Sequence[Any] | PreparedBatch | ProductBatch
