@@ -1,9 +1,9 @@
 """scikit-learn's ``check_estimator`` on every qnlp estimator: how many
 checks pass, fail and are skipped, with the settings the test suite uses
 (``tests/test_sklearn_contract.py``: one layer, three training steps).
-The trained and projected kernel SVCs and the SVR run here only (the
-suite has the plain SVC and the ridge, which share their code), and so
-do the regressors' two checks on ten-qubit data.
+The regressors' two checks on ten-qubit data run here only (the suite
+skips them for time); every other check of every estimator also runs
+in the suite.
 
 Estimators over texts declare string input in their tags; scikit-learn
 then runs only its clone check on them (its other checks feed numeric

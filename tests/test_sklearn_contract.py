@@ -1,8 +1,8 @@
 """The scikit-learn contract of every qnlp estimator.
 
-Numeric estimators (the quantum kernel SVC and ridge, the VQC
-classifier and regressor) run scikit-learn's
-whole check suite with the smallest settings (one layer, three training
+Numeric estimators (the quantum kernel SVC, plain, with its kernel
+trained by target alignment and projected; the kernel ridge and SVR; the
+VQC classifier and regressor) run scikit-learn's whole check suite with the smallest settings (one layer, three training
 steps: the checks test the contract, not accuracy). Estimators over
 texts declare string input in their tags, so scikit-learn runs none of
 its numeric checks on them; the checks that do apply to texts are here.
@@ -22,19 +22,21 @@ from qnlp.baselines import (BagOfWordsClassifier, BiLSTMClassifier,
                             EmbeddingClassifier, EsmEmbeddingClassifier,
                             HydropathyClassifier)
 from qnlp.train.estimators import (DisCoCatEstimator, QuantumKernelRidge,
-                                   QuantumKernelSVC, VQCClassifier,
-                                   VQCRegressor)
+                                   QuantumKernelSVC, QuantumKernelSVR,
+                                   VQCClassifier, VQCRegressor)
 
-# the regressors share their kernel and circuit code with the
-# classifiers; the trained and projected kernels and the SVR pass the
-# same checks in benchmarks/sklearn_checks.py (too slow for the suite)
 #: Regressor checks on scikit-learn's 200 x 10 regression set (10
 #: qubits: 1.5-2.5 s each under load, 14 of the regressors' 20 s); they
 #: pass in benchmarks/sklearn_checks.py.
 SLOW_REGRESSOR_CHECKS = {'check_regressors_train',
                          'check_regressor_data_not_an_array'}
-NUMERIC = [QuantumKernelSVC(reps=1), VQCClassifier(reps=1, max_iter=1),
-           QuantumKernelRidge(reps=1), VQCRegressor(reps=1, max_iter=1)]
+NUMERIC = [QuantumKernelSVC(reps=1),
+           QuantumKernelSVC(reps=1, alignment_steps=2),     # trained kernel
+           QuantumKernelSVC(reps=1, kernel='projected'),
+           VQCClassifier(reps=1, max_iter=1),
+           QuantumKernelRidge(reps=1),
+           QuantumKernelSVR(reps=1, alignment_steps=2),
+           VQCRegressor(reps=1, max_iter=1)]
 TEXT = [DisCoCatEstimator(epochs=2), BagOfWordsClassifier(),
         EmbeddingClassifier(), BiLSTMClassifier(epochs=1),
         CompositionClassifier(), HydropathyClassifier(),

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -134,6 +135,13 @@ def _image_model(entangler: str = 'ring', classes: int = 3) -> torch.nn.Module:
     return ImageClassifier(network, channels=1)
 
 
+def _kernel_model(feature_map: str = 'angle') -> torch.nn.Module:
+    from qnlp.tasks.sentiment import KernelModel, SentimentSettings
+    settings = SentimentSettings(model='qsvc', components=2,
+                                 feature_map=feature_map)
+    return KernelModel(settings, np.zeros((3, 2)), np.ones(3), np.zeros(1))
+
+
 def _protein_model(**options) -> torch.nn.Module:
     from qnlp.models.sequence import SequenceClassifier
     return SequenceClassifier(list('ACDE'), max_length=16, **options)
@@ -158,9 +166,12 @@ def _vqc_model(**options) -> torch.nn.Module:
     (_vqc_model, lambda: _vqc_model(readout='z'),
      r'readout is \[\["ZZZ", 1.0\]\] there, \[\["IIZ", 1.0\]\] here'),
     (_vqc_model, lambda: _vqc_model(feature_map='zz'),
-     'feature map is "AngleEncoding')],
+     'feature map is "AngleEncoding'),
+    (_kernel_model, lambda: _kernel_model(feature_map='zz'),
+     'feature map is "angle" there, "zz" here')],
     ids=['protein-mode', 'protein-wires', 'image-entangler',
-         'image-classes', 'vqc-readout', 'vqc-feature-map'])
+         'image-classes', 'vqc-readout', 'vqc-feature-map',
+         'kernel-feature-map'])
 def test_checkpoints_of_other_configurations_are_refused(make, other, first,
                                                          tmp_path):
     """Through a safetensors file, as the tasks save them; the same

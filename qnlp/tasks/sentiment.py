@@ -63,6 +63,7 @@ from qnlp.baselines.features import (ENCODERS, FEATURE_CLASSIFIERS,
                                      text_features)
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.circuits import ENTANGLEMENTS, FEATURE_MAPS, READOUTS
+from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.vqc import MAX_QUBITS
 from qnlp.tasks.base import MAX_EPOCHS, Loaded, Task, setting
 from qnlp.tasks.sentences import CorpusFormatSettings, report_corpus
@@ -164,12 +165,14 @@ def n_parameters(model: Any) -> int:
     return 0
 
 
-class KernelModel(torch.nn.Module):
+class KernelModel(Fingerprinted, torch.nn.Module):
     """A fitted quantum-kernel SVC as a model: ``forward`` gives
     ``[sigmoid(-d), sigmoid(d)]`` of the SVC's decision ``d =
     K(x, support) @ dual_coef + intercept``; support vectors, dual
     coefficients and intercept are buffers (the run's weights, nothing
-    to train)."""
+    to train). Its checkpoints carry the kernel's settings
+    (:mod:`qnlp.models.fingerprint`): support vectors fitted with one
+    feature map are refused by a model of another."""
 
     def __init__(self, settings: SentimentSettings, support: Any,
                  dual_coef: Any, intercept: Any, device: Any = None) -> None:
@@ -180,6 +183,11 @@ class KernelModel(torch.nn.Module):
             settings.feature_map, settings.components, settings.feature_reps,
             settings.entanglement,
             complex_dtype(resolve_dtype(settings.dtype)), device)
+        self.kernel_settings = {
+            'feature map': settings.feature_map,
+            'qubits': settings.components,
+            'feature reps': settings.feature_reps,
+            'entanglement': settings.entanglement}
         for name, value in (('support', support), ('dual_coef', dual_coef),
                             ('intercept', intercept)):
             self.register_buffer(name, torch.as_tensor(
@@ -187,6 +195,10 @@ class KernelModel(torch.nn.Module):
         #: Fitted numbers (the runner reports them as the parameters).
         self.n_parameters = int(self.dual_coef.numel()
                                 + self.intercept.numel())
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The kernel a checkpoint's support vectors were fitted with."""
+        return dict(self.kernel_settings)
 
     def prepare(self, features: Any) -> torch.Tensor:
         return torch.as_tensor(np.asarray(features, dtype=np.float64))
