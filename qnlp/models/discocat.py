@@ -195,6 +195,11 @@ class DisCoCatClassifier(torch.nn.Module):
         the symbols (:func:`qnlp.compiler.symbol_word`).
     """
 
+    #: :meth:`prepare` gives a batch with ``select(index)``, so
+    #: :func:`qnlp.train.fit` prepares the training set once and selects
+    #: its minibatches from it.
+    selectable_batches = True
+
     def __init__(self, symbols: Sequence[Any], n_classes: int = 2,
                  seed: int = 0, dtype: torch.dtype = torch.float64,
                  device: Device = None, vectors: Any = None,

@@ -48,7 +48,6 @@ import torch
 from tqdm.auto import tqdm
 
 from qnlp.engine import PreparedBatch
-from qnlp.engine.products import ProductBatch
 from qnlp.engine.device import module_device
 from qnlp.errors import CheckpointError, ConfigError, TrainingError
 from qnlp.train.distributed import World
@@ -325,7 +324,10 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
     ``hooks`` (:class:`Hooks`) give the task's loss, augmentation and
     selection rule; ``dev=None`` (no dev split) keeps the last epoch.
     ``eval_chunk``: evaluate the dev split that many examples at a time
-    (default all at once, prepared once).
+    (default all at once, prepared once). Minibatches are prepared one
+    by one, unless the model has ``selectable_batches = True`` (its
+    ``prepare`` gives a batch with ``select(index)``): then the training
+    set is prepared once and each minibatch selected from it.
     A loss or weights that become NaN or infinite stop training with a
     :class:`~qnlp.errors.TrainingError` (the last checkpoint is kept).
 
@@ -358,11 +360,10 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
         progress = False
     log = None if tensorboard is None else TensorBoardLog(tensorboard)
     # the whole training set is prepared only when it is used at once,
-    # or when minibatches can be selected from it (PreparedBatch.select)
+    # or when the model says minibatches can be selected from it
     full = model.prepare(train.circuits) \
-        if batch_size >= train.size or run.scipy or len(train.circuits) and \
-        isinstance(model.prepare(_take(train.circuits, [0])),
-                   (PreparedBatch, ProductBatch)) else None
+        if batch_size >= train.size or run.scipy or \
+        getattr(model, 'selectable_batches', False) else None
     dev_batch = None if dev is None else dev.circuits if eval_chunk \
         else model.prepare(dev.circuits)
     with _long_lived_objects_frozen(), contextlib.ExitStack() as logs:
