@@ -14,7 +14,18 @@ Over every MC and RP sentence (qnlp parser, cup removal, IQP ansatz with
    AerBackend) with 8,192 shots each and post-selection; predictions from
    the normalised post-selected counts are compared with the exact ones.
 
+4. ``--symbolic`` (issue 24; only this): symbols kept. The symbolic ZX
+   rewrite (:mod:`qnlp.compiler.zx_symbolic`, what ``--compile zx``
+   trains on) against the baseline on the symbolic circuits, circuit by
+   circuit; outputs of the rewritten lambeq circuits against the
+   unrewritten ones on the engine at 10 random parameter points (all
+   circuits in one batch per point, post-selected probabilities not
+   normalised); compile time per sentence with the shape cache empty at
+   the start (``Compiler.zx_circuit``: rewrite per shape, substitution
+   and the lambeq circuit per sentence).
+
     python benchmarks/bench_compile.py [--data ../shared/data/text]
+    python benchmarks/bench_compile.py --symbolic
 
 Prints figures and ratios and ends with one JSON line.
 """
@@ -146,6 +157,49 @@ def compare_gates(circuits, sentences, values, ansatz):
         'baseline_ms_per_sentence_bound': bound_ms}
 
 
+def compare_symbolic(circuits, sentences, ansatz, points=10, seed=0):
+    """Symbolic ZX rewrite vs the symbolic baseline; equal outputs."""
+    compiler = Compiler(ansatz, symbolic=('zx',))
+    start, cpu = time.perf_counter(), time.process_time()
+    rewritten = [compiler.zx_circuit(c) for c in circuits]
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    n = len(circuits)
+    ours = [gate_counts(to_tket(c)[0])['two_qubit_gates'] for c in rewritten]
+    base = [baseline(c)[0]['two_qubit_gates'] for c in circuits]
+    rows = {}
+    for corpus_name in ('mc', 'rp', 'all'):
+        pick = [i for i, (name, _) in enumerate(sentences)
+                if corpus_name in ('all', name)]
+        b, o = sum(base[i] for i in pick), sum(ours[i] for i in pick)
+        worse = sum(ours[i] > base[i] for i in pick)
+        rows[corpus_name] = {'baseline_two_qubit': b, 'zx_two_qubit': o,
+                             'reduction': 1 - o / b, 'circuits_worse': worse}
+        print(f"{corpus_name:>3} symbolic: baseline {b:5d} CX -> ZX "
+              f"rewrite {o:5d} CX ({(1 - o / b) * 100:.1f}% fewer); "
+              f"circuits worse: {worse}")
+    engine = Engine.from_diagrams(circuits + rewritten)
+    rng = np.random.default_rng(seed)
+    error = 0.0
+    for _ in range(points):
+        weights = torch.tensor(rng.random(len(engine.symbols)),
+                               dtype=torch.float64)
+        with torch.no_grad():
+            before = engine(weights, circuits).reshape(n, -1)
+            after = engine(weights, rewritten).reshape(n, -1)
+        error = max(error, float((before - after).abs().max()))
+    print(f"max |rewritten - original| over {n} circuits x {points} points "
+          f"(engine, post-selected, not normalised): {error:.1e}")
+    print(f"ZX rewrite: {seconds / n * 1e3:.1f} ms per sentence wall "
+          f"(CPU {cpu / n * 1e3:.1f} ms), {compiler.n_shapes} shapes, "
+          f"cache empty at start")
+    return {'symbolic_two_qubit': rows, 'points': points,
+            'max_error_rewritten_vs_original': error,
+            'zx_ms_per_sentence': seconds / n * 1e3,
+            'zx_cpu_ms_per_sentence': cpu / n * 1e3,
+            'shapes': compiler.n_shapes}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     default = Path(os.environ.get('QNLP_DATA_DIR', ROOT.parent / 'shared' /
@@ -155,6 +209,9 @@ def main() -> None:
     parser.add_argument('--shots', type=int, default=8192)
     parser.add_argument('--epochs', type=int, default=120)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--symbolic', action='store_true',
+                        help='only the symbolic ZX rewrite vs the symbolic '
+                             'baseline (issue 24)')
     parser.add_argument('--shots-only', action='store_true',
                         help='skip the gate-count comparison')
     parser.add_argument('--limit', type=int, default=0,
@@ -180,6 +237,17 @@ def main() -> None:
           f" MC, {sum(n == 'rp' for n, _ in sentences)} RP), "
           f"{len(all_symbols)} symbols", flush=True)
 
+    if args.symbolic:
+        print(f"load average at start: {os.getloadavg()[0]:.1f}")
+        figures = compare_symbolic(circuits, sentences, ansatz,
+                                   seed=args.seed)
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
+        print(json.dumps({'benchmark': 'bench_compile --symbolic',
+                          'machine': f'{platform.machine()} '
+                          f'{os.cpu_count()} cores',
+                          'sentences': len(circuits), 'layers': args.layers,
+                          **figures}))
+        return
     figures = {} if args.shots_only else compare_gates(
         circuits, sentences, values, ansatz)
 

@@ -105,3 +105,29 @@ def test_sentences_keep_their_outputs():
     for text in ('woman cooks tasty meal', 'person that prepares meal'):
         circuit = to_circuit(parser.parse(text), ansatz)
         assert_same(circuit)
+
+
+def test_compile_zx_pipeline_predicts_as_the_unrewritten_model():
+    from qnlp.models import DisCoCatClassifier, SentencePipeline
+    from tests.conftest import BUNDLED
+    texts = [line.split(' ', 1)[1] for line in
+             (BUNDLED / 'test.txt').read_text().splitlines()[:3]]
+    plain, zx = SentencePipeline(layers=2), \
+        SentencePipeline(layers=2, compile='zx')
+    original = plain.circuits(texts)
+    zx.remember(plain.parses)
+    rewritten = zx.circuits(texts)
+    assert [c.free_symbols for c in rewritten] == \
+        [c.free_symbols for c in original]
+    model = DisCoCatClassifier.from_circuits(original, seed=0)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(rewritten).numpy(),
+                                   model(original).numpy(), atol=1e-10)
+
+
+def test_compile_zx_refuses_tensor_networks(tmp_path, capsys):
+    from qnlp.cli import main
+    from tests.conftest import BUNDLED
+    assert main(['train', str(BUNDLED), '--out', str(tmp_path / 'r'),
+                 '--ansatz', 'tensor', '--compile', 'zx']) == 2
+    assert '--compile zx' in capsys.readouterr().err

@@ -225,8 +225,11 @@ class Compiler:
         shape, names = self._shape(circuit)
         rewritten, _ = self._zx(shape)
         symbols = {s.name: s for s in circuit.free_symbols}
-        return rewritten.to_lambeq({p.name: symbols[n]
-                                    for p, n in names.items()})
+        try:
+            return rewritten.to_lambeq({p.name: symbols[n]
+                                        for p, n in names.items()})
+        except CompileError:   # a gate lambeq cannot take back: as it was
+            return circuit
 
     def compile(self, item: Any, values: Mapping[str, float] | None = None
                 ) -> CompiledCircuit:
