@@ -22,10 +22,18 @@ Over every MC and RP sentence (qnlp parser, cup removal, IQP ansatz with
    circuits in one batch per point, post-selected probabilities not
    normalised); compile time per sentence with the shape cache empty at
    the start (``Compiler.zx_circuit``: rewrite per shape, substitution
-   and the lambeq circuit per sentence).
+   and the lambeq circuit per sentence). The baseline runs
+   ``FullPeepholeOptimise`` once per circuit shape (symbols renamed),
+   or on every circuit with ``--per-circuit-baseline`` (slow: about 0.4 s
+   each on a quiet machine; the totals agreed, 3,483, on 2026-11-24).
 
     python benchmarks/bench_compile.py [--data ../shared/data/text]
-    python benchmarks/bench_compile.py --symbolic
+   ``--train-seeds N`` adds training: ``qnlp train`` on MC and RP
+   (layers 2, defaults otherwise: Adam lr 0.1, 120 epochs, full batch),
+   seeds 0..N-1, with and without ``--compile zx``, runs interleaved in
+   one process; test accuracy and training seconds per epoch.
+
+    python benchmarks/bench_compile.py --symbolic [--train-seeds 5]
 
 Prints figures and ratios and ends with one JSON line.
 """
@@ -157,7 +165,8 @@ def compare_gates(circuits, sentences, values, ansatz):
         'baseline_ms_per_sentence_bound': bound_ms}
 
 
-def compare_symbolic(circuits, sentences, ansatz, points=10, seed=0):
+def compare_symbolic(circuits, sentences, ansatz, points=10, seed=0,
+                     per_circuit=False):
     """Symbolic ZX rewrite vs the symbolic baseline; equal outputs."""
     compiler = Compiler(ansatz, symbolic=('zx',))
     start, cpu = time.perf_counter(), time.process_time()
@@ -166,7 +175,11 @@ def compare_symbolic(circuits, sentences, ansatz, points=10, seed=0):
     cpu = time.process_time() - cpu
     n = len(circuits)
     ours = [gate_counts(to_tket(c)[0])['two_qubit_gates'] for c in rewritten]
-    base = [baseline(c)[0]['two_qubit_gates'] for c in circuits]
+    if per_circuit:
+        base = [baseline(c)[0]['two_qubit_gates'] for c in circuits]
+    else:   # FullPeepholeOptimise once per shape (the Compiler's cache)
+        tket = Compiler(ansatz, symbolic=('tket',))
+        base = [tket.compile(c).stats['two_qubit_gates'] for c in circuits]
     rows = {}
     for corpus_name in ('mc', 'rp', 'all'):
         pick = [i for i, (name, _) in enumerate(sentences)
@@ -200,6 +213,45 @@ def compare_symbolic(circuits, sentences, ansatz, points=10, seed=0):
             'shapes': compiler.n_shapes}
 
 
+def compare_training(data, seeds, layers):
+    """``qnlp train`` with and without ``--compile zx``, interleaved."""
+    import tempfile
+
+    from qnlp.cli import main as qnlp_main
+    rows: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for corpus_name in ('mc', 'rp'):
+            for seed in range(seeds):
+                for mode in ('none', 'zx'):
+                    out = Path(tmp) / f'{corpus_name}-{mode}-{seed}'
+                    code = qnlp_main(['train', str(data / corpus_name),
+                                      '--out', str(out), '--layers',
+                                      str(layers), '--seed', str(seed),
+                                      '--compile', mode, '--quiet'])
+                    assert code == 0, (corpus_name, mode, seed)
+                    metrics = json.loads((out / 'metrics.json').read_text())
+                    row = rows.setdefault(f'{corpus_name}_{mode}', {
+                        'test_accuracy': [], 'epoch_seconds': []})
+                    row['test_accuracy'].append(metrics['test_accuracy'])
+                    row['epoch_seconds'].append(
+                        metrics['train_seconds'] / metrics['epochs_run'])
+    for key, row in rows.items():
+        acc, sec = np.array(row['test_accuracy']), \
+            np.array(row['epoch_seconds'])
+        row.update(mean_accuracy=float(acc.mean()),
+                   std_accuracy=float(acc.std()),
+                   mean_epoch_seconds=float(sec.mean()))
+        print(f"{key:>8}: test accuracy {acc.mean():.3f} +- {acc.std():.3f}"
+              f" ({', '.join(f'{a:.3f}' for a in acc)}); "
+              f"{sec.mean() * 1e3:.1f} ms per epoch")
+    for corpus_name in ('mc', 'rp'):
+        ratio = rows[f'{corpus_name}_none']['mean_epoch_seconds'] / \
+            rows[f'{corpus_name}_zx']['mean_epoch_seconds']
+        rows[f'{corpus_name}_epoch_ratio_none_over_zx'] = ratio
+        print(f"{corpus_name}: epoch time unrewritten / ZX {ratio:.2f}x")
+    return {'training': rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     default = Path(os.environ.get('QNLP_DATA_DIR', ROOT.parent / 'shared' /
@@ -212,6 +264,14 @@ def main() -> None:
     parser.add_argument('--symbolic', action='store_true',
                         help='only the symbolic ZX rewrite vs the symbolic '
                              'baseline (issue 24)')
+    parser.add_argument('--per-circuit-baseline', action='store_true',
+                        help='with --symbolic: FullPeepholeOptimise on '
+                             'every circuit, not once per shape')
+    parser.add_argument('--train-only', action='store_true',
+                        help='with --train-seeds: skip the gate counts')
+    parser.add_argument('--train-seeds', type=int, default=0,
+                        help='with --symbolic: also train MC and RP with '
+                             'and without --compile zx for these seeds')
     parser.add_argument('--shots-only', action='store_true',
                         help='skip the gate-count comparison')
     parser.add_argument('--limit', type=int, default=0,
@@ -239,8 +299,12 @@ def main() -> None:
 
     if args.symbolic:
         print(f"load average at start: {os.getloadavg()[0]:.1f}")
-        figures = compare_symbolic(circuits, sentences, ansatz,
-                                   seed=args.seed)
+        figures = {} if args.train_only else compare_symbolic(
+            circuits, sentences, ansatz, seed=args.seed,
+            per_circuit=args.per_circuit_baseline)
+        if args.train_seeds:
+            figures.update(compare_training(args.data, args.train_seeds,
+                                            args.layers))
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
         print(json.dumps({'benchmark': 'bench_compile --symbolic',
                           'machine': f'{platform.machine()} '
