@@ -25,7 +25,8 @@ Over every MC and RP sentence (qnlp parser, cup removal, IQP ansatz with
    and the lambeq circuit per sentence). The baseline runs
    ``FullPeepholeOptimise`` once per circuit shape (symbols renamed),
    or on every circuit with ``--per-circuit-baseline`` (slow: about 0.4 s
-   each on a quiet machine; the totals agreed, 3,483, on 2026-11-24).
+   each on a quiet machine). Once per shape is the stricter baseline: 3,400
+   CX over all 235 against 3,483 per circuit (2026-11-24 run above).
 
     python benchmarks/bench_compile.py [--data ../shared/data/text]
    ``--train-seeds N`` adds training: ``qnlp train`` on MC and RP
