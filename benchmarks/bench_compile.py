@@ -19,8 +19,8 @@ Over every MC and RP sentence (qnlp parser, cup removal, IQP ansatz with
    trains on) against the baseline on the symbolic circuits, circuit by
    circuit; outputs of the rewritten lambeq circuits against the
    unrewritten ones on the engine at 10 random parameter points (all
-   circuits in one batch per point, post-selected probabilities not
-   normalised); compile time per sentence with the shape cache empty at
+   circuits in one batch per point, post-selected probabilities as the
+   engine gives them, normalised over the outputs); compile time per sentence with the shape cache empty at
    the start (``Compiler.zx_circuit``: rewrite per shape, substitution
    and the lambeq circuit per sentence). The baseline runs
    ``FullPeepholeOptimise`` once per circuit shape (symbols renamed),
@@ -203,7 +203,7 @@ def compare_symbolic(circuits, sentences, ansatz, points=10, seed=0,
             after = engine(weights, rewritten).reshape(n, -1)
         error = max(error, float((before - after).abs().max()))
     print(f"max |rewritten - original| over {n} circuits x {points} points "
-          f"(engine, post-selected, not normalised): {error:.1e}")
+          f"(engine, post-selected, normalised): {error:.1e}")
     print(f"ZX rewrite: {seconds / n * 1e3:.1f} ms per sentence wall "
           f"(CPU {cpu / n * 1e3:.1f} ms), {compiler.n_shapes} shapes, "
           f"cache empty at start")

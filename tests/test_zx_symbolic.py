@@ -2,8 +2,9 @@
 
 Random small circuits (kets, H, Rx, Rz, CRz, CX with symbols, bras) and
 real sentences are rewritten with their symbols kept and evaluated on the
-engine at random parameter values: the post-selected probabilities (not
-normalised: the rewrite is exact, no global phase) agree to 1e-10.
+engine at random parameter values: the post-selected probabilities agree
+to 1e-10 (normalised over the outputs, as the engine gives them; circuits
+without outputs are scalars, compared unnormalised).
 """
 from __future__ import annotations
 

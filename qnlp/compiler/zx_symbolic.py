@@ -27,8 +27,11 @@ whose control is ``|0>`` or ``<0|`` disappears. Rules that need values
 a multiple of pi/2, copying a phase through a spider of the other colour)
 are not applied: a free symbol is never known to be Clifford.
 
-Outputs equal the unrewritten circuit's up to a global phase, so the
-post-selected probabilities (what the models read) are equal.
+The rewritten gates equal the original ones exactly on the plugged kets
+and bras (no global phase); the scalar that pytket's conversion keeps
+apart (``sqrt 2`` per cup left as a Bell effect) is dropped, which changes
+only the norm, so the normalised post-selected probabilities (what the
+models read) are equal.
 :func:`rewrite` returns a :class:`Rewritten` gate list; :meth:`~Rewritten.
 to_lambeq` gives a lambeq circuit with the same symbols (one symbol times
 a number per gate, as the engine takes), :meth:`~Rewritten.to_tket` a
