@@ -14,7 +14,27 @@ Over every MC and RP sentence (qnlp parser, cup removal, IQP ansatz with
    AerBackend) with 8,192 shots each and post-selection; predictions from
    the normalised post-selected counts are compared with the exact ones.
 
+4. ``--symbolic`` (issue 24; only this): symbols kept. The symbolic ZX
+   rewrite (:mod:`qnlp.compiler.zx_symbolic`, what ``--compile zx``
+   trains on) against the baseline on the symbolic circuits, circuit by
+   circuit; outputs of the rewritten lambeq circuits against the
+   unrewritten ones on the engine at 10 random parameter points (all
+   circuits in one batch per point, post-selected probabilities as the
+   engine gives them, normalised over the outputs); compile time per sentence with the shape cache empty at
+   the start (``Compiler.zx_circuit``: rewrite per shape, substitution
+   and the lambeq circuit per sentence). The baseline runs
+   ``FullPeepholeOptimise`` once per circuit shape (symbols renamed),
+   or on every circuit with ``--per-circuit-baseline`` (slow: about 0.4 s
+   each on a quiet machine). Once per shape is the stricter baseline: 3,400
+   CX over all 235 against 3,483 per circuit (2026-11-24 run above).
+
     python benchmarks/bench_compile.py [--data ../shared/data/text]
+   ``--train-seeds N`` adds training: ``qnlp train`` on MC and RP
+   (layers 2, defaults otherwise: Adam lr 0.1, 120 epochs, full batch),
+   seeds 0..N-1, with and without ``--compile zx``, runs interleaved in
+   one process; test accuracy and training seconds per epoch.
+
+    python benchmarks/bench_compile.py --symbolic [--train-seeds 5]
 
 Prints figures and ratios and ends with one JSON line.
 """
@@ -146,6 +166,93 @@ def compare_gates(circuits, sentences, values, ansatz):
         'baseline_ms_per_sentence_bound': bound_ms}
 
 
+def compare_symbolic(circuits, sentences, ansatz, points=10, seed=0,
+                     per_circuit=False):
+    """Symbolic ZX rewrite vs the symbolic baseline; equal outputs."""
+    compiler = Compiler(ansatz, symbolic=('zx',))
+    start, cpu = time.perf_counter(), time.process_time()
+    rewritten = [compiler.zx_circuit(c) for c in circuits]
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    n = len(circuits)
+    ours = [gate_counts(to_tket(c)[0])['two_qubit_gates'] for c in rewritten]
+    if per_circuit:
+        base = [baseline(c)[0]['two_qubit_gates'] for c in circuits]
+    else:   # FullPeepholeOptimise once per shape (the Compiler's cache)
+        tket = Compiler(ansatz, symbolic=('tket',))
+        base = [tket.compile(c).stats['two_qubit_gates'] for c in circuits]
+    rows = {}
+    for corpus_name in ('mc', 'rp', 'all'):
+        pick = [i for i, (name, _) in enumerate(sentences)
+                if corpus_name in ('all', name)]
+        b, o = sum(base[i] for i in pick), sum(ours[i] for i in pick)
+        worse = sum(ours[i] > base[i] for i in pick)
+        rows[corpus_name] = {'baseline_two_qubit': b, 'zx_two_qubit': o,
+                             'reduction': 1 - o / b, 'circuits_worse': worse}
+        print(f"{corpus_name:>3} symbolic: baseline {b:5d} CX -> ZX "
+              f"rewrite {o:5d} CX ({(1 - o / b) * 100:.1f}% fewer); "
+              f"circuits worse: {worse}")
+    engine = Engine.from_diagrams(circuits + rewritten)
+    rng = np.random.default_rng(seed)
+    error = 0.0
+    for _ in range(points):
+        weights = torch.tensor(rng.random(len(engine.symbols)),
+                               dtype=torch.float64)
+        with torch.no_grad():
+            before = engine(weights, circuits).reshape(n, -1)
+            after = engine(weights, rewritten).reshape(n, -1)
+        error = max(error, float((before - after).abs().max()))
+    print(f"max |rewritten - original| over {n} circuits x {points} points "
+          f"(engine, post-selected, normalised): {error:.1e}")
+    print(f"ZX rewrite: {seconds / n * 1e3:.1f} ms per sentence wall "
+          f"(CPU {cpu / n * 1e3:.1f} ms), {compiler.n_shapes} shapes, "
+          f"cache empty at start")
+    return {'symbolic_two_qubit': rows, 'points': points,
+            'max_error_rewritten_vs_original': error,
+            'zx_ms_per_sentence': seconds / n * 1e3,
+            'zx_cpu_ms_per_sentence': cpu / n * 1e3,
+            'shapes': compiler.n_shapes}
+
+
+def compare_training(data, seeds, layers):
+    """``qnlp train`` with and without ``--compile zx``, interleaved."""
+    import tempfile
+
+    from qnlp.cli import main as qnlp_main
+    rows: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for corpus_name in ('mc', 'rp'):
+            for seed in range(seeds):
+                for mode in ('none', 'zx'):
+                    out = Path(tmp) / f'{corpus_name}-{mode}-{seed}'
+                    code = qnlp_main(['train', str(data / corpus_name),
+                                      '--out', str(out), '--layers',
+                                      str(layers), '--seed', str(seed),
+                                      '--compile', mode, '--quiet'])
+                    assert code == 0, (corpus_name, mode, seed)
+                    metrics = json.loads((out / 'metrics.json').read_text())
+                    row = rows.setdefault(f'{corpus_name}_{mode}', {
+                        'test_accuracy': [], 'epoch_seconds': []})
+                    row['test_accuracy'].append(metrics['test_accuracy'])
+                    row['epoch_seconds'].append(
+                        metrics['train_seconds'] / metrics['epochs_run'])
+    for key, row in rows.items():
+        acc, sec = np.array(row['test_accuracy']), \
+            np.array(row['epoch_seconds'])
+        row.update(mean_accuracy=float(acc.mean()),
+                   std_accuracy=float(acc.std()),
+                   mean_epoch_seconds=float(sec.mean()))
+        print(f"{key:>8}: test accuracy {acc.mean():.3f} +- {acc.std():.3f}"
+              f" ({', '.join(f'{a:.3f}' for a in acc)}); "
+              f"{sec.mean() * 1e3:.1f} ms per epoch")
+    for corpus_name in ('mc', 'rp'):
+        ratio = rows[f'{corpus_name}_none']['mean_epoch_seconds'] / \
+            rows[f'{corpus_name}_zx']['mean_epoch_seconds']
+        rows[f'{corpus_name}_epoch_ratio_none_over_zx'] = ratio
+        print(f"{corpus_name}: epoch time unrewritten / ZX {ratio:.2f}x")
+    return {'training': rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     default = Path(os.environ.get('QNLP_DATA_DIR', ROOT.parent / 'shared' /
@@ -155,6 +262,17 @@ def main() -> None:
     parser.add_argument('--shots', type=int, default=8192)
     parser.add_argument('--epochs', type=int, default=120)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--symbolic', action='store_true',
+                        help='only the symbolic ZX rewrite vs the symbolic '
+                             'baseline (issue 24)')
+    parser.add_argument('--per-circuit-baseline', action='store_true',
+                        help='with --symbolic: FullPeepholeOptimise on '
+                             'every circuit, not once per shape')
+    parser.add_argument('--train-only', action='store_true',
+                        help='with --train-seeds: skip the gate counts')
+    parser.add_argument('--train-seeds', type=int, default=0,
+                        help='with --symbolic: also train MC and RP with '
+                             'and without --compile zx for these seeds')
     parser.add_argument('--shots-only', action='store_true',
                         help='skip the gate-count comparison')
     parser.add_argument('--limit', type=int, default=0,
@@ -180,6 +298,21 @@ def main() -> None:
           f" MC, {sum(n == 'rp' for n, _ in sentences)} RP), "
           f"{len(all_symbols)} symbols", flush=True)
 
+    if args.symbolic:
+        print(f"load average at start: {os.getloadavg()[0]:.1f}")
+        figures = {} if args.train_only else compare_symbolic(
+            circuits, sentences, ansatz, seed=args.seed,
+            per_circuit=args.per_circuit_baseline)
+        if args.train_seeds:
+            figures.update(compare_training(args.data, args.train_seeds,
+                                            args.layers))
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
+        print(json.dumps({'benchmark': 'bench_compile --symbolic',
+                          'machine': f'{platform.machine()} '
+                          f'{os.cpu_count()} cores',
+                          'sentences': len(circuits), 'layers': args.layers,
+                          **figures}))
+        return
     figures = {} if args.shots_only else compare_gates(
         circuits, sentences, values, ansatz)
 

@@ -263,7 +263,7 @@ def test_corpus_stats(compiler):
     assert total['circuits'] == len(MC_LIKE)
     assert total['two_qubit_gates'] == sum(c.stats['two_qubit_gates']
                                            for c in compiled)
-    assert total['candidate_wins'] == {'tket': len(MC_LIKE)}
+    assert total['candidate_wins'] == {'zx': len(MC_LIKE)}   # symbolic
 
 
 @pytest.fixture(scope='module')

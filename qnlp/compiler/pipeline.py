@@ -12,15 +12,18 @@ candidate that lost on the first circuit of a shape is not tried again
 for that shape. The pytket baseline is always a candidate, so the result
 never has more two-qubit gates than it.
 
-Symbolic compilation (for training) keeps the symbols and uses pytket's
-passes only: the post-selection rewrite and pyzx need numeric angles.
-Bound compilation (for deployment) takes the trained values.
+Symbolic compilation (for training) keeps the symbols: the candidates
+are pytket's ``FullPeepholeOptimise`` and the symbolic ZX rewrite of
+:mod:`qnlp.compiler.zx_symbolic` (kets and bras plugged into phase
+gadgets; rewritten once per shape). :meth:`Compiler.zx_circuit` gives the
+rewritten lambeq circuit the engine trains on. Bound compilation (for
+deployment) takes the trained values.
 
 >>> from qnlp.parsing import Parser
 >>> compiler = Compiler(layers=2, parser=Parser())
 >>> symbolic = compiler.compile('woman cooks tasty meal')
->>> symbolic.stats['candidate'], symbolic.stats['two_qubit_gates']
-('tket', 13)
+>>> symbolic.stats['candidate'], symbolic.stats['candidates']
+('zx', {'tket': 13, 'zx': 10})
 >>> values = {name: 0.1 * i for i, name in enumerate(symbolic.symbols)}
 >>> bound = compiler.compile('woman cooks tasty meal', values)
 >>> bound.stats['candidate'], bound.stats['two_qubit_gates']
@@ -41,7 +44,7 @@ from qnlp.compiler.ansatz import circuit_ansatz, to_circuit
 from qnlp.compiler.compiled import CompiledCircuit
 from qnlp.compiler.passes import (Artifact, BestOf, candidate_passes,
                                   default_pipeline, run, score)
-from qnlp.compiler.tket import gate_counts, to_tket
+from qnlp.compiler.tket import gate_counts, rebase, to_tket
 from qnlp.errors import CompileError
 from qnlp.files import atomic_write_text
 
@@ -100,6 +103,9 @@ class _Shape:
     outputs: list[int]
     peephole: Artifact | None = None         # symbolic baseline
     peephole_counts: dict[str, int] | None = None
+    zx: Any = None                           # symbolic ZX rewrite
+    zx_gates: Circuit | None = None          # ... rebased to CX + TK1
+    zx_counts: dict[str, int] | None = None
     losers: set[str] = field(default_factory=set)
     seen_bound: bool = False
 
@@ -120,6 +126,9 @@ class Compiler:
         Candidate pipelines for bound circuits, by name (see
         :func:`~qnlp.compiler.passes.candidate_passes`); ``'tket'`` (the
         baseline) is always included.
+    symbolic:
+        Candidates for symbolic circuits: ``'tket'`` (the baseline,
+        always included) and ``'zx'`` (:mod:`qnlp.compiler.zx_symbolic`).
     frobenius:
         Relative pronouns as spiders.
     parser:
@@ -131,12 +140,18 @@ class Compiler:
                  noun_qubits: int = 1, sentence_qubits: int = 1,
                  candidates: Sequence[str] = ('tket', 'zx-postselect',
                                               'pyzx'),
-                 frobenius: bool = False, parser: Any = None) -> None:
+                 frobenius: bool = False, parser: Any = None,
+                 symbolic: Sequence[str] = ('tket', 'zx')) -> None:
         self.ansatz = circuit_ansatz(ansatz, noun_qubits=noun_qubits,
                                      sentence_qubits=sentence_qubits,
                                      layers=layers)
         self.candidates = ['tket', *[c for c in candidates if c != 'tket']]
         candidate_passes(True, self.candidates)   # validate names early
+        unknown = set(symbolic) - {'tket', 'zx'}
+        if unknown:
+            raise CompileError(f"unknown symbolic candidates "
+                               f"{sorted(unknown)}; choose tket or zx")
+        self.symbolic = set(symbolic)
         self.frobenius = frobenius
         self.parser = parser
         self._shapes: dict[tuple, _Shape] = {}
@@ -186,6 +201,36 @@ class Compiler:
                                                 rebased=True)
         return shape.peephole, dict(shape.peephole_counts)
 
+    def _zx(self, shape: _Shape) -> tuple[Any, dict[str, int]]:
+        if shape.zx is None:
+            from qnlp.compiler.zx_symbolic import rewrite_gates
+            shape.zx = rewrite_gates(shape.gates, shape.postselect,
+                                     shape.outputs)
+            shape.zx_gates = rebase(shape.zx.to_tket())
+            shape.zx_counts = gate_counts(shape.zx_gates, rebased=True)
+        return shape.zx, dict(shape.zx_counts)
+
+    def zx_circuit(self, item: Any) -> Any:
+        """The symbolic ZX rewrite of one item as a lambeq circuit with
+        the item's symbols (what ``--compile zx`` trains on).
+
+        >>> from qnlp.parsing import Parser
+        >>> compiler = Compiler(layers=2, parser=Parser())
+        >>> circuit = compiler.circuit('man prepares sauce')
+        >>> new = compiler.zx_circuit(circuit)
+        >>> new.free_symbols == circuit.free_symbols
+        True
+        """
+        circuit = self.circuit(item)
+        shape, names = self._shape(circuit)
+        rewritten, _ = self._zx(shape)
+        symbols = {s.name: s for s in circuit.free_symbols}
+        try:
+            return rewritten.to_lambeq({p.name: symbols[n]
+                                        for p, n in names.items()})
+        except CompileError:   # a gate lambeq cannot take back: as it was
+            return circuit
+
     def compile(self, item: Any, values: Mapping[str, float] | None = None
                 ) -> CompiledCircuit:
         """Compile one sentence, grammar diagram or lambeq circuit.
@@ -199,15 +244,26 @@ class Compiler:
         shape, names = self._shape(circuit)
         baseline, base_counts = self._baseline(shape)
         if values is None:
-            gates = baseline.circuit.copy()
+            best_name, gates, counts = 'tket', baseline.circuit, base_counts
+            postselect, outputs = baseline.postselect, baseline.outputs
+            report = {'tket': base_counts['two_qubit_gates']}
+            if 'zx' in self.symbolic:
+                rewritten, zx_counts = self._zx(shape)
+                report['zx'] = zx_counts['two_qubit_gates']
+                if score(zx_counts) < score(base_counts):
+                    best_name, gates, counts = ('zx', shape.zx_gates,
+                                                zx_counts)
+                    postselect, outputs = (rewritten.postselect,
+                                           rewritten.outputs)
+            gates = gates.copy()
             gates.symbol_substitution({p: sympy.Symbol(n)
                                        for p, n in names.items()})
             return CompiledCircuit(
-                gates, dict(baseline.postselect), list(baseline.outputs),
+                gates, dict(postselect), list(outputs),
                 sorted(s.name for s in gates.free_symbols()),
-                {**base_counts, 'postselected_qubits': len(shape.postselect),
-                 'output_qubits': len(shape.outputs), 'candidate': 'tket',
-                 'candidates': {'tket': base_counts['two_qubit_gates']},
+                {**counts, 'postselected_qubits': len(shape.postselect),
+                 'output_qubits': len(shape.outputs),
+                 'candidate': best_name, 'candidates': report,
                  'compile_seconds': time.perf_counter() - start})
         try:
             numbers = {p: float(values[n]) for p, n in names.items()}

@@ -87,6 +87,11 @@ class SentenceSettings(CorpusFormatSettings):
                                    'strongly-entangling', 'diagonal',
                                    'tensor', 'spider', 'mps'))
     layers: int = setting(1, 'ansatz layers', low=1, high=MAX_LAYERS)
+    compile: str = setting('none', 'train on the circuits as the ansatz '
+                                   'made them (none) or on their symbolic '
+                                   'ZX rewrite (zx: same outputs, fewer '
+                                   'two-qubit gates; circuit ansatze)',
+                           choices=('none', 'zx'))
     tagger: str = setting('lexicon', "part-of-speech tagger of the parser "
                                      "(spacy needs qnlp[spacy])",
                           choices=('lexicon', 'spacy'))
@@ -137,6 +142,11 @@ class SentenceSettings(CorpusFormatSettings):
                               "weight vector; --word-params "
                               f"{self.word_params} trains maps: use adam, "
                               "sgd, aqgd or spsa")
+        if self.compile == 'zx' and self.ansatz in ('tensor', 'spider',
+                                                    'mps', 'diagonal'):
+            raise ConfigError(f"--compile zx rewrites circuits; ansatz "
+                              f"{self.ansatz} makes tensor networks or "
+                              "closed-form products")
         if self.split is not None:
             if len(self.split) != 3 or any(f < 0 for f in self.split) or \
                     abs(sum(self.split) - 1) > 1e-6:
@@ -158,7 +168,8 @@ def make_pipeline(settings: SentenceSettings, n_classes: int) -> Any:
                             ansatz=settings.ansatz, layers=settings.layers,
                             sentence_qubits=sentence_qubits(n_classes),
                             frobenius=settings.frobenius,
-                            keep_unseen=settings.embedded)
+                            keep_unseen=settings.embedded,
+                            compile=settings.compile)
 
 
 #: Sentences parsed per batch (a tagger like spaCy's tags a batch at once).
