@@ -109,6 +109,34 @@ def attacks_part(args: argparse.Namespace) -> dict:
     return table
 
 
+def reupload_part(args: argparse.Namespace) -> dict:
+    """The three 4-qubit models (16x16 images) on each data set."""
+    table: dict = {}
+    for data in args.reupload_data.split(','):
+        dataset = Path(data).name
+        for model in ('hamiltonian', 'angle-reupload', 'qcnn'):
+            settings = ImageSettings(
+                model=model, image_size=args.side, epochs=args.reupload_epochs,
+                lr=args.reupload_lr, batch_size=64, seed=args.seed,
+                train_images=args.train, test_images=args.test)
+            metrics = run(data, args.out, f'{dataset}-{model}', settings)
+            table[f'{dataset}-{model}'] = {
+                'test_accuracy': metrics['test_accuracy'],
+                'parameters': metrics['n_parameters'],
+                'train_seconds': round(metrics['train_seconds'], 1)}
+        gap = table[f'{dataset}-hamiltonian']['test_accuracy'] - \
+            table[f'{dataset}-qcnn']['test_accuracy']
+        table[f'{dataset}-hamiltonian_minus_qcnn'] = round(gap, 4)
+    print(f"\n{'run':<32}{'test accuracy':>15}{'parameters':>12}")
+    for name, row in table.items():
+        if isinstance(row, dict):
+            print(f"{name:<32}{row['test_accuracy']:>15.3f}"
+                  f"{row['parameters']:>12}")
+        else:
+            print(f"{name:<32}{100 * row:>+14.1f} points")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default='../shared/data/images/mnist')
@@ -121,6 +149,13 @@ def main() -> None:
     parser.add_argument('--train-eps', type=float, default=0.1)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--reupload-data',
+                        default='../shared/data/images/mnist')
+    parser.add_argument('--side', type=int, default=16,
+                        help='image side of the re-uploading part (2**n '
+                             'for n qubits)')
+    parser.add_argument('--reupload-epochs', type=int, default=10)
+    parser.add_argument('--reupload-lr', type=float, default=0.02)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -129,14 +164,15 @@ def main() -> None:
     if 'attacks' in parts:
         figures['attacks'] = attacks_part(args)
     if 'reupload' in parts:
-        from reupload_part import reupload_part   # noqa: E402
         figures['reupload'] = reupload_part(args)
     load = os.getloadavg()
     print(json.dumps({
         'benchmark': 'bench_robust', 'data': args.data,
         'size': {'train': args.train, 'test': args.test,
                  'attack_images': args.attack_images,
-                 'epochs': args.epochs, 'seed': args.seed},
+                 'epochs': args.epochs, 'seed': args.seed,
+                 'reupload_side': args.side,
+                 'reupload_epochs': args.reupload_epochs},
         'machine': platform.processor() or platform.machine(),
         'threads': args.threads, 'load': [round(x, 2) for x in load],
         'seconds': round(time.perf_counter() - start, 1), **figures}))

@@ -45,6 +45,9 @@ __all__ = ['IMAGE_MODELS', 'ImageSettings', 'ImageTask', 'build_network',
 #: the command line builds its options without importing torch.
 IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
                 'cnn-quanv', 'cnn-quanv-large')
+#: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on log2(side)
+#: qubits (images of side 2**n, e.g. ``image_size`` 16 for 4 qubits).
+REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
 IMAGE_FRONTS = ('small', 'cifar')
 #: Models that read raw [0, 1] pixels (no per-channel normalisation).
 RAW_PIXELS = ('hqnn-quanv', 'cnn-quanv', 'cnn-quanv-large')
@@ -55,7 +58,8 @@ NORMALISATION_IMAGES = 5000
 @dataclass
 class ImageSettings(Settings):
     """Every setting of an image run."""
-    model: str = setting('hqnn-parallel', 'image model', choices=IMAGE_MODELS)
+    model: str = setting('hqnn-parallel', 'image model',
+                         choices=IMAGE_MODELS + REUPLOAD_MODELS)
     dataset: str | None = setting(None, 'which data set DATA holds '
                                         '(default: told from its name or '
                                         'files)', choices=DATASETS)
@@ -117,6 +121,11 @@ def build_network(settings: ImageSettings, shape: Sequence[int],
     """The network of ``settings`` for images of ``shape`` (C, H, W)."""
     from qnlp.models.images import make_image_model
     channels, side = shape[0], shape[1]
+    if settings.model in REUPLOAD_MODELS:
+        from qnlp.models.reupload import make_reupload_model
+        return make_reupload_model(settings.model, channels, side, n_classes,
+                                   n_layers=settings.layers,
+                                   seed=settings.seed)
     front = settings.front
     if front == 'auto':
         front = 'cifar' if channels == 3 and side == 32 else 'small'
