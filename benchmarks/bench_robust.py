@@ -12,7 +12,9 @@ first trained model (same steps without random start).
 
 Part ``reupload``: the Hamiltonian-embedding re-uploading classifier,
 plain angle re-uploading and a QCNN of the same qubits
-(:mod:`qnlp.models.reupload`) on MNIST at ``--side`` pixels.
+(:mod:`qnlp.models.reupload`) on MNIST (all ten classes) resized to
+``--side`` pixels (16: 4 qubits), ``--reupload-layers`` re-uploads,
+Adam at ``--reupload-lr`` (one-cycle), batch 64.
 
 Reduced size by default (stated in the JSON line): MNIST, classes
 0-9, the first ``--train`` training and ``--test`` test images of the
@@ -118,6 +120,7 @@ def reupload_part(args: argparse.Namespace) -> dict:
             settings = ImageSettings(
                 model=model, image_size=args.side, epochs=args.reupload_epochs,
                 lr=args.reupload_lr, batch_size=64, seed=args.seed,
+                layers=args.reupload_layers,
                 train_images=args.train, test_images=args.test)
             metrics = run(data, args.out, f'{dataset}-{model}', settings)
             table[f'{dataset}-{model}'] = {
@@ -155,7 +158,8 @@ def main() -> None:
                         help='image side of the re-uploading part (2**n '
                              'for n qubits)')
     parser.add_argument('--reupload-epochs', type=int, default=10)
-    parser.add_argument('--reupload-lr', type=float, default=0.02)
+    parser.add_argument('--reupload-lr', type=float, default=0.05)
+    parser.add_argument('--reupload-layers', type=int, default=8)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -172,7 +176,8 @@ def main() -> None:
                  'attack_images': args.attack_images,
                  'epochs': args.epochs, 'seed': args.seed,
                  'reupload_side': args.side,
-                 'reupload_epochs': args.reupload_epochs},
+                 'reupload_epochs': args.reupload_epochs,
+                 'reupload_layers': args.reupload_layers},
         'machine': platform.processor() or platform.machine(),
         'threads': args.threads, 'load': [round(x, 2) for x in load],
         'seconds': round(time.perf_counter() - start, 1), **figures}))
