@@ -159,6 +159,8 @@ def test_hamiltonian_model_trains_through_the_task(tmp_path):
     metrics = json.loads((out / 'metrics.json').read_text())
     assert 0 <= metrics['test_accuracy'] <= 1
     assert json.loads((out / 'config.json').read_text())['shape'] == [1, 8, 8]
+    # 4 layers x 3 qubits x 3 angles + 4 times; the 8 -> 2 map is classical
+    assert metrics['task_metrics']['n_quantum_parameters'] == 40
 
 
 def test_reupload_models_refuse_other_sides(tmp_path, capsys):

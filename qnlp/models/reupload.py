@@ -68,6 +68,17 @@ def _trainable_layers(weights: torch.Tensor, perm: torch.Tensor
     return kron(rotation(weights, 'zyz'))[..., perm, :]
 
 
+def circuit_parameters(model: nn.Module) -> int:
+    """Trainable parameters of the circuit (all but the linear map to
+    the classes).
+
+    >>> circuit_parameters(make_reupload_model('qcnn', 1, 16))
+    24
+    """
+    return sum(p.numel() for name, p in model.named_parameters()
+               if p.requires_grad and not name.startswith('classify.'))
+
+
 def _readout(probabilities: torch.Tensor) -> torch.Tensor:
     """Outcome probabilities times their number (mean 1), the inputs of
     the linear map to the classes (raw probabilities of many outcomes are

@@ -343,8 +343,14 @@ class ImageTask(Task):
 
     def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
         from qnlp.models.images import quantum_parameters
+        from qnlp.models.reupload import (QCNN, ReuploadClassifier,
+                                          circuit_parameters)
+        network = getattr(model, 'network', None)
+        count = (circuit_parameters(network)
+                 if isinstance(network, (QCNN, ReuploadClassifier))
+                 else quantum_parameters(model))
         found = {**getattr(self, '_counts', {}),
-                 'n_quantum_parameters': quantum_parameters(model)}
+                 'n_quantum_parameters': count}
         settings, images, labels = getattr(self, '_attack_test',
                                            (None, None, None))
         if settings is not None and settings.attacks:
