@@ -111,7 +111,8 @@ class Hooks:
     ``'last'`` those of the last epoch (for data without a dev split).
     ``adversary(model, batch, labels, generator)``: replaces each
     (augmented) training minibatch by adversarial examples of it
-    (adversarial training, :class:`qnlp.robust.Adversary`); None: off.
+    (adversarial training, :class:`qnlp.robust.attacks.Adversary`); None:
+    off.
     """
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = None  # type: ignore[assignment]
     augment: Callable[[Any, torch.Generator], Any] = _identity
