@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 from qnlp.data.images import DATASETS
 from qnlp.errors import ConfigError
+from qnlp.robust.names import WHITE_BOX, parse_attack, parse_attacks
 from qnlp.tasks.base import MAX_EPOCHS, Loaded, Settings, Task, setting
 
 __all__ = ['IMAGE_MODELS', 'ImageSettings', 'ImageTask', 'build_network',
@@ -44,6 +45,9 @@ __all__ = ['IMAGE_MODELS', 'ImageSettings', 'ImageTask', 'build_network',
 #: the command line builds its options without importing torch.
 IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
                 'cnn-quanv', 'cnn-quanv-large')
+#: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on log2(side)
+#: qubits (images of side 2**n, e.g. ``image_size`` 16 for 4 qubits).
+REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
 IMAGE_FRONTS = ('small', 'cifar')
 #: Models that read raw [0, 1] pixels (no per-channel normalisation).
 RAW_PIXELS = ('hqnn-quanv', 'cnn-quanv', 'cnn-quanv-large')
@@ -54,7 +58,8 @@ NORMALISATION_IMAGES = 5000
 @dataclass
 class ImageSettings(Settings):
     """Every setting of an image run."""
-    model: str = setting('hqnn-parallel', 'image model', choices=IMAGE_MODELS)
+    model: str = setting('hqnn-parallel', 'image model',
+                         choices=IMAGE_MODELS + REUPLOAD_MODELS)
     dataset: str | None = setting(None, 'which data set DATA holds '
                                         '(default: told from its name or '
                                         'files)', choices=DATASETS)
@@ -80,6 +85,35 @@ class ImageSettings(Settings):
                                     'before every layer')
     dtype: str = setting('float32', 'floating precision',
                          choices=('float64', 'float32'))
+    classes: tuple[str, ...] = setting(
+        (), 'keep only these classes (names as the data set calls them, '
+            'e.g. 0 and 1 for MNIST), relabelled in this order; default all',
+        parse=tuple, metavar='CLASS', option='--class')
+    image_size: int | None = setting(None, 'resize the images to this side '
+                                           '(area averaging); default: as '
+                                           'stored', low=4, high=256)
+    train_images: int = setting(0, 'use the first N training (and dev) '
+                                   'images; 0 = all', low=0)
+    test_images: int = setting(0, 'use the first N test images; 0 = all',
+                               low=0)
+    adversarial: str | None = setting(
+        None, 'adversarial training: ATTACK:EPS (pgd, pgd-l2 or fgsm), '
+              'each minibatch replaced by its attacked images, e.g. pgd:0.1',
+        metavar='ATTACK:EPS')
+    attacks: tuple[tuple[str, float], ...] = setting(
+        (), 'after training, accuracy on the test images under ATTACK:EPS '
+            '(fgsm, pgd, pgd-l2, square; needs qnlp[robust])',
+        parse=parse_attacks, metavar='ATTACK:EPS', option='--attack')
+    attack_images: int = setting(500, 'test images the attacks use', low=1)
+
+    def check(self) -> None:
+        if self.adversarial is not None \
+                and parse_attack(self.adversarial)[0] not in WHITE_BOX:
+            raise ConfigError(f"adversarial {self.adversarial!r}: training "
+                              f"takes {', '.join(WHITE_BOX)}")
+        self.attacks = parse_attacks(
+            item if isinstance(item, str) else ':'.join(map(str, item))
+            for item in self.attacks)
 
 
 def build_network(settings: ImageSettings, shape: Sequence[int],
@@ -87,6 +121,11 @@ def build_network(settings: ImageSettings, shape: Sequence[int],
     """The network of ``settings`` for images of ``shape`` (C, H, W)."""
     from qnlp.models.images import make_image_model
     channels, side = shape[0], shape[1]
+    if settings.model in REUPLOAD_MODELS:
+        from qnlp.models.reupload import make_reupload_model
+        return make_reupload_model(settings.model, channels, side, n_classes,
+                                   n_layers=settings.layers,
+                                   seed=settings.seed)
     front = settings.front
     if front == 'auto':
         front = 'cifar' if channels == 3 and side == 32 else 'small'
@@ -132,8 +171,82 @@ def read_image_file(path: str | Path, shape: Sequence[int]) -> Any:
 
 
 def _load(data: str, settings: ImageSettings) -> Any:
+    """The data set in ``data`` with the settings' class selection,
+    size and image counts applied."""
     from qnlp.data.images import load_image_folder
-    return load_image_folder(data, settings.dataset)
+    return select_images(load_image_folder(data, settings.dataset),
+                         settings.classes, settings.image_size,
+                         settings.train_images, settings.test_images)
+
+
+def select_images(found: Any, classes: Sequence[str] = (),
+                  size: int | None = None, train: int = 0, test: int = 0
+                  ) -> Any:
+    """``found`` (:class:`qnlp.data.images.ImageData`) with only
+    ``classes`` (relabelled 0, 1, ... in that order), images resized to
+    ``size`` by area averaging, and the first ``train`` training and dev
+    and ``test`` test images (0: all).
+
+    >>> import numpy as np
+    >>> from qnlp.data.images import ImageData
+    >>> images = np.arange(4 * 16, dtype=np.uint8).reshape(4, 1, 4, 4)
+    >>> data = ImageData('mnist', list('0123'), images, np.arange(4),
+    ...                  images, np.array([3, 2, 1, 0]))
+    >>> small = select_images(data, ('2', '0'), size=2, test=1)
+    >>> small.classes, small.train_labels.tolist(), small.test_labels.tolist()
+    (['2', '0'], [1, 0], [0])
+    >>> small.train_images[1, 0].tolist()
+    [[34, 36], [42, 44]]
+    >>> select_images(data, ('7',))
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: class '7' is not one of the data set's: 0, 1, 2, 3
+    """
+    import numpy as np
+    from dataclasses import replace as copy
+    for name in classes:
+        if name not in found.classes:
+            raise ConfigError(f"class {name!r} is not one of the data set's: "
+                              f"{', '.join(found.classes)}")
+    order = [found.classes.index(name) for name in classes]
+
+    def one(images: Any, labels: Any, limit: int) -> tuple[Any, Any]:
+        if images is None:
+            return None, None
+        if order:
+            keep = np.isin(labels, order)
+            images = images[keep]
+            labels = np.array([order.index(v) for v in labels[keep]],
+                              dtype=np.int64).reshape(-1)
+        if limit:
+            images, labels = images[:limit], labels[:limit]
+        if size is not None and images.shape[-1] != size:
+            images = _resized(images, size)
+        return images, labels
+
+    train_images, train_labels = one(found.train_images, found.train_labels,
+                                     train)
+    if not len(train_labels):
+        raise ConfigError(f"no training images of the classes "
+                          f"{', '.join(classes)}")
+    val_images, val_labels = one(found.val_images, found.val_labels, train)
+    test_images, test_labels = one(found.test_images, found.test_labels,
+                                   test)
+    return copy(found, classes=list(classes) or found.classes,
+                train_images=train_images, train_labels=train_labels,
+                val_images=val_images, val_labels=val_labels,
+                test_images=test_images, test_labels=test_labels)
+
+
+def _resized(images: Any, size: int) -> Any:
+    """uint8 ``(N, C, H, W)`` -> ``(N, C, size, size)``, area averaging."""
+    import numpy as np
+    import torch
+    pixels = torch.from_numpy(images).double()
+    small = torch.nn.functional.interpolate(pixels, size=(size, size),
+                                            mode='area')
+    return small.round().clamp(0, 255).to(torch.uint8).numpy().astype(
+        np.uint8)
 
 
 def _split(images: Any, labels: Any) -> Any:
@@ -163,6 +276,7 @@ class ImageTask(Task):
     def load(self, data: str, settings: ImageSettings,
              **options: Any) -> Loaded:
         found = _load(data, settings)
+        self._attack_test = (settings, found.test_images, found.test_labels)
         has_dev = found.val_images is not None and len(found.val_images) > 0
         dev = _split(found.val_images, found.val_labels) if has_dev else None
         self._counts = {'dataset': found.name, 'images': [
@@ -194,9 +308,14 @@ class ImageTask(Task):
         from qnlp.train import Hooks, cross_entropy
         flip = settings.flip if settings.flip is not None \
             else loaded.state['shape'][0] == 3
+        adversary = None
+        if settings.adversarial is not None:
+            from qnlp.robust.attacks import Adversary
+            adversary = Adversary(*parse_attack(settings.adversarial))
         return Hooks(loss=cross_entropy,
                      augment=ImageAugment(settings.shift, flip),
-                     select='dev' if loaded.dev is not None else 'last')
+                     select='dev' if loaded.dev is not None else 'last',
+                     adversary=adversary)
 
     def probabilities(self, outputs: Any) -> Any:
         return outputs.softmax(1)
@@ -224,8 +343,27 @@ class ImageTask(Task):
 
     def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
         from qnlp.models.images import quantum_parameters
-        return {**getattr(self, '_counts', {}),
-                'n_quantum_parameters': quantum_parameters(model)}
+        from qnlp.models.reupload import (QCNN, ReuploadClassifier,
+                                          circuit_parameters)
+        network = getattr(model, 'network', None)
+        count = (circuit_parameters(network)
+                 if isinstance(network, (QCNN, ReuploadClassifier))
+                 else quantum_parameters(model))
+        found = {**getattr(self, '_counts', {}),
+                 'n_quantum_parameters': count}
+        settings, images, labels = getattr(self, '_attack_test',
+                                           (None, None, None))
+        if settings is not None and settings.attacks:
+            import torch
+
+            from qnlp.robust.attacks import robust_accuracy
+            n = settings.attack_images
+            found['robust_accuracy'] = robust_accuracy(
+                model, model.prepare(images[:n]),
+                torch.from_numpy(labels[:n]), settings.attacks,
+                seed=settings.seed)
+            found['attack_images'] = min(n, len(images))
+        return found
 
     def model_name(self, settings: ImageSettings) -> str:
         return settings.model

@@ -108,10 +108,16 @@ class Hooks:
     run's, so a resumed run draws the same); ``select``: ``'dev'`` keeps
     the weights with the best dev accuracy (ties: lowest dev loss),
     ``'last'`` those of the last epoch (for data without a dev split).
+    ``adversary(model, batch, labels, generator)``: replaces each
+    (augmented) training minibatch by adversarial examples of it
+    (adversarial training, :class:`qnlp.robust.attacks.Adversary`); None:
+    off.
     """
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = None  # type: ignore[assignment]
     augment: Callable[[Any, torch.Generator], Any] = _identity
     select: str = 'dev'
+    adversary: Callable[[torch.nn.Module, Any, torch.Tensor,
+                         torch.Generator], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.loss is None:
@@ -531,6 +537,8 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch,
                 model.prepare(_take(train.circuits, mine))
             labels = train.labels[mine]
         batch = run.hooks.augment(batch, run.generator)
+        if run.hooks.adversary is not None and len(labels):
+            batch = run.hooks.adversary(model, batch, labels, run.generator)
         count = len(index)
 
         run.optimizer.zero_grad()

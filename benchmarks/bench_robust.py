@@ -1,0 +1,187 @@
+"""Adversarial robustness and Hamiltonian-embedding re-uploading (issue 21).
+
+Part ``attacks``: HQNN-Parallel and its classical counterpart ``cnn``,
+each trained clean and with PGD adversarial training (``adversarial
+pgd:EPS``), all through the image task (``qnlp.tasks.train``, run
+directories with checkpoints under ``--out``: an interrupted benchmark
+resumes, finished runs are read back). Each run's test accuracy under
+FGSM, PGD L-inf (eps 0.1, 0.2), PGD L2 and the black-box Square attack
+(ART, :mod:`qnlp.robust.attacks`) on the first ``--attack-images`` test
+images. Before any figure, our torch PGD is checked against ART's on the
+first trained model (same steps without random start).
+
+Part ``reupload``: the Hamiltonian-embedding re-uploading classifier,
+plain angle re-uploading and a QCNN of the same qubits
+(:mod:`qnlp.models.reupload`) on MNIST (all ten classes) resized to
+``--side`` pixels (16: 4 qubits), ``--reupload-layers`` re-uploads,
+Adam at ``--reupload-lr`` (one-cycle), batch 64.
+
+Reduced size by default (stated in the JSON line): MNIST, classes
+0-9, the first ``--train`` training and ``--test`` test images of the
+official splits, ``--epochs`` epochs, seed ``--seed``; torch threads
+``--threads`` (the machine is shared).
+
+    python benchmarks/bench_robust.py [--data ../shared/data/images/mnist]
+        [--parts attacks,reupload] [--out /tmp/bench_robust]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from qnlp.tasks import train
+from qnlp.tasks.images import ImageSettings
+from qnlp.train.run import RunDirectory
+
+ATTACKS = (('fgsm', 0.1), ('pgd', 0.1), ('pgd', 0.2), ('pgd-l2', 1.0),
+           ('square', 0.1))
+
+
+def run(data: str, out: Path, name: str, settings: ImageSettings
+        ) -> dict:
+    """Train (or resume, or read back) one run; its metrics."""
+    folder = RunDirectory(out / name)
+    if folder.finished():
+        return folder.read_metrics()
+    resume = folder.holds_run()
+    start = time.perf_counter()
+    metrics = train('images', data, out / name, settings, resume=resume,
+                    progress=False)
+    print(f"  {name}: {time.perf_counter() - start:.0f} s", flush=True)
+    return metrics
+
+
+def check_against_art(out: Path, name: str, data: str,
+                      settings: ImageSettings) -> float:
+    """Largest difference between our PGD and ART's on 16 test images of
+    a trained run (no random start)."""
+    from qnlp.robust.attacks import art_attack, art_classifier, perturb
+    from qnlp.tasks import load_trained
+    from qnlp.tasks.images import _load
+    model = load_trained(out / name).model.eval()
+    found = _load(data, settings)
+    pixels = model.prepare(found.test_images[:16])
+    labels = torch.from_numpy(found.test_labels[:16])
+    ours = perturb(model, pixels, labels, 'pgd', 0.1, random_start=False)
+    attack = art_attack(art_classifier(model, pixels.shape[1:],
+                                       len(found.classes)), 'pgd', 0.1)
+    attack.set_params(num_random_init=0)
+    theirs = attack.generate(pixels.numpy(), y=labels.numpy())
+    return float((ours - torch.from_numpy(theirs)).abs().max())
+
+
+def attacks_part(args: argparse.Namespace) -> dict:
+    base = ImageSettings(
+        epochs=args.epochs, seed=args.seed, train_images=args.train,
+        test_images=args.test, attacks=ATTACKS,
+        attack_images=args.attack_images)
+    table = {}
+    for model in ('hqnn-parallel', 'cnn'):
+        for adversarial in (None, f'pgd:{args.train_eps:g}'):
+            name = f"{model}-{'adv' if adversarial else 'clean'}"
+            settings = replace(base, model=model, adversarial=adversarial)
+            metrics = run(args.data, args.out, name, settings)
+            if not table:
+                gap = check_against_art(args.out, name, args.data, settings)
+                print(f"torch PGD vs ART PGD, largest pixel difference: "
+                      f"{gap:.2e}")
+                if gap > 1e-4:
+                    raise SystemExit("our PGD disagrees with ART's")
+            found = metrics['task_metrics']['robust_accuracy']
+            table[name] = {'test_accuracy': metrics['test_accuracy'],
+                           **found, 'train_seconds':
+                           round(metrics['train_seconds'], 1)}
+    keys = ['test_accuracy', 'clean'] + [f'{a}:{e:g}' for a, e in ATTACKS]
+    print(f"\n{'run':<22}" + ''.join(f'{k:>13}' for k in keys))
+    for name, row in table.items():
+        print(f'{name:<22}' + ''.join(f'{row[k]:>13.3f}' for k in keys))
+    for model in ('hqnn-parallel', 'cnn'):
+        gain = table[f'{model}-adv']['pgd:0.1'] - \
+            table[f'{model}-clean']['pgd:0.1']
+        print(f"{model}: adversarial training moves PGD eps 0.1 accuracy "
+              f"by {100 * gain:+.1f} points")
+        table[f'{model}-gain_pgd_0.1'] = round(gain, 4)
+    return table
+
+
+def reupload_part(args: argparse.Namespace) -> dict:
+    """The three 4-qubit models (16x16 images) on each data set."""
+    table: dict = {}
+    for data in args.reupload_data.split(','):
+        dataset = Path(data).name
+        for model in ('hamiltonian', 'angle-reupload', 'qcnn'):
+            settings = ImageSettings(
+                model=model, image_size=args.side, epochs=args.reupload_epochs,
+                lr=args.reupload_lr, batch_size=64, seed=args.seed,
+                layers=args.reupload_layers,
+                train_images=args.train, test_images=args.test)
+            metrics = run(data, args.out, f'{dataset}-{model}', settings)
+            table[f'{dataset}-{model}'] = {
+                'test_accuracy': metrics['test_accuracy'],
+                'parameters': metrics['n_parameters'],
+                'train_seconds': round(metrics['train_seconds'], 1)}
+        gap = table[f'{dataset}-hamiltonian']['test_accuracy'] - \
+            table[f'{dataset}-qcnn']['test_accuracy']
+        table[f'{dataset}-hamiltonian_minus_qcnn'] = round(gap, 4)
+    print(f"\n{'run':<32}{'test accuracy':>15}{'parameters':>12}")
+    for name, row in table.items():
+        if isinstance(row, dict):
+            print(f"{name:<32}{row['test_accuracy']:>15.3f}"
+                  f"{row['parameters']:>12}")
+        else:
+            print(f"{name:<32}{100 * row:>+14.1f} points")
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data', default='../shared/data/images/mnist')
+    parser.add_argument('--out', type=Path, default=Path('/tmp/bench_robust'))
+    parser.add_argument('--parts', default='attacks,reupload')
+    parser.add_argument('--train', type=int, default=3000)
+    parser.add_argument('--test', type=int, default=500)
+    parser.add_argument('--attack-images', type=int, default=200)
+    parser.add_argument('--epochs', type=int, default=6)
+    parser.add_argument('--train-eps', type=float, default=0.1)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--reupload-data',
+                        default='../shared/data/images/mnist')
+    parser.add_argument('--side', type=int, default=16,
+                        help='image side of the re-uploading part (2**n '
+                             'for n qubits)')
+    parser.add_argument('--reupload-epochs', type=int, default=10)
+    parser.add_argument('--reupload-lr', type=float, default=0.05)
+    parser.add_argument('--reupload-layers', type=int, default=8)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    figures: dict = {}
+    parts = args.parts.split(',')
+    if 'attacks' in parts:
+        figures['attacks'] = attacks_part(args)
+    if 'reupload' in parts:
+        figures['reupload'] = reupload_part(args)
+    load = os.getloadavg()
+    print(json.dumps({
+        'benchmark': 'bench_robust', 'data': args.data,
+        'size': {'train': args.train, 'test': args.test,
+                 'attack_images': args.attack_images,
+                 'epochs': args.epochs, 'seed': args.seed,
+                 'reupload_side': args.side,
+                 'reupload_epochs': args.reupload_epochs,
+                 'reupload_layers': args.reupload_layers},
+        'machine': platform.processor() or platform.machine(),
+        'threads': args.threads, 'load': [round(x, 2) for x in load],
+        'seconds': round(time.perf_counter() - start, 1), **figures}))
+
+
+if __name__ == '__main__':
+    main()

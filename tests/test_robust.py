@@ -1,0 +1,172 @@
+"""Attacks, adversarial training and the Hamiltonian-embedding models."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qnlp.cli.main import main
+from qnlp.models.quantum_layers import ParallelQuantumLayer
+from qnlp.robust.attacks import perturb
+from tests.test_images import toy_folder
+
+
+def tiny_hybrid() -> torch.nn.Module:
+    """pixels (1x4x4) -> linear -> 5-qubit circuit -> 3 logits."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(16, 5),
+        ParallelQuantumLayer(n_circuits=1, n_qubits=5, n_layers=2, seed=0),
+        torch.nn.Linear(5, 3)).double()
+
+
+@pytest.mark.parametrize('attack,eps', [('fgsm', 0.1), ('pgd', 0.1),
+                                        ('pgd-l2', 0.5)])
+def test_torch_attacks_agree_with_art(attack, eps):
+    """Without a random start our PGD/FGSM take ART's steps exactly."""
+    from qnlp.robust.attacks import art_attack, art_classifier
+    model = tiny_hybrid()
+    pixels = torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(1),
+                        dtype=torch.float64)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    ours = perturb(model, pixels, labels, attack, eps, random_start=False)
+    art = art_attack(art_classifier(model, (1, 4, 4), 3), attack, eps)
+    if attack != 'fgsm':
+        art.set_params(num_random_init=0)
+    theirs = art.generate(pixels.float().numpy(), y=labels.numpy())
+    assert np.abs(ours.numpy() - theirs).max() < 1e-5
+    clean = torch.nn.functional.cross_entropy(model(pixels), labels)
+    moved = torch.nn.functional.cross_entropy(model(ours), labels)
+    assert moved > clean
+
+
+@settings(max_examples=8, deadline=None)
+@given(attack=st.sampled_from(['pgd', 'pgd-l2']),
+       eps=st.floats(0.01, 2.0), seed=st.integers(0, 1000))
+def test_attacks_stay_in_the_ball_and_the_pixel_range(attack, eps, seed):
+    model = tiny_hybrid()
+    generator = torch.Generator().manual_seed(seed)
+    pixels = torch.rand(4, 1, 4, 4, generator=generator, dtype=torch.float64)
+    moved = perturb(model, pixels, torch.tensor([0, 1, 2, 0]), attack, eps,
+                    steps=3, generator=generator)
+    delta = (moved - pixels).flatten(1)
+    size = delta.abs().max(1).values if attack == 'pgd' else delta.norm(dim=1)
+    assert (size <= eps + 1e-9).all()
+    assert moved.min() >= 0 and moved.max() <= 1
+    assert model.training   # restored after the eval-mode attack
+
+
+def test_adversarial_training_and_attacks_through_the_task(tmp_path):
+    data = toy_folder(tmp_path / 'data', n_train=8, n_test=4)
+    out = tmp_path / 'run'
+    assert main(['train', '--task', 'images', str(data), '--out', str(out),
+                 '--model', 'hqnn-parallel', '--epochs', '1',
+                 '--batch-size', '8', '--adversarial', 'pgd:0.1',
+                 '--attack', 'fgsm:0.1', '--attack', 'square:0.1',
+                 '--attack-images', '2', '--quiet']) == 0
+    found = json.loads((out / 'metrics.json').read_text())['task_metrics']
+    assert set(found['robust_accuracy']) == {'clean', 'fgsm:0.1',
+                                             'square:0.1'}
+    assert found['attack_images'] == 2
+    assert all(0 <= v <= 1 for v in found['robust_accuracy'].values())
+
+
+def test_adversarial_batches_replace_the_clean_ones():
+    """The hook sees the augmented batch and the trainer uses its
+    output: a model trained on PGD images differs from a clean one."""
+    from qnlp.train import Hooks, Split, TrainConfig, cross_entropy, fit
+    from qnlp.robust.attacks import Adversary
+    pixels = torch.rand(8, 1, 4, 4, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(0))
+
+    class Pixels(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = tiny_hybrid()
+
+        def prepare(self, items):
+            return items
+
+        def forward(self, x):
+            return self.net(x)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    trained = []
+    for adversary in (None, Adversary('pgd', 0.2, steps=2)):
+        model = Pixels()
+        fit(model, Split(pixels, labels), None,
+            TrainConfig(epochs=2, batch_size=4, lr=0.05), progress=False,
+            hooks=Hooks(loss=cross_entropy, select='last',
+                        adversary=adversary))
+        trained.append(torch.cat([p.flatten() for p in model.parameters()]))
+    assert not torch.allclose(trained[0], trained[1])
+
+
+@pytest.mark.parametrize('option,message', [
+    (['--adversarial', 'square:0.1'], "training takes fgsm, pgd, pgd-l2"),
+    (['--attack', 'cw:1'], "give NAME:EPS"),
+    (['--class', 'x'], "class 'x' is not one of"),
+])
+def test_bad_robust_options_exit_2(tmp_path, capsys, option, message):
+    data = toy_folder(tmp_path / 'data', n_train=4, n_test=2)
+    assert main(['train', '--task', 'images', str(data), '--out',
+                 str(tmp_path / 'run'), '--epochs', '1', '--quiet',
+                 *option]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+# ------------------------------------- Hamiltonian-embedding models ------
+
+def test_hamiltonian_data_unitary_is_the_matrix_exponential():
+    from scipy.linalg import expm
+
+    from qnlp.models.reupload import make_reupload_model
+    model = make_reupload_model('hamiltonian', 1, 8, n_classes=2,
+                                n_layers=2).double()
+    with torch.no_grad():
+        model.times.copy_(torch.tensor([0.7, -1.3], dtype=torch.float64))
+    image = torch.rand(1, 1, 8, 8, dtype=torch.float64,
+                       generator=torch.Generator().manual_seed(0))
+    x = image[0, 0].numpy()
+    hamiltonian = (x + x.T) / 16
+    found = model.data_unitaries(image)[0].detach().numpy()
+    for layer, t in enumerate((0.7, -1.3)):
+        assert np.abs(found[layer] - expm(-1j * t * hamiltonian)).max() < 1e-12
+
+
+@pytest.mark.parametrize('n', [4, 5])
+def test_qcnn_is_unitary_and_reads_two_qubits(n):
+    from qnlp.models.reupload import QCNN
+    model = QCNN(n, n_classes=3).double()
+    unitary = model.unitary()
+    eye = torch.eye(2 ** n, dtype=unitary.dtype)
+    assert torch.allclose(unitary @ unitary.conj().T, eye, atol=1e-12)
+    assert len(model.kept) == 2 and model.classify.in_features == 4
+
+
+def test_hamiltonian_model_trains_through_the_task(tmp_path):
+    """(the other two are built the same way: qnlp.models.reupload's
+    doctest runs all three)"""
+    data = toy_folder(tmp_path / 'data', n_train=8, n_test=4)
+    out = tmp_path / 'run'
+    assert main(['train', '--task', 'images', str(data), '--out', str(out),
+                 '--model', 'hamiltonian', '--image-size', '8', '--epochs',
+                 '1', '--batch-size', '4', '--quiet']) == 0
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert 0 <= metrics['test_accuracy'] <= 1
+    assert json.loads((out / 'config.json').read_text())['shape'] == [1, 8, 8]
+    # 4 layers x 3 qubits x 3 angles + 4 times; the 8 -> 2 map is classical
+    assert metrics['task_metrics']['n_quantum_parameters'] == 40
+
+
+def test_reupload_models_refuse_other_sides(tmp_path, capsys):
+    data = toy_folder(tmp_path / 'data', n_train=4, n_test=2)
+    assert main(['train', '--task', 'images', str(data), '--out',
+                 str(tmp_path / 'run'), '--model', 'hamiltonian',
+                 '--image-size', '12', '--quiet']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'side 2**n' in err[0]
