@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 pytest.importorskip('flwr')
 
 from qnlp.cli.main import main  # noqa: E402
-from qnlp.errors import ConfigError  # noqa: E402
+from qnlp.errors import ConfigError, TrainingError  # noqa: E402
 from qnlp.federated import FederatedSettings, Job, federate, partition  # noqa: E402
 from qnlp.federated.core import FAIL_VARIABLE  # noqa: E402
 from qnlp.train.run import RunDirectory  # noqa: E402
@@ -113,6 +113,9 @@ def test_a_client_that_dies_is_left_out_of_the_round(reviews, tmp_path,
     weights = [RunDirectory(tmp_path / name).read_weights()['weights']
                for name in ('healthy', 'failed')]
     assert not torch.equal(*weights)
+    monkeypatch.setenv(FAIL_VARIABLE, '0:1,1:1,2:1')   # all of them die
+    with pytest.raises(TrainingError, match='every client failed'):
+        federate(_job(reviews, rounds=2), tmp_path / 'dead')
 
 
 def test_fedprox_pulls_clients_towards_the_global_model(reviews, tmp_path):

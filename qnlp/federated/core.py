@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from qnlp.errors import CheckpointError, ConfigError
+from qnlp.errors import CheckpointError, ConfigError, TrainingError
 from qnlp.federated.partition import parse_partition, partition
 
 STRATEGIES = ('fedavg', 'fedprox')
@@ -232,9 +232,19 @@ def _model(task: Any, settings: Any, loaded: Any) -> Any:
     from qnlp.engine.device import resolve_device
     if id(loaded) not in _MODELS:
         _MODELS.clear()
-        _MODELS[id(loaded)] = task.build(settings, loaded,
-                                         resolve_device(None))
+        _MODELS[id(loaded)] = build(task, settings, loaded,
+                                    resolve_device(None))[0]
     return _MODELS[id(loaded)]
+
+
+def build(task: Any, settings: Any, loaded: Any, device: Any
+          ) -> tuple[Any, dict[str, Any]]:
+    """The task's untrained model and the run state it leaves (a task's
+    ``build`` may take from and add to ``loaded.state``, so each build
+    works on its own copy: the server and a client share one load in
+    one process)."""
+    own = replace(loaded, state=dict(loaded.state))
+    return task.build(settings, own, device), own.state
 
 
 def query_client(message: Any, context: Any) -> Any:
@@ -298,6 +308,10 @@ def _ordered(base: type) -> type:
                             replies: Iterable[Any]) -> Any:
             replies = sorted(replies, key=lambda reply: self.partition_of[
                 reply.metadata.src_node_id])
+            if replies and all(reply.has_error() for reply in replies):
+                raise TrainingError(f"round {server_round}: every client "
+                                    f"failed; the first said: "
+                                    f"{replies[0].error.reason}")
             arrays, metrics = super().aggregate_train(server_round, replies)
             self.train_loss = None if metrics is None \
                 else float(metrics['train_loss'])
@@ -372,7 +386,7 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
     identity = _identity(job, loaded)
     offset, history = 0, []
     torch.manual_seed(settings.seed)
-    model = task.build(settings, loaded, torch.device('cpu'))
+    model, state = build(task, settings, loaded, torch.device('cpu'))
     if resume:
         check_same_run(out, run.read_config(), task, settings,
                        "resume with the same settings")
@@ -417,7 +431,7 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
     config = {'task': job.task, 'data': job.data,
               'data_sha256': loaded.fingerprint, 'labels': loaded.labels,
               'settings': settings.to_dict(),
-              'federated': asdict(job.federated), **loaded.state}
+              'federated': asdict(job.federated), **state}
     replay = {'task': job.task, 'data': job.data, **settings.to_dict()}
     with run.claim():
         if not resume:
