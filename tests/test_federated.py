@@ -159,3 +159,14 @@ def test_command_line_trains_and_refuses_bad_options(reviews, tmp_path,
 def test_settings_refuse_more_sampled_clients_than_clients():
     with pytest.raises(ConfigError, match='--clients-per-round'):
         FederatedSettings(clients=2, clients_per_round=5)
+
+
+def test_deployment_server_reads_the_run_config():
+    from qnlp.federated.app import job_from_run_config
+    job = job_from_run_config({'task': 'sentiment', 'data': 'reviews.tsv',
+                               'settings': '{"epochs": 3}', 'rounds': 4,
+                               'partition': 'dirichlet:0.3',
+                               'out': 'run'})
+    assert job.settings['epochs'] == 3 and 'components' in job.settings
+    assert (job.federated.rounds, job.federated.partition,
+            job.federated.clients) == (4, 'dirichlet:0.3', 5)
