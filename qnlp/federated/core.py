@@ -360,9 +360,12 @@ def _partitions(grid: Any, clients: int, timeout: float = 600.0
     return found
 
 
-def _identity(job: Job, loaded: Any) -> dict[str, Any]:
+def _identity(job: Job, settings: Any, loaded: Any) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed (the settings with
+    their defaults filled in, however the job gave them)."""
     return {'task': job.task, 'data_sha256': loaded.fingerprint,
-            'settings': job.settings, 'federated': asdict(job.federated)}
+            'settings': settings.to_dict(),
+            'federated': asdict(job.federated)}
 
 
 def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
@@ -383,7 +386,7 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
     task, settings, loaded = _loaded(job.task, job.data, job.settings)
     run = RunDirectory(out)
     run.check(resume, overwrite)
-    identity = _identity(job, loaded)
+    identity = _identity(job, settings, loaded)
     offset, history = 0, []
     torch.manual_seed(settings.seed)
     model, state = build(task, settings, loaded, torch.device('cpu'))
@@ -446,8 +449,8 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                                            'round-offset': offset}),
                 evaluate_fn=evaluate)
             _load(model, result.arrays)
-        metrics = _final_metrics(task, model, loaded, hooks, job, history,
-                                 World())
+        metrics = _final_metrics(task, settings, model, loaded, hooks, job,
+                                 history, World())
         run.finish(dict(model.state_dict()), metrics, history)
     return metrics
 
@@ -460,15 +463,15 @@ def _scores(model: Any, split: Any, loaded: Any, hooks: Any, task: Any
                         task.eval_chunk)
 
 
-def _final_metrics(task: Any, model: Any, loaded: Any, hooks: Any, job: Job,
-                   history: list[dict[str, Any]], world: Any
-                   ) -> dict[str, Any]:
+def _final_metrics(task: Any, settings: Any, model: Any, loaded: Any,
+                   hooks: Any, job: Job, history: list[dict[str, Any]],
+                   world: Any) -> dict[str, Any]:
     """The core ``metrics.json`` of :mod:`qnlp.tasks.runner`, with the
     federated options and the seconds per round."""
     metrics: dict[str, Any] = {
         'task': job.task,
         'train_seconds': history[-1]['seconds'] if history else 0.0,
-        'epochs': job.settings.get('epochs'), 'epochs_run': len(history),
+        'epochs': settings.epochs, 'epochs_run': len(history),
         'n_parameters': sum(p.numel() for p in model.parameters()
                             if p.requires_grad),
         'processes': 1, 'federated': asdict(job.federated),
