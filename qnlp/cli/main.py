@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(train, 'no progress bar')
     _add_run_options(train)
 
+    from qnlp.cli.federate import add_federate_parser
+    federate = add_federate_parser(commands, data_help)
+    _add_task(federate)
+    _add_common(federate, 'no progress output')
+    _add_run_options(federate)
+
     for name, summary in (('parse', 'parse a sentence and print its '
                                     'pregroup types and diagram'),
                           ('draw', 'parse a sentence and draw its diagram '
@@ -518,6 +524,11 @@ def _compile(args: argparse.Namespace) -> int:
     return run_compile(args)
 
 
+def _federate(args: argparse.Namespace) -> int:
+    from qnlp.cli.federate import run_federate
+    return run_federate(args)
+
+
 def _one_line(error: BaseException) -> str:
     """An error message on one line (messages quoting a file's text may
     hold newlines)."""
@@ -530,7 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {'train': _train, 'parse': _parse, 'draw': _draw,
                 'evaluate': _evaluate, 'predict': _predict,
-                'compare': _compare, 'compile': _compile}
+                'compare': _compare, 'compile': _compile,
+                'federate': _federate}
     try:
         return handlers[args.command](args)
     except QnlpError as error:

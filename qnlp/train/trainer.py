@@ -111,13 +111,16 @@ class Hooks:
     ``adversary(model, batch, labels, generator)``: replaces each
     (augmented) training minibatch by adversarial examples of it
     (adversarial training, :class:`qnlp.robust.attacks.Adversary`); None:
-    off.
+    off. ``penalty(model)``: a term added to every minibatch's loss
+    (FedProx's proximal term, :mod:`qnlp.federated`; single-process
+    training only).
     """
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = None  # type: ignore[assignment]
     augment: Callable[[Any, torch.Generator], Any] = _identity
     select: str = 'dev'
     adversary: Callable[[torch.nn.Module, Any, torch.Tensor,
                          torch.Generator], Any] | None = None
+    penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None
 
     def __post_init__(self) -> None:
         if self.loss is None:
@@ -510,7 +513,10 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch,
                    count: int) -> torch.Tensor:
         if not len(labels):  # nothing of this batch on this rank
             return sum(p.sum() for p in model.parameters()) * 0.0
-        return run.hooks.loss(model(batch), labels) * (len(labels) / count)
+        value = run.hooks.loss(model(batch), labels) * (len(labels) / count)
+        if run.hooks.penalty is not None:
+            value = value + run.hooks.penalty(model)
+        return value
 
     if run.scipy is not None:
         if not isinstance(getattr(model, 'weights', None),

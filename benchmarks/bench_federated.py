@@ -1,0 +1,195 @@
+"""Federated training on Flower against centralised training (issue 22).
+
+For each model (the restaurant-review VQC, MC DisCoCat, HQNN-Parallel on
+an MNIST subset) one centralised ``qnlp train`` run and federated runs
+(``qnlp.federated.federate``, 5 clients) with IID partitions (FedAvg) and
+Dirichlet(0.3) label skew (FedAvg and FedProx): test accuracy after every
+round, final test accuracy, seconds per round. Centralised and federated
+runs use the same task settings and seed; a client trains ``--local``
+epochs per round, the centralised run ``rounds x local`` epochs (the same
+number of passes over each example).
+
+``--engines`` also runs the VQC on Flower's Ray simulation engine and on
+the in-process engine, checks that both end with the same weights, and
+times a round on each (one run each: Ray starts once per run).
+
+``--attack`` runs the gradient-inversion check of
+:mod:`qnlp.federated.leakage` on the VQC (angle and ZZ map) and a
+classical model of the same size.
+
+The MNIST subset (``--mnist-train`` images of the official training set,
+stratified with seed 0, and the whole official test set) is written as
+IDX files into a temporary folder and read by the images task as usual.
+
+    python benchmarks/bench_federated.py [--only vqc mc mnist] [--engines] [--attack]
+
+Prints a table per model; the last line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / 'shared' / 'data'
+#: model -> (task, data, task settings, rounds, local epochs)
+MODELS = {
+    'vqc': ('sentiment', SHARED / 'text/sentiment/restaurant_reviews.tsv',
+            {}, 10, 10),
+    'mc': ('sentences', SHARED / 'text/mc', {}, 12, 10),
+    'mnist': ('images', None, {}, 10, 1),
+}
+RUNS = (('iid', 'fedavg'), ('dirichlet:0.3', 'fedavg'),
+        ('dirichlet:0.3', 'fedprox'))
+
+
+def mnist_subset(size: int, folder: Path) -> Path:
+    """``size`` MNIST training images (stratified, seed 0) and the whole
+    test set, as IDX files in ``folder``."""
+    source = SHARED / 'images/mnist'
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(source / 'train-labels-idx1-ubyte.gz') as handle:
+        labels = np.frombuffer(handle.read()[8:], dtype=np.uint8)
+    with gzip.open(source / 'train-images-idx3-ubyte.gz') as handle:
+        images = np.frombuffer(handle.read()[16:], dtype=np.uint8
+                               ).reshape(-1, 28 * 28)
+    rng = np.random.default_rng(0)
+    keep = np.sort(np.concatenate([
+        rng.permutation(np.flatnonzero(labels == digit))[:size // 10]
+        for digit in range(10)]))
+    n = len(keep)
+    with gzip.open(folder / 'train-labels-idx1-ubyte.gz', 'wb') as handle:
+        handle.write(np.array([0, 0, 8, 1], np.uint8).tobytes()
+                     + np.array([n], '>i4').tobytes()
+                     + labels[keep].tobytes())
+    with gzip.open(folder / 'train-images-idx3-ubyte.gz', 'wb') as handle:
+        handle.write(np.array([0, 0, 8, 3], np.uint8).tobytes()
+                     + np.array([n, 28, 28], '>i4').tobytes()
+                     + images[keep].tobytes())
+    for name in ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'):
+        (folder / name).write_bytes((source / name).read_bytes())
+    return folder
+
+
+def centralised(task: str, data: Path, settings: dict, epochs: int,
+                out: Path) -> dict:
+    from qnlp.tasks import train
+    start = time.perf_counter()
+    metrics = train(task, data, out, {**settings, 'epochs': epochs},
+                    progress=False, overwrite=True)
+    return {'test_accuracy': metrics['test_accuracy'],
+            'seconds': time.perf_counter() - start, 'epochs': epochs}
+
+
+def federated(task: str, data: Path, settings: dict, rounds: int,
+              local: int, scheme: str, strategy: str, out: Path,
+              engine: str = 'local') -> dict:
+    from qnlp.federated import FederatedSettings, Job, federate
+    curve: list[float] = []
+    job = Job(task, str(data), {**settings, 'epochs': local},
+              FederatedSettings(clients=5, rounds=rounds, strategy=strategy,
+                                partition=scheme, proximal_mu=0.01))
+    start = time.perf_counter()
+    metrics = federate(job, out, engine=engine, overwrite=True,
+                       on_round=lambda row: curve.append(
+                           row['test_accuracy']))
+    seconds = time.perf_counter() - start
+    return {'test_accuracy': metrics['test_accuracy'],
+            'curve': curve, 'seconds': seconds,
+            'seconds_per_round': metrics['seconds_per_round']}
+
+
+def run_model(name: str, work: Path, mnist_train: int) -> dict:
+    task, data, settings, rounds, local = MODELS[name]
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if name == 'mnist':
+        data = mnist_subset(mnist_train, work / 'mnist')
+    row = {'task': task, 'rounds': rounds, 'local_epochs': local,
+           'clients': 5,
+           'centralised': centralised(task, data, settings, rounds * local,
+                                      work / f'{name}-central')}
+    print(f"{name}: centralised {rounds * local} epochs: test "
+          f"{row['centralised']['test_accuracy']:.4f} "
+          f"({row['centralised']['seconds']:.1f} s)", flush=True)
+    for scheme, strategy in RUNS:
+        key = f'{scheme} {strategy}'
+        row[key] = federated(task, data, settings, rounds, local, scheme,
+                             strategy, work / f'{name}-{scheme}-{strategy}')
+        found = row[key]
+        print(f"{name}: {key}: test {found['test_accuracy']:.4f}, "
+              f"{found['seconds_per_round']:.2f} s/round, by round "
+              f"{' '.join(f'{a:.3f}' for a in found['curve'])}", flush=True)
+    row['iid_gap_points'] = 100 * (row['centralised']['test_accuracy']
+                                   - row['iid fedavg']['test_accuracy'])
+    return row
+
+
+def compare_engines(work: Path) -> dict:
+    """The VQC, 5 clients, 3 rounds, on the Ray engine and in process:
+    same final weights, and the seconds per round of each."""
+    import torch
+
+    from qnlp.train.run import RunDirectory
+    task, data, settings, _, local = MODELS['vqc']
+    found = {}
+    for engine in ('local', 'ray'):
+        found[engine] = federated(task, data, settings, 3, local, 'iid',
+                                  'fedavg', work / f'engine-{engine}', engine)
+    weights = [RunDirectory(work / f'engine-{e}').read_weights()
+               for e in ('local', 'ray')]
+    same = all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    result = {'same_weights': same,
+              'seconds_per_round': {e: found[e]['seconds_per_round']
+                                    for e in found},
+              'run_seconds': {e: found[e]['seconds'] for e in found}}
+    result['ray_over_local'] = (result['seconds_per_round']['ray']
+                                / result['seconds_per_round']['local'])
+    print(f"engines: same final weights {same}; s/round local "
+          f"{result['seconds_per_round']['local']:.2f}, ray "
+          f"{result['seconds_per_round']['ray']:.2f} (ratio "
+          f"{result['ray_over_local']:.1f}); whole runs "
+          f"{result['run_seconds']['local']:.1f} s / "
+          f"{result['run_seconds']['ray']:.1f} s", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--only', nargs='*', default=list(MODELS),
+                        choices=list(MODELS))
+    parser.add_argument('--mnist-train', type=int, default=6000)
+    parser.add_argument('--engines', action='store_true')
+    parser.add_argument('--attack', action='store_true')
+    parser.add_argument('--threads', type=int, default=1)
+    args = parser.parse_args()
+    import torch
+    torch.set_num_threads(args.threads)
+    logging.getLogger('flwr').setLevel(logging.WARNING)
+    result: dict = {'benchmark': 'federated', 'date': time.strftime(
+        '%Y-%m-%d'), 'machine': f"{platform.machine()}, {os.cpu_count()} "
+        f"cores", 'load_start': os.getloadavg()[0], 'models': {}}
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        for name in args.only:
+            result['models'][name] = run_model(name, work, args.mnist_train)
+        if args.engines:
+            result['engines'] = compare_engines(work)
+    if args.attack:
+        from qnlp.federated.leakage import leakage_report
+        result['attack'] = leakage_report(
+            MODELS['vqc'][1], report=lambda line: print(line, flush=True))
+    result['load_end'] = os.getloadavg()[0]
+    print(json.dumps(result))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,102 @@
+"""``qnlp federate``: federated training of any task on Flower.
+
+Command-line glue only; the work is done by :mod:`qnlp.federated`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from qnlp.errors import ConfigError
+
+#: Federated options -> FederatedSettings fields (None: not given).
+OPTIONS = ('clients', 'rounds', 'strategy', 'proximal_mu', 'partition',
+           'clients_per_round')
+
+
+def add_federate_parser(commands: Any, data_help: str) -> argparse.ArgumentParser:
+    """The ``federate`` subcommand (its run options are added by the
+    caller, as for ``train``)."""
+    from qnlp.federated.core import ENGINES, STRATEGIES
+    command = commands.add_parser(
+        'federate', help='federated training of any task on Flower',
+        description='Train the model of --task on DATA with N Flower '
+                    'clients, each on its partition of the training split '
+                    '(the task\'s --epochs are local epochs per round); '
+                    'the server averages their weights (FedAvg or FedProx)'
+                    ', evaluates the global model after every round and '
+                    'checkpoints it into RUN_DIR, which ends like a qnlp '
+                    'train run (qnlp evaluate/predict read it).')
+    command.add_argument('data', metavar='DATA', nargs='?',
+                         help=f'the data ({data_help})')
+    command.add_argument('--out', metavar='RUN_DIR')
+    command.add_argument('--resume', metavar='RUN_DIR',
+                         help='continue an interrupted federated run from '
+                              'its last round')
+    command.add_argument('--overwrite', action='store_true',
+                         help='replace the run that --out holds')
+    group = command.add_argument_group('federation')
+    group.add_argument('--clients', type=int, metavar='N',
+                       help='clients (partitions of the training split; '
+                            'default 5)')
+    group.add_argument('--rounds', type=int, help='rounds (default 10)')
+    group.add_argument('--strategy', choices=STRATEGIES,
+                       help="Flower's strategy (default fedavg)")
+    group.add_argument('--proximal-mu', type=float, metavar='MU',
+                       help='FedProx proximal weight (default 0.01)')
+    group.add_argument('--partition', metavar='SCHEME',
+                       help='iid or dirichlet:ALPHA label skew (default '
+                            'iid)')
+    group.add_argument('--clients-per-round', type=int, metavar='K',
+                       help='clients sampled each round (default all)')
+    group.add_argument('--engine', choices=ENGINES, default='ray',
+                       help="ray: Flower's simulation engine; local: the "
+                            'clients in turn in this process (default ray)')
+    group.add_argument('--cpus-per-client', type=float, default=1.0,
+                       help='ray engine: cores per client actor (default 1)')
+    return command
+
+
+def run_federate(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from qnlp.cli.main import _report_metrics, _task_and_settings, _threads
+    from qnlp.federated.core import FederatedSettings, Job, federate
+    from qnlp.train.run import RunDirectory
+    if args.resume and args.out and args.resume != args.out:
+        raise ConfigError("--resume and --out name different run "
+                          "directories")
+    out = args.resume or args.out
+    if out is None:
+        raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
+    saved = None
+    federated: dict[str, Any] = {}
+    if args.resume:
+        RunDirectory(out).check(resume=True, overwrite=args.overwrite)
+        saved = RunDirectory(out).read_config()
+        if 'federated' not in saved:
+            raise ConfigError(f"{out}: is not a federated run (resume it "
+                              "with qnlp train --resume)")
+        federated.update(saved['federated'])
+    federated.update({name: getattr(args, name) for name in OPTIONS
+                      if getattr(args, name) is not None})
+    task, data, settings = _task_and_settings(args, saved)
+    if data is None:
+        raise ConfigError("no DATA given (argument, 'data' in --config, or "
+                          "--resume of a run)")
+    job = Job(task, str(data), settings.to_dict(),
+              FederatedSettings(**federated))
+    if args.quiet:
+        logging.getLogger('flwr').setLevel(logging.WARNING)
+    _threads(args)
+    metrics = federate(job, out, engine=args.engine,
+                       resume=bool(args.resume), overwrite=args.overwrite,
+                       cpus_per_client=args.cpus_per_client)
+    _report_metrics(metrics, out, args.json)
+    if not args.json:
+        fed = metrics['federated']
+        print(f"{metrics['rounds_run']} rounds of {fed['clients']} clients "
+              f"({fed['strategy']}, {fed['partition']}), "
+              f"{metrics['seconds_per_round']:.2f} s per round")
+    return 0

@@ -1,0 +1,172 @@
+"""Federated training on Flower (qnlp.federated), with the in-process
+engine: partitions, resume after a kill, a client that dies, FedProx,
+the command line."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip('flwr')
+
+from qnlp.cli.main import main  # noqa: E402
+from qnlp.errors import ConfigError, TrainingError  # noqa: E402
+from qnlp.federated import FederatedSettings, Job, federate, partition  # noqa: E402
+from qnlp.federated.core import FAIL_VARIABLE  # noqa: E402
+from qnlp.train.run import RunDirectory  # noqa: E402
+
+WORDS = {1: ('good', 'great', 'tasty', 'lovely', 'nice'),
+         0: ('bad', 'awful', 'cold', 'stale', 'gross')}
+SETTINGS = {'features': 'tfidf', 'components': 2, 'epochs': 2}
+
+
+@pytest.fixture(autouse=True)
+def no_curve(monkeypatch):
+    """curve.png (matplotlib, half of a tiny run's time) is not what
+    these tests check."""
+    monkeypatch.setattr('qnlp.train.plots.plot_history',
+                        lambda history, path: None)
+
+
+@pytest.fixture(scope='module')
+def reviews(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('reviews')
+    rows = ['Review\tLiked'] + [f'{word} food {n}\t{label}'
+                                for label, words in WORDS.items()
+                                for word in words for n in range(4)]
+    path = folder / 'reviews.tsv'
+    path.write_text('\n'.join(rows) + '\n')
+    return str(path)
+
+
+def _job(reviews: str, **options) -> Job:
+    return Job('sentiment', reviews, SETTINGS,
+               FederatedSettings(**{'clients': 3, 'rounds': 3, **options}))
+
+
+@settings(max_examples=25, deadline=None)
+@given(labels=st.lists(st.integers(0, 2), min_size=4, max_size=60),
+       clients=st.integers(1, 4), seed=st.integers(0, 5),
+       scheme=st.sampled_from(['iid', 'dirichlet:0.3', 'dirichlet:5']))
+def test_partitions_cover_every_example_once(labels, clients, seed, scheme):
+    parts = partition(labels, clients, scheme, seed)
+    assert sorted(i for part in parts for i in part) == \
+        list(range(len(labels)))
+    assert all(parts), 'every client gets data'
+    assert parts == partition(labels, clients, scheme, seed)
+    if scheme == 'iid':
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_dirichlet_skews_labels_and_iid_does_not():
+    labels = [0] * 200 + [1] * 200
+
+    def majority_share(scheme: str) -> float:
+        parts = partition(labels, 5, scheme, seed=0)
+        return sum(max(sum(labels[i] for i in p),
+                       len(p) - sum(labels[i] for i in p))
+                   for p in parts) / len(labels)
+    assert majority_share('iid') < 0.6 < 0.7 < majority_share(
+        'dirichlet:0.3')
+
+
+def test_killed_run_resumes_to_the_same_weights(reviews, tmp_path):
+    whole = federate(_job(reviews, clients_per_round=2), tmp_path / 'whole')
+
+    def kill_after_two(row):
+        if row['round'] == 2:
+            raise KeyboardInterrupt   # the server dies after round 2
+    with pytest.raises(KeyboardInterrupt):
+        federate(_job(reviews, clients_per_round=2), tmp_path / 'cut',
+                 on_round=kill_after_two)
+    resumed = federate(_job(reviews, clients_per_round=2), tmp_path / 'cut',
+                       resume=True)
+    first = RunDirectory(tmp_path / 'whole').read_weights()
+    second = RunDirectory(tmp_path / 'cut').read_weights()
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert resumed['test_accuracy'] == whole['test_accuracy']
+    history = [json.loads(line) for line in
+               (tmp_path / 'cut' / 'history.jsonl').read_text().splitlines()]
+    assert [row['round'] for row in history] == [1, 2, 3]
+
+
+def test_resume_refuses_other_federated_options(reviews, tmp_path):
+    def stop(row):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        federate(_job(reviews), tmp_path / 'run', on_round=stop)
+    with pytest.raises(Exception, match='another federated run'):
+        federate(_job(reviews, strategy='fedprox'), tmp_path / 'run',
+                 resume=True)
+
+
+def test_a_client_that_dies_is_left_out_of_the_round(reviews, tmp_path,
+                                                    monkeypatch):
+    healthy = federate(_job(reviews, rounds=2), tmp_path / 'healthy')
+    monkeypatch.setenv(FAIL_VARIABLE, '1:1')   # client 1 dies in round 1
+    failed = federate(_job(reviews, rounds=2), tmp_path / 'failed')
+    assert failed['rounds_run'] == 2
+    weights = [RunDirectory(tmp_path / name).read_weights()['weights']
+               for name in ('healthy', 'failed')]
+    assert not torch.equal(*weights)
+    monkeypatch.setenv(FAIL_VARIABLE, '0:1,1:1,2:1')   # all of them die
+    with pytest.raises(TrainingError, match='every client failed'):
+        federate(_job(reviews, rounds=2), tmp_path / 'dead')
+
+
+def test_fedprox_pulls_clients_towards_the_global_model(reviews, tmp_path):
+    """With a huge proximal weight the clients barely move."""
+    start = federate(_job(reviews, rounds=1, strategy='fedprox',
+                          proximal_mu=0.0), tmp_path / 'free')
+    held = federate(_job(reviews, rounds=1, strategy='fedprox',
+                         proximal_mu=1e4), tmp_path / 'held')
+    assert start['train_loss'] != held['train_loss']
+    from qnlp.tasks import get_task
+    task = get_task('sentiment')
+    settings_ = task.Settings.from_dict(SETTINGS)
+    torch.manual_seed(settings_.seed)
+    initial = task.build(settings_, task.load(reviews, settings_,
+                                              progress=False),
+                         torch.device('cpu')).weights.detach()
+    moved = {name: (RunDirectory(tmp_path / name).read_weights()['weights']
+                    - initial).norm().item() for name in ('free', 'held')}
+    assert moved['held'] < moved['free'] / 4
+
+
+def test_command_line_trains_and_refuses_bad_options(reviews, tmp_path,
+                                                     capsys):
+    out = tmp_path / 'run'
+    assert main(['federate', reviews, '--task', 'sentiment', '--out',
+                 str(out), '--clients', '2', '--rounds', '1',
+                 '--engine', 'local',
+                 '--features', 'tfidf', '--components', '2', '--epochs',
+                 '1', '--json', '--quiet']) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics['federated']['clients'] == 2
+    assert main(['evaluate', str(out), reviews]) == 0
+    assert main(['federate', reviews, '--task', 'sentiment', '--out',
+                 str(tmp_path / 'bad'), '--partition', 'dirichlet:0',
+                 '--engine', 'local',
+                 '--quiet']) == 2
+    assert '--partition must be iid or dirichlet:ALPHA' in \
+        capsys.readouterr().err
+
+
+def test_settings_refuse_more_sampled_clients_than_clients():
+    with pytest.raises(ConfigError, match='--clients-per-round'):
+        FederatedSettings(clients=2, clients_per_round=5)
+
+
+def test_deployment_server_reads_the_run_config():
+    from qnlp.federated.app import job_from_run_config
+    job = job_from_run_config({'task': 'sentiment', 'data': 'reviews.tsv',
+                               'settings': '{"epochs": 3}', 'rounds': 4,
+                               'partition': 'dirichlet:0.3',
+                               'out': 'run'})
+    assert job.settings['epochs'] == 3 and 'components' in job.settings
+    assert (job.federated.rounds, job.federated.partition,
+            job.federated.clients) == (4, 'dirichlet:0.3', 5)
