@@ -1,6 +1,7 @@
 """The exact noisy engine against qiskit-aer, folding and extrapolation."""
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
@@ -92,3 +93,54 @@ def test_noise_text():
         parse_noise('p2=2')
     with pytest.raises(ConfigError, match='needs a number'):
         parse_noise('p2=x')
+
+
+def test_extrapolators_recover_known_curves():
+    from qnlp.noise.zne import extrapolate
+    scales = [1, 2, 3]
+    quadratic = np.array([[0.7 - 0.1 * s + 0.01 * s * s for s in scales]])
+    decay = np.array([[0.2 + 0.5 * np.exp(-0.3 * s) for s in scales]])
+    assert extrapolate(scales, quadratic, 'richardson')[0] == \
+        pytest.approx(0.7, abs=1e-9)
+    assert extrapolate(scales, quadratic, 'poly')[0] == \
+        pytest.approx(0.7, abs=1e-9)
+    assert extrapolate(scales, decay, 'exponential')[0] == \
+        pytest.approx(0.7, abs=1e-4)
+    with pytest.raises(ConfigError, match='unknown extrapolator'):
+        extrapolate(scales, decay, 'cubic')
+
+
+def test_channel_scaling_zne_removes_most_of_the_error():
+    from qnlp.noise.zne import amplified, extrapolate
+    circuit = NoisyCircuit.from_ops(
+        3, [('ry', (0,), 0.4), ('cx', (0, 1)), ('rx', (1,), 0.3),
+            ('cx', (1, 2)), ('ry', (2,), 0.9), ('cx', (0, 2))], {2: 0},
+        [0, 1])
+    batch, w = NoisyBatch([circuit]), torch.zeros(0, dtype=torch.float64)
+    clean = batch.run(w).probabilities * batch.run(w).success
+    spec = NoiseSpec(p1=0.002, p2=0.02, amplitude=0.01)
+    runs = amplified(batch, w, spec, 'channels', (1, 2, 3)).numpy()
+    mitigated = extrapolate((1, 2, 3), np.moveaxis(runs, 0, -1))
+    noisy_error = np.abs(runs[0] - clean.numpy()).sum()
+    assert np.abs(mitigated - clean.numpy()).sum() < 0.1 * noisy_error
+
+
+def test_cli_evaluates_a_run_under_noise_with_mitigation(tmp_path, capsys):
+    from qnlp.cli.main import main
+    from qnlp.tasks import train
+    corpus = tmp_path / 'corpus'
+    corpus.mkdir()
+    for split, count in (('train', 8), ('test', 4)):
+        lines = open(f'corpora/meaning/{split}.txt').read().splitlines()
+        (corpus / f'{split}.txt').write_text('\n'.join(lines[:count]) + '\n')
+    run = tmp_path / 'run'
+    train('sentences', str(corpus), str(run), {'epochs': 1}, progress=False)
+    assert main(['evaluate', str(run), str(corpus), '--noise', '0.02',
+                 '--mitigate', 'zne']) == 0
+    out = capsys.readouterr().out
+    assert 'noise p1=0.002,p2=0.02: 4 examples' in out
+    assert '% of the error removed' in out
+    assert main(['evaluate', str(run), str(corpus), '--mitigate',
+                 'zne']) == 2
+    assert '--mitigate runs on the exact noisy engine' in \
+        capsys.readouterr().err
