@@ -97,15 +97,22 @@ def _training_items(trained: Any) -> list[Any]:
     return items
 
 
+def noise_level(spec: NoiseSpec) -> float:
+    """The strongest channel: the neural extrapolator's noise feature."""
+    return max(spec.p1, spec.p2, spec.amplitude, spec.phase, spec.readout)
+
+
 def neural_extrapolator(train: CircuitModel, spec: NoiseSpec,
-                        amplifier: str, seed: int = 0) -> NeuralExtrapolator:
-    """Trained on ``train``'s circuits at :data:`NN_LEVELS` times
-    ``spec``: the joint probabilities at the amplified noise -> the
-    noiseless ones."""
-    scale = max(spec.p1, spec.p2, spec.amplitude, spec.phase, spec.readout)
+                        amplifier: str, seed: int = 0,
+                        factors: Sequence[float] = NN_LEVELS
+                        ) -> NeuralExtrapolator:
+    """Trained on ``train``'s circuits at ``factors`` times ``spec``:
+    the joint probabilities at the amplified noise -> the noiseless
+    ones."""
+    scale = noise_level(spec)
     clean = train.run(NoiseSpec(), joint=True)
     levels, values, targets = [], [], []
-    for factor in NN_LEVELS:
+    for factor in factors:
         found = train.amplified(spec.scaled(factor), amplifier)
         values.append(found.reshape(-1, found.shape[-1]))
         targets.append(clean.reshape(-1))
@@ -150,10 +157,8 @@ def evaluate_noisy(run_dir: str | Path, data: str | Path,
         net = neural_extrapolator(CircuitModel(trained,
                                                _training_items(trained)),
                                   spec, amplifier, seed)
-        scale = max(spec.p1, spec.p2, spec.amplitude, spec.phase,
-                    spec.readout)
         columns['mitigated'] = test.classes(net.predict(
-            scale, test.amplified(spec, amplifier)))
+            noise_level(spec), test.amplified(spec, amplifier)))
     summary: dict[str, Any] = {'examples': len(items), 'noise': spec.label()}
     for column, probs in columns.items():
         report = classification_report(truth, probs.argmax(1).tolist(),
