@@ -130,7 +130,7 @@ def test_cli_evaluates_a_run_under_noise_with_mitigation(tmp_path, capsys):
     from qnlp.tasks import train
     corpus = tmp_path / 'corpus'
     corpus.mkdir()
-    for split, count in (('train', 8), ('test', 4)):
+    for split, count in (('train', 6), ('test', 2)):
         lines = open(f'corpora/meaning/{split}.txt').read().splitlines()
         (corpus / f'{split}.txt').write_text('\n'.join(lines[:count]) + '\n')
     run = tmp_path / 'run'
@@ -138,7 +138,7 @@ def test_cli_evaluates_a_run_under_noise_with_mitigation(tmp_path, capsys):
     assert main(['evaluate', str(run), str(corpus), '--noise', '0.02',
                  '--mitigate', 'zne']) == 0
     out = capsys.readouterr().out
-    assert 'noise p1=0.002,p2=0.02: 4 examples' in out
+    assert 'noise p1=0.002,p2=0.02: 2 examples' in out
     assert '% of the error removed' in out
     assert main(['evaluate', str(run), str(corpus), '--mitigate',
                  'zne']) == 2
