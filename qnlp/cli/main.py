@@ -93,8 +93,26 @@ def _add_backend_options(evaluate: argparse.ArgumentParser) -> None:
                        help='shots per circuit (default 1024)')
     group.add_argument('--batch-size', type=_positive, default=20,
                        help='circuits per submitted job (default 20)')
-    group.add_argument('--noise', type=float, metavar='P',
-                       help='aer: depolarizing error P after every gate')
+    group.add_argument('--noise', metavar='MODEL',
+                       help='without --backend: exact density-matrix '
+                            'evaluation under P (two-qubit depolarizing P, '
+                            'one-qubit P/10) or p1=,p2=,amplitude=,phase=,'
+                            'readout= strengths; fake:NAME (e.g. '
+                            'fake:brisbane): shots on aer with that '
+                            "device's calibrated noise; with --backend aer: "
+                            'depolarizing P after every gate')
+    group.add_argument('--mitigate', choices=('zne', 'zne-nn'),
+                       help='with --noise P: zero-noise extrapolation '
+                            '(zne-nn: the neural extrapolator, trained on '
+                            "the run's training split)")
+    group.add_argument('--extrapolator', default='richardson',
+                       choices=('richardson', 'poly', 'exponential'),
+                       help='--mitigate zne: the fit (default richardson)')
+    group.add_argument('--amplify', default='channels',
+                       choices=('channels', 'gates', 'global'),
+                       help='--mitigate: scale channel strengths 1, 2, 3 '
+                            '(default) or fold gates / the circuit 1, 3, 5 '
+                            'times')
     group.add_argument('--backend-option', action='append', default=[],
                        metavar='KEY=VALUE',
                        help='constructor option of the backend (VALUE read '
@@ -490,7 +508,7 @@ def _draw(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    if args.backend:
+    if args.backend or args.noise or args.mitigate:
         from qnlp.cli.backend import run_backend
         return run_backend(args)
     from qnlp.tasks import load_trained

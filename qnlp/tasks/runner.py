@@ -218,15 +218,11 @@ class Trained:
                          'probabilities': dict(zip(self.labels, probs))})
         return rows
 
-    def evaluate(self, data: str | Path, warn: Any = None
-                 ) -> dict[str, Any]:
-        """Metrics on new ``data``, read as the run read its training
+    def labelled(self, data: str | Path) -> tuple[list[Any], list[int]]:
+        """The examples of ``data``, read as the run read its training
         data (the test split of a directory with its own splits, all of
-        a single file). ``warn`` hears a line when the data look like
-        another corpus than the run's."""
-        from qnlp.train.metrics import classification_report
-        warn = warn or (lambda line: print(f"qnlp: warning: {line}",
-                                           file=sys.stderr))
+        a single file), and their class indices; ConfigError for none or
+        for labels unseen in training."""
         items, names = self.task.examples(str(data), self.settings,
                                           self.config)
         if not items:
@@ -235,10 +231,19 @@ class Trained:
         if unknown:
             raise ConfigError(f"{data}: labels {unknown} were not in "
                               f"training (labels {self.labels})")
+        return items, [self.labels.index(name) for name in names]
+
+    def evaluate(self, data: str | Path, warn: Any = None
+                 ) -> dict[str, Any]:
+        """Metrics on new ``data`` (:meth:`labelled`). ``warn`` hears a line when the data look like
+        another corpus than the run's."""
+        from qnlp.train.metrics import classification_report
+        warn = warn or (lambda line: print(f"qnlp: warning: {line}",
+                                           file=sys.stderr))
+        items, truth = self.labelled(data)
         for line in self.task.novelty(str(data), items, self.config):
             warn(line)
         probabilities = self.predict_proba(items)
-        truth = [self.labels.index(name) for name in names]
         return classification_report(truth,
                                       probabilities.argmax(1).tolist(),
                                       self.labels)

@@ -1,0 +1,277 @@
+"""Noise, zero-noise extrapolation and the exact noisy engine (issue 20).
+
+1. Check: the exact noisy engine against qiskit-aer's density-matrix
+   simulator on every sentence of MC (train, dev, test) at three noise
+   levels (two-qubit depolarizing P, one-qubit P/10, amplitude and phase
+   damping P/5 after every noisy gate).
+2. Time: the noiseless engine (the trained model, circuits prepared)
+   against the exact noisy engine (P = 1 %) on the MC test sentences,
+   interleaved repetitions, ratio of medians.
+3. MC and RP (trained runs given): test accuracy and mean absolute error
+   of the class probabilities against the noiseless engine for
+   two-qubit depolarizing 0..5 % (one-qubit P/10): unmitigated, ZNE with
+   channel strengths scaled 1, 2, 3 and each of Richardson, quadratic
+   and exponential fits (mitiq), and the neural extrapolator trained on
+   the training split at 0.5..5 %.
+4. VQE-style: 5-qubit RY-RZ ansatz (3 layers, CX chain), Hamiltonian
+   sum of Z_i Z_{i+1} plus Z_0 Z_1 Z_2 Z_3 Z_4; 150 random parameter
+   sets for training the neural extrapolator, 50 others for testing;
+   energy error of Richardson and of the network per noise level.
+
+Writes PNG plots to --out and prints one JSON line last.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_noise.py \\
+        --mc RUN_MC --rp RUN_RP --out bench_noise_out
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qnlp.noise import NoiseSpec, NoisyBatch, NoisyCircuit
+from qnlp.noise.density import aer_reference
+from qnlp.noise.evaluate import (CircuitModel, _training_items,
+                                 neural_extrapolator)
+from qnlp.noise.zne import (AMPLIFIERS, EXTRAPOLATORS, NeuralExtrapolator,
+                            extrapolate)
+from qnlp.tasks.runner import load_trained
+
+LEVELS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05)
+SCALES = AMPLIFIERS['channels']
+
+
+def depolarizing(p: float) -> NoiseSpec:
+    return NoiseSpec(p1=p / 10, p2=p)
+
+
+def check_against_aer(run: str, data: str) -> dict:
+    trained = load_trained(run)
+    items = []
+    for split in sorted(Path(data).glob('*.txt')):
+        items += trained.task.examples(str(split), trained.settings,
+                                       trained.config)[0]
+    model = CircuitModel(trained, items)
+    circuits = [NoisyCircuit.from_lambeq(c) for c in trained.task.inputs(
+        items, trained.settings, trained.config, trained.model)]
+    values = trained.model.parameter_values()
+    worst = 0.0
+    for p in (0.01, 0.03, 0.05):
+        spec = NoiseSpec(p1=p / 10, p2=p, amplitude=p / 5, phase=p / 5)
+        ours = model.batch.run(model.weights, spec)
+        for k, circuit in enumerate(circuits):
+            theirs = aer_reference(circuit, values, spec)
+            worst = max(worst,
+                        (ours.probabilities[k] - theirs.probabilities[0])
+                        .abs().max().item(),
+                        abs(ours.success[k].item() - theirs.success.item()))
+    return {'sentences': len(items), 'levels': [0.01, 0.03, 0.05],
+            'max_abs_difference': worst}
+
+
+def time_engines(run: str, data: str, repeats: int) -> dict:
+    trained = load_trained(run)
+    items, _ = trained.labelled(data)
+    model = CircuitModel(trained, items)
+    circuits = trained.task.inputs(items, trained.settings, trained.config,
+                                   trained.model)
+    prepared = trained.model.prepare(circuits)
+    spec = depolarizing(0.01)
+    with torch.no_grad():
+        clean = trained.model(prepared).numpy()
+        assert np.allclose(model.run(NoiseSpec()), clean, atol=1e-10)
+        times = {'noiseless engine': [], 'noisy exact': []}
+        for _ in range(repeats):
+            start = time.perf_counter()
+            trained.model(prepared)
+            times['noiseless engine'].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.batch.run(model.weights, spec)
+            times['noisy exact'].append(time.perf_counter() - start)
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    return {'sentences': len(items), 'seconds': medians,
+            'ratio': medians['noisy exact'] / medians['noiseless engine']}
+
+
+def task_curves(run: str, data: str) -> dict:
+    trained = load_trained(run)
+    items, truth = trained.labelled(data)
+    test = CircuitModel(trained, items)
+    train = CircuitModel(trained, _training_items(trained))
+    net = neural_extrapolator(train, depolarizing(0.01), 'channels',
+                              factors=(0.5, 1, 2, 3, 4, 5))
+    clean = test.run(NoiseSpec())
+    truth = np.array(truth)
+    curves: dict[str, dict[str, list]] = {}
+    for p in LEVELS:
+        spec = depolarizing(p)
+        columns = {'noiseless': clean, 'noisy': test.run(spec)}
+        if p:
+            runs = test.amplified(spec, 'channels')
+            for method in EXTRAPOLATORS:
+                columns[method] = test.classes(extrapolate(SCALES, runs,
+                                                           method))
+            columns['nn'] = test.classes(net.predict(p, runs))
+        for name, probs in columns.items():
+            row = curves.setdefault(name, {'level': [], 'accuracy': [],
+                                           'mae': []})
+            row['level'].append(p)
+            row['accuracy'].append(float((probs.argmax(1) == truth).mean()))
+            row['mae'].append(float(np.abs(probs - clean).mean()))
+    at = LEVELS.index(0.01)
+    noisy = curves['noisy']['mae'][at]
+    removed = {name: 1 - curves[name]['mae'][at - 1] / noisy
+               for name in (*EXTRAPOLATORS, 'nn')}
+    return {'examples': len(items), 'curves': curves,
+            'error_removed_at_1pct': removed}
+
+
+def vqe_circuit(name: str, n: int, layers: int) -> NoisyCircuit:
+    """RY-RZ layers and a CX chain; angle ``k`` is symbol ``{name}_{k}``
+    (half-turns), so all circuits share one shape and run as a batch."""
+    ops, k = [], 0
+    for layer in range(layers):
+        for q in range(n):
+            ops.append(('ry', (q,), f'{name}_{k}'))
+            ops.append(('rz', (q,), f'{name}_{k + 1}'))
+            k += 2
+        for q in range(n - 1):
+            ops.append(('cx', (q, q + 1)))
+    return NoisyCircuit.from_ops(n, ops, {}, list(range(n)))
+
+
+def vqe(n: int = 5, layers: int = 3, train: int = 150, test: int = 50,
+        seed: int = 0, shots: int | None = None) -> dict:
+    """Energy errors per noise level; ``shots``: the noisy energies are
+    estimated from that many shots per circuit and scale (the targets
+    stay exact)."""
+    rng = np.random.default_rng(seed)
+    count = 2 * n * layers
+    params = rng.uniform(-1, 1, (train + test, count))
+    index = {f'c{c}_{k}': c * count + k for c in range(train + test)
+             for k in range(count)}
+    batch = NoisyBatch([vqe_circuit(f'c{c}', n, layers)
+                        for c in range(train + test)], index)
+    bits = (np.arange(2 ** n)[:, None] >> (n - 1 - np.arange(n))) & 1
+    signs = 1 - 2 * bits                  # Z eigenvalues per qubit
+    diagonal = sum(signs[:, i] * signs[:, i + 1] for i in range(n - 1)) \
+        + signs.prod(1)
+    w = torch.as_tensor(params.reshape(-1))
+
+    def energy(spec: NoiseSpec, sampled: int | None = None) -> np.ndarray:
+        probs = batch.run(w, spec).probabilities.numpy()
+        if sampled:   # estimates from that many shots
+            probs = np.stack([rng.multinomial(sampled, p / p.sum())
+                              for p in probs]) / sampled
+        return probs @ diagonal
+
+    clean = energy(NoiseSpec())
+    levels = [l for l in LEVELS if l]
+    found = {p: np.stack([energy(depolarizing(p).scaled(s), shots)
+                          for s in SCALES], -1) for p in levels}
+    net = NeuralExtrapolator(seed=seed).fit(
+        np.concatenate([np.full(train, p) for p in levels]),
+        np.concatenate([found[p][:train] for p in levels]),
+        np.concatenate([clean[:train]] * len(levels)))
+    rows = {'level': levels, 'noisy': [], 'richardson': [], 'nn': []}
+    for p in levels:
+        values, target = found[p][train:], clean[train:]
+        rows['noisy'].append(float(np.abs(values[:, 0] - target).mean()))
+        rows['richardson'].append(float(np.abs(
+            extrapolate(SCALES, values, 'richardson') - target).mean()))
+        rows['nn'].append(float(np.abs(net.predict(p, values)
+                                       - target).mean()))
+    return {'qubits': n, 'layers': layers, 'train': train, 'test': test,
+            'shots': shots, 'energy_error': rows}
+
+
+def plot(results: dict, out: Path) -> list[str]:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    written = []
+    for task in ('mc', 'rp'):
+        if task not in results:
+            continue
+        figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for name, row in results[task]['curves'].items():
+            axes[0].plot(np.array(row['level']) * 100, row['accuracy'],
+                         marker='o', label=name)
+            if name != 'noiseless':
+                axes[1].plot(np.array(row['level']) * 100, row['mae'],
+                             marker='o', label=name)
+        axes[0].set(xlabel='two-qubit depolarizing (%)',
+                    ylabel='test accuracy', title=f'{task.upper()} accuracy')
+        axes[1].set(xlabel='two-qubit depolarizing (%)', yscale='log',
+                    ylabel='MAE of class probabilities vs noiseless',
+                    title=f'{task.upper()} error')
+        axes[0].legend()
+        figure.tight_layout()
+        path = out / f'noise_{task}.png'
+        figure.savefig(path, dpi=100)
+        written.append(str(path))
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, key in zip(axes, ('vqe', 'vqe_shots')):
+        rows = results[key]['energy_error']
+        for name in ('noisy', 'richardson', 'nn'):
+            axis.plot(np.array(rows['level']) * 100, rows[name],
+                      marker='o', label=name)
+        shots = results[key]['shots']
+        axis.set(xlabel='two-qubit depolarizing (%)', yscale='log',
+                 ylabel='mean |energy error|',
+                 title=f"VQE-style, 5 qubits, "
+                       f"{f'{shots} shots' if shots else 'exact'}")
+        axis.legend()
+    figure.tight_layout()
+    path = out / 'noise_vqe.png'
+    figure.savefig(path, dpi=100)
+    written.append(str(path))
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--mc', required=True, help='trained MC run')
+    parser.add_argument('--mc-data', default='../shared/data/text/mc')
+    parser.add_argument('--rp', help='trained RP run')
+    parser.add_argument('--rp-data', default='../shared/data/text/rp')
+    parser.add_argument('--repeats', type=int, default=7)
+    parser.add_argument('--shots', type=int, default=8192,
+                        help='shots of the sampled VQE variant')
+    parser.add_argument('--out', default='bench_noise_out')
+    args = parser.parse_args()
+    warnings.filterwarnings('ignore')
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict = {'load': os.getloadavg(),
+                     'threads': torch.get_num_threads()}
+    results['aer_check'] = check_against_aer(args.mc, args.mc_data)
+    print('exact noisy engine vs Aer density matrix:', results['aer_check'])
+    results['timing'] = time_engines(args.mc, args.mc_data, args.repeats)
+    print('time on MC test:', results['timing'])
+    for task, run, data in (('mc', args.mc, args.mc_data),
+                            ('rp', args.rp, args.rp_data)):
+        if run:
+            results[task] = task_curves(run, data)
+            print(f'{task}:', json.dumps(results[task]['curves']))
+            print(f'{task} error removed at 1 %:',
+                  results[task]['error_removed_at_1pct'])
+    results['vqe'] = vqe()
+    print('vqe energy error (exact):', results['vqe']['energy_error'])
+    results['vqe_shots'] = vqe(shots=args.shots)
+    print(f'vqe energy error ({args.shots} shots):',
+          results['vqe_shots']['energy_error'])
+    results['plots'] = plot(results, out)
+    results['load_after'] = os.getloadavg()
+    print(json.dumps(results))
+
+
+if __name__ == '__main__':
+    main()
