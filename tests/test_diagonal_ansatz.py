@@ -237,3 +237,17 @@ def test_sharing_types_needs_the_diagonal_ansatz():
         SentenceSettings(share_types=True)
     with pytest.raises(ConfigError, match="needs ansatz 'diagonal'"):
         make_ansatz('iqp', share_types=True)
+
+
+def test_shared_types_know_a_word_by_any_of_its_types():
+    """With ``share_types`` the vocabulary is of words: a word trained as
+    a noun keeps its parameter when it comes as a verb (not ``<unk>``),
+    and min_count counts its uses of every type."""
+    from qnlp.parsing.parser import Parse
+    pipeline = SentencePipeline(ansatz='diagonal', share_types=True)
+    noun = Parse(['runs', 'end'], ['N', 'IV'], [(0, 1)])
+    verb = Parse(['dogs', 'runs'], ['N', 'IV'], [(0, 1)])
+    pipeline.remember({'runs end': noun, 'dogs runs': verb})
+    pipeline.fit_vocabulary(['runs end', 'dogs runs'], min_count=2)
+    (diagram,) = pipeline.diagrams(['dogs runs'])
+    assert [box.name for box in diagram.boxes][:2] == ['<unk>', 'runs']

@@ -109,6 +109,7 @@ class SentencePipeline:
                  share_types: bool = False, bias: bool = False) -> None:
         self.parser = parser or Parser()
         self.bias = bias
+        self.share_types = share_types
         self.frobenius = frobenius
         self.keep_unseen = keep_unseen
         self.ansatz_name = ansatz
@@ -166,12 +167,18 @@ class SentencePipeline:
                        ) -> None:
         """Learn the known ``(word, category)`` pairs from training texts.
 
-        Pairs seen fewer than ``min_count`` times become ``<unk>``. Give
+        Pairs seen fewer than ``min_count`` times become ``<unk>`` (with
+        ``share_types``: words, whatever their type). Give
         ``counts`` (from :meth:`count_pairs`, e.g. summed over shards)
         instead of ``texts`` to skip the parsing.
         """
         if counts is None:
             counts = self.count_pairs(texts or ())
+        if self.share_types:   # a word's uses of every type count
+            words: Counter[str] = Counter()
+            for (word, _), n in counts.items():
+                words[word] += n
+            counts = Counter({pair: words[pair[0]] for pair in counts})
         self.vocabulary = {pair for pair, n in counts.items()
                            if n >= min_count}
 
@@ -179,14 +186,25 @@ class SentencePipeline:
         """Grammar diagrams of ``texts``, unknown words as ``<unk>``
         (with the bias word if ``bias``)."""
         result = []
+        known = self._known()
         for analysis in self._analyses(texts):
             words = analysis.words
-            if self.vocabulary is not None and not self.keep_unseen:
-                words = [w if (w, c) in self.vocabulary else UNK
+            if known is not None:
+                words = [w if (w if self.share_types else (w, c)) in known
+                         else UNK
                          for w, c in zip(words, analysis.categories)]
             diagram = analysis.diagram_with(words)
             result.append(with_bias(diagram) if self.bias else diagram)
         return result
+
+    def _known(self) -> set[Any] | None:
+        """What :meth:`diagrams` keeps (``(word, category)`` pairs, or
+        words with ``share_types``); ``None``: every word."""
+        if self.vocabulary is None or self.keep_unseen:
+            return None
+        if self.share_types:
+            return {word for word, _ in self.vocabulary}
+        return self.vocabulary
 
     def circuits(self, texts: Iterable[str]) -> list[Any]:
         """Circuits (or tensor networks) of ``texts``."""
