@@ -168,3 +168,86 @@ def test_cups_are_kept_where_lambeqs_cup_removal_fails(monkeypatch):
     assert torch.allclose(first / first.sum(), second / second.sum(),
                           atol=1e-10)
     assert lambeq.RemoveCupsRewriter is not Failing
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=9, max_size=9),
+       st.booleans())
+def test_shared_types_and_bias_closed_form_equals_the_network(angles,
+                                                               share):
+    """``--share-types`` and ``--bias``: the closed form still equals the
+    general contraction of the same circuits (normalised), and the bias
+    multiplies every sentence's classes by the same factors."""
+    texts = ['woman cooks tasty meal', 'tasty meal cooks tasty meal',
+             'skilful woman prepares tasty dinner']
+    pipeline = SentencePipeline(ansatz='diagonal', share_types=share,
+                                bias=True)
+    circuits = pipeline.circuits(texts)
+    model = DisCoCatClassifier.from_circuits(circuits, seed=0,
+                                             ansatz='diagonal')
+    assert ('<bias>__0' if share else '<bias>__s.r@s_0') in \
+        model.engine.symbols
+    count = model.weights.numel()
+    with torch.no_grad():
+        model.weights.copy_(torch.tensor(angles[:count],
+                                         dtype=torch.float64))
+    closed = model(circuits)
+    general = model.engine(model.weights, circuits)
+    norms = general.sum(1, keepdim=True)
+    keep = norms.squeeze(1) > 1e-12
+    assert torch.allclose(closed[keep], (general / norms)[keep], atol=1e-10)
+    plain = SentencePipeline(ansatz='diagonal', share_types=share)
+    bias_angle = math.pi * (model.parameter_values()[
+        '<bias>__0' if share else '<bias>__s.r@s_0'] + 0.25)
+    factor = torch.tensor([math.cos(bias_angle) ** 2,
+                           math.sin(bias_angle) ** 2], dtype=torch.float64)
+    unbiased = model(plain.circuits(texts))
+    expected = unbiased * factor
+    expected = expected / expected.sum(1, keepdim=True)
+    assert torch.allclose(closed[keep], expected[keep], atol=1e-10)
+
+
+def test_a_word_used_with_two_types_has_one_shared_parameter():
+    """*run* as a noun and as a verb: one symbol, read by both gates, in
+    the closed form as in the network."""
+    from lambeq.backend.grammar import Cup, Id, Ty, Word
+
+    from qnlp.compiler import to_circuit
+    n, s = Ty('n'), Ty('s')
+    diagram = (Word('run', n) @ Word('run', n.r @ s)) >> (Cup(n, n.r) @ Id(s))
+    circuit = to_circuit(diagram, make_ansatz('diagonal', share_types=True))
+    assert [s.name for s in circuit.free_symbols] == ['run__0']
+    model = DisCoCatClassifier.from_circuits([circuit], ansatz='diagonal')
+    with torch.no_grad():
+        model.weights.fill_(0.1)
+    angle = math.pi * 0.35
+    factors = torch.tensor([math.cos(angle) ** 4, math.sin(angle) ** 4],
+                           dtype=torch.float64)
+    general = model.engine(model.weights, [circuit])
+    assert torch.allclose(model([circuit])[0], factors / factors.sum(),
+                          atol=1e-12)
+    assert torch.allclose(general / general.sum(), factors / factors.sum(),
+                          atol=1e-12)
+
+
+def test_sharing_types_needs_the_diagonal_ansatz():
+    from qnlp.tasks.sentences import SentenceSettings
+    with pytest.raises(ConfigError, match='--share-types needs --ansatz '
+                                          'diagonal'):
+        SentenceSettings(share_types=True)
+    with pytest.raises(ConfigError, match="needs ansatz 'diagonal'"):
+        make_ansatz('iqp', share_types=True)
+
+
+def test_shared_types_know_a_word_by_any_of_its_types():
+    """With ``share_types`` the vocabulary is of words: a word trained as
+    a noun keeps its parameter when it comes as a verb (not ``<unk>``),
+    and min_count counts its uses of every type."""
+    from qnlp.parsing.parser import Parse
+    pipeline = SentencePipeline(ansatz='diagonal', share_types=True)
+    noun = Parse(['runs', 'end'], ['N', 'IV'], [(0, 1)])
+    verb = Parse(['dogs', 'runs'], ['N', 'IV'], [(0, 1)])
+    pipeline.remember({'runs end': noun, 'dogs runs': verb})
+    pipeline.fit_vocabulary(['runs end', 'dogs runs'], min_count=2)
+    (diagram,) = pipeline.diagrams(['dogs runs'])
+    assert [box.name for box in diagram.boxes][:2] == ['<unk>', 'runs']

@@ -53,6 +53,15 @@ class DiagonalAnsatz(CircuitAnsatz):
     >>> circuit = to_circuit(parse('woman cooks meal'), make_ansatz('diagonal'))
     >>> sorted(s.name for s in circuit.free_symbols)
     ['cooks__n.r@s@n.l_0', 'meal__n_0', 'woman__n_0']
+
+    With ``share_types`` a word has one parameter whatever its
+    grammatical type (``word__0``): *good* as an adjective and as a noun
+    is one weight, trained by both uses.
+
+    >>> shared = make_ansatz('diagonal', share_types=True)
+    >>> circuit = to_circuit(parse('cooks cooks meal'), shared)
+    >>> sorted(s.name for s in circuit.free_symbols)
+    ['cooks__0', 'meal__0']
     """
 
     #: The grammar's cups stay: the words compose through them.
@@ -67,10 +76,18 @@ class DiagonalAnsatz(CircuitAnsatz):
     #: The fixed rotation before the trained one (turns).
     OFFSET = 0.25
 
-    def __init__(self, ob_map: Any) -> None:
+    def __init__(self, ob_map: Any, share_types: bool = False) -> None:
         # lambeq builds one-qubit words from the rotations alone.
         super().__init__(ob_map, n_layers=1, n_single_qubit_params=1,
                          single_qubit_rotations=[self.rotation])
+        self.share_types = share_types
+
+    def _summarise_box(self, box: Any) -> str:
+        # lambeq names a box's symbols by this summary: the word and its
+        # type, or (share_types) the word alone.
+        if not self.share_types:
+            return super()._summarise_box(box)
+        return f'{box.name}_'.translate({ord(c): f'\\{c}' for c in ':, '})
 
     @classmethod
     def rotation(cls, theta: Any) -> Any:
@@ -90,12 +107,15 @@ class DiagonalAnsatz(CircuitAnsatz):
 
 def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
                 sentence_qubits: int = 1, layers: int = 1,
-                single_qubit_params: int = 3, dimension: int = 2) -> Any:
+                single_qubit_params: int = 3, dimension: int = 2,
+                share_types: bool = False) -> Any:
     """A lambeq ansatz by name, for the basic types ``n`` and ``s``.
 
     Circuit ansätze (``iqp``, ``sim4``, ``sim14``, ``sim15``,
     ``strongly-entangling``) take qubit counts and layers; tensor ansätze
-    (``tensor``, ``spider``, ``mps``) take the wire ``dimension``. Layers
+    (``tensor``, ``spider``, ``mps``) take the wire ``dimension``;
+    ``share_types`` (``diagonal`` only) gives a word one parameter for all
+    its grammatical types. Layers
     past :data:`~qnlp.limits.MAX_LAYERS` and qubits per wire past
     :data:`~qnlp.limits.MAX_WIRE_QUBITS` are refused:
 
@@ -105,6 +125,9 @@ def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
     qnlp.errors.ConfigError: ansatz layers 100000 is above the limit of 64
     """
     n, s = Ty('n'), Ty('s')
+    if share_types and name != 'diagonal':
+        raise ConfigError(f"sharing a word's parameters across its types "
+                          f"needs ansatz 'diagonal', not {name!r}")
     at_most(layers, MAX_LAYERS, 'ansatz layers')
     at_most(noun_qubits, MAX_WIRE_QUBITS, 'noun qubits')
     at_most(sentence_qubits, MAX_WIRE_QUBITS, 'sentence qubits')
@@ -120,7 +143,7 @@ def make_ansatz(name: str = 'iqp', noun_qubits: int = 1,
                               "one layer (two classes); got noun qubits "
                               f"{noun_qubits}, sentence qubits "
                               f"{sentence_qubits}, layers {layers}")
-        return DiagonalAnsatz({n: 1, s: 1})
+        return DiagonalAnsatz({n: 1, s: 1}, share_types)
     if name in TENSOR_ANSATZE:
         ob_map = {n: Dim(dimension), s: Dim(dimension)}
         if name == 'mps':

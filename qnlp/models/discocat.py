@@ -17,6 +17,11 @@ by one trained linear map per role (:class:`~qnlp.models.wordvectors.
 WordMap`), and the pipeline keeps unseen words (``keep_unseen=True``)
 rather than reading them as ``<unk>``.
 
+Bias: with ``bias=True`` every sentence also has a trained word
+``<bias>`` of type ``s.r @ s`` joined to its sentence wire by a cup (a
+circuit element like any word: with the diagonal ansatz, one trained
+factor for each class, the same for every sentence).
+
 Class read-out: the sentence wire has ``q`` qubits with ``2**q >= C``
 classes; the probabilities of the first ``C`` outcomes are renormalised.
 
@@ -54,6 +59,24 @@ from qnlp.errors import CheckpointError, ConfigError, ParseError
 from qnlp.parsing import Parser
 
 UNK = '<unk>'
+#: The word of the bias box (``--bias``).
+BIAS = '<bias>'
+
+
+def with_bias(diagram: Any) -> Any:
+    """``diagram`` with a :data:`BIAS` word of type ``t.r @ t`` (``t``
+    its output type) beside it, joined to its output by cups: a trained
+    map on the sentence wire, written as a word.
+
+    >>> from qnlp.parsing import parse
+    >>> biased = with_bias(parse('woman cooks meal'))
+    >>> biased.cod, [box.name for box in biased.boxes if box.name == BIAS]
+    (Ty(s), ['<bias>'])
+    """
+    from lambeq.backend.grammar import Diagram, Id, Word
+    out = diagram.cod
+    return (diagram @ Word(BIAS, out.r @ out)) >> \
+        (Diagram.cups(out, out.r) @ Id(out))
 
 
 class SentencePipeline:
@@ -76,20 +99,28 @@ class SentencePipeline:
         ``'none'``, or ``'zx'``: circuits are rewritten symbolically
         (:meth:`qnlp.compiler.Compiler.zx_circuit`, cached per shape);
         same outputs, fewer two-qubit gates.
+    share_types:
+        One parameter a word for all its grammatical types (ansatz
+        ``diagonal``; :func:`~qnlp.compiler.make_ansatz`).
+    bias:
+        Every sentence with a trained ``<bias>`` word (:func:`with_bias`).
     """
 
     def __init__(self, parser: Parser | None = None, ansatz: str = 'iqp',
                  layers: int = 1, noun_qubits: int = 1,
                  sentence_qubits: int = 1, target: str | None = None,
                  frobenius: bool = False, keep_unseen: bool = False,
-                 compile: str = 'none') -> None:
+                 compile: str = 'none', share_types: bool = False,
+                 bias: bool = False) -> None:
         self.parser = parser or Parser()
+        self.bias = bias
+        self.share_types = share_types
         self.frobenius = frobenius
         self.keep_unseen = keep_unseen
         self.ansatz_name = ansatz
         self.ansatz = make_ansatz(ansatz, noun_qubits=noun_qubits,
                                   sentence_qubits=sentence_qubits,
-                                  layers=layers)
+                                  layers=layers, share_types=share_types)
         self.target = target
         self.compiler = None
         if compile == 'zx':
@@ -145,25 +176,44 @@ class SentencePipeline:
                        ) -> None:
         """Learn the known ``(word, category)`` pairs from training texts.
 
-        Pairs seen fewer than ``min_count`` times become ``<unk>``. Give
+        Pairs seen fewer than ``min_count`` times become ``<unk>`` (with
+        ``share_types``: words, whatever their type). Give
         ``counts`` (from :meth:`count_pairs`, e.g. summed over shards)
         instead of ``texts`` to skip the parsing.
         """
         if counts is None:
             counts = self.count_pairs(texts or ())
+        if self.share_types:   # a word's uses of every type count
+            words: Counter[str] = Counter()
+            for (word, _), n in counts.items():
+                words[word] += n
+            counts = Counter({pair: words[pair[0]] for pair in counts})
         self.vocabulary = {pair for pair, n in counts.items()
                            if n >= min_count}
 
     def diagrams(self, texts: Iterable[str]) -> list[Any]:
-        """Grammar diagrams of ``texts``, unknown words as ``<unk>``."""
+        """Grammar diagrams of ``texts``, unknown words as ``<unk>``
+        (with the bias word if ``bias``)."""
         result = []
+        known = self._known()
         for analysis in self._analyses(texts):
             words = analysis.words
-            if self.vocabulary is not None and not self.keep_unseen:
-                words = [w if (w, c) in self.vocabulary else UNK
+            if known is not None:
+                words = [w if (w if self.share_types else (w, c)) in known
+                         else UNK
                          for w, c in zip(words, analysis.categories)]
-            result.append(analysis.diagram_with(words))
+            diagram = analysis.diagram_with(words)
+            result.append(with_bias(diagram) if self.bias else diagram)
         return result
+
+    def _known(self) -> set[Any] | None:
+        """What :meth:`diagrams` keeps (``(word, category)`` pairs, or
+        words with ``share_types``); ``None``: every word."""
+        if self.vocabulary is None or self.keep_unseen:
+            return None
+        if self.share_types:
+            return {word for word, _ in self.vocabulary}
+        return self.vocabulary
 
     def circuits(self, texts: Iterable[str]) -> list[Any]:
         """Circuits (or tensor networks) of ``texts``."""

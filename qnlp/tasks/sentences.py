@@ -116,6 +116,11 @@ class SentenceSettings(CorpusFormatSettings):
         None, 'a word (with its grammatical type) seen fewer times than '
               'this in training reads as <unk> (default 2; 1 with word '
               'vectors, whose words are never <unk>)', low=1)
+    share_types: bool = setting(False, "one parameter a word for all its "
+                                       "grammatical types (ansatz "
+                                       "diagonal)")
+    bias: bool = setting(False, 'a trained <bias> word on every '
+                                "sentence's output wire (a class prior)")
     word_vectors: str = setting(
         'all-MiniLM-L6-v2', 'the frozen word vectors of --word-params '
                             'embedding: all-MiniLM-L6-v2 (qnlp[embeddings]; '
@@ -137,6 +142,9 @@ class SentenceSettings(CorpusFormatSettings):
     def check(self) -> None:
         from qnlp.models.wordvectors import check_embedder
         check_embedder(self.word_vectors)
+        if self.share_types and self.ansatz != 'diagonal':
+            raise ConfigError("--share-types needs --ansatz diagonal (one "
+                              f"parameter a word), not {self.ansatz}")
         if self.embedded and self.optimizer in FLAT_ONLY:
             raise ConfigError(f"optimizer {self.optimizer} needs one flat "
                               "weight vector; --word-params "
@@ -169,7 +177,9 @@ def make_pipeline(settings: SentenceSettings, n_classes: int) -> Any:
                             sentence_qubits=sentence_qubits(n_classes),
                             frobenius=settings.frobenius,
                             keep_unseen=settings.embedded,
-                            compile=settings.compile)
+                            compile=settings.compile,
+                            share_types=settings.share_types,
+                            bias=settings.bias)
 
 
 #: Sentences parsed per batch (a tagger like spaCy's tags a batch at once).
