@@ -160,15 +160,15 @@ def _gates_of(circuit: Circuit) -> list[Gate]:
     return gates
 
 
-def _gadget(c: int, t: int, angle: Any, parity: int, drop_first: bool
-            ) -> list[Gate]:
-    """``CRz(angle)(c, t)`` as phase + gadget, one CX of it dropped."""
+def _gadget(c: int, t: int, angle: Any, parity: int) -> list[Gate]:
+    """``CRz(angle)(c, t)`` as phase + gadget with the CX next to the
+    plugged ``|+>`` (or ``<+|``) dropped, in the order a walk from that
+    end meets the gates (the phases commute, so reversed it is the same
+    map: one list serves kets and bras)."""
     other = c if parity == t else t
     half = angle / 2
-    middle: list[Gate] = [('Rz', (parity,), -half)]
-    if drop_first:
-        return [*middle, ('CX', (other, parity), None), ('Rz', (t,), half)]
-    return [('Rz', (t,), half), ('CX', (other, parity), None), *middle]
+    return [('Rz', (parity,), -half), ('CX', (other, parity), None),
+            ('Rz', (t,), half)]
 
 
 def _single(name: str, state: str | None) -> str | None:
@@ -180,9 +180,11 @@ def _single(name: str, state: str | None) -> str | None:
     return None
 
 
-def _forward(gates: list[Gate], n: int) -> list[Gate]:
-    """Plug the kets: drop what acts trivially on ``|0>`` and ``|+>``."""
-    state: list[str | None] = [_ZERO] * n
+def _plug(gates: list[Gate], plugged: list[str | None]) -> list[Gate]:
+    """Walk ``gates`` from the end where ``plugged`` (per qubit ``|0>``,
+    ``|+>`` or None: kets, or bras walking backwards) sits, dropping what
+    acts trivially on it; the kept gates in the order walked."""
+    state = list(plugged)
     out: list[Gate] = []
     for name, qubits, angle in gates:
         if name in ('CX', 'CRz'):
@@ -191,7 +193,7 @@ def _forward(gates: list[Gate], n: int) -> list[Gate]:
                 continue                       # the identity
             if name == 'CRz' and _PLUS in (state[c], state[t]):
                 parity = t if state[t] == _PLUS else c
-                out += _gadget(c, t, angle, parity, drop_first=True)
+                out += _gadget(c, t, angle, parity)
             else:
                 out.append((name, qubits, angle))
             state[c] = state[t] = None
@@ -205,42 +207,15 @@ def _forward(gates: list[Gate], n: int) -> list[Gate]:
     return out
 
 
-def _backward(gates: list[Gate], n: int, postselect: Mapping[int, int]
-              ) -> list[Gate]:
-    """Plug the bras: drop what ``<0|`` and ``<+|`` make trivial."""
-    effect: list[str | None] = [_ZERO if postselect.get(q) == 0 else None
-                                for q in range(n)]
-    out: list[Gate] = []                       # reversed time order
-    for name, qubits, angle in reversed(gates):
-        if name in ('CX', 'CRz'):
-            c, t = qubits
-            if effect[c] == _ZERO or (name == 'CX' and effect[t] == _PLUS):
-                continue
-            if name == 'CRz' and _PLUS in (effect[c], effect[t]):
-                parity = t if effect[t] == _PLUS else c
-                out += reversed(_gadget(c, t, angle, parity,
-                                        drop_first=False))
-            else:
-                out.append((name, qubits, angle))
-            effect[c] = effect[t] = None
-        elif len(qubits) == 1 and name != 'op':
-            effect[qubits[0]] = _single(name, effect[qubits[0]])
-            out.append((name, qubits, angle))
-        else:
-            for qubit in qubits:
-                effect[qubit] = None
-            out.append((name, qubits, angle))
-    return out[::-1]
-
-
 def rewrite_gates(gates: Circuit, postselect: Mapping[int, int],
                   outputs: list[int]) -> Rewritten:
     """Rewrite pytket gates (every qubit from ``|0>``, ``postselect``
     bras at the end; symbols kept) with the kets and bras plugged in."""
     n = gates.n_qubits
-    forward = _forward(_gates_of(gates), n)
-    return Rewritten(n, _backward(forward, n, postselect), dict(postselect),
-                     list(outputs))
+    kets_plugged = _plug(_gates_of(gates), [_ZERO] * n)
+    bras = [_ZERO if postselect.get(q) == 0 else None for q in range(n)]
+    both_plugged = _plug(kets_plugged[::-1], bras)[::-1]
+    return Rewritten(n, both_plugged, dict(postselect), list(outputs))
 
 
 def rewrite(circuit: Any) -> Rewritten:
