@@ -132,3 +132,42 @@ def test_compile_zx_refuses_tensor_networks(tmp_path, capsys):
     assert main(['train', str(BUNDLED), '--out', str(tmp_path / 'r'),
                  '--ansatz', 'tensor', '--compile', 'zx']) == 2
     assert '--compile zx' in capsys.readouterr().err
+
+
+def test_zx_report_counts_each_circuit_before_and_after():
+    from qnlp.compiler import Compiler
+    from qnlp.compiler.tket import gate_counts, to_tket
+    from qnlp.parsing import Parser
+    compiler = Compiler(layers=2, parser=Parser())
+    texts = ('woman cooks tasty meal', 'man cooks meal', 'man cooks meal',
+             'person that prepares meal')
+    before = after = 0
+    for text in texts:
+        original = compiler.circuit(text)
+        before += gate_counts(to_tket(original)[0])['two_qubit_gates']
+        after += gate_counts(to_tket(compiler.zx_circuit(text))[0])[
+            'two_qubit_gates']
+    report = compiler.zx_report()
+    assert report == {'circuits': 4, 'two_qubit_gates_before': before,
+                      'two_qubit_gates_after': after}
+    assert after < before
+
+
+def test_train_compile_zx_reports_gates_saved(tmp_path, capsys):
+    import json
+    from qnlp.cli import main
+    from tests.conftest import BUNDLED
+    data = tmp_path / 'data'
+    data.mkdir()
+    for name in ('train', 'dev', 'test'):   # a few sentences of each
+        lines = (BUNDLED / f'{name}.txt').read_text().splitlines()[:3]
+        (data / f'{name}.txt').write_text('\n'.join(lines) + '\n')
+    assert main(['train', str(data), '--out', str(tmp_path / 'r'),
+                 '--epochs', '1', '--compile', 'zx',
+                 '--quiet']) == 0
+    zx = json.loads((tmp_path / 'r' / 'metrics.json').read_text())[
+        'task_metrics']['compile_zx']
+    assert zx['circuits'] == 9
+    assert 0 < zx['two_qubit_gates_after'] < zx['two_qubit_gates_before']
+    assert (f"two-qubit gates {zx['two_qubit_gates_before']} -> "
+            f"{zx['two_qubit_gates_after']}") in capsys.readouterr().out

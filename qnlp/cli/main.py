@@ -464,6 +464,11 @@ def _report_metrics(metrics: dict[str, Any], out: str | Path,
     print(f"trained {metrics['epochs_run']} epochs in "
           f"{metrics['train_seconds']:.2f} s "
           f"({metrics['n_parameters']} parameters)")
+    zx = metrics.get('task_metrics', {}).get('compile_zx')
+    if zx:
+        print(f"--compile zx: {zx['circuits']} circuits, two-qubit gates "
+              f"{zx['two_qubit_gates_before']} -> "
+              f"{zx['two_qubit_gates_after']}")
     print(f"run written to {out}")
 
 

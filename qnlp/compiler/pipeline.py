@@ -106,6 +106,9 @@ class _Shape:
     zx: Any = None                           # symbolic ZX rewrite
     zx_gates: Circuit | None = None          # ... rebased to CX + TK1
     zx_counts: dict[str, int] | None = None
+    raw_two_qubit: int | None = None         # unrewritten, rebased
+    rewritten: int = 0                       # circuits zx_circuit gave
+    kept: int = 0                            # ... unrewritten (fallback)
     losers: set[str] = field(default_factory=set)
     seen_bound: bool = False
 
@@ -226,10 +229,41 @@ class Compiler:
         rewritten, _ = self._zx(shape)
         symbols = {s.name: s for s in circuit.free_symbols}
         try:
-            return rewritten.to_lambeq({p.name: symbols[n]
-                                        for p, n in names.items()})
+            new = rewritten.to_lambeq({p.name: symbols[n]
+                                       for p, n in names.items()})
         except CompileError:   # a gate lambeq cannot take back: as it was
+            shape.kept += 1
             return circuit
+        shape.rewritten += 1
+        return new
+
+    def zx_report(self) -> dict[str, int]:
+        """Two-qubit gates (CX after rebasing) of every circuit
+        :meth:`zx_circuit` has given, without and with the rewrite; a
+        circuit the rewrite could not turn back into lambeq counts as
+        unrewritten.
+
+        >>> from qnlp.parsing import Parser
+        >>> compiler = Compiler(layers=2, parser=Parser())
+        >>> _ = [compiler.zx_circuit(s) for s in ('woman cooks tasty meal',
+        ...                                       'man cooks meal')]
+        >>> compiler.zx_report()
+        {'circuits': 2, 'two_qubit_gates_before': 21, 'two_qubit_gates_after': 16}
+        """
+        circuits = before = after = 0
+        for shape in self._shapes.values():
+            used = shape.rewritten + shape.kept
+            if not used:
+                continue
+            if shape.raw_two_qubit is None:
+                shape.raw_two_qubit = gate_counts(shape.gates)[
+                    'two_qubit_gates']
+            circuits += used
+            before += used * shape.raw_two_qubit
+            after += (shape.rewritten * shape.zx_counts['two_qubit_gates']
+                      + shape.kept * shape.raw_two_qubit)
+        return {'circuits': circuits, 'two_qubit_gates_before': before,
+                'two_qubit_gates_after': after}
 
     def compile(self, item: Any, values: Mapping[str, float] | None = None
                 ) -> CompiledCircuit:

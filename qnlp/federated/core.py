@@ -486,7 +486,8 @@ def _final_metrics(task: Any, settings: Any, model: Any, loaded: Any,
         for key in ('accuracy', 'f1', 'loss', 'examples'):
             metrics[f'{name}_{key}'] = scores[key]
         metrics[f'{name}_skipped'] = loaded.skipped.get(name, 0)
-    metrics['task_metrics'] = task.extra_metrics(model, world)
+    metrics['task_metrics'] = {**loaded.metrics,
+                               **task.extra_metrics(model, world)}
     return metrics
 
 

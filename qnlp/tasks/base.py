@@ -248,7 +248,9 @@ class Loaded:
     ``labels`` the class names; ``fingerprint`` the data's SHA-256;
     ``skipped`` how many examples of each split were left out;
     ``state`` what the run must remember to read new data the same way
-    (vocabulary, symbols, ...), stored in ``config.json``.
+    (vocabulary, symbols, ...), stored in ``config.json``; ``metrics``
+    figures of reading the data (e.g. the gates a rewrite saved), added
+    to ``task_metrics`` in ``metrics.json``.
     """
     train: Any
     dev: Any
@@ -257,6 +259,7 @@ class Loaded:
     fingerprint: str
     state: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 class Task:

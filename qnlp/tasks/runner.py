@@ -154,7 +154,8 @@ def _train_claimed(task: Task, settings: Any, loaded: Loaded, model: Any,
         for key in ('accuracy', 'f1', 'loss', 'examples'):
             metrics[f'{name}_{key}'] = scores[key]
         metrics[f'{name}_skipped'] = loaded.skipped.get(name, 0)
-    metrics['task_metrics'] = task.extra_metrics(model, world)
+    metrics['task_metrics'] = {**loaded.metrics,
+                               **task.extra_metrics(model, world)}
     if world.is_main:
         run.finish(dict(model.state_dict()), metrics, history)
     return metrics

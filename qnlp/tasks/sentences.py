@@ -324,6 +324,11 @@ class SentenceTask(Task):
         # Dev and test may use <unk> of categories absent from train.
         symbols = [_gathered_symbols(split.circuits, world)
                    for split in (train, dev, test)]
+        metrics = {}
+        if pipeline.compiler is not None:   # --compile zx: gates it saved
+            metrics['compile_zx'] = {
+                key: sum(world.all_gather(value))
+                for key, value in pipeline.compiler.zx_report().items()}
         return Loaded(train, dev, test, corpus.labels, corpus.fingerprint,
                       state={'sentence_qubits': sentence_qubits(
                                  len(corpus.labels)),
@@ -331,7 +336,8 @@ class SentenceTask(Task):
                                                       pipeline.vocabulary)),
                              'symbol_groups': symbols},
                       skipped={name: len(parts[name]) - len(kept[name])
-                               for name in parts})
+                               for name in parts},
+                      metrics=metrics)
 
     def build(self, settings: SentenceSettings, loaded: Loaded,
               device: Any) -> Any:
