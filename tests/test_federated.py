@@ -94,6 +94,23 @@ def test_killed_run_resumes_to_the_same_weights(reviews, tmp_path):
     assert [row['round'] for row in history] == [1, 2, 3]
 
 
+def test_the_run_keeps_the_round_with_the_best_dev_accuracy(reviews,
+                                                             tmp_path):
+    """As ``qnlp train`` keeps its best dev epoch: the written model
+    scores what the selected round scored (ties: lowest dev loss)."""
+    job = _job(reviews, rounds=4)
+    job = Job(job.task, job.data, {**SETTINGS, 'dev_fraction': 0.25,
+                                   'epochs': 1}, job.federated)
+    metrics = federate(job, tmp_path / 'run')
+    history = [json.loads(line) for line in
+               (tmp_path / 'run' / 'history.jsonl').read_text().splitlines()]
+    best = max(history, key=lambda row: (row['dev_accuracy'],
+                                         -row['dev_loss'], -row['round']))
+    assert metrics['selected_round'] == best['round']
+    for key in ('dev_accuracy', 'dev_loss', 'test_accuracy'):
+        assert metrics[key] == pytest.approx(best[key], abs=1e-12)
+
+
 def test_resume_refuses_other_federated_options(reviews, tmp_path):
     def stop(row):
         raise KeyboardInterrupt

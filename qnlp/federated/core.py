@@ -20,9 +20,12 @@ split (:func:`qnlp.federated.partition.partition`) for the task's
 with FedProx the proximal term ``mu/2 |w - w_global|^2`` is added to the
 loss), and replies with its weights and example count. The server keeps
 the global model: it evaluates it on the dev and test splits after
-every round (reported, never used to select), checkpoints it into the
-run directory, and at the end writes the run like ``qnlp train`` does
-(``qnlp evaluate``/``predict`` read it). Killed, it resumes from the
+every round (test reported, never used to select), checkpoints it into
+the run directory, and at the end writes the run like ``qnlp train``
+does (``qnlp evaluate``/``predict`` read it), with the same selection
+rule: the global model of the round with the best dev accuracy (ties:
+lowest dev loss; without a dev split, or for a task that selects by
+epoch, the last round). Killed, it resumes from the
 last finished round and ends with the weights of an uninterrupted run.
 
 Every client and the server read the same DATA, so the model's
@@ -400,6 +403,9 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                                   "options)")
         offset, history = int(state['round']), list(state['history'])
         model.load_state_dict(state['model'])
+        best = state['best']
+    else:
+        best = {'score': None, 'round': 0, 'model': None}
     hooks = task.hooks(settings, loaded)
     start = time.perf_counter() - (history[-1]['seconds'] if history
                                    else 0.0)
@@ -421,9 +427,14 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                 row[f'{name}_loss'] = scores['loss']
         row['seconds'] = time.perf_counter() - start
         history.append(row)
+        score = ([row['dev_accuracy'], -row['dev_loss']]
+                 if hooks.select == 'dev' else [float(round_)])
+        if best['score'] is None or score > best['score']:
+            best.update(score=score, round=round_, model={
+                k: v.detach().clone() for k, v in model.state_dict().items()})
         save_state(run.file(CHECKPOINT_FILE), {
             'identity': identity, 'round': round_,
-            'model': model.state_dict(), 'history': history})
+            'model': model.state_dict(), 'history': history, 'best': best})
         atomic_write_text(run.file(HISTORY_FILE), ''.join(
             json.dumps(r) + '\n' for r in history))
         if on_round is not None:
@@ -449,8 +460,11 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                                            'round-offset': offset}),
                 evaluate_fn=evaluate)
             _load(model, result.arrays)
+        if best['model'] is not None:
+            model.load_state_dict(best['model'])
         metrics = _final_metrics(task, settings, model, loaded, hooks, job,
                                  history, World())
+        metrics['selected_round'] = best['round'] or len(history)
         run.finish(dict(model.state_dict()), metrics, history)
     return metrics
 
