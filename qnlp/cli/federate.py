@@ -8,6 +8,7 @@ import argparse
 import logging
 from typing import Any
 
+from qnlp.cli.options import add_run_options, run_directory
 from qnlp.errors import ConfigError
 
 #: Federated options -> FederatedSettings fields (None: not given).
@@ -30,12 +31,8 @@ def add_federate_parser(commands: Any, data_help: str) -> argparse.ArgumentParse
                     'train run (qnlp evaluate/predict read it).')
     command.add_argument('data', metavar='DATA', nargs='?',
                          help=f'the data ({data_help})')
-    command.add_argument('--out', metavar='RUN_DIR')
-    command.add_argument('--resume', metavar='RUN_DIR',
-                         help='continue an interrupted federated run from '
-                              'its last round')
-    command.add_argument('--overwrite', action='store_true',
-                         help='replace the run that --out holds')
+    add_run_options(command, 'continue an interrupted federated run from '
+                             'its last round')
     group = command.add_argument_group('federation')
     group.add_argument('--clients', type=int, metavar='N',
                        help='clients (partitions of the training split; '
@@ -63,18 +60,9 @@ def run_federate(args: argparse.Namespace) -> int:
 
     from qnlp.cli.main import _report_metrics, _task_and_settings, _threads
     from qnlp.federated.core import FederatedSettings, Job, federate
-    from qnlp.train.run import RunDirectory
-    if args.resume and args.out and args.resume != args.out:
-        raise ConfigError("--resume and --out name different run "
-                          "directories")
-    out = args.resume or args.out
-    if out is None:
-        raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
-    saved = None
+    out, saved = run_directory(args)
     federated: dict[str, Any] = {}
-    if args.resume:
-        RunDirectory(out).check(resume=True, overwrite=args.overwrite)
-        saved = RunDirectory(out).read_config()
+    if saved is not None:
         if 'federated' not in saved:
             raise ConfigError(f"{out}: is not a federated run (resume it "
                               "with qnlp train --resume)")

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from qnlp import __version__
-from qnlp.cli.options import (add_settings_options, add_tensorboard_option,
-                              given_settings)
+from qnlp.cli.options import (add_run_options, add_settings_options,
+                              add_tensorboard_option, given_settings,
+                              run_directory)
 from qnlp.errors import ConfigError, QnlpError
 
 #: Keys of a config file besides the settings.
@@ -168,13 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('data', metavar='DATA', nargs='?',
                        help=f'the data ({data_help}); may come from '
                             '--config or --resume instead')
-    train.add_argument('--out', metavar='RUN_DIR',
-                       help='run directory to write')
-    train.add_argument('--resume', metavar='RUN_DIR',
-                       help='continue an interrupted run in RUN_DIR (its '
-                            'own task, data and settings)')
-    train.add_argument('--overwrite', action='store_true',
-                       help='replace the run that --out holds')
+    add_run_options(train, 'continue an interrupted run in RUN_DIR (its '
+                           'own task, data and settings)')
     train.add_argument('--nproc', type=_positive,
                        help='data-parallel training on this many local '
                             'processes (tasks that support it: sentences); '
@@ -398,16 +394,7 @@ def _threads(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> int:
     from qnlp.tasks import get_task, train
     from qnlp.train.run import RunDirectory
-    if args.resume and args.out and Path(args.resume) != Path(args.out):
-        raise ConfigError("--resume and --out name different run "
-                          "directories")
-    out = args.resume or args.out
-    if out is None:
-        raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
-    saved = None
-    if args.resume:
-        RunDirectory(out).check(resume=True, overwrite=args.overwrite)
-        saved = RunDirectory(out).read_config()
+    out, saved = run_directory(args)
     task, data, settings = _task_and_settings(args, saved)
     if data is None:
         raise ConfigError("no DATA given (argument, 'data' in --config, or "

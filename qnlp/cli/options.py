@@ -130,3 +130,43 @@ def add_tensorboard_option(command: argparse.ArgumentParser) -> None:
         help='write TensorBoard logs of every epoch (training and dev '
              'loss, dev accuracy, learning rate) to DIR; view them with '
              "'tensorboard --logdir DIR' (needs: pip install tensorboard)")
+
+
+def add_run_options(command: argparse.ArgumentParser, resume_help: str
+                    ) -> None:
+    """``--out``, ``--resume`` and ``--overwrite`` of a command that
+    writes a run directory (``train``, ``federate``)."""
+    command.add_argument('--out', metavar='RUN_DIR',
+                         help='run directory to write')
+    command.add_argument('--resume', metavar='RUN_DIR', help=resume_help)
+    command.add_argument('--overwrite', action='store_true',
+                         help='replace the run that --out holds')
+
+
+def run_directory(args: argparse.Namespace
+                  ) -> tuple[str, dict[str, Any] | None]:
+    """The run directory of :func:`add_run_options`' options, and with
+    ``--resume`` the config of the run there (checked resumable).
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_run_options(parser, 'continue a run')
+    >>> run_directory(parser.parse_args(['--out', 'runs/a']))
+    ('runs/a', None)
+    >>> run_directory(parser.parse_args(['--out', 'a', '--resume', 'b']))
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: --resume and --out name different run directories
+    """
+    from pathlib import Path
+
+    from qnlp.train.run import RunDirectory
+    if args.resume and args.out and Path(args.resume) != Path(args.out):
+        raise ConfigError("--resume and --out name different run "
+                          "directories")
+    out = args.resume or args.out
+    if out is None:
+        raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
+    if not args.resume:
+        return out, None
+    RunDirectory(out).check(resume=True, overwrite=args.overwrite)
+    return out, RunDirectory(out).read_config()
