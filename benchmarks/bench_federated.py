@@ -13,6 +13,11 @@ number of passes over each example).
 the in-process engine, checks that both end with the same weights, and
 times a round on each (one run each: Ray starts once per run).
 
+``--schedule ROUNDSxLOCAL`` replaces the models' rounds and local
+epochs (e.g. ``24x5``); ``--seeds N`` runs the centralised and IID
+FedAvg runs for seeds 0..N-1 (Dirichlet runs on seed 0 only) and prints
+their means. Every federated run reports its dev accuracy and the round
+it kept (the best dev round), so schedules can be chosen on dev.
 ``--attack`` runs the gradient-inversion check of
 :mod:`qnlp.federated.leakage` on the VQC (angle and ZZ map) and a
 classical model of the same size.
@@ -22,6 +27,7 @@ stratified with seed 0, and the whole official test set) is written as
 IDX files into a temporary folder and read by the images task as usual.
 
     python benchmarks/bench_federated.py [--only vqc mc mnist] [--engines] [--attack]
+        [--schedule 24x5] [--seeds 5]
 
 Prints a table per model; the last line is one JSON object.
 """
@@ -45,7 +51,7 @@ SHARED = ROOT.parent / 'shared' / 'data'
 MODELS = {
     'vqc': ('sentiment', SHARED / 'text/sentiment/restaurant_reviews.tsv',
             {}, 10, 10),
-    'mc': ('sentences', SHARED / 'text/mc', {}, 12, 10),
+    'mc': ('sentences', SHARED / 'text/mc', {}, 24, 5),
     'mnist': ('images', None, {}, 10, 1),
 }
 RUNS = (('iid', 'fedavg'), ('dirichlet:0.3', 'fedavg'),
@@ -87,6 +93,7 @@ def centralised(task: str, data: Path, settings: dict, epochs: int,
     metrics = train(task, data, out, {**settings, 'epochs': epochs},
                     progress=False, overwrite=True)
     return {'test_accuracy': metrics['test_accuracy'],
+            'dev_accuracy': metrics['dev_accuracy'],
             'seconds': time.perf_counter() - start, 'epochs': epochs}
 
 
@@ -104,33 +111,62 @@ def federated(task: str, data: Path, settings: dict, rounds: int,
                            row['test_accuracy']))
     seconds = time.perf_counter() - start
     return {'test_accuracy': metrics['test_accuracy'],
+            'dev_accuracy': metrics['dev_accuracy'],
+            'selected_round': metrics['selected_round'],
             'curve': curve, 'seconds': seconds,
             'seconds_per_round': metrics['seconds_per_round']}
 
 
-def run_model(name: str, work: Path, mnist_train: int) -> dict:
+def _dev(found: dict) -> str:
+    dev = found.get('dev_accuracy')
+    return '' if dev is None else f", dev {dev:.4f}"
+
+
+def run_model(name: str, work: Path, mnist_train: int,
+              schedule: tuple[int, int] | None = None, seeds: int = 1
+              ) -> dict:
     task, data, settings, rounds, local = MODELS[name]
+    rounds, local = schedule or (rounds, local)
     settings = {k: v for k, v in settings.items() if v is not None}
     if name == 'mnist':
         data = mnist_subset(mnist_train, work / 'mnist')
-    row = {'task': task, 'rounds': rounds, 'local_epochs': local,
-           'clients': 5,
-           'centralised': centralised(task, data, settings, rounds * local,
-                                      work / f'{name}-central')}
-    print(f"{name}: centralised {rounds * local} epochs: test "
-          f"{row['centralised']['test_accuracy']:.4f} "
-          f"({row['centralised']['seconds']:.1f} s)", flush=True)
-    for scheme, strategy in RUNS:
-        key = f'{scheme} {strategy}'
-        row[key] = federated(task, data, settings, rounds, local, scheme,
-                             strategy, work / f'{name}-{scheme}-{strategy}')
-        found = row[key]
-        print(f"{name}: {key}: test {found['test_accuracy']:.4f}, "
-              f"{found['seconds_per_round']:.2f} s/round, by round "
-              f"{' '.join(f'{a:.3f}' for a in found['curve'])}", flush=True)
-    row['iid_gap_points'] = 100 * (row['centralised']['test_accuracy']
-                                   - row['iid fedavg']['test_accuracy'])
+    row: dict = {'task': task, 'rounds': rounds, 'local_epochs': local,
+                 'clients': 5, 'seeds': seeds}
+    for seed in range(seeds):
+        seeded = {**settings, 'seed': seed} if seeds > 1 else settings
+        tag = f' seed {seed}' if seeds > 1 else ''
+        found = centralised(task, data, seeded, rounds * local,
+                            work / f'{name}-central')
+        row[f'centralised{tag}'] = found
+        print(f"{name}{tag}: centralised {rounds * local} epochs: test "
+              f"{found['test_accuracy']:.4f}{_dev(found)} "
+              f"({found['seconds']:.1f} s)", flush=True)
+        for scheme, strategy in RUNS if seed == 0 else RUNS[:1]:
+            key = f'{scheme} {strategy}{tag}'
+            row[key] = found = federated(
+                task, data, seeded, rounds, local, scheme, strategy,
+                work / f'{name}-{scheme}-{strategy}')
+            print(f"{name}: {key}: test {found['test_accuracy']:.4f}"
+                  f"{_dev(found)}, round {found['selected_round']} kept, "
+                  f"{found['seconds_per_round']:.2f} s/round, by round "
+                  f"{' '.join(f'{a:.3f}' for a in found['curve'])}",
+                  flush=True)
+    tags = [f' seed {seed}' if seeds > 1 else '' for seed in range(seeds)]
+    row['iid_gap_points'] = 100 * sum(
+        row[f'centralised{t}']['test_accuracy']
+        - row[f'iid fedavg{t}']['test_accuracy'] for t in tags) / seeds
+    print(f"{name}: centralised - IID FedAvg, mean over {seeds} seed(s): "
+          f"{row['iid_gap_points']:.1f} points", flush=True)
     return row
+
+
+def _schedule(text: str) -> tuple[int, int]:
+    try:
+        rounds, local = (int(part) for part in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--schedule {text!r}: expected ROUNDSxLOCAL, e.g. 24x5")
+    return rounds, local
 
 
 def compare_engines(work: Path) -> dict:
@@ -170,6 +206,9 @@ def main() -> None:
     parser.add_argument('--engines', action='store_true')
     parser.add_argument('--attack', action='store_true')
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--schedule', type=_schedule,
+                        help='ROUNDSxLOCAL for every model run')
+    parser.add_argument('--seeds', type=int, default=1)
     args = parser.parse_args()
     import torch
     torch.set_num_threads(args.threads)
@@ -180,7 +219,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         for name in args.only:
-            result['models'][name] = run_model(name, work, args.mnist_train)
+            result['models'][name] = run_model(
+                name, work, args.mnist_train, args.schedule, args.seeds)
         if args.engines:
             result['engines'] = compare_engines(work)
     if args.attack:
