@@ -68,6 +68,7 @@ class NoisyCircuit:
     postselect: dict[int, int]
     outputs: list[int]
     symbols: list[str] = field(default_factory=list)
+    _shape: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_ops(cls, n_qubits: int, ops: Sequence[tuple], postselect:
@@ -95,7 +96,31 @@ class NoisyCircuit:
     @classmethod
     def from_lambeq(cls, circuit: Any) -> "NoisyCircuit":
         """From a lambeq circuit (symbols kept), through
-        :func:`qnlp.compiler.tket.to_tket` rebased to CX, Rx, Rz."""
+        :func:`qnlp.compiler.tket.to_tket` rebased to CX, Rx, Rz. The
+        conversion (~0.1 s) runs once per shape: the circuit with its
+        symbols renamed ``_x0, _x1, ...`` in order of appearance is the
+        key of :data:`_CONVERTED`."""
+        from lambeq.backend.symbol import Symbol
+        symbols = list(dict.fromkeys(
+            s for box in circuit.boxes
+            for s in sorted(getattr(box, 'free_symbols', ()), key=str)))
+        canonical = circuit.lambdify(*symbols)(
+            *[Symbol(f'_x{i}') for i in range(len(symbols))]) \
+            if symbols else circuit
+        key = repr(canonical)
+        if key not in _CONVERTED:
+            _CONVERTED[key] = cls._convert(canonical)
+        template = _CONVERTED[key]
+        rename = {sympy.Symbol(f'_x{i}'): sympy.Symbol(s.name)
+                  for i, s in enumerate(symbols)}
+        return cls(template.n_qubits, template.ops,
+                   [None if a is None else a.xreplace(rename)
+                    for a in template.angles], dict(template.postselect),
+                   list(template.outputs),
+                   [rename[sympy.Symbol(s)].name for s in template.symbols])
+
+    @classmethod
+    def _convert(cls, circuit: Any) -> "NoisyCircuit":
         from pytket import OpType
         from pytket.passes import AutoRebase, RemoveRedundancies
 
@@ -115,12 +140,16 @@ class NoisyCircuit:
         """Gates, post-selection, outputs and angles with the symbols
         renamed ``x0, x1, ...`` in order of appearance: circuits of one
         shape are simulated together."""
+        if self._shape is not None:
+            return self._shape
         rename = {sympy.Symbol(s): sympy.Symbol(f'x{i}')
                   for i, s in enumerate(self.symbols)}
         angles = tuple(None if a is None else str(a.xreplace(rename))
                        for a in self.angles)
-        return (self.n_qubits, tuple(self.ops), angles,
-                tuple(sorted(self.postselect.items())), tuple(self.outputs))
+        self._shape = (self.n_qubits, tuple(self.ops), angles,
+                       tuple(sorted(self.postselect.items())),
+                       tuple(self.outputs))
+        return self._shape
 
     def to_qiskit(self, values: Mapping[str, float] | None = None) -> Any:
         """A qiskit circuit of the same gates (qubit ``i`` is qiskit's
@@ -136,6 +165,10 @@ class NoisyCircuit:
                 radians = float(angle.xreplace(values)) * math.pi
                 getattr(qc, name)(radians, *qubits)
         return qc
+
+
+#: Converted lambeq circuits by their text with canonical symbols.
+_CONVERTED: dict[str, NoisyCircuit] = {}
 
 
 class Result(NamedTuple):
@@ -465,12 +498,17 @@ class _Network:
         return operands[0].permute(self.order)
 
 
-class _Group:
-    """Circuits of one shape: the angle functions compiled once."""
+#: Batch size assumed when choosing a network's contraction order (its
+#: steps take any batch).
+_BATCH_HINT = 32
 
-    def __init__(self, circuits: list[NoisyCircuit], index: Mapping[str, int]
-                 ) -> None:
-        first = circuits[0]
+
+class _Shape:
+    """What circuits of one shape share, compiled once (and kept in
+    :data:`_SHAPES`): the angles as functions of the symbols, and a
+    :class:`_Network` per folding."""
+
+    def __init__(self, first: NoisyCircuit) -> None:
         self.n = first.n_qubits
         self.ops = first.ops
         self.postselect = first.postselect
@@ -479,7 +517,7 @@ class _Group:
             [torch.zeros(4, 4, dtype=torch.float64)] + [
                 rotation_generator(name) for name, _ in self.ops
                 if name != 'cx'])[1:]
-        #: Compiled networks by (sequence, batch size).
+        #: Compiled networks by sequence.
         self.networks: dict[tuple, _Network] = {}
         #: Per rotation column, whether a channel follows it.
         self.noisy = torch.tensor([name in ONE_QUBIT_NOISY
@@ -503,28 +541,20 @@ class _Group:
         self.angle_function = sympy.lambdify(
             xs, exprs, modules=[{'sin': torch.sin, 'cos': torch.cos,
                                  'exp': torch.exp, 'sqrt': torch.sqrt}])
-        missing = sorted({s for c in circuits for s in c.symbols} -
-                         set(index))
-        if missing:
-            raise ConfigError(f"noisy engine: no weight for symbols "
-                              f"{missing[:5]}")
-        self.symbol_index = torch.tensor(
-            [[index[s] for s in c.symbols] for c in circuits],
-            dtype=torch.long).reshape(len(circuits), arity)
 
-    def angles(self, weights: torch.Tensor) -> torch.Tensor:
-        """``[batch, rotations]`` angles in radians."""
-        batch = self.symbol_index.shape[0]
-        values = weights[self.symbol_index.to(weights.device)]
+    def angles(self, values: torch.Tensor) -> torch.Tensor:
+        """``[batch, rotations]`` angles in radians of the symbols'
+        ``values`` ``[batch, symbols]``."""
+        batch = values.shape[0]
         if self.linear is not None:
-            slope, offset = (t.to(weights) for t in self.linear)
+            slope, offset = (t.to(values) for t in self.linear)
             return (values @ slope + offset) * math.pi
         columns = self.angle_function(*values.unbind(1))
-        columns = [torch.as_tensor(c, dtype=weights.dtype,
-                                   device=weights.device).expand(batch)
+        columns = [torch.as_tensor(c, dtype=values.dtype,
+                                   device=values.device).expand(batch)
                    for c in columns]
         if not columns:
-            return torch.zeros(batch, 0, dtype=weights.dtype)
+            return torch.zeros(batch, 0, dtype=values.dtype)
         return torch.stack(columns, 1) * math.pi
 
     def sequence(self, fold: tuple[str, int] | None
@@ -544,22 +574,53 @@ class _Group:
         return [step for k in range(len(self.ops)) for step in
                 [(k, 1)] + [(k, -1), (k, 1)] * pairs]
 
-    def run(self, weights: torch.Tensor, spec: NoiseSpec,
+    def run(self, values: torch.Tensor, spec: NoiseSpec,
             fold: tuple[str, int] | None) -> Result:
-        dtype = complex_dtype(weights.dtype)
-        angles = self.angles(weights)
+        """Circuits of this shape with symbol values ``[batch,
+        symbols]``."""
+        dtype = complex_dtype(values.dtype)
+        angles = self.angles(values)
         batch = angles.shape[0]
         sequence = tuple(self.sequence(fold))
-        if (sequence, batch) not in self.networks:
-            self.networks[sequence, batch] = _Network(
+        if sequence not in self.networks:
+            self.networks[sequence] = _Network(
                 self.n, self.ops, sequence, self.postselect, self.outputs,
-                batch, self.generators, self.noisy)
-        const = _constants(spec, dtype, weights.device)
-        joint = self.networks[sequence, batch](angles, const).reshape(
-            batch, -1)
+                _BATCH_HINT, self.generators, self.noisy)
+        const = _constants(spec, dtype, values.device)
+        joint = self.networks[sequence](angles, const).reshape(batch, -1)
         success = joint.sum(1)
         safe = torch.where(success > 0, success, torch.ones_like(success))
         return Result(joint / safe.unsqueeze(1), success)
+
+
+#: Compiled shapes by :meth:`NoisyCircuit.shape`.
+_SHAPES: dict[tuple, _Shape] = {}
+
+
+class _Group:
+    """Circuits of one shape: the compiled :class:`_Shape` and where each
+    circuit's symbols sit in the weight vector."""
+
+    def __init__(self, circuits: list[NoisyCircuit], index: Mapping[str, int]
+                 ) -> None:
+        key = circuits[0].shape()
+        if key not in _SHAPES:
+            _SHAPES[key] = _Shape(circuits[0])
+        self.shape = _SHAPES[key]
+        self.outputs = circuits[0].outputs
+        missing = sorted({s for c in circuits for s in c.symbols} -
+                         set(index))
+        if missing:
+            raise ConfigError(f"noisy engine: no weight for symbols "
+                              f"{missing[:5]}")
+        self.symbol_index = torch.tensor(
+            [[index[s] for s in c.symbols] for c in circuits],
+            dtype=torch.long).reshape(len(circuits), -1)
+
+    def run(self, weights: torch.Tensor, spec: NoiseSpec,
+            fold: tuple[str, int] | None) -> Result:
+        return self.shape.run(weights[self.symbol_index.to(weights.device)],
+                              spec, fold)
 
 
 def measure(rho: torch.Tensor, n: int, postselect: Mapping[int, int],
