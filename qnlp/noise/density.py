@@ -473,9 +473,12 @@ class _Network:
                                 const['channel'], eye) @ rotations
         padded = torch.cat([rotations, eye.expand(batch, 1, 4, 4)], 1)[
             :, self.padded.to(rotations.device)]     # [B, runs, longest]
+        while padded.shape[2] > 1:    # later @ earlier, pairwise
+            if padded.shape[2] % 2:
+                padded = torch.cat([padded, eye.expand(
+                    batch, padded.shape[1], 1, 4, 4)], 2)
+            padded = padded[:, :, 1::2] @ padded[:, :, 0::2]
         runs = padded[:, :, 0] if self.runs else padded[:, :, :0]
-        for later in range(1, padded.shape[2]):
-            runs = padded[:, :, later] @ runs
         first = (runs[:, self.first] @ const['start']).unbind(1)
         runs = runs.unbind(1)
         operands = []
@@ -690,11 +693,12 @@ class NoisyBatch:
         if len(sizes) > 1:
             raise ConfigError("noisy engine: circuits have outputs of "
                               "different sizes")
-        probabilities: list[Any] = [None] * self.size
-        success: list[Any] = [None] * self.size
-        for group, members in self.groups:
-            result = group.run(weights, spec, fold)
-            for row, k in enumerate(members):
-                probabilities[k] = result.probabilities[row]
-                success[k] = result.success[row]
-        return Result(torch.stack(probabilities), torch.stack(success))
+        results = [group.run(weights, spec, fold) for group, _ in
+                   self.groups]
+        if not hasattr(self, '_order'):   # rows of the groups -> inputs
+            found = torch.tensor([k for _, members in self.groups
+                                  for k in members], dtype=torch.long)
+            self._order = torch.argsort(found)
+        order = self._order.to(weights.device)
+        return Result(*(torch.cat(parts)[order]
+                        for parts in zip(*results)))
