@@ -397,6 +397,7 @@ class _Network:
         #: before the contraction (their ``start`` operand dropped).
         self.first: list[int] = []
         open_run: dict[int, list[int]] = {}    # qubit -> its current run
+        at: dict[int, int] = {}      # qubit -> its open 'run' term
         rotations = itertools.count()
         for k, _ in sequence:
             name, qubits = ops[k]
@@ -407,6 +408,7 @@ class _Network:
             for q in qubits:
                 wire[q] = next(count)
                 open_run.pop(q, None)
+                at.pop(q, None)
             if name == 'cx':
                 terms.append([wire[q] for q in qubits] + old)
                 self.parts.append(('cx',))
@@ -416,6 +418,7 @@ class _Network:
                 self.parts.append(('first', len(self.first)))
                 self.first.append(len(self.runs))
             else:
+                at[qubits[0]] = len(terms)
                 terms.append([0, wire[qubits[0]]] + old)
                 self.parts.append(('run', len(self.runs)))
             if name != 'cx':
@@ -423,8 +426,6 @@ class _Network:
                 self.runs.append(open_run[qubits[0]])
         if self.runs:       # the batch is on other operands
             terms[0] = self.parts[0] = None
-        terms = [t for t in terms if t is not None]
-        self.parts = [p for p in self.parts if p is not None]
         longest = max(map(len, self.runs), default=0)
         total = sum(map(len, self.runs))
         #: ``[runs, longest]`` rotation indices, ``total`` (an identity)
@@ -434,11 +435,25 @@ class _Network:
                                    dtype=torch.long).reshape(
                                        len(self.runs), longest)
         read = {q: next(count) for q in outputs}
+        #: Runs that end a post-selected or traced qubit, read before the
+        #: contraction (their ``read`` operand dropped), and which
+        #: reading: the post-selected bit or 2 (the trace).
+        self.last: list[int] = []
+        self.last_kind: list[int] = []
         for q in range(n):
+            if q not in read and q in at:
+                position = at[q]
+                self.last.append(self.parts[position][1])
+                self.last_kind.append(postselect.get(q, 2))
+                terms[position] = [0] + terms[position][2:]
+                self.parts[position] = ('last', len(self.last) - 1)
+                continue
             terms.append(([read[q]] if q in read else []) + [wire[q]])
             self.parts.append(('read', None) if q in read else
                               ('read', postselect[q]) if q in postselect
                               else ('trace',))
+        terms = [t for t in terms if t is not None]
+        self.parts = [p for p in self.parts if p is not None]
         final = [0] + [read[q] for q in outputs]
         size = {w: 4 for t in terms for w in t}
         size.update({0: batch, **{read[q]: 2 for q in outputs}})
@@ -480,6 +495,9 @@ class _Network:
             padded = padded[:, :, 1::2] @ padded[:, :, 0::2]
         runs = padded[:, :, 0] if self.runs else padded[:, :, :0]
         first = (runs[:, self.first] @ const['start']).unbind(1)
+        readings = torch.cat([const['read'], const['trace'][None]])[
+            self.last_kind]                                  # [last, 4]
+        last = (readings[:, None] @ runs[:, self.last]).squeeze(-2).unbind(1)
         runs = runs.unbind(1)
         operands = []
         for part in self.parts:
@@ -487,6 +505,8 @@ class _Network:
                 operands.append(runs[part[1]])
             elif part[0] == 'first':
                 operands.append(first[part[1]])
+            elif part[0] == 'last':
+                operands.append(last[part[1]])
             elif part[0] == 'ones':
                 operands.append(torch.ones(batch, dtype=const['start'].dtype,
                                            device=const['start'].device))
