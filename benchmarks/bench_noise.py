@@ -12,7 +12,9 @@
    two-qubit depolarizing 0..5 % (one-qubit P/10): unmitigated, ZNE with
    channel strengths scaled 1, 2, 3 and each of Richardson, quadratic
    and exponential fits (mitiq), and the neural extrapolator trained on
-   the training split at 0.5..5 %.
+   the training split at 0.5..5 %; with --mc-aware / --rp-aware, the
+   test accuracy of a run trained under noise (``qnlp train
+   --train-noise``) at each level.
 4. VQE-style: 5-qubit RY-RZ ansatz (3 layers, CX chain), Hamiltonian
    sum of Z_i Z_{i+1} plus Z_0 Z_1 Z_2 Z_3 Z_4; 150 random parameter
    sets for training the neural extrapolator, 50 others for testing;
@@ -21,7 +23,8 @@
 Writes PNG plots to --out and prints one JSON line last.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_noise.py \\
-        --mc RUN_MC --rp RUN_RP --out bench_noise_out
+        --mc RUN_MC --rp RUN_RP [--mc-aware RUN --rp-aware RUN] \\
+        --out bench_noise_out
 """
 from __future__ import annotations
 
@@ -97,10 +100,14 @@ def time_engines(run: str, data: str, repeats: int) -> dict:
             times['noisy exact'].append(time.perf_counter() - start)
     medians = {k: statistics.median(v) for k, v in times.items()}
     return {'sentences': len(items), 'seconds': medians,
+            'load': os.getloadavg(),
             'ratio': medians['noisy exact'] / medians['noiseless engine']}
 
 
-def task_curves(run: str, data: str) -> dict:
+def task_curves(run: str, data: str, aware: str | None = None) -> dict:
+    """``aware``: a run trained with ``--train-noise`` on the same data,
+    whose test accuracy under each level is the ``noise-aware`` row
+    (accuracy only: its probabilities are another model's)."""
     trained = load_trained(run)
     items, truth = trained.labelled(data)
     test = CircuitModel(trained, items)
@@ -125,6 +132,11 @@ def task_curves(run: str, data: str) -> dict:
             row['level'].append(p)
             row['accuracy'].append(float((probs.argmax(1) == truth).mean()))
             row['mae'].append(float(np.abs(probs - clean).mean()))
+    if aware:
+        model = CircuitModel(load_trained(aware), items)
+        curves['noise-aware'] = {'level': list(LEVELS), 'accuracy': [
+            float((model.run(depolarizing(p)).argmax(1) == truth).mean())
+            for p in LEVELS]}
     at = LEVELS.index(0.01)
     noisy = curves['noisy']['mae'][at]
     removed = {name: 1 - curves[name]['mae'][at - 1] / noisy
@@ -204,7 +216,7 @@ def plot(results: dict, out: Path) -> list[str]:
         for name, row in results[task]['curves'].items():
             axes[0].plot(np.array(row['level']) * 100, row['accuracy'],
                          marker='o', label=name)
-            if name != 'noiseless':
+            if 'mae' in row and name != 'noiseless':
                 axes[1].plot(np.array(row['level']) * 100, row['mae'],
                              marker='o', label=name)
         axes[0].set(xlabel='two-qubit depolarizing (%)',
@@ -242,7 +254,11 @@ def main() -> None:
     parser.add_argument('--mc-data', default='../shared/data/text/mc')
     parser.add_argument('--rp', help='trained RP run')
     parser.add_argument('--rp-data', default='../shared/data/text/rp')
-    parser.add_argument('--repeats', type=int, default=7)
+    parser.add_argument('--mc-aware', help='MC run trained with '
+                        '--train-noise (the noise-aware row)')
+    parser.add_argument('--rp-aware', help='RP run trained with '
+                        '--train-noise')
+    parser.add_argument('--repeats', type=int, default=21)
     parser.add_argument('--shots', type=int, default=8192,
                         help='shots of the sampled VQE variant')
     parser.add_argument('--out', default='bench_noise_out')
@@ -256,10 +272,11 @@ def main() -> None:
     print('exact noisy engine vs Aer density matrix:', results['aer_check'])
     results['timing'] = time_engines(args.mc, args.mc_data, args.repeats)
     print('time on MC test:', results['timing'])
-    for task, run, data in (('mc', args.mc, args.mc_data),
-                            ('rp', args.rp, args.rp_data)):
+    for task, run, data, aware in (
+            ('mc', args.mc, args.mc_data, args.mc_aware),
+            ('rp', args.rp, args.rp_data, args.rp_aware)):
         if run:
-            results[task] = task_curves(run, data)
+            results[task] = task_curves(run, data, aware)
             print(f'{task}:', json.dumps(results[task]['curves']))
             print(f'{task} error removed at 1 %:',
                   results[task]['error_removed_at_1pct'])

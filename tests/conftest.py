@@ -42,6 +42,26 @@ def mc_sentences() -> list[str]:
     return corpus_sentences(data / 'text' / 'mc')
 
 
+def train_interrupted(args: list[str], monkeypatch: pytest.MonkeyPatch,
+                      writes: int = 2) -> int:
+    """``qnlp ARGS`` in this process, interrupted (Ctrl-C) right after
+    the run's ``writes``-th file write (2: epoch 2's checkpoint and
+    history); returns the exit status."""
+    from qnlp.cli import main
+    from qnlp.train import trainer
+    real_write = trainer.atomic_write_text
+    calls = []
+
+    def interrupted(path, text):
+        calls.append(path)
+        real_write(path, text)
+        if len(calls) == writes:
+            raise KeyboardInterrupt
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, 'atomic_write_text', interrupted)
+        return main(args)
+
+
 def kill_after_epoch(args: list[str], checkpoint: Path, epoch: int = 3,
                      timeout: float = 120) -> int:
     """Run ``python -m qnlp ARGS`` and kill -9 it once ``checkpoint``

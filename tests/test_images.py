@@ -26,6 +26,7 @@ from qnlp.models.images import (FRONTS, MODELS, count_parameters, make_image_mod
 from qnlp.models.quantum_layers import ParallelQuantumLayer, Quanvolution
 from qnlp.tasks import load_trained, train
 from qnlp.tasks.images import IMAGE_FRONTS, IMAGE_MODELS, ImageSettings
+from tests.conftest import train_interrupted
 
 # ------------------------------------------------ numpy reference ------
 
@@ -476,23 +477,13 @@ def test_predict_refuses_bad_image_files(tmp_path, capsys):
 
 
 def test_interrupted_run_resumes_bit_identical(tmp_path, monkeypatch):
-    from qnlp.train import trainer
     data = toy_folder(tmp_path / 'data')
     args = ['train', '--task', 'images', str(data), '--model', 'hqnn-quanv',
             '--epochs', '3', '--batch-size', '8', '--shift', '1', '--flip',
             'true', '--quiet']
     assert main([*args, '--out', str(tmp_path / 'whole')]) == 0
-    real_write = trainer.atomic_write_text
-    calls = []
-
-    def interrupted(path, text):
-        calls.append(path)
-        real_write(path, text)
-        if len(calls) == 2:  # after epoch 2's checkpoint and history
-            raise KeyboardInterrupt
-    monkeypatch.setattr(trainer, 'atomic_write_text', interrupted)
-    assert main([*args, '--out', str(tmp_path / 'cut')]) == 130
-    monkeypatch.setattr(trainer, 'atomic_write_text', real_write)
+    assert train_interrupted([*args, '--out', str(tmp_path / 'cut')],
+                             monkeypatch) == 130
     assert not (tmp_path / 'cut' / 'metrics.json').exists()
     assert main(['train', '--resume', str(tmp_path / 'cut'), '--quiet']) == 0
     _same_weights(tmp_path / 'whole', tmp_path / 'cut')

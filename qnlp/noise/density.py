@@ -5,12 +5,17 @@ gates (angles as sympy expressions of the model's symbols, in half-turns
 as pytket has them), the post-selection map and the output qubits, made
 from a lambeq circuit by :meth:`NoisyCircuit.from_lambeq` (lambeq's
 pytket conversion, rebased). :class:`NoisyBatch` groups circuits of one
-shape (same gates, symbols renamed in order of appearance) and evolves
-their density matrices together, ``[batch, 2^n, 2^n]``, in torch:
-differentiable in the weights, on their device and type. After each gate
-the channels of a :class:`~qnlp.noise.channels.NoiseSpec` act; at the
-end readout errors flip the measured bits, the post-selected bits are
-kept and the output distribution is renormalised.
+shape (same gates, symbols renamed in order of appearance) and runs
+them together, in torch: differentiable in the weights, on their device
+and type. After each gate the channels of a
+:class:`~qnlp.noise.channels.NoiseSpec` act; at the end readout errors
+flip the measured bits, the post-selected bits are kept and the output
+distribution is renormalised. Each shape (and folding) is compiled once
+into a network of real Pauli transfer matrices (:class:`_Network`: the
+density matrix as Pauli coefficients, a size-4 index per qubit; each run
+of rotations on one qubit, with its channels, multiplied out into one
+``[batch, 4, 4]`` matrix; CX and its channel one constant) contracted
+pairwise in an order opt_einsum picks, as plain matrix products.
 
 ``fold`` amplifies noise by unitary folding for zero-noise
 extrapolation: ``('gates', 3)`` runs every noisy gate ``G`` as ``G G^dag
@@ -35,6 +40,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple, Sequence
 
+import opt_einsum
 import sympy
 import torch
 
@@ -62,6 +68,7 @@ class NoisyCircuit:
     postselect: dict[int, int]
     outputs: list[int]
     symbols: list[str] = field(default_factory=list)
+    _shape: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_ops(cls, n_qubits: int, ops: Sequence[tuple], postselect:
@@ -89,7 +96,31 @@ class NoisyCircuit:
     @classmethod
     def from_lambeq(cls, circuit: Any) -> "NoisyCircuit":
         """From a lambeq circuit (symbols kept), through
-        :func:`qnlp.compiler.tket.to_tket` rebased to CX, Rx, Rz."""
+        :func:`qnlp.compiler.tket.to_tket` rebased to CX, Rx, Rz. The
+        conversion (~0.1 s) runs once per shape: the circuit with its
+        symbols renamed ``_x0, _x1, ...`` in order of appearance is the
+        key of :data:`_CONVERTED`."""
+        from lambeq.backend.symbol import Symbol
+        symbols = list(dict.fromkeys(
+            s for box in circuit.boxes
+            for s in sorted(getattr(box, 'free_symbols', ()), key=str)))
+        canonical = circuit.lambdify(*symbols)(
+            *[Symbol(f'_x{i}') for i in range(len(symbols))]) \
+            if symbols else circuit
+        key = repr(canonical)
+        if key not in _CONVERTED:
+            _CONVERTED[key] = cls._convert(canonical)
+        template = _CONVERTED[key]
+        rename = {sympy.Symbol(f'_x{i}'): sympy.Symbol(s.name)
+                  for i, s in enumerate(symbols)}
+        return cls(template.n_qubits, template.ops,
+                   [None if a is None else a.xreplace(rename)
+                    for a in template.angles], dict(template.postselect),
+                   list(template.outputs),
+                   [rename[sympy.Symbol(s)].name for s in template.symbols])
+
+    @classmethod
+    def _convert(cls, circuit: Any) -> "NoisyCircuit":
         from pytket import OpType
         from pytket.passes import AutoRebase, RemoveRedundancies
 
@@ -109,12 +140,16 @@ class NoisyCircuit:
         """Gates, post-selection, outputs and angles with the symbols
         renamed ``x0, x1, ...`` in order of appearance: circuits of one
         shape are simulated together."""
+        if self._shape is not None:
+            return self._shape
         rename = {sympy.Symbol(s): sympy.Symbol(f'x{i}')
                   for i, s in enumerate(self.symbols)}
         angles = tuple(None if a is None else str(a.xreplace(rename))
                        for a in self.angles)
-        return (self.n_qubits, tuple(self.ops), angles,
-                tuple(sorted(self.postselect.items())), tuple(self.outputs))
+        self._shape = (self.n_qubits, tuple(self.ops), angles,
+                       tuple(sorted(self.postselect.items())),
+                       tuple(self.outputs))
+        return self._shape
 
     def to_qiskit(self, values: Mapping[str, float] | None = None) -> Any:
         """A qiskit circuit of the same gates (qubit ``i`` is qiskit's
@@ -132,6 +167,10 @@ class NoisyCircuit:
         return qc
 
 
+#: Converted lambeq circuits by their text with canonical symbols.
+_CONVERTED: dict[str, NoisyCircuit] = {}
+
+
 class Result(NamedTuple):
     """Post-selected output distributions ``[batch, 2^outputs]`` and the
     probability that post-selection succeeds ``[batch]``."""
@@ -139,120 +178,406 @@ class Result(NamedTuple):
     success: torch.Tensor
 
 
-def _mix(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """``u`` ``[batch or 1, 2, 2]`` on axis 2 of ``x`` ``[batch, L, 2,
-    R]``, written out (much faster than a batched ``matmul`` of 2 x 2
-    blocks)."""
-    u = u.unsqueeze(-1).unsqueeze(-1)
-    x0, x1 = x[:, :, 0], x[:, :, 1]
-    return torch.stack([u[:, 0, 0] * x0 + u[:, 0, 1] * x1,
-                        u[:, 1, 0] * x0 + u[:, 1, 1] * x1], 2)
+#: Pauli matrices of the rotation gates: ``r(theta) = cos(theta/2) I -
+#: i sin(theta/2) P``.
+PAULIS = {'rx': ((0, 1), (1, 0)), 'ry': ((0, -1j), (1j, 0)),
+          'rz': ((1, 0), (0, -1))}
 
 
-def _one_qubit(rho: torch.Tensor, u: torch.Tensor, q: int, n: int
-               ) -> torch.Tensor:
-    """``U rho U^dag`` for ``u`` of shape ``[batch or 1, 2, 2]`` on qubit
-    ``q`` of ``rho`` ``[batch, 2^n, 2^n]`` (qubit 0 most significant):
-    ``u`` on the row index, its conjugate on the column index."""
-    batch, d = rho.shape[0], 2 ** n
-    left, right = 2 ** q, 2 ** (n - q - 1)
-    rows = _mix(rho.reshape(batch, left, 2, right * d), u)
-    both = _mix(rows.reshape(batch, d * left, 2, right), u.conj())
-    return both.reshape(batch, d, d)
+def superoperator(spec: NoiseSpec, k: int, dtype: torch.dtype
+                  ) -> torch.Tensor:
+    """The channel that follows a noisy ``k``-qubit gate under ``spec``
+    as a tensor ``[2] * 4k``: new ket bits, new bra bits, old ket bits,
+    old bra bits (depolarizing of ``p1`` or ``p2``, then amplitude and
+    phase damping on each qubit).
+
+    >>> s = superoperator(NoiseSpec(p1=0.2), 1, torch.complex128)
+    >>> rho = torch.tensor([[1, 0], [0, 0]], dtype=torch.complex128)
+    >>> torch.einsum('abcd,cd->ab', s, rho).real.tolist()
+    [[0.9, 0.0], [0.0, 0.1]]
+    """
+    d = 2 ** k
+    eye = torch.eye(d, dtype=dtype)
+    p = spec.p1 if k == 1 else spec.p2
+    # (1 - p) rho + p Tr[rho] I / d, rows (a, b), columns (a', b')
+    depolarize = ((1 - p) * torch.einsum('ac,bd->abcd', eye, eye)
+                  + p / d * torch.einsum('ab,cd->abcd', eye, eye))
+    kraus = damping_kraus(spec.amplitude, spec.phase, dtype)
+    damp = sum(torch.einsum('ac,bd->abcd', m, m.conj()) for m in kraus)
+    if k == 2:   # the same damping on both qubits
+        damp = torch.einsum('acgi,bdhj->abcdghij', damp, damp).reshape(
+            4, 4, 4, 4)
+    total = torch.einsum('abcd,cdef->abef', damp, depolarize)
+    return total.reshape([2] * (4 * k))
 
 
-def _cx(rho: torch.Tensor, control: int, target: int, n: int
-        ) -> torch.Tensor:
-    """``CX rho CX``: on rows, then on columns, the ``control = 1`` half
-    has its ``target`` bit flipped."""
-    batch, d = rho.shape[0], 2 ** n
-    for offset in (0, n):   # rows, then columns
-        rho = _flip(rho, offset + control, offset + target, 2 * n)
-    return rho.reshape(batch, d, d)
+def _pair_superoperator(matrix: torch.Tensor) -> torch.Tensor:
+    """``U (x) U*`` of a ``[..., 2^k, 2^k]`` unitary of ``k`` qubits as
+    ``[..., 4^k, 4^k]``, each qubit's (ket, bra) bits together as one
+    index ``2 * ket + bra`` (qubit by qubit): the superoperator's layout
+    here."""
+    lead, k = matrix.shape[:-2], matrix.shape[-1].bit_length() - 1
+    u = matrix.reshape(*lead, *[2] * (2 * k))
+    both = torch.einsum(u, [..., *range(2 * k)], u.conj(),
+                        [..., *range(2 * k, 4 * k)],
+                        [..., *[w for q in range(2 * k)
+                                for w in (q, 2 * k + q)]])
+    return both.reshape(*lead, 4 ** k, 4 ** k)
 
 
-def _flip(rho: torch.Tensor, control: int, target: int, axes: int
-          ) -> torch.Tensor:
-    """Flip axis ``target`` where axis ``control`` is 1, over ``rho``
-    seen as ``[batch] + [2] * axes``."""
-    x = rho.reshape(rho.shape[0], *[2] * axes)
-    zero, one = x.select(1 + control, 0), x.select(1 + control, 1)
-    axis = target if target < control else target - 1
-    return torch.stack([zero, one.flip(1 + axis)], 1 + control)
+@functools.lru_cache(maxsize=16)
+def _pauli_basis(k: int, dtype: torch.dtype) -> tuple[torch.Tensor,
+                                                        torch.Tensor]:
+    """``T`` and ``T^-1`` between the layout of :func:`_pair_superoperator`
+    (``vec(rho)``, qubit by qubit) and Pauli coefficients ``Tr(P rho)``
+    (``P`` in ``I, X, Y, Z``, qubit by qubit): ``T S T^-1`` is the real
+    Pauli transfer matrix of a channel ``S``."""
+    paulis = torch.tensor([PAULIS['rz'], PAULIS['rx'], PAULIS['ry'],
+                           PAULIS['rz']], dtype=dtype)
+    paulis[0] = torch.eye(2, dtype=dtype)
+    one = paulis.transpose(1, 2).reshape(4, 4)     # T[P, 2a + b] = P[b, a]
+    forward = functools.reduce(torch.kron, [one] * k)
+    return forward, torch.linalg.inv(forward)
 
 
-def _depolarize(rho: torch.Tensor, p: float, qubits: tuple[int, ...],
-                n: int) -> torch.Tensor:
-    """``(1 - p) rho + p Tr_q[rho] (x) I / 2^k`` on ``qubits``."""
-    batch, k = rho.shape[0], len(qubits)
-    full = rho.reshape(batch, *[2] * (2 * n))
-    qubits = tuple(sorted(qubits))
-    reduced = 0
-    for bits in itertools.product((0, 1), repeat=k):
-        index = [slice(None)] * (2 * n + 1)
-        for q, b in zip(qubits, bits):
-            index[1 + q] = index[1 + n + q] = b
-        reduced = reduced + full[tuple(index)]
-    shape = [batch] + [1 if q in qubits else 2 for q in range(n)] * 2
-    eye_shape = [1] * (2 * n + 1)
-    for q in qubits:
-        eye_shape[1 + q] = eye_shape[1 + n + q] = 2
-    eye = torch.eye(2 ** k, dtype=rho.dtype, device=rho.device) / 2 ** k
-    mixed = reduced.reshape(shape) * eye.reshape(eye_shape)
-    return (1 - p) * rho + p * mixed.reshape(rho.shape)
+def to_pauli(superop: torch.Tensor) -> torch.Tensor:
+    """The real Pauli transfer matrix of ``[..., 4^k, 4^k]`` superoperators
+    in the layout of :func:`_pair_superoperator`.
+
+    >>> rz = torch.tensor([[1, 0], [0, -1]], dtype=torch.complex128)
+    >>> to_pauli(_pair_superoperator(rz)).diagonal().tolist()  # Z: X, Y flip
+    [1.0, -1.0, -1.0, 1.0]
+    """
+    k = superop.shape[-1].bit_length() // 2
+    forward, inverse = (m.to(superop.device)
+                        for m in _pauli_basis(k, superop.dtype))
+    return (forward @ superop @ inverse).real
 
 
-def _rotation(name: str, theta: torch.Tensor, dtype: torch.dtype
-              ) -> torch.Tensor:
-    """Batched ``[B, 2, 2]`` rotation matrices of ``theta`` radians."""
-    c = torch.cos(theta / 2).to(dtype)
-    s = torch.sin(theta / 2).to(dtype)
-    zero = torch.zeros_like(c)
-    if name == 'rx':
-        rows = [[c, -1j * s], [-1j * s, c]]
-    elif name == 'ry':
-        rows = [[c, -s], [s, c]]
-    else:
-        rows = [[c - 1j * s, zero], [zero, c + 1j * s]]
-    return torch.stack([torch.stack(r, -1) for r in rows], -2)
+@functools.lru_cache(maxsize=None)
+def rotation_generator(name: str) -> torch.Tensor:
+    """``G`` with ``I + sin(theta) G + (1 - cos(theta)) G^2`` the Pauli
+    transfer matrix of the rotation ``name`` by ``theta``.
+
+    >>> theta = torch.tensor(0.3, dtype=torch.float64)
+    >>> g = rotation_generator('ry')
+    >>> ptm = torch.eye(4, dtype=torch.float64) + theta.sin() * g + (
+    ...     1 - theta.cos()) * g @ g
+    >>> y = torch.tensor(PAULIS['ry'], dtype=torch.complex128)
+    >>> u = torch.linalg.matrix_exp(-0.15j * y)
+    >>> torch.allclose(ptm, to_pauli(_pair_superoperator(u)))
+    True
+    """
+    pauli = torch.tensor(PAULIS[name], dtype=torch.complex128)
+    eye = torch.eye(2, dtype=torch.complex128)
+    quarter = [to_pauli(_pair_superoperator((eye - 1j * sign * pauli)
+                                            / 2 ** 0.5)) for sign in (1, -1)]
+    return (quarter[0] - quarter[1]) / 2
 
 
-class _Group:
-    """Circuits of one shape: the angle functions compiled once."""
+@functools.lru_cache(maxsize=64)
+def _constants(spec: NoiseSpec, dtype: torch.dtype, device: torch.device
+               ) -> dict[str, torch.Tensor]:
+    """The fixed operands of a :class:`_Network` under ``spec``, real, in
+    the Pauli basis: ``channel`` (the one-qubit channel, ``[4, 4]``),
+    ``cx`` (CX then its channel, ``[4, 4, 4, 4]``), ``start``
+    (``|0><0|``), ``trace`` and ``read`` (``[read bit, 4]``: the diagonal
+    read through readout flips)."""
+    def layout(channel: torch.Tensor, k: int) -> torch.Tensor:
+        # [ket bits, bra bits] x 2 -> qubit by qubit (ket, bra)
+        order = [w for part in (0, 2 * k) for q in range(k)
+                 for w in (part + q, part + k + q)]
+        return channel.permute(order).reshape(4 ** k, 4 ** k)
+    cx = torch.zeros(4, 4, dtype=dtype)
+    for c, t in itertools.product((0, 1), repeat=2):
+        cx[2 * c + (t ^ c), 2 * c + t] = 1
+    eye = torch.eye(2, dtype=dtype)
+    r = spec.readout
+    flips = torch.tensor([[1 - r, r], [r, 1 - r]], dtype=dtype)
+    forward, inverse = _pauli_basis(1, dtype)
+    found = {'channel': to_pauli(layout(superoperator(spec, 1, dtype), 1)),
+             'cx': to_pauli(layout(superoperator(spec, 2, dtype), 2)
+                            @ _pair_superoperator(cx)).reshape(4, 4, 4, 4),
+             'start': (forward @ eye[0].outer(eye[0]).reshape(4)).real,
+             'trace': (eye.reshape(4) @ inverse).real,
+             'read': (torch.einsum('ma,ab->mab', flips, eye).reshape(2, 4)
+                      @ inverse).real}
+    return {k: v.to(device) for k, v in found.items()}
 
-    def __init__(self, circuits: list[NoisyCircuit], index: Mapping[str, int]
+
+class _Pair:
+    """One pairwise contraction of a :class:`_Network` (positions
+    ``first`` and ``second`` in the list of live operands, labels ``a``
+    and ``b``; label 0 is the batch, every other label is on two
+    operands) as permutes, reshapes and one matrix product, which costs
+    far less per call than ``torch.einsum``; ``out`` holds its labels."""
+
+    def __init__(self, first: int, second: int, a: list[int], b: list[int],
+                 size: Mapping[int, int]) -> None:
+        self.first, self.second = first, second
+        shared = [w for w in a if w in b and w != 0]
+        free_a = [w for w in a if w not in b and w != 0]
+        free_b = [w for w in b if w not in a and w != 0]
+        lead_a, lead_b = [0] if 0 in a else [], [0] if 0 in b else []
+        if lead_a and lead_b:      # [B, Fa, S] @ [B, S, Fb]
+            order_a, order_b = [0] + free_a + shared, [0] + shared + free_b
+            self.out = [0] + free_a + free_b
+        elif lead_b:               # [Fa, S] @ [S, B * Fb]
+            order_a, order_b = free_a + shared, shared + [0] + free_b
+            self.out = free_a + [0] + free_b
+        else:                      # [(B) Fa, S] @ [S, Fb]
+            order_a, order_b = lead_a + free_a + shared, shared + free_b
+            self.out = lead_a + free_a + free_b
+
+        def count(labels: list[int]) -> int:
+            return math.prod(size[w] for w in labels)
+        self.perm_a = self._perm(a, order_a)
+        self.perm_b = self._perm(b, order_b)
+        rows, inner = count(free_a), count(shared)
+        self.shape_a = ((-1, rows, inner) if lead_a and lead_b else
+                        (-1, inner))
+        self.shape_b = ((-1, inner, count(free_b)) if lead_a and lead_b
+                        else (inner, -1))
+        self.shape_out = [size[w] if w else -1 for w in self.out]
+
+    @staticmethod
+    def _perm(labels: list[int], order: list[int]) -> tuple | None:
+        perm = tuple(labels.index(w) for w in order)
+        return None if perm == tuple(range(len(perm))) else perm
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if self.perm_a is not None:
+            a = a.permute(self.perm_a)
+        if self.perm_b is not None:
+            b = b.permute(self.perm_b)
+        return (a.reshape(self.shape_a) @ b.reshape(self.shape_b)).reshape(
+            self.shape_out)
+
+
+class _Network:
+    """The superoperator network of one shape and folding: each qubit's
+    density-matrix bits as one index of size 4 (Pauli coefficients, real);
+    each run of rotations on one qubit between two-qubit gates, with the
+    channels after them, as one batched ``[B, 4, 4]`` Pauli transfer
+    matrix (the runs multiplied out together, padded with identities),
+    CX and its channel as a constant ``[4, 4, 4, 4]``, readout and
+    post-selection on the diagonal at the end. The pairwise contraction
+    order is chosen once (opt_einsum, for the batch size given) and run
+    as plain two-operand ``torch.einsum`` calls.
+
+    ``parts[k]`` names operand ``k``: ``('run', r)`` (``runs[r]`` lists
+    the rotations of the sequence it multiplies), ``('cx',)``, ``('start',)``,
+    ``('read', bit)`` (``None``: an output), ``('trace',)`` or
+    ``('ones',)`` (over the batch).
+    """
+
+    def __init__(self, n: int, ops: Sequence[tuple[str, tuple[int, ...]]],
+                 sequence: Sequence[tuple[int, int]],
+                 postselect: Mapping[int, int], outputs: Sequence[int],
+                 batch: int, generators: torch.Tensor, noisy: torch.Tensor
                  ) -> None:
-        first = circuits[0]
+        rotation = {k: c for c, k in enumerate(
+            k for k, (name, _) in enumerate(ops) if name != 'cx')}
+        steps = [(rotation[k], sign) for k, sign in sequence
+                 if k in rotation]
+        #: Per rotation of the sequence: its angle's column, ``G`` (its
+        #: sign that of the step), ``G^2`` and whether a channel follows.
+        self.columns = torch.tensor([c for c, _ in steps], dtype=torch.long)
+        signs = torch.tensor([float(s) for _, s in steps],
+                             dtype=generators.dtype)
+        self.generators = signs[:, None, None] * generators[self.columns]
+        self.squares = (generators @ generators)[self.columns]
+        self.noisy = noisy[self.columns][:, None, None]
+        count = itertools.count(1)        # label 0 is the batch
+        wire = [next(count) for _ in range(n)]
+        terms: list[list[int] | None] = [[0]] + [[w] for w in wire]
+        self.parts: list[tuple | None] = [('ones',)] + [('start',)] * n
+        self.runs: list[list[int]] = []
+        #: Runs that act first on their qubit: applied to ``|0><0|``
+        #: before the contraction (their ``start`` operand dropped).
+        self.first: list[int] = []
+        open_run: dict[int, list[int]] = {}    # qubit -> its current run
+        at: dict[int, int] = {}      # qubit -> its open 'run' term
+        rotations = itertools.count()
+        for k, _ in sequence:
+            name, qubits = ops[k]
+            if name != 'cx' and qubits[0] in open_run:
+                open_run[qubits[0]].append(next(rotations))
+                continue
+            old = [wire[q] for q in qubits]
+            for q in qubits:
+                wire[q] = next(count)
+                open_run.pop(q, None)
+                at.pop(q, None)
+            if name == 'cx':
+                terms.append([wire[q] for q in qubits] + old)
+                self.parts.append(('cx',))
+            elif old[0] == 1 + qubits[0]:       # the qubit's start
+                terms[1 + qubits[0]] = self.parts[1 + qubits[0]] = None
+                terms.append([0, wire[qubits[0]]])
+                self.parts.append(('first', len(self.first)))
+                self.first.append(len(self.runs))
+            else:
+                at[qubits[0]] = len(terms)
+                terms.append([0, wire[qubits[0]]] + old)
+                self.parts.append(('run', len(self.runs)))
+            if name != 'cx':
+                open_run[qubits[0]] = [next(rotations)]
+                self.runs.append(open_run[qubits[0]])
+        if self.runs:       # the batch is on other operands
+            terms[0] = self.parts[0] = None
+        longest = max(map(len, self.runs), default=0)
+        total = sum(map(len, self.runs))
+        #: ``[runs, longest]`` rotation indices, ``total`` (an identity)
+        #: padding the shorter runs.
+        self.padded = torch.tensor([run + [total] * (longest - len(run))
+                                    for run in self.runs],
+                                   dtype=torch.long).reshape(
+                                       len(self.runs), longest)
+        read = {q: next(count) for q in outputs}
+        #: Runs that end a post-selected or traced qubit, read before the
+        #: contraction (their ``read`` operand dropped), and which
+        #: reading: the post-selected bit or 2 (the trace).
+        self.last: list[int] = []
+        self.last_kind: list[int] = []
+        for q in range(n):
+            if q not in read and q in at:
+                position = at[q]
+                self.last.append(self.parts[position][1])
+                self.last_kind.append(postselect.get(q, 2))
+                terms[position] = [0] + terms[position][2:]
+                self.parts[position] = ('last', len(self.last) - 1)
+                continue
+            terms.append(([read[q]] if q in read else []) + [wire[q]])
+            self.parts.append(('read', None) if q in read else
+                              ('read', postselect[q]) if q in postselect
+                              else ('trace',))
+        terms = [t for t in terms if t is not None]
+        self.parts = [p for p in self.parts if p is not None]
+        final = [0] + [read[q] for q in outputs]
+        size = {w: 4 for t in terms for w in t}
+        size.update({0: batch, **{read[q]: 2 for q in outputs}})
+        letters = {w: opt_einsum.get_symbol(i)
+                   for i, w in enumerate(sorted(size))}
+        equation = (','.join(''.join(letters[w] for w in t) for t in terms)
+                    + '->' + ''.join(letters[w] for w in final))
+        path, _ = opt_einsum.contract_path(
+            equation, *[tuple(size[w] for w in t) for t in terms],
+            shapes=True, optimize='auto')
+        self.steps: list[_Pair] = []
+        live = list(terms)
+        for pair in path:
+            i, j = sorted(pair, reverse=True)
+            step = _Pair(i, j, live.pop(i), live.pop(j), size)
+            self.steps.append(step)
+            live.append(step.out)
+        (last,) = live
+        self.order = [last.index(w) for w in final]
+
+    def __call__(self, angles: torch.Tensor,
+                 const: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``[B, 2, ..., 2]`` joint probabilities of the outputs (and the
+        post-selected bits) for the rotation angles ``[B, rotations]``
+        (of the shape's rotations, in radians)."""
+        batch = angles.shape[0]
+        eye = torch.eye(4, dtype=angles.dtype, device=angles.device)
+        theta = angles[:, self.columns.to(angles.device)][..., None, None]
+        rotations = (eye + theta.sin() * self.generators.to(angles) +
+                     (1 - theta.cos()) * self.squares.to(angles))
+        rotations = torch.where(self.noisy.to(angles.device),
+                                const['channel'], eye) @ rotations
+        padded = torch.cat([rotations, eye.expand(batch, 1, 4, 4)], 1)[
+            :, self.padded.to(rotations.device)]     # [B, runs, longest]
+        while padded.shape[2] > 1:    # later @ earlier, pairwise
+            if padded.shape[2] % 2:
+                padded = torch.cat([padded, eye.expand(
+                    batch, padded.shape[1], 1, 4, 4)], 2)
+            padded = padded[:, :, 1::2] @ padded[:, :, 0::2]
+        runs = padded[:, :, 0] if self.runs else padded[:, :, :0]
+        first = (runs[:, self.first] @ const['start']).unbind(1)
+        readings = torch.cat([const['read'], const['trace'][None]])[
+            self.last_kind]                                  # [last, 4]
+        last = (readings[:, None] @ runs[:, self.last]).squeeze(-2).unbind(1)
+        runs = runs.unbind(1)
+        operands = []
+        for part in self.parts:
+            if part[0] == 'run':
+                operands.append(runs[part[1]])
+            elif part[0] == 'first':
+                operands.append(first[part[1]])
+            elif part[0] == 'last':
+                operands.append(last[part[1]])
+            elif part[0] == 'ones':
+                operands.append(torch.ones(batch, dtype=const['start'].dtype,
+                                           device=const['start'].device))
+            elif part[0] == 'read':
+                operands.append(const['read'] if part[1] is None
+                                else const['read'][part[1]])
+            else:
+                operands.append(const[part[0]])
+        for step in self.steps:
+            a, b = operands.pop(step.first), operands.pop(step.second)
+            operands.append(step(a, b))
+        return operands[0].permute(self.order)
+
+
+#: Batch size assumed when choosing a network's contraction order (its
+#: steps take any batch).
+_BATCH_HINT = 32
+
+
+class _Shape:
+    """What circuits of one shape share, compiled once (and kept in
+    :data:`_SHAPES`): the angles as functions of the symbols, and a
+    :class:`_Network` per folding."""
+
+    def __init__(self, first: NoisyCircuit) -> None:
         self.n = first.n_qubits
         self.ops = first.ops
         self.postselect = first.postselect
         self.outputs = first.outputs
+        self.generators = torch.stack(
+            [torch.zeros(4, 4, dtype=torch.float64)] + [
+                rotation_generator(name) for name, _ in self.ops
+                if name != 'cx'])[1:]
+        #: Compiled networks by sequence.
+        self.networks: dict[tuple, _Network] = {}
+        #: Per rotation column, whether a channel follows it.
+        self.noisy = torch.tensor([name in ONE_QUBIT_NOISY
+                                   for name, _ in self.ops if name != 'cx'],
+                                  dtype=torch.bool)
         arity = len(first.symbols)
         xs = sympy.symbols(f'x0:{arity}') if arity else ()
         rename = {sympy.Symbol(s): x for s, x in zip(first.symbols, xs)}
         exprs = [a.xreplace(rename) for a in first.angles if a is not None]
+        try:   # angles linear in the symbols: one matrix product
+            slope, offset = sympy.linear_eq_to_matrix(exprs, xs) \
+                if exprs and xs else (sympy.zeros(len(exprs), 0),
+                                      -sympy.Matrix(exprs))
+            self.linear: tuple | None = (
+                torch.tensor(sympy.matrix2numpy(slope, float).T.copy()
+                             ).reshape(arity, len(exprs)),
+                -torch.tensor(sympy.matrix2numpy(offset, float)
+                              ).reshape(len(exprs)))
+        except ValueError:   # sympy's NonlinearError
+            self.linear = None
         self.angle_function = sympy.lambdify(
             xs, exprs, modules=[{'sin': torch.sin, 'cos': torch.cos,
                                  'exp': torch.exp, 'sqrt': torch.sqrt}])
-        missing = sorted({s for c in circuits for s in c.symbols} -
-                         set(index))
-        if missing:
-            raise ConfigError(f"noisy engine: no weight for symbols "
-                              f"{missing[:5]}")
-        self.symbol_index = torch.tensor(
-            [[index[s] for s in c.symbols] for c in circuits],
-            dtype=torch.long).reshape(len(circuits), arity)
 
-    def angles(self, weights: torch.Tensor) -> torch.Tensor:
-        """``[batch, rotations]`` angles in radians."""
-        batch = self.symbol_index.shape[0]
-        values = weights[self.symbol_index.to(weights.device)]
+    def angles(self, values: torch.Tensor) -> torch.Tensor:
+        """``[batch, rotations]`` angles in radians of the symbols'
+        ``values`` ``[batch, symbols]``."""
+        batch = values.shape[0]
+        if self.linear is not None:
+            slope, offset = (t.to(values) for t in self.linear)
+            return (values @ slope + offset) * math.pi
         columns = self.angle_function(*values.unbind(1))
-        columns = [torch.as_tensor(c, dtype=weights.dtype,
-                                   device=weights.device).expand(batch)
+        columns = [torch.as_tensor(c, dtype=values.dtype,
+                                   device=values.device).expand(batch)
                    for c in columns]
         if not columns:
-            return torch.zeros(batch, 0, dtype=weights.dtype)
+            return torch.zeros(batch, 0, dtype=values.dtype)
         return torch.stack(columns, 1) * math.pi
 
     def sequence(self, fold: tuple[str, int] | None
@@ -272,39 +597,53 @@ class _Group:
         return [step for k in range(len(self.ops)) for step in
                 [(k, 1)] + [(k, -1), (k, 1)] * pairs]
 
+    def run(self, values: torch.Tensor, spec: NoiseSpec,
+            fold: tuple[str, int] | None) -> Result:
+        """Circuits of this shape with symbol values ``[batch,
+        symbols]``."""
+        dtype = complex_dtype(values.dtype)
+        angles = self.angles(values)
+        batch = angles.shape[0]
+        sequence = tuple(self.sequence(fold))
+        if sequence not in self.networks:
+            self.networks[sequence] = _Network(
+                self.n, self.ops, sequence, self.postselect, self.outputs,
+                _BATCH_HINT, self.generators, self.noisy)
+        const = _constants(spec, dtype, values.device)
+        joint = self.networks[sequence](angles, const).reshape(batch, -1)
+        success = joint.sum(1)
+        safe = torch.where(success > 0, success, torch.ones_like(success))
+        return Result(joint / safe.unsqueeze(1), success)
+
+
+#: Compiled shapes by :meth:`NoisyCircuit.shape`.
+_SHAPES: dict[tuple, _Shape] = {}
+
+
+class _Group:
+    """Circuits of one shape: the compiled :class:`_Shape` and where each
+    circuit's symbols sit in the weight vector."""
+
+    def __init__(self, circuits: list[NoisyCircuit], index: Mapping[str, int]
+                 ) -> None:
+        key = circuits[0].shape()
+        if key not in _SHAPES:
+            _SHAPES[key] = _Shape(circuits[0])
+        self.shape = _SHAPES[key]
+        self.outputs = circuits[0].outputs
+        missing = sorted({s for c in circuits for s in c.symbols} -
+                         set(index))
+        if missing:
+            raise ConfigError(f"noisy engine: no weight for symbols "
+                              f"{missing[:5]}")
+        self.symbol_index = torch.tensor(
+            [[index[s] for s in c.symbols] for c in circuits],
+            dtype=torch.long).reshape(len(circuits), -1)
+
     def run(self, weights: torch.Tensor, spec: NoiseSpec,
             fold: tuple[str, int] | None) -> Result:
-        n, dtype = self.n, complex_dtype(weights.dtype)
-        angles = self.angles(weights)
-        batch = angles.shape[0]
-        rho = torch.zeros(batch, 2 ** n, 2 ** n, dtype=dtype,
-                          device=weights.device)
-        rho[:, 0, 0] = 1
-        rotation = {}
-        column = 0
-        for k, (name, _) in enumerate(self.ops):
-            if name != 'cx':
-                rotation[k] = column
-                column += 1
-        damping = damping_kraus(spec.amplitude, spec.phase, dtype)
-        damping = [d.to(weights.device).unsqueeze(0) for d in damping]
-        for k, sign in self.sequence(fold):
-            name, qubits = self.ops[k]
-            if name == 'cx':
-                rho = _cx(rho, *qubits, n)
-            else:
-                u = _rotation(name, sign * angles[:, rotation[k]], dtype)
-                rho = _one_qubit(rho, u, qubits[0], n)
-            strength = spec.p2 if name in TWO_QUBIT else \
-                spec.p1 if name in ONE_QUBIT_NOISY else None
-            if strength is None:
-                continue
-            if strength:
-                rho = _depolarize(rho, strength, qubits, n)
-            if len(damping) > 1:
-                for q in qubits:
-                    rho = sum(_one_qubit(rho, d, q, n) for d in damping)
-        return measure(rho, n, self.postselect, self.outputs, spec.readout)
+        return self.shape.run(weights[self.symbol_index.to(weights.device)],
+                              spec, fold)
 
 
 def measure(rho: torch.Tensor, n: int, postselect: Mapping[int, int],
@@ -374,11 +713,12 @@ class NoisyBatch:
         if len(sizes) > 1:
             raise ConfigError("noisy engine: circuits have outputs of "
                               "different sizes")
-        probabilities: list[Any] = [None] * self.size
-        success: list[Any] = [None] * self.size
-        for group, members in self.groups:
-            result = group.run(weights, spec, fold)
-            for row, k in enumerate(members):
-                probabilities[k] = result.probabilities[row]
-                success[k] = result.success[row]
-        return Result(torch.stack(probabilities), torch.stack(success))
+        results = [group.run(weights, spec, fold) for group, _ in
+                   self.groups]
+        if not hasattr(self, '_order'):   # rows of the groups -> inputs
+            found = torch.tensor([k for _, members in self.groups
+                                  for k in members], dtype=torch.long)
+            self._order = torch.argsort(found)
+        order = self._order.to(weights.device)
+        return Result(*(torch.cat(parts)[order]
+                        for parts in zip(*results)))

@@ -26,6 +26,7 @@ import torch
 from qnlp.errors import ConfigError
 from qnlp.noise.channels import NoiseSpec, parse_noise
 from qnlp.noise.density import NoisyBatch, NoisyCircuit
+from qnlp.noise.training import weight_index
 from qnlp.noise.zne import (AMPLIFIERS, EXTRAPOLATORS, NeuralExtrapolator,
                             amplified, as_probabilities, extrapolate)
 
@@ -51,10 +52,9 @@ class CircuitModel:
                               "closed form, not as a circuit")
         circuits = trained.task.inputs(list(items), trained.settings,
                                        trained.config, model)
-        index = {name: model.engine.symbol_slice(name).start
-                 for name in model.engine.symbols}
         self.batch = NoisyBatch([NoisyCircuit.from_lambeq(c)
-                                 for c in circuits], index)
+                                 for c in circuits],
+                                weight_index(model.engine))
         self.weights = model.flat_weights().detach()
         self.n_classes = model.n_classes
 

@@ -92,6 +92,10 @@ class SentenceSettings(CorpusFormatSettings):
                                    'ZX rewrite (zx: same outputs, fewer '
                                    'two-qubit gates; circuit ansatze)',
                            choices=('none', 'zx'))
+    train_noise: str | None = setting(
+        None, 'train, select and evaluate under this noise model in the '
+              'exact noisy engine (as qnlp evaluate --noise: P or '
+              'p2=..,readout=..; circuit ansatze)', metavar='MODEL')
     tagger: str = setting('lexicon', "part-of-speech tagger of the parser "
                                      "(spacy needs qnlp[spacy])",
                           choices=('lexicon', 'spacy'))
@@ -155,6 +159,16 @@ class SentenceSettings(CorpusFormatSettings):
             raise ConfigError(f"--compile zx rewrites circuits; ansatz "
                               f"{self.ansatz} makes tensor networks or "
                               "closed-form products")
+        if self.train_noise is not None:
+            from qnlp.noise import parse_noise
+            try:
+                parse_noise(self.train_noise)
+            except ConfigError as error:
+                raise ConfigError("--train-noise: " + str(error).removeprefix(
+                    '--noise: ')) from None
+            if self.ansatz in ('tensor', 'spider', 'mps', 'diagonal'):
+                raise ConfigError(f"--train-noise needs a circuit ansatz, "
+                                  f"not {self.ansatz}")
         if self.split is not None:
             if len(self.split) != 3 or any(f < 0 for f in self.split) or \
                     abs(sum(self.split) - 1) > 1e-6:
@@ -444,11 +458,17 @@ def _classifier(settings: SentenceSettings, symbols: Sequence[Any],
     parameters from ``vectors`` when they are given)."""
     from qnlp.engine.device import resolve_dtype
     from qnlp.models import DisCoCatClassifier
-    return DisCoCatClassifier(
+    kind, noise = DisCoCatClassifier, {}
+    if settings.train_noise is not None:
+        from qnlp.noise import parse_noise
+        from qnlp.noise.training import NoisyClassifier
+        kind, noise = NoisyClassifier, {
+            'noise': parse_noise(settings.train_noise)}
+    return kind(
         symbols, n_classes, settings.seed, resolve_dtype(settings.dtype),
         device, vectors=vectors,
         correction=settings.word_params == 'embedding+correction',
-        ansatz=settings.ansatz)
+        ansatz=settings.ansatz, **noise)
 
 
 def load_sentence_run(run_dir: str | Path, device: Any = None) -> Any:
