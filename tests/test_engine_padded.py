@@ -101,3 +101,15 @@ def test_follows_the_model_to_single_precision(bundled_sentences):
     assert single.dtype == torch.float32
     torch.testing.assert_close(single.double(), expected, atol=1e-5,
                                rtol=0)
+
+
+def test_too_large_a_layout_runs_merged(bundled_sentences, monkeypatch):
+    monkeypatch.setattr(padded, 'LIMIT', 100)
+    ansatz = make_ansatz('iqp', layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:4]]
+    engine = Engine.from_diagrams(circuits)
+    batch = engine.prepare(circuits)
+    assert batch.padded is None and batch.merged is not None
+    weights = torch.rand(engine.n_weights, dtype=torch.float64)
+    torch.testing.assert_close(engine(weights, batch), engine(
+        weights, engine.prepare(circuits, merge=False)), atol=1e-10, rtol=0)

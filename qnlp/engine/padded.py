@@ -47,6 +47,10 @@ import torch
 from qnlp.engine.merge import Program, build_program
 from qnlp.engine.plan import Plan, read_out
 
+#: Most gather index entries a padded batch may hold (8 bytes each);
+#: a larger one runs merged instead.
+LIMIT = 2 ** 27
+
 #: Most padded entries per entry a bucket's diagrams really use; the
 #: diagrams, sorted by size, are cut into buckets that stay below it.
 WASTE = 4.0
@@ -386,8 +390,11 @@ class PaddedBatch:
                     parts.append(weight_base + source[1])
             leaf_tables.append((program, positions,
                                 np.concatenate(parts, axis=1)))
-        buckets = [_Bucket(members, rounds)
-                   for members in _cut(leaf_tables, rounds)]
+        cut = _cut(leaf_tables, rounds)
+        if sum(len(members) * _entries(members, rounds)
+               for members in cut) > LIMIT:
+            return None
+        buckets = [_Bucket(members, rounds) for members in cut]
         return cls(buckets, count, first, np.concatenate(arrays), gates,
                    n_weights)
 
@@ -496,6 +503,19 @@ class PaddedBatch:
         result = pool[start + len(columns):].real.clone() \
             if pool.is_complex() else pool[start + len(columns):].clone()
         return result.index_add_(0, columns, phase * scales)
+
+
+def _entries(members: list, rounds: int) -> int:
+    """Index entries per diagram of a bucket of ``members`` (as
+    :meth:`_Bucket.padded` counts them), from their statistics."""
+    stats = [_stats(program, rounds) for program, _, _ in members]
+    total = sum(max(s.carried[r] for s in stats) for r in range(rounds))
+    for r in range(rounds):
+        i, k, j = (max(s.shapes[r][d] for s in stats) for d in range(3))
+        total += max(s.matrices[r] for s in stats) * k * (i + j)
+    first = members[0][0]
+    return total + first.final_index.size // first.traced_size * max(
+        program.traced_size for program, _, _ in members)
 
 
 def _cut(tables: list, rounds: int) -> list[list]:
