@@ -25,12 +25,13 @@ the finished batches that were resubmitted are counted
 
 With ``--shapes`` it instead trains in this one process, on the same
 sentences, batch and seed, the engine running each minibatch shape by
-shape, each prepared anew (as before batching across shapes), and
-merged across shapes (``qnlp.engine.merge``), selected from the
-prepared training set as ``qnlp train`` does, epochs interleaved, and
-reports both
-throughputs (plan compilation excluded: every plan is compiled first),
-their ratio and the largest difference of the loss trajectories.
+shape, each prepared anew (as before batching across shapes), merged
+across shapes (``qnlp.engine.merge``) and padded across shapes
+(``qnlp.engine.padded``, the default), the last two selected from the
+prepared training set as ``qnlp train`` does, epochs interleaved; it
+checks their outputs against the per-shape path first and reports the
+throughputs (plan compilation and layouts excluded: built first), their
+ratios and the largest difference of the loss trajectories.
 
 Run:  python benchmarks/bench_scale.py [--train-limit N] [--epochs E]
       python benchmarks/bench_scale.py --shapes --train-limit 2000
@@ -243,14 +244,33 @@ def _shapes(args: argparse.Namespace) -> dict:
     from qnlp.train import nll
     circuits, labels = _sst2_circuits(args)
     labels = torch.tensor(labels)
-    models = {merge: DisCoCatClassifier.from_circuits(circuits, seed=0)
-              for merge in ('per-shape', 'merged')}
-    # One engine (it holds plans, not weights): every plan and its
-    # merged program compiled once, before timing. Merged minibatches
-    # are selected from the prepared training set, as `qnlp train` does.
-    models['merged'].engine = models['per-shape'].engine
-    full = models['merged'].engine.prepare(circuits)
-    assert full.select(range(len(circuits))).merged is not None
+    kinds = {'per-shape': False, 'merged': True, 'padded': None}
+    models = {kind: DisCoCatClassifier.from_circuits(circuits, seed=0)
+              for kind in kinds}
+    # One engine (it holds plans, not weights): every plan, merged
+    # program and padded layout compiled once, before timing. Merged
+    # and padded minibatches are selected from the prepared training
+    # set, as `qnlp train` does (padded: its default).
+    engine = models['per-shape'].engine
+    full = {}
+    for kind in ('merged', 'padded'):
+        models[kind].engine = engine
+        full[kind] = engine.prepare(circuits, merge=kinds[kind])
+    assert full['merged'].select(range(len(circuits))).merged is not None
+    start = time.perf_counter()
+    padded = full['padded'].padded
+    assert padded is not None
+    print(f"padded layout: {len(padded[0].buckets)} buckets, built in "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
+    with torch.no_grad():
+        reference = models['per-shape'](engine.prepare(circuits[:512],
+                                                       merge=False))
+        for kind in ('merged', 'padded'):
+            difference = float((models[kind](full[kind].select(range(
+                min(512, len(circuits))))) - reference).abs().max())
+            print(f"{kind} against per-shape outputs: largest difference "
+                  f"{difference:.1e}", flush=True)
+            assert difference < 1e-10, kind
     optimisers = {k: torch.optim.Adam(m.parameters(), lr=0.05)
                   for k, m in models.items()}
     seconds = {k: 0.0 for k in models}
@@ -264,7 +284,7 @@ def _shapes(args: argparse.Namespace) -> dict:
             total = 0.0
             for first in range(0, len(order), args.batch_size):
                 index = order[first:first + args.batch_size]
-                batch = full.select(index) if key == 'merged' else \
+                batch = full[key].select(index) if key in full else \
                     model.engine.prepare([circuits[i] for i in index],
                                          merge=False)
                 optimisers[key].zero_grad()
@@ -278,17 +298,22 @@ def _shapes(args: argparse.Namespace) -> dict:
                   f" s, mean loss {losses[key][-1]:.12f}", flush=True)
     print(f"load after: {os.getloadavg()}")
     rate = {k: len(circuits) * args.epochs / s for k, s in seconds.items()}
-    gap = max(abs(a - b) for a, b in zip(*losses.values()))
-    weights = float((models['merged'].weights.detach()
-                     - models['per-shape'].weights).abs().max())
-    print(f"{len(circuits)} sentences, batch {args.batch_size}: per-shape "
-          f"{rate['per-shape']:.1f} sentences/s, merged "
-          f"{rate['merged']:.1f} sentences/s, ratio "
-          f"{rate['merged'] / rate['per-shape']:.2f}x; loss trajectories "
-          f"differ by at most {gap:.1e}, weights by {weights:.1e}")
+    gap = max(abs(a - b) for kind in ('merged', 'padded')
+              for a, b in zip(losses[kind], losses['per-shape']))
+    weights = max(float((models[kind].weights.detach()
+                         - models['per-shape'].weights).abs().max())
+                  for kind in ('merged', 'padded'))
+    print(f"{len(circuits)} sentences, batch {args.batch_size}: " + ', '.join(
+        f"{k} {r:.1f} sentences/s" for k, r in rate.items())
+        + f"; padded / per-shape {rate['padded'] / rate['per-shape']:.2f}x,"
+        f" padded / merged {rate['padded'] / rate['merged']:.2f}x; loss "
+        f"trajectories differ by at most {gap:.1e}, weights by "
+        f"{weights:.1e}")
     return {'train_sentences': len(circuits), 'epochs': args.epochs,
             'batch_size': args.batch_size, 'sentences_per_second': rate,
-            'ratio': rate['merged'] / rate['per-shape'],
+            'ratio': rate['padded'] / rate['per-shape'],
+            'ratio_merged': rate['merged'] / rate['per-shape'],
+            'ratio_padded_over_merged': rate['padded'] / rate['merged'],
             'losses': losses, 'max_loss_difference': gap,
             'max_weight_difference': weights,
             'load_average_after': os.getloadavg()}

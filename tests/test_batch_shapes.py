@@ -95,7 +95,8 @@ def test_batches_prepared_earlier_survive_new_constants():
        st.lists(st.integers(0, 5), min_size=1, max_size=8), st.booleans())
 def test_select_equals_preparing_the_subset(circuits, picks, merge):
     # Minibatches taken from a prepared batch (as the trainer does) are
-    # grouped, laid out and evaluated exactly as if prepared anew.
+    # grouped as if prepared anew, and evaluate to the same values (to
+    # rounding: a padded minibatch keeps the layout of its batch).
     circuits = [c for c in circuits if len(c.cod) == len(circuits[0].cod)
                 and c.is_mixed == circuits[0].is_mixed]
     index = [p % len(circuits) for p in picks]
@@ -107,4 +108,4 @@ def test_select_equals_preparing_the_subset(circuits, picks, merge):
         == [(p, pos.tolist(), ix.tolist()) for p, pos, ix in fresh.groups]
     assert (picked.merged is None) == (fresh.merged is None)
     torch.testing.assert_close(engine(weights, picked),
-                               engine(weights, fresh), atol=0, rtol=0)
+                               engine(weights, fresh), atol=1e-12, rtol=0)

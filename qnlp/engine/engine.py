@@ -31,6 +31,7 @@ import torch
 
 from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.engine.merge import MergedBatch, Merger
+from qnlp.engine.padded import PaddedBatch
 from qnlp.engine.network import Slot, as_lambeq, build_network, shape_key
 from qnlp.engine.plan import Plan, compile_plan
 from qnlp.errors import CompileError, UnknownSymbolError
@@ -57,23 +58,52 @@ class PreparedBatch:
     >>> engine = Engine.from_diagrams(circuits)
     >>> weights = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
     >>> part = engine.prepare(circuits).select([2, 1])
-    >>> bool(torch.equal(engine(weights, part),
+    >>> bool(torch.allclose(engine(weights, part),
     ...                  engine(weights, [circuits[2], circuits[1]])))
     True
     """
 
-    def __init__(self, groups: list[tuple[Plan, torch.Tensor, torch.Tensor]],
-                 size: int, engine: "Engine", merge: bool | None) -> None:
-        self.groups = groups
+    def __init__(self, groups: list[tuple[Plan, torch.Tensor, torch.Tensor]]
+                 | None, size: int, engine: "Engine", merge: bool | None,
+                 source: tuple["PreparedBatch", torch.Tensor] | None = None
+                 ) -> None:
+        self._groups = groups
         self.size = size
-        visit = torch.cat([positions.cpu() for _, positions, _ in groups]
-                          ) if groups else torch.zeros(0, dtype=torch.long)
-        #: Inverse permutation of the groups' order back to input order.
-        self.order = torch.empty_like(visit)
-        self.order[visit] = torch.arange(len(visit))
-        self.order = self.order.to(groups[0][1].device if groups else 'cpu')
         self._engine, self._merge = engine, merge
         self._merged: MergedBatch | None | bool = False   # False: not yet
+        self._padded: PaddedBatch | None | bool = False   # False: not yet
+        #: For a minibatch of a prepared batch: that batch and the
+        #: positions taken from it (its groups are then built on demand).
+        self._source = source
+
+    @property
+    def groups(self) -> list[tuple[Plan, torch.Tensor, torch.Tensor]]:
+        """``(plan, positions, weight index rows)`` per circuit shape."""
+        if self._groups is None:
+            parent, index = self._source
+            self._groups = parent._select_groups(index.cpu().numpy())
+        return self._groups
+
+    @property
+    def order(self) -> torch.Tensor:
+        """Inverse permutation of the groups' order back to input order."""
+        if not hasattr(self, '_order'):
+            groups = self.groups
+            visit = torch.cat([positions.cpu() for _, positions, _ in groups]
+                              ) if groups else torch.zeros(0,
+                                                           dtype=torch.long)
+            order = torch.empty_like(visit)
+            order[visit] = torch.arange(len(visit))
+            self._order = order.to(self.device)
+        return self._order
+
+    @property
+    def device(self) -> torch.device:
+        """Where the batch's index tensors live."""
+        if self._source is not None:
+            return self._source[1].device
+        return self._groups[0][1].device if self._groups else \
+            torch.device('cpu')
 
     def __len__(self) -> int:
         return self.size
@@ -87,13 +117,44 @@ class PreparedBatch:
             self._merged = None if self._merge is False else \
                 self._engine._merge(self.groups, bool(self._merge))
             if self._merged is not None:
-                self._merged = self._merged.to(self.order.device)
+                self._merged = self._merged.to(self.device)
         return self._merged
+
+    @property
+    def padded(self) -> tuple[PaddedBatch, torch.Tensor | None] | None:
+        """The padded layout (:mod:`qnlp.engine.padded`) these diagrams
+        run in, and their positions in it (``None``: all of it, in
+        order); ``None`` when they run shape by shape or merged. A
+        minibatch uses the layout of the batch it was selected from,
+        built once."""
+        if self._source is not None:
+            parent, index = self._source
+            found = parent.padded
+            return None if found is None else (found[0], index)
+        if self._padded is False:
+            self._padded = None if self._merge is not None else \
+                PaddedBatch.of(self.groups, self.size,
+                               self._engine.n_weights)
+            if self._padded is not None:
+                self._padded.to(self.device)
+        return None if self._padded is None else (self._padded, None)
 
     def select(self, index: Sequence[int]) -> "PreparedBatch":
         """The diagrams at positions ``index`` of this batch, as
         :meth:`Engine.prepare` would group them (same order of groups
         and rows), without compiling or looking them up again."""
+        if self._source is not None:   # a minibatch of a minibatch
+            parent, mine = self._source
+            index = mine[torch.as_tensor(list(index), dtype=torch.long,
+                                         device=mine.device)]
+            return PreparedBatch(None, len(index), self._engine,
+                                 self._merge, (parent, index))
+        index = torch.as_tensor(list(index), dtype=torch.long,
+                                device=self.device)
+        return PreparedBatch(None, len(index), self._engine, self._merge,
+                             (self, index))
+
+    def _select_groups(self, index: np.ndarray) -> list:
         if not hasattr(self, '_place'):  # position -> (group, row)
             self._place = np.zeros((2, self.size), dtype=np.int64)
             for g, (_, positions, _) in enumerate(self.groups):
@@ -107,14 +168,18 @@ class PreparedBatch:
             groups.append((plan, torch.from_numpy(mine).to(indices.device),
                            indices[torch.from_numpy(row[mine]).to(
                                indices.device)]))
-        return PreparedBatch(groups, len(group), self._engine, self._merge)
+        return groups
 
     def to(self, device: torch.device | str) -> "PreparedBatch":
         """This batch with its index tensors on ``device`` (itself if they
         are there already)."""
         device = torch.device(device)
-        if self.order.device == device:
+        if self.device == device:
             return self
+        if self._source is not None:
+            parent, index = self._source
+            return PreparedBatch(None, self.size, self._engine, self._merge,
+                                 (parent.to(device), index.to(device)))
         moved = PreparedBatch([(plan, positions.to(device), indices.to(device))
                                for plan, positions, indices in self.groups],
                               self.size, self._engine, self._merge)
@@ -251,10 +316,12 @@ class Engine:
                 merge: bool | None = None) -> PreparedBatch:
         """Compile ``diagrams`` and group them by shape for evaluation.
 
-        ``merge``: also lay them out to run across shapes
-        (:mod:`qnlp.engine.merge`): ``True`` whenever their outputs are
-        of one kind, ``False`` never, ``None`` when that is expected to
-        be faster (see :meth:`_merge`).
+        ``merge``: how diagrams of several shapes run: ``None`` (the
+        default) padded to one layout (:mod:`qnlp.engine.padded`) where
+        their outputs are of one kind, else merged when that is expected
+        to be faster; ``True`` merged round by round
+        (:mod:`qnlp.engine.merge`) whenever their outputs are of one
+        kind; ``False`` shape by shape.
         """
         by_plan: dict[int, tuple[Plan, list[int], list[np.ndarray]]] = {}
         for position, diagram in enumerate(diagrams):
@@ -312,6 +379,10 @@ class Engine:
                                f"{tuple(weights.shape)}")
         # A batch prepared before the model moved follows the weights.
         batch = batch.to(weights.device)
+        padded = batch.padded if inputs is None and not \
+            self.input_symbols else None
+        if padded is not None:
+            return padded[0](weights, padded[1])
         merged = batch.merged
         if merged is not None and inputs is None and (
                 merged.merger is self._mergers.get(merged.reference.dtype)):

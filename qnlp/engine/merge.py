@@ -49,6 +49,7 @@ True
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -115,7 +116,14 @@ class Program:
 
 def build_program(plan: Plan) -> Program | None:
     """The rounds of ``plan``'s network, or ``None`` if it has no
-    operands or an output wire no operand touches."""
+    operands or an output wire no operand touches (built once a plan:
+    the merger and padded batches share it)."""
+    if not hasattr(plan, '_program'):
+        plan._program = _build_program(plan)
+    return plan._program
+
+
+def _build_program(plan: Plan) -> Program | None:
     network, operands = plan.network, plan.operands
     dims = network.dims
     final_order = list(network.outputs) + list(network.traced)
@@ -133,15 +141,21 @@ def build_program(plan: Plan) -> Program | None:
         return None
     sizes = [_size(term, dims) for term in labels]
     ready = {k: 0 for k in range(len(labels))}  # tensor -> round it exists
+    holding = Counter(w for term in labels for w in set(term))
     steps: list[_Step] = []
     round_ = 0
     while len(ready) > 1:
         pairs = _round_pairs(sorted(ready), labels, dims)
         for a, b in pairs:
-            others = [w for t in ready if t not in (a, b) for w in labels[t]]
+            # wires of a or b that another ready tensor (or the output) has
+            sa, sb = set(labels[a]), set(labels[b])
+            needed = {w for w in sa | sb
+                      if holding[w] > (w in sa) + (w in sb)}
             steps.append(_contraction(a, b, labels, dims, round_,
-                                      set(others) | set(final_order)))
+                                      needed | set(final_order)))
             sizes.append(_size(labels[-1], dims))
+            holding.subtract(sa | sb)
+            holding.update(set(labels[-1]))
             del ready[a], ready[b]
             ready[len(labels) - 1] = round_ + 1
         round_ += 1
@@ -172,11 +186,11 @@ def _round_pairs(alive: list[int], labels: list[list[int]],
                 if (a, b) in seen:
                     continue
                 seen.add((a, b))
-                others = {w for t in alive if t not in (a, b)
-                          for w in labels[t]}
+                sa, sb = set(labels[a]), set(labels[b])
+                # kept: wires another alive tensor has, or one of a, b only
                 kept = [w for w in dict.fromkeys(labels[a] + labels[b])
-                        if w in others or w not in set(labels[a]) & set(
-                            labels[b])]
+                        if len(holders[w]) > (w in sa) + (w in sb)
+                        or w not in sa & sb]
                 size = _size(kept, dims)
                 larger = max(_size(labels[a], dims), _size(labels[b], dims))
                 candidates.append((size / larger, size, a, b))

@@ -392,8 +392,8 @@ def read_out(flat: torch.Tensor, output_shape: tuple[int, ...],
         rho = torch.einsum('bot,bpt->bop', flat, flat.conj()).abs()
         result = rho.reshape(batch, *output_shape, *output_shape)
     else:
-        probs = flat.real.square() + flat.imag.square()
-        result = probs.sum(-1).reshape(batch, *output_shape)
+        result = torch.view_as_real(flat).square().sum((-2, -1)).reshape(
+            batch, *output_shape)
     dims = tuple(range(1, result.dim()))
     if not dims:
         return result.abs()

@@ -1,0 +1,536 @@
+"""Diagrams of many shapes as one regular, padded batch.
+
+:mod:`qnlp.engine.merge` contracts a batch of many shapes in rounds,
+one batched ``matmul`` per round *and matrix shape*, and lays the batch
+out anew (in numpy) for every minibatch. Here each diagram's rounds
+(the same :class:`~qnlp.engine.merge.Program`) are padded to one shape
+per round: ``M`` matrices of ``I x K`` times ``K x J`` for every diagram,
+the padding read from a zero. A round is then one gather, one ``bmm``
+and one concatenation for the whole batch, whatever its shapes, and the
+gather indices of every round are one row per diagram, computed once for
+a prepared set: a minibatch selects its rows (one ``index_select`` per
+round), with no layout work per step. Diagrams are sorted by size into
+buckets that are padded separately, so that a few large diagrams do not
+pad all the others (:data:`WASTE`).
+
+Buffer of round 0 (shared): a zero, every distinct constant tensor, every
+distinct gate (a gate is its kind and the weight it reads: built once
+per step however many diagrams use it), then the weights themselves.
+Buffer of round ``r > 0`` (one row per diagram): a zero, the tensors
+carried over (still to be read later), then the products of round
+``r - 1``.
+
+>>> import torch
+>>> from lambeq.backend.quantum import Ket, Rx, Ry, CX, Bra
+>>> from lambeq.backend.symbol import Symbol
+>>> from qnlp.engine import Engine
+>>> a, b = Symbol('a'), Symbol('b')
+>>> circuits = [Ket(0) >> Rx(a), Ket(0, 0) >> Rx(a) @ Ry(b) >> CX >> Bra(0) @ Rx(b)]
+>>> engine = Engine.from_diagrams(circuits)
+>>> batch = engine.prepare(circuits)
+>>> padded = PaddedBatch.of(batch.groups, len(batch), engine.n_weights)
+>>> weights = torch.tensor([0.3, 0.8], dtype=torch.float64)
+>>> bool(torch.allclose(padded(weights), engine(weights, engine.prepare(circuits, merge=False))))
+True
+>>> rows = torch.tensor([1])
+>>> bool(torch.allclose(padded(weights, rows), padded(weights)[1:]))
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from qnlp.engine.merge import Program, build_program
+from qnlp.engine.plan import Plan, read_out
+
+#: Most gather index entries a padded batch may hold (8 bytes each);
+#: a larger one runs merged instead.
+LIMIT = 2 ** 27
+
+#: Most padded entries per entry a bucket's diagrams really use; the
+#: diagrams, sorted by size, are cut into buckets that stay below it.
+WASTE = 4.0
+
+
+@dataclass
+class _Stats:
+    """What one program needs per round: matrices, their largest
+    sizes, carried entries."""
+    matrices: list[int]
+    shapes: list[tuple[int, int, int]]
+    carried: list[int]
+    used: int        # entries of every gather, unpadded
+
+
+def _rounds(program: Program) -> list[list[tuple[int, object]]]:
+    base = len(program.leaves)
+    rounds: list[list] = [[] for _ in range(program.rounds)]
+    for number, step in enumerate(program.steps):
+        rounds[step.round].append((base + number, step))
+    return rounds
+
+
+def _lifetimes(program: Program) -> tuple[np.ndarray, np.ndarray]:
+    """Per tensor: the round whose buffer first holds it (leaves 0) and
+    the round that reads it (the final tensor: never)."""
+    count, leaves = len(program.sizes), len(program.leaves)
+    appears = np.zeros(count, dtype=np.int64)
+    consumed = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    for number, step in enumerate(program.steps):
+        appears[leaves + number] = step.round + 1
+        consumed[[step.first, step.second]] = step.round
+    return appears, consumed
+
+
+def _stats(program: Program, rounds: int) -> _Stats:
+    appears, consumed = _lifetimes(program)
+    sizes = np.asarray(program.sizes)
+    steps = _rounds(program)
+    matrices, shapes, carried, used = [], [], [], 0
+    for r in range(rounds):
+        mine = [step for _, step in steps[r]] if r < len(steps) else []
+        matrices.append(sum(s.rows for s in mine))
+        shapes.append(tuple(max((s.shape[d] for s in mine), default=1)
+                            for d in range(3)))
+        alive = (appears <= r) & (consumed > r)
+        carried.append(1 + int(sizes[alive].sum()))
+        used += carried[-1] + sum(s.rows * (s.shape[0] + s.shape[2])
+                                  * s.shape[1] for s in mine)
+    return _Stats(matrices, shapes, carried, used)
+
+
+class _Bucket:
+    """Diagrams padded to one layout: per round the gather index rows
+    ``[n, entries]`` and the padded sizes."""
+
+    def __init__(self, members: list[tuple[Program, np.ndarray, np.ndarray]],
+                 rounds: int) -> None:
+        # members: (program, positions in the batch, leaf-entry table
+        # [n, leaf entries] of addresses in buffer 0)
+        stats = [_stats(p, rounds) for p, _, _ in members]
+        self.matrices = [max(s.matrices[r] for s in stats)
+                         for r in range(rounds)]
+        self.shapes = [tuple(max(s.shapes[r][d] for s in stats)
+                             for d in range(3)) for r in range(rounds)]
+        self.carried = [max(s.carried[r] for s in stats)
+                        for r in range(rounds)]
+        first = members[0][0]
+        self.out = first.final_index.size // first.traced_size
+        self.width = max(p.traced_size for p, _, _ in members)
+        positions = np.concatenate([at for _, at, _ in members])
+        order = np.argsort(positions, kind='stable')  # rows by position
+        self.positions = torch.from_numpy(positions[order])
+        parts = [self._rows(p, table) for p, _, table in members]
+        self.index = [torch.from_numpy(np.ascontiguousarray(np.concatenate(
+            [rows[r] for rows in parts])[order])) for r in range(rounds + 1)]
+        #: The rounds' index rows side by side (a minibatch selects its
+        #: rows once), and their widths.
+        self.widths = [ix.shape[1] for ix in self.index]
+        self.index = torch.cat(self.index, dim=1)
+        self.lengths = [[m * i * k, m * k * j, c] for m, (i, k, j), c in
+                        zip(self.matrices, self.shapes, self.carried)]
+
+    def padded(self) -> int:
+        """Entries gathered per diagram, padding included."""
+        return sum(map(sum, self.lengths)) + self.out * self.width
+
+    def _rows(self, program: Program, table: np.ndarray) -> list[np.ndarray]:
+        """Gather index rows of ``program``'s diagrams, round by round;
+        ``table`` [n, leaf entries] holds their leaves' addresses."""
+        appears, consumed = _lifetimes(program)
+        sizes = program.sizes
+        leaves = len(program.leaves)
+        # where[t]: positions of tensor t's entries in the current buffer
+        # (round 0: columns of ``table`` + 1; 0 reads the zero).
+        where: dict[int, np.ndarray] = {}
+        column = 1
+        for leaf in range(leaves):
+            where[leaf] = column + np.arange(sizes[leaf])
+            column += sizes[leaf]
+        steps = _rounds(program)
+        rows = []
+        for r, (m, (I, K, J), c) in enumerate(zip(
+                self.matrices, self.shapes, self.carried)):
+            left = np.zeros((m, I, K), dtype=np.int64)
+            right = np.zeros((m, K, J), dtype=np.int64)
+            made, slot = [], 0
+            for number, step in (steps[r] if r < len(steps) else []):
+                h, (i, k, j) = step.rows, step.shape
+                left[slot:slot + h, :i, :k] = where[step.first][
+                    step.first_index].reshape(h, i, k)
+                right[slot:slot + h, :k, :j] = where[step.second][
+                    step.second_index].reshape(h, k, j)
+                made.append((number, slot, h, i, j))
+                slot += h
+            alive = np.flatnonzero((appears <= r) & (consumed > r))
+            carried = np.zeros(c, dtype=np.int64)
+            at = 1
+            for t in alive:
+                carried[at:at + sizes[t]] = where[t]
+                where[t] = at + np.arange(sizes[t])
+                at += sizes[t]
+            for number, slot, h, i, j in made:
+                where[number] = c + (
+                    (slot + np.arange(h))[:, None, None] * I * J
+                    + np.arange(i)[None, :, None] * J
+                    + np.arange(j)[None, None, :]).reshape(-1)
+            rows.append(np.concatenate([left.reshape(-1), right.reshape(-1),
+                                        carried]))
+        final = np.zeros((self.out, self.width), dtype=np.int64)
+        final[:, :program.traced_size] = where[program.final][
+            program.final_index].reshape(self.out, -1)
+        rows.append(final.reshape(-1))
+        n = table.shape[0]
+        padded_table = np.concatenate([np.zeros((n, 1), dtype=np.int64),
+                                       table], axis=1)
+        first = padded_table[:, rows[0]]
+        return [first] + [np.broadcast_to(row, (n, row.size))
+                          for row in rows[1:]]
+
+    def rows(self, rows: torch.Tensor | None) -> list[torch.Tensor]:
+        """Each round's gather index of the diagrams at ``rows`` of the
+        bucket (all by default)."""
+        return (self.index if rows is None else
+                self.index.index_select(0, rows)).split(self.widths, dim=1)
+
+    def forward(self, pool: torch.Tensor, index: Sequence[torch.Tensor]
+                ) -> tuple[torch.Tensor, list]:
+        """The rounds without autograd: amplitudes and every round's
+        factors (what the gradient needs)."""
+        n = index[0].shape[0]
+        out = pool.index_select(0, index[0].reshape(-1)).view(n, -1)
+        factors = []
+        for r, (m, (i, k, j)) in enumerate(zip(self.matrices, self.shapes)):
+            left, right, carried = out.split(self.lengths[r], dim=1)
+            left, right = left.reshape(n * m, i, k), right.reshape(n * m, k, j)
+            product = torch.bmm(left, right)
+            out = torch.cat([carried, product.view(n, -1)], dim=1).gather(
+                1, index[r + 1])
+            factors.append((left, right))
+        return out.view(n, self.out, self.width), factors
+
+    def backward(self, grad: torch.Tensor, index: Sequence[torch.Tensor],
+                 factors: list, pool: torch.Tensor) -> None:
+        """Add to ``pool`` the gradient of buffer 0 from ``grad``, that of
+        the amplitudes, both conjugated (``G = conj(torch's gradient)``:
+        then a product ``A @ B`` passes ``G @ B^T`` and ``A^T @ G``, with
+        no conjugation per round); each round backwards, a gather's
+        gradient is a scatter-add."""
+        n = grad.shape[0]
+        grad = grad.reshape(n, -1)
+        for r in reversed(range(len(factors))):
+            left, right = factors[r]
+            m, (i, k, j) = self.matrices[r], self.shapes[r]
+            carried = self.lengths[r][2]
+            whole = grad.new_zeros(n, carried + m * i * j).scatter_add_(
+                1, index[r + 1], grad)
+            kept, product = whole.split([carried, m * i * j], dim=1)
+            product = product.reshape(n * m, i, j)
+            grad = torch.cat([torch.bmm(product, right.mT).view(n, -1),
+                              torch.bmm(left.mT, product).view(n, -1),
+                              kept], dim=1)
+        pool.index_add_(0, index[0].reshape(-1), grad.reshape(-1))
+
+
+class _Evaluate(torch.autograd.Function):
+    """:meth:`PaddedBatch.__call__`'s contraction as one autograd node,
+    from the weights to the amplitudes (or, for pure circuits, the
+    unnormalised probabilities): the forward runs without recording, the
+    backward is :meth:`PaddedBatch.backward` (a few kernels a round,
+    instead of a node per operation)."""
+
+    @staticmethod
+    def forward(ctx, weights: torch.Tensor, batch: "PaddedBatch",
+                positions: torch.Tensor | None) -> torch.Tensor:
+        result, saved = batch.forward(weights, positions)
+        if ctx.needs_input_grad[0]:
+            ctx.batch, ctx.saved = batch, saved
+        return result
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple:
+        return ctx.batch.backward(grad, ctx.saved), None, None
+
+
+class PaddedBatch:
+    """A prepared batch as padded buckets (see the module docstring);
+    call it with the flat weights (and optionally the positions of a
+    minibatch) for the read-out of every diagram, in batch order."""
+
+    def __init__(self, buckets: list[_Bucket], size: int, reference: Plan,
+                 constants: np.ndarray, gates: tuple,
+                 n_weights: int) -> None:
+        self.buckets = buckets
+        self.size = size
+        self.reference = reference
+        self.dtype = reference.dtype
+        self._constants = constants
+        #: Every entry of every distinct gate: the weight it reads, its
+        #: scale and its coefficients (3, entries): C0 + cos C1 + sin C2.
+        self._gates = gates
+        self.n_weights = n_weights
+        self.device = torch.device('cpu')
+        #: Per batch position: its bucket and row there.
+        self.place = torch.zeros((2, size), dtype=torch.long)
+        for b, bucket in enumerate(buckets):
+            self.place[0, bucket.positions] = b
+            self.place[1, bucket.positions] = torch.arange(
+                len(bucket.positions))
+        self._materialise()
+
+    def _materialise(self) -> None:
+        real = self.dtype.to_real()
+        constants = self._constants if self.dtype.is_complex else \
+            self._constants.real
+        self.table = torch.as_tensor(constants, dtype=self.dtype,
+                                     device=self.device)
+        columns, scales, coefficients = self._gates
+        self.gates = (torch.as_tensor(columns, device=self.device),
+                      torch.as_tensor(scales, dtype=real, device=self.device),
+                      torch.as_tensor(coefficients, dtype=self.dtype,
+                                      device=self.device))
+
+    @classmethod
+    def of(cls, groups: Sequence[tuple[Plan, torch.Tensor, torch.Tensor]],
+           count: int, n_weights: int) -> "PaddedBatch | None":
+        """The batch of :meth:`Engine.prepare`'s ``groups`` (plans, batch
+        positions, weight index rows) padded, or ``None`` when the plans'
+        outputs differ in kind or one has no program."""
+        plans = [plan for plan, _, _ in groups]
+        if not plans:
+            return None
+        first = plans[0]
+        if any((p.dtype, p.quantum, p.mixed, p.output_shape)
+               != (first.dtype, first.quantum, first.mixed,
+                   first.output_shape) for p in plans):
+            return None
+        programs = [build_program(plan) for plan in plans]
+        if any(p is None for p in programs):
+            return None
+        rounds = max(p.rounds for p in programs)
+        if rounds == 0:
+            return None
+        constants: dict[bytes, int] = {}
+        arrays: list[np.ndarray] = [np.zeros(1, dtype=complex)]
+        table_size = 1
+        kinds: dict[tuple, int] = {}
+        kind_arrays: list[tuple[float, np.ndarray]] = []
+        # Leaf entries of every plan, with gates as (kind, weight index).
+        tables = []
+        for plan, program, (_, positions, rows) in zip(plans, programs,
+                                                      groups):
+            rows = rows.cpu().numpy()
+            columns: list[np.ndarray] = []   # per leaf: [n, size] sources
+            gate_of = {}
+            for leaves, cols, scales, coeff in plan.gate_arrays:
+                size = coeff[0, 0].size
+                for g, leaf in enumerate(leaves):
+                    c = np.ascontiguousarray(coeff[:, g], dtype=complex
+                                             ).reshape(3, size)
+                    key = (float(scales[g]), c.tobytes())
+                    if key not in kinds:
+                        kinds[key] = len(kind_arrays)
+                        kind_arrays.append((float(scales[g]), c))
+                    gate_of[leaf] = (kinds[key], cols[g])
+            for leaf, source in enumerate(program.leaves):
+                if source[0] == 'constant':
+                    flat = np.ascontiguousarray(source[1], dtype=complex
+                                                ).reshape(-1)
+                    key = flat.tobytes()
+                    if key not in constants:
+                        constants[key] = table_size
+                        arrays.append(flat)
+                        table_size += flat.size
+                    columns.append(('constant', constants[key], flat.size))
+                elif source[0] == 'gate':
+                    kind, column = gate_of[leaf]
+                    columns.append(('gate', kind, rows[:, column]))
+                else:
+                    columns.append(('weight', rows[:, source[1]:source[2]]))
+            tables.append((program, positions.cpu().numpy(), columns))
+        # Distinct gates (kind, weight), grouped by size, after the
+        # constants; then the weights.
+        keys = np.concatenate([np.zeros(0, dtype=np.int64)] + [
+            source[1] * n_weights + source[2] for _, _, columns in tables
+            for source in columns if source[0] == 'gate'])
+        distinct = np.unique(keys)
+        offset = table_size
+        gate_sizes = np.array([kind_arrays[k][1].shape[1]
+                               for k in distinct // n_weights],
+                              dtype=np.int64)
+        address = offset + np.cumsum(gate_sizes) - gate_sizes
+        offset += int(gate_sizes.sum())
+        kinds_of = distinct // n_weights
+        gates = (np.repeat(distinct % n_weights, gate_sizes),
+                 np.repeat([kind_arrays[k][0] for k in kinds_of],
+                           gate_sizes),
+                 np.concatenate([np.zeros((3, 0), dtype=complex)]
+                                + [kind_arrays[k][1] for k in kinds_of],
+                                axis=1))
+        weight_base = offset
+        leaf_tables = []
+        for program, positions, columns in tables:
+            n = len(positions)
+            parts = []
+            for source in columns:
+                if source[0] == 'constant':
+                    parts.append(np.broadcast_to(
+                        source[1] + np.arange(source[2]), (n, source[2])))
+                elif source[0] == 'gate':
+                    u = np.searchsorted(distinct,
+                                        source[1] * n_weights + source[2])
+                    size = kind_arrays[source[1]][1].shape[1]
+                    parts.append(address[u][:, None] + np.arange(size))
+                else:
+                    parts.append(weight_base + source[1])
+            leaf_tables.append((program, positions,
+                                np.concatenate(parts, axis=1)))
+        cut = _cut(leaf_tables, rounds)
+        if sum(len(members) * _entries(members, rounds)
+               for members in cut) > LIMIT:
+            return None
+        buckets = [_Bucket(members, rounds) for members in cut]
+        return cls(buckets, count, first, np.concatenate(arrays), gates,
+                   n_weights)
+
+    def to(self, device: torch.device | str) -> "PaddedBatch":
+        """Move the index tensors and tables to ``device``; in place."""
+        device = torch.device(device)
+        if device != self.device:
+            self.device = device
+            for bucket in self.buckets:
+                bucket.index = bucket.index.to(device)
+                bucket.positions = bucket.positions.to(device)
+            self.place = self.place.to(device)
+            self._materialise()
+        return self
+
+    @property
+    def pure(self) -> bool:
+        """Whether the read-out is of probabilities of pure states."""
+        return self.reference.quantum and not self.reference.mixed
+
+    def __call__(self, weights: torch.Tensor,
+                 positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Read-out of the diagrams at ``positions`` of the batch (all by
+        default), in that order."""
+        if self.dtype != self.reference.dtype:   # the model changed type
+            self.dtype = self.reference.dtype
+            self._materialise()
+        result = _Evaluate.apply(weights, self, positions)
+        plan = self.reference
+        if not plan.quantum:
+            return result[..., 0].reshape(-1, *plan.output_shape)
+        if plan.mixed:
+            return read_out(result, plan.output_shape, plan.mixed)
+        total = result.sum(dim=1, keepdim=True)
+        probabilities = result / torch.where(total > 0, total,
+                                             torch.ones_like(total))
+        return probabilities.reshape(-1, *plan.output_shape)
+
+    def forward(self, weights: torch.Tensor,
+                positions: torch.Tensor | None) -> tuple[torch.Tensor, tuple]:
+        """Amplitudes ``[B, out, width]`` (pure circuits: probabilities
+        ``[B, out]``, unnormalised) without autograd, and what
+        :meth:`backward` needs."""
+        columns, scales, coefficients = self.gates
+        phases = weights[columns] * scales
+        cos, sin = torch.cos(phases), torch.sin(phases)
+        pool = torch.cat([self.table, coefficients[0] + coefficients[1] * cos
+                          + coefficients[2] * sin, weights.to(self.dtype)])
+        if positions is None and len(self.buckets) == 1:
+            parts = [(self.buckets[0], None)]
+        else:
+            if positions is None:
+                positions = torch.arange(self.size, device=self.device)
+            bucket_of, row_of = self.place[:, positions]
+            parts = []
+            for b, bucket in enumerate(self.buckets):
+                mine = torch.nonzero(bucket_of == b).view(-1)
+                if len(mine):
+                    parts.append((bucket, mine))
+        width = max(bucket.width for bucket, _ in parts)
+        results, saved = [], []
+        for bucket, mine in parts:
+            rows = positions if len(self.buckets) == 1 else row_of[mine]
+            index = bucket.rows(rows)
+            amplitudes, factors = bucket.forward(pool, index)
+            if bucket.width < width:
+                amplitudes = torch.nn.functional.pad(
+                    amplitudes, (0, width - bucket.width))
+            results.append(amplitudes)
+            saved.append((bucket, index, factors))
+        amplitudes = torch.cat(results) if len(results) > 1 else results[0]
+        order = None
+        if len(parts) > 1:   # back to the order of ``positions``
+            order = torch.cat([mine for _, mine in parts])
+            where = torch.empty_like(order)
+            where[order] = torch.arange(len(order), device=order.device)
+            amplitudes = amplitudes[where]
+        result = torch.view_as_real(amplitudes).square().sum((-2, -1)) \
+            if self.pure and amplitudes.is_complex() else amplitudes
+        return result, (weights.shape[0], phases, cos, sin, pool.shape[0],
+                        amplitudes, order, saved)
+
+    def backward(self, grad: torch.Tensor, saved: tuple) -> torch.Tensor:
+        """The weights' gradient from ``grad``, that of :meth:`forward`'s
+        result, in torch's convention (see :meth:`_Bucket.backward`)."""
+        n_weights, phases, cos, sin, pool_size, amplitudes, order, \
+            buckets = saved
+        if self.pure and amplitudes.is_complex():   # d|a|^2: 2 a
+            grad = 2 * grad.unsqueeze(-1) * amplitudes.conj()
+        else:
+            grad = grad.conj().resolve_conj() if grad.is_complex() else grad
+        if order is not None:
+            grad = grad[order]
+        pool = grad.new_zeros(pool_size)
+        first = 0
+        for bucket, index, factors in buckets:
+            n = index[0].shape[0]
+            bucket.backward(grad[first:first + n, :, :bucket.width],
+                            index, factors, pool)
+            first += n
+        columns, scales, coefficients = self.gates
+        start = self.table.shape[0]
+        gates = pool[start:start + len(columns)]
+        slope = coefficients[2] * cos - coefficients[1] * sin
+        phase = (gates * slope).real if gates.is_complex() else gates * slope
+        result = pool[start + len(columns):].real.clone() \
+            if pool.is_complex() else pool[start + len(columns):].clone()
+        return result.index_add_(0, columns, phase * scales)
+
+
+def _entries(members: list, rounds: int) -> int:
+    """Index entries per diagram of a bucket of ``members`` (as
+    :meth:`_Bucket.padded` counts them), from their statistics."""
+    stats = [_stats(program, rounds) for program, _, _ in members]
+    total = sum(max(s.carried[r] for s in stats) for r in range(rounds))
+    for r in range(rounds):
+        i, k, j = (max(s.shapes[r][d] for s in stats) for d in range(3))
+        total += max(s.matrices[r] for s in stats) * k * (i + j)
+    first = members[0][0]
+    return total + first.final_index.size // first.traced_size * max(
+        program.traced_size for program, _, _ in members)
+
+
+def _cut(tables: list, rounds: int) -> list[list]:
+    """Diagrams (plan by plan) sorted by the entries they use, cut into
+    buckets whose padded size stays below :data:`WASTE` times what their
+    largest diagram uses."""
+    order = sorted(tables, key=lambda t: _stats(t[0], rounds).used)
+    buckets: list[list] = [[]]
+    smallest = None
+    for member in order:
+        used = _stats(member[0], rounds).used
+        if smallest is not None and used > WASTE * smallest:
+            buckets.append([])
+            smallest = None
+        if smallest is None:
+            smallest = used
+        buckets[-1].append(member)
+    return buckets

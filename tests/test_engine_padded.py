@@ -1,0 +1,115 @@
+"""Padded batches across shapes (qnlp.engine.padded) against the
+per-shape path: values and weight gradients to 1e-10 in float64, for
+whole prepared batches and minibatches selected from them, in one bucket
+and in several."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from lambeq.backend import quantum as q
+from tests.test_engine import SYMBOLS, random_circuits
+
+import qnlp.engine.padded as padded
+from qnlp.compiler import make_ansatz, to_circuit
+from qnlp.engine import Engine
+from qnlp.parsing import parse
+
+
+def values_and_gradients(engine: Engine, batch, seed: int):
+    """Values of ``batch`` and the gradient of a random weighted sum of
+    them with respect to the weights."""
+    weights = torch.rand(engine.n_weights, dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(seed)
+                         ).requires_grad_()
+    values = engine(weights, batch)
+    mix = torch.rand(values.shape, dtype=torch.float64,
+                     generator=torch.Generator().manual_seed(seed + 1))
+    (values * mix).sum().backward()
+    return values.detach(), weights.grad
+
+
+def assert_padded_agrees(engine: Engine, diagrams, index, seed: int = 0
+                         ) -> None:
+    reference = engine.prepare(diagrams, merge=False)
+    batch = engine.prepare(diagrams)
+    assert batch.padded is not None
+    for mine, theirs in ((batch, reference),
+                         (batch.select(index), reference.select(index))):
+        (values, grads), (expected, expected_grads) = (
+            values_and_gradients(engine, b, seed) for b in (mine, theirs))
+        torch.testing.assert_close(values, expected, atol=1e-10, rtol=0)
+        torch.testing.assert_close(grads, expected_grads, atol=1e-10,
+                                   rtol=0)
+
+
+def one_kind(circuits):
+    """The circuits whose outputs are of the first one's kind (each with
+    a parameter)."""
+    kept = []
+    for circuit in circuits:
+        if not circuit.free_symbols:
+            circuit = circuit @ (q.Ket(0) >> q.Rx(SYMBOLS[0]) >> q.Bra(0))
+        if (len(circuit.cod), circuit.is_mixed) == (
+                len(circuits[0].cod), circuits[0].is_mixed):
+            kept.append(circuit)
+    return kept
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(random_circuits(), min_size=1, max_size=6),
+       st.lists(st.integers(0, 5), min_size=1, max_size=8),
+       st.sampled_from([padded.WASTE, 1.0]), st.integers(0, 1000))
+def test_random_batches_and_minibatches(circuits, picks, waste, seed):
+    # waste 1.0 cuts the batch into a bucket per size: several buckets.
+    circuits = one_kind(circuits)
+    index = [p % len(circuits) for p in picks]
+    original, padded.WASTE = padded.WASTE, waste
+    try:
+        assert_padded_agrees(Engine(SYMBOLS), circuits, index, seed)
+    finally:
+        padded.WASTE = original
+
+
+@pytest.mark.parametrize('name', ['iqp', 'sim15', 'tensor'])
+def test_parsed_sentences(bundled_sentences, name):
+    ansatz = make_ansatz(name, layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:10]]
+    engine = Engine.from_diagrams(circuits)
+    assert_padded_agrees(engine, circuits, [7, 2, 2, 9, 0])
+    assert engine.n_plans > 2
+
+
+def test_several_buckets_keep_the_order(bundled_sentences, monkeypatch):
+    monkeypatch.setattr(padded, 'WASTE', 1.0)
+    ansatz = make_ansatz('iqp', layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:8]]
+    engine = Engine.from_diagrams(circuits)
+    assert len(engine.prepare(circuits).padded[0].buckets) > 1
+    assert_padded_agrees(engine, circuits, [5, 1, 6, 1])
+
+
+def test_follows_the_model_to_single_precision(bundled_sentences):
+    ansatz = make_ansatz('iqp', layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:6]]
+    engine = Engine.from_diagrams(circuits)
+    weights = torch.rand(engine.n_weights, dtype=torch.float64)
+    batch = engine.prepare(circuits)
+    expected = engine(weights, batch)
+    engine.to(dtype=torch.float32)
+    single = engine(weights.float(), batch)
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(single.double(), expected, atol=1e-5,
+                               rtol=0)
+
+
+def test_too_large_a_layout_runs_merged(bundled_sentences, monkeypatch):
+    monkeypatch.setattr(padded, 'LIMIT', 100)
+    ansatz = make_ansatz('iqp', layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:4]]
+    engine = Engine.from_diagrams(circuits)
+    batch = engine.prepare(circuits)
+    assert batch.padded is None and batch.merged is not None
+    weights = torch.rand(engine.n_weights, dtype=torch.float64)
+    torch.testing.assert_close(engine(weights, batch), engine(
+        weights, engine.prepare(circuits, merge=False)), atol=1e-10, rtol=0)
