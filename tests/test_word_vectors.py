@@ -228,3 +228,47 @@ def test_a_missing_embeddings_package_is_one_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, 'sentence_transformers', None)
     with pytest.raises(ConfigError, match=r"pip install 'qnlp\[embeddings\]'"):
         EMBEDDERS['all-MiniLM-L6-v2']()
+
+
+def _shared_bias_model(mode='embedding+correction'):
+    """The diagonal ansatz, one parameter a word, with the bias word."""
+    pipeline = SentencePipeline(ansatz='diagonal', keep_unseen=True,
+                                share_types=True, bias=True)
+    circuits = pipeline.circuits(TEXTS)
+    return circuits, DisCoCatClassifier.from_circuits(
+        circuits, seed=0, vectors=fake_vectors, ansatz='diagonal',
+        correction=mode == 'embedding+correction')
+
+
+def test_the_bias_word_has_a_role_of_its_own():
+    # With --share-types every word's role is __0; the class prior must
+    # not be the shared map applied to the vector of the text '<bias>'.
+    _, model = _shared_bias_model('embedding')
+    word_map = model.word_map
+    assert sorted(word_map.roles) == [('<bias>__0', 0), ('__0', 0)]
+    with torch.no_grad():
+        word_map.bias[word_map.roles.index(('<bias>__0', 0))] = 0.3
+    values = model.parameter_values()
+    assert values['<bias>__0'] == pytest.approx(0.3)
+    assert values['cooks__0'] != pytest.approx(0.3)
+
+
+def _fitted_word_map(mode, decay):
+    from qnlp.train import Split, TrainConfig, fit
+    circuits, model = _shared_bias_model(mode)
+    fit(model, Split(circuits, torch.tensor([0, 1, 0, 1])), None,
+        TrainConfig(epochs=3, lr=0.05, weight_decay=decay), progress=False)
+    return model.word_map
+
+
+def test_weight_decay_spares_the_shared_word_map():
+    # Without corrections every parameter is shared: decay changes nothing.
+    plain, decayed = (_fitted_word_map('embedding', decay)
+                      for decay in (0.0, 100.0))
+    assert torch.equal(plain.maps, decayed.maps)
+    assert torch.equal(plain.bias, decayed.bias)
+    assert plain.maps.abs().sum() > 0   # and they were trained
+    # ... and pulls the per-word corrections towards their start, 0
+    plain, decayed = (_fitted_word_map('embedding+correction', decay)
+                      for decay in (0.0, 100.0))
+    assert decayed.correction.abs().sum() < plain.correction.abs().sum() / 2

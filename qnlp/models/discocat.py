@@ -50,7 +50,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from qnlp.compiler import initial_angle, make_ansatz, to_circuit
+from qnlp.compiler import initial_angle, make_ansatz, symbol_word, to_circuit
 from qnlp.compiler.ansatz import ANSATZ_CLASSES
 from qnlp.engine import Engine, PreparedBatch, collect_symbols
 from qnlp.engine.products import ProductBatch, product_probabilities
@@ -77,6 +77,19 @@ def with_bias(diagram: Any) -> Any:
     out = diagram.cod
     return (diagram @ Word(BIAS, out.r @ out)) >> \
         (Diagram.cups(out, out.r) @ Id(out))
+
+
+def word_role(name: str, ansatz: str = 'iqp') -> tuple[str, str]:
+    """``(word, role)`` of a symbol (:func:`qnlp.compiler.symbol_word`),
+    except that the :data:`BIAS` word has roles of its own: with
+    ``share_types`` every word's symbol has the role ``__0``, and the bias
+    (a class prior) needs a trained number no other word shares.
+
+    >>> word_role('good__0', 'diagonal'), word_role('<bias>__0', 'diagonal')
+    (('good', '__0'), ('<bias>', '<bias>__0'))
+    """
+    word, role = symbol_word(name, ansatz)
+    return (word, BIAS + role) if word == BIAS else (word, role)
 
 
 class SentencePipeline:
@@ -282,10 +295,9 @@ class DisCoCatClassifier(torch.nn.Module):
         if vectors is not None:
             from functools import partial
 
-            from qnlp.compiler import symbol_word
             from qnlp.models.wordvectors import WordMap
             self.word_map = WordMap(vectors, seed, correction,
-                                    partial(symbol_word, ansatz=ansatz),
+                                    partial(word_role, ansatz=ansatz),
                                     dtype, device)
             self._add_to_map(self.engine.symbols, self.initial_angle)
             return
@@ -301,6 +313,31 @@ class DisCoCatClassifier(torch.nn.Module):
     def _add_to_map(self, names: Sequence[str], fill: float | None) -> None:
         slices = [self.engine.symbol_slice(name) for name in names]
         self.word_map.add(names, [s.stop - s.start for s in slices], fill)
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups (:func:`qnlp.train.fit`):
+        weight decay pulls per-word parameters (``weights``, the word
+        map's ``correction``) towards their start, but not the word map's
+        maps and biases, which every word shares (decaying them shrinks
+        what the vectors say about every word: yelp and amazon, mean dev
+        accuracy over 5 seeds, ``benchmarks/README.md``).
+
+        >>> from qnlp.models.wordvectors import char_ngrams
+        >>> circuits = SentencePipeline(ansatz='diagonal').circuits(
+        ...     ['woman cooks meal'])
+        >>> model = DisCoCatClassifier.from_circuits(
+        ...     circuits, vectors=char_ngrams, correction=True,
+        ...     ansatz='diagonal')
+        >>> [(len(g['params']), g.get('weight_decay')) for g in
+        ...  model.parameter_groups()]
+        [(1, None), (2, 0.0)]
+        """
+        if self.word_map is None:
+            return [{'params': [self.weights]}]
+        shared = [self.word_map.maps, self.word_map.bias]
+        own = [] if self.word_map.correction is None else \
+            [self.word_map.correction]
+        return [{'params': own}, {'params': shared, 'weight_decay': 0.0}]
 
     def flat_weights(self) -> torch.Tensor:
         """The engine's flat parameter vector: ``weights``, or computed by

@@ -264,8 +264,10 @@ class _Run:
         self.model, self.config, self.hooks = model, config, hooks
         self.generator = torch.Generator().manual_seed(config.seed)
         self.scipy = SCIPY_OPTIMISERS.get(config.optimizer)
+        # A model may say which of its parameters weight decay spares.
+        groups = getattr(model, 'parameter_groups', model.parameters)()
         self.optimizer = None if self.scipy else make_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.seed,
+            config.optimizer, groups, config.lr, config.seed,
             config.weight_decay)
         self.scheduler = None if self.optimizer is None else \
             make_scheduler(config.schedule, self.optimizer, config.epochs,
