@@ -221,4 +221,5 @@ PROTEIN_BASELINES = {
     'dipeptide': lambda seed: CompositionClassifier(k=2),
     'hydropathy': lambda seed: HydropathyClassifier(),
     'cnn': lambda seed: ConvClassifier(seed=seed),
+    'esm': lambda seed: EsmEmbeddingClassifier(),
 }

@@ -224,7 +224,9 @@ class ProteinTask(Task):
                  'dipeptide': 'dipeptide composition + logistic regression',
                  'hydropathy': 'composition + Kyte-Doolittle window scan + '
                                'logistic regression',
-                 'cnn': '1D convolutional network'}
+                 'cnn': '1D convolutional network',
+                 'esm': 'mean-pooled ESM-2 embeddings + logistic regression '
+                        "(pip install 'qnlp[esm]' and the weights)"}
     default_baselines = ('composition', 'hydropathy', 'cnn')
 
     def load(self, data: str, settings: ProteinSettings,
