@@ -7,7 +7,7 @@ not move with the model seed), then prints, per model: parameters, split
 test accuracy and 5-fold CV mean, each as mean +- sd over seeds, and the
 CV accuracy by sequence length (short < 400, medium 400-999, long >=
 1,000 residues; every sequence is tested once a seed, so these pool the
-folds, mean over seeds).
+folds, mean over seeds; with ``--folds 0``, on the split's test set).
 
     python benchmarks/protein_cv.py --runs 'RUNS/q1fc_s*' \\
         [--task localisation|membrane] [--baselines composition,hydropathy,cnn]
@@ -112,10 +112,14 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
             scored = rows[seed, 'split'][0]
             result['split'].append(sum(c for _, c in scored) / len(scored))
         parts = [rows.get((seed, f'fold{k}')) for k in range(folds)]
+        pooled = []
         if folds and all(parts):
             result['cv'].append(statistics.mean(
                 sum(c for _, c in p[0]) / len(p[0]) for p in parts))
             pooled = [s for p in parts for s in p[0]]
+        elif not folds and (seed, 'split') in rows:
+            pooled = rows[seed, 'split'][0]
+        if pooled:
             for label, low, high in LENGTHS:
                 hits = [c for n, c in pooled if low <= n < high]
                 by_length[label].append(sum(hits) / max(1, len(hits)))
@@ -159,8 +163,9 @@ def main() -> None:
             name, args.data, TASKS[args.task], seeds, args.folds),
             args.folds)
     print(f'task {args.task}; mean +- sd over seeds (min-max)')
-    print('| model | parameters | split | 5-fold CV mean | CV short / '
-          'medium / long | training s |')
+    print(f'| model | parameters | split | {args.folds}-fold CV mean | '
+          f'{"CV" if args.folds else "split"} short / medium / long | '
+          'training s |')
     print('|---|---|---|---|---|---|')
     for name, r in results.items():
         lengths = ' / '.join(f"{r['by_length'][k]:.3f}" for k, *_ in LENGTHS
