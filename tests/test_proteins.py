@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from qnlp.baselines.protein import KYTE_DOOLITTLE
 from qnlp.cli import main
 from qnlp.data.fasta import crop, deeploc_membrane_task, read_fasta
 from qnlp.engine import Engine
-from qnlp.errors import CorpusError
+from qnlp.errors import ConfigError, CorpusError
 from qnlp.models import SequenceClassifier
 from qnlp.parsing.protein import chain_circuit, tokenise_protein, tree_circuit
 from tests.conftest import ROOT
@@ -241,3 +242,62 @@ def test_windows_are_read_out_one_by_one_and_pooled(mode):
         assert torch.allclose(probability[0], torch.sigmoid(pooled + bias))
         assert torch.allclose(probability[1], torch.sigmoid(
             (w_max + w_min) * z[1, 0] + bias))
+
+
+def test_composition_readout_adds_a_linear_term_to_the_logit():
+    """``composition=True``: the logit is the plain model's plus the
+    token shares (padding not counted) times the trained weights."""
+    tokens = torch.tensor([[0, 1, 1, 2, -1, -1], [2, 2, 0, 1, 0, 1]])
+    plain = SequenceClassifier(list('AKL'), 'chain', window=4, seed=3)
+    hybrid = SequenceClassifier(list('AKL'), 'chain', window=4, seed=3,
+                                composition=True)
+    weights = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    with torch.no_grad():
+        hybrid.composition_weights.copy_(weights)
+    shares = torch.tensor([[1 / 4, 2 / 4, 1 / 4], [2 / 6, 2 / 6, 2 / 6]],
+                          dtype=torch.float64)
+    torch.testing.assert_close(hybrid.token_composition(tokens), shares)
+    logit = torch.special.logit
+    torch.testing.assert_close(logit(hybrid(tokens)[:, 1]),
+                               logit(plain(tokens)[:, 1]) + shares @ weights)
+    assert hybrid.n_parameters == plain.n_parameters + 3
+
+
+def test_residue_features_start_from_the_plain_model_and_are_trained():
+    from qnlp.data.fasta import residue_features
+    vocabulary = list('AKLV') + ['<unk>']
+    plain = SequenceClassifier(vocabulary, 'chain', 'hierarchical', block=2,
+                               max_length=8, window=4, seed=1)
+    features = residue_features(vocabulary, ['kd', 'charge', 'size'])
+    model = SequenceClassifier(vocabulary, 'chain', 'hierarchical', block=2,
+                               max_length=8, window=4, seed=1,
+                               features=features)
+    tokens = torch.tensor([[0, 1, 2, 3, 4, 0, 2]])
+    torch.testing.assert_close(model(tokens), plain(tokens), rtol=0,
+                               atol=1e-14)
+    model(tokens)[0, 1].backward()
+    assert model.feature_weights.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match='chain'):
+        SequenceClassifier(vocabulary, 'tree', window=4, features=features)
+
+
+@pytest.mark.parametrize('options,message', [
+    (['--residue-features', 'kd,mass'], "unknown \\['mass'\\]"),
+    (['--residue-features', 'kd', '--model', 'tree'], 'need --model chain'),
+])
+def test_residue_feature_options_are_checked(tmp_path, capsys, options,
+                                             message):
+    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
+                 str(tmp_path / 'r'), '--quiet', *options]) == 2
+    error = capsys.readouterr().err
+    assert re.search(message, error) and error.count('\n') == 1
+
+
+def test_split_seed_fixes_the_folds_across_model_seeds():
+    from qnlp.tasks.proteins import ProteinSettings, load_protein_split
+    ids = [[r.id for r in load_protein_split(PROTEINS, ProteinSettings(
+        seed=seed, split_seed=0, folds=4, fold=1))[2]] for seed in (0, 1)]
+    assert ids[0] == ids[1]
+    other = load_protein_split(PROTEINS, ProteinSettings(seed=1, folds=4,
+                                                         fold=1))[2]
+    assert [r.id for r in other] != ids[0]

@@ -59,11 +59,18 @@ def test_grouped_scan_matches_a_row_by_row_loop(rows, steps, groups, skewed,
 def _window_readouts_by_density_matrices(model, sequence, width):
     """<Z> of the first qubit after the chain on each window (windows of a
     batch ``width`` tokens wide that start inside ``sequence``): a plain
-    density-matrix simulation with the gate-by-gate merge unitaries."""
+    density-matrix simulation with the gate-by-gate merge unitaries (with
+    re-uploaded features: the block's angles plus ``W @ features[token]``)."""
     q, d = model.qubits, 2 ** model.qubits
     rhos = model.token_states().detach()
-    unitaries = [circuit_unitary(merge_gates(q, model.layers), TURN * a,
-                                 2 * q) for a in model.merge_angles.detach()]
+
+    def unitary(block, token):
+        angles = model.merge_angles[block].detach()
+        if model.feature_weights is not None:
+            angles = angles + (model.feature_weights
+                               @ model.features[token]).detach()
+        return circuit_unitary(merge_gates(q, model.layers), TURN * angles,
+                               2 * q)
     z_first = torch.kron(torch.diag(torch.tensor([1., -1.])),
                          torch.eye(d // 2)).to(rhos.dtype)
     windows = 1 + max(0, -(-(width - model.window) // model.stride))
@@ -74,11 +81,23 @@ def _window_readouts_by_density_matrices(model, sequence, width):
         rho[0, 0] = 1
         for position, token in enumerate(sequence[begin:begin
                                                   + model.window]):
-            u = unitaries[min(position // model.block, len(unitaries) - 1)]
+            u = unitary(min(position // model.block,
+                            len(model.merge_angles) - 1), token)
             joint = u @ torch.kron(rho, rhos[token]) @ u.conj().T
             rho = joint.reshape(d, d, d, d).diagonal(dim1=1, dim2=3).sum(-1)
         readouts.append(torch.trace(z_first @ rho).real)
     return torch.stack(readouts)
+
+
+def _assert_windows_match_simulation(model, sequences):
+    with torch.no_grad():
+        z, valid = model.window_readouts(model.prepare(sequences))
+    for row, sequence in enumerate(sequences):
+        expected = _window_readouts_by_density_matrices(
+            model, sequence, max(map(len, sequences)))
+        assert valid[row].sum() == len(expected)
+        torch.testing.assert_close(z[row, :len(expected)], expected,
+                                   rtol=0, atol=1e-10)
 
 
 @settings(max_examples=6, deadline=None)
@@ -96,11 +115,25 @@ def test_chain_windows_match_a_density_matrix_simulation(
                                layers=3 - qubits, block=block, max_length=16,
                                seed=seed, qubits=qubits, init_scale=1.0,
                                window=window, stride=stride)
+    _assert_windows_match_simulation(model, sequences)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=10),
+                min_size=1, max_size=3),
+       st.sampled_from([1, 2]), st.integers(0, 99))
+def test_reuploaded_features_match_a_density_matrix_simulation(
+        sequences, qubits, seed):
+    """Residue features re-uploaded into the merges: every window's
+    read-out is that of simulating its circuit, to 1e-10."""
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn(4, 3, generator=generator, dtype=torch.float64)
+    model = SequenceClassifier(list('ACDK'), 'chain', 'hierarchical',
+                               layers=1, block=3, max_length=16, seed=seed,
+                               qubits=qubits, init_scale=1.0, window=6,
+                               stride=2, features=features.tolist())
     with torch.no_grad():
-        z, valid = model.window_readouts(model.prepare(sequences))
-    for row, sequence in enumerate(sequences):
-        expected = _window_readouts_by_density_matrices(
-            model, sequence, max(map(len, sequences)))
-        assert valid[row].sum() == len(expected)
-        torch.testing.assert_close(z[row, :len(expected)], expected,
-                                   rtol=0, atol=1e-10)
+        model.feature_weights.copy_(torch.randn(
+            model.feature_weights.shape, generator=generator,
+            dtype=torch.float64))
+    _assert_windows_match_simulation(model, sequences)

@@ -28,7 +28,7 @@ import torch
 
 from qnlp.baselines.text import FeatureLogisticClassifier
 from qnlp.baselines.base import TextClassifier
-from qnlp.data.fasta import AMINO_ACIDS
+from qnlp.data.fasta import AMINO_ACIDS, KYTE_DOOLITTLE
 
 
 class CompositionClassifier(FeatureLogisticClassifier):
@@ -51,14 +51,6 @@ class CompositionClassifier(FeatureLogisticClassifier):
                 if index is not None:
                     rows[row, index] += 1 / total
         return rows
-
-
-#: Kyte & Doolittle (1982) hydropathy index of each amino acid.
-KYTE_DOOLITTLE = {
-    'A': 1.8, 'R': -4.5, 'N': -3.5, 'D': -3.5, 'C': 2.5, 'Q': -3.5,
-    'E': -3.5, 'G': -0.4, 'H': -3.2, 'I': 4.5, 'L': 3.8, 'K': -3.9,
-    'M': 1.9, 'F': 2.8, 'P': -1.6, 'S': -0.8, 'T': -0.7, 'W': -0.9,
-    'Y': -1.3, 'V': 4.2}
 
 
 class HydropathyClassifier(CompositionClassifier):
@@ -229,4 +221,5 @@ PROTEIN_BASELINES = {
     'dipeptide': lambda seed: CompositionClassifier(k=2),
     'hydropathy': lambda seed: HydropathyClassifier(),
     'cnn': lambda seed: ConvClassifier(seed=seed),
+    'esm': lambda seed: EsmEmbeddingClassifier(),
 }

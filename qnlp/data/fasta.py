@@ -26,6 +26,39 @@ from qnlp.errors import ConfigError, CorpusError
 AMINO_ACIDS = 'ACDEFGHIKLMNPQRSTVWY'
 EXTRA_CODES = 'XBZUO'
 
+#: Kyte & Doolittle (1982) hydropathy index of each amino acid.
+KYTE_DOOLITTLE = {
+    'A': 1.8, 'R': -4.5, 'N': -3.5, 'D': -3.5, 'C': 2.5, 'Q': -3.5,
+    'E': -3.5, 'G': -0.4, 'H': -3.2, 'I': 4.5, 'L': 3.8, 'K': -3.9,
+    'M': 1.9, 'F': 2.8, 'P': -1.6, 'S': -0.8, 'T': -0.7, 'W': -0.9,
+    'Y': -1.3, 'V': 4.2}
+#: Side-chain volumes in cubic angstroms (Zamyatnin 1972).
+RESIDUE_VOLUME = {
+    'A': 88.6, 'R': 173.4, 'N': 114.1, 'D': 111.1, 'C': 108.5, 'Q': 143.8,
+    'E': 138.4, 'G': 60.1, 'H': 153.2, 'I': 166.7, 'L': 166.7, 'K': 168.6,
+    'M': 162.9, 'F': 189.9, 'P': 112.7, 'S': 89.0, 'T': 116.1, 'W': 227.8,
+    'Y': 193.6, 'V': 140.0}
+#: Physico-chemical residue properties scaled to about [-1, 1]: hydropathy
+#: (Kyte-Doolittle / 4.5), net charge at pH 7 (histidine +0.1) and size
+#: ((volume - 140) / 90). Other codes (X, B, Z, U, O) are 0 on every scale.
+RESIDUE_PROPERTIES = {
+    'kd': {a: v / 4.5 for a, v in KYTE_DOOLITTLE.items()},
+    'charge': {'D': -1.0, 'E': -1.0, 'K': 1.0, 'R': 1.0, 'H': 0.1},
+    'size': {a: (v - 140.0) / 90.0 for a, v in RESIDUE_VOLUME.items()},
+}
+
+
+def residue_features(tokens: Sequence[str], names: Sequence[str]
+                     ) -> list[list[float]]:
+    """The properties ``names`` (keys of :data:`RESIDUE_PROPERTIES`) of
+    each one-letter token, a row a token (0 for anything else).
+
+    >>> residue_features(['I', 'K', '<unk>'], ['kd', 'charge'])
+    [[1.0, 0.0], [-0.8666666666666667, 1.0], [0.0, 0.0]]
+    """
+    return [[RESIDUE_PROPERTIES[name].get(token, 0.0) for name in names]
+            for token in tokens]
+
 
 @dataclass(frozen=True)
 class ProteinRecord:

@@ -219,6 +219,28 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         the CPU in float64 from ``seed``, so every device and dtype starts
         from the same numbers. ``model.to(...)`` moves everything (the
         Pauli bases are cached per type and device).
+    composition:
+        Add a trained linear read-out of the token composition (the share
+        of each vocabulary entry in the sequence, one weight each,
+        starting at zero) to the logit: the global half of the classical
+        hydropathy model, beside the quantum windows' local half. A
+        hybrid; off by default.
+    features:
+        Fixed properties of each vocabulary entry, ``[V, F]`` (say
+        hydropathy, charge, size: :func:`qnlp.data.fasta.residue_features`),
+        re-uploaded into every layer of the chain's merge blocks: merging
+        token ``v`` uses the block's angles plus ``W @ features[v]``, with
+        ``W`` ``[angles of a block, F]`` trained (shared by the blocks,
+        starting at zero, so training starts from the plain model). Chain
+        only; the scan costs the same (one transfer matrix a token and
+        block either way).
+
+    >>> model = SequenceClassifier(['A', 'K'], mode='chain', window=4,
+    ...                            composition=True)
+    >>> model.composition_weights.tolist()
+    [0.0, 0.0]
+    >>> model.token_composition(torch.tensor([[0, 1, 1, -1]])).tolist()
+    [[0.3333333333333333, 0.6666666666666666]]
     """
 
     def __init__(self, vocabulary: Sequence[str], mode: str = 'tree',
@@ -227,7 +249,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                  seed: int = 0, qubits: int = 1,
                  init_scale: float = 0.1, window: int = 0,
                  stride: int = 0, dtype: torch.dtype = torch.float64,
-                 device: Device = None) -> None:
+                 device: Device = None, composition: bool = False,
+                 features: Sequence[Sequence[float]] | None = None
+                 ) -> None:
         super().__init__()
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
@@ -273,6 +297,23 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         self.readout = torch.nn.Parameter(torch.tensor(
             [4.0, 0.0, math.log(0.1), 4.0] if window else [8.0, 0.0],
             dtype=dtype, device=device))
+        self.composition_weights = torch.nn.Parameter(torch.zeros(
+            len(self.vocabulary), dtype=dtype, device=device)) \
+            if composition else None
+        self.feature_weights = None
+        if features is not None:
+            if mode != 'chain':
+                raise ConfigError("residue features are re-uploaded into "
+                                  "the chain's merges: use the chain model")
+            table = torch.as_tensor(features, dtype=dtype, device=device)
+            if table.shape[0] != len(self.vocabulary) or table.ndim != 2:
+                raise ConfigError(f"features: one row a vocabulary entry "
+                                  f"({len(self.vocabulary)}), got "
+                                  f"{tuple(table.shape)}")
+            self.register_buffer('features', table)
+            self.feature_weights = torch.nn.Parameter(torch.zeros(
+                angles.shape[1], table.shape[1], dtype=dtype,
+                device=device))
 
     @property
     def _complex(self) -> torch.dtype:
@@ -287,7 +328,11 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         return {'vocabulary': ' '.join(self.vocabulary), 'mode': self.mode,
                 'sharing': self.sharing, 'layers': self.layers,
                 'block': self.block, 'qubits': self.qubits,
-                'window': self.window, 'stride': self.stride}
+                'window': self.window, 'stride': self.stride,
+                **({'composition': True} if self.composition_weights
+                   is not None else {}),
+                **({'features': self.features.tolist()}
+                   if self.feature_weights is not None else {})}
 
     @property
     def n_parameters(self) -> int:
@@ -319,6 +364,22 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                             from_pauli, from_pauli).real
         return states, maps
 
+    def _reuploaded_transfers(self) -> torch.Tensor:
+        """The chain's transfer matrices ``[blocks, V, n, n]`` (Pauli
+        basis) when features are re-uploaded: merging token ``v`` in block
+        ``k`` is ``h -> Tr_2[U (h (x) rho_v) U^dag]`` with ``U`` from the
+        block's angles plus ``W @ features[v]``."""
+        d = 2 ** self.qubits
+        angles = self.merge_angles[:, None] \
+            + self.features @ self.feature_weights.T
+        u = merge_unitary(angles, self.qubits).unflatten(
+            -1, (d, d)).unflatten(-3, (d, d))       # [k, v, i, j, a, l]
+        superop = torch.einsum('kvijal,vln,kvpjmn->kvipam', u,
+                               self.token_states(), u.conj())
+        to_pauli, from_pauli = self._basis()
+        return (to_pauli @ superop.reshape(*u.shape[:2], d * d, d * d)
+                @ from_pauli).real
+
     def pauli_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
         """Final states ``[B, 4 ** qubits]`` as real Pauli vectors."""
         states, maps = self._pauli_maps()
@@ -348,8 +409,11 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         """
         n = states.shape[1]
         eye = torch.eye(n, dtype=states.dtype, device=states.device)
-        transfer = torch.cat([torch.einsum('kxyz,vz->kvxy', maps, states),
-                              eye.expand(len(maps), 1, n, n)], dim=1)
+        transfer = (self._reuploaded_transfers()
+                    if self.feature_weights is not None else
+                    torch.einsum('kxyz,vz->kvxy', maps, states))
+        transfer = torch.cat([transfer, eye.expand(len(maps), 1, n, n)],
+                             dim=1)
         vocab = transfer.shape[1]                   # [blocks, V+1, n, n]
         length = tokens.shape[1] + tokens.shape[1] % 2
         padded = torch.full((tokens.shape[0], length), vocab - 1,
@@ -442,8 +506,22 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
             logit = self.pooled_logit(*self.window_readouts(tokens))
         else:
             logit = self.readout[0] * self._readout(tokens)
+        if self.composition_weights is not None:
+            logit = logit + self.token_composition(tokens) \
+                @ self.composition_weights
         p1 = torch.sigmoid(logit + self.readout[1])
         return torch.stack([1 - p1, p1], dim=1)
+
+    def token_composition(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[B, V]``: the share of each vocabulary entry among each
+        row's tokens (padding ``-1`` not counted)."""
+        valid = tokens >= 0
+        counts = torch.zeros(tokens.shape[0], len(self.vocabulary),
+                             dtype=self.token_angles.dtype,
+                             device=tokens.device)
+        counts.scatter_add_(1, tokens.clamp_min(0),
+                            valid.to(counts.dtype))
+        return counts / valid.sum(1, keepdim=True).clamp_min(1)
 
     def pooled_logit(self, z: torch.Tensor, valid: torch.Tensor
                      ) -> torch.Tensor:

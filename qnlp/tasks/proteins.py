@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from qnlp.data.fasta import (DEEPLOC_LABEL_PATTERNS, ProteinRecord, crop,
-                             fasta_files, read_fasta, split_records)
+from qnlp.data.fasta import (DEEPLOC_LABEL_PATTERNS, RESIDUE_PROPERTIES,
+                             ProteinRecord, crop, fasta_files, read_fasta,
+                             residue_features, split_records)
 from qnlp.errors import ConfigError
 from qnlp.tasks.base import Loaded, Settings, Task, setting
 
@@ -77,6 +78,13 @@ class ProteinSettings(Settings):
                                      'alphabet',
                           choices=('residue', 'kmer', 'hp', 'six'))
     kmer: int = setting(1, 'k of --tokens kmer', low=1, high=6)
+    composition: bool = setting(False, 'add a trained linear read-out '
+                                       'of the residue composition to '
+                                       'the logit (a hybrid)')
+    residue_features: str = setting(
+        '', 'fixed residue properties re-uploaded into every layer of the '
+            "chain's merges, a comma list of kd (hydropathy), charge, size "
+            '(default: none)', metavar='NAMES')
     max_length: int | None = setting(None, 'crop sequences to this many '
                                            'residues (default: no crop)',
                                      low=1)
@@ -89,6 +97,11 @@ class ProteinSettings(Settings):
     folds: int = setting(0, 'stratified cross-validation: test on fold '
                             '--fold of FOLDS; 0 = the plain split', low=0)
     fold: int = setting(0, 'test fold, 0..FOLDS-1', low=0)
+    split_seed: int | None = setting(None, 'seed of the split and the '
+                                           'folds (default: --seed), so '
+                                           'that seeds of the model can be '
+                                           'compared on the same folds',
+                                     low=0)
     label_patterns: tuple[tuple[str, str], ...] = setting(
         (), 'label = LABEL for headers matching REGEX (first match wins; '
             'an empty LABEL skips); default: the second header field',
@@ -102,8 +115,23 @@ class ProteinSettings(Settings):
         if self.folds and self.fold >= self.folds:
             raise ConfigError(f"fold must lie in 0..{self.folds - 1}, got "
                               f"{self.fold}")
+        unknown = set(self.feature_names) - set(RESIDUE_PROPERTIES)
+        if unknown:
+            raise ConfigError(f"residue_features: unknown {sorted(unknown)}; "
+                              f"known: {', '.join(RESIDUE_PROPERTIES)}")
+        if self.feature_names and (self.model, self.tokens) != ('chain',
+                                                                'residue'):
+            raise ConfigError("residue_features need --model chain and "
+                              "--tokens residue")
         if self.test_fraction + self.dev_fraction >= 1:
             raise ConfigError("test_fraction + dev_fraction must be below 1")
+
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The names of ``residue_features``."""
+        return [n.strip() for n in self.residue_features.split(',')
+                if n.strip()]
 
 
 def cropped(record: ProteinRecord, settings: ProteinSettings) -> str:
@@ -142,7 +170,9 @@ def load_protein_split(path: str | Path, settings: ProteinSettings
     """The train, dev and test records of the split ``settings`` ask
     for."""
     records = read_fasta(fasta_files(path), settings.label_patterns).records
-    return split_records(records, settings.seed, settings.test_fraction,
+    seed = settings.seed if settings.split_seed is None \
+        else settings.split_seed
+    return split_records(records, seed, settings.test_fraction,
                          settings.dev_fraction, settings.folds, settings.fold)
 
 
@@ -178,7 +208,10 @@ def make_sequence_model(vocabulary: Sequence[str], settings: ProteinSettings,
         settings.block, settings.max_length or 1024,
         settings.seed if seed is None else seed, settings.qubits,
         settings.init_scale, settings.window, settings.stride,
-        dtype=dtype or torch.float64, device=device)
+        dtype=dtype or torch.float64, device=device,
+        composition=settings.composition,
+        features=residue_features(vocabulary, settings.feature_names)
+        if settings.feature_names else None)
 
 
 class ProteinTask(Task):
@@ -191,7 +224,9 @@ class ProteinTask(Task):
                  'dipeptide': 'dipeptide composition + logistic regression',
                  'hydropathy': 'composition + Kyte-Doolittle window scan + '
                                'logistic regression',
-                 'cnn': '1D convolutional network'}
+                 'cnn': '1D convolutional network',
+                 'esm': 'mean-pooled ESM-2 embeddings + logistic regression '
+                        "(pip install 'qnlp[esm]' and the weights)"}
     default_baselines = ('composition', 'hydropathy', 'cnn')
 
     def load(self, data: str, settings: ProteinSettings,

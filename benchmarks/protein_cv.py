@@ -1,0 +1,180 @@
+"""Proteins over seeds and folds, by length (issue 23).
+
+Collects finished quantum runs (``qnlp train --task proteins ...
+--split-seed 0 --seed S [--folds 5 --fold K]``) and fits the classical
+baselines on the same parts (split seed 0: the split and the folds do
+not move with the model seed), then prints, per model: parameters, split
+test accuracy and 5-fold CV mean, each as mean +- sd over seeds, and the
+CV accuracy by sequence length (short < 400, medium 400-999, long >=
+1,000 residues; every sequence is tested once a seed, so these pool the
+folds, mean over seeds; with ``--folds 0``, on the split's test set).
+
+    python benchmarks/protein_cv.py --runs 'RUNS/q1fc_s*' \\
+        [--task localisation|membrane] [--baselines composition,hydropathy,cnn]
+
+The last line is one JSON object with every figure.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from qnlp.baselines import PROTEIN_BASELINES
+from qnlp.tasks.proteins import (DEEPLOC_LABEL_PATTERNS, ProteinSettings,
+                                 cropped, load_protein_split)
+from qnlp.tasks.runner import load_trained
+
+DEEPLOC = Path(__file__).resolve().parents[2] / 'shared' / 'data' \
+    / 'protein' / 'deeploc'
+TASKS = {'localisation': DEEPLOC_LABEL_PATTERNS,
+         'membrane': ((r'-M(\s|$)', '1'), (r'-S(\s|$)', '0'))}
+LENGTHS = (('short', 0, 400), ('medium', 400, 1000),
+           ('long', 1000, 10 ** 9))
+
+
+def _part(settings: ProteinSettings) -> str:
+    return f'fold{settings.fold}' if settings.folds else 'split'
+
+
+def _scored(records: Sequence[Any], predicted: Sequence[str]
+            ) -> list[tuple[int, bool]]:
+    return [(len(r.sequence), p == r.label)
+            for r, p in zip(records, predicted)]
+
+
+def quantum_rows(pattern: str, data: Path) -> dict[tuple[int, str], Any]:
+    """``(seed, part) -> (scored test records, parameters, seconds)`` of
+    the finished runs matching ``pattern``."""
+    rows = {}
+    for path in sorted(glob.glob(pattern)):
+        if not (Path(path) / 'metrics.json').exists():
+            continue
+        trained = load_trained(path)
+        settings = trained.settings
+        test = load_protein_split(data, settings)[2]
+        probabilities = trained.predict_proba(
+            [cropped(r, settings) for r in test])
+        predicted = [trained.labels[i] for i in probabilities.argmax(1)]
+        metrics = json.loads((Path(path) / 'metrics.json').read_text())
+        rows[settings.seed, _part(settings)] = (
+            _scored(test, predicted), metrics['n_parameters'],
+            metrics['train_seconds'])
+    return rows
+
+
+def baseline_rows(name: str, data: Path, patterns: Any, seeds: Sequence[int],
+                  folds: int) -> dict[tuple[int, str], Any]:
+    """The same for baseline ``name``: trained on train + dev of each
+    part."""
+    rows = {}
+    for seed in seeds:
+        for fold in [None, *range(folds)]:
+            settings = ProteinSettings(
+                seed=seed, split_seed=0, label_patterns=patterns,
+                folds=folds if fold is not None else 0, fold=fold or 0)
+            train, dev, test = load_protein_split(data, settings)
+            torch.manual_seed(seed)
+            model = PROTEIN_BASELINES[name](seed)
+            start = time.perf_counter()
+            model.fit([r.sequence for r in train + dev],
+                      [r.label for r in train + dev])
+            seconds = time.perf_counter() - start
+            rows[seed, _part(settings)] = (
+                _scored(test, list(model.predict([r.sequence
+                                                  for r in test]))),
+                model.n_parameters, seconds)
+    return rows
+
+
+def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
+    """Mean and sd over seeds of the split and CV accuracies, CV accuracy
+    by length, parameters and mean training seconds.
+
+    >>> rows = {(s, p): ([(100, True), (2000, s == 0)], 7, 1.0)
+    ...         for s in (0, 1) for p in ('split', 'fold0', 'fold1')}
+    >>> result = summary(rows, 2)
+    >>> result['split'], result['cv'], result['by_length']['long']
+    ([1.0, 0.5], [1.0, 0.5], 0.5)
+    """
+    seeds = sorted({seed for seed, _ in rows})
+    result: dict[str, Any] = {'seeds': seeds, 'split': [], 'cv': []}
+    by_length: dict[str, list[float]] = defaultdict(list)
+    for seed in seeds:
+        if (seed, 'split') in rows:
+            scored = rows[seed, 'split'][0]
+            result['split'].append(sum(c for _, c in scored) / len(scored))
+        parts = [rows.get((seed, f'fold{k}')) for k in range(folds)]
+        pooled = []
+        if folds and all(parts):
+            result['cv'].append(statistics.mean(
+                sum(c for _, c in p[0]) / len(p[0]) for p in parts))
+            pooled = [s for p in parts for s in p[0]]
+        elif not folds and (seed, 'split') in rows:
+            pooled = rows[seed, 'split'][0]
+        if pooled:
+            for label, low, high in LENGTHS:
+                hits = [c for n, c in pooled if low <= n < high]
+                by_length[label].append(sum(hits) / max(1, len(hits)))
+    result['by_length'] = {k: statistics.mean(v) for k, v in
+                           by_length.items()}
+    any_row = next(iter(rows.values()))
+    result['parameters'] = any_row[1]
+    result['seconds'] = statistics.mean(r[2] for r in rows.values())
+    return result
+
+
+def _mean_sd(values: Sequence[float]) -> str:
+    if not values:
+        return 'not run'
+    if len(values) == 1:
+        return f'{values[0]:.3f} (1 seed)'
+    return (f'{statistics.mean(values):.3f} +- {statistics.stdev(values):.3f}'
+            f' ({min(values):.3f}-{max(values):.3f})')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--runs', action='append', default=[],
+                        metavar='NAME=GLOB', help='quantum run directories')
+    parser.add_argument('--data', type=Path, default=DEEPLOC)
+    parser.add_argument('--task', choices=tuple(TASKS),
+                        default='localisation')
+    parser.add_argument('--baselines', default='composition,hydropathy,cnn')
+    parser.add_argument('--seeds', default='0,1,2')
+    parser.add_argument('--folds', type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    results = {}
+    for item in args.runs:
+        name, _, pattern = item.rpartition('=')
+        results[name or pattern] = summary(quantum_rows(pattern, args.data),
+                                           args.folds)
+    seeds = [int(s) for s in args.seeds.split(',')]
+    for name in filter(None, args.baselines.split(',')):
+        results[name] = summary(baseline_rows(
+            name, args.data, TASKS[args.task], seeds, args.folds),
+            args.folds)
+    print(f'task {args.task}; mean +- sd over seeds (min-max)')
+    print(f'| model | parameters | split | {args.folds}-fold CV mean | '
+          f'{"CV" if args.folds else "split"} short / medium / long | '
+          'training s |')
+    print('|---|---|---|---|---|---|')
+    for name, r in results.items():
+        lengths = ' / '.join(f"{r['by_length'][k]:.3f}" for k, *_ in LENGTHS
+                             if k in r['by_length'])
+        print(f"| {name} | {r['parameters']:,} | {_mean_sd(r['split'])} | "
+              f"{_mean_sd(r['cv'])} | {lengths} | {r['seconds']:.1f} |")
+    print(json.dumps({'benchmark': 'protein_cv', 'task': args.task,
+                      'results': results}))
+
+
+if __name__ == '__main__':
+    main()
