@@ -75,6 +75,29 @@ def test_adversarial_training_and_attacks_through_the_task(tmp_path):
     assert all(0 <= v <= 1 for v in found['robust_accuracy'].values())
 
 
+def test_interrupted_adversarial_run_resumes_bit_identical(tmp_path,
+                                                          monkeypatch):
+    """PGD's random starts come from the run's generator, so a run
+    stopped after epoch 1 and resumed ends with the weights of an
+    uninterrupted one."""
+    from tests.conftest import train_interrupted
+    monkeypatch.setattr('qnlp.train.plots.plot_history',   # not checked
+                        lambda history, path: None)
+    data = toy_folder(tmp_path / 'data', n_train=8, n_test=4)
+    args = ['train', '--task', 'images', str(data), '--model',
+            'cnn', '--epochs', '2', '--batch-size', '4',
+            '--adversarial', 'pgd:0.1', '--quiet']
+    assert main([*args, '--out', str(tmp_path / 'whole')]) == 0
+    assert train_interrupted([*args, '--out', str(tmp_path / 'cut')],
+                             monkeypatch, writes=1) == 130
+    assert main(['train', '--resume', str(tmp_path / 'cut'), '--quiet']) == 0
+    from qnlp.train.run import RunDirectory
+    whole, cut = (RunDirectory(tmp_path / name).read_weights()
+                  for name in ('whole', 'cut'))
+    assert whole.keys() == cut.keys()
+    assert all(torch.equal(whole[k], cut[k]) for k in whole)
+
+
 def test_adversarial_batches_replace_the_clean_ones():
     """The hook sees the augmented batch and the trainer uses its
     output: a model trained on PGD images differs from a clean one."""
