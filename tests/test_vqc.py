@@ -463,3 +463,55 @@ def test_parallel_layer_folded_and_gate_paths_agree(n, reupload, entangler,
         quantum_layers.FOLD_MAX_QUBITS = saved
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(1, 4), reps=st.integers(0, 3),
+       entanglement=st.sampled_from(ENTANGLEMENTS),
+       diagonal=st.booleans(), single=st.booleans(),
+       seed=st.integers(0, 100))
+def test_folded_observable_and_its_gradient_match_autograd(
+        n, reps, entanglement, diagonal, single, seed):
+    """``EfficientSU2.folded`` (numpy, gradient by hand) and
+    ``quadratic_form`` against autograd through ``matrix`` and plain
+    torch products: values and gradients (weights, states), for a
+    diagonal or full Hermitian observable and a non-Hermitian incoming
+    gradient; float32 weights keep their type."""
+    from qnlp.models.vqc import quadratic_form
+    g = torch.Generator().manual_seed(seed)
+    size = 2 ** n
+    ansatz = EfficientSU2(n, reps, entanglement)
+    dtype = torch.float32 if single else torch.float64
+    w = (torch.rand(ansatz.n_weights, generator=g, dtype=torch.float64)
+         * 6 - 3).to(dtype).requires_grad_()
+    w_ref = w.detach().double().requires_grad_()
+    if diagonal:
+        observable = torch.randn(size, generator=g, dtype=torch.float64)
+    else:
+        o = torch.randn(size, size, 2, generator=g, dtype=torch.float64)
+        observable = torch.view_as_complex(o) + torch.view_as_complex(o).mH
+    cost = torch.view_as_complex(
+        torch.randn(size, size, 2, generator=g, dtype=torch.float64))
+    folded = ansatz.folded(w, observable)
+    assert folded.dtype == (torch.complex64 if single else torch.complex128)
+    m = ansatz.matrix(w_ref)
+    reference = ((m * observable) if diagonal else m @ observable) @ m.mH
+    (folded.to(torch.complex128) * cost).real.sum().backward()
+    (reference * cost).real.sum().backward()
+    tol = 1e-5 if single else 1e-10
+    torch.testing.assert_close(folded.to(torch.complex128),
+                               reference.detach(), atol=tol, rtol=0)
+    torch.testing.assert_close(w.grad.double(), w_ref.grad, atol=tol * 10,
+                               rtol=0)
+    assert w.grad.dtype == dtype
+    states = torch.view_as_complex(torch.randn(5, size, 2, generator=g,
+                                               dtype=torch.float64))
+    states.requires_grad_()
+    a = reference.detach().requires_grad_()
+    weights = torch.randn(5, generator=g, dtype=torch.float64)
+    ours = torch.autograd.grad((quadratic_form(states, a) * weights).sum(),
+                               (states, a))
+    plain = ((states @ a) * states.conj()).sum(1).real
+    theirs = torch.autograd.grad((plain * weights).sum(), (states, a))
+    for x, y in zip(ours, theirs):
+        torch.testing.assert_close(x, y, atol=1e-10, rtol=0)

@@ -27,13 +27,16 @@ same circuit), with qiskit's qubit and parameter order:
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from qnlp.engine import gates
+from qnlp.engine.device import complex_dtype
 from qnlp.engine.gates import entangler_pairs, kron
 from qnlp.engine.statevector import Statevector, basis_bits, cx_layer, permute
 from qnlp.errors import ConfigError
@@ -219,27 +222,157 @@ class EfficientSU2:
         blocks = weights.reshape(self.reps + 1, 2, self.n_qubits)
         return gates.rz(blocks[:, 1]) @ gates.ry(blocks[:, 0])
 
+    def _layers(self, weights: torch.Tensor) -> torch.Tensor:
+        """Every layer's rotations as ``L_k``, ``(reps + 1, 2**n, 2**n)``,
+        acting on row states (``states @ L_k``): one Kronecker product of
+        its ``RZ RY`` matrices (batched over the layers, broadcast, not a
+        ``torch.kron`` chain); qubit ``q`` is bit ``q`` of the index."""
+        return kron(self._local(weights).flip(1)).mT   # qubit n-1 first
+
+    def _permutation(self, device: torch.device) -> torch.Tensor:
+        """The CX layer as a column permutation (:func:`permute`)."""
+        return cx_layer(entangler_pairs(self.entanglement, self.n_qubits),
+                        self.n_qubits, device)
+
     def matrix(self, weights: torch.Tensor) -> torch.Tensor:
         """``M`` with ``states @ M`` = the states after the ansatz (the
-        transpose of the circuit's unitary), built by index: each layer
-        one Kronecker product of its ``RZ RY`` matrices (batched over the
-        layers, broadcast, not a ``torch.kron`` chain), the CX layers as
-        column permutations.
+        transpose of the circuit's unitary), built by index: the layers of
+        :meth:`_layers`, the CX layers as column permutations.
         """
-        n = self.n_qubits
-        layers = kron(self._local(weights).flip(1)).mT   # qubit n-1 first
-        permutation = cx_layer(entangler_pairs(self.entanglement, n), n,
-                               weights.device)
+        layers = self._layers(weights)
+        permutation = self._permutation(weights.device)
         result = layers[0]
         for layer in range(1, self.reps + 1):
             result = permute(result, permutation) @ layers[layer]
         return result
+
+    def folded(self, weights: torch.Tensor, observable: torch.Tensor
+               ) -> torch.Tensor:
+        """``M O M^H`` for :meth:`matrix` ``M`` and a Hermitian
+        ``observable`` ``O`` (a ``(2**n, 2**n)`` matrix, or its diagonal
+        ``(2**n,)``, real): the observable whose expectation in an
+        encoded row state ``s`` is ``<O>`` after the ansatz,
+        ``s M O M^H s^H``.
+
+        One autograd node (:class:`_Folded`) whose backward is written
+        by hand: the derivative of a layer's ``RY`` (``RZ``) angle on
+        qubit ``q`` inserts ``Y`` (``Z``) on ``q`` beside the layer, so
+        every angle's gradient is a signed sum over one (anti)diagonal of
+        a ``2**n x 2**n`` product; the weights need no gradient
+        through the small gate-building operations.
+
+        >>> ansatz = EfficientSU2(2, reps=1)
+        >>> w = torch.rand(8, dtype=torch.float64, requires_grad=True)
+        >>> z = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)
+        >>> m = ansatz.matrix(w)
+        >>> torch.allclose(ansatz.folded(w, z), (m * z) @ m.mH)
+        True
+        """
+        if weights.shape != (self.n_weights,):
+            raise ValueError(f"expected {self.n_weights} weights, got shape "
+                             f"{tuple(weights.shape)}")
+        return _Folded.apply(weights, observable, self)
 
     def to_qiskit(self) -> Any:
         """qiskit's ``efficient_su2(n, ['ry', 'rz'])`` with these settings."""
         from qiskit.circuit.library import efficient_su2
         return efficient_su2(self.n_qubits, ['ry', 'rz'],
                              entanglement=self.entanglement, reps=self.reps)
+
+
+@functools.lru_cache(maxsize=32)
+def _pauli_tables(n_qubits: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the gradient of :class:`_Folded`: ``z[q, j]`` the sign
+    ``(-1)^{bit q of j}`` ``(n, 2**n)``, and ``flip[q, j]`` the flat
+    index of ``(j xor 2**q, j)`` in a ``2**n x 2**n`` matrix."""
+    index = np.arange(2 ** n_qubits)
+    masks = 2 ** np.arange(n_qubits)[:, None]
+    z = 1.0 - 2 * ((index & masks) != 0)
+    return z, (index ^ masks) * 2 ** n_qubits + index
+
+
+#: ``RY(a)^T = cos(a/2 + shift)`` entrywise, and ``RZ(b)`` multiplies
+#: column ``j`` of it by ``e^(i b/2 sign_j)``.
+_RY_SHIFT = np.array([[0.0, -math.pi / 2], [math.pi / 2, 0.0]])
+_RZ_SIGN = np.array([[-0.5, 0.5], [-0.5, 0.5]])
+
+
+def _row_layers(ansatz: EfficientSU2, weights: np.ndarray) -> np.ndarray:
+    """:meth:`EfficientSU2._layers` in numpy (complex128), no autograd:
+    the transposed gate ``(RZ(b) RY(a))^T`` of every layer and qubit
+    from one cosine and one exponential, then one broadcast Kronecker
+    product per qubit."""
+    n, count = ansatz.n_qubits, ansatz.reps + 1
+    angles = weights.reshape(count, 2, n, 1, 1)[:, :, ::-1]  # qubit n-1 first
+    gates_t = (np.cos(angles[:, 0] / 2 + _RY_SHIFT)
+               * np.exp(1j * angles[:, 1] * _RZ_SIGN))   # (count, n, 2, 2)
+    layers = gates_t[:, 0]
+    for q in range(1, n):
+        size = 2 * layers.shape[-1]
+        layers = (layers[:, :, None, :, None]
+                  * gates_t[:, q, None, :, None, :]).reshape(count, size,
+                                                             size)
+    return layers
+
+
+class _Folded(torch.autograd.Function):
+    """:meth:`EfficientSU2.folded` with its gradient by hand, in numpy
+    (complex128, on the CPU): a few dozen operations on ``2**n x 2**n``
+    matrices, where each torch operation would cost several times
+    numpy's call overhead.
+
+    With ``M = L_0 P L_1 P ... L_R`` (``P`` the CX permutation) and
+    ``A = M O M^H``, a real loss with gradient ``G`` for ``A`` changes
+    by ``Re tr(dM X)``, ``X = O M^H (G + G^H)``; for layer ``k``,
+    ``dM = B_k dL_k C_k`` (``B``, ``C`` the products before and after
+    it), so by ``Re tr(dL_k Y_k)`` with ``Y_k = C_k X B_k``. The row-state
+    layer is the Kronecker product of ``(RZ(b) RY(a))^T`` over qubits, so
+    ``dL/da_q = (i/2) Y_q L`` and ``dL/db_q = -(i/2) L Z_q``: the
+    gradients are ``(1/2) Re sum_j z_q(j) (L Y)[j xor 2**q, j]`` and
+    ``(1/2) Im sum_j z_q(j) (Y L)[j, j]``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, weights: torch.Tensor, observable: torch.Tensor,
+                ansatz: EfficientSU2) -> torch.Tensor:
+        layers = _row_layers(ansatz, weights.detach().cpu().double().numpy())
+        o = observable.detach().cpu().numpy()
+        permutation = ansatz._permutation(torch.device('cpu')).numpy()
+        before = []                                # B_1 .. B_R
+        m = layers[0]
+        for layer in range(1, ansatz.reps + 1):
+            before.append(m[:, permutation])
+            m = before[-1] @ layers[layer]
+        folded = ((m * o) if o.ndim == 1 else (m @ o)) @ m.conj().T
+        ctx.ansatz, ctx.o, ctx.weights = ansatz, o, weights
+        ctx.saved = layers, before, m, permutation
+        return torch.from_numpy(folded).to(
+            device=weights.device, dtype=complex_dtype(weights.dtype))
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor
+                 ) -> tuple[torch.Tensor | None, None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        layers, before, m, permutation = ctx.saved
+        o = ctx.o
+        g = grad.detach().cpu().numpy()
+        around = m.conj().T @ (g + g.conj().T)
+        x = o[:, None] * around if o.ndim == 1 else o @ around
+        inverse = np.argsort(permutation)
+        after = [x]                                   # C_k X, last first
+        for layer in range(len(before), 0, -1):
+            after.append((layers[layer] @ after[-1])[inverse])
+        after.reverse()
+        y = np.stack([after[0], *(a @ b for a, b in zip(after[1:], before))])
+        z, flip = _pauli_tables(ctx.ansatz.n_qubits)
+        left = (layers @ y).reshape(len(layers), -1)[:, flip]  # (L Y)[j^q, j]
+        ry = (left.real * z).sum(-1) / 2
+        rz = (y * layers.transpose(0, 2, 1)).sum(-1).imag @ z.T / 2
+        gradient = np.stack([ry, rz], 1).reshape(-1)
+        return (torch.from_numpy(gradient).to(device=ctx.weights.device,
+                                              dtype=ctx.weights.dtype),
+                None, None)
 
 
 def readout_signs(n_qubits: int, kind: str = 'parity',
