@@ -19,7 +19,6 @@ lambeq grammar diagram: words as boxes, reductions as cups.
 from __future__ import annotations
 
 import bisect
-import heapq
 import re
 from operator import itemgetter
 from dataclasses import dataclass
@@ -202,26 +201,26 @@ _STACKS = _Stacks()
 
 
 class _State(NamedTuple):
-    """A partial parse: its cost, the number of its type stack (see
-    :class:`_Stacks`), and the word that led to it (``category``, whose
-    first ``j`` atoms cancelled the stack) after ``parent``."""
+    """A partial parse: its rank in the beam (cost plus one per wire left),
+    its cost, the word that led to it (``category``, whose first ``j``
+    atoms cancelled the stack) after ``parent``, and the number of its
+    type stack (see :class:`_Stacks`). The search itself keeps plain
+    tuples of these six fields (cheaper to build); every function here
+    reads fields by position, so it takes either."""
+    rank: float
     cost: float
-    stack: int
-    parent: "_State | None"
+    parent: "_State | tuple | None"
     category: str
     j: int
+    stack: int
 
     def path(self) -> list[tuple[str, int]]:
         """``(category, j)`` of each word, first to last."""
-        steps, state = [], self
-        while state.parent is not None:
-            steps.append((state.category, state.j))
-            state = state.parent
-        return steps[::-1]
+        return _path(self)
 
     def categories(self) -> list[str]:
         """The category of each word, first to last."""
-        return [category for category, _ in self.path()]
+        return [category for category, _ in _path(self)]
 
     def wires(self) -> tuple[list[tuple[int, int]], list[int]]:
         """The cups of this parse and the wires left (see :func:`_wires`).
@@ -230,7 +229,26 @@ class _State(NamedTuple):
         >>> _push(_push(she, 'TV', 0.0)[0], 'N', 0.0)[-1].wires()
         ([(0, 1), (3, 4)], [2])
         """
-        return _wires(self.path())
+        return _wires(_path(self))
+
+
+def _path(state: tuple) -> list[tuple[str, int]]:
+    """``(category, j)`` of each word of ``state`` (a :class:`_State` or
+    its plain tuple), first to last."""
+    steps = []
+    while state[2] is not None:
+        steps.append((state[3], state[4]))
+        state = state[2]
+    return steps[::-1]
+
+
+def _keeps_a_word(state: tuple) -> bool:
+    """Whether some word of ``state`` is neither SKIP nor implicit."""
+    while state[2] is not None:
+        if state[3] != 'SKIP' and state[3] not in IMPLICIT_WORDS:
+            return True
+        state = state[2]
+    return False
 
 
 def _wires(steps: Sequence[tuple[str, int]], stacks: list | None = None
@@ -289,7 +307,8 @@ def _joined(steps: list[tuple[str, int]]) -> list[tuple[str, int]] | None:
     return joined
 
 
-_START = _State(0.0, 0, None, '', 0)
+_START = _State(0.0, 0.0, None, '', 0, 0)
+_RANK = itemgetter(0)
 
 
 def _push(state: _State, category: str, cost: float,
@@ -306,9 +325,10 @@ def _push(state: _State, category: str, cost: float,
     >>> [s.wires()[1] for s in _push(noun, 'IV', 0.0, wait=True)]
     [[0, 1, 2], [2]]
     """
-    moves = _STACKS.fill({}, state.stack, category, wait)
-    return [_State(state.cost + cost, after, state, category, j)
-            for j, after, _ in moves]
+    moves = _STACKS.fill({}, state[5], category, wait)
+    total = state[1] + cost
+    return [_State(total + depth, total, state, category, j, after)
+            for j, after, depth in moves]
 
 
 @dataclass
@@ -562,15 +582,29 @@ class Parser:
                          target: str | None) -> tuple[list[str], list]:
         """Search with the beam width, then with wider beams on failure
         (short sentences only), letting words drop out at :attr:`skip_cost`
-        each; the first error is the one raised."""
+        each; the first error is the one raised.
+
+        A wider search repeats the narrower one until the first token
+        where the narrower beam had to drop states, so it resumes there
+        (:meth:`_search`'s ``checkpoint``); when the narrower beam never
+        dropped a state, a wider one would fail the same way, and the
+        error is raised at once.
+        """
+        if len(_STACKS.below) > _STACKS.LIMIT:   # not while resuming
+            _STACKS.clear()
         widths = [self.beam_width]
         if len(tokens) <= self.retry_max_tokens:   # keep long ones linear
             widths += [w for w in self.retry_widths if w > self.beam_width]
-        first_error = None
+        first_error, checkpoint, previous = None, [], 0
         for width in widths:
+            if width < previous:     # narrower again: start afresh
+                checkpoint = []
+            elif previous and not checkpoint:
+                break                # nothing was dropped: same failure
+            previous = width
             try:
                 return self._search(sentence, tokens, candidates, target,
-                                     width, self.skip_cost)
+                                    width, self.skip_cost, checkpoint)
             except ParseError as error:
                 first_error = first_error or error
         raise first_error
@@ -590,21 +624,25 @@ class Parser:
 
     def _search(self, sentence: str, tokens: list[str],
                 candidates: list[list[tuple[str, float]]],
-                target: str | None, width: int, skip: float | None = None
-                ) -> tuple[list[str], list]:
+                target: str | None, width: int, skip: float | None = None,
+                checkpoint: list | None = None) -> tuple[list[str], list]:
         """Beam search over reductions; the cheapest categories and cups.
 
         Each token expands at most ``width`` states by at most
         ``max_candidates`` categories, each push is one table look-up
         (:class:`_Stacks`), so the search is linear in the sentence's
         length; :attr:`expanded` counts the pushes tried.
+
+        ``checkpoint``, if given, is filled with ``[position, ranked]``:
+        the first token where the beam dropped states, and all states
+        after it, best first. Until that token a wider search builds the
+        same beams, so given a filled ``checkpoint`` (of a search no
+        wider than this one) the search resumes after that token from the
+        ``width`` best of ``ranked``, and the checkpoint then moves to
+        this search's own first drop (empty if it drops none).
         """
-        if len(_STACKS.below) > _STACKS.LIMIT:
-            _STACKS.clear()
-        beam = [_START]
-        if self.implicit_subject_cost is not None:
-            beam += [state._replace(category=IMPLICIT) for state in
-                     _push(_START, 'PRON', self.implicit_subject_cost)]
+        if checkpoint is None:
+            checkpoint = []
         pruned = [self._options(options, skip) for options in candidates]
         # An n.r may wait on the stack only for a later n.rr.
         waits, later = [], False
@@ -612,24 +650,37 @@ class Parser:
             waits.append(later)
             later = later or any(c in _WAITS_FOR for c, _ in options)
         waits.reverse()
+        if checkpoint:
+            begin, ranked = checkpoint[0] + 1, checkpoint[1]
+            beam = ranked[:width]
+            if len(ranked) <= width:
+                checkpoint.clear()
+        else:
+            begin = 0
+            beam = [_START]
+            if self.implicit_subject_cost is not None:
+                beam += [state._replace(category=IMPLICIT) for state in
+                         _push(_START, 'PRON', self.implicit_subject_cost)]
         fill = _STACKS.fill
-        for position, options in enumerate(pruned):
-            wait = waits[position]
+        for position in range(begin, len(pruned)):
+            options, wait = pruned[position], waits[position]
             tables = [(category, cost, _STACKS.table(category, wait))
                       for category, cost in options]
             self.expanded += len(beam) * len(tables)
-            # Moves are scored first; only the survivors are built.
-            # Equal type stacks have equal futures: keep the cheapest.
+            # Moves are scored first; the survivors are the beam's states
+            # (plain tuples of the fields of _State). Equal type stacks
+            # have equal futures: keep the cheapest.
             best: dict[int, tuple] = {}
+            get = best.get
             for state in beam:
-                number, spent = state.stack, state.cost
+                number, spent = state[5], state[1]
                 for category, cost, table in tables:
                     moves = table.get(number)
                     if moves is None:
                         moves = fill(table, number, category, wait)
                     total = spent + cost
                     for j, after, depth in moves:
-                        old = best.get(after)
+                        old = get(after)
                         if old is None or total < old[1]:
                             # Rank by cost plus a charge per unreduced
                             # wire, so that cheap but hopeless stacks do
@@ -640,16 +691,12 @@ class Parser:
                 raise ParseError("no reading of the words so far can "
                                  "still reduce", sentence, tokens[position],
                                  position)
-            chosen = (sorted(best.values(), key=itemgetter(0))
-                      if len(best) <= width else
-                      heapq.nsmallest(width, best.values(),
-                                      key=itemgetter(0)))
-            beam = [_State(total, after, state, category, j)
-                    for _, total, state, category, j, after in chosen]
+            ranked = sorted(best.values(), key=_RANK)   # stable
+            if len(ranked) > width and not checkpoint:
+                checkpoint[:] = [position, ranked]
+            beam = ranked[:width]
         # Dropping every word is no parse.
-        beam = [state for state in beam if any(
-            c != 'SKIP' and c not in IMPLICIT_WORDS
-            for c in state.categories())]
+        beam = [_State(*state) for state in beam if _keeps_a_word(state)]
         if not beam:
             raise ParseError("no reading keeps any word", sentence)
         return self._best(sentence, tokens, beam, target)
