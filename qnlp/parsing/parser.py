@@ -98,6 +98,10 @@ def _stays(base: str, z: int, wait: bool) -> bool:
 _CODE = {(base, z): i for i, (base, z) in enumerate(
     (base, z) for base in ('n', 's') for z in range(-3, 4))}
 
+#: Per category: the atom each of its atoms cancels (its left adjoint).
+_PARTNERS = {category: tuple((base, z - 1) for base, z in atoms)
+             for category, atoms in _ATOMS.items()}
+
 #: Per category and ``wait``: how many leading atoms must cancel, because
 #: one of them (a right adjoint) could not stay on the stack.
 _NEED = {(category, wait): max((i + 1 for i, (b, z) in enumerate(atoms)
@@ -183,16 +187,16 @@ class _Stacks:
         atoms = _ATOMS[category]
         need = _NEED[category, wait]
         found = [(0, number)] if need == 0 else []
-        node, j = number, 0
-        for base, z in atoms:
-            if node == 0 or self.atom[node] != (base, z - 1):
+        node, j, atom, below = number, 0, self.atom, self.below
+        for partner in _PARTNERS[category]:
+            if node == 0 or atom[node] != partner:
                 break
-            node, j = self.below[node], j + 1
+            node, j = below[node], j + 1
             if j >= need:
                 found.append((j, node))
         moves = table[number] = []
-        for j, below in found:
-            after = self.push(below, atoms[j:])
+        for j, node in found:
+            after = self.push(node, atoms[j:]) if j < len(atoms) else node
             moves.append((j, after, self.depth[after]))
         return moves
 
