@@ -719,15 +719,15 @@ class Parser:
             if not stack or any(atom != (stack[0][0], 0) for atom in stack) \
                     or stack[0][0] not in targets:
                 continue
-            base, cost, steps = stack[0][0], state.cost, state.path()
+            base, cost = stack[0][0], state.cost
             if len(stack) > 1:
                 if base != 's' or self.join_cost is None:
                     continue
                 cost += self.join_cost * (len(stack) - 1)
-                steps = _joined(steps)
-                if steps is None:
-                    continue
-            if base not in done or cost < done[base][0]:
+            if base in done and not cost < done[base][0]:
+                continue                 # no cheaper: its path is not needed
+            steps = state.path() if len(stack) == 1 else _joined(state.path())
+            if steps is not None:
                 done[base] = (cost, steps)
         if not done:
             self._fail(sentence, tokens, beam, targets)
