@@ -243,3 +243,32 @@ def test_clauses_side_by_side_join_into_one_sentence(clauses):
     analysis = Parser().analyse(' '.join(clauses), 's')
     assert analysis.words.count('<and>') == len(clauses) - 1
     assert str(analysis.diagram.cod) == 's'
+
+
+_WORDS = ['the', 'chef', 'cooks', 'tasty', 'meal', 'and', 'woman', 'who',
+          'quickly', ',', 'of', 'runs', 'that', 'is', 'she', 'to', 'in']
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), min_size=3, max_size=14))
+def test_wider_search_resumed_at_the_first_drop_equals_a_fresh_one(words):
+    """A width-64 search resumed where the width-4 search first dropped
+    states finds what a width-64 search from the start finds; when the
+    narrow one dropped nothing, both fail alike."""
+    parser, tokens = Parser(), words
+    candidates = parser._candidates(tokens)
+
+    def search(width, checkpoint=None):
+        try:
+            return parser._search(' '.join(words), tokens, candidates, None,
+                                  width, parser.skip_cost, checkpoint)
+        except ParseError as error:
+            return str(error)
+
+    checkpoint: list = []
+    narrow = search(4, checkpoint)
+    fresh = search(64)
+    if checkpoint:
+        assert search(64, checkpoint) == fresh
+    else:
+        assert narrow == fresh

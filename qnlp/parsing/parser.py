@@ -19,7 +19,6 @@ lambeq grammar diagram: words as boxes, reductions as cups.
 from __future__ import annotations
 
 import bisect
-import heapq
 import re
 from operator import itemgetter
 from dataclasses import dataclass
@@ -98,6 +97,10 @@ def _stays(base: str, z: int, wait: bool) -> bool:
 #: A small number for each simple type (for :class:`_Stacks`).
 _CODE = {(base, z): i for i, (base, z) in enumerate(
     (base, z) for base in ('n', 's') for z in range(-3, 4))}
+
+#: Per category: the atom each of its atoms cancels (its left adjoint).
+_PARTNERS = {category: tuple((base, z - 1) for base, z in atoms)
+             for category, atoms in _ATOMS.items()}
 
 #: Per category and ``wait``: how many leading atoms must cancel, because
 #: one of them (a right adjoint) could not stay on the stack.
@@ -184,16 +187,16 @@ class _Stacks:
         atoms = _ATOMS[category]
         need = _NEED[category, wait]
         found = [(0, number)] if need == 0 else []
-        node, j = number, 0
-        for base, z in atoms:
-            if node == 0 or self.atom[node] != (base, z - 1):
+        node, j, atom, below = number, 0, self.atom, self.below
+        for partner in _PARTNERS[category]:
+            if node == 0 or atom[node] != partner:
                 break
-            node, j = self.below[node], j + 1
+            node, j = below[node], j + 1
             if j >= need:
                 found.append((j, node))
         moves = table[number] = []
-        for j, below in found:
-            after = self.push(below, atoms[j:])
+        for j, node in found:
+            after = self.push(node, atoms[j:]) if j < len(atoms) else node
             moves.append((j, after, self.depth[after]))
         return moves
 
@@ -202,26 +205,26 @@ _STACKS = _Stacks()
 
 
 class _State(NamedTuple):
-    """A partial parse: its cost, the number of its type stack (see
-    :class:`_Stacks`), and the word that led to it (``category``, whose
-    first ``j`` atoms cancelled the stack) after ``parent``."""
+    """A partial parse: its rank in the beam (cost plus one per wire left),
+    its cost, the word that led to it (``category``, whose first ``j``
+    atoms cancelled the stack) after ``parent``, and the number of its
+    type stack (see :class:`_Stacks`). The search itself keeps plain
+    tuples of these six fields (cheaper to build); every function here
+    reads fields by position, so it takes either."""
+    rank: float
     cost: float
-    stack: int
-    parent: "_State | None"
+    parent: "_State | tuple | None"
     category: str
     j: int
+    stack: int
 
     def path(self) -> list[tuple[str, int]]:
         """``(category, j)`` of each word, first to last."""
-        steps, state = [], self
-        while state.parent is not None:
-            steps.append((state.category, state.j))
-            state = state.parent
-        return steps[::-1]
+        return _path(self)
 
     def categories(self) -> list[str]:
         """The category of each word, first to last."""
-        return [category for category, _ in self.path()]
+        return [category for category, _ in _path(self)]
 
     def wires(self) -> tuple[list[tuple[int, int]], list[int]]:
         """The cups of this parse and the wires left (see :func:`_wires`).
@@ -230,7 +233,26 @@ class _State(NamedTuple):
         >>> _push(_push(she, 'TV', 0.0)[0], 'N', 0.0)[-1].wires()
         ([(0, 1), (3, 4)], [2])
         """
-        return _wires(self.path())
+        return _wires(_path(self))
+
+
+def _path(state: tuple) -> list[tuple[str, int]]:
+    """``(category, j)`` of each word of ``state`` (a :class:`_State` or
+    its plain tuple), first to last."""
+    steps = []
+    while state[2] is not None:
+        steps.append((state[3], state[4]))
+        state = state[2]
+    return steps[::-1]
+
+
+def _keeps_a_word(state: tuple) -> bool:
+    """Whether some word of ``state`` is neither SKIP nor implicit."""
+    while state[2] is not None:
+        if state[3] != 'SKIP' and state[3] not in IMPLICIT_WORDS:
+            return True
+        state = state[2]
+    return False
 
 
 def _wires(steps: Sequence[tuple[str, int]], stacks: list | None = None
@@ -289,7 +311,8 @@ def _joined(steps: list[tuple[str, int]]) -> list[tuple[str, int]] | None:
     return joined
 
 
-_START = _State(0.0, 0, None, '', 0)
+_START = _State(0.0, 0.0, None, '', 0, 0)
+_RANK = itemgetter(0)
 
 
 def _push(state: _State, category: str, cost: float,
@@ -306,9 +329,10 @@ def _push(state: _State, category: str, cost: float,
     >>> [s.wires()[1] for s in _push(noun, 'IV', 0.0, wait=True)]
     [[0, 1, 2], [2]]
     """
-    moves = _STACKS.fill({}, state.stack, category, wait)
-    return [_State(state.cost + cost, after, state, category, j)
-            for j, after, _ in moves]
+    moves = _STACKS.fill({}, state[5], category, wait)
+    total = state[1] + cost
+    return [_State(total + depth, total, state, category, j, after)
+            for j, after, depth in moves]
 
 
 @dataclass
@@ -562,15 +586,29 @@ class Parser:
                          target: str | None) -> tuple[list[str], list]:
         """Search with the beam width, then with wider beams on failure
         (short sentences only), letting words drop out at :attr:`skip_cost`
-        each; the first error is the one raised."""
+        each; the first error is the one raised.
+
+        A wider search repeats the narrower one until the first token
+        where the narrower beam had to drop states, so it resumes there
+        (:meth:`_search`'s ``checkpoint``); when the narrower beam never
+        dropped a state, a wider one would fail the same way, and the
+        error is raised at once.
+        """
+        if len(_STACKS.below) > _STACKS.LIMIT:   # not while resuming
+            _STACKS.clear()
         widths = [self.beam_width]
         if len(tokens) <= self.retry_max_tokens:   # keep long ones linear
             widths += [w for w in self.retry_widths if w > self.beam_width]
-        first_error = None
+        first_error, checkpoint, previous = None, [], 0
         for width in widths:
+            if width < previous:     # narrower again: start afresh
+                checkpoint = []
+            elif previous and not checkpoint:
+                break                # nothing was dropped: same failure
+            previous = width
             try:
                 return self._search(sentence, tokens, candidates, target,
-                                     width, self.skip_cost)
+                                    width, self.skip_cost, checkpoint)
             except ParseError as error:
                 first_error = first_error or error
         raise first_error
@@ -590,21 +628,25 @@ class Parser:
 
     def _search(self, sentence: str, tokens: list[str],
                 candidates: list[list[tuple[str, float]]],
-                target: str | None, width: int, skip: float | None = None
-                ) -> tuple[list[str], list]:
+                target: str | None, width: int, skip: float | None = None,
+                checkpoint: list | None = None) -> tuple[list[str], list]:
         """Beam search over reductions; the cheapest categories and cups.
 
         Each token expands at most ``width`` states by at most
         ``max_candidates`` categories, each push is one table look-up
         (:class:`_Stacks`), so the search is linear in the sentence's
         length; :attr:`expanded` counts the pushes tried.
+
+        ``checkpoint``, if given, is filled with ``[position, ranked]``:
+        the first token where the beam dropped states, and all states
+        after it, best first. Until that token a wider search builds the
+        same beams, so given a filled ``checkpoint`` (of a search no
+        wider than this one) the search resumes after that token from the
+        ``width`` best of ``ranked``, and the checkpoint then moves to
+        this search's own first drop (empty if it drops none).
         """
-        if len(_STACKS.below) > _STACKS.LIMIT:
-            _STACKS.clear()
-        beam = [_START]
-        if self.implicit_subject_cost is not None:
-            beam += [state._replace(category=IMPLICIT) for state in
-                     _push(_START, 'PRON', self.implicit_subject_cost)]
+        if checkpoint is None:
+            checkpoint = []
         pruned = [self._options(options, skip) for options in candidates]
         # An n.r may wait on the stack only for a later n.rr.
         waits, later = [], False
@@ -612,24 +654,37 @@ class Parser:
             waits.append(later)
             later = later or any(c in _WAITS_FOR for c, _ in options)
         waits.reverse()
+        if checkpoint:
+            begin, ranked = checkpoint[0] + 1, checkpoint[1]
+            beam = ranked[:width]
+            if len(ranked) <= width:
+                checkpoint.clear()
+        else:
+            begin = 0
+            beam = [_START]
+            if self.implicit_subject_cost is not None:
+                beam += [state._replace(category=IMPLICIT) for state in
+                         _push(_START, 'PRON', self.implicit_subject_cost)]
         fill = _STACKS.fill
-        for position, options in enumerate(pruned):
-            wait = waits[position]
+        for position in range(begin, len(pruned)):
+            options, wait = pruned[position], waits[position]
             tables = [(category, cost, _STACKS.table(category, wait))
                       for category, cost in options]
             self.expanded += len(beam) * len(tables)
-            # Moves are scored first; only the survivors are built.
-            # Equal type stacks have equal futures: keep the cheapest.
+            # Moves are scored first; the survivors are the beam's states
+            # (plain tuples of the fields of _State). Equal type stacks
+            # have equal futures: keep the cheapest.
             best: dict[int, tuple] = {}
+            get = best.get
             for state in beam:
-                number, spent = state.stack, state.cost
+                number, spent = state[5], state[1]
                 for category, cost, table in tables:
                     moves = table.get(number)
                     if moves is None:
                         moves = fill(table, number, category, wait)
                     total = spent + cost
                     for j, after, depth in moves:
-                        old = best.get(after)
+                        old = get(after)
                         if old is None or total < old[1]:
                             # Rank by cost plus a charge per unreduced
                             # wire, so that cheap but hopeless stacks do
@@ -640,16 +695,12 @@ class Parser:
                 raise ParseError("no reading of the words so far can "
                                  "still reduce", sentence, tokens[position],
                                  position)
-            chosen = (sorted(best.values(), key=itemgetter(0))
-                      if len(best) <= width else
-                      heapq.nsmallest(width, best.values(),
-                                      key=itemgetter(0)))
-            beam = [_State(total, after, state, category, j)
-                    for _, total, state, category, j, after in chosen]
+            ranked = sorted(best.values(), key=_RANK)   # stable
+            if len(ranked) > width and not checkpoint:
+                checkpoint[:] = [position, ranked]
+            beam = ranked[:width]
         # Dropping every word is no parse.
-        beam = [state for state in beam if any(
-            c != 'SKIP' and c not in IMPLICIT_WORDS
-            for c in state.categories())]
+        beam = [_State(*state) for state in beam if _keeps_a_word(state)]
         if not beam:
             raise ParseError("no reading keeps any word", sentence)
         return self._best(sentence, tokens, beam, target)
@@ -668,15 +719,15 @@ class Parser:
             if not stack or any(atom != (stack[0][0], 0) for atom in stack) \
                     or stack[0][0] not in targets:
                 continue
-            base, cost, steps = stack[0][0], state.cost, state.path()
+            base, cost = stack[0][0], state.cost
             if len(stack) > 1:
                 if base != 's' or self.join_cost is None:
                     continue
                 cost += self.join_cost * (len(stack) - 1)
-                steps = _joined(steps)
-                if steps is None:
-                    continue
-            if base not in done or cost < done[base][0]:
+            if base in done and not cost < done[base][0]:
+                continue                 # no cheaper: its path is not needed
+            steps = state.path() if len(stack) == 1 else _joined(state.path())
+            if steps is not None:
                 done[base] = (cost, steps)
         if not done:
             self._fail(sentence, tokens, beam, targets)
