@@ -386,6 +386,7 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
     from qnlp.train.distributed import World
     from qnlp.train.run import CHECKPOINT_FILE, HISTORY_FILE, RunDirectory
     from qnlp.train.state import load_state, save_state
+    from qnlp.train.trainer import selection_score
     task, settings, loaded = _loaded(job.task, job.data, job.settings)
     run = RunDirectory(out)
     run.check(resume, overwrite)
@@ -427,8 +428,7 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                 row[f'{name}_loss'] = scores['loss']
         row['seconds'] = time.perf_counter() - start
         history.append(row)
-        score = ([row['dev_accuracy'], -row['dev_loss']]
-                 if hooks.select == 'dev' else [float(round_)])
+        score = selection_score(row, hooks.select, round_)
         if best['score'] is None or score > best['score']:
             best.update(score=score, round=round_, model={
                 k: v.detach().clone() for k, v in model.state_dict().items()})

@@ -252,6 +252,23 @@ def evaluate(model: torch.nn.Module, batch: PreparedBatch,
     return loss_sum / count, correct / count
 
 
+def selection_score(row: dict[str, Any], select: str, step: int
+                    ) -> list[float]:
+    """What picks the kept weights among epochs (or federated rounds):
+    dev accuracy, ties broken by lower dev loss; or, for a task that
+    selects by step, the latest. Larger is better; a strict ``>`` keeps
+    the first of equals.
+
+    >>> selection_score({'dev_accuracy': 0.9, 'dev_loss': 0.3}, 'dev', 4)
+    [0.9, -0.3]
+    >>> selection_score({}, 'epoch', 4)
+    [4.0]
+    """
+    if select == 'dev':
+        return [row['dev_accuracy'], -row['dev_loss']]
+    return [float(step)]
+
+
 def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in state.items()}
 
@@ -447,8 +464,7 @@ def _epochs(run: _Run, train: Split, dev: Split | None, full: PreparedBatch,
         if run.scheduler is not None and not run.per_step:
             run.scheduler.step()
         run.history.append(row)
-        score = ([row['dev_accuracy'], -row['dev_loss']]
-                 if run.hooks.select == 'dev' else [float(run.epoch)])
+        score = selection_score(row, run.hooks.select, run.epoch)
         if run.best_score is None or score > run.best_score:
             run.best_score, run.best_state, run.stale = (
                 score, _clone(model.state_dict()), 0)
