@@ -310,3 +310,24 @@ def test_parsing_shows_progress_unless_quiet(tmp_path, capsys):
     assert main(['train', str(BUNDLED), '--out', str(tmp_path / 'b'),
                  '--epochs', '1', '--quiet']) == 0
     assert 'parse' not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('task', ['sentences', 'sentiment'])
+def test_split_seed_holds_the_split_while_seed_moves_the_model(task,
+                                                               tmp_path):
+    from qnlp.tasks.sentences import SentenceSettings, read_corpus
+    from qnlp.tasks.sentiment import SentimentSettings, split_reviews
+    corpus = tmp_path / 'reviews.txt'
+    corpus.write_text(''.join(f"review {i} was {('bad', 'good')[i % 2]}"
+                              f"\t{i % 2}\n" for i in range(40)))
+
+    def test_part(**seeds) -> list[str]:
+        if task == 'sentences':
+            settings = SentenceSettings(split=(0.6, 0.2, 0.2), **seeds)
+            return [e.text for e in read_corpus(corpus, settings).test]
+        settings = SentimentSettings(test_fraction=0.25, **seeds)
+        return [e.text for e in split_reviews(corpus, settings)[2]]
+
+    held = [test_part(seed=seed, split_seed=5) for seed in (0, 1)]
+    assert held[0] == held[1] == test_part(seed=5)
+    assert test_part(seed=0) != test_part(seed=1)

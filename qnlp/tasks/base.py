@@ -162,6 +162,30 @@ class Settings:
                 for spec in fields(cls)}
 
 
+
+@dataclass
+class SplitSettings(Settings):
+    """Settings of a task that splits its data itself, seeded: the split
+    (and the folds) can be held while ``seed`` moves only the model, so
+    that seeds of a model are compared on the same test examples.
+
+    >>> from dataclasses import replace
+    >>> settings = SplitSettings(seed=3)
+    >>> settings.data_seed, replace(settings, split_seed=0).data_seed
+    (3, 0)
+    """
+    split_seed: int | None = setting(None, 'seed of the train/dev/test '
+                                           'split and folds alone '
+                                           '(default: --seed), so that '
+                                           'seeds of the model can be '
+                                           'compared on the same split',
+                                     low=0)
+
+    @property
+    def data_seed(self) -> int:
+        """The seed of the split: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]

@@ -24,7 +24,7 @@ from qnlp.data.fasta import (DEEPLOC_LABEL_PATTERNS, RESIDUE_PROPERTIES,
                              ProteinRecord, crop, fasta_files, read_fasta,
                              residue_features, split_records)
 from qnlp.errors import ConfigError
-from qnlp.tasks.base import Loaded, Settings, Task, setting
+from qnlp.tasks.base import Loaded, SplitSettings, Task, setting
 
 __all__ = ['DEEPLOC_LABEL_PATTERNS', 'ProteinSettings', 'ProteinTask',
            'cropped', 'load_protein_data', 'load_protein_split',
@@ -52,7 +52,7 @@ def parse_label_patterns(items: Sequence[str]
 
 
 @dataclass
-class ProteinSettings(Settings):
+class ProteinSettings(SplitSettings):
     """Every setting of a protein run."""
     epochs: int = setting(50, 'training epochs', low=1, high=100_000)
     batch_size: int = setting(64, 'minibatch size; 0 = the whole training '
@@ -97,11 +97,6 @@ class ProteinSettings(Settings):
     folds: int = setting(0, 'stratified cross-validation: test on fold '
                             '--fold of FOLDS; 0 = the plain split', low=0)
     fold: int = setting(0, 'test fold, 0..FOLDS-1', low=0)
-    split_seed: int | None = setting(None, 'seed of the split and the '
-                                           'folds (default: --seed), so '
-                                           'that seeds of the model can be '
-                                           'compared on the same folds',
-                                     low=0)
     label_patterns: tuple[tuple[str, str], ...] = setting(
         (), 'label = LABEL for headers matching REGEX (first match wins; '
             'an empty LABEL skips); default: the second header field',
@@ -170,9 +165,8 @@ def load_protein_split(path: str | Path, settings: ProteinSettings
     """The train, dev and test records of the split ``settings`` ask
     for."""
     records = read_fasta(fasta_files(path), settings.label_patterns).records
-    seed = settings.seed if settings.split_seed is None \
-        else settings.split_seed
-    return split_records(records, seed, settings.test_fraction,
+    return split_records(records, settings.data_seed,
+                         settings.test_fraction,
                          settings.dev_fraction, settings.folds, settings.fold)
 
 

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 from qnlp.data.corpus import FORMATS
 from qnlp.errors import ConfigError, ParseError
-from qnlp.tasks.base import Loaded, Settings, Task, setting
+from qnlp.tasks.base import Loaded, SplitSettings, Task, setting
 
 #: What to do with a sentence the parser cannot reduce: stop with its
 #: file and line, or leave it out (counted in the metrics).
@@ -57,7 +57,7 @@ def parse_fractions(texts: Sequence[str]) -> tuple[float, ...]:
 
 
 @dataclass
-class CorpusFormatSettings(Settings):
+class CorpusFormatSettings(SplitSettings):
     """How corpus files are read: the settings of every text task."""
     format: str = setting('auto', 'corpus file format: detected (auto, '
                                   'reported), label-first ("label '
@@ -291,7 +291,7 @@ def read_corpus(data: str | Path, settings: SentenceSettings,
     if settings.split is not None and Path(data).is_dir():
         raise ConfigError(f"--split splits a single corpus file; {data} is "
                           "a directory with its own train/dev/test files")
-    corpus = load_corpus(data, split=settings.split, seed=settings.seed,
+    corpus = load_corpus(data, split=settings.split, seed=settings.data_seed,
                          how=CorpusFormat.of(settings))
     report_corpus(corpus.description, report)
     return corpus

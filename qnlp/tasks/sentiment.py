@@ -125,7 +125,7 @@ def split_reviews(path: str | Path, settings: SentimentSettings,
     path, how = Path(path), CorpusFormat.of(settings)
     test, dev = settings.test_fraction, settings.dev_fraction
     if path.is_dir():
-        corpus = load_corpus(path, seed=settings.seed, how=how)
+        corpus = load_corpus(path, seed=settings.data_seed, how=how)
         report_corpus(corpus.description, report)
         files = sorted(p for p in path.iterdir() if p.is_file())
         if dev:
@@ -135,10 +135,10 @@ def split_reviews(path: str | Path, settings: SentimentSettings,
     report_corpus(f"{path}: {description}", report)
     if dev:
         parts = split_examples(examples, (1 - test - dev, dev, test),
-                               settings.seed)
+                               settings.data_seed)
     else:   # the split of earlier versions, exactly
         train, held = split_examples(examples, (1 - test, test),
-                                     settings.seed)
+                                     settings.data_seed)
         parts = (train, [], held)
     return (*parts, [path])
 
@@ -344,7 +344,7 @@ class SentimentTask(Task):
         from qnlp.data.corpus import CorpusFormat, load_corpus, \
             read_corpus_file
         path, how = Path(data), CorpusFormat.of(settings)
-        examples = (load_corpus(path, seed=settings.seed, how=how).test
+        examples = (load_corpus(path, seed=settings.data_seed, how=how).test
                     if path.is_dir() else read_corpus_file(path, how))
         return [e.text for e in examples], [e.label for e in examples]
 
