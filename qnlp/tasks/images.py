@@ -48,6 +48,12 @@ IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
 #: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on log2(side)
 #: qubits (images of side 2**n, e.g. ``image_size`` 16 for 4 qubits).
 REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
+#: :data:`qnlp.models.creep.CREEP_MODELS`: three layers (flattened image
+#: -> ``creep_width`` -> ``creep_width`` -> classes), each classical (c)
+#: or quantum (q), e.g. ``creep-qcc``; best on small images (``image_size``
+#: 8).
+CREEP_MODELS = tuple(f'creep-{a}{b}{c}' for a in 'cq' for b in 'cq'
+                     for c in 'cq')
 IMAGE_FRONTS = ('small', 'cifar')
 #: Models that read raw [0, 1] pixels (no per-channel normalisation).
 RAW_PIXELS = ('hqnn-quanv', 'cnn-quanv', 'cnn-quanv-large')
@@ -59,7 +65,8 @@ NORMALISATION_IMAGES = 5000
 class ImageSettings(Settings):
     """Every setting of an image run."""
     model: str = setting('hqnn-parallel', 'image model',
-                         choices=IMAGE_MODELS + REUPLOAD_MODELS)
+                         choices=IMAGE_MODELS + REUPLOAD_MODELS
+                         + CREEP_MODELS)
     dataset: str | None = setting(None, 'which data set DATA holds '
                                         '(default: told from its name or '
                                         'files)', choices=DATASETS)
@@ -81,6 +88,8 @@ class ImageSettings(Settings):
     layers: int | None = setting(None, 'circuit layers of the quantum '
                                        'models (default: the model\'s)',
                                  low=1, high=32)
+    creep_width: int = setting(16, 'creep models: width of the two hidden '
+                                   'layers', low=1, high=64)
     reupload: bool = setting(False, 'hqnn-parallel: re-encode the inputs '
                                     'before every layer')
     dtype: str = setting('float32', 'floating precision',
@@ -126,6 +135,12 @@ def build_network(settings: ImageSettings, shape: Sequence[int],
         return make_reupload_model(settings.model, channels, side, n_classes,
                                    n_layers=settings.layers,
                                    seed=settings.seed)
+    if settings.model in CREEP_MODELS:
+        from qnlp.models.creep import make_creep_model
+        return make_creep_model(settings.model, channels * side * side,
+                                n_classes, width=settings.creep_width,
+                                n_layers=settings.layers or 1,
+                                seed=settings.seed)
     front = settings.front
     if front == 'auto':
         front = 'cifar' if channels == 3 and side == 32 else 'small'
@@ -342,12 +357,15 @@ class ImageTask(Task):
         return torch.from_numpy(np.stack(arrays))
 
     def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
+        from qnlp.models.creep import CreepNetwork
         from qnlp.models.images import quantum_parameters
         from qnlp.models.reupload import (QCNN, ReuploadClassifier,
                                           circuit_parameters)
         network = getattr(model, 'network', None)
         count = (circuit_parameters(network)
                  if isinstance(network, (QCNN, ReuploadClassifier))
+                 else network.quantum_parameters()
+                 if isinstance(network, CreepNetwork)
                  else quantum_parameters(model))
         found = {**getattr(self, '_counts', {}),
                  'n_quantum_parameters': count}
