@@ -104,24 +104,42 @@ def test_gradients_reach_the_circuits_and_the_pixels():
     assert pixels.grad.abs().sum() > 0
 
 
-def test_creep_run_trains_and_resumes_bit_identical(tmp_path, monkeypatch):
+def assert_resumes_bit_identical(args: list[str], tmp_path, monkeypatch
+                                 ) -> dict:
+    """``qnlp ARGS`` whole, and stopped after its first write then
+    resumed, end with the same weights; the whole run's metrics."""
+    from qnlp.train.run import RunDirectory
     from tests.conftest import train_interrupted
     monkeypatch.setattr('qnlp.train.plots.plot_history',   # not checked
                         lambda history, path: None)
-    data = toy_folder(tmp_path / 'data', n_train=12, n_test=6, side=8)
-    args = ['train', '--task', 'images', str(data), '--model', 'creep-cqc',
-            '--image-size', '4', '--creep-width', '4', '--epochs', '2',
-            '--batch-size', '6', '--quiet']
     assert main([*args, '--out', str(tmp_path / 'whole')]) == 0
     assert train_interrupted([*args, '--out', str(tmp_path / 'cut')],
                              monkeypatch, writes=1) == 130
     assert main(['train', '--resume', str(tmp_path / 'cut'), '--quiet']) == 0
-    from qnlp.train.run import RunDirectory
     whole, cut = (RunDirectory(tmp_path / name).read_weights()
                   for name in ('whole', 'cut'))
     assert whole.keys() == cut.keys()
     assert all(torch.equal(whole[k], cut[k]) for k in whole)
-    metrics = json.loads((tmp_path / 'whole' / 'metrics.json').read_text())
+    return json.loads((tmp_path / 'whole' / 'metrics.json').read_text())
+
+
+def assert_one_line_error(tmp_path, capsys, option: list[str],
+                          message: str) -> None:
+    """An image run with ``option`` exits 2 with one line naming it."""
+    data = toy_folder(tmp_path / 'data', n_train=4, n_test=2)
+    assert main(['train', '--task', 'images', str(data), '--out',
+                 str(tmp_path / 'run'), '--epochs', '1', '--quiet',
+                 *option]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_creep_run_trains_and_resumes_bit_identical(tmp_path, monkeypatch):
+    data = toy_folder(tmp_path / 'data', n_train=12, n_test=6, side=8)
+    metrics = assert_resumes_bit_identical(
+        ['train', '--task', 'images', str(data), '--model', 'creep-cqc',
+         '--image-size', '4', '--creep-width', '4', '--epochs', '2',
+         '--batch-size', '6', '--quiet'], tmp_path, monkeypatch)
     # layer 2 of width 4 -> 4: 4 qubits, one upload, 12 angles + 4 + 1
     assert metrics['task_metrics']['n_quantum_parameters'] == 17
 
@@ -132,12 +150,7 @@ def test_creep_run_trains_and_resumes_bit_identical(tmp_path, monkeypatch):
      "creep_width must be at least 1"),
 ])
 def test_bad_creep_options_exit_2(tmp_path, capsys, option, message):
-    data = toy_folder(tmp_path / 'data', n_train=4, n_test=2)
-    assert main(['train', '--task', 'images', str(data), '--out',
-                 str(tmp_path / 'run'), '--epochs', '1', '--quiet',
-                 *option]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0]
+    assert_one_line_error(tmp_path, capsys, option, message)
 
 
 def test_network_refuses_wrong_widths():

@@ -6,7 +6,8 @@ layers of the same input and output width.
 
 * Classical layer ``c``: ``nn.Linear(in, out)``.
 * Quantum layer ``q`` (:class:`QuantumDense`): ``in`` real inputs on
-  ``n`` qubits, ``n = max(ceil(out / 2), min(in, 8))``. Each input
+  ``n`` qubits: ``min(in, 8)`` (at least 2), more if needed to read
+  ``out`` observables. Each input
   times its own trained scale (one number per input, starting at
   ``1 / sqrt(uploads)``, as in Perez-Salinas et al.'s re-uploading
   classifier; no weight mixes inputs) is an RY angle; the inputs
@@ -111,8 +112,10 @@ class QuantumDense(nn.Module):
             raise ConfigError("a quantum layer needs at least one input, "
                               "output and trainable layer")
         self.in_features, self.out_features = in_features, out_features
-        self.n_qubits = max(math.ceil(out_features / 2),
-                            min(in_features, MAX_INPUT_QUBITS), 2)
+        self.n_qubits = max(min(in_features, MAX_INPUT_QUBITS), 2)
+        while self.n_qubits + len(entangler_pairs(
+                'ring', self.n_qubits)) < out_features:
+            self.n_qubits += 1
         self.uploads = math.ceil(in_features / self.n_qubits)
         self.n_layers = n_layers
         generator = torch.Generator().manual_seed(seed)

@@ -54,6 +54,12 @@ REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
 #: 8).
 CREEP_MODELS = tuple(f'creep-{a}{b}{c}' for a in 'cq' for b in 'cq'
                      for c in 'cq')
+#: :data:`qnlp.models.transfer.TRANSFER_MODELS`: an autoencoder's 64-d
+#: latent (pretrained on the run's training images when the run starts,
+#: then frozen) feeding a classical, the paper's hybrid, a dressed-circuit
+#: or a re-uploading head.
+TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
+                   'transfer-dressed', 'transfer-reupload')
 IMAGE_FRONTS = ('small', 'cifar')
 #: Models that read raw [0, 1] pixels (no per-channel normalisation).
 RAW_PIXELS = ('hqnn-quanv', 'cnn-quanv', 'cnn-quanv-large')
@@ -66,7 +72,7 @@ class ImageSettings(Settings):
     """Every setting of an image run."""
     model: str = setting('hqnn-parallel', 'image model',
                          choices=IMAGE_MODELS + REUPLOAD_MODELS
-                         + CREEP_MODELS)
+                         + CREEP_MODELS + TRANSFER_MODELS)
     dataset: str | None = setting(None, 'which data set DATA holds '
                                         '(default: told from its name or '
                                         'files)', choices=DATASETS)
@@ -90,6 +96,9 @@ class ImageSettings(Settings):
                                  low=1, high=32)
     creep_width: int = setting(16, 'creep models: width of the two hidden '
                                    'layers', low=1, high=64)
+    encoder_epochs: int = setting(10, 'transfer models: epochs of the '
+                                      'autoencoder pretraining', low=1,
+                                  high=MAX_EPOCHS)
     reupload: bool = setting(False, 'hqnn-parallel: re-encode the inputs '
                                     'before every layer')
     dtype: str = setting('float32', 'floating precision',
@@ -141,6 +150,11 @@ def build_network(settings: ImageSettings, shape: Sequence[int],
                                 n_classes, width=settings.creep_width,
                                 n_layers=settings.layers or 1,
                                 seed=settings.seed)
+    if settings.model in TRANSFER_MODELS:
+        from qnlp.models.transfer import make_transfer_model
+        return make_transfer_model(settings.model, channels * side * side,
+                                   n_classes, n_layers=settings.layers or 4,
+                                   seed=settings.seed)
     front = settings.front
     if front == 'auto':
         front = 'cifar' if channels == 3 and side == 32 else 'small'
@@ -309,6 +323,12 @@ class ImageTask(Task):
                                  len(loaded.labels), device)
         if settings.model not in RAW_PIXELS:
             model.normalise_with(loaded.train.circuits[:NORMALISATION_IMAGES])
+        if settings.model in TRANSFER_MODELS:
+            from qnlp.models.transfer import pretrain_encoder
+            pixels = model.prepare(loaded.train.circuits)
+            self._pretrain_loss = pretrain_encoder(
+                model.network, (pixels - model.mean) / model.std,
+                settings.encoder_epochs, seed=settings.seed)[-1]
         return model
 
     def restore(self, settings: ImageSettings, config: dict[str, Any],
@@ -361,14 +381,17 @@ class ImageTask(Task):
         from qnlp.models.images import quantum_parameters
         from qnlp.models.reupload import (QCNN, ReuploadClassifier,
                                           circuit_parameters)
+        from qnlp.models.transfer import TransferNetwork
         network = getattr(model, 'network', None)
         count = (circuit_parameters(network)
                  if isinstance(network, (QCNN, ReuploadClassifier))
                  else network.quantum_parameters()
-                 if isinstance(network, CreepNetwork)
+                 if isinstance(network, (CreepNetwork, TransferNetwork))
                  else quantum_parameters(model))
         found = {**getattr(self, '_counts', {}),
                  'n_quantum_parameters': count}
+        if hasattr(self, '_pretrain_loss'):
+            found['autoencoder_mse'] = round(self._pretrain_loss, 6)
         settings, images, labels = getattr(self, '_attack_test',
                                            (None, None, None))
         if settings is not None and settings.attacks:
