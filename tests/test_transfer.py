@@ -45,11 +45,17 @@ def test_paper_circuit_equals_a_statevector_reference(seed, width):
 
 
 def test_frozen_encoder_gets_no_gradient_and_heads_do():
+    """Every head of one seed gets the same pretrained encoder, which
+    stays still while the head learns."""
     assert TASK_TRANSFER_MODELS == TRANSFER_MODELS
     pixels = torch.rand(8, 1, 4, 4)
+    encoders = []
     for name in TRANSFER_MODELS:
         model = make_transfer_model(name, 16, 3, n_layers=2)
         pretrain_encoder(model, pixels, epochs=1)
+        encoders.append(torch.cat([p.flatten()
+                                   for p in model.encoder.parameters()]))
+        assert torch.equal(encoders[0], encoders[-1])
         before = [p.clone() for p in model.encoder.parameters()]
         model.train()
         assert not model.encoder.training
@@ -67,12 +73,20 @@ def test_transfer_run_resumes_bit_identical_with_the_pretrained_encoder(
     """The encoder is pretrained once per run, saved with the weights;
     a run killed after epoch 1 resumes to the uninterrupted weights."""
     data = toy_folder(tmp_path / 'data', n_train=12, n_test=6, side=8)
-    metrics = assert_resumes_bit_identical(
-        ['train', '--task', 'images', str(data), '--model',
-         'transfer-dressed', '--image-size', '4', '--layers', '1',
-         '--encoder-epochs', '2', '--epochs', '2', '--batch-size', '6',
-         '--quiet'], tmp_path, monkeypatch)
+    def args(epochs: int) -> list[str]:
+        return ['train', '--task', 'images', str(data), '--model',
+                'transfer-dressed', '--image-size', '4', '--layers', '1',
+                '--encoder-epochs', '2', '--epochs', str(epochs),
+                '--batch-size', '6', '--quiet']
+    metrics = assert_resumes_bit_identical(args(2), tmp_path, monkeypatch)
     assert metrics['task_metrics']['n_quantum_parameters'] == 15
+    # the encoder is the same after one epoch as after two; the head moves
+    from qnlp.train.run import RunDirectory
+    assert main([*args(1), '--out', str(tmp_path / 'one')]) == 0
+    one, two = (RunDirectory(tmp_path / name).read_weights()
+                for name in ('one', 'whole'))
+    assert all(torch.equal(one[k], two[k]) == ('.encoder.' in k)
+               for k in one if k.startswith('network.'))
     assert metrics['task_metrics']['autoencoder_mse'] > 0
 
 

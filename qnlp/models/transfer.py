@@ -165,7 +165,9 @@ def pretrain_encoder(network: TransferNetwork, pixels: torch.Tensor,
                      seed: int = 0) -> list[float]:
     """Train ``network.encoder`` with a mirrored decoder to reconstruct
     ``pixels`` (normalised images ``(N, C, H, W)``), then freeze it;
-    returns the mean squared error of each epoch.
+    returns the mean squared error of each epoch. The encoder starts
+    from ``torch.manual_seed(seed)`` (:class:`TransferNetwork`), so every
+    head of one seed gets the same features.
 
     >>> net = make_transfer_model('transfer-classical', 16, 2)
     >>> losses = pretrain_encoder(net, torch.rand(32, 1, 4, 4), epochs=3)
@@ -176,8 +178,10 @@ def pretrain_encoder(network: TransferNetwork, pixels: torch.Tensor,
     """
     generator = torch.Generator().manual_seed(seed)
     flat = pixels.flatten(1)
-    decoder = nn.Sequential(nn.Linear(LATENT, HIDDEN), nn.ReLU(),
-                            nn.Linear(HIDDEN, flat.shape[1])).to(flat)
+    with torch.random.fork_rng():   # the same decoder whatever the head
+        torch.manual_seed(seed)
+        decoder = nn.Sequential(nn.Linear(LATENT, HIDDEN), nn.ReLU(),
+                                nn.Linear(HIDDEN, flat.shape[1])).to(flat)
     network.encoder.requires_grad_(True)
     parameters = [*network.encoder.parameters(), *decoder.parameters()]
     optimiser = torch.optim.Adam(parameters, lr=lr)
