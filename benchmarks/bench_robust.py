@@ -28,13 +28,25 @@ images (the last epoch's weights: nothing is selected on test). One
 table (mean +- sd over seeds, parameters, training seconds) and one PNG
 (``--creep-plot``).
 
+Part ``transfer``: transfer learning (:mod:`qnlp.models.transfer`) on
+MNIST (``--transfer-data``, 28x28, all ten classes): each run pretrains
+the 784 -> 256 -> 64 autoencoder for ``--encoder-epochs`` epochs on its
+training images and freezes it (the same encoder for every head of one
+seed: checked), then trains the head for ``--transfer-epochs`` epochs
+(Adam at ``--transfer-lr``, one-cycle, batch 128, no shifts): the
+classical head (dense + batch norm + dropout) on the 64 features, the
+paper's hybrid (fixed 5-qubit circuit, its 32 outcome probabilities into
+the same head), the dressed circuit and the re-uploading head; seeds
+``--transfer-seeds``, the first ``--transfer-train`` training and
+``--creep-test`` test images, the last epoch's weights.
+
 Reduced size by default (stated in the JSON line): MNIST, classes
 0-9, the first ``--train`` training and ``--test`` test images of the
 official splits, ``--epochs`` epochs, seed ``--seed``; torch threads
 ``--threads`` (the machine is shared).
 
     python benchmarks/bench_robust.py [--data ../shared/data/images/mnist]
-        [--parts attacks,reupload,creep] [--out /tmp/bench_robust]
+        [--parts attacks,reupload,creep,transfer] [--out /tmp/bench_robust]
 """
 from __future__ import annotations
 
@@ -154,8 +166,6 @@ def reupload_part(args: argparse.Namespace) -> dict:
 
 def creep_part(args: argparse.Namespace) -> dict:
     """5 variants x seeds x data sets; mean and sd of test accuracy."""
-    import statistics
-
     from qnlp.models.creep import PAPER_VARIANTS
     table: dict = {}
     for data in args.creep_data.split(','):
@@ -171,25 +181,83 @@ def creep_part(args: argparse.Namespace) -> dict:
                     test_images=args.creep_test)
                 rows.append(run(data, args.out,
                                 f'{dataset}-{model}-s{seed}', settings))
-            accuracies = [r['test_accuracy'] for r in rows]
-            table[f'{dataset}-{model}'] = {
-                'mean': round(statistics.mean(accuracies), 4),
-                'sd': round(statistics.stdev(accuracies), 4)
-                if len(rows) > 1 else 0.0,
-                'accuracies': [round(a, 4) for a in accuracies],
-                'parameters': rows[0]['n_parameters'],
-                'quantum_parameters':
-                    rows[0]['task_metrics']['n_quantum_parameters'],
-                'train_seconds': round(statistics.mean(
-                    r['train_seconds'] for r in rows), 1)}
-    print(f"\n{'data set / model':<30}{'test accuracy':>18}{'parameters':>12}"
-          f"{'quantum':>9}{'seconds':>9}")
-    for name, row in table.items():
-        print(f"{name:<30}{row['mean']:>10.3f} +- {row['sd']:.3f}"
-              f"{row['parameters']:>12}{row['quantum_parameters']:>9}"
-              f"{row['train_seconds']:>9.1f}")
+            table[f'{dataset}-{model}'] = summary(rows)
+    print_table(table)
     plot_creep(table, args.creep_plot)
     print(f"plot: {args.creep_plot}")
+    return table
+
+
+def summary(rows: list[dict]) -> dict:
+    """Mean and sd of the test accuracy of ``rows`` (one run per seed),
+    with the first run's parameter counts and the mean training time."""
+    import statistics
+    accuracies = [r['test_accuracy'] for r in rows]
+    return {'mean': round(statistics.mean(accuracies), 4),
+            'sd': round(statistics.stdev(accuracies), 4)
+            if len(rows) > 1 else 0.0,
+            'accuracies': [round(a, 4) for a in accuracies],
+            'parameters': rows[0]['n_parameters'],
+            'quantum_parameters':
+                rows[0]['task_metrics']['n_quantum_parameters'],
+            'train_seconds': round(statistics.mean(
+                r['train_seconds'] for r in rows), 1)}
+
+
+def print_table(table: dict) -> None:
+    print(f"\n{'run':<30}{'test accuracy':>18}{'parameters':>12}"
+          f"{'quantum':>9}{'seconds':>9}")
+    for name, row in table.items():
+        if isinstance(row, dict):
+            print(f"{name:<30}{row['mean']:>10.3f} +- {row['sd']:.3f}"
+                  f"{row['parameters']:>12}{row['quantum_parameters']:>9}"
+                  f"{row['train_seconds']:>9.1f}")
+
+
+def transfer_part(args: argparse.Namespace) -> dict:
+    """The four heads on one frozen encoder per seed."""
+    from qnlp.models.transfer import TRANSFER_MODELS
+    table: dict = {}
+    seeds = list(map(int, args.transfer_seeds.split(',')))
+    runs: dict = {seed: [] for seed in seeds}
+    for model in TRANSFER_MODELS:
+        rows = []
+        for seed in seeds:
+            name = f'transfer-{model[len("transfer-"):]}-s{seed}'
+            settings = ImageSettings(
+                model=model, epochs=args.transfer_epochs,
+                encoder_epochs=args.encoder_epochs, lr=args.transfer_lr,
+                batch_size=128, shift=0, flip=False, seed=seed,
+                train_images=args.transfer_train,
+                test_images=args.creep_test)
+            rows.append(run(args.transfer_data, args.out, name, settings))
+            runs[seed].append(name)
+        table[model] = summary(rows)
+        table[model]['autoencoder_mse'] = \
+            rows[0]['task_metrics']['autoencoder_mse']
+    for seed, names in runs.items():
+        encoders = [{k: v for k, v in
+                     RunDirectory(args.out / name).read_weights().items()
+                     if k.startswith('network.encoder.')} for name in names]
+        if not all(e.keys() == encoders[0].keys()
+                   and all(torch.equal(e[k], encoders[0][k]) for k in e)
+                   for e in encoders):
+            raise SystemExit(f"seed {seed}: the heads read different "
+                             "encoders")
+    print_table(table)
+    classical = table['transfer-classical']['mean']
+    table['paper_hybrid_minus_classical'] = round(
+        table['transfer-hybrid']['mean'] - classical, 4)
+    best = max(('transfer-hybrid', 'transfer-dressed', 'transfer-reupload'),
+               key=lambda name: table[name]['mean'])
+    table['best_hybrid'] = best
+    table['best_hybrid_minus_classical'] = round(table[best]['mean']
+                                                 - classical, 4)
+    print(f"every head of a seed read the same frozen encoder; paper's "
+          f"hybrid - classical: "
+          f"{100 * table['paper_hybrid_minus_classical']:+.1f} points; "
+          f"best hybrid ({best}) - classical: "
+          f"{100 * table['best_hybrid_minus_classical']:+.1f} points")
     return table
 
 
@@ -227,7 +295,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default='../shared/data/images/mnist')
     parser.add_argument('--out', type=Path, default=Path('/tmp/bench_robust'))
-    parser.add_argument('--parts', default='attacks,reupload,creep')
+    parser.add_argument('--parts', default='attacks,reupload,creep,transfer')
     parser.add_argument('--train', type=int, default=3000)
     parser.add_argument('--test', type=int, default=500)
     parser.add_argument('--attack-images', type=int, default=200)
@@ -254,6 +322,13 @@ def main() -> None:
     parser.add_argument('--creep-lr', type=float, default=0.05)
     parser.add_argument('--creep-plot', type=Path,
                         default=Path('/tmp/bench_robust/creep.png'))
+    parser.add_argument('--transfer-data',
+                        default='../shared/data/images/mnist')
+    parser.add_argument('--transfer-seeds', default='0,1,2')
+    parser.add_argument('--transfer-train', type=int, default=5000)
+    parser.add_argument('--transfer-epochs', type=int, default=8)
+    parser.add_argument('--encoder-epochs', type=int, default=20)
+    parser.add_argument('--transfer-lr', type=float, default=0.01)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -265,6 +340,8 @@ def main() -> None:
         figures['reupload'] = reupload_part(args)
     if 'creep' in parts:
         figures['creep'] = creep_part(args)
+    if 'transfer' in parts:
+        figures['transfer'] = transfer_part(args)
     load = os.getloadavg()
     print(json.dumps({
         'benchmark': 'bench_robust', 'data': args.data,
@@ -277,7 +354,13 @@ def main() -> None:
                  'creep': {'side': args.creep_side, 'train': args.creep_train,
                            'test': args.creep_test,
                            'epochs': args.creep_epochs,
-                           'lr': args.creep_lr, 'seeds': args.creep_seeds}},
+                           'lr': args.creep_lr, 'seeds': args.creep_seeds},
+                 'transfer': {'train': args.transfer_train,
+                              'test': args.creep_test,
+                              'epochs': args.transfer_epochs,
+                              'encoder_epochs': args.encoder_epochs,
+                              'lr': args.transfer_lr,
+                              'seeds': args.transfer_seeds}},
         'machine': platform.processor() or platform.machine(),
         'threads': args.threads, 'load': [round(x, 2) for x in load],
         'seconds': round(time.perf_counter() - start, 1), **figures}))
