@@ -156,3 +156,17 @@ def test_bad_creep_options_exit_2(tmp_path, capsys, option, message):
 def test_network_refuses_wrong_widths():
     with pytest.raises(Exception, match='expected 16 inputs'):
         CreepNetwork('qcc', 16, 3)(torch.rand(2, 1, 3, 3))
+
+
+def test_compare_puts_creep_variants_side_by_side(tmp_path, capsys):
+    data = toy_folder(tmp_path / 'data', n_train=8, n_test=4, side=4)
+    assert main(['compare', '--task', 'images', str(data), '--out',
+                 str(tmp_path / 'cmp'), '--model', 'creep-ccq',
+                 '--baselines', 'creep-ccc', '--seeds', '1',
+                 '--creep-width', '3', '--epochs', '1', '--quiet']) == 0
+    rows = json.loads((tmp_path / 'cmp' / 'comparison.json').read_text())
+    assert {'creep-ccq', 'creep-ccc'} <= set(json.dumps(rows).split('"'))
+    assert main(['compare', '--task', 'images', str(data), '--out',
+                 str(tmp_path / 'bad'), '--model', 'creep-ccq',
+                 '--baselines', 'cnn', '--seeds', '1', '--quiet']) == 2
+    assert "unknown baselines ['cnn']" in capsys.readouterr().err

@@ -54,6 +54,9 @@ REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
 #: 8).
 CREEP_MODELS = tuple(f'creep-{a}{b}{c}' for a in 'cq' for b in 'cq'
                      for c in 'cq')
+#: The paper's sequence: all classical, layer 1, 2, 3 swapped, all swapped.
+PAPER_CREEP = ('creep-ccc', 'creep-qcc', 'creep-cqc', 'creep-ccq',
+               'creep-qqq')
 #: :data:`qnlp.models.transfer.TRANSFER_MODELS`: an autoencoder's 64-d
 #: latent (pretrained on the run's training images when the run starts,
 #: then frozen) feeding a classical, the paper's hybrid, a dressed-circuit
@@ -408,6 +411,19 @@ class ImageTask(Task):
 
     def model_name(self, settings: ImageSettings) -> str:
         return settings.model
+
+    def baseline_choices(self, settings: ImageSettings
+                         ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """A creep model's baselines are the other creep mixes (by
+        default the paper's five), a transfer model's the other heads on
+        the same frozen encoder (by default all); else the CNNs."""
+        for family, usual in ((CREEP_MODELS, PAPER_CREEP), (TRANSFER_MODELS,
+                                                            TRANSFER_MODELS)):
+            if settings.model in family:
+                known = {name: f'{settings.model} with other layers or head'
+                         for name in family if name != settings.model}
+                return known, tuple(name for name in usual if name in known)
+        return super().baseline_choices(settings)
 
     def fit_baseline(self, name: str, data: str,
                      settings: ImageSettings) -> dict[str, float]:
