@@ -325,8 +325,8 @@ def main() -> None:
     parser.add_argument('--transfer-data',
                         default='../shared/data/images/mnist')
     parser.add_argument('--transfer-seeds', default='0,1,2')
-    parser.add_argument('--transfer-train', type=int, default=5000)
-    parser.add_argument('--transfer-epochs', type=int, default=8)
+    parser.add_argument('--transfer-train', type=int, default=3000)
+    parser.add_argument('--transfer-epochs', type=int, default=6)
     parser.add_argument('--encoder-epochs', type=int, default=20)
     parser.add_argument('--transfer-lr', type=float, default=0.01)
     args = parser.parse_args()
