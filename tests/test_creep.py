@@ -170,3 +170,16 @@ def test_compare_puts_creep_variants_side_by_side(tmp_path, capsys):
                  str(tmp_path / 'bad'), '--model', 'creep-ccq',
                  '--baselines', 'cnn', '--seeds', '1', '--quiet']) == 2
     assert "unknown baselines ['cnn']" in capsys.readouterr().err
+
+
+def test_a_cut_of_a_split_stored_class_by_class_holds_every_class():
+    """CIFAR-10's JPEG tree is read class by class: its first N images
+    (--train-images) are taken from every class in turn."""
+    from qnlp.data.images import ImageData
+    from qnlp.tasks.images import select_images
+    images = np.zeros((9, 1, 2, 2), dtype=np.uint8)
+    data = ImageData('cifar10', list('abc'), images, np.repeat([0, 1, 2], 3),
+                     images, np.array([2, 0, 1, 0, 1, 2, 0, 1, 2]))
+    cut = select_images(data, train=6, test=3)
+    assert cut.train_labels.tolist() == [0, 1, 2, 0, 1, 2]
+    assert cut.test_labels.tolist() == [2, 0, 1]       # stored mixed: kept

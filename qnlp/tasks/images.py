@@ -217,7 +217,8 @@ def select_images(found: Any, classes: Sequence[str] = (),
     """``found`` (:class:`qnlp.data.images.ImageData`) with only
     ``classes`` (relabelled 0, 1, ... in that order), images resized to
     ``size`` by area averaging, and the first ``train`` training and dev
-    and ``test`` test images (0: all).
+    and ``test`` test images (0: all; a split stored class by class is
+    first :func:`interleaved`, so that the cut holds every class).
 
     >>> import numpy as np
     >>> from qnlp.data.images import ImageData
@@ -247,8 +248,12 @@ def select_images(found: Any, classes: Sequence[str] = (),
             return None, None
         if order:
             keep = np.isin(labels, order)
-            images = images[keep]
-            labels = np.array([order.index(v) for v in labels[keep]],
+            images, labels = images[keep], labels[keep]
+        if limit and limit < len(labels) and stored_by_class(labels):
+            turns = interleaved(labels)
+            images, labels = images[turns], labels[turns]
+        if order:
+            labels = np.array([order.index(v) for v in labels],
                               dtype=np.int64).reshape(-1)
         if limit:
             images, labels = images[:limit], labels[:limit]
@@ -268,6 +273,36 @@ def select_images(found: Any, classes: Sequence[str] = (),
                 train_images=train_images, train_labels=train_labels,
                 val_images=val_images, val_labels=val_labels,
                 test_images=test_images, test_labels=test_labels)
+
+
+def stored_by_class(labels: Any) -> bool:
+    """Whether a split holds more than one class, stored class by class.
+
+    >>> stored_by_class([0, 0, 1, 1]), stored_by_class([0, 1, 0, 1])
+    (True, False)
+    """
+    import numpy as np
+    labels = np.asarray(labels)
+    return bool(len(labels) and labels[0] != labels[-1]
+                and (np.diff(labels) >= 0).all())
+
+
+def interleaved(labels: Any) -> Any:
+    """Indices that take the images of each class in turn (the first of
+    every class, then the second...), each class in stored order: where
+    a split is stored class by class (the CIFAR-10 JPEG tree), the first
+    N images of a cut then hold every class, not just the first one.
+
+    >>> interleaved([0, 0, 0, 1, 1, 2]).tolist()
+    [0, 3, 5, 1, 4, 2]
+    """
+    import numpy as np
+    labels = np.asarray(labels)
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for value in np.unique(labels):
+        where = np.flatnonzero(labels == value)
+        rank[where] = np.arange(len(where))
+    return np.lexsort((labels, rank))
 
 
 def _resized(images: Any, size: int) -> Any:
