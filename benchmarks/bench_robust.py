@@ -16,13 +16,37 @@ plain angle re-uploading and a QCNN of the same qubits
 ``--side`` pixels (16: 4 qubits), ``--reupload-layers`` re-uploads,
 Adam at ``--reupload-lr`` (one-cycle), batch 64.
 
+Part ``creep``: quantum creep-in (:mod:`qnlp.models.creep`): the
+three-layer network without normalisation or activations (flattened
+``--creep-side`` x ``--creep-side`` image -> 16 -> 16 -> 10) and the
+variants with layer 1, 2, 3 and all layers quantum, on MNIST,
+Fashion-MNIST and CIFAR-10 (``--creep-data``), seeds ``--creep-seeds``,
+all trained identically: the first ``--creep-train`` training images,
+``--creep-epochs`` epochs, Adam at ``--creep-lr`` (one-cycle), batch 64,
+no shifts or flips; test accuracy on the first ``--creep-test`` test
+images (the last epoch's weights: nothing is selected on test). One
+table (mean +- sd over seeds, parameters, training seconds) and one PNG
+(``--creep-plot``).
+
+Part ``transfer``: transfer learning (:mod:`qnlp.models.transfer`) on
+MNIST (``--transfer-data``, 28x28, all ten classes): each run pretrains
+the 784 -> 256 -> 64 autoencoder for ``--encoder-epochs`` epochs on its
+training images and freezes it (the same encoder for every head of one
+seed: checked), then trains the head for ``--transfer-epochs`` epochs
+(Adam at ``--transfer-lr``, one-cycle, batch 128, no shifts): the
+classical head (dense + batch norm + dropout) on the 64 features, the
+paper's hybrid (fixed 5-qubit circuit, its 32 outcome probabilities into
+the same head), the dressed circuit and the re-uploading head; seeds
+``--transfer-seeds``, the first ``--transfer-train`` training and
+``--creep-test`` test images, the last epoch's weights.
+
 Reduced size by default (stated in the JSON line): MNIST, classes
 0-9, the first ``--train`` training and ``--test`` test images of the
 official splits, ``--epochs`` epochs, seed ``--seed``; torch threads
 ``--threads`` (the machine is shared).
 
     python benchmarks/bench_robust.py [--data ../shared/data/images/mnist]
-        [--parts attacks,reupload] [--out /tmp/bench_robust]
+        [--parts attacks,reupload,creep,transfer] [--out /tmp/bench_robust]
 """
 from __future__ import annotations
 
@@ -140,11 +164,138 @@ def reupload_part(args: argparse.Namespace) -> dict:
     return table
 
 
+def creep_part(args: argparse.Namespace) -> dict:
+    """5 variants x seeds x data sets; mean and sd of test accuracy."""
+    from qnlp.models.creep import PAPER_VARIANTS
+    table: dict = {}
+    for data in args.creep_data.split(','):
+        dataset = Path(data).name
+        for model in PAPER_VARIANTS:
+            rows = []
+            for seed in map(int, args.creep_seeds.split(',')):
+                settings = ImageSettings(
+                    model=model, image_size=args.creep_side,
+                    epochs=args.creep_epochs, lr=args.creep_lr,
+                    batch_size=64, shift=0, flip=False, seed=seed,
+                    train_images=args.creep_train,
+                    test_images=args.creep_test)
+                rows.append(run(data, args.out,
+                                f'{dataset}-{model}-s{seed}', settings))
+            table[f'{dataset}-{model}'] = summary(rows)
+    print_table(table)
+    plot_creep(table, args.creep_plot)
+    print(f"plot: {args.creep_plot}")
+    return table
+
+
+def summary(rows: list[dict]) -> dict:
+    """Mean and sd of the test accuracy of ``rows`` (one run per seed),
+    with the first run's parameter counts and the mean training time."""
+    import statistics
+    accuracies = [r['test_accuracy'] for r in rows]
+    return {'mean': round(statistics.mean(accuracies), 4),
+            'sd': round(statistics.stdev(accuracies), 4)
+            if len(rows) > 1 else 0.0,
+            'accuracies': [round(a, 4) for a in accuracies],
+            'parameters': rows[0]['n_parameters'],
+            'quantum_parameters':
+                rows[0]['task_metrics']['n_quantum_parameters'],
+            'train_seconds': round(statistics.mean(
+                r['train_seconds'] for r in rows), 1)}
+
+
+def print_table(table: dict) -> None:
+    print(f"\n{'run':<30}{'test accuracy':>18}{'parameters':>12}"
+          f"{'quantum':>9}{'seconds':>9}")
+    for name, row in table.items():
+        if isinstance(row, dict):
+            print(f"{name:<30}{row['mean']:>10.3f} +- {row['sd']:.3f}"
+                  f"{row['parameters']:>12}{row['quantum_parameters']:>9}"
+                  f"{row['train_seconds']:>9.1f}")
+
+
+def transfer_part(args: argparse.Namespace) -> dict:
+    """The four heads on one frozen encoder per seed."""
+    from qnlp.models.transfer import TRANSFER_MODELS
+    table: dict = {}
+    seeds = list(map(int, args.transfer_seeds.split(',')))
+    runs: dict = {seed: [] for seed in seeds}
+    for model in TRANSFER_MODELS:
+        rows = []
+        for seed in seeds:
+            name = f'transfer-{model[len("transfer-"):]}-s{seed}'
+            settings = ImageSettings(
+                model=model, epochs=args.transfer_epochs,
+                encoder_epochs=args.encoder_epochs, lr=args.transfer_lr,
+                batch_size=128, shift=0, flip=False, seed=seed,
+                train_images=args.transfer_train,
+                test_images=args.creep_test)
+            rows.append(run(args.transfer_data, args.out, name, settings))
+            runs[seed].append(name)
+        table[model] = summary(rows)
+        table[model]['autoencoder_mse'] = \
+            rows[0]['task_metrics']['autoencoder_mse']
+    for seed, names in runs.items():
+        encoders = [{k: v for k, v in
+                     RunDirectory(args.out / name).read_weights().items()
+                     if k.startswith('network.encoder.')} for name in names]
+        if not all(e.keys() == encoders[0].keys()
+                   and all(torch.equal(e[k], encoders[0][k]) for k in e)
+                   for e in encoders):
+            raise SystemExit(f"seed {seed}: the heads read different "
+                             "encoders")
+    print_table(table)
+    classical = table['transfer-classical']['mean']
+    table['paper_hybrid_minus_classical'] = round(
+        table['transfer-hybrid']['mean'] - classical, 4)
+    best = max(('transfer-hybrid', 'transfer-dressed', 'transfer-reupload'),
+               key=lambda name: table[name]['mean'])
+    table['best_hybrid'] = best
+    table['best_hybrid_minus_classical'] = round(table[best]['mean']
+                                                 - classical, 4)
+    print(f"every head of a seed read the same frozen encoder; paper's "
+          f"hybrid - classical: "
+          f"{100 * table['paper_hybrid_minus_classical']:+.1f} points; "
+          f"best hybrid ({best}) - classical: "
+          f"{100 * table['best_hybrid_minus_classical']:+.1f} points")
+    return table
+
+
+def plot_creep(table: dict, path: Path) -> None:
+    """Grouped bars: test accuracy (mean, sd as error bars) of each
+    variant, one group per data set."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    datasets = list(dict.fromkeys(name.split('-creep-')[0]
+                                  for name in table))
+    variants = list(dict.fromkeys('creep-' + name.split('-creep-')[1]
+                                  for name in table))
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    width = 0.8 / len(variants)
+    for i, variant in enumerate(variants):
+        rows = [table[f'{d}-{variant}'] for d in datasets]
+        axes.bar([j + i * width for j in range(len(datasets))],
+                 [r['mean'] for r in rows], width,
+                 yerr=[r['sd'] for r in rows], capsize=2,
+                 label=variant[len('creep-'):])
+    axes.set_xticks([j + 0.4 - width / 2 for j in range(len(datasets))],
+                    datasets)
+    axes.set_ylabel('test accuracy')
+    axes.set_ylim(0, 1)
+    axes.set_title('Quantum creep-in (q = quantum layer; layers 1, 2, 3)')
+    axes.legend(ncol=5, fontsize=8, loc='upper right')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default='../shared/data/images/mnist')
     parser.add_argument('--out', type=Path, default=Path('/tmp/bench_robust'))
-    parser.add_argument('--parts', default='attacks,reupload')
+    parser.add_argument('--parts', default='attacks,reupload,creep,transfer')
     parser.add_argument('--train', type=int, default=3000)
     parser.add_argument('--test', type=int, default=500)
     parser.add_argument('--attack-images', type=int, default=200)
@@ -160,6 +311,24 @@ def main() -> None:
     parser.add_argument('--reupload-epochs', type=int, default=10)
     parser.add_argument('--reupload-lr', type=float, default=0.05)
     parser.add_argument('--reupload-layers', type=int, default=8)
+    parser.add_argument('--creep-data', default=','.join(
+        f'../shared/data/images/{name}'
+        for name in ('mnist', 'fashion-mnist', 'cifar10')))
+    parser.add_argument('--creep-seeds', default='0,1,2')
+    parser.add_argument('--creep-side', type=int, default=8)
+    parser.add_argument('--creep-train', type=int, default=2000)
+    parser.add_argument('--creep-test', type=int, default=1000)
+    parser.add_argument('--creep-epochs', type=int, default=3)
+    parser.add_argument('--creep-lr', type=float, default=0.05)
+    parser.add_argument('--creep-plot', type=Path,
+                        default=Path('/tmp/bench_robust/creep.png'))
+    parser.add_argument('--transfer-data',
+                        default='../shared/data/images/mnist')
+    parser.add_argument('--transfer-seeds', default='0,1,2')
+    parser.add_argument('--transfer-train', type=int, default=3000)
+    parser.add_argument('--transfer-epochs', type=int, default=6)
+    parser.add_argument('--encoder-epochs', type=int, default=20)
+    parser.add_argument('--transfer-lr', type=float, default=0.01)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -169,6 +338,10 @@ def main() -> None:
         figures['attacks'] = attacks_part(args)
     if 'reupload' in parts:
         figures['reupload'] = reupload_part(args)
+    if 'creep' in parts:
+        figures['creep'] = creep_part(args)
+    if 'transfer' in parts:
+        figures['transfer'] = transfer_part(args)
     load = os.getloadavg()
     print(json.dumps({
         'benchmark': 'bench_robust', 'data': args.data,
@@ -177,7 +350,17 @@ def main() -> None:
                  'epochs': args.epochs, 'seed': args.seed,
                  'reupload_side': args.side,
                  'reupload_epochs': args.reupload_epochs,
-                 'reupload_layers': args.reupload_layers},
+                 'reupload_layers': args.reupload_layers,
+                 'creep': {'side': args.creep_side, 'train': args.creep_train,
+                           'test': args.creep_test,
+                           'epochs': args.creep_epochs,
+                           'lr': args.creep_lr, 'seeds': args.creep_seeds},
+                 'transfer': {'train': args.transfer_train,
+                              'test': args.creep_test,
+                              'epochs': args.transfer_epochs,
+                              'encoder_epochs': args.encoder_epochs,
+                              'lr': args.transfer_lr,
+                              'seeds': args.transfer_seeds}},
         'machine': platform.processor() or platform.machine(),
         'threads': args.threads, 'load': [round(x, 2) for x in load],
         'seconds': round(time.perf_counter() - start, 1), **figures}))

@@ -48,6 +48,21 @@ IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
 #: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on log2(side)
 #: qubits (images of side 2**n, e.g. ``image_size`` 16 for 4 qubits).
 REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
+#: :data:`qnlp.models.creep.CREEP_MODELS`: three layers (flattened image
+#: -> ``creep_width`` -> ``creep_width`` -> classes), each classical (c)
+#: or quantum (q), e.g. ``creep-qcc``; best on small images (``image_size``
+#: 8).
+CREEP_MODELS = tuple(f'creep-{a}{b}{c}' for a in 'cq' for b in 'cq'
+                     for c in 'cq')
+#: The paper's sequence: all classical, layer 1, 2, 3 swapped, all swapped.
+PAPER_CREEP = ('creep-ccc', 'creep-qcc', 'creep-cqc', 'creep-ccq',
+               'creep-qqq')
+#: :data:`qnlp.models.transfer.TRANSFER_MODELS`: an autoencoder's 64-d
+#: latent (pretrained on the run's training images when the run starts,
+#: then frozen) feeding a classical, the paper's hybrid, a dressed-circuit
+#: or a re-uploading head.
+TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
+                   'transfer-dressed', 'transfer-reupload')
 IMAGE_FRONTS = ('small', 'cifar')
 #: Models that read raw [0, 1] pixels (no per-channel normalisation).
 RAW_PIXELS = ('hqnn-quanv', 'cnn-quanv', 'cnn-quanv-large')
@@ -59,7 +74,8 @@ NORMALISATION_IMAGES = 5000
 class ImageSettings(Settings):
     """Every setting of an image run."""
     model: str = setting('hqnn-parallel', 'image model',
-                         choices=IMAGE_MODELS + REUPLOAD_MODELS)
+                         choices=IMAGE_MODELS + REUPLOAD_MODELS
+                         + CREEP_MODELS + TRANSFER_MODELS)
     dataset: str | None = setting(None, 'which data set DATA holds '
                                         '(default: told from its name or '
                                         'files)', choices=DATASETS)
@@ -81,6 +97,11 @@ class ImageSettings(Settings):
     layers: int | None = setting(None, 'circuit layers of the quantum '
                                        'models (default: the model\'s)',
                                  low=1, high=32)
+    creep_width: int = setting(16, 'creep models: width of the two hidden '
+                                   'layers', low=1, high=64)
+    encoder_epochs: int = setting(10, 'transfer models: epochs of the '
+                                      'autoencoder pretraining', low=1,
+                                  high=MAX_EPOCHS)
     reupload: bool = setting(False, 'hqnn-parallel: re-encode the inputs '
                                     'before every layer')
     dtype: str = setting('float32', 'floating precision',
@@ -125,6 +146,17 @@ def build_network(settings: ImageSettings, shape: Sequence[int],
         from qnlp.models.reupload import make_reupload_model
         return make_reupload_model(settings.model, channels, side, n_classes,
                                    n_layers=settings.layers,
+                                   seed=settings.seed)
+    if settings.model in CREEP_MODELS:
+        from qnlp.models.creep import make_creep_model
+        return make_creep_model(settings.model, channels * side * side,
+                                n_classes, width=settings.creep_width,
+                                n_layers=settings.layers or 1,
+                                seed=settings.seed)
+    if settings.model in TRANSFER_MODELS:
+        from qnlp.models.transfer import make_transfer_model
+        return make_transfer_model(settings.model, channels * side * side,
+                                   n_classes, n_layers=settings.layers or 4,
                                    seed=settings.seed)
     front = settings.front
     if front == 'auto':
@@ -185,7 +217,8 @@ def select_images(found: Any, classes: Sequence[str] = (),
     """``found`` (:class:`qnlp.data.images.ImageData`) with only
     ``classes`` (relabelled 0, 1, ... in that order), images resized to
     ``size`` by area averaging, and the first ``train`` training and dev
-    and ``test`` test images (0: all).
+    and ``test`` test images (0: all; a split stored class by class is
+    first :func:`interleaved`, so that the cut holds every class).
 
     >>> import numpy as np
     >>> from qnlp.data.images import ImageData
@@ -215,8 +248,12 @@ def select_images(found: Any, classes: Sequence[str] = (),
             return None, None
         if order:
             keep = np.isin(labels, order)
-            images = images[keep]
-            labels = np.array([order.index(v) for v in labels[keep]],
+            images, labels = images[keep], labels[keep]
+        if limit and limit < len(labels) and stored_by_class(labels):
+            turns = interleaved(labels)
+            images, labels = images[turns], labels[turns]
+        if order:
+            labels = np.array([order.index(v) for v in labels],
                               dtype=np.int64).reshape(-1)
         if limit:
             images, labels = images[:limit], labels[:limit]
@@ -236,6 +273,36 @@ def select_images(found: Any, classes: Sequence[str] = (),
                 train_images=train_images, train_labels=train_labels,
                 val_images=val_images, val_labels=val_labels,
                 test_images=test_images, test_labels=test_labels)
+
+
+def stored_by_class(labels: Any) -> bool:
+    """Whether a split holds more than one class, stored class by class.
+
+    >>> stored_by_class([0, 0, 1, 1]), stored_by_class([0, 1, 0, 1])
+    (True, False)
+    """
+    import numpy as np
+    labels = np.asarray(labels)
+    return bool(len(labels) and labels[0] != labels[-1]
+                and (np.diff(labels) >= 0).all())
+
+
+def interleaved(labels: Any) -> Any:
+    """Indices that take the images of each class in turn (the first of
+    every class, then the second...), each class in stored order: where
+    a split is stored class by class (the CIFAR-10 JPEG tree), the first
+    N images of a cut then hold every class, not just the first one.
+
+    >>> interleaved([0, 0, 0, 1, 1, 2]).tolist()
+    [0, 3, 5, 1, 4, 2]
+    """
+    import numpy as np
+    labels = np.asarray(labels)
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for value in np.unique(labels):
+        where = np.flatnonzero(labels == value)
+        rank[where] = np.arange(len(where))
+    return np.lexsort((labels, rank))
 
 
 def _resized(images: Any, size: int) -> Any:
@@ -294,6 +361,12 @@ class ImageTask(Task):
                                  len(loaded.labels), device)
         if settings.model not in RAW_PIXELS:
             model.normalise_with(loaded.train.circuits[:NORMALISATION_IMAGES])
+        if settings.model in TRANSFER_MODELS:
+            from qnlp.models.transfer import pretrain_encoder
+            pixels = model.prepare(loaded.train.circuits)
+            self._pretrain_loss = pretrain_encoder(
+                model.network, (pixels - model.mean) / model.std,
+                settings.encoder_epochs, seed=settings.seed)[-1]
         return model
 
     def restore(self, settings: ImageSettings, config: dict[str, Any],
@@ -342,15 +415,21 @@ class ImageTask(Task):
         return torch.from_numpy(np.stack(arrays))
 
     def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
+        from qnlp.models.creep import CreepNetwork
         from qnlp.models.images import quantum_parameters
         from qnlp.models.reupload import (QCNN, ReuploadClassifier,
                                           circuit_parameters)
+        from qnlp.models.transfer import TransferNetwork
         network = getattr(model, 'network', None)
         count = (circuit_parameters(network)
                  if isinstance(network, (QCNN, ReuploadClassifier))
+                 else network.quantum_parameters()
+                 if isinstance(network, (CreepNetwork, TransferNetwork))
                  else quantum_parameters(model))
         found = {**getattr(self, '_counts', {}),
                  'n_quantum_parameters': count}
+        if hasattr(self, '_pretrain_loss'):
+            found['autoencoder_mse'] = round(self._pretrain_loss, 6)
         settings, images, labels = getattr(self, '_attack_test',
                                            (None, None, None))
         if settings is not None and settings.attacks:
@@ -367,6 +446,19 @@ class ImageTask(Task):
 
     def model_name(self, settings: ImageSettings) -> str:
         return settings.model
+
+    def baseline_choices(self, settings: ImageSettings
+                         ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """A creep model's baselines are the other creep mixes (by
+        default the paper's five), a transfer model's the other heads on
+        the same frozen encoder (by default all); else the CNNs."""
+        for family, usual in ((CREEP_MODELS, PAPER_CREEP), (TRANSFER_MODELS,
+                                                            TRANSFER_MODELS)):
+            if settings.model in family:
+                known = {name: f'{settings.model} with other layers or head'
+                         for name in family if name != settings.model}
+                return known, tuple(name for name in usual if name in known)
+        return super().baseline_choices(settings)
 
     def fit_baseline(self, name: str, data: str,
                      settings: ImageSettings) -> dict[str, float]:
