@@ -42,6 +42,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,29 +59,30 @@ RUNS = (('iid', 'fedavg'), ('dirichlet:0.3', 'fedavg'),
         ('dirichlet:0.3', 'fedprox'))
 
 
-def mnist_subset(size: int, folder: Path) -> Path:
-    """``size`` MNIST training images (stratified, seed 0) and the whole
-    test set, as IDX files in ``folder``."""
+def mnist_subset(size: int, folder: Path, dev: int = 0) -> Path:
+    """``size`` MNIST training images and ``dev`` others as the dev split
+    (each stratified, seed 0; IDX ``val-*`` files), and the whole test
+    set, as IDX files in ``folder``."""
+    from qnlp.data.images import write_idx
     source = SHARED / 'images/mnist'
     folder.mkdir(parents=True, exist_ok=True)
     with gzip.open(source / 'train-labels-idx1-ubyte.gz') as handle:
         labels = np.frombuffer(handle.read()[8:], dtype=np.uint8)
     with gzip.open(source / 'train-images-idx3-ubyte.gz') as handle:
         images = np.frombuffer(handle.read()[16:], dtype=np.uint8
-                               ).reshape(-1, 28 * 28)
+                               ).reshape(-1, 28, 28)
     rng = np.random.default_rng(0)
-    keep = np.sort(np.concatenate([
-        rng.permutation(np.flatnonzero(labels == digit))[:size // 10]
-        for digit in range(10)]))
-    n = len(keep)
-    with gzip.open(folder / 'train-labels-idx1-ubyte.gz', 'wb') as handle:
-        handle.write(np.array([0, 0, 8, 1], np.uint8).tobytes()
-                     + np.array([n], '>i4').tobytes()
-                     + labels[keep].tobytes())
-    with gzip.open(folder / 'train-images-idx3-ubyte.gz', 'wb') as handle:
-        handle.write(np.array([0, 0, 8, 3], np.uint8).tobytes()
-                     + np.array([n, 28, 28], '>i4').tobytes()
-                     + images[keep].tobytes())
+    shuffled = [rng.permutation(np.flatnonzero(labels == digit))
+                for digit in range(10)]
+    for prefix, start, count in (('train', 0, size // 10),
+                                 ('val', size // 10, dev // 10)):
+        keep = np.sort(np.concatenate([order[start:start + count]
+                                       for order in shuffled]))
+        if len(keep):
+            write_idx(folder / f'{prefix}-images-idx3-ubyte.gz',
+                      images[keep], compress=True)
+            write_idx(folder / f'{prefix}-labels-idx1-ubyte.gz',
+                      labels[keep], compress=True)
     for name in ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'):
         (folder / name).write_bytes((source / name).read_bytes())
     return folder
@@ -99,12 +101,13 @@ def centralised(task: str, data: Path, settings: dict, epochs: int,
 
 def federated(task: str, data: Path, settings: dict, rounds: int,
               local: int, scheme: str, strategy: str, out: Path,
-              engine: str = 'local') -> dict:
+              engine: str = 'local', **recipe: Any) -> dict:
     from qnlp.federated import FederatedSettings, Job, federate
     curve: list[float] = []
     job = Job(task, str(data), {**settings, 'epochs': local},
               FederatedSettings(clients=5, rounds=rounds, strategy=strategy,
-                                partition=scheme, proximal_mu=0.01))
+                                partition=scheme, proximal_mu=0.01,
+                                **recipe))
     start = time.perf_counter()
     metrics = federate(job, out, engine=engine, overwrite=True,
                        on_round=lambda row: curve.append(

@@ -73,17 +73,21 @@ def test_dirichlet_skews_labels_and_iid_does_not():
         'dirichlet:0.3')
 
 
-def test_killed_run_resumes_to_the_same_weights(reviews, tmp_path):
-    whole = federate(_job(reviews, clients_per_round=2), tmp_path / 'whole')
+@pytest.mark.parametrize('recipe', [
+    {}, {'strategy': 'fedavgm', 'client_schedule': 'cosine'}])
+def test_killed_run_resumes_to_the_same_weights(reviews, tmp_path, recipe):
+    """Also with FedAvgM, whose server momentum is checkpointed."""
+    whole = federate(_job(reviews, clients_per_round=2, **recipe),
+                     tmp_path / 'whole')
 
     def kill_after_two(row):
         if row['round'] == 2:
             raise KeyboardInterrupt   # the server dies after round 2
     with pytest.raises(KeyboardInterrupt):
-        federate(_job(reviews, clients_per_round=2), tmp_path / 'cut',
-                 on_round=kill_after_two)
-    resumed = federate(_job(reviews, clients_per_round=2), tmp_path / 'cut',
-                       resume=True)
+        federate(_job(reviews, clients_per_round=2, **recipe),
+                 tmp_path / 'cut', on_round=kill_after_two)
+    resumed = federate(_job(reviews, clients_per_round=2, **recipe),
+                       tmp_path / 'cut', resume=True)
     first = RunDirectory(tmp_path / 'whole').read_weights()
     second = RunDirectory(tmp_path / 'cut').read_weights()
     assert first.keys() == second.keys()
@@ -176,6 +180,36 @@ def test_command_line_trains_and_refuses_bad_options(reviews, tmp_path,
 def test_settings_refuse_more_sampled_clients_than_clients():
     with pytest.raises(ConfigError, match='--clients-per-round'):
         FederatedSettings(clients=2, clients_per_round=5)
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('client_schedule', 'onecycle', '--client-schedule must be one of'),
+    ('server_lr', 0.0, '--server-lr must be positive'),
+    ('server_momentum', 1.0, r'--server-momentum must be in \[0, 1\)'),
+    ('strategy', 'fedadam', '--strategy must be one of')])
+def test_settings_refuse_bad_recipes(option, value, message):
+    with pytest.raises(ConfigError, match=message):
+        FederatedSettings(**{option: value})
+
+
+def test_client_schedules(reviews, tmp_path):
+    """constant/cosine replace the task's schedule (cosine: decayed
+    over the rounds); the server momentum moves the model further than
+    plain averaging."""
+    cosine = FederatedSettings(rounds=4, client_schedule='cosine')
+    assert [cosine.client_lr(0.2, r) for r in (1, 2, 3, 4)] == \
+        pytest.approx([0.2, 0.2 * (1 + 2 ** -0.5) / 2, 0.1,
+                       0.2 * (1 - 2 ** -0.5) / 2])
+    assert FederatedSettings(client_schedule='constant').client_lr(
+        0.2, 9) == 0.2
+    moved = {}
+    for name, recipe in (('avg', {}), ('avgm', {'strategy': 'fedavgm'}),
+                         ('cosine', {'client_schedule': 'cosine'})):
+        federate(_job(reviews, rounds=2, **{'client_schedule': 'constant',
+                                            **recipe}), tmp_path / name)
+        moved[name] = RunDirectory(tmp_path / name).read_weights()['weights']
+    assert not torch.equal(moved['avg'], moved['avgm'])
+    assert not torch.equal(moved['avg'], moved['cosine'])
 
 
 def test_deployment_server_reads_the_run_config():

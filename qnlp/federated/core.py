@@ -38,6 +38,7 @@ the share of examples of the clients that lack it).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -49,7 +50,11 @@ from typing import Any, Callable, Iterable
 from qnlp.errors import CheckpointError, ConfigError, TrainingError
 from qnlp.federated.partition import parse_partition, partition
 
-STRATEGIES = ('fedavg', 'fedprox')
+STRATEGIES = ('fedavg', 'fedprox', 'fedavgm')
+#: How a client's learning rate runs: ``task`` the task's own schedule,
+#: restarted in every round; ``constant`` the task's ``lr`` throughout;
+#: ``cosine`` constant within a round, cosine-decayed over the rounds.
+CLIENT_SCHEDULES = ('task', 'constant', 'cosine')
 ENGINES = ('local', 'ray')
 #: Environment variable naming ``PARTITION:ROUND`` pairs (comma-separated)
 #: at which a client raises, to try failure handling.
@@ -70,12 +75,19 @@ class FederatedSettings:
     """How a federated run is organised (the task's own settings say how
     each client trains: ``epochs`` are local epochs per round).
 
+    ``server_lr`` and ``server_momentum`` are FedAvgM's (Flower's
+    ``server_learning_rate`` and ``server_momentum``: the global model
+    moves by ``server_lr`` times the momentum of the averaged updates).
+
     >>> FederatedSettings(clients=5, rounds=3).clients_per_round
     5
     >>> FederatedSettings(clients=2, rounds=1, clients_per_round=3)
     Traceback (most recent call last):
     ...
     qnlp.errors.ConfigError: --clients-per-round 3: more than the 2 clients
+    >>> FederatedSettings(rounds=4, client_schedule='cosine').client_lr(
+    ...     0.1, 3)
+    0.05
     """
     clients: int = 5
     rounds: int = 10
@@ -83,24 +95,44 @@ class FederatedSettings:
     proximal_mu: float = 0.01
     partition: str = 'iid'
     clients_per_round: int = 0
+    client_schedule: str = 'task'
+    server_lr: float = 1.0
+    server_momentum: float = 0.9
 
     def __post_init__(self) -> None:
         if self.clients < 1 or self.rounds < 1:
             raise ConfigError(f"--clients and --rounds must be positive, got "
                               f"{self.clients} and {self.rounds}")
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"--strategy must be one of "
-                              f"{', '.join(STRATEGIES)}, got "
-                              f"{self.strategy!r}")
+        for option, value, choices in (
+                ('strategy', self.strategy, STRATEGIES),
+                ('client-schedule', self.client_schedule,
+                 CLIENT_SCHEDULES)):
+            if value not in choices:
+                raise ConfigError(f"--{option} must be one of "
+                                  f"{', '.join(choices)}, got {value!r}")
         if not self.proximal_mu >= 0:
             raise ConfigError(f"--proximal-mu must be at least 0, got "
                               f"{self.proximal_mu}")
+        if not self.server_lr > 0:
+            raise ConfigError(f"--server-lr must be positive, got "
+                              f"{self.server_lr}")
+        if not 0 <= self.server_momentum < 1:
+            raise ConfigError(f"--server-momentum must be in [0, 1), got "
+                              f"{self.server_momentum}")
         parse_partition(self.partition)
         if self.clients_per_round > self.clients:
             raise ConfigError(f"--clients-per-round {self.clients_per_round}"
                               f": more than the {self.clients} clients")
         if self.clients_per_round <= 0:
             object.__setattr__(self, 'clients_per_round', self.clients)
+
+    def client_lr(self, lr: float, round_: int) -> float:
+        """A client's learning rate in round ``round_`` (1-based) when the
+        task's is ``lr``: ``cosine`` decays it from ``lr`` in round 1
+        towards 0 after the last round."""
+        if self.client_schedule != 'cosine':
+            return lr
+        return lr * (1 + math.cos(math.pi * (round_ - 1) / self.rounds)) / 2
 
 
 @dataclass(frozen=True)
@@ -202,6 +234,10 @@ def train_client(message: Any, context: Any) -> Any:
         hooks = replace(hooks, penalty=_proximal(mu, model))
     train_config = replace(settings.train_config(), patience=0,
                            seed=settings.seed + 1009 * round_ + client)
+    if job.federated.client_schedule != 'task':
+        train_config = replace(
+            train_config, schedule='constant',
+            lr=job.federated.client_lr(train_config.lr, round_))
     history = fit(model, local, None, train_config, progress=False,
                   hooks=hooks, eval_chunk=task.eval_chunk)
     metrics = MetricRecord({'num-examples': len(local.labels),
@@ -325,9 +361,9 @@ def _ordered(base: type) -> type:
 
 def make_strategy(federated: FederatedSettings, seed: int,
                   partition_of: dict[int, int]) -> Any:
-    """Flower's FedAvg or FedProx for ``federated`` (central evaluation
-    only; :func:`_ordered` sampling and aggregation)."""
-    from flwr.serverapp.strategy import FedAvg, FedProx
+    """Flower's FedAvg, FedProx or FedAvgM for ``federated`` (central
+    evaluation only; :func:`_ordered` sampling and aggregation)."""
+    from flwr.serverapp.strategy import FedAvg, FedAvgM, FedProx
     sampled = federated.clients_per_round
     common = dict(fraction_train=sampled / federated.clients,
                   min_train_nodes=sampled,
@@ -336,7 +372,26 @@ def make_strategy(federated: FederatedSettings, seed: int,
                   partition_of=partition_of)
     if federated.strategy == 'fedprox':
         return _ordered(FedProx)(proximal_mu=federated.proximal_mu, **common)
+    if federated.strategy == 'fedavgm':
+        return _ordered(FedAvgM)(
+            server_learning_rate=federated.server_lr,
+            server_momentum=federated.server_momentum, **common)
     return _ordered(FedAvg)(**common)
+
+
+def server_state(strategy: Any) -> list[Any]:
+    """What the strategy carries from round to round besides the global
+    model (FedAvgM's momentum), as tensors for the checkpoint."""
+    import torch
+    momentum = getattr(strategy, 'momentum_vector', None)
+    return [] if momentum is None else [torch.from_numpy(m.copy())
+                                        for m in momentum]
+
+
+def restore_server_state(strategy: Any, saved: list[Any]) -> None:
+    """Put :func:`server_state` back into a new ``strategy``."""
+    if saved:
+        strategy.momentum_vector = [m.numpy() for m in saved]
 
 
 def _partitions(grid: Any, clients: int, timeout: float = 600.0
@@ -404,8 +459,9 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                                   "options)")
         offset, history = int(state['round']), list(state['history'])
         model.load_state_dict(state['model'])
-        best = state['best']
+        best, saved_server = state['best'], state.get('server', [])
     else:
+        saved_server = []
         best = {'score': None, 'round': 0, 'model': None}
     hooks = task.hooks(settings, loaded)
     start = time.perf_counter() - (history[-1]['seconds'] if history
@@ -434,7 +490,8 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                 k: v.detach().clone() for k, v in model.state_dict().items()})
         save_state(run.file(CHECKPOINT_FILE), {
             'identity': identity, 'round': round_,
-            'model': model.state_dict(), 'history': history, 'best': best})
+            'model': model.state_dict(), 'history': history, 'best': best,
+            'server': server_state(strategy)})
         atomic_write_text(run.file(HISTORY_FILE), ''.join(
             json.dumps(r) + '\n' for r in history))
         if on_round is not None:
@@ -452,6 +509,7 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
             run.start(config, replay, clear=overwrite)
         partition_of = _partitions(grid, job.federated.clients)
         strategy = make_strategy(job.federated, settings.seed, partition_of)
+        restore_server_state(strategy, saved_server)
         remaining = job.federated.rounds - offset
         if remaining > 0:
             result = strategy.start(
