@@ -18,6 +18,11 @@ epochs (e.g. ``24x5``); ``--seeds N`` runs the centralised and IID
 FedAvg runs for seeds 0..N-1 (Dirichlet runs on seed 0 only) and prints
 their means. Every federated run reports its dev accuracy and the round
 it kept (the best dev round), so schedules can be chosen on dev.
+``--mnist-dev N`` (default 1,000) holds N other MNIST training images
+out as the dev split, so that both runs keep their best-dev epoch/round.
+``--client-schedule``, ``--iid-strategy fedavgm`` and
+``--server-momentum`` set the federated recipe (``qnlp federate``'s
+options); ``--iid-only`` skips the Dirichlet runs.
 ``--attack`` runs the gradient-inversion check of
 :mod:`qnlp.federated.leakage` on the VQC (angle and ZZ map) and a
 classical model of the same size.
@@ -27,7 +32,8 @@ stratified with seed 0, and the whole official test set) is written as
 IDX files into a temporary folder and read by the images task as usual.
 
     python benchmarks/bench_federated.py [--only vqc mc mnist] [--engines] [--attack]
-        [--schedule 24x5] [--seeds 5]
+        [--schedule 24x5] [--seeds 5] [--mnist-dev 1000] [--iid-only]
+        [--client-schedule cosine] [--iid-strategy fedavgm]
 
 Prints a table per model; the last line is one JSON object.
 """
@@ -126,15 +132,20 @@ def _dev(found: dict) -> str:
 
 
 def run_model(name: str, work: Path, mnist_train: int,
-              schedule: tuple[int, int] | None = None, seeds: int = 1
-              ) -> dict:
+              schedule: tuple[int, int] | None = None, seeds: int = 1,
+              mnist_dev: int = 0, iid_only: bool = False,
+              iid_strategy: str = 'fedavg', **recipe: Any) -> dict:
+    """Centralised and federated runs of model ``name``; ``recipe``
+    (``client_schedule``, ``server_lr``, ``server_momentum``) goes to
+    every federated run, ``iid_strategy`` is the IID runs' strategy."""
     task, data, settings, rounds, local = MODELS[name]
     rounds, local = schedule or (rounds, local)
     settings = {k: v for k, v in settings.items() if v is not None}
     if name == 'mnist':
-        data = mnist_subset(mnist_train, work / 'mnist')
+        data = mnist_subset(mnist_train, work / 'mnist', mnist_dev)
     row: dict = {'task': task, 'rounds': rounds, 'local_epochs': local,
-                 'clients': 5, 'seeds': seeds}
+                 'clients': 5, 'seeds': seeds, 'recipe': recipe}
+    runs = [('iid', iid_strategy)] + ([] if iid_only else list(RUNS[1:]))
     for seed in range(seeds):
         seeded = {**settings, 'seed': seed} if seeds > 1 else settings
         tag = f' seed {seed}' if seeds > 1 else ''
@@ -144,22 +155,25 @@ def run_model(name: str, work: Path, mnist_train: int,
         print(f"{name}{tag}: centralised {rounds * local} epochs: test "
               f"{found['test_accuracy']:.4f}{_dev(found)} "
               f"({found['seconds']:.1f} s)", flush=True)
-        for scheme, strategy in RUNS if seed == 0 else RUNS[:1]:
+        for scheme, strategy in runs if seed == 0 else runs[:1]:
             key = f'{scheme} {strategy}{tag}'
             row[key] = found = federated(
                 task, data, seeded, rounds, local, scheme, strategy,
-                work / f'{name}-{scheme}-{strategy}')
+                work / f'{name}-{scheme}-{strategy}', **recipe)
             print(f"{name}: {key}: test {found['test_accuracy']:.4f}"
                   f"{_dev(found)}, round {found['selected_round']} kept, "
                   f"{found['seconds_per_round']:.2f} s/round, by round "
                   f"{' '.join(f'{a:.3f}' for a in found['curve'])}",
                   flush=True)
     tags = [f' seed {seed}' if seeds > 1 else '' for seed in range(seeds)]
-    row['iid_gap_points'] = 100 * sum(
-        row[f'centralised{t}']['test_accuracy']
-        - row[f'iid fedavg{t}']['test_accuracy'] for t in tags) / seeds
-    print(f"{name}: centralised - IID FedAvg, mean over {seeds} seed(s): "
-          f"{row['iid_gap_points']:.1f} points", flush=True)
+    gaps = [100 * (row[f'centralised{t}']['test_accuracy']
+                   - row[f'iid {iid_strategy}{t}']['test_accuracy'])
+            for t in tags]
+    row['iid_gap_points'] = float(np.mean(gaps))
+    row['iid_gap_points_sd'] = float(np.std(gaps, ddof=1)) \
+        if seeds > 1 else None
+    print(f"{name}: centralised - IID {iid_strategy}, mean over {seeds} "
+          f"seed(s): {row['iid_gap_points']:.2f} points", flush=True)
     return row
 
 
@@ -202,6 +216,7 @@ def compare_engines(work: Path) -> dict:
 
 
 def main() -> None:
+    from qnlp.federated.core import CLIENT_SCHEDULES, STRATEGIES
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--only', nargs='*', default=list(MODELS),
                         choices=list(MODELS))
@@ -212,6 +227,17 @@ def main() -> None:
     parser.add_argument('--schedule', type=_schedule,
                         help='ROUNDSxLOCAL for every model run')
     parser.add_argument('--seeds', type=int, default=1)
+    parser.add_argument('--mnist-dev', type=int, default=1000,
+                        help='MNIST training images (others than the '
+                             '--mnist-train ones) held out as the dev split')
+    parser.add_argument('--iid-only', action='store_true',
+                        help='no Dirichlet runs')
+    parser.add_argument('--iid-strategy', default='fedavg',
+                        choices=STRATEGIES)
+    parser.add_argument('--client-schedule', default='task',
+                        choices=CLIENT_SCHEDULES)
+    parser.add_argument('--server-momentum', type=float, default=0.9,
+                        help='with --iid-strategy fedavgm')
     args = parser.parse_args()
     import torch
     torch.set_num_threads(args.threads)
@@ -223,7 +249,10 @@ def main() -> None:
         work = Path(folder)
         for name in args.only:
             result['models'][name] = run_model(
-                name, work, args.mnist_train, args.schedule, args.seeds)
+                name, work, args.mnist_train, args.schedule, args.seeds,
+                args.mnist_dev, args.iid_only, args.iid_strategy,
+                client_schedule=args.client_schedule,
+                server_momentum=args.server_momentum)
         if args.engines:
             result['engines'] = compare_engines(work)
     if args.attack:

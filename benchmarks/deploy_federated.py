@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import signal
@@ -169,6 +170,7 @@ def main() -> int:
         errors = sum(log.read_text().count('authentication failed')
                      for log in work.glob('*.log'))
         result['authentication_failures_in_logs'] = errors
+        logging.getLogger('flwr').setLevel(logging.WARNING)
         job = Job(args.task, str(data), settings,
                   FederatedSettings(clients=args.clients, rounds=args.rounds))
         local = federate(job, work / 'local', engine='local')
