@@ -221,3 +221,42 @@ def test_deployment_server_reads_the_run_config():
     assert job.settings['epochs'] == 3 and 'components' in job.settings
     assert (job.federated.rounds, job.federated.partition,
             job.federated.clients) == (4, 'dirichlet:0.3', 5)
+
+
+def test_fedavgm_averages_running_statistics_without_momentum():
+    """FedAvgM steps the parameters with server momentum, but the
+    running statistics named ``averaged`` take the plain average: a
+    momentum step would drive this running variance below zero."""
+    from flwr.app import (ArrayRecord, ConfigRecord, Message, MetricRecord,
+                          RecordDict)
+    from flwr.common.constant import SUPERLINK_NODE_ID
+    from flwr.supercore.task_identity import TaskIdentity
+
+    from qnlp.federated.core import make_strategy
+    TaskIdentity.task_id = TaskIdentity.run_id = 1
+    TaskIdentity.node_id = SUPERLINK_NODE_ID   # the server sends
+
+    def reply(node: int, weight: float, variance: float) -> Message:
+        ask = Message(RecordDict({'config': ConfigRecord({})}),
+                      dst_node_id=node, message_type='train')
+        ask.metadata.__dict__['_message_id'] = str(node)
+        TaskIdentity.node_id = node
+        try:
+            return Message(RecordDict({
+                'arrays': ArrayRecord({'w': torch.full((2,), weight),
+                                       'var': torch.full((2,), variance)}),
+                'metrics': MetricRecord({'num-examples': 1,
+                                         'train_loss': 0.5})}),
+                reply_to=ask)
+        finally:
+            TaskIdentity.node_id = SUPERLINK_NODE_ID
+    strategy = make_strategy(
+        FederatedSettings(clients=2, strategy='fedavgm'), 0, {11: 0, 12: 1},
+        averaged=['var'])
+    strategy.current_arrays = ArrayRecord({'w': torch.zeros(2),
+                                           'var': torch.ones(2)})
+    for expected_w in (2.0, 3.8):   # 2 + 0.9 * 2: the momentum carries on
+        arrays, _ = strategy.aggregate_train(
+            1, [reply(12, 1.0, 0.5), reply(11, 3.0, 0.3)])
+        assert arrays['w'].numpy() == pytest.approx([expected_w] * 2)
+        assert arrays['var'].numpy() == pytest.approx([0.4, 0.4])

@@ -323,13 +323,20 @@ class _PartitionOrder:
 def _ordered(base: type) -> type:
     """``base`` (a Flower strategy) sampling the clients of each round
     with a generator seeded by the seed and the round, over nodes in
-    partition order, and aggregating replies in partition order."""
+    partition order, and aggregating replies in partition order. The
+    entries named in ``averaged`` (a model's running statistics) take
+    the plain FedAvg average even when ``base`` steps the rest with
+    server momentum (FedAvgM's extrapolation can make a batch-norm
+    running variance negative)."""
+    from flwr.serverapp.strategy import FedAvg
 
     class Ordered(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, seed: int,
-                     partition_of: dict[int, int], **kwargs: Any) -> None:
+                     partition_of: dict[int, int],
+                     averaged: Iterable[str] = (), **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.seed, self.partition_of = seed, partition_of
+            self.averaged = tuple(averaged)
 
         def configure_train(self, server_round: int, arrays: Any,
                             config: Any, grid: Any) -> Iterable[Any]:
@@ -352,6 +359,10 @@ def _ordered(base: type) -> type:
                                     f"failed; the first said: "
                                     f"{replies[0].error.reason}")
             arrays, metrics = super().aggregate_train(server_round, replies)
+            if arrays is not None and self.averaged:
+                plain, _ = FedAvg.aggregate_train(self, server_round, replies)
+                for name in self.averaged:   # in place: FedAvgM keeps it
+                    arrays[name] = plain[name]
             self.train_loss = None if metrics is None \
                 else float(metrics['train_loss'])
             return arrays, metrics
@@ -360,9 +371,11 @@ def _ordered(base: type) -> type:
 
 
 def make_strategy(federated: FederatedSettings, seed: int,
-                  partition_of: dict[int, int]) -> Any:
+                  partition_of: dict[int, int],
+                  averaged: Iterable[str] = ()) -> Any:
     """Flower's FedAvg, FedProx or FedAvgM for ``federated`` (central
-    evaluation only; :func:`_ordered` sampling and aggregation)."""
+    evaluation only; :func:`_ordered` sampling and aggregation;
+    ``averaged``: the exchanged entries that are not parameters)."""
     from flwr.serverapp.strategy import FedAvg, FedAvgM, FedProx
     sampled = federated.clients_per_round
     common = dict(fraction_train=sampled / federated.clients,
@@ -375,7 +388,8 @@ def make_strategy(federated: FederatedSettings, seed: int,
     if federated.strategy == 'fedavgm':
         return _ordered(FedAvgM)(
             server_learning_rate=federated.server_lr,
-            server_momentum=federated.server_momentum, **common)
+            server_momentum=federated.server_momentum, averaged=averaged,
+            **common)
     return _ordered(FedAvg)(**common)
 
 
@@ -508,7 +522,10 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
         if not resume:
             run.start(config, replay, clear=overwrite)
         partition_of = _partitions(grid, job.federated.clients)
-        strategy = make_strategy(job.federated, settings.seed, partition_of)
+        parameters = {name for name, _ in model.named_parameters()}
+        strategy = make_strategy(
+            job.federated, settings.seed, partition_of,
+            [name for name in _arrays(model) if name not in parameters])
         restore_server_state(strategy, saved_server)
         remaining = job.federated.rounds - offset
         if remaining > 0:
