@@ -9,21 +9,23 @@ this process by :class:`LocalGrid`, a Flower ``Grid`` without a network
 (for tests and small machines: Ray costs seconds per round on two
 cores). The rounds are those of Flower's own strategies
 (``FedAvg``/``FedProx``/``FedAvgM`` ``start``), with two changes that
-make a run reproducible and resumable (:func:`_ordered`): the clients
-of a round are sampled with a generator seeded by the run's seed and the
+make a run reproducible and resumable (:func:`_ordered`): the clients of
+a round are sampled with a generator seeded by the run's seed and the
 round, in the order of their partition ids (Flower's node ids are
-random), and replies are averaged in partition order (float sums depend on order).
+random), and replies are averaged in partition order (float sums depend
+on order).
 
 Each client trains the task's model on its partition of the training
 split (:func:`qnlp.federated.partition.partition`) for the task's
 ``epochs`` with :func:`qnlp.train.fit` (a fresh optimiser every round,
-the learning rate as ``client_schedule`` says; with FedProx the
-proximal term ``mu/2 |w - w_global|^2`` is added to the loss), and
-replies with its weights and example count. The server keeps the global
-model: it evaluates it on the dev and test splits after every round (test reported, never used to select), checkpoints it into
-the run directory, and at the end writes the run like ``qnlp train``
-does (``qnlp evaluate``/``predict`` read it), with the same selection
-rule: the global model of the round with the best dev accuracy (ties:
+the learning rate as ``client_schedule`` says; with FedProx the proximal
+term ``mu/2 |w - w_global|^2`` is added to the loss), and replies with
+its weights and example count. The server keeps the global model: it
+evaluates it on the dev and test splits after every round (test
+reported, never used to select), checkpoints it into the run directory,
+and at the end writes the run like ``qnlp train`` does (``qnlp
+evaluate``/``predict`` read it), with the same selection rule: the
+global model of the round with the best dev accuracy (ties:
 lowest dev loss; without a dev split, or for a task that selects by
 epoch, the last round). Killed, it resumes from the
 last finished round and ends with the weights of an uninterrupted run.
