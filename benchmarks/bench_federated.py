@@ -22,7 +22,9 @@ it kept (the best dev round), so schedules can be chosen on dev.
 out as the dev split, so that both runs keep their best-dev epoch/round.
 ``--client-schedule``, ``--iid-strategy fedavgm`` and
 ``--server-momentum`` set the federated recipe (``qnlp federate``'s
-options); ``--iid-only`` skips the Dirichlet runs.
+options; by default each model's entry of ``RECIPES``, chosen on dev:
+MNIST 40 rounds of one local epoch with a constant client learning
+rate); ``--iid-only`` skips the Dirichlet runs.
 ``--attack`` runs the gradient-inversion check of
 :mod:`qnlp.federated.leakage` on the VQC (angle and ZZ map) and a
 classical model of the same size.
@@ -59,8 +61,10 @@ MODELS = {
     'vqc': ('sentiment', SHARED / 'text/sentiment/restaurant_reviews.tsv',
             {}, 10, 10),
     'mc': ('sentences', SHARED / 'text/mc', {}, 24, 5),
-    'mnist': ('images', None, {}, 10, 1),
+    'mnist': ('images', None, {}, 40, 1),
 }
+#: model -> its federated recipe, chosen on dev (benchmarks/README.md)
+RECIPES = {'mnist': {'client_schedule': 'constant'}}
 RUNS = (('iid', 'fedavg'), ('dirichlet:0.3', 'fedavg'),
         ('dirichlet:0.3', 'fedprox'))
 
@@ -136,10 +140,14 @@ def run_model(name: str, work: Path, mnist_train: int,
               mnist_dev: int = 0, iid_only: bool = False,
               iid_strategy: str = 'fedavg', **recipe: Any) -> dict:
     """Centralised and federated runs of model ``name``; ``recipe``
-    (``client_schedule``, ``server_lr``, ``server_momentum``) goes to
-    every federated run, ``iid_strategy`` is the IID runs' strategy."""
+    (``client_schedule``, ``server_lr``, ``server_momentum``; None:
+    the model's :data:`RECIPES` entry, else Flower's and the task's
+    defaults) goes to every federated run, ``iid_strategy`` is the IID
+    runs' strategy."""
     task, data, settings, rounds, local = MODELS[name]
     rounds, local = schedule or (rounds, local)
+    recipe = {**RECIPES.get(name, {}),
+              **{k: v for k, v in recipe.items() if v is not None}}
     settings = {k: v for k, v in settings.items() if v is not None}
     if name == 'mnist':
         data = mnist_subset(mnist_train, work / 'mnist', mnist_dev)
@@ -234,8 +242,9 @@ def main() -> None:
                         help='no Dirichlet runs')
     parser.add_argument('--iid-strategy', default='fedavg',
                         choices=STRATEGIES)
-    parser.add_argument('--client-schedule', default='task',
-                        choices=CLIENT_SCHEDULES)
+    parser.add_argument('--client-schedule', choices=CLIENT_SCHEDULES,
+                        help="default: the model's recipe (RECIPES), "
+                             'else task')
     parser.add_argument('--server-momentum', type=float, default=0.9,
                         help='with --iid-strategy fedavgm')
     args = parser.parse_args()
