@@ -73,17 +73,21 @@ def test_dirichlet_skews_labels_and_iid_does_not():
         'dirichlet:0.3')
 
 
-def test_killed_run_resumes_to_the_same_weights(reviews, tmp_path):
-    whole = federate(_job(reviews, clients_per_round=2), tmp_path / 'whole')
+@pytest.mark.parametrize('recipe', [
+    {}, {'strategy': 'fedavgm', 'client_schedule': 'cosine'}])
+def test_killed_run_resumes_to_the_same_weights(reviews, tmp_path, recipe):
+    """Also with FedAvgM, whose server momentum is checkpointed."""
+    whole = federate(_job(reviews, clients_per_round=2, **recipe),
+                     tmp_path / 'whole')
 
     def kill_after_two(row):
         if row['round'] == 2:
             raise KeyboardInterrupt   # the server dies after round 2
     with pytest.raises(KeyboardInterrupt):
-        federate(_job(reviews, clients_per_round=2), tmp_path / 'cut',
-                 on_round=kill_after_two)
-    resumed = federate(_job(reviews, clients_per_round=2), tmp_path / 'cut',
-                       resume=True)
+        federate(_job(reviews, clients_per_round=2, **recipe),
+                 tmp_path / 'cut', on_round=kill_after_two)
+    resumed = federate(_job(reviews, clients_per_round=2, **recipe),
+                       tmp_path / 'cut', resume=True)
     first = RunDirectory(tmp_path / 'whole').read_weights()
     second = RunDirectory(tmp_path / 'cut').read_weights()
     assert first.keys() == second.keys()
@@ -178,6 +182,36 @@ def test_settings_refuse_more_sampled_clients_than_clients():
         FederatedSettings(clients=2, clients_per_round=5)
 
 
+@pytest.mark.parametrize('option, value, message', [
+    ('client_schedule', 'onecycle', '--client-schedule must be one of'),
+    ('server_lr', 0.0, '--server-lr must be positive'),
+    ('server_momentum', 1.0, r'--server-momentum must be in \[0, 1\)'),
+    ('strategy', 'fedadam', '--strategy must be one of')])
+def test_settings_refuse_bad_recipes(option, value, message):
+    with pytest.raises(ConfigError, match=message):
+        FederatedSettings(**{option: value})
+
+
+def test_client_schedules(reviews, tmp_path):
+    """constant/cosine replace the task's schedule (cosine: decayed
+    over the rounds); the server momentum moves the model further than
+    plain averaging."""
+    cosine = FederatedSettings(rounds=4, client_schedule='cosine')
+    assert [cosine.client_lr(0.2, r) for r in (1, 2, 3, 4)] == \
+        pytest.approx([0.2, 0.2 * (1 + 2 ** -0.5) / 2, 0.1,
+                       0.2 * (1 - 2 ** -0.5) / 2])
+    assert FederatedSettings(client_schedule='constant').client_lr(
+        0.2, 9) == 0.2
+    moved = {}
+    for name, recipe in (('avg', {}), ('avgm', {'strategy': 'fedavgm'}),
+                         ('cosine', {'client_schedule': 'cosine'})):
+        federate(_job(reviews, rounds=2, **{'client_schedule': 'constant',
+                                            **recipe}), tmp_path / name)
+        moved[name] = RunDirectory(tmp_path / name).read_weights()['weights']
+    assert not torch.equal(moved['avg'], moved['avgm'])
+    assert not torch.equal(moved['avg'], moved['cosine'])
+
+
 def test_deployment_server_reads_the_run_config():
     from qnlp.federated.app import job_from_run_config
     job = job_from_run_config({'task': 'sentiment', 'data': 'reviews.tsv',
@@ -187,3 +221,42 @@ def test_deployment_server_reads_the_run_config():
     assert job.settings['epochs'] == 3 and 'components' in job.settings
     assert (job.federated.rounds, job.federated.partition,
             job.federated.clients) == (4, 'dirichlet:0.3', 5)
+
+
+def test_fedavgm_averages_running_statistics_without_momentum():
+    """FedAvgM steps the parameters with server momentum, but the
+    running statistics named ``averaged`` take the plain average: a
+    momentum step would drive this running variance below zero."""
+    from flwr.app import (ArrayRecord, ConfigRecord, Message, MetricRecord,
+                          RecordDict)
+    from flwr.common.constant import SUPERLINK_NODE_ID
+    from flwr.supercore.task_identity import TaskIdentity
+
+    from qnlp.federated.core import make_strategy
+    TaskIdentity.task_id = TaskIdentity.run_id = 1
+    TaskIdentity.node_id = SUPERLINK_NODE_ID   # the server sends
+
+    def reply(node: int, weight: float, variance: float) -> Message:
+        ask = Message(RecordDict({'config': ConfigRecord({})}),
+                      dst_node_id=node, message_type='train')
+        ask.metadata.__dict__['_message_id'] = str(node)
+        TaskIdentity.node_id = node
+        try:
+            return Message(RecordDict({
+                'arrays': ArrayRecord({'w': torch.full((2,), weight),
+                                       'var': torch.full((2,), variance)}),
+                'metrics': MetricRecord({'num-examples': 1,
+                                         'train_loss': 0.5})}),
+                reply_to=ask)
+        finally:
+            TaskIdentity.node_id = SUPERLINK_NODE_ID
+    strategy = make_strategy(
+        FederatedSettings(clients=2, strategy='fedavgm'), 0, {11: 0, 12: 1},
+        averaged=['var'])
+    strategy.current_arrays = ArrayRecord({'w': torch.zeros(2),
+                                           'var': torch.ones(2)})
+    for expected_w in (2.0, 3.8):   # 2 + 0.9 * 2: the momentum carries on
+        arrays, _ = strategy.aggregate_train(
+            1, [reply(12, 1.0, 0.5), reply(11, 3.0, 0.3)])
+        assert arrays['w'].numpy() == pytest.approx([expected_w] * 2)
+        assert arrays['var'].numpy() == pytest.approx([0.4, 0.4])

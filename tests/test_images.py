@@ -281,6 +281,19 @@ def test_idx_round_trip(tmp_path, compress):
     assert len(data.fingerprint()) == 64
 
 
+def test_idx_val_files_are_the_dev_split(tmp_path):
+    make_idx_folder(tmp_path)
+    assert load_idx_dataset(tmp_path).val_images is None
+    write_idx(tmp_path / 'val-images-idx3-ubyte', np.full((3, 16, 16), 7))
+    with pytest.raises(CorpusError, match='val-labels'):
+        load_idx_dataset(tmp_path)
+    write_idx(tmp_path / 'val-labels-idx1-ubyte', np.array([1, 2, 3]))
+    data = load_idx_dataset(tmp_path)
+    assert data.val_images.shape == (3, 1, 16, 16)
+    assert data.val_labels.tolist() == [1, 2, 3]
+    assert data.val_labels.dtype == np.int64
+
+
 def test_idx_errors_name_the_file(tmp_path):
     bad = tmp_path / 'bad'
     bad.write_bytes(b'\x00\x00\x08\x01\x00\x00\x00\x05abc')

@@ -13,13 +13,14 @@ from qnlp.errors import ConfigError
 
 #: Federated options -> FederatedSettings fields (None: not given).
 OPTIONS = ('clients', 'rounds', 'strategy', 'proximal_mu', 'partition',
-           'clients_per_round')
+           'clients_per_round', 'client_schedule', 'server_lr',
+           'server_momentum')
 
 
 def add_federate_parser(commands: Any, data_help: str) -> argparse.ArgumentParser:
     """The ``federate`` subcommand (its run options are added by the
     caller, as for ``train``)."""
-    from qnlp.federated.core import ENGINES, STRATEGIES
+    from qnlp.federated.core import CLIENT_SCHEDULES, ENGINES, STRATEGIES
     command = commands.add_parser(
         'federate', help='federated training of any task on Flower',
         description='Train the model of --task on DATA with N Flower '
@@ -39,12 +40,22 @@ def add_federate_parser(commands: Any, data_help: str) -> argparse.ArgumentParse
                             'default 5)')
     group.add_argument('--rounds', type=int, help='rounds (default 10)')
     group.add_argument('--strategy', choices=STRATEGIES,
-                       help="Flower's strategy (default fedavg)")
+                       help="Flower's strategy (default fedavg; fedavgm: "
+                            'FedAvg with server momentum)')
     group.add_argument('--proximal-mu', type=float, metavar='MU',
                        help='FedProx proximal weight (default 0.01)')
     group.add_argument('--partition', metavar='SCHEME',
                        help='iid or dirichlet:ALPHA label skew (default '
                             'iid)')
+    group.add_argument('--client-schedule', choices=CLIENT_SCHEDULES,
+                       help="a client's learning rate: task (the task's "
+                            'schedule, restarted every round; default), '
+                            "constant (the task's --lr), cosine (constant "
+                            'in a round, decayed over the rounds)')
+    group.add_argument('--server-lr', type=float, metavar='LR',
+                       help='fedavgm: server learning rate (default 1)')
+    group.add_argument('--server-momentum', type=float, metavar='BETA',
+                       help='fedavgm: server momentum (default 0.9)')
     group.add_argument('--clients-per-round', type=int, metavar='K',
                        help='clients sampled each round (default all)')
     group.add_argument('--engine', choices=ENGINES, default='ray',

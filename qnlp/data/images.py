@@ -65,6 +65,10 @@ IDX_FILES = {'train_images': 'train-images-idx3-ubyte',
              'train_labels': 'train-labels-idx1-ubyte',
              'test_images': 't10k-images-idx3-ubyte',
              'test_labels': 't10k-labels-idx1-ubyte'}
+#: Optional IDX files of a dev (validation) split, which MNIST itself
+#: lacks (e.g. written by ``benchmarks/bench_federated.py``).
+IDX_DEV_FILES = {'val_images': 'val-images-idx3-ubyte',
+                 'val_labels': 'val-labels-idx1-ubyte'}
 
 #: Official download locations and MD5 checksums (those published with
 #: the data and used by torchvision / medmnist).
@@ -184,20 +188,34 @@ def write_idx(path: str | Path, array: np.ndarray,
                            else payload)
 
 
-def _find_idx(folder: Path, stem: str) -> Path:
+def _idx_file(folder: Path, stem: str) -> Path | None:
     for candidate in (folder / (stem + '.gz'), folder / stem,
                       folder / stem.replace('-idx', '.idx')):
         if candidate.is_file():
             return candidate
-    raise CorpusError(f"missing {stem}(.gz)", str(folder))
+    return None
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    found = _idx_file(folder, stem)
+    if found is None:
+        raise CorpusError(f"missing {stem}(.gz)", str(folder))
+    return found
 
 
 def load_idx_dataset(folder: str | Path, name: str = 'mnist') -> ImageData:
-    """MNIST-style folder of four IDX files -> :class:`ImageData`."""
+    """MNIST-style folder of four IDX files -> :class:`ImageData`; with
+    ``val-images-idx3-ubyte`` and ``val-labels-idx1-ubyte`` too, those
+    are the dev split."""
     folder = Path(folder)
     paths = {key: _find_idx(folder, stem) for key, stem in IDX_FILES.items()}
+    if any(_idx_file(folder, stem) for stem in IDX_DEV_FILES.values()):
+        paths.update({key: _find_idx(folder, stem)
+                      for key, stem in IDX_DEV_FILES.items()})
     arrays = {key: read_idx(path) for key, path in paths.items()}
-    for split in ('train', 'test'):
+    splits = ('train', 'val', 'test') if 'val_images' in arrays \
+        else ('train', 'test')
+    for split in splits:
         images, labels = arrays[f'{split}_images'], arrays[f'{split}_labels']
         if images.ndim != 3 or labels.ndim != 1:
             raise CorpusError(f"expected images (N, H, W) and labels (N,), "
@@ -209,14 +227,15 @@ def load_idx_dataset(folder: str | Path, name: str = 'mnist') -> ImageData:
     classes = CLASSES.get(name) or [str(i) for i in
                                     range(int(arrays['train_labels'].max())
                                           + 1)]
-    _check_labels(arrays['train_labels'], len(classes),
-                  paths['train_labels'])
-    _check_labels(arrays['test_labels'], len(classes), paths['test_labels'])
-    return ImageData(name, classes,
-                     arrays['train_images'][:, None].astype(np.uint8),
-                     arrays['train_labels'].astype(np.int64),
-                     arrays['test_images'][:, None].astype(np.uint8),
-                     arrays['test_labels'].astype(np.int64),
+    for split in splits:
+        _check_labels(arrays[f'{split}_labels'], len(classes),
+                      paths[f'{split}_labels'])
+    out = {key: (value[:, None] if key.endswith('images') else value
+                 ).astype(np.uint8 if key.endswith('images') else np.int64)
+           for key, value in arrays.items()}
+    return ImageData(name, classes, out['train_images'], out['train_labels'],
+                     out['test_images'], out['test_labels'],
+                     out.get('val_images'), out.get('val_labels'),
                      sources=list(paths.values()))
 
 

@@ -10,7 +10,9 @@ the data lives). ``server`` reads the run from the run config
 run --run-config``): ``task``, ``data``, ``out`` (the run directory on
 the server's machine), ``settings`` (the task's settings as a JSON
 object), the federation options ``clients``, ``rounds``, ``strategy``,
-``proximal-mu``, ``partition``, ``clients-per-round``, and ``resume``.
+``proximal-mu``, ``partition``, ``clients-per-round``,
+``client-schedule``, ``server-lr``, ``server-momentum``, and
+``resume``.
 """
 from __future__ import annotations
 
@@ -28,7 +30,10 @@ server = ServerApp()
 FEDERATION_KEYS = {'clients': 'clients', 'rounds': 'rounds',
                    'strategy': 'strategy', 'proximal-mu': 'proximal_mu',
                    'partition': 'partition',
-                   'clients-per-round': 'clients_per_round'}
+                   'clients-per-round': 'clients_per_round',
+                   'client-schedule': 'client_schedule',
+                   'server-lr': 'server_lr',
+                   'server-momentum': 'server_momentum'}
 
 
 def job_from_run_config(config: dict[str, Any]) -> Job:

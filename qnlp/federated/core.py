@@ -8,22 +8,24 @@ processes on other machines, or (engine ``local``) called in turn in
 this process by :class:`LocalGrid`, a Flower ``Grid`` without a network
 (for tests and small machines: Ray costs seconds per round on two
 cores). The rounds are those of Flower's own strategies
-(``FedAvg``/``FedProx`` ``start``), with two changes that make a run
-reproducible and resumable (:class:`_Ordered`): the clients of a round
-are sampled with a generator seeded by the run's seed and the round, in
-the order of their partition ids (Flower's node ids are random), and
-replies are averaged in partition order (float sums depend on order).
+(``FedAvg``/``FedProx``/``FedAvgM`` ``start``), with two changes that
+make a run reproducible and resumable (:func:`_ordered`): the clients of
+a round are sampled with a generator seeded by the run's seed and the
+round, in the order of their partition ids (Flower's node ids are
+random), and replies are averaged in partition order (float sums depend
+on order).
 
 Each client trains the task's model on its partition of the training
 split (:func:`qnlp.federated.partition.partition`) for the task's
-``epochs`` with :func:`qnlp.train.fit` (a fresh optimiser every round;
-with FedProx the proximal term ``mu/2 |w - w_global|^2`` is added to the
-loss), and replies with its weights and example count. The server keeps
-the global model: it evaluates it on the dev and test splits after
-every round (test reported, never used to select), checkpoints it into
-the run directory, and at the end writes the run like ``qnlp train``
-does (``qnlp evaluate``/``predict`` read it), with the same selection
-rule: the global model of the round with the best dev accuracy (ties:
+``epochs`` with :func:`qnlp.train.fit` (a fresh optimiser every round,
+the learning rate as ``client_schedule`` says; with FedProx the proximal
+term ``mu/2 |w - w_global|^2`` is added to the loss), and replies with
+its weights and example count. The server keeps the global model: it
+evaluates it on the dev and test splits after every round (test
+reported, never used to select), checkpoints it into the run directory,
+and at the end writes the run like ``qnlp train`` does (``qnlp
+evaluate``/``predict`` read it), with the same selection rule: the
+global model of the round with the best dev accuracy (ties:
 lowest dev loss; without a dev split, or for a task that selects by
 epoch, the last round). Killed, it resumes from the
 last finished round and ends with the weights of an uninterrupted run.
@@ -38,6 +40,7 @@ the share of examples of the clients that lack it).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -49,7 +52,11 @@ from typing import Any, Callable, Iterable
 from qnlp.errors import CheckpointError, ConfigError, TrainingError
 from qnlp.federated.partition import parse_partition, partition
 
-STRATEGIES = ('fedavg', 'fedprox')
+STRATEGIES = ('fedavg', 'fedprox', 'fedavgm')
+#: How a client's learning rate runs: ``task`` the task's own schedule,
+#: restarted in every round; ``constant`` the task's ``lr`` throughout;
+#: ``cosine`` constant within a round, cosine-decayed over the rounds.
+CLIENT_SCHEDULES = ('task', 'constant', 'cosine')
 ENGINES = ('local', 'ray')
 #: Environment variable naming ``PARTITION:ROUND`` pairs (comma-separated)
 #: at which a client raises, to try failure handling.
@@ -70,12 +77,19 @@ class FederatedSettings:
     """How a federated run is organised (the task's own settings say how
     each client trains: ``epochs`` are local epochs per round).
 
+    ``server_lr`` and ``server_momentum`` are FedAvgM's (Flower's
+    ``server_learning_rate`` and ``server_momentum``: the global model
+    moves by ``server_lr`` times the momentum of the averaged updates).
+
     >>> FederatedSettings(clients=5, rounds=3).clients_per_round
     5
     >>> FederatedSettings(clients=2, rounds=1, clients_per_round=3)
     Traceback (most recent call last):
     ...
     qnlp.errors.ConfigError: --clients-per-round 3: more than the 2 clients
+    >>> FederatedSettings(rounds=4, client_schedule='cosine').client_lr(
+    ...     0.1, 3)
+    0.05
     """
     clients: int = 5
     rounds: int = 10
@@ -83,24 +97,44 @@ class FederatedSettings:
     proximal_mu: float = 0.01
     partition: str = 'iid'
     clients_per_round: int = 0
+    client_schedule: str = 'task'
+    server_lr: float = 1.0
+    server_momentum: float = 0.9
 
     def __post_init__(self) -> None:
         if self.clients < 1 or self.rounds < 1:
             raise ConfigError(f"--clients and --rounds must be positive, got "
                               f"{self.clients} and {self.rounds}")
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"--strategy must be one of "
-                              f"{', '.join(STRATEGIES)}, got "
-                              f"{self.strategy!r}")
+        for option, value, choices in (
+                ('strategy', self.strategy, STRATEGIES),
+                ('client-schedule', self.client_schedule,
+                 CLIENT_SCHEDULES)):
+            if value not in choices:
+                raise ConfigError(f"--{option} must be one of "
+                                  f"{', '.join(choices)}, got {value!r}")
         if not self.proximal_mu >= 0:
             raise ConfigError(f"--proximal-mu must be at least 0, got "
                               f"{self.proximal_mu}")
+        if not self.server_lr > 0:
+            raise ConfigError(f"--server-lr must be positive, got "
+                              f"{self.server_lr}")
+        if not 0 <= self.server_momentum < 1:
+            raise ConfigError(f"--server-momentum must be in [0, 1), got "
+                              f"{self.server_momentum}")
         parse_partition(self.partition)
         if self.clients_per_round > self.clients:
             raise ConfigError(f"--clients-per-round {self.clients_per_round}"
                               f": more than the {self.clients} clients")
         if self.clients_per_round <= 0:
             object.__setattr__(self, 'clients_per_round', self.clients)
+
+    def client_lr(self, lr: float, round_: int) -> float:
+        """A client's learning rate in round ``round_`` (1-based) when the
+        task's is ``lr``: ``cosine`` decays it from ``lr`` in round 1
+        towards 0 after the last round."""
+        if self.client_schedule != 'cosine':
+            return lr
+        return lr * (1 + math.cos(math.pi * (round_ - 1) / self.rounds)) / 2
 
 
 @dataclass(frozen=True)
@@ -202,6 +236,10 @@ def train_client(message: Any, context: Any) -> Any:
         hooks = replace(hooks, penalty=_proximal(mu, model))
     train_config = replace(settings.train_config(), patience=0,
                            seed=settings.seed + 1009 * round_ + client)
+    if job.federated.client_schedule != 'task':
+        train_config = replace(
+            train_config, schedule='constant',
+            lr=job.federated.client_lr(train_config.lr, round_))
     history = fit(model, local, None, train_config, progress=False,
                   hooks=hooks, eval_chunk=task.eval_chunk)
     metrics = MetricRecord({'num-examples': len(local.labels),
@@ -287,13 +325,20 @@ class _PartitionOrder:
 def _ordered(base: type) -> type:
     """``base`` (a Flower strategy) sampling the clients of each round
     with a generator seeded by the seed and the round, over nodes in
-    partition order, and aggregating replies in partition order."""
+    partition order, and aggregating replies in partition order. The
+    entries named in ``averaged`` (a model's running statistics) take
+    the plain FedAvg average even when ``base`` steps the rest with
+    server momentum (FedAvgM's extrapolation can make a batch-norm
+    running variance negative)."""
+    from flwr.serverapp.strategy import FedAvg
 
     class Ordered(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, seed: int,
-                     partition_of: dict[int, int], **kwargs: Any) -> None:
+                     partition_of: dict[int, int],
+                     averaged: Iterable[str] = (), **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.seed, self.partition_of = seed, partition_of
+            self.averaged = tuple(averaged)
 
         def configure_train(self, server_round: int, arrays: Any,
                             config: Any, grid: Any) -> Iterable[Any]:
@@ -316,6 +361,10 @@ def _ordered(base: type) -> type:
                                     f"failed; the first said: "
                                     f"{replies[0].error.reason}")
             arrays, metrics = super().aggregate_train(server_round, replies)
+            if arrays is not None and self.averaged:
+                plain, _ = FedAvg.aggregate_train(self, server_round, replies)
+                for name in self.averaged:   # in place: FedAvgM keeps it
+                    arrays[name] = plain[name]
             self.train_loss = None if metrics is None \
                 else float(metrics['train_loss'])
             return arrays, metrics
@@ -324,10 +373,12 @@ def _ordered(base: type) -> type:
 
 
 def make_strategy(federated: FederatedSettings, seed: int,
-                  partition_of: dict[int, int]) -> Any:
-    """Flower's FedAvg or FedProx for ``federated`` (central evaluation
-    only; :func:`_ordered` sampling and aggregation)."""
-    from flwr.serverapp.strategy import FedAvg, FedProx
+                  partition_of: dict[int, int],
+                  averaged: Iterable[str] = ()) -> Any:
+    """Flower's FedAvg, FedProx or FedAvgM for ``federated`` (central
+    evaluation only; :func:`_ordered` sampling and aggregation;
+    ``averaged``: the exchanged entries that are not parameters)."""
+    from flwr.serverapp.strategy import FedAvg, FedAvgM, FedProx
     sampled = federated.clients_per_round
     common = dict(fraction_train=sampled / federated.clients,
                   min_train_nodes=sampled,
@@ -336,7 +387,27 @@ def make_strategy(federated: FederatedSettings, seed: int,
                   partition_of=partition_of)
     if federated.strategy == 'fedprox':
         return _ordered(FedProx)(proximal_mu=federated.proximal_mu, **common)
+    if federated.strategy == 'fedavgm':
+        return _ordered(FedAvgM)(
+            server_learning_rate=federated.server_lr,
+            server_momentum=federated.server_momentum, averaged=averaged,
+            **common)
     return _ordered(FedAvg)(**common)
+
+
+def server_state(strategy: Any) -> list[Any]:
+    """What the strategy carries from round to round besides the global
+    model (FedAvgM's momentum), as tensors for the checkpoint."""
+    import torch
+    momentum = getattr(strategy, 'momentum_vector', None)
+    return [] if momentum is None else [torch.from_numpy(m.copy())
+                                        for m in momentum]
+
+
+def restore_server_state(strategy: Any, saved: list[Any]) -> None:
+    """Put :func:`server_state` back into a new ``strategy``."""
+    if saved:
+        strategy.momentum_vector = [m.numpy() for m in saved]
 
 
 def _partitions(grid: Any, clients: int, timeout: float = 600.0
@@ -404,8 +475,9 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                                   "options)")
         offset, history = int(state['round']), list(state['history'])
         model.load_state_dict(state['model'])
-        best = state['best']
+        best, saved_server = state['best'], state.get('server', [])
     else:
+        saved_server = []
         best = {'score': None, 'round': 0, 'model': None}
     hooks = task.hooks(settings, loaded)
     start = time.perf_counter() - (history[-1]['seconds'] if history
@@ -434,7 +506,8 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
                 k: v.detach().clone() for k, v in model.state_dict().items()})
         save_state(run.file(CHECKPOINT_FILE), {
             'identity': identity, 'round': round_,
-            'model': model.state_dict(), 'history': history, 'best': best})
+            'model': model.state_dict(), 'history': history, 'best': best,
+            'server': server_state(strategy)})
         atomic_write_text(run.file(HISTORY_FILE), ''.join(
             json.dumps(r) + '\n' for r in history))
         if on_round is not None:
@@ -451,7 +524,11 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
         if not resume:
             run.start(config, replay, clear=overwrite)
         partition_of = _partitions(grid, job.federated.clients)
-        strategy = make_strategy(job.federated, settings.seed, partition_of)
+        parameters = {name for name, _ in model.named_parameters()}
+        strategy = make_strategy(
+            job.federated, settings.seed, partition_of,
+            [name for name in _arrays(model) if name not in parameters])
+        restore_server_state(strategy, saved_server)
         remaining = job.federated.rounds - offset
         if remaining > 0:
             result = strategy.start(
