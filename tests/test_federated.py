@@ -125,6 +125,27 @@ def test_resume_refuses_other_federated_options(reviews, tmp_path):
                  resume=True)
 
 
+
+def test_a_run_of_an_earlier_version_resumes(reviews, tmp_path):
+    """A checkpoint written before newer options existed (no client
+    schedule, server momentum or split seed in its identity) resumes."""
+    from qnlp.train.run import CHECKPOINT_FILE
+    from qnlp.train.state import load_state, save_state
+
+    def stop(row):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        federate(_job(reviews, rounds=2), tmp_path / 'run', on_round=stop)
+    path = tmp_path / 'run' / CHECKPOINT_FILE
+    state = load_state(path)
+    for key in ('client_schedule', 'server_lr', 'server_momentum'):
+        del state['identity']['federated'][key]
+    del state['identity']['settings']['split_seed']
+    save_state(path, state)
+    metrics = federate(_job(reviews, rounds=2), tmp_path / 'run',
+                       resume=True)
+    assert metrics['rounds_run'] == 2
+
 def test_a_client_that_dies_is_left_out_of_the_round(reviews, tmp_path,
                                                     monkeypatch):
     healthy = federate(_job(reviews, rounds=2), tmp_path / 'healthy')

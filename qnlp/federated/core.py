@@ -442,6 +442,21 @@ def _identity(job: Job, settings: Any, loaded: Any) -> dict[str, Any]:
             'federated': asdict(job.federated)}
 
 
+def _completed(identity: Any, settings: Any) -> Any:
+    """A checkpoint's saved identity with the settings and federated
+    options added since it was written filled in with their defaults, so
+    that a run of an earlier version resumes; unchanged if it does not
+    read as settings (then it simply does not match)."""
+    try:
+        return {**identity,
+                'settings': type(settings).from_dict(
+                    identity['settings']).to_dict(),
+                'federated': asdict(FederatedSettings(
+                    **identity['federated']))}
+    except (ConfigError, KeyError, TypeError):
+        return identity
+
+
 def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
           overwrite: bool = False,
           on_round: Callable[[dict[str, Any]], None] | None = None
@@ -469,7 +484,7 @@ def serve(grid: Any, job: Job, out: str | Path, resume: bool = False,
         check_same_run(out, run.read_config(), task, settings,
                        "resume with the same settings")
         state = load_state(run.file(CHECKPOINT_FILE))
-        if state.get('identity') != identity:
+        if _completed(state.get('identity'), settings) != identity:
             raise CheckpointError(f"{run.file(CHECKPOINT_FILE)}: made by "
                                   "another federated run (other data or "
                                   "options)")
