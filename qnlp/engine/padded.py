@@ -145,12 +145,13 @@ class _Bucket:
         self.strides = torch.from_numpy(np.concatenate(
             [[0], self.sizes]).astype(np.int64))
         self._whole: list[torch.Tensor] | None = None
+        self._bases: dict[int, torch.Tensor] = {}
 
     def to(self, device: torch.device) -> None:
         """Move the tables to ``device``; in place."""
         for name in ('positions', 'local', 'region', 'starts', 'strides'):
             setattr(self, name, getattr(self, name).to(device))
-        self._whole = None
+        self._whole, self._bases = None, {}
 
     def padded(self) -> int:
         """Entries read per diagram, padding included."""
@@ -233,9 +234,12 @@ class _Bucket:
                ) -> list[torch.Tensor]:
         n = local.shape[0]
         # per diagram and region: the region's start (beyond the pool)
-        # plus the diagram's block in it
-        base = (self.starts * n + torch.arange(n, device=local.device
-                                                )[:, None] * self.strides)
+        # plus the diagram's block in it; the same for every minibatch
+        # of n diagrams
+        base = self._bases.get(n)
+        if base is None:
+            base = self._bases[n] = self.starts * n + torch.arange(
+                n, device=local.device)[:, None] * self.strides
         return list((local + base.gather(1, region.long())).split(
             self.widths, dim=1))
 
@@ -490,8 +494,9 @@ class PaddedBatch:
         columns, scales, coefficients = self.gates
         phases = weights[columns] * scales
         cos, sin = torch.cos(phases), torch.sin(phases)
-        pool = torch.cat([self.table, coefficients[0] + coefficients[1] * cos
-                          + coefficients[2] * sin, weights.to(self.dtype)])
+        gates = torch.addcmul(torch.addcmul(coefficients[0], coefficients[1],
+                                            cos), coefficients[2], sin)
+        pool = torch.cat([self.table, gates, weights.to(self.dtype)])
         if len(self.buckets) == 1:
             parts = [(self.buckets[0], positions)]
         else:
@@ -556,7 +561,8 @@ class PaddedBatch:
         columns, scales, coefficients = self.gates
         start = self.table.shape[0]
         gates = pool[start:start + len(columns)]
-        slope = coefficients[2] * cos - coefficients[1] * sin
+        slope = torch.addcmul(coefficients[2] * cos, coefficients[1], sin,
+                              value=-1)
         phase = (gates * slope).real if gates.is_complex() else gates * slope
         result = pool[start + len(columns):].real.clone() \
             if pool.is_complex() else pool[start + len(columns):].clone()
