@@ -113,3 +113,26 @@ def test_too_large_a_layout_runs_merged(bundled_sentences, monkeypatch):
     weights = torch.rand(engine.n_weights, dtype=torch.float64)
     torch.testing.assert_close(engine(weights, batch), engine(
         weights, engine.prepare(circuits, merge=False)), atol=1e-10, rtol=0)
+
+
+def test_products_are_padded_in_one_orientation(bundled_sentences,
+                                                monkeypatch):
+    # IQP words give 1 x 8 and 8 x 1 products in one round: computed as
+    # they come they would pad each other to 8 x 8; oriented (B^T A^T
+    # where I > J) the round pads to 1 x 8.
+    monkeypatch.setattr(padded, 'WASTE', 1e9)   # one bucket
+    ansatz = make_ansatz('iqp', layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:8]]
+    engine = Engine.from_diagrams(circuits)
+    batch = engine.prepare(circuits)
+    bucket, = batch.padded[0].buckets
+    steps = [step for plan, _, _ in batch.groups
+             for step in padded.build_program(plan).steps]
+    as_they_come = [
+        max((s.shape[0] for s in steps if s.round == r), default=1)
+        * max((s.shape[2] for s in steps if s.round == r), default=1)
+        for r in range(len(bucket.shapes))]
+    oriented = [i * j for i, _, j in bucket.shapes]
+    assert all(i <= j for i, _, j in bucket.shapes)
+    assert sum(oriented) < sum(as_they_come)
+    assert_padded_agrees(engine, circuits, [3, 0, 3])

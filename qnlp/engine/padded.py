@@ -5,20 +5,19 @@ one batched ``matmul`` per round *and matrix shape*, and lays the batch
 out anew (in numpy) for every minibatch. Here each diagram's rounds
 (the same :class:`~qnlp.engine.merge.Program`) are padded to one shape
 per round: ``M`` matrices of ``I x K`` times ``K x J`` for every diagram,
-the padding read from a zero. A round is then one gather, one ``bmm``
-and one concatenation for the whole batch, whatever its shapes, and the
-gather indices of every round are one row per diagram, computed once for
-a prepared set: a minibatch selects its rows (one ``index_select`` per
-round), with no layout work per step. Diagrams are sorted by size into
-buckets that are padded separately, so that a few large diagrams do not
-pad all the others (:data:`WASTE`).
+the padding read from a zero. A round is then two gathers and one
+``bmm`` for the whole batch, whatever its shapes, and the addresses
+every round reads are one row per diagram, computed once for a prepared
+set: a minibatch selects its rows, with no layout work per step.
+Diagrams are sorted by size into buckets that are padded separately, so
+that a few large diagrams do not pad all the others (:data:`WASTE`).
 
-Buffer of round 0 (shared): a zero, every distinct constant tensor, every
-distinct gate (a gate is its kind and the weight it reads: built once
-per step however many diagrams use it), then the weights themselves.
-Buffer of round ``r > 0`` (one row per diagram): a zero, the tensors
-carried over (still to be read later), then the products of round
-``r - 1``.
+One flat buffer per bucket and step: first the pool (shared): a zero,
+every distinct constant tensor, every distinct gate (a gate is its kind
+and the weight it reads: built once per step however many diagrams use
+it), then the weights themselves; then, round by round, the products of
+every diagram (see :class:`_Bucket`). The products are written in place
+(``bmm(out=)``), so nothing is copied or carried from round to round.
 
 >>> import torch
 >>> from lambeq.backend.quantum import Ket, Rx, Ry, CX, Bra
@@ -58,12 +57,11 @@ WASTE = 4.0
 
 @dataclass
 class _Stats:
-    """What one program needs per round: matrices, their largest
-    sizes, carried entries."""
+    """What one program needs per round: matrices and their largest
+    sizes."""
     matrices: list[int]
     shapes: list[tuple[int, int, int]]
-    carried: list[int]
-    used: int        # entries of every gather, unpadded
+    used: int        # entries gathered and multiplied, unpadded
 
 
 def _rounds(program: Program) -> list[list[tuple[int, object]]]:
@@ -74,50 +72,56 @@ def _rounds(program: Program) -> list[list[tuple[int, object]]]:
     return rounds
 
 
-def _lifetimes(program: Program) -> tuple[np.ndarray, np.ndarray]:
-    """Per tensor: the round whose buffer first holds it (leaves 0) and
-    the round that reads it (the final tensor: never)."""
-    count, leaves = len(program.sizes), len(program.leaves)
-    appears = np.zeros(count, dtype=np.int64)
-    consumed = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
-    for number, step in enumerate(program.steps):
-        appears[leaves + number] = step.round + 1
-        consumed[[step.first, step.second]] = step.round
-    return appears, consumed
+def _shape(step) -> tuple[int, int, int]:
+    """The ``I x K`` times ``K x J`` shape ``step`` is computed in: its
+    own, or transposed (``B^T A^T``) so that ``I <= J``; one orientation
+    pads the products of a round far less than a mix (an ``8 x 1`` and
+    a ``1 x 8`` product pad each other to ``8 x 8``)."""
+    i, k, j = step.shape
+    return (i, k, j) if i <= j else (j, k, i)
 
 
 def _stats(program: Program, rounds: int) -> _Stats:
-    appears, consumed = _lifetimes(program)
-    sizes = np.asarray(program.sizes)
     steps = _rounds(program)
-    matrices, shapes, carried, used = [], [], [], 0
+    matrices, shapes, used = [], [], 0
     for r in range(rounds):
         mine = [step for _, step in steps[r]] if r < len(steps) else []
         matrices.append(sum(s.rows for s in mine))
-        shapes.append(tuple(max((s.shape[d] for s in mine), default=1)
+        shapes.append(tuple(max((_shape(s)[d] for s in mine), default=1)
                             for d in range(3)))
-        alive = (appears <= r) & (consumed > r)
-        carried.append(1 + int(sizes[alive].sum()))
-        used += carried[-1] + sum(s.rows * (s.shape[0] + s.shape[2])
-                                  * s.shape[1] for s in mine)
-    return _Stats(matrices, shapes, carried, used)
+        used += sum(s.rows * (s.shape[0] * s.shape[1] + s.shape[1]
+                              * s.shape[2] + s.shape[0] * s.shape[2])
+                    for s in mine)
+    return _Stats(matrices, shapes, used)
 
 
 class _Bucket:
-    """Diagrams padded to one layout: per round the gather index rows
-    ``[n, entries]`` and the padded sizes."""
+    """Diagrams padded to one layout.
+
+    A minibatch of ``n`` of them is evaluated in one flat buffer: the
+    shared pool (``pool`` entries), then round by round the products of
+    all ``n`` diagrams (``n * sizes[r]`` entries, diagram by diagram).
+    An entry a round reads is given by three numbers per diagram: its
+    offset ``local`` in its region, and the region (0: the pool, ``r +
+    1``: the products of round ``r``), whose start and diagram stride
+    depend on ``n``. A round is then two ``index_select`` and one
+    ``bmm`` written into the buffer; its backward two ``bmm`` and two
+    ``put_`` that add.
+    """
 
     def __init__(self, members: list[tuple[Program, np.ndarray, np.ndarray]],
-                 rounds: int) -> None:
+                 rounds: int, pool: int) -> None:
         # members: (program, positions in the batch, leaf-entry table
-        # [n, leaf entries] of addresses in buffer 0)
+        # [n, leaf entries] of addresses in the pool)
         stats = [_stats(p, rounds) for p, _, _ in members]
         self.matrices = [max(s.matrices[r] for s in stats)
                          for r in range(rounds)]
         self.shapes = [tuple(max(s.shapes[r][d] for s in stats)
                              for d in range(3)) for r in range(rounds)]
-        self.carried = [max(s.carried[r] for s in stats)
-                        for r in range(rounds)]
+        #: Product entries of one diagram per round.
+        self.sizes = [m * i * j for m, (i, _, j) in
+                      zip(self.matrices, self.shapes)]
+        self.pool = pool
         first = members[0][0]
         self.out = first.final_index.size // first.traced_size
         self.width = max(p.traced_size for p, _, _ in members)
@@ -125,121 +129,171 @@ class _Bucket:
         order = np.argsort(positions, kind='stable')  # rows by position
         self.positions = torch.from_numpy(positions[order])
         parts = [self._rows(p, table) for p, _, table in members]
-        self.index = [torch.from_numpy(np.ascontiguousarray(np.concatenate(
-            [rows[r] for rows in parts])[order])) for r in range(rounds + 1)]
-        #: The rounds' index rows side by side (a minibatch selects its
-        #: rows once), and their widths.
-        self.widths = [ix.shape[1] for ix in self.index]
-        self.index = torch.cat(self.index, dim=1)
-        self.lengths = [[m * i * k, m * k * j, c] for m, (i, k, j), c in
-                        zip(self.matrices, self.shapes, self.carried)]
+        local, region = (np.concatenate([rows[0] for rows in parts])[order],
+                         np.concatenate([rows[1] for rows in parts])[order])
+        #: Every read's offset in its region and its region, rounds side
+        #: by side (left factors, right factors, ...; then the read-out).
+        self.local = torch.from_numpy(np.ascontiguousarray(local))
+        self.region = torch.from_numpy(np.ascontiguousarray(region))
+        self.widths = [w for m, (i, k, j) in zip(self.matrices, self.shapes)
+                       for w in (m * i * k, m * k * j)] + [
+                           self.out * self.width]
+        #: Per region: where it starts, in units of ``n`` (beyond the
+        #: pool), and its stride per diagram.
+        self.starts = torch.from_numpy(np.concatenate(
+            [[0, 0], np.cumsum(self.sizes)[:-1]]).astype(np.int64))
+        self.strides = torch.from_numpy(np.concatenate(
+            [[0], self.sizes]).astype(np.int64))
+        self._whole: list[torch.Tensor] | None = None
+        self._bases: dict[int, torch.Tensor] = {}
+
+    def to(self, device: torch.device) -> None:
+        """Move the tables to ``device``; in place."""
+        for name in ('positions', 'local', 'region', 'starts', 'strides'):
+            setattr(self, name, getattr(self, name).to(device))
+        self._whole, self._bases = None, {}
 
     def padded(self) -> int:
-        """Entries gathered per diagram, padding included."""
-        return sum(map(sum, self.lengths)) + self.out * self.width
+        """Entries read per diagram, padding included."""
+        return sum(self.widths) + sum(self.sizes)
 
-    def _rows(self, program: Program, table: np.ndarray) -> list[np.ndarray]:
-        """Gather index rows of ``program``'s diagrams, round by round;
-        ``table`` [n, leaf entries] holds their leaves' addresses."""
-        appears, consumed = _lifetimes(program)
+    def _rows(self, program: Program, table: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Offsets and regions [n, reads] of ``program``'s diagrams;
+        ``table`` [n, leaf entries] holds their leaves' pool addresses."""
         sizes = program.sizes
-        leaves = len(program.leaves)
-        # where[t]: positions of tensor t's entries in the current buffer
-        # (round 0: columns of ``table`` + 1; 0 reads the zero).
-        where: dict[int, np.ndarray] = {}
+        # where[t]: region of tensor t and its entries' offsets there
+        # (region 0: columns of ``table`` + 1, column 0 the zero).
+        where: dict[int, tuple[int, np.ndarray]] = {}
         column = 1
-        for leaf in range(leaves):
-            where[leaf] = column + np.arange(sizes[leaf])
+        for leaf in range(len(program.leaves)):
+            where[leaf] = (0, column + np.arange(sizes[leaf]))
             column += sizes[leaf]
         steps = _rounds(program)
-        rows = []
-        for r, (m, (I, K, J), c) in enumerate(zip(
-                self.matrices, self.shapes, self.carried)):
-            left = np.zeros((m, I, K), dtype=np.int64)
-            right = np.zeros((m, K, J), dtype=np.int64)
-            made, slot = [], 0
+        regions, offsets = [], []
+
+        def read(shape: tuple, parts: list) -> None:
+            region = np.zeros(shape, dtype=np.int16)
+            offset = np.zeros(shape, dtype=np.int64)
+            for at, tensor, index in parts:   # index: shaped as at
+                kind, entries = where[tensor]
+                region[at] = kind
+                offset[at] = entries[index]
+            regions.append(region.reshape(-1))
+            offsets.append(offset.reshape(-1))
+
+        for r, (m, (I, K, J)) in enumerate(zip(self.matrices, self.shapes)):
+            lefts, rights, slot = [], [], 0
             for number, step in (steps[r] if r < len(steps) else []):
                 h, (i, k, j) = step.rows, step.shape
-                left[slot:slot + h, :i, :k] = where[step.first][
-                    step.first_index].reshape(h, i, k)
-                right[slot:slot + h, :k, :j] = where[step.second][
-                    step.second_index].reshape(h, k, j)
-                made.append((number, slot, h, i, j))
-                slot += h
-            alive = np.flatnonzero((appears <= r) & (consumed > r))
-            carried = np.zeros(c, dtype=np.int64)
-            at = 1
-            for t in alive:
-                carried[at:at + sizes[t]] = where[t]
-                where[t] = at + np.arange(sizes[t])
-                at += sizes[t]
-            for number, slot, h, i, j in made:
-                where[number] = c + (
+                first = (step.first, step.first_index.reshape(h, i, k))
+                second = (step.second, step.second_index.reshape(h, k, j))
+                # entry (s, a, b) of the product A B sits at row a, column
+                # b of matrix slot + s; computed as B^T A^T, at (b, a)
+                steps_a, steps_b = J, 1
+                if (i, k, j) != _shape(step):
+                    first, second = ((second[0], second[1].transpose(0, 2, 1)),
+                                     (first[0], first[1].transpose(0, 2, 1)))
+                    steps_a, steps_b = 1, J
+                lefts.append((np.s_[slot:slot + h, :_shape(step)[0], :k],
+                              *first))
+                rights.append((np.s_[slot:slot + h, :k, :_shape(step)[2]],
+                               *second))
+                where[number] = (r + 1, (
                     (slot + np.arange(h))[:, None, None] * I * J
-                    + np.arange(i)[None, :, None] * J
-                    + np.arange(j)[None, None, :]).reshape(-1)
-            rows.append(np.concatenate([left.reshape(-1), right.reshape(-1),
-                                        carried]))
-        final = np.zeros((self.out, self.width), dtype=np.int64)
-        final[:, :program.traced_size] = where[program.final][
-            program.final_index].reshape(self.out, -1)
-        rows.append(final.reshape(-1))
+                    + np.arange(i)[None, :, None] * steps_a
+                    + np.arange(j)[None, None, :] * steps_b).reshape(-1))
+                slot += h
+            read((m, I, K), lefts)
+            read((m, K, J), rights)
+        read((self.out, self.width),
+             [(np.s_[:, :program.traced_size], program.final,
+               program.final_index.reshape(self.out, -1))])
+        region, offset = np.concatenate(regions), np.concatenate(offsets)
         n = table.shape[0]
         padded_table = np.concatenate([np.zeros((n, 1), dtype=np.int64),
                                        table], axis=1)
-        first = padded_table[:, rows[0]]
-        return [first] + [np.broadcast_to(row, (n, row.size))
-                          for row in rows[1:]]
+        pooled = region == 0
+        local = np.broadcast_to(offset, (n, offset.size)).copy()
+        local[:, pooled] = padded_table[:, offset[pooled]]
+        local[:, ~pooled] += self.pool
+        return local, np.broadcast_to(region, (n, region.size))
 
-    def rows(self, rows: torch.Tensor | None) -> list[torch.Tensor]:
-        """Each round's gather index of the diagrams at ``rows`` of the
-        bucket (all by default)."""
-        return (self.index if rows is None else
-                self.index.index_select(0, rows)).split(self.widths, dim=1)
+    def reads(self, rows: torch.Tensor | None) -> list[torch.Tensor]:
+        """Each round's reads (left, right factors; then the read-out)
+        of the diagrams at ``rows`` of the bucket (all by default), as
+        addresses in the flat buffer."""
+        if rows is None:
+            if self._whole is None:
+                self._whole = self._reads(self.local, self.region)
+            return self._whole
+        return self._reads(self.local.index_select(0, rows),
+                           self.region.index_select(0, rows))
 
-    def forward(self, pool: torch.Tensor, index: Sequence[torch.Tensor]
+    def _reads(self, local: torch.Tensor, region: torch.Tensor
+               ) -> list[torch.Tensor]:
+        n = local.shape[0]
+        # per diagram and region: the region's start (beyond the pool)
+        # plus the diagram's block in it; the same for every minibatch
+        # of n diagrams
+        base = self._bases.get(n)
+        if base is None:
+            base = self._bases[n] = self.starts * n + torch.arange(
+                n, device=local.device)[:, None] * self.strides
+        return list((local + base.gather(1, region.long())).split(
+            self.widths, dim=1))
+
+    def buffer(self, pool: torch.Tensor, n: int) -> torch.Tensor:
+        """The flat buffer of ``n`` diagrams, the pool copied in."""
+        flat = pool.new_empty(self.pool + n * sum(self.sizes))
+        flat[:self.pool] = pool[:self.pool]
+        return flat
+
+    def forward(self, pool: torch.Tensor, reads: Sequence[torch.Tensor]
                 ) -> tuple[torch.Tensor, list]:
         """The rounds without autograd: amplitudes and every round's
         factors (what the gradient needs)."""
-        n = index[0].shape[0]
-        out = pool.index_select(0, index[0].reshape(-1)).view(n, -1)
-        factors = []
+        n = reads[-1].shape[0]
+        flat = self.buffer(pool, n)
+        factors, at = [], self.pool
         for r, (m, (i, k, j)) in enumerate(zip(self.matrices, self.shapes)):
-            left, right, carried = out.split(self.lengths[r], dim=1)
-            left, right = left.reshape(n * m, i, k), right.reshape(n * m, k, j)
-            product = torch.bmm(left, right)
-            out = torch.cat([carried, product.view(n, -1)], dim=1).gather(
-                1, index[r + 1])
+            left = flat.take(reads[2 * r]).view(n * m, i, k)
+            right = flat.take(reads[2 * r + 1]).view(n * m, k, j)
+            size = n * self.sizes[r]
+            torch.bmm(left, right, out=flat[at:at + size].view(n * m, i, j))
+            at += size
             factors.append((left, right))
+        out = flat.take(reads[-1])
         return out.view(n, self.out, self.width), factors
 
-    def backward(self, grad: torch.Tensor, index: Sequence[torch.Tensor],
+    def backward(self, grad: torch.Tensor, reads: Sequence[torch.Tensor],
                  factors: list, pool: torch.Tensor) -> None:
-        """Add to ``pool`` the gradient of buffer 0 from ``grad``, that of
+        """Add to ``pool`` the gradient of the pool from ``grad``, that of
         the amplitudes, both conjugated (``G = conj(torch's gradient)``:
         then a product ``A @ B`` passes ``G @ B^T`` and ``A^T @ G``, with
-        no conjugation per round); each round backwards, a gather's
-        gradient is a scatter-add."""
+        no conjugation per round); each read's gradient added back where
+        it was read."""
         n = grad.shape[0]
-        grad = grad.reshape(n, -1)
+        flat = grad.new_zeros(self.pool + n * sum(self.sizes))
+        flat.put_(reads[-1], grad, accumulate=True)
+        at = flat.shape[0]
         for r in reversed(range(len(factors))):
             left, right = factors[r]
             m, (i, k, j) = self.matrices[r], self.shapes[r]
-            carried = self.lengths[r][2]
-            whole = grad.new_zeros(n, carried + m * i * j).scatter_add_(
-                1, index[r + 1], grad)
-            kept, product = whole.split([carried, m * i * j], dim=1)
-            product = product.reshape(n * m, i, j)
-            grad = torch.cat([torch.bmm(product, right.mT).view(n, -1),
-                              torch.bmm(left.mT, product).view(n, -1),
-                              kept], dim=1)
-        pool.index_add_(0, index[0].reshape(-1), grad.reshape(-1))
+            size = n * self.sizes[r]
+            product = flat[at - size:at].view(n * m, i, j)
+            at -= size
+            flat.put_(reads[2 * r], torch.bmm(product, right.mT),
+                      accumulate=True)
+            flat.put_(reads[2 * r + 1], torch.bmm(left.mT, product),
+                      accumulate=True)
+        pool[:self.pool] += flat[:self.pool]
 
 
 class _Evaluate(torch.autograd.Function):
     """:meth:`PaddedBatch.__call__`'s contraction as one autograd node,
     from the weights to the amplitudes (or, for pure circuits, the
-    unnormalised probabilities): the forward runs without recording, the
+    normalised probabilities): the forward runs without recording, the
     backward is :meth:`PaddedBatch.backward` (a few kernels a round,
     instead of a node per operation)."""
 
@@ -249,12 +303,14 @@ class _Evaluate(torch.autograd.Function):
         result, saved = batch.forward(weights, positions)
         if ctx.needs_input_grad[0]:
             ctx.batch, ctx.saved = batch, saved
+            ctx.save_for_backward(result)
         return result
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple:
-        return ctx.batch.backward(grad, ctx.saved), None, None
+        result, = ctx.saved_tensors
+        return ctx.batch.backward(grad, ctx.saved, result), None, None
 
 
 class PaddedBatch:
@@ -394,7 +450,8 @@ class PaddedBatch:
         if sum(len(members) * _entries(members, rounds)
                for members in cut) > LIMIT:
             return None
-        buckets = [_Bucket(members, rounds) for members in cut]
+        pool = weight_base + n_weights
+        buckets = [_Bucket(members, rounds, pool) for members in cut]
         return cls(buckets, count, first, np.concatenate(arrays), gates,
                    n_weights)
 
@@ -404,8 +461,7 @@ class PaddedBatch:
         if device != self.device:
             self.device = device
             for bucket in self.buckets:
-                bucket.index = bucket.index.to(device)
-                bucket.positions = bucket.positions.to(device)
+                bucket.to(device)
             self.place = self.place.to(device)
             self._materialise()
         return self
@@ -428,23 +484,21 @@ class PaddedBatch:
             return result[..., 0].reshape(-1, *plan.output_shape)
         if plan.mixed:
             return read_out(result, plan.output_shape, plan.mixed)
-        total = result.sum(dim=1, keepdim=True)
-        probabilities = result / torch.where(total > 0, total,
-                                             torch.ones_like(total))
-        return probabilities.reshape(-1, *plan.output_shape)
+        return result.reshape(-1, *plan.output_shape)
 
     def forward(self, weights: torch.Tensor,
                 positions: torch.Tensor | None) -> tuple[torch.Tensor, tuple]:
         """Amplitudes ``[B, out, width]`` (pure circuits: probabilities
-        ``[B, out]``, unnormalised) without autograd, and what
-        :meth:`backward` needs."""
+        ``[B, out]``, normalised as :func:`~qnlp.engine.plan.read_out`
+        does) without autograd, and what :meth:`backward` needs."""
         columns, scales, coefficients = self.gates
         phases = weights[columns] * scales
         cos, sin = torch.cos(phases), torch.sin(phases)
-        pool = torch.cat([self.table, coefficients[0] + coefficients[1] * cos
-                          + coefficients[2] * sin, weights.to(self.dtype)])
-        if positions is None and len(self.buckets) == 1:
-            parts = [(self.buckets[0], None)]
+        gates = torch.addcmul(torch.addcmul(coefficients[0], coefficients[1],
+                                            cos), coefficients[2], sin)
+        pool = torch.cat([self.table, gates, weights.to(self.dtype)])
+        if len(self.buckets) == 1:
+            parts = [(self.buckets[0], positions)]
         else:
             if positions is None:
                 positions = torch.arange(self.size, device=self.device)
@@ -457,8 +511,8 @@ class PaddedBatch:
         width = max(bucket.width for bucket, _ in parts)
         results, saved = [], []
         for bucket, mine in parts:
-            rows = positions if len(self.buckets) == 1 else row_of[mine]
-            index = bucket.rows(rows)
+            rows = mine if len(self.buckets) == 1 else row_of[mine]
+            index = bucket.reads(rows)
             amplitudes, factors = bucket.forward(pool, index)
             if bucket.width < width:
                 amplitudes = torch.nn.functional.pad(
@@ -472,17 +526,26 @@ class PaddedBatch:
             where = torch.empty_like(order)
             where[order] = torch.arange(len(order), device=order.device)
             amplitudes = amplitudes[where]
-        result = torch.view_as_real(amplitudes).square().sum((-2, -1)) \
-            if self.pure and amplitudes.is_complex() else amplitudes
+        total = None
+        if self.pure and amplitudes.is_complex():   # probabilities
+            result = torch.view_as_real(amplitudes).square().sum((-2, -1))
+            total = result.sum(dim=1, keepdim=True)
+            total = torch.where(total > 0, total, torch.ones_like(total))
+            result /= total
+        else:
+            result = amplitudes
         return result, (weights.shape[0], phases, cos, sin, pool.shape[0],
-                        amplitudes, order, saved)
+                        amplitudes, order, saved, total)
 
-    def backward(self, grad: torch.Tensor, saved: tuple) -> torch.Tensor:
+    def backward(self, grad: torch.Tensor, saved: tuple,
+                 result: torch.Tensor) -> torch.Tensor:
         """The weights' gradient from ``grad``, that of :meth:`forward`'s
-        result, in torch's convention (see :meth:`_Bucket.backward`)."""
+        ``result``, in torch's convention (see :meth:`_Bucket.backward`)."""
         n_weights, phases, cos, sin, pool_size, amplitudes, order, \
-            buckets = saved
-        if self.pure and amplitudes.is_complex():   # d|a|^2: 2 a
+            buckets, total = saved
+        if total is not None:   # p = |a|^2 / total: d|a|^2, then 2 a
+            grad = (grad - (grad * result).sum(1, keepdim=True)
+                    ) / total
             grad = 2 * grad.unsqueeze(-1) * amplitudes.conj()
         else:
             grad = grad.conj().resolve_conj() if grad.is_complex() else grad
@@ -491,14 +554,15 @@ class PaddedBatch:
         pool = grad.new_zeros(pool_size)
         first = 0
         for bucket, index, factors in buckets:
-            n = index[0].shape[0]
+            n = index[-1].shape[0]
             bucket.backward(grad[first:first + n, :, :bucket.width],
                             index, factors, pool)
             first += n
         columns, scales, coefficients = self.gates
         start = self.table.shape[0]
         gates = pool[start:start + len(columns)]
-        slope = coefficients[2] * cos - coefficients[1] * sin
+        slope = torch.addcmul(coefficients[2] * cos, coefficients[1], sin,
+                              value=-1)
         phase = (gates * slope).real if gates.is_complex() else gates * slope
         result = pool[start + len(columns):].real.clone() \
             if pool.is_complex() else pool[start + len(columns):].clone()
@@ -509,10 +573,10 @@ def _entries(members: list, rounds: int) -> int:
     """Index entries per diagram of a bucket of ``members`` (as
     :meth:`_Bucket.padded` counts them), from their statistics."""
     stats = [_stats(program, rounds) for program, _, _ in members]
-    total = sum(max(s.carried[r] for s in stats) for r in range(rounds))
+    total = 0
     for r in range(rounds):
         i, k, j = (max(s.shapes[r][d] for s in stats) for d in range(3))
-        total += max(s.matrices[r] for s in stats) * k * (i + j)
+        total += max(s.matrices[r] for s in stats) * (k * (i + j) + i * j)
     first = members[0][0]
     return total + first.final_index.size // first.traced_size * max(
         program.traced_size for program, _, _ in members)
