@@ -224,7 +224,8 @@ def main() -> None:
             name, args.data, TASKS[args.task], seeds, args.folds),
             args.folds)
     print(f'task {args.task}; mean +- sd over seeds (min-max)')
-    print(f'| model | parameters | split | {args.folds}-fold CV mean | '
+    cv = f'{args.folds}-fold CV mean' if args.folds else 'CV'
+    print(f'| model | parameters | split | {cv} | '
           f'{"CV" if args.folds else "split"} short / medium / long | '
           'training s |')
     print('|---|---|---|---|---|---|')
