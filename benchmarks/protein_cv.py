@@ -10,7 +10,12 @@ CV accuracy by sequence length (short < 400, medium 400-999, long >=
 folds, mean over seeds; with ``--folds 0``, on the split's test set).
 
     python benchmarks/protein_cv.py --runs 'RUNS/q1fc_s*' \\
-        [--task localisation|membrane] [--baselines composition,hydropathy,cnn]
+        [--ensemble 'NAME=RUNS/q1fc_s*'] [--task localisation|membrane] \\
+        [--baselines composition,hydropathy,cnn]
+
+``--ensemble`` scores the runs of each part as one model averaging
+their class probabilities (seeds 0, 1 and 2 of a fold: one figure per
+fold, parameters summed), beside or instead of ``--runs``.
 
 The last line is one JSON object with every figure.
 """
@@ -22,6 +27,7 @@ import json
 import statistics
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,24 +56,74 @@ def _scored(records: Sequence[Any], predicted: Sequence[str]
             for r, p in zip(records, predicted)]
 
 
-def quantum_rows(pattern: str, data: Path) -> dict[tuple[int, str], Any]:
-    """``(seed, part) -> (scored test records, parameters, seconds)`` of
-    the finished runs matching ``pattern``."""
-    rows = {}
-    for path in sorted(glob.glob(pattern)):
-        if not (Path(path) / 'metrics.json').exists():
-            continue
-        trained = load_trained(path)
-        settings = trained.settings
-        test = load_protein_split(data, settings)[2]
-        probabilities = trained.predict_proba(
-            [cropped(r, settings) for r in test])
-        predicted = [trained.labels[i] for i in probabilities.argmax(1)]
-        metrics = json.loads((Path(path) / 'metrics.json').read_text())
-        rows[settings.seed, _part(settings)] = (
-            _scored(test, predicted), metrics['n_parameters'],
-            metrics['train_seconds'])
+@dataclass
+class Scored:
+    """One finished run's test records and class probabilities (a
+    column per label name)."""
+    seed: int
+    part: str
+    test: list[Any]
+    labels: list[str]
+    probabilities: Any
+    parameters: int
+    seconds: float
+
+
+def scored_run(path: str, data: Path) -> Scored:
+    """The finished run in ``path`` on the test part of its split."""
+    trained = load_trained(path)
+    settings = trained.settings
+    test = load_protein_split(data, settings)[2]
+    probabilities = trained.predict_proba([cropped(r, settings)
+                                           for r in test])
+    metrics = json.loads((Path(path) / 'metrics.json').read_text())
+    return Scored(settings.seed, _part(settings), test, trained.labels,
+                  probabilities, metrics['n_parameters'],
+                  metrics['train_seconds'])
+
+
+def rows_of(runs: Sequence[Scored], ensemble: bool = False
+            ) -> dict[tuple[Any, str], Any]:
+    """``(seed, part) -> (scored test records, parameters, seconds)``;
+    with ``ensemble``, the runs of each part (say seeds 0, 1, 2) are one
+    model averaging their class probabilities: ``('0+1+2', part) ->``
+    its scores, the summed parameters and training seconds.
+
+    >>> from qnlp.data.fasta import ProteinRecord
+    >>> test = [ProteinRecord('a', 'MK', '0'), ProteinRecord('b', 'ML', '1')]
+    >>> runs = [Scored(s, 'split', test, ['0', '1'], torch.tensor(p), 10, 1.0)
+    ...         for s, p in ((0, [[.9, .1], [.6, .4]]),
+    ...                      (1, [[.4, .6], [.1, .9]]))]
+    >>> rows_of(runs)[1, 'split'][0]      # seed 1 misses 'a'
+    [(2, False), (2, True)]
+    >>> rows_of(runs, ensemble=True)
+    {('0+1', 'split'): ([(2, True), (2, True)], 20, 2.0)}
+    """
+    by_part: dict[str, list[Scored]] = defaultdict(list)
+    for run in runs:
+        by_part[run.part].append(run)
+    rows: dict[tuple[Any, str], Any] = {}
+    for part, members in by_part.items():
+        for group in [members] if ensemble else [[r] for r in members]:
+            names = group[0].labels
+            if any(r.labels != names for r in group):
+                raise ValueError(f"{part}: the runs' labels differ")
+            mean = sum(r.probabilities for r in group) / len(group)
+            seed = '+'.join(str(r.seed) for r in group) if ensemble \
+                else group[0].seed
+            rows[seed, part] = (
+                _scored(group[0].test, [names[i] for i in mean.argmax(1)]),
+                sum(r.parameters for r in group),
+                sum(r.seconds for r in group))
     return rows
+
+
+def quantum_rows(pattern: str, data: Path, ensemble: bool = False
+                 ) -> dict[tuple[Any, str], Any]:
+    """:func:`rows_of` the finished runs matching ``pattern``."""
+    return rows_of([scored_run(path, data)
+                    for path in sorted(glob.glob(pattern))
+                    if (Path(path) / 'metrics.json').exists()], ensemble)
 
 
 def baseline_rows(name: str, data: Path, patterns: Any, seeds: Sequence[int],
@@ -131,11 +187,11 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
     return result
 
 
-def _mean_sd(values: Sequence[float]) -> str:
+def _mean_sd(values: Sequence[float], one: str = '1 seed') -> str:
     if not values:
         return 'not run'
     if len(values) == 1:
-        return f'{values[0]:.3f} (1 seed)'
+        return f'{values[0]:.3f} ({one})'
     return (f'{statistics.mean(values):.3f} +- {statistics.stdev(values):.3f}'
             f' ({min(values):.3f}-{max(values):.3f})')
 
@@ -144,6 +200,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', action='append', default=[],
                         metavar='NAME=GLOB', help='quantum run directories')
+    parser.add_argument('--ensemble', action='append', default=[],
+                        metavar='NAME=GLOB', help='quantum runs whose '
+                        'probabilities are averaged, part by part (one '
+                        'model: parameters and seconds are summed)')
     parser.add_argument('--data', type=Path, default=DEEPLOC)
     parser.add_argument('--task', choices=tuple(TASKS),
                         default='localisation')
@@ -153,25 +213,30 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     results = {}
-    for item in args.runs:
+    for item, ensemble in [(r, False) for r in args.runs] + [
+            (r, True) for r in args.ensemble]:
         name, _, pattern = item.rpartition('=')
-        results[name or pattern] = summary(quantum_rows(pattern, args.data),
-                                           args.folds)
+        results[name or pattern] = summary(
+            quantum_rows(pattern, args.data, ensemble), args.folds)
     seeds = [int(s) for s in args.seeds.split(',')]
     for name in filter(None, args.baselines.split(',')):
         results[name] = summary(baseline_rows(
             name, args.data, TASKS[args.task], seeds, args.folds),
             args.folds)
     print(f'task {args.task}; mean +- sd over seeds (min-max)')
-    print(f'| model | parameters | split | {args.folds}-fold CV mean | '
+    cv = f'{args.folds}-fold CV mean' if args.folds else 'CV'
+    print(f'| model | parameters | split | {cv} | '
           f'{"CV" if args.folds else "split"} short / medium / long | '
           'training s |')
     print('|---|---|---|---|---|---|')
     for name, r in results.items():
         lengths = ' / '.join(f"{r['by_length'][k]:.3f}" for k, *_ in LENGTHS
                              if k in r['by_length'])
-        print(f"| {name} | {r['parameters']:,} | {_mean_sd(r['split'])} | "
-              f"{_mean_sd(r['cv'])} | {lengths} | {r['seconds']:.1f} |")
+        one = (f"ensemble of seeds {r['seeds'][0]}"
+               if isinstance(r['seeds'][0], str) else '1 seed')
+        print(f"| {name} | {r['parameters']:,} | "
+              f"{_mean_sd(r['split'], one)} | {_mean_sd(r['cv'], one)} | "
+              f"{lengths} | {r['seconds']:.1f} |")
     print(json.dumps({'benchmark': 'protein_cv', 'task': args.task,
                       'results': results}))
 

@@ -1,0 +1,70 @@
+"""Proteins over seeds and folds: training on train + dev, and seed
+ensembles scored by benchmarks/protein_cv.py (issue 23)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import torch
+from hypothesis import given, settings, strategies as st
+
+from qnlp.data.fasta import ProteinRecord, split_records
+from tests.conftest import ROOT
+
+
+def _benchmark(name: str):
+    """The module ``benchmarks/NAME.py`` (benchmarks is no package)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, ROOT / 'benchmarks' / f'{name}.py')
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+protein_cv = _benchmark('protein_cv')
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(10, 80), seed=st.integers(0, 50),
+       fold=st.integers(-1, 4), dev=st.sampled_from([0.1, 0.15, 0.25]))
+def test_train_on_dev_keeps_the_test_part(n, seed, fold, dev):
+    """``--dev-fraction 0`` trains on train + dev of the same split or
+    fold: the test part does not move, so the figures compare."""
+    records = [ProteinRecord(str(i), 'M' * (1 + i % 7), str(i % 3 == 0))
+               for i in range(n)]
+    folds = 0 if fold < 0 else 5
+    fold = max(0, fold)
+    train, held, test = split_records(records, seed, 0.2, dev, folds, fold)
+    pooled, empty, same = split_records(records, seed, 0.2, 0.0, folds,
+                                        fold)
+    assert empty == []
+    assert [r.id for r in same] == [r.id for r in test]
+    assert sorted(r.id for r in pooled) == sorted(r.id for r in train + held)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([i / 8 for i in range(9)]),
+                         min_size=6, max_size=6), min_size=1, max_size=4))
+def test_seed_ensemble_averages_probabilities(members):
+    """The ensemble predicts the label of the larger mean probability of
+    its runs (the first label on a tie), part by part, with their
+    parameters and seconds summed (eighths: the sums are exact)."""
+    cv = protein_cv
+    test = [ProteinRecord(str(i), 'M' * (i + 1), 'ab'[i % 2])
+            for i in range(6)]
+    runs = [cv.Scored(seed, part, test, ['a', 'b'],
+                      torch.tensor([[1 - p, p] for p in ones]), 10, 2.0)
+            for part in ('split', 'fold0')
+            for seed, ones in enumerate(members)]
+    rows = cv.rows_of(runs, ensemble=True)
+    key = '+'.join(str(s) for s in range(len(members)))
+    assert set(rows) == {(key, 'split'), (key, 'fold0')}
+    scored, parameters, seconds = rows[key, 'fold0']
+    assert (parameters, seconds) == (10 * len(members), 2.0 * len(members))
+    for i, (length, correct) in enumerate(scored):
+        total = sum(ones[i] for ones in members)
+        assert length == i + 1
+        assert correct == (('b' if total > len(members) / 2 else 'a')
+                           == test[i].label)
+    assert len(cv.rows_of(runs)) == 2 * len(members)
