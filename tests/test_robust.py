@@ -193,3 +193,27 @@ def test_reupload_models_refuse_other_sides(tmp_path, capsys):
                  '--image-size', '12', '--quiet']) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'side 2**n' in err[0]
+
+
+def test_compare_reports_robust_accuracy_for_every_model(tmp_path):
+    """``qnlp compare --attack``: the quantum model and the baseline are
+    attacked alike; a column per attack, and accuracy against epsilon
+    plotted beside comparison.png."""
+    data = toy_folder(tmp_path / 'data', n_train=8, n_test=4)
+    out = tmp_path / 'compare'
+    assert main(['compare', '--task', 'images', str(data), '--out',
+                 str(out), '--model', 'hqnn-parallel', '--baselines', 'cnn',
+                 '--seeds', '2', '--epochs', '1', '--batch-size', '8',
+                 '--attack', 'pgd:0.05', '--attack', 'pgd:1',
+                 '--attack-images', '4', '--quiet']) == 0
+    found = json.loads((out / 'comparison.json').read_text())
+    for name in ('hqnn-parallel', 'cnn'):
+        robust = found['models'][name]['robust_accuracy']
+        assert list(robust) == ['clean', 'pgd:0.05', 'pgd:1']
+        runs = [run['robust_accuracy'] for run in found['runs'][name]]
+        assert len(runs) == 2
+        assert all(0 <= run[key] <= 1 for run in runs for key in run)
+        assert all(run['pgd:1'] <= run['clean'] for run in runs)
+    header = (out / 'comparison.md').read_text().splitlines()[2]
+    assert '| attacked images clean | pgd:0.05 | pgd:1 |' in header
+    assert (out / 'robustness.png').stat().st_size > 0
