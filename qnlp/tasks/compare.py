@@ -200,8 +200,7 @@ def summarise(rows: dict[str, list[dict[str, Any]]]
                 table[name][f'{key}_mean'] = statistics.mean(values)
                 table[name][f'{key}_std'] = _spread(values)
         attacked = [r.get('robust_accuracy') or {} for r in runs]
-        shared = [key for key in attacked[0]
-                  if all(key in found for found in attacked)] if runs else []
+        shared = _shared_keys(attacked)
         if shared:
             table[name]['robust_accuracy'] = {
                 key: {'mean': statistics.mean(f[key] for f in attacked),
@@ -210,12 +209,17 @@ def summarise(rows: dict[str, list[dict[str, Any]]]
     return table
 
 
+def _shared_keys(found: list[dict[str, Any]]) -> list[str]:
+    """The keys every dict of ``found`` has, in the first one's order."""
+    return [key for key in found[0] if all(key in f for f in found)] \
+        if found else []
+
+
 def attack_columns(table: dict[str, dict[str, Any]]) -> list[str]:
     """The ``robust_accuracy`` keys every row of ``table`` has, in order
     (``clean`` first)."""
-    rows = [row.get('robust_accuracy') or {} for row in table.values()]
-    return [key for key in rows[0] if all(key in r for r in rows)] \
-        if rows else []
+    return _shared_keys([row.get('robust_accuracy') or {}
+                         for row in table.values()])
 
 
 def markdown(table: dict[str, dict[str, Any]], corpus: str | Path,

@@ -461,7 +461,7 @@ class ImageTask(Task):
         return super().baseline_choices(settings)
 
     def fit_baseline(self, name: str, data: str,
-                     settings: ImageSettings) -> dict[str, float]:
+                     settings: ImageSettings) -> dict[str, Any]:
         """A classical CNN trained by the same runner, with the same
         settings (attacked, when they say so, on the same test images
         with the same attack seed), in a temporary run directory."""

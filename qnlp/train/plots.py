@@ -70,8 +70,9 @@ def plot_robustness(curves: dict[str, dict[str, dict[str, float]]],
                                   figsize=(4.5 * len(attacks), 3.5))
     for attack, axes in zip(attacks, panels[0]):
         for name, found in curves.items():
-            points = sorted((float(key.split(':')[1]), value) for key, value
-                            in found.items() if key.split(':')[0] == attack)
+            points = sorted(((float(key.split(':')[1]), value) for key, value
+                             in found.items() if key.split(':')[0] == attack),
+                            key=lambda point: point[0])
             if 'clean' in found:
                 points.insert(0, (0.0, found['clean']))
             axes.errorbar([eps for eps, _ in points],
