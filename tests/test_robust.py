@@ -193,3 +193,49 @@ def test_reupload_models_refuse_other_sides(tmp_path, capsys):
                  '--image-size', '12', '--quiet']) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'side 2**n' in err[0]
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny torch work: one thread is much faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_compare_reports_robust_accuracy_for_every_model(tmp_path,
+                                                         monkeypatch,
+                                                         one_thread):
+    """``qnlp compare --attack``: the quantum model and the baseline are
+    attacked alike; a column per attack, and accuracy against epsilon
+    plotted beside comparison.png (mean ± sd over seeds: summarise's
+    doctest; the drawing: plot_robustness's)."""
+    monkeypatch.setattr('qnlp.train.plots.plot_history',   # not checked
+                        lambda history, path: None)
+    monkeypatch.setattr('qnlp.tasks.compare.plot_comparison',
+                        lambda *args: None)
+    plotted = []
+    monkeypatch.setattr('qnlp.tasks.compare.plot_robustness',
+                        lambda curves, path: plotted.append((curves, path)))
+    data = toy_folder(tmp_path / 'data', n_train=8, n_test=4)
+    out = tmp_path / 'compare'
+    assert main(['compare', '--task', 'images', str(data), '--out',
+                 str(out), '--model', 'hqnn-parallel', '--baselines', 'cnn',
+                 '--seeds', '1', '--epochs', '1', '--batch-size', '8',
+                 '--attack', 'pgd:0.05', '--attack', 'pgd:1',
+                 '--attack-images', '2', '--quiet']) == 0
+    found = json.loads((out / 'comparison.json').read_text())
+    for name in ('hqnn-parallel', 'cnn'):
+        robust = found['models'][name]['robust_accuracy']
+        assert list(robust) == ['clean', 'pgd:0.05', 'pgd:1']
+        runs = [run['robust_accuracy'] for run in found['runs'][name]]
+        assert len(runs) == 1 and robust['pgd:1']['std'] == 0
+        assert all(0 <= run[key] <= 1 for run in runs for key in run)
+        assert all(run['pgd:1'] <= run['clean'] for run in runs)
+    header = (out / 'comparison.md').read_text().splitlines()[2]
+    assert '| attacked images clean | pgd:0.05 | pgd:1 |' in header
+    (curves, path), = plotted
+    assert path == out / 'robustness.png'
+    assert curves == {name: found['models'][name]['robust_accuracy']
+                      for name in ('hqnn-parallel', 'cnn')}

@@ -4,7 +4,10 @@ For every seed the corpus is split once (directories keep their files;
 a single file is split with that seed), and every model trains on that
 split. The table gives mean ± standard deviation of test accuracy and
 macro F1, trainable parameters and training time, and is written as
-``comparison.md``, ``comparison.json`` and ``comparison.png``. Quantum
+``comparison.md``, ``comparison.json`` and ``comparison.png``. When the
+runs were attacked (an image task's ``--attack ATTACK:EPS``), every row
+also gives its accuracy under each attack, mean ± standard deviation,
+and ``robustness.png`` plots accuracy against epsilon per model. Quantum
 runs are kept under ``runs/`` (resumable), so an interrupted comparison
 started again with the same arguments skips the finished ones.
 """
@@ -18,7 +21,7 @@ from typing import Any, Callable, Sequence
 from qnlp.errors import ConfigError
 from qnlp.files import atomic_write_json, atomic_write_text
 from qnlp.tasks.runner import check_same_run, get_task, train
-from qnlp.train.plots import plot_comparison
+from qnlp.train.plots import plot_comparison, plot_robustness
 from qnlp.train.run import RunDirectory
 from qnlp.train.sweep import run_tasks
 
@@ -37,8 +40,28 @@ def _quantum(task_name: str, data: str | Path, out: Path, settings: Any
                  resume=run.holds_run(), progress=False)
 
 
+def row_of(metrics: dict[str, Any]) -> dict[str, Any]:
+    """One row of the table from a run's ``metrics.json``: test accuracy
+    and F1, trainable parameters, training time and, when the run was
+    attacked, ``robust_accuracy`` (``clean`` on the attacked images and
+    ``NAME:EPS`` -> accuracy).
+
+    >>> row_of({'test_accuracy': 0.9, 'test_f1': 0.8, 'n_parameters': 7,
+    ...         'train_seconds': 1.5, 'task_metrics': {'robust_accuracy':
+    ...         {'clean': 0.9, 'pgd:0.1': 0.4}}})['robust_accuracy']
+    {'clean': 0.9, 'pgd:0.1': 0.4}
+    """
+    row = {'accuracy': metrics['test_accuracy'], 'f1': metrics['test_f1'],
+           'parameters': metrics['n_parameters'],
+           'seconds': metrics['train_seconds']}
+    robust = metrics.get('task_metrics', {}).get('robust_accuracy')
+    if robust:
+        row['robust_accuracy'] = dict(robust)
+    return row
+
+
 def run_one(task_name: str, data: str | Path, out: str | Path, name: str,
-            seed: int, settings: Any) -> dict[str, float]:
+            seed: int, settings: Any) -> dict[str, Any]:
     """One row of the table: the quantum model or baseline ``name``
     trained with ``seed``.
 
@@ -60,11 +83,7 @@ def run_one(task_name: str, data: str | Path, out: str | Path, name: str,
     settings = replace(settings, seed=seed)
     if name == task.model_name(settings):
         run = Path(out) / 'runs' / f'{name}-seed{seed}'
-        metrics = _quantum(task_name, data, run, settings)
-        return {'accuracy': metrics['test_accuracy'],
-                'f1': metrics['test_f1'],
-                'parameters': metrics['n_parameters'],
-                'seconds': metrics['train_seconds']}
+        return row_of(_quantum(task_name, data, run, settings))
     return task.fit_baseline(name, str(data), settings)
 
 
@@ -126,7 +145,7 @@ def compare(data: str | Path, out: str | Path,
                       on_done=done, progress=progress,
                       hint=f"finished quantum runs are kept in {out / 'runs'} "
                            "and skipped when the comparison is run again")
-    rows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for (name, _), row in zip(pairs, found):
         rows[name].append(row)
     table = summarise(rows)
@@ -139,6 +158,11 @@ def compare(data: str | Path, out: str | Path,
     plot_comparison(names, [table[n]['accuracy_mean'] for n in names],
                     [table[n]['accuracy_std'] for n in names],
                     out / 'comparison.png')
+    attacks = attack_columns(table)
+    if attacks:
+        plot_robustness({name: {key: table[name]['robust_accuracy'][key]
+                                for key in attacks} for name in names},
+                        out / 'robustness.png')
     return result
 
 
@@ -146,10 +170,20 @@ def _spread(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def summarise(rows: dict[str, list[dict[str, float]]]
-              ) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation per model."""
-    table = {}
+def summarise(rows: dict[str, list[dict[str, Any]]]
+              ) -> dict[str, dict[str, Any]]:
+    """Mean and standard deviation per model; ``robust_accuracy`` maps
+    each attack every run of the model faced (and ``clean``) to its
+    ``{'mean': ..., 'std': ...}``.
+
+    >>> runs = [{'accuracy': a, 'f1': a, 'parameters': 5, 'seconds': 1.0,
+    ...          'robust_accuracy': {'clean': a, 'pgd:0.1': a / 2}}
+    ...         for a in (0.8, 1.0)]
+    >>> found = summarise({'m': runs})['m']['robust_accuracy']['pgd:0.1']
+    >>> {key: round(value, 3) for key, value in found.items()}
+    {'mean': 0.45, 'std': 0.071}
+    """
+    table: dict[str, dict[str, Any]] = {}
     for name, runs in rows.items():
         accuracy = [r['accuracy'] for r in runs]
         f1 = [r['f1'] for r in runs]
@@ -165,25 +199,61 @@ def summarise(rows: dict[str, list[dict[str, float]]]
                 values = [r[key] for r in runs]
                 table[name][f'{key}_mean'] = statistics.mean(values)
                 table[name][f'{key}_std'] = _spread(values)
+        attacked = [r.get('robust_accuracy') or {} for r in runs]
+        shared = _shared_keys(attacked)
+        if shared:
+            table[name]['robust_accuracy'] = {
+                key: {'mean': statistics.mean(f[key] for f in attacked),
+                      'std': _spread([f[key] for f in attacked])}
+                for key in shared}
     return table
 
 
-def markdown(table: dict[str, dict[str, float]], corpus: str | Path,
+def _shared_keys(found: list[dict[str, Any]]) -> list[str]:
+    """The keys every dict of ``found`` has, in the first one's order."""
+    return [key for key in found[0] if all(key in f for f in found)] \
+        if found else []
+
+
+def attack_columns(table: dict[str, dict[str, Any]]) -> list[str]:
+    """The ``robust_accuracy`` keys every row of ``table`` has, in order
+    (``clean`` first)."""
+    return _shared_keys([row.get('robust_accuracy') or {}
+                         for row in table.values()])
+
+
+def markdown(table: dict[str, dict[str, Any]], corpus: str | Path,
              seeds: int) -> str:
     """The comparison table in Markdown.
 
-    Precision and recall columns appear when every row has them.
+    Precision and recall columns appear when every row has them, and a
+    column per attack (``clean`` is the accuracy on the attacked images)
+    when every row was attacked.
+
+    >>> row = {'accuracy_mean': 0.9, 'accuracy_std': 0.0, 'f1_mean': 0.9,
+    ...        'f1_std': 0.0, 'parameters': 5, 'train_seconds': 1.0,
+    ...        'robust_accuracy': {'clean': {'mean': 0.9, 'std': 0.0},
+    ...                            'pgd:0.1': {'mean': 0.5, 'std': 0.1}}}
+    >>> print(markdown({'m': row}, 'data', 1).splitlines()[2])
+    | model | test accuracy | test F1 (macro) | attacked images clean | pgd:0.1 | trainable parameters | training time (s) |
     """
     extra = [key for key in ('precision', 'recall')
              if table and all(f'{key}_mean' in row for row in table.values())]
+    attacks = attack_columns(table)
     lines = [f"# Comparison on {corpus} ({seeds} seeds)", '',
              '| model | test accuracy | test F1 (macro) | '
              + ''.join(f'test {key} (macro) | ' for key in extra)
+             + ''.join(f"{'attacked images clean' if key == 'clean' else key}"
+                       " | " for key in attacks)
              + 'trainable parameters | training time (s) |',
-             '|---|---|---|' + '---|' * len(extra) + '---|---|']
+             '|---|---|---|' + '---|' * (len(extra) + len(attacks))
+             + '---|---|']
     for name, row in table.items():
         cells = ''.join(f"{row[f'{key}_mean']:.3f} ± {row[f'{key}_std']:.3f}"
                         " | " for key in extra)
+        cells += ''.join(f"{found['mean']:.3f} ± {found['std']:.3f} | "
+                         for found in (row['robust_accuracy'][key]
+                                       for key in attacks))
         lines.append(f"| {name} | {row['accuracy_mean']:.3f} ± "
                      f"{row['accuracy_std']:.3f} | {row['f1_mean']:.3f} ± "
                      f"{row['f1_std']:.3f} | {cells}{row['parameters']} | "

@@ -461,14 +461,13 @@ class ImageTask(Task):
         return super().baseline_choices(settings)
 
     def fit_baseline(self, name: str, data: str,
-                     settings: ImageSettings) -> dict[str, float]:
+                     settings: ImageSettings) -> dict[str, Any]:
         """A classical CNN trained by the same runner, with the same
-        settings, in a temporary run directory."""
+        settings (attacked, when they say so, on the same test images
+        with the same attack seed), in a temporary run directory."""
+        from qnlp.tasks.compare import row_of
         from qnlp.tasks.runner import train
         with tempfile.TemporaryDirectory() as folder:
-            metrics = train(self, data, Path(folder) / 'run',
-                            replace(settings, model=name), progress=False)
-        return {'accuracy': metrics['test_accuracy'],
-                'f1': metrics['test_f1'],
-                'parameters': metrics['n_parameters'],
-                'seconds': metrics['train_seconds']}
+            return row_of(train(self, data, Path(folder) / 'run',
+                                replace(settings, model=name),
+                                progress=False))

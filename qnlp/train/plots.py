@@ -47,3 +47,41 @@ def plot_comparison(names: Sequence[str], means: Sequence[float],
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def plot_robustness(curves: dict[str, dict[str, dict[str, float]]],
+                    path: str | Path) -> None:
+    """Accuracy against epsilon, one line per model and one panel per
+    attack: ``curves`` maps a model to ``{'clean' | 'NAME:EPS': {'mean',
+    'std'}}`` (clean accuracy drawn at epsilon 0 of every panel).
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / 'robustness.png'
+    >>> plot_robustness({'cnn': {'clean': {'mean': 0.9, 'std': 0.0},
+    ...     'pgd:0.1': {'mean': 0.2, 'std': 0.05}}}, path)
+    >>> path.stat().st_size > 0
+    True
+    """
+    plt = _pyplot()
+    attacks = list(dict.fromkeys(key.split(':')[0] for found in
+                                 curves.values() for key in found
+                                 if key != 'clean'))
+    figure, panels = plt.subplots(1, len(attacks), squeeze=False,
+                                  figsize=(4.5 * len(attacks), 3.5))
+    for attack, axes in zip(attacks, panels[0]):
+        for name, found in curves.items():
+            points = sorted(((float(key.split(':')[1]), value) for key, value
+                             in found.items() if key.split(':')[0] == attack),
+                            key=lambda point: point[0])
+            if 'clean' in found:
+                points.insert(0, (0.0, found['clean']))
+            axes.errorbar([eps for eps, _ in points],
+                          [v['mean'] for _, v in points],
+                          yerr=[v['std'] for _, v in points], marker='o',
+                          capsize=3, label=name)
+        axes.set(xlabel=f'{attack} epsilon', ylabel='accuracy',
+                 ylim=(0, 1.05), title=attack)
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
