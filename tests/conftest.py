@@ -91,3 +91,26 @@ def kill_after_epoch(args: list[str], checkpoint: Path, epoch: int = 3,
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     return load_state(checkpoint)['epoch']
+
+
+def assert_resumes_bit_identical(args: list[str], tmp_path, monkeypatch
+                                 ) -> dict:
+    """``qnlp ARGS`` whole, and stopped after its first write then
+    resumed, end with the same weights; the whole run's metrics."""
+    import json
+
+    import torch
+
+    from qnlp.cli.main import main
+    from qnlp.train.run import RunDirectory
+    monkeypatch.setattr('qnlp.train.plots.plot_history',   # not checked
+                        lambda history, path: None)
+    assert main([*args, '--out', str(tmp_path / 'whole')]) == 0
+    assert train_interrupted([*args, '--out', str(tmp_path / 'cut')],
+                             monkeypatch, writes=1) == 130
+    assert main(['train', '--resume', str(tmp_path / 'cut'), '--quiet']) == 0
+    whole, cut = (RunDirectory(tmp_path / name).read_weights()
+                  for name in ('whole', 'cut'))
+    assert whole.keys() == cut.keys()
+    assert all(torch.equal(whole[k], cut[k]) for k in whole)
+    return json.loads((tmp_path / 'whole' / 'metrics.json').read_text())

@@ -14,6 +14,7 @@ from qnlp.models import creep
 from qnlp.models.creep import (CREEP_MODELS, CreepNetwork, QuantumDense,
                                make_creep_model)
 from qnlp.tasks.images import CREEP_MODELS as TASK_CREEP_MODELS
+from tests.conftest import assert_resumes_bit_identical
 from tests.test_images import np_cnot, np_gate, on_wire, toy_folder
 
 
@@ -102,25 +103,6 @@ def test_gradients_reach_the_circuits_and_the_pixels():
     for layer in list(model.layers)[1:]:
         assert layer.weights.grad.abs().sum() > 0
     assert pixels.grad.abs().sum() > 0
-
-
-def assert_resumes_bit_identical(args: list[str], tmp_path, monkeypatch
-                                 ) -> dict:
-    """``qnlp ARGS`` whole, and stopped after its first write then
-    resumed, end with the same weights; the whole run's metrics."""
-    from qnlp.train.run import RunDirectory
-    from tests.conftest import train_interrupted
-    monkeypatch.setattr('qnlp.train.plots.plot_history',   # not checked
-                        lambda history, path: None)
-    assert main([*args, '--out', str(tmp_path / 'whole')]) == 0
-    assert train_interrupted([*args, '--out', str(tmp_path / 'cut')],
-                             monkeypatch, writes=1) == 130
-    assert main(['train', '--resume', str(tmp_path / 'cut'), '--quiet']) == 0
-    whole, cut = (RunDirectory(tmp_path / name).read_weights()
-                  for name in ('whole', 'cut'))
-    assert whole.keys() == cut.keys()
-    assert all(torch.equal(whole[k], cut[k]) for k in whole)
-    return json.loads((tmp_path / 'whole' / 'metrics.json').read_text())
 
 
 def assert_one_line_error(tmp_path, capsys, option: list[str],

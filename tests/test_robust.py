@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from qnlp.cli.main import main
 from qnlp.models.quantum_layers import ParallelQuantumLayer
 from qnlp.robust.attacks import perturb
+from tests.conftest import assert_resumes_bit_identical
 from tests.test_images import toy_folder
 
 
@@ -80,22 +81,11 @@ def test_interrupted_adversarial_run_resumes_bit_identical(tmp_path,
     """PGD's random starts come from the run's generator, so a run
     stopped after epoch 1 and resumed ends with the weights of an
     uninterrupted one."""
-    from tests.conftest import train_interrupted
-    monkeypatch.setattr('qnlp.train.plots.plot_history',   # not checked
-                        lambda history, path: None)
     data = toy_folder(tmp_path / 'data', n_train=8, n_test=4)
-    args = ['train', '--task', 'images', str(data), '--model',
-            'cnn', '--epochs', '2', '--batch-size', '4',
-            '--adversarial', 'pgd:0.1', '--quiet']
-    assert main([*args, '--out', str(tmp_path / 'whole')]) == 0
-    assert train_interrupted([*args, '--out', str(tmp_path / 'cut')],
-                             monkeypatch, writes=1) == 130
-    assert main(['train', '--resume', str(tmp_path / 'cut'), '--quiet']) == 0
-    from qnlp.train.run import RunDirectory
-    whole, cut = (RunDirectory(tmp_path / name).read_weights()
-                  for name in ('whole', 'cut'))
-    assert whole.keys() == cut.keys()
-    assert all(torch.equal(whole[k], cut[k]) for k in whole)
+    assert_resumes_bit_identical(
+        ['train', '--task', 'images', str(data), '--model', 'cnn',
+         '--epochs', '2', '--batch-size', '4', '--adversarial', 'pgd:0.1',
+         '--quiet'], tmp_path, monkeypatch)
 
 
 def test_adversarial_batches_replace_the_clean_ones():
