@@ -261,8 +261,9 @@ def transfer_part(args: argparse.Namespace) -> dict:
     classical = table['transfer-classical']['mean']
     table['paper_hybrid_minus_classical'] = round(
         table['transfer-hybrid']['mean'] - classical, 4)
+    score = 'dev_mean' if args.transfer_dev else 'mean'   # never test
     best = max((name for name in models if name != 'transfer-classical'),
-               key=lambda name: table[name]['mean'])
+               key=lambda name: table[name][score])
     table['best_hybrid'] = best
     table['best_hybrid_minus_classical'] = round(table[best]['mean']
                                                  - classical, 4)
