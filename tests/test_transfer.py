@@ -97,3 +97,24 @@ def test_transfer_run_resumes_bit_identical_with_the_pretrained_encoder(
 ])
 def test_bad_transfer_options_exit_2(tmp_path, capsys, option, message):
     assert_one_line_error(tmp_path, capsys, option, message)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 1000), n_qubits=st.integers(1, 6))
+def test_linear_head_feeds_the_paper_circuit_one_feature_a_qubit(
+        seed, n_qubits):
+    """transfer-linear: a trained map 64 -> n, sigmoid, each of the n
+    angles on its own qubit of the paper's circuit."""
+    model = make_transfer_model('transfer-linear', 16, 3, seed=seed,
+                                n_qubits=n_qubits).double()
+    latent = torch.rand(2, 64, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(seed))
+    linear, _, circuit, _ = model.head
+    angles = torch.sigmoid(linear(latent)).detach()
+    expected = np.stack([reference_paper_circuit(row, n_qubits)
+                         for row in angles.numpy()])
+    np.testing.assert_allclose(circuit(angles).numpy(), expected,
+                               rtol=0, atol=1e-10)
+    assert linear.out_features == n_qubits
+    assert tuple(model(torch.rand(2, 1, 4, 4, dtype=torch.float64)).shape) \
+        == (2, 3)

@@ -19,6 +19,11 @@ reloaded run does not pretrain again) but get no gradient. The heads:
   pi/2, a trained 5-qubit circuit (:class:`ParallelQuantumLayer`,
   ``n_layers`` layers of RZ-RY-RZ and a CNOT chain, <Z> of each qubit),
   linear 5 -> classes.
+* ``transfer-linear``: the paper's circuit behind a trained linear map
+  (64 -> ``n_qubits``, sigmoid, one feature a qubit, 8 qubits by
+  default), its ``2**n_qubits`` outcome probabilities into
+  :func:`mlp_head`: the best hybrid on the dev split
+  (benchmarks/README.md, issue 21).
 * ``transfer-reupload``: the creep-in quantum layer
   (:class:`qnlp.models.creep.QuantumDense`, all 64 features re-uploaded
   on 8 qubits, trained) to 16 expectation values, then :func:`mlp_head`.
@@ -29,7 +34,7 @@ reloaded run does not pretrain again) but get no gradient. The heads:
 (3, 10)
 >>> [count_parameters(make_transfer_model(name, 64, 10), trainable=True)
 ...  for name in TRANSFER_MODELS]
-[6762, 4714, 445, 3947]
+[6762, 4714, 445, 3947, 19570]
 """
 from __future__ import annotations
 
@@ -46,10 +51,11 @@ from qnlp.models.creep import QuantumDense
 from qnlp.models.quantum_layers import ParallelQuantumLayer
 
 TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
-                   'transfer-dressed', 'transfer-reupload')
+                   'transfer-dressed', 'transfer-reupload', 'transfer-linear')
 LATENT = 64
 HIDDEN = 256
 PAPER_QUBITS = 5
+LINEAR_QUBITS = 8
 
 
 def count_parameters(model: nn.Module, trainable: bool = True) -> int:
@@ -111,7 +117,8 @@ class TransferNetwork(nn.Module):
     """Frozen ``encoder`` -> ``head`` (the model of one transfer run)."""
 
     def __init__(self, kind: str, n_inputs: int, n_classes: int,
-                 n_layers: int = 4, seed: int = 0) -> None:
+                 n_layers: int = 4, seed: int = 0,
+                 n_qubits: int = LINEAR_QUBITS) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.kind = kind
@@ -129,6 +136,10 @@ class TransferNetwork(nn.Module):
                                      entangler='linear',
                                      input_scale=math.pi / 2, seed=seed),
                 nn.Linear(PAPER_QUBITS, n_classes))
+        elif kind == 'linear':
+            self.head = nn.Sequential(
+                nn.Linear(LATENT, n_qubits), nn.Sigmoid(),
+                PaperCircuit(n_qubits), mlp_head(2 ** n_qubits, n_classes))
         else:
             layer = QuantumDense(LATENT, 16, seed=seed)
             self.head = nn.Sequential(layer, mlp_head(16, n_classes))
@@ -150,14 +161,16 @@ class TransferNetwork(nn.Module):
 
 
 def make_transfer_model(name: str, n_inputs: int, n_classes: int,
-                        n_layers: int = 4, seed: int = 0
-                        ) -> TransferNetwork:
-    """One of :data:`TRANSFER_MODELS` (encoder not yet pretrained)."""
+                        n_layers: int = 4, seed: int = 0,
+                        n_qubits: int = LINEAR_QUBITS) -> TransferNetwork:
+    """One of :data:`TRANSFER_MODELS` (encoder not yet pretrained);
+    ``n_layers`` is the dressed circuit's, ``n_qubits`` the linear
+    head's."""
     if name not in TRANSFER_MODELS:
         raise ConfigError(f"unknown transfer model {name!r}; choose one of "
                           f"{', '.join(TRANSFER_MODELS)}")
     return TransferNetwork(name[len('transfer-'):], n_inputs, n_classes,
-                           n_layers=n_layers, seed=seed)
+                           n_layers=n_layers, seed=seed, n_qubits=n_qubits)
 
 
 def pretrain_encoder(network: TransferNetwork, pixels: torch.Tensor,

@@ -59,10 +59,10 @@ PAPER_CREEP = ('creep-ccc', 'creep-qcc', 'creep-cqc', 'creep-ccq',
                'creep-qqq')
 #: :data:`qnlp.models.transfer.TRANSFER_MODELS`: an autoencoder's 64-d
 #: latent (pretrained on the run's training images when the run starts,
-#: then frozen) feeding a classical, the paper's hybrid, a dressed-circuit
-#: or a re-uploading head.
+#: then frozen) feeding a classical, the paper's hybrid, a dressed-circuit,
+#: a re-uploading or a linear-map-then-paper-circuit head.
 TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
-                   'transfer-dressed', 'transfer-reupload')
+                   'transfer-dressed', 'transfer-reupload', 'transfer-linear')
 IMAGE_FRONTS = ('small', 'cifar')
 #: Models that read raw [0, 1] pixels (no per-channel normalisation).
 RAW_PIXELS = ('hqnn-quanv', 'cnn-quanv', 'cnn-quanv-large')
@@ -102,6 +102,9 @@ class ImageSettings(Settings):
     encoder_epochs: int = setting(10, 'transfer models: epochs of the '
                                       'autoencoder pretraining', low=1,
                                   high=MAX_EPOCHS)
+    transfer_qubits: int = setting(8, 'transfer-linear: qubits of the '
+                                      'circuit after the linear map',
+                                   low=1, high=12)
     reupload: bool = setting(False, 'hqnn-parallel: re-encode the inputs '
                                     'before every layer')
     dtype: str = setting('float32', 'floating precision',
@@ -157,7 +160,8 @@ def build_network(settings: ImageSettings, shape: Sequence[int],
         from qnlp.models.transfer import make_transfer_model
         return make_transfer_model(settings.model, channels * side * side,
                                    n_classes, n_layers=settings.layers or 4,
-                                   seed=settings.seed)
+                                   seed=settings.seed,
+                                   n_qubits=settings.transfer_qubits)
     front = settings.front
     if front == 'auto':
         front = 'cifar' if channels == 3 and side == 32 else 'small'
