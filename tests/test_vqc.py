@@ -423,15 +423,22 @@ def test_vqc_observable_path_matches_gates_on_states(n, reps, entanglement,
 
 
 @settings(max_examples=10, deadline=None)
-@given(m=st.integers(1, 40), n=st.integers(1, 4), blocks=st.integers(1, 9))
+@given(m=st.integers(1, 80), n=st.integers(1, 4), blocks=st.integers(1, 9))
 def test_symmetric_gram_is_the_full_product(m, n, blocks):
     from qnlp.models.kernel import symmetric_gram
     states = torch.randn(m, 2 ** n, dtype=torch.complex128,
                          generator=torch.Generator().manual_seed(m))
     full = (states @ states.conj().T).abs() ** 2
     torch.testing.assert_close(symmetric_gram(states), full,
-                               atol=1e-10, rtol=1e-12)      # BLAS herk
-    with mock.patch.dict('qnlp.models.kernel._HERK', clear=True):
+                               atol=1e-10, rtol=1e-12)      # numpy blocks
+    with mock.patch('qnlp.models.kernel._BLOCK_BYTES', 1):  # 32-row blocks
+        torch.testing.assert_close(symmetric_gram(states), full,
+                                   atol=1e-10, rtol=1e-12)
+        single = symmetric_gram(states.to(torch.complex64))
+        assert single.dtype == torch.float32
+        torch.testing.assert_close(single.double(), full, atol=1e-4,
+                                   rtol=1e-5)
+    with mock.patch.dict('qnlp.models.kernel._REAL', clear=True):
         torch.testing.assert_close(symmetric_gram(states, blocks), full,
                                    atol=1e-10, rtol=1e-12)  # torch blocks
 
