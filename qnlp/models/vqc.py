@@ -12,8 +12,10 @@ states, giving ``M`` (``states @ M`` are the evolved states), and the
 readout becomes one observable ``M D M^H`` (``D`` the readout's signs)
 whose expectation in every encoded state is one matrix product; smaller
 batches take the gates on their states directly. Both paths give the
-same numbers and exact gradients: the observable path is two autograd
-nodes with backward written by hand (:meth:`EfficientSU2.folded
+same numbers and exact gradients. The observable path is one autograd
+node with backward written by hand when the states need no gradient
+(:func:`observable_expectation`: the evolved rows in numpy, the
+probability's clamp inside), else two (:meth:`EfficientSU2.folded
 <qnlp.models.circuits.EfficientSU2.folded>`, :func:`quadratic_form`).
 
 >>> import torch
