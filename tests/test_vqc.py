@@ -423,15 +423,22 @@ def test_vqc_observable_path_matches_gates_on_states(n, reps, entanglement,
 
 
 @settings(max_examples=10, deadline=None)
-@given(m=st.integers(1, 40), n=st.integers(1, 4), blocks=st.integers(1, 9))
+@given(m=st.integers(1, 80), n=st.integers(1, 4), blocks=st.integers(1, 9))
 def test_symmetric_gram_is_the_full_product(m, n, blocks):
     from qnlp.models.kernel import symmetric_gram
     states = torch.randn(m, 2 ** n, dtype=torch.complex128,
                          generator=torch.Generator().manual_seed(m))
     full = (states @ states.conj().T).abs() ** 2
     torch.testing.assert_close(symmetric_gram(states), full,
-                               atol=1e-10, rtol=1e-12)      # BLAS herk
-    with mock.patch.dict('qnlp.models.kernel._HERK', clear=True):
+                               atol=1e-10, rtol=1e-12)      # numpy blocks
+    with mock.patch('qnlp.models.kernel._BLOCK_BYTES', 1):  # 32-row blocks
+        torch.testing.assert_close(symmetric_gram(states), full,
+                                   atol=1e-10, rtol=1e-12)
+        single = symmetric_gram(states.to(torch.complex64))
+        assert single.dtype == torch.float32
+        torch.testing.assert_close(single.double(), full, atol=1e-4,
+                                   rtol=1e-5)
+    with mock.patch.dict('qnlp.models.kernel._REAL', clear=True):
         torch.testing.assert_close(symmetric_gram(states, blocks), full,
                                    atol=1e-10, rtol=1e-12)  # torch blocks
 
@@ -465,6 +472,26 @@ def test_parallel_layer_folded_and_gate_paths_agree(n, reupload, entangler,
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 
 
+def _random_ansatz_case(n: int, reps: int, entanglement: str,
+                        diagonal: bool, single: bool, seed: int) -> tuple:
+    """A generator, an ``EfficientSU2``, the weights' type, weights in it
+    (and a float64 copy), both needing gradients, and a random diagonal
+    (its diagonal) or full Hermitian observable."""
+    g = torch.Generator().manual_seed(seed)
+    size = 2 ** n
+    ansatz = EfficientSU2(n, reps, entanglement)
+    dtype = torch.float32 if single else torch.float64
+    w = (torch.rand(ansatz.n_weights, generator=g, dtype=torch.float64)
+         * 6 - 3).to(dtype).requires_grad_()
+    w_ref = w.detach().double().requires_grad_()
+    if diagonal:
+        observable = torch.randn(size, generator=g, dtype=torch.float64)
+    else:
+        o = torch.randn(size, size, 2, generator=g, dtype=torch.float64)
+        observable = torch.view_as_complex(o) + torch.view_as_complex(o).mH
+    return g, ansatz, dtype, w, w_ref, observable
+
+
 @settings(max_examples=12, deadline=None)
 @given(n=st.integers(1, 4), reps=st.integers(0, 3),
        entanglement=st.sampled_from(ENTANGLEMENTS),
@@ -478,18 +505,9 @@ def test_folded_observable_and_its_gradient_match_autograd(
     diagonal or full Hermitian observable and a non-Hermitian incoming
     gradient; float32 weights keep their type."""
     from qnlp.models.vqc import quadratic_form
-    g = torch.Generator().manual_seed(seed)
+    g, ansatz, dtype, w, w_ref, observable = _random_ansatz_case(
+        n, reps, entanglement, diagonal, single, seed)
     size = 2 ** n
-    ansatz = EfficientSU2(n, reps, entanglement)
-    dtype = torch.float32 if single else torch.float64
-    w = (torch.rand(ansatz.n_weights, generator=g, dtype=torch.float64)
-         * 6 - 3).to(dtype).requires_grad_()
-    w_ref = w.detach().double().requires_grad_()
-    if diagonal:
-        observable = torch.randn(size, generator=g, dtype=torch.float64)
-    else:
-        o = torch.randn(size, size, 2, generator=g, dtype=torch.float64)
-        observable = torch.view_as_complex(o) + torch.view_as_complex(o).mH
     cost = torch.view_as_complex(
         torch.randn(size, size, 2, generator=g, dtype=torch.float64))
     folded = ansatz.folded(w, observable)
@@ -515,3 +533,60 @@ def test_folded_observable_and_its_gradient_match_autograd(
     theirs = torch.autograd.grad((plain * weights).sum(), (states, a))
     for x, y in zip(ours, theirs):
         torch.testing.assert_close(x, y, atol=1e-10, rtol=0)
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(1, 4), reps=st.integers(0, 3),
+       entanglement=st.sampled_from(ENTANGLEMENTS),
+       diagonal=st.booleans(), single=st.booleans(),
+       probability=st.booleans(), seed=st.integers(0, 100))
+def test_observable_expectation_matches_autograd(
+        n, reps, entanglement, diagonal, single, probability, seed):
+    """``observable_expectation`` (evolved rows in numpy, gradient by
+    hand) against autograd through ``matrix`` and plain torch products:
+    values and weight gradients, diagonal or full Hermitian observable
+    (eigenvalues beyond +-1, so some probabilities are clamped), float32
+    weights keep their type."""
+    from qnlp.models.vqc import observable_expectation
+    g, ansatz, dtype, w, w_ref, observable = _random_ansatz_case(
+        n, reps, entanglement, diagonal, single, seed)
+    size = 2 ** n
+    states = torch.view_as_complex(torch.randn(size + 3, size, 2, generator=g,
+                                               dtype=torch.float64))
+    cost = torch.randn(size + 3, generator=g, dtype=torch.float64)
+    ours = observable_expectation(ansatz, w, states.to(
+        torch.complex64 if single else torch.complex128),
+        observable.to(dtype) if diagonal else observable, probability)
+    assert ours.dtype == dtype
+    evolved = states @ ansatz.matrix(w_ref)
+    weighted = evolved * observable if diagonal else evolved @ observable
+    reference = (weighted * evolved.conj()).sum(1).real
+    if probability:
+        reference = ((1 - reference) / 2).clamp(0.0, 1.0)
+    (ours.double() * cost).sum().backward()
+    (reference * cost).sum().backward()
+    tol = 1e-5 if single else 1e-10
+    torch.testing.assert_close(ours.double(), reference.detach(),
+                               atol=tol * size, rtol=0)
+    torch.testing.assert_close(w.grad.double(), w_ref.grad,
+                               atol=tol * 10 * size, rtol=0)
+    assert w.grad.dtype == dtype
+
+
+def test_vqc_probability_paths_agree():
+    """``VariationalCircuit`` on more samples than ``2**n``: the numpy
+    node (states without gradient) and the folded observable (states
+    with one) give the same probabilities and weight gradients."""
+    module = VariationalCircuit(3, reps=2, readout=[('XZI', 0.7),
+                                                    ('ZZZ', 0.6)], seed=1)
+    states = module.encode(torch.rand(20, 3, dtype=torch.float64,
+                                      generator=torch.Generator()
+                                      .manual_seed(1)))
+    results = []
+    for track in (False, True):
+        module.zero_grad()
+        p = module(states.clone().requires_grad_(track))
+        (p ** 3).sum().backward()
+        results.append((p.detach(), module.weights.grad.clone()))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)

@@ -335,17 +335,11 @@ class _Folded(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, weights: torch.Tensor, observable: torch.Tensor,
                 ansatz: EfficientSU2) -> torch.Tensor:
-        layers = _row_layers(ansatz, weights.detach().cpu().double().numpy())
-        o = observable.detach().cpu().numpy()
-        permutation = ansatz._permutation(torch.device('cpu')).numpy()
-        before = []                                # B_1 .. B_R
-        m = layers[0]
-        for layer in range(1, ansatz.reps + 1):
-            before.append(m[:, permutation])
-            m = before[-1] @ layers[layer]
+        products = ansatz_products(ansatz, weights)
+        m, o = products[2], observable.detach().cpu().numpy()
         folded = ((m * o) if o.ndim == 1 else (m @ o)) @ m.conj().T
         ctx.ansatz, ctx.o, ctx.weights = ansatz, o, weights
-        ctx.saved = layers, before, m, permutation
+        ctx.saved = products
         return torch.from_numpy(folded).to(
             device=weights.device, dtype=complex_dtype(weights.dtype))
 
@@ -354,25 +348,50 @@ class _Folded(torch.autograd.Function):
                  ) -> tuple[torch.Tensor | None, None, None]:
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        layers, before, m, permutation = ctx.saved
-        o = ctx.o
+        m, o = ctx.saved[2], ctx.o
         g = grad.detach().cpu().numpy()
         around = m.conj().T @ (g + g.conj().T)
         x = o[:, None] * around if o.ndim == 1 else o @ around
-        inverse = np.argsort(permutation)
-        after = [x]                                   # C_k X, last first
-        for layer in range(len(before), 0, -1):
-            after.append((layers[layer] @ after[-1])[inverse])
-        after.reverse()
-        y = np.stack([after[0], *(a @ b for a, b in zip(after[1:], before))])
-        z, flip = _pauli_tables(ctx.ansatz.n_qubits)
-        left = (layers @ y).reshape(len(layers), -1)[:, flip]  # (L Y)[j^q, j]
-        ry = (left.real * z).sum(-1) / 2
-        rz = (y * layers.transpose(0, 2, 1)).sum(-1).imag @ z.T / 2
-        gradient = np.stack([ry, rz], 1).reshape(-1)
-        return (torch.from_numpy(gradient).to(device=ctx.weights.device,
-                                              dtype=ctx.weights.dtype),
-                None, None)
+        return ansatz_gradient(ctx.ansatz, ctx.saved, x, ctx.weights), \
+            None, None
+
+
+def ansatz_products(ansatz: EfficientSU2, weights: torch.Tensor
+                    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray,
+                               np.ndarray]:
+    """The forward half of :class:`_Folded` (numpy, complex128, no
+    autograd): the layers ``L_k`` (:func:`_row_layers`), the products
+    ``B_k`` before layers 1 .. R, ``M`` (:meth:`EfficientSU2.matrix`)
+    and the CX permutation; :func:`ansatz_gradient` takes them back."""
+    layers = _row_layers(ansatz, weights.detach().cpu().double().numpy())
+    permutation = ansatz._permutation(torch.device('cpu')).numpy()
+    before = []                                # B_1 .. B_R
+    m = layers[0]
+    for layer in range(1, ansatz.reps + 1):
+        before.append(m[:, permutation])
+        m = before[-1] @ layers[layer]
+    return layers, before, m, permutation
+
+
+def ansatz_gradient(ansatz: EfficientSU2, products: tuple, x: np.ndarray,
+                    weights: torch.Tensor) -> torch.Tensor:
+    """The gradient of a real loss in the ansatz weights, given
+    :func:`ansatz_products` and ``X`` with ``d loss = Re tr(dM X)``
+    (see :class:`_Folded`), in the type and place of ``weights``."""
+    layers, before, _, permutation = products
+    inverse = np.argsort(permutation)
+    after = [x]                                   # C_k X, last first
+    for layer in range(len(before), 0, -1):
+        after.append((layers[layer] @ after[-1])[inverse])
+    after.reverse()
+    y = np.stack([after[0], *(a @ b for a, b in zip(after[1:], before))])
+    z, flip = _pauli_tables(ansatz.n_qubits)
+    left = (layers @ y).reshape(len(layers), -1)[:, flip]  # (L Y)[j^q, j]
+    ry = (left.real * z).sum(-1) / 2
+    rz = (y * layers.transpose(0, 2, 1)).sum(-1).imag @ z.T / 2
+    gradient = np.stack([ry, rz], 1).reshape(-1)
+    return torch.from_numpy(gradient).to(device=weights.device,
+                                         dtype=weights.dtype)
 
 
 def readout_signs(n_qubits: int, kind: str = 'parity',

@@ -223,9 +223,12 @@ def reduced_density_features(states: torch.Tensor) -> torch.Tensor:
 
 def symmetric_gram(states: torch.Tensor, blocks: int = 8) -> torch.Tensor:
     """``|<s_i|s_j>|^2`` of the rows of ``states`` ``(m, 2**n)``, computed
-    as one triangle and mirrored: on the CPU by BLAS's Hermitian rank-k
-    update (``zherk``/``cherk``: the lower triangle of ``S S^H`` only),
-    elsewhere block row ``i`` of ``blocks`` against the rows up to its own
+    as one triangle and mirrored. On the CPU in numpy, block row by block
+    row of about 1 MB of overlaps (in cache): one ``gemm`` against the
+    rows up to the block's end, the squared moduli by one ``einsum`` on
+    the (real, imaginary) pairs written straight into the result, the
+    block's columns above the diagonal mirrored from its row. Elsewhere
+    in torch, block row ``i`` of ``blocks`` against the rows up to its own
     end (about ``(blocks + 1) / (2 blocks)`` of the products).
 
     >>> s = torch.randn(5, 4, dtype=torch.complex128)
@@ -235,15 +238,19 @@ def symmetric_gram(states: torch.Tensor, blocks: int = 8) -> torch.Tensor:
     True
     """
     m = len(states)
-    if states.device.type == 'cpu' and states.dtype in _HERK:
-        from scipy.linalg import blas
-        herk = getattr(blas, _HERK[states.dtype])
-        # the lower triangle, column-major: its transpose is a row-major
-        # upper triangle (of the conjugate: the same squared moduli)
-        upper = torch.from_numpy(herk(1.0, states.resolve_conj().numpy(),
-                                      lower=1).T)
-        gram = upper.real ** 2 + upper.imag ** 2
-        return gram.add_(torch.tril(gram.T, -1))
+    if states.device.type == 'cpu' and states.dtype in _REAL:
+        rows = states.resolve_conj().numpy()
+        adjoint = rows.conj().T.copy()
+        gram = np.empty((m, m), dtype=_REAL[states.dtype])
+        step = max(32, _BLOCK_BYTES // (rows.itemsize * max(m, 1)))
+        for start in range(0, m, step):
+            stop = min(m, start + step)
+            pairs = (rows[start:stop] @ adjoint[:, :stop]).view(
+                gram.dtype).reshape(stop - start, stop, 2)
+            np.einsum('ijk,ijk->ij', pairs, pairs,
+                      out=gram[start:stop, :stop])
+            gram[:start, start:stop] = gram[start:stop, :start].T
+        return torch.from_numpy(gram)
     gram = torch.empty(m, m, dtype=states.real.dtype, device=states.device)
     step = max(1, -(-m // blocks))
     for start in range(0, m, step):
@@ -255,8 +262,10 @@ def symmetric_gram(states: torch.Tensor, blocks: int = 8) -> torch.Tensor:
     return gram
 
 
-#: BLAS's Hermitian rank-k update by complex type.
-_HERK = {torch.complex128: 'zherk', torch.complex64: 'cherk'}
+#: The numpy path of :func:`symmetric_gram`: the real type of the squared
+#: moduli by complex type, and the bytes of overlaps per block row.
+_REAL = {torch.complex128: np.float64, torch.complex64: np.float32}
+_BLOCK_BYTES = 2 ** 20
 
 
 def alignment_target(labels: Any) -> np.ndarray:

@@ -12,8 +12,10 @@ states, giving ``M`` (``states @ M`` are the evolved states), and the
 readout becomes one observable ``M D M^H`` (``D`` the readout's signs)
 whose expectation in every encoded state is one matrix product; smaller
 batches take the gates on their states directly. Both paths give the
-same numbers and exact gradients: the observable path is two autograd
-nodes with backward written by hand (:meth:`EfficientSU2.folded
+same numbers and exact gradients. The observable path is one autograd
+node with backward written by hand when the states need no gradient
+(:func:`observable_expectation`: the evolved rows in numpy, the
+probability's clamp inside), else two (:meth:`EfficientSU2.folded
 <qnlp.models.circuits.EfficientSU2.folded>`, :func:`quadratic_form`).
 
 >>> import torch
@@ -35,7 +37,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.engine.statevector import Statevector
-from qnlp.models.circuits import EfficientSU2, make_feature_map
+from qnlp.models.circuits import (EfficientSU2, ansatz_gradient,
+                                  ansatz_products, make_feature_map)
 from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.observables import pauli_sum
 from qnlp.errors import ConfigError
@@ -112,6 +115,83 @@ def quadratic_form(states: torch.Tensor, matrix: torch.Tensor
     return _QuadraticForm.apply(states, matrix)
 
 
+class _ObservableExpectation(torch.autograd.Function):
+    """:func:`observable_expectation` with its gradient by hand, in numpy
+    (complex128, on the CPU).
+
+    With the evolved rows ``E = S M`` and ``B = O^T`` (Hermitian),
+    ``<O>_i = Re sum_j (E B)_ij conj(E_ij)``; a loss with gradient ``g``
+    per sample changes by ``Re tr(dM X)``, ``X = 2 (E B)^H diag(g) S``,
+    which :func:`~qnlp.models.circuits.ansatz_gradient` turns into the
+    weights' gradient (the states get none). With ``probability`` the
+    output is ``P = clamp((1 - <O>) / 2, 0, 1)`` and the gradient passes
+    where ``0 <= P <= 1`` (as ``torch.clamp``'s).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, weights: torch.Tensor, states: torch.Tensor,
+                observable: torch.Tensor, ansatz: EfficientSU2,
+                probability: bool) -> torch.Tensor:
+        products = ansatz_products(ansatz, weights)
+        rows = states.detach().cpu().numpy().astype(np.complex128,
+                                                    copy=False)
+        o = observable.detach().cpu().numpy()
+        evolved = rows @ products[2]
+        weighted = evolved * o if o.ndim == 1 else evolved @ o
+        # Re(a conj(b)) summed over a row = the real dot product of the
+        # rows seen as (real, imaginary) pairs
+        values = np.einsum('ij,ij->i', weighted.view(np.float64),
+                           evolved.view(np.float64))
+        scale = None
+        if probability:
+            values = (1 - values) / 2
+            scale = np.where((values >= 0) & (values <= 1), -0.5, 0.0)
+            np.clip(values, 0.0, 1.0, out=values)
+        ctx.ansatz, ctx.weights = ansatz, weights
+        ctx.saved = products, rows, weighted, scale
+        return torch.from_numpy(values).to(device=weights.device,
+                                           dtype=weights.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor
+                 ) -> tuple[torch.Tensor | None, None, None, None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None, None
+        products, rows, weighted, scale = ctx.saved
+        g = grad.detach().cpu().double().numpy()
+        if scale is not None:
+            g = g * scale
+        x = 2 * (weighted.conj().T @ (g[:, None] * rows))
+        return (ansatz_gradient(ctx.ansatz, products, x, ctx.weights),
+                None, None, None, None)
+
+
+def observable_expectation(ansatz: EfficientSU2, weights: torch.Tensor,
+                           states: torch.Tensor, observable: torch.Tensor,
+                           probability: bool = False) -> torch.Tensor:
+    """``<O>`` after the ansatz in every row of ``states`` ``(batch,
+    2**n)``, for ``observable`` ``O^T`` (a ``(2**n, 2**n)`` Hermitian
+    matrix, or the diagonal of a diagonal one), or with ``probability``
+    ``clamp((1 - <O>) / 2, 0, 1)``: one autograd node in the weights (the
+    states get no gradient), gradient by hand; the same numbers as
+    :func:`quadratic_form` of :meth:`EfficientSU2.folded
+    <qnlp.models.circuits.EfficientSU2.folded>`.
+
+    >>> ansatz = EfficientSU2(2, reps=1)
+    >>> w = torch.rand(8, dtype=torch.float64)
+    >>> s = torch.eye(4, dtype=torch.complex128)
+    >>> z = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)
+    >>> torch.allclose(observable_expectation(ansatz, w, s, z),
+    ...                quadratic_form(s, ansatz.folded(w, z)))
+    True
+    """
+    if weights.shape != (ansatz.n_weights,):
+        raise ValueError(f"expected {ansatz.n_weights} weights, got shape "
+                         f"{tuple(weights.shape)}")
+    return _ObservableExpectation.apply(weights, states, observable, ansatz,
+                                        probability)
+
+
 class VariationalCircuit(Fingerprinted, torch.nn.Module):
     """Feature map + EfficientSU2 ansatz + readout; weights in ``weights``.
 
@@ -165,13 +245,24 @@ class VariationalCircuit(Fingerprinted, torch.nn.Module):
 
     def expectation(self, states: torch.Tensor) -> torch.Tensor:
         """``<O>`` per sample after the ansatz."""
+        return self._readout(states, probability=False)
+
+    def _readout(self, states: torch.Tensor, probability: bool
+                 ) -> torch.Tensor:
+        """``<O>`` per sample, or with ``probability`` ``P(class 1)``."""
         if len(states) <= 2 ** self.n_qubits:
             evolved = self.ansatz.apply(Statevector(states), self.weights)
-            return self.observable.expectation(evolved.amplitudes)
-        # <O> = e O^T e^H for the evolved rows e = s M: one 2**n x 2**n
-        # observable M O^T M^H for the batch (M D M^H for a diagonal O)
-        return quadratic_form(states, self.ansatz.folded(
-            self.weights, self._readout_matrix()))
+            value = self.observable.expectation(evolved.amplitudes)
+        elif not states.requires_grad:
+            # the evolved rows in numpy, one autograd node for the weights
+            return observable_expectation(self.ansatz, self.weights, states,
+                                          self._readout_matrix(), probability)
+        else:
+            # <O> = e O^T e^H for the evolved rows e = s M: one 2**n x 2**n
+            # observable M O^T M^H for the batch (M D M^H for a diagonal O)
+            value = quadratic_form(states, self.ansatz.folded(
+                self.weights, self._readout_matrix()))
+        return ((1 - value) / 2).clamp(0.0, 1.0) if probability else value
 
     def _readout_matrix(self) -> torch.Tensor:
         """``O^T`` in the weights' precision and place (its diagonal, the
@@ -197,7 +288,7 @@ class VariationalCircuit(Fingerprinted, torch.nn.Module):
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         """``P(class 1)`` per sample."""
-        return ((1 - self.expectation(states)) / 2).clamp(0.0, 1.0)
+        return self._readout(states, probability=True)
 
 
 class VQCModel(VariationalCircuit):
