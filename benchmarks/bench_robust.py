@@ -313,7 +313,9 @@ def main() -> None:
     parser.add_argument('--train', type=int, default=3000)
     parser.add_argument('--test', type=int, default=500)
     parser.add_argument('--attack-images', type=int, default=200)
-    parser.add_argument('--epochs', type=int, default=6)
+    parser.add_argument('--epochs', type=int, default=12,
+                        help='epochs of the attacks part (6 left the '
+                             'PGD-trained hybrid near chance-level loss)')
     parser.add_argument('--train-eps', type=float, default=0.1)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
