@@ -169,11 +169,11 @@ def reupload_part(args: argparse.Namespace) -> dict:
 
 def creep_part(args: argparse.Namespace) -> dict:
     """5 variants x seeds x data sets; mean and sd of test accuracy."""
-    from qnlp.models.creep import PAPER_VARIANTS
+    from qnlp.tasks.images import PAPER_CREEP
     table: dict = {}
     for data in args.creep_data.split(','):
         dataset = Path(data).name
-        for model in PAPER_VARIANTS:
+        for model in PAPER_CREEP:
             rows = []
             for seed in map(int, args.creep_seeds.split(',')):
                 settings = ImageSettings(

@@ -33,7 +33,8 @@ The circuits are state vectors of ``2**n`` amplitudes built with
 >>> tuple(model(torch.rand(5, 1, 8, 8)).shape), model.kinds
 ((5, 10), 'qcc')
 >>> [count_parameters(make_creep_model(name, 64, 10))
-...  for name in PAPER_VARIANTS]
+...  for name in ('creep-ccc', 'creep-qcc', 'creep-cqc', 'creep-ccq',
+...               'creep-qqq')]
 [1482, 699, 1275, 1377, 387]
 >>> make_creep_model('creep-qxc', 64, 10)
 Traceback (most recent call last):
@@ -57,9 +58,6 @@ from qnlp.errors import ConfigError
 #: Every mix of classical (c) and quantum (q) layers.
 CREEP_MODELS = tuple('creep-' + ''.join(kinds)
                      for kinds in product('cq', repeat=3))
-#: The paper's sequence: classical, each layer swapped, all swapped.
-PAPER_VARIANTS = ('creep-ccc', 'creep-qcc', 'creep-cqc', 'creep-ccq',
-                  'creep-qqq')
 #: Most qubits a quantum layer uses for its inputs (wider inputs are
 #: uploaded in several rounds).
 MAX_INPUT_QUBITS = 8
