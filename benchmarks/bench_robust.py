@@ -177,13 +177,13 @@ def reupload_part(args: argparse.Namespace) -> dict:
                                       layers=args.reupload_layers,
                                       classes=classes, **chosen))
                     for seed in seeds]
-            table[f'{name}-{model}'] = {
+            table[f'{name}{tag}-{model}'] = {
                 **summary(rows), 'settings': chosen,
                 'dev_mean': round(sum(r['dev_accuracy'] for r in rows)
                                   / len(rows), 4)}
-        gap = table[f'{name}-hamiltonian']['mean'] - \
-            table[f'{name}-qcnn']['mean']
-        table[f'{name}-hamiltonian_minus_qcnn'] = round(gap, 4)
+        gap = table[f'{name}{tag}-hamiltonian']['mean'] - \
+            table[f'{name}{tag}-qcnn']['mean']
+        table[f'{name}{tag}-hamiltonian_minus_qcnn'] = round(gap, 4)
     print_table(table)
     for name, row in table.items():
         if not isinstance(row, dict):

@@ -45,8 +45,8 @@ __all__ = ['IMAGE_MODELS', 'ImageSettings', 'ImageTask', 'build_network',
 #: the command line builds its options without importing torch.
 IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
                 'cnn-quanv', 'cnn-quanv-large')
-#: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on log2(side)
-#: qubits (images of side 2**n, e.g. ``image_size`` 16 for 4 qubits).
+#: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on
+#: ceil(log2(side)) qubits (MNIST's 28x28 on 5 qubits, padded to 32x32).
 REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
 #: :data:`qnlp.models.creep.CREEP_MODELS`: three layers (flattened image
 #: -> ``creep_width`` -> ``creep_width`` -> classes), each classical (c)
