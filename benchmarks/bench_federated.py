@@ -69,12 +69,14 @@ RUNS = (('iid', 'fedavg'), ('dirichlet:0.3', 'fedavg'),
         ('dirichlet:0.3', 'fedprox'))
 
 
-def mnist_subset(size: int, folder: Path, dev: int = 0) -> Path:
-    """``size`` MNIST training images and ``dev`` others as the dev split
-    (each stratified, seed 0; IDX ``val-*`` files), and the whole test
-    set, as IDX files in ``folder``."""
+def mnist_subset(size: int, folder: Path, dev: int = 0,
+                 name: str = 'mnist') -> Path:
+    """``size`` MNIST (or ``name``: fashion-mnist) training images and
+    ``dev`` others as the dev split (each stratified, seed 0; IDX
+    ``val-*`` files), and the whole test set, as IDX files in
+    ``folder``."""
     from qnlp.data.images import write_idx
-    source = SHARED / 'images/mnist'
+    source = SHARED / 'images' / name
     folder.mkdir(parents=True, exist_ok=True)
     with gzip.open(source / 'train-labels-idx1-ubyte.gz') as handle:
         labels = np.frombuffer(handle.read()[8:], dtype=np.uint8)

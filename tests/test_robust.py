@@ -132,59 +132,6 @@ def test_bad_robust_options_exit_2(tmp_path, capsys, option, message):
     assert len(err) == 1 and message in err[0]
 
 
-# ------------------------------------- Hamiltonian-embedding models ------
-
-def test_hamiltonian_data_unitary_is_the_matrix_exponential():
-    from scipy.linalg import expm
-
-    from qnlp.models.reupload import make_reupload_model
-    model = make_reupload_model('hamiltonian', 1, 8, n_classes=2,
-                                n_layers=2).double()
-    with torch.no_grad():
-        model.times.copy_(torch.tensor([0.7, -1.3], dtype=torch.float64))
-    image = torch.rand(1, 1, 8, 8, dtype=torch.float64,
-                       generator=torch.Generator().manual_seed(0))
-    x = image[0, 0].numpy()
-    hamiltonian = (x + x.T) / 16
-    found = model.data_unitaries(image)[0].detach().numpy()
-    for layer, t in enumerate((0.7, -1.3)):
-        assert np.abs(found[layer] - expm(-1j * t * hamiltonian)).max() < 1e-12
-
-
-@pytest.mark.parametrize('n', [4, 5])
-def test_qcnn_is_unitary_and_reads_two_qubits(n):
-    from qnlp.models.reupload import QCNN
-    model = QCNN(n, n_classes=3).double()
-    unitary = model.unitary()
-    eye = torch.eye(2 ** n, dtype=unitary.dtype)
-    assert torch.allclose(unitary @ unitary.conj().T, eye, atol=1e-12)
-    assert len(model.kept) == 2 and model.classify.in_features == 4
-
-
-def test_hamiltonian_model_trains_through_the_task(tmp_path):
-    """(the other two are built the same way: qnlp.models.reupload's
-    doctest runs all three)"""
-    data = toy_folder(tmp_path / 'data', n_train=8, n_test=4)
-    out = tmp_path / 'run'
-    assert main(['train', '--task', 'images', str(data), '--out', str(out),
-                 '--model', 'hamiltonian', '--image-size', '8', '--epochs',
-                 '1', '--batch-size', '4', '--quiet']) == 0
-    metrics = json.loads((out / 'metrics.json').read_text())
-    assert 0 <= metrics['test_accuracy'] <= 1
-    assert json.loads((out / 'config.json').read_text())['shape'] == [1, 8, 8]
-    # 4 layers x 3 qubits x 3 angles + 4 times; the 8 -> 2 map is classical
-    assert metrics['task_metrics']['n_quantum_parameters'] == 40
-
-
-def test_reupload_models_refuse_other_sides(tmp_path, capsys):
-    data = toy_folder(tmp_path / 'data', n_train=4, n_test=2)
-    assert main(['train', '--task', 'images', str(data), '--out',
-                 str(tmp_path / 'run'), '--model', 'hamiltonian',
-                 '--image-size', '12', '--quiet']) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and 'side 2**n' in err[0]
-
-
 @pytest.fixture
 def one_thread():
     """Tiny torch work: one thread is much faster on a busy machine."""

@@ -45,8 +45,8 @@ __all__ = ['IMAGE_MODELS', 'ImageSettings', 'ImageTask', 'build_network',
 #: the command line builds its options without importing torch.
 IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
                 'cnn-quanv', 'cnn-quanv-large')
-#: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on log2(side)
-#: qubits (images of side 2**n, e.g. ``image_size`` 16 for 4 qubits).
+#: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on
+#: ceil(log2(side)) qubits (MNIST's 28x28 on 5 qubits, padded to 32x32).
 REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
 #: :data:`qnlp.models.creep.CREEP_MODELS`: three layers (flattened image
 #: -> ``creep_width`` -> ``creep_width`` -> classes), each classical (c)
@@ -105,6 +105,15 @@ class ImageSettings(Settings):
     transfer_qubits: int = setting(8, 'transfer-linear: qubits of the '
                                       'circuit after the linear map',
                                    low=1, high=12)
+    embedding: str = setting('hermitian', 'hamiltonian: the image as '
+                                          '(X + X^T)/2 + i(X - X^T)/2 '
+                                          '(hermitian) or (X + X^T)/2 '
+                                          '(symmetric, the paper\'s)',
+                             choices=('hermitian', 'symmetric'))
+    ansatz: str = setting('su', 'hamiltonian and angle-reupload: trainable '
+                                'layers, general n-qubit unitaries (su) or '
+                                'RZ-RY-RZ + CNOT ring (ring)',
+                          choices=('su', 'ring'))
     reupload: bool = setting(False, 'hqnn-parallel: re-encode the inputs '
                                     'before every layer')
     dtype: str = setting('float32', 'floating precision',
@@ -149,7 +158,9 @@ def build_network(settings: ImageSettings, shape: Sequence[int],
         from qnlp.models.reupload import make_reupload_model
         return make_reupload_model(settings.model, channels, side, n_classes,
                                    n_layers=settings.layers,
-                                   seed=settings.seed)
+                                   seed=settings.seed,
+                                   embedding=settings.embedding,
+                                   ansatz=settings.ansatz)
     if settings.model in CREEP_MODELS:
         from qnlp.models.creep import make_creep_model
         return make_creep_model(settings.model, channels * side * side,
