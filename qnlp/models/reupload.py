@@ -255,6 +255,27 @@ class ReuploadClassifier(nn.Module):
             state = state @ layers[layer].T
         return self.classify(_readout(state.abs() ** 2))
 
+    def reference_forward(self, images: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` of a Hamiltonian embedding the slow way, one
+        ``torch.linalg.matrix_exp`` per image and layer: the reference
+        the tests and ``benchmarks/bench_hamiltonian.py`` check the
+        eigendecomposition path against."""
+        if self.embedding == 'angle':
+            raise ConfigError("reference_forward is for the Hamiltonian "
+                              "embeddings")
+        dim = 2 ** self.n_qubits
+        hamiltonian = image_hamiltonian(padded(_grey(images), dim),
+                                        self.embedding)
+        layers = self.trainable_layers()
+        state = torch.full((len(images), dim), dim ** -0.5,
+                           dtype=layers.dtype, device=images.device)
+        for layer in range(self.n_layers):
+            unitary = torch.linalg.matrix_exp(-1j * self.times[layer]
+                                              * hamiltonian)
+            state = (unitary @ state.unsqueeze(-1)).squeeze(-1)
+            state = state @ layers[layer].T
+        return self.classify(_readout(state.abs() ** 2))
+
     def extra_repr(self) -> str:
         return (f"embedding={self.embedding}, ansatz={self.ansatz}, "
                 f"qubits={self.n_qubits}, layers={self.n_layers}")
