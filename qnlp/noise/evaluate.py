@@ -111,15 +111,17 @@ def neural_extrapolator(train: CircuitModel, spec: NoiseSpec,
     ones."""
     scale = noise_level(spec)
     clean = train.run(NoiseSpec(), joint=True)
+    circuit = np.broadcast_to(np.arange(clean.shape[0])[:, None],
+                              clean.shape).reshape(-1)
     levels, values, targets = [], [], []
     for factor in factors:
         found = train.amplified(spec.scaled(factor), amplifier)
         values.append(found.reshape(-1, found.shape[-1]))
         targets.append(clean.reshape(-1))
         levels.append(np.full(clean.size, factor * scale))
-    return NeuralExtrapolator(seed=seed).fit(
+    return NeuralExtrapolator(AMPLIFIERS[amplifier], seed=seed).fit(
         np.concatenate(levels), np.concatenate(values),
-        np.concatenate(targets))
+        np.concatenate(targets), groups=np.tile(circuit, len(factors)))
 
 
 def evaluate_noisy(run_dir: str | Path, data: str | Path,
