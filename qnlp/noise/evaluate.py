@@ -199,8 +199,10 @@ def format_noise_report(result: Mapping[str, Any]) -> str:
     mitigated  accuracy 1.0000  class-probability error 0.0200 (zne richardson, channels amplified): 80.0 % of the error removed
     """
     s, how = result['summary'], result['settings']
-    lines = [f"noise {how['noise']}: {s['examples']} examples (exact "
-             "density matrices)",
+    where = (f"x {how['shots']} shots at each folding scale "
+             f"{', '.join(map(str, s['scales']))}" if how.get('shots')
+             else '(exact density matrices)')
+    lines = [f"noise {how['noise']}: {s['examples']} examples {where}",
              f"noiseless  accuracy {s['accuracy_noiseless']:.4f}",
              f"noisy      accuracy {s['accuracy_noisy']:.4f}  "
              f"class-probability error {s['mae_noisy']:.4f}"]

@@ -23,6 +23,8 @@ circuits, applied to others.
 [1.0, 0.875]
 >>> extrapolate(scales, values, 'exponential').round(6).tolist()
 [1.0, 1.0]
+>>> extrapolate(scales, values, 'linear').round(6).tolist()
+[1.0, 0.666667]
 """
 from __future__ import annotations
 
@@ -37,8 +39,10 @@ from qnlp.noise.channels import NoiseSpec
 #: How noise is amplified, and the default scale factors of each.
 AMPLIFIERS = {'channels': (1.0, 2.0, 3.0), 'gates': (1, 3, 5),
               'global': (1, 3, 5)}
-#: Extrapolators of :func:`extrapolate` (``poly``: quadratic least squares).
-EXTRAPOLATORS = ('richardson', 'poly', 'exponential')
+#: Extrapolators of :func:`extrapolate` (``poly``: quadratic least
+#: squares; ``linear``: a least-squares line, what amplifies shot noise
+#: least).
+EXTRAPOLATORS = ('richardson', 'poly', 'exponential', 'linear')
 
 
 def _mitiq() -> Any:
@@ -85,6 +89,8 @@ def extrapolate(scales: Sequence[float], values: np.ndarray,
     for k, curve in enumerate(flat):
         if method == 'richardson':
             out[k] = inference.RichardsonFactory.extrapolate(scales, curve)
+        elif method == 'linear':
+            out[k] = inference.LinearFactory.extrapolate(scales, curve)
         elif method == 'poly':
             out[k] = inference.PolyFactory.extrapolate(
                 scales, curve, order=min(2, len(scales) - 1))
