@@ -69,32 +69,38 @@ def run_noise(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device(args: argparse.Namespace, options: dict[str, Any]
-            ) -> tuple[str, Any, float | None]:
-    """The folder label, backend object (``None``: built when the qubit
+def _device(args: argparse.Namespace, options: dict[str, Any],
+            native: bool = False) -> tuple[str, Any, float | None]:
+    """The folder name, backend object (``None``: built once the qubit
     count is known) and depolarizing probability of ``--backend`` and
-    ``--noise``."""
-    from qnlp.engine.backends import get_backend
+    ``--noise``. Noise models run on their basis gates
+    (:class:`~qnlp.noise.devices.NativeGates`): always a ``fake:NAME``
+    one, ``--noise P`` with ``native`` (on 16 all-to-all qubits)."""
+    from qnlp.engine.backends import (backend_label, depolarizing_noise,
+                                      get_backend)
     from qnlp.noise.devices import NativeGates, fake_noise_model, is_fake
     backend = args.backend or 'aer'
+    noise = None if args.noise is None or is_fake(args.noise) \
+        else _noise_value(args.noise)
+    if (is_fake(args.noise) or noise and native) and backend != 'aer':
+        raise ConfigError(f"--noise {args.noise} runs on --backend aer")
     if is_fake(args.noise):
-        if backend != 'aer':
-            raise ConfigError("--noise fake:NAME runs on --backend aer")
-        model = fake_noise_model(args.noise)
-        return (f"aer-{args.noise.replace(':', '-')}-native", NativeGates(
-            get_backend('aer', {**options, 'noise_model': model}), model),
-            None)
-    noise = None if args.noise is None else _noise_value(args.noise)
-    return backend, None, noise
+        model, name = fake_noise_model(args.noise), \
+            f"aer-{args.noise.replace(':', '-')}"
+    elif noise and native:
+        model, name = depolarizing_noise(noise), \
+            backend_label(backend, noise, options)
+    else:
+        return backend, None, noise
+    return f"{name}-native", NativeGates(get_backend('aer', {
+        **options, 'noise_model': model}), model), None
 
 
 def run_zne_on_shots(args: argparse.Namespace, options: dict[str, Any],
                      confirm_above: Any) -> int:
     """Handle ``--mitigate zne`` with ``--backend`` or ``--noise
     fake:NAME``: mitiq's folding, each scale run with shots."""
-    from qnlp.engine.backends import (backend_label, depolarizing_noise,
-                                      get_backend)
-    from qnlp.noise.devices import NativeGates
+    from qnlp.engine.backends import backend_label, get_backend
     from qnlp.noise.evaluate import format_noise_report
     from qnlp.noise.folding import evaluate_zne_on_backend
     if args.mitigate != 'zne':
@@ -106,19 +112,10 @@ def run_zne_on_shots(args: argparse.Namespace, options: dict[str, Any],
         raise ConfigError("--amplify channels scales the exact engine's "
                           "channels; on shots the circuits are folded: "
                           "--amplify gates or global")
-    label, backend, noise = _device(args, options)
-    if backend is None:
-        label = backend_label(label, noise, options)
-        if noise:   # errors on every gate of the model, as fake:NAME
-            if (args.backend or 'aer') != 'aer':
-                raise ConfigError("--noise P with --backend runs on "
-                                  "--backend aer")
-            model = depolarizing_noise(noise)
-            backend = NativeGates(get_backend('aer', {
-                **options, 'noise_model': model}), model)
-            label += '-native'
-        else:
-            backend = get_backend(args.backend or 'aer', options)
+    label, backend, _ = _device(args, options, native=True)
+    if backend is None:   # no noise model: the backend's own noise
+        backend, label = get_backend(label, options), \
+            backend_label(label, None, options)
     result = evaluate_zne_on_backend(
         args.run_dir, args.data, backend, label, args.shots,
         method=amplifier, extrapolator=args.extrapolator, seed=args.seed,
