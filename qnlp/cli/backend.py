@@ -4,7 +4,8 @@ Command-line glue only: shots on a quantum backend are
 :func:`qnlp.tasks.backend.evaluate_on_backend` (``--noise fake:NAME``:
 on aer with that device's noise model); ``--noise P`` without a backend
 is the exact noisy evaluation :func:`qnlp.noise.evaluate.evaluate_noisy`,
-with ``--mitigate``.
+with ``--mitigate``; ``--mitigate zne`` with a backend or a fake device
+folds the circuits (:func:`qnlp.noise.folding.evaluate_zne_on_backend`).
 """
 from __future__ import annotations
 
@@ -61,7 +62,69 @@ def run_noise(args: argparse.Namespace) -> int:
     result = evaluate_noisy(args.run_dir, args.data, args.noise,
                             mitigate=args.mitigate,
                             extrapolator=args.extrapolator,
-                            amplifier=args.amplify, seed=args.seed)
+                            amplifier=args.amplify or 'channels',
+                            seed=args.seed)
+    print(json.dumps(result, indent=2) if args.json
+          else format_noise_report(result))
+    return 0
+
+
+def _device(args: argparse.Namespace, options: dict[str, Any],
+            native: bool = False) -> tuple[str, Any, float | None]:
+    """The folder name, backend object (``None``: built once the qubit
+    count is known) and depolarizing probability of ``--backend`` and
+    ``--noise``. Noise models run on their basis gates
+    (:class:`~qnlp.noise.devices.NativeGates`): always a ``fake:NAME``
+    one, ``--noise P`` with ``native`` (on 16 all-to-all qubits)."""
+    from qnlp.engine.backends import (backend_label, depolarizing_noise,
+                                      get_backend)
+    from qnlp.noise.devices import NativeGates, fake_noise_model, is_fake
+    backend = args.backend or 'aer'
+    noise = None if args.noise is None or is_fake(args.noise) \
+        else _noise_value(args.noise)
+    if (is_fake(args.noise) or noise and native) and backend != 'aer':
+        raise ConfigError(f"--noise {args.noise} runs on --backend aer")
+    if is_fake(args.noise):
+        model, name = fake_noise_model(args.noise), \
+            f"aer-{args.noise.replace(':', '-')}"
+    elif noise and native:
+        model, name = depolarizing_noise(noise), \
+            backend_label(backend, noise, options)
+    else:
+        return backend, None, noise
+    return f"{name}-native", NativeGates(get_backend('aer', {
+        **options, 'noise_model': model}), model), None
+
+
+def run_zne_on_shots(args: argparse.Namespace, options: dict[str, Any],
+                     confirm_above: Any) -> int:
+    """Handle ``--mitigate zne`` with ``--backend`` or ``--noise
+    fake:NAME``: mitiq's folding, each scale run with shots."""
+    from qnlp.engine.backends import backend_label, get_backend
+    from qnlp.noise.evaluate import format_noise_report
+    from qnlp.noise.folding import evaluate_zne_on_backend
+    if args.mitigate != 'zne':
+        raise ConfigError("--mitigate zne-nn runs on the exact noisy engine "
+                          "(--noise P without --backend); on shots use "
+                          "--mitigate zne")
+    amplifier = args.amplify or 'gates'
+    if amplifier == 'channels':
+        raise ConfigError("--amplify channels scales the exact engine's "
+                          "channels; on shots the circuits are folded: "
+                          "--amplify gates or global")
+    label, backend, _ = _device(args, options, native=True)
+    if backend is None:   # no noise model: the backend's own noise
+        backend, label = get_backend(label, options), \
+            backend_label(label, None, options)
+    result = evaluate_zne_on_backend(
+        args.run_dir, args.data, backend, label, args.shots,
+        method=amplifier, extrapolator=args.extrapolator, seed=args.seed,
+        batch_size=args.batch_size,
+        optimisation_level=args.optimisation_level,
+        confirm_above=confirm_above,
+        confirm=_ask if sys.stdin.isatty() else None,
+        progress=not args.quiet, in_flight=args.in_flight,
+        resubmit_lost=args.resubmit_lost, on_estimate=_tell)
     print(json.dumps(result, indent=2) if args.json
           else format_noise_report(result))
     return 0
@@ -69,32 +132,24 @@ def run_noise(args: argparse.Namespace) -> int:
 
 def run_backend(args: argparse.Namespace) -> int:
     """Handle ``qnlp evaluate ... --backend`` or ``--noise``."""
-    from qnlp.noise.devices import fake_noise_model, is_fake
+    from qnlp.noise.devices import is_fake
     from qnlp.tasks.backend import (AUTO, evaluate_on_backend,
                                     format_backend_report)
-    if args.mitigate and (args.backend or not args.noise
-                          or is_fake(args.noise)):
-        raise ConfigError("--mitigate runs on the exact noisy engine: give "
-                          "--noise P (or channel strengths) and no "
-                          "--backend")
+    if args.mitigate and not args.noise and not args.backend:
+        raise ConfigError("--mitigate needs noise: --noise P (exact "
+                          "engine), --backend aer --noise P --shots S, or "
+                          "--noise fake:NAME")
     if not args.backend and not is_fake(args.noise):
         return run_noise(args)
     options = parse_options(args.backend_option)
-    backend, noise, backend_object = args.backend or 'aer', None, None
-    if is_fake(args.noise):
-        if backend != 'aer':
-            raise ConfigError("--noise fake:NAME runs on --backend aer")
-        from qnlp.engine.backends import get_backend
-        backend_object = get_backend('aer', {
-            **options, 'noise_model': fake_noise_model(args.noise)})
-        backend = f"aer-{args.noise.replace(':', '-')}"
-    elif args.noise is not None:
-        noise = _noise_value(args.noise)
     if args.yes:
         confirm_above: Any = None
     else:
         confirm_above = args.confirm_above if args.confirm_above is not None \
             else AUTO
+    if args.mitigate:
+        return run_zne_on_shots(args, options, confirm_above)
+    backend, backend_object, noise = _device(args, options)
     result = evaluate_on_backend(
         args.run_dir, args.data, backend=backend, shots=args.shots,
         batch_size=args.batch_size, seed=args.seed, noise=noise,

@@ -105,15 +105,16 @@ def _add_backend_options(evaluate: argparse.ArgumentParser) -> None:
     group.add_argument('--mitigate', choices=('zne', 'zne-nn'),
                        help='with --noise P: zero-noise extrapolation '
                             '(zne-nn: the neural extrapolator, trained on '
-                            "the run's training split)")
+                            "the run's training split); zne also on shots "
+                            '(--backend, --noise fake:NAME) by folding')
     group.add_argument('--extrapolator', default='richardson',
-                       choices=('richardson', 'poly', 'exponential'),
+                       choices=('richardson', 'poly', 'exponential',
+                                'linear'),
                        help='--mitigate zne: the fit (default richardson)')
-    group.add_argument('--amplify', default='channels',
-                       choices=('channels', 'gates', 'global'),
+    group.add_argument('--amplify', choices=('channels', 'gates', 'global'),
                        help='--mitigate: scale channel strengths 1, 2, 3 '
-                            '(default) or fold gates / the circuit 1, 3, 5 '
-                            'times')
+                            '(default on the exact engine) or fold gates '
+                            '(default on shots) / the circuit 1, 3, 5 times')
     group.add_argument('--backend-option', action='append', default=[],
                        metavar='KEY=VALUE',
                        help='constructor option of the backend (VALUE read '

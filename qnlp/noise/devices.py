@@ -5,6 +5,12 @@ shipped with qiskit-ibm-runtime (``qiskit_ibm_runtime.fake_provider``;
 no account or network): :func:`fake_noise_model` builds qiskit-aer's
 ``NoiseModel.from_backend`` of it, for the ``aer`` backend.
 
+A noise model's errors sit on its basis gates (``ecr``, ``sx``, ``x`` on
+Eagle devices); pytket's ``AerBackend`` compiles to CX and TK1 whatever
+the model, which such a model has no errors for. :class:`NativeGates`
+rebases the compiled circuits to the model's basis gates, so Aer applies
+every gate error.
+
 >>> fake_backend_name('fake:brisbane')
 'FakeBrisbane'
 >>> fake_noise_model('fake:atlantis')
@@ -14,7 +20,7 @@ qnlp.errors.ConfigError: --noise fake:atlantis: no such fake backend in qiskit_i
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from qnlp.errors import ConfigError
 
@@ -51,3 +57,52 @@ def fake_noise_model(noise: str) -> Any:
                           "fake:torino)")
     from qiskit_aer.noise import NoiseModel
     return NoiseModel.from_backend(cls())
+
+
+#: pytket gates of the qiskit basis-gate names a noise model may use.
+NATIVE = {'cx': 'CX', 'cz': 'CZ', 'ecr': 'ECR', 'rz': 'Rz', 'sx': 'SX',
+          'x': 'X', 'rx': 'Rx', 'ry': 'Ry'}
+
+
+class NativeGates:
+    """``backend`` (pytket's ``AerBackend`` with ``noise_model``) whose
+    compiled circuits are rebased to the model's basis gates; every other
+    attribute is the backend's.
+
+    >>> from qnlp.engine.backends import depolarizing_noise, get_backend
+    >>> model = depolarizing_noise(0.01, n_qubits=2)
+    >>> native = NativeGates(get_backend('aer', {'noise_model': model}), model)
+    >>> from pytket import Circuit
+    >>> [c] = native.get_compiled_circuits([Circuit(2).H(0).CX(0, 1)])
+    >>> sorted({str(g.op.type) for g in c})
+    ['OpType.CX', 'OpType.Rz', 'OpType.SX']
+    """
+
+    def __init__(self, backend: Any, noise_model: Any) -> None:
+        from pytket import OpType
+        from pytket.passes import AutoRebase
+        gates = {getattr(OpType, NATIVE[name])
+                 for name in noise_model.basis_gates if name in NATIVE}
+        self.backend, self.gates = backend, gates
+        try:
+            self._rebase = AutoRebase(gates)
+        except Exception as error:   # pytket cannot reach that gate set
+            raise ConfigError(f"the noise model's basis gates "
+                              f"{noise_model.basis_gates} cannot be "
+                              f"targeted ({error})") from None
+
+    def rebase_pass(self) -> Any:
+        """The rebase to the noise model's basis gates."""
+        return self._rebase
+
+    def get_compiled_circuits(self, circuits: Sequence[Any],
+                              optimisation_level: int = 2) -> list[Any]:
+        """Compiled by the backend, then rebased to the basis gates."""
+        compiled = self.backend.get_compiled_circuits(
+            circuits, optimisation_level=optimisation_level)
+        for circuit in compiled:
+            self._rebase.apply(circuit)
+        return compiled
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)

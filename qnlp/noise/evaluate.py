@@ -111,15 +111,17 @@ def neural_extrapolator(train: CircuitModel, spec: NoiseSpec,
     ones."""
     scale = noise_level(spec)
     clean = train.run(NoiseSpec(), joint=True)
+    circuit = np.broadcast_to(np.arange(clean.shape[0])[:, None],
+                              clean.shape).reshape(-1)
     levels, values, targets = [], [], []
     for factor in factors:
         found = train.amplified(spec.scaled(factor), amplifier)
         values.append(found.reshape(-1, found.shape[-1]))
         targets.append(clean.reshape(-1))
         levels.append(np.full(clean.size, factor * scale))
-    return NeuralExtrapolator(seed=seed).fit(
+    return NeuralExtrapolator(AMPLIFIERS[amplifier], seed=seed).fit(
         np.concatenate(levels), np.concatenate(values),
-        np.concatenate(targets))
+        np.concatenate(targets), groups=np.tile(circuit, len(factors)))
 
 
 def evaluate_noisy(run_dir: str | Path, data: str | Path,
@@ -197,8 +199,10 @@ def format_noise_report(result: Mapping[str, Any]) -> str:
     mitigated  accuracy 1.0000  class-probability error 0.0200 (zne richardson, channels amplified): 80.0 % of the error removed
     """
     s, how = result['summary'], result['settings']
-    lines = [f"noise {how['noise']}: {s['examples']} examples (exact "
-             "density matrices)",
+    where = (f"x {how['shots']} shots at each folding scale "
+             f"{', '.join(map(str, s['scales']))}" if how.get('shots')
+             else '(exact density matrices)')
+    lines = [f"noise {how['noise']}: {s['examples']} examples {where}",
              f"noiseless  accuracy {s['accuracy_noiseless']:.4f}",
              f"noisy      accuracy {s['accuracy_noisy']:.4f}  "
              f"class-probability error {s['mae_noisy']:.4f}"]
