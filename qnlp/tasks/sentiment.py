@@ -20,7 +20,9 @@ evaluate``/``predict`` need the training data where they were).
   :func:`qnlp.train.fit` (one optimiser step per epoch with the default
   full batch) on the binary cross-entropy
   :func:`~qnlp.train.estimators.binary_cross_entropy`; its weights are the
-  run's ``weights.safetensors``.
+  run's ``weights.safetensors``. With ``--train-noise MODEL`` and/or
+  ``--train-shots S`` it is :class:`~qnlp.noise.training.NoisyVQC`: the
+  same circuit in the exact noisy engine (angle feature map).
 * ``qsvc``: not gradient-trained. ``build`` fits scikit-learn's SVC on
   the quantum kernel of the training part; the fitted support vectors,
   dual coefficients and intercept are the run's weights (buffers of
