@@ -293,12 +293,15 @@ def plot(results: dict, out: Path) -> list[str]:
         if task not in results:
             continue
         figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-        for name, row in results[task]['curves'].items():
+        for index, (name, row) in enumerate(
+                results[task]['curves'].items()):
+            label = (f"{name} (mean of {len(row['each'])} runs)"
+                     if 'each' in row else name)
             axes[0].plot(np.array(row['level']) * 100, row['accuracy'],
-                         marker='o', label=name)
+                         marker='o', label=label, color=f'C{index}')
             if 'mae' in row and name != 'noiseless':
                 axes[1].plot(np.array(row['level']) * 100, row['mae'],
-                             marker='o', label=name)
+                             marker='o', label=label, color=f'C{index}')
         axes[0].set(xlabel='two-qubit depolarizing (%)',
                     ylabel='test accuracy', title=f'{task.upper()} accuracy')
         axes[1].set(xlabel='two-qubit depolarizing (%)', yscale='log',
