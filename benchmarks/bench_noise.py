@@ -14,7 +14,11 @@
    and exponential fits (mitiq), and the neural extrapolator trained on
    the training split at 0.5..5 %; with --mc-aware / --rp-aware, the
    test accuracy of a run trained under noise (``qnlp train
-   --train-noise``) at each level.
+   --train-noise``) at each level. The restaurant-review VQC (--vqc, a
+   ``qnlp train --task sentiment`` run; --vqc-aware, runs trained with
+   --train-noise on the same split, their mean accuracy) the same way,
+   on its test split, ZNE extrapolating the read-out's expectation, the
+   neural extrapolator trained on its training split.
 4. VQE-style: 5-qubit RY-RZ ansatz (3 layers, CX chain), Hamiltonian
    sum of Z_i Z_{i+1} plus Z_0 Z_1 Z_2 Z_3 Z_4; 150 random parameter
    sets for training the neural extrapolator (20 % of them its
@@ -26,7 +30,7 @@ Writes PNG plots to --out and prints one JSON line last.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_noise.py \\
         --mc RUN_MC --rp RUN_RP [--mc-aware RUN --rp-aware RUN] \\
-        --out bench_noise_out
+        [--vqc RUN_VQC --vqc-aware RUN ...] [--no-vqe] --out bench_noise_out
 """
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ from qnlp.noise.density import aer_reference
 from qnlp.noise.evaluate import (CircuitModel, _training_items,
                                  neural_extrapolator)
 from qnlp.noise.zne import (AMPLIFIERS, EXTRAPOLATORS, NeuralExtrapolator,
-                            extrapolate)
+                            amplified, as_probabilities, extrapolate)
 from qnlp.tasks.runner import load_trained
 
 LEVELS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05)
@@ -112,12 +116,23 @@ def task_curves(run: str, data: str, aware: str | None = None) -> dict:
     (accuracy only: its probabilities are another model's)."""
     trained = load_trained(run)
     items, truth = trained.labelled(data)
-    test = CircuitModel(trained, items)
-    train = CircuitModel(trained, _training_items(trained))
+    aware_models = [CircuitModel(load_trained(aware), items)] if aware \
+        else []
+    return curves(CircuitModel(trained, items),
+                  CircuitModel(trained, _training_items(trained)),
+                  np.array(truth), aware_models)
+
+
+def curves(test, train, truth: np.ndarray, aware: list) -> dict:
+    """Accuracy and MAE against the noiseless model per level of
+    :data:`LEVELS`: unmitigated, each extrapolator, the neural one
+    (trained on ``train``), and the accuracy of each ``aware`` model
+    (their mean as the ``noise-aware`` row). ``test``, ``train`` and
+    ``aware`` have ``run(spec)``, ``amplified(spec, amplifier)`` and
+    ``classes(values)`` (:class:`CircuitModel`, :class:`VQCCircuits`)."""
     net = neural_extrapolator(train, depolarizing(0.01), 'channels',
                               factors=(0.5, 1, 2, 3, 4, 5))
     clean = test.run(NoiseSpec())
-    truth = np.array(truth)
     curves: dict[str, dict[str, list]] = {}
     for p in LEVELS:
         spec = depolarizing(p)
@@ -135,16 +150,81 @@ def task_curves(run: str, data: str, aware: str | None = None) -> dict:
             row['accuracy'].append(float((probs.argmax(1) == truth).mean()))
             row['mae'].append(float(np.abs(probs - clean).mean()))
     if aware:
-        model = CircuitModel(load_trained(aware), items)
+        each = [[float((model.run(depolarizing(p)).argmax(1) == truth).mean())
+                 for p in LEVELS] for model in aware]
         curves['noise-aware'] = {'level': list(LEVELS), 'accuracy': [
-            float((model.run(depolarizing(p)).argmax(1) == truth).mean())
-            for p in LEVELS]}
+            float(np.mean(column)) for column in zip(*each)], 'each': each}
     at = LEVELS.index(0.01)
     noisy = curves['noisy']['mae'][at]
     removed = {name: 1 - curves[name]['mae'][at - 1] / noisy
                for name in (*EXTRAPOLATORS, 'nn')}
-    return {'examples': len(items), 'curves': curves,
+    return {'examples': len(truth), 'curves': curves,
             'error_removed_at_1pct': removed}
+
+
+class VQCCircuits:
+    """A sentiment VQC run's model on some reviews' features in the exact
+    noisy engine (:class:`~qnlp.noise.training.NoisyVQC` with the run's
+    weights), with :class:`CircuitModel`'s methods: class values are
+    ``[(1 + <O>) / 2, (1 - <O>) / 2]``, linear in the outcome
+    distribution, so ZNE extrapolates the read-out's expectation."""
+
+    def __init__(self, trained, features: torch.Tensor) -> None:
+        from dataclasses import replace
+
+        from qnlp.tasks.sentiment import _vqc
+        # the run's VQC in the noisy engine, noiseless by default
+        self.model = _vqc(replace(trained.settings, train_noise='0',
+                                  train_shots=0), None)
+        state = {k: v for k, v in trained.model.state_dict().items()
+                 if k != 'shot_generator'}
+        self.model.load_state_dict(state, strict=False)
+        self.model.eval()
+        self.prepared = self.model.prepare(features)
+        self.signs = self.model.observable.signs().numpy()
+        self.weights = torch.cat([self.model.weights.detach(),
+                                  self.prepared.features.reshape(-1)])
+
+    def classes(self, values: np.ndarray) -> np.ndarray:
+        return as_probabilities(np.asarray(values))
+
+    def _values(self, distributions: np.ndarray) -> np.ndarray:
+        """``[..., 2]`` class values of outcome distributions."""
+        expectation = distributions @ self.signs
+        return np.stack([(1 + expectation) / 2, (1 - expectation) / 2], -1)
+
+    def run(self, spec: NoiseSpec, joint: bool = False) -> np.ndarray:
+        with torch.no_grad():
+            found = self.model.distributions(self.prepared, spec)
+        return self._values(found.probabilities.numpy())   # no post-selection
+
+    def amplified(self, spec: NoiseSpec, amplifier: str) -> np.ndarray:
+        batch = self.prepared.batch(self.model.circuit,
+                                    self.model.weights.numel())
+        with torch.no_grad():
+            runs = amplified(batch, self.weights, spec, amplifier)
+        return np.moveaxis(self._values(runs.numpy()), 0, -1)
+
+
+def vqc_curves(run: str, aware: list[str]) -> dict:
+    """:func:`curves` of a sentiment VQC run on its own test split (the
+    split of its recorded data and seeds), the neural extrapolator
+    trained on its training split; ``aware``: runs trained with
+    ``--train-noise`` on the same split."""
+    trained = load_trained(run)
+    loaded = trained.task.load(trained.config['data'], trained.settings)
+    aware_models = []
+    for path in aware:
+        other = load_trained(path)
+        if other.task.load(other.config['data'], other.settings
+                           ).test.labels.tolist() != \
+                loaded.test.labels.tolist():
+            raise SystemExit(f"{path}: another test split than {run}")
+        aware_models.append(VQCCircuits(other, loaded.test.circuits))
+    found = curves(VQCCircuits(trained, loaded.test.circuits),
+                   VQCCircuits(trained, loaded.train.circuits),
+                   loaded.test.labels.numpy(), aware_models)
+    return {**found, 'train_examples': len(loaded.train.labels)}
 
 
 def vqe_circuit(name: str, n: int, layers: int) -> NoisyCircuit:
@@ -224,16 +304,19 @@ def plot(results: dict, out: Path) -> list[str]:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     written = []
-    for task in ('mc', 'rp'):
+    for task in ('mc', 'rp', 'vqc'):
         if task not in results:
             continue
         figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-        for name, row in results[task]['curves'].items():
+        for index, (name, row) in enumerate(
+                results[task]['curves'].items()):
+            label = (f"{name} (mean of {len(row['each'])} runs)"
+                     if 'each' in row else name)
             axes[0].plot(np.array(row['level']) * 100, row['accuracy'],
-                         marker='o', label=name)
+                         marker='o', label=label, color=f'C{index}')
             if 'mae' in row and name != 'noiseless':
                 axes[1].plot(np.array(row['level']) * 100, row['mae'],
-                             marker='o', label=name)
+                             marker='o', label=label, color=f'C{index}')
         axes[0].set(xlabel='two-qubit depolarizing (%)',
                     ylabel='test accuracy', title=f'{task.upper()} accuracy')
         axes[1].set(xlabel='two-qubit depolarizing (%)', yscale='log',
@@ -244,6 +327,8 @@ def plot(results: dict, out: Path) -> list[str]:
         path = out / f'noise_{task}.png'
         figure.savefig(path, dpi=100)
         written.append(str(path))
+    if 'vqe' not in results:
+        return written
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, key in zip(axes, ('vqe', 'vqe_shots')):
         rows = results[key]['energy_error']
@@ -265,8 +350,8 @@ def plot(results: dict, out: Path) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--mc', help='trained MC run (needed unless '
-                        '--vqe-only)')
+    parser.add_argument('--mc', help='trained MC run (the Aer check and '
+                        'the timing run on it)')
     parser.add_argument('--mc-data', default='../shared/data/text/mc')
     parser.add_argument('--rp', help='trained RP run')
     parser.add_argument('--rp-data', default='../shared/data/text/rp')
@@ -274,6 +359,13 @@ def main() -> None:
                         '--train-noise (the noise-aware row)')
     parser.add_argument('--rp-aware', help='RP run trained with '
                         '--train-noise')
+    parser.add_argument('--vqc', help='trained restaurant-review VQC run '
+                        '(qnlp train --task sentiment)')
+    parser.add_argument('--vqc-aware', nargs='*', default=[],
+                        help='VQC runs trained with --train-noise on the '
+                        "same split (the noise-aware row: their mean)")
+    parser.add_argument('--no-vqe', action='store_true',
+                        help='leave out the VQE-style part')
     parser.add_argument('--repeats', type=int, default=21)
     parser.add_argument('--shots', type=int, default=8192,
                         help='shots of the sampled VQE variant')
@@ -281,8 +373,9 @@ def main() -> None:
     parser.add_argument('--vqe-only', action='store_true',
                         help='only the VQE-style extrapolator comparison')
     args = parser.parse_args()
-    if not args.mc and not args.vqe_only:
-        parser.error('--mc is required (or --vqe-only)')
+    if args.no_vqe and not (args.mc or args.rp or args.vqc):
+        parser.error('nothing to run: give --mc, --rp or --vqc, or drop '
+                     '--no-vqe')
     warnings.filterwarnings('ignore')
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -292,10 +385,13 @@ def main() -> None:
         results.update(vqe_results(args.shots))
         print(json.dumps(results))
         return
-    results['aer_check'] = check_against_aer(args.mc, args.mc_data)
-    print('exact noisy engine vs Aer density matrix:', results['aer_check'])
-    results['timing'] = time_engines(args.mc, args.mc_data, args.repeats)
-    print('time on MC test:', results['timing'])
+    if args.mc:
+        results['aer_check'] = check_against_aer(args.mc, args.mc_data)
+        print('exact noisy engine vs Aer density matrix:',
+              results['aer_check'])
+        results['timing'] = time_engines(args.mc, args.mc_data,
+                                         args.repeats)
+        print('time on MC test:', results['timing'])
     for task, run, data, aware in (
             ('mc', args.mc, args.mc_data, args.mc_aware),
             ('rp', args.rp, args.rp_data, args.rp_aware)):
@@ -304,7 +400,13 @@ def main() -> None:
             print(f'{task}:', json.dumps(results[task]['curves']))
             print(f'{task} error removed at 1 %:',
                   results[task]['error_removed_at_1pct'])
-    results.update(vqe_results(args.shots))
+    if args.vqc:
+        results['vqc'] = vqc_curves(args.vqc, args.vqc_aware)
+        print('vqc:', json.dumps(results['vqc']['curves']))
+        print('vqc error removed at 1 %:',
+              results['vqc']['error_removed_at_1pct'])
+    if not args.no_vqe:
+        results.update(vqe_results(args.shots))
     results['plots'] = plot(results, out)
     results['load_after'] = os.getloadavg()
     print(json.dumps(results))

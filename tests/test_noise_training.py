@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from qnlp.cli import main
 from qnlp.models import DisCoCatClassifier
 from qnlp.noise import NoiseSpec
-from qnlp.noise.training import NoisyClassifier
+from qnlp.noise.training import SHOT_SEED, NoisyClassifier, sample_shots
 from tests.conftest import BUNDLED, train_interrupted
 
 
@@ -57,3 +57,19 @@ def test_bad_train_noise_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith('qnlp: error:') and '--train-noise' in err
     assert "unknown channel 'p3'" in err and len(err.splitlines()) == 1
+
+
+def test_shot_trained_classifier_sees_kept_shot_frequencies_in_training():
+    circuits = _circuits()
+    model = NoisyClassifier.from_circuits(circuits, seed=3, shots=40,
+                                          shot_seed=1)
+    prepared = model.prepare(circuits)
+    sampled = model(prepared)
+    exact = prepared.batch.run(model.flat_weights().detach())
+    drawn = sample_shots(exact, 40, torch.Generator().manual_seed(
+        1 ^ SHOT_SEED))
+    assert torch.equal(sampled, drawn) and not torch.allclose(
+        sampled, exact.probabilities)
+    assert torch.allclose(sampled.sum(1), torch.ones(3, dtype=sampled.dtype))
+    model.eval()
+    assert torch.allclose(model(prepared), exact.probabilities)

@@ -705,6 +705,29 @@ class NoisyBatch:
         self.groups = [(_Group([circuits[k] for k in members], index),
                         members) for members in by_shape.values()]
 
+    @classmethod
+    def repeated(cls, circuit: NoisyCircuit, rows: torch.Tensor
+                 ) -> "NoisyBatch":
+        """``len(rows)`` copies of ``circuit`` (one shape, compiled once)
+        whose symbols, in ``circuit.symbols`` order, take the weights at
+        positions ``rows[k]``: a data circuit (the VQC) whose samples
+        differ only in their feature values, without a circuit object
+        per sample.
+
+        >>> c = NoisyCircuit.from_ops(1, [('rx', (0,), 'a')], {}, [0])
+        >>> batch = NoisyBatch.repeated(c, torch.tensor([[0], [1]]))
+        >>> w = torch.tensor([0.0, 1.0], dtype=torch.float64)
+        >>> batch.run(w).probabilities.round(decimals=3).tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+        """
+        batch = cls([circuit])
+        group = batch.groups[0][0]
+        group.symbol_index = torch.as_tensor(rows, dtype=torch.long
+                                             ).reshape(len(rows), -1)
+        batch.size, batch.groups = len(rows), [(group, list(range(
+            len(rows))))]
+        return batch
+
     def run(self, weights: torch.Tensor, spec: NoiseSpec = NoiseSpec(),
             fold: tuple[str, int] | None = None) -> Result:
         """Every circuit under ``spec`` (optionally folded), in the order

@@ -186,6 +186,78 @@ class SplitSettings(Settings):
         """The seed of the split: ``split_seed``, else ``seed``."""
         return self.seed if self.split_seed is None else self.split_seed
 
+#: Optimisers that need no gradient (the ones ``train_shots`` takes).
+GRADIENT_FREE = ('spsa', 'cobyla', 'nelder-mead')
+
+
+@dataclass
+class CircuitTrainingSettings(Settings):
+    """Noise-aware and shot-based training (:mod:`qnlp.noise.training`),
+    for the tasks whose models are circuits of the exact noisy engine;
+    :meth:`circuit_refusal` says when a task's settings make no such
+    circuit.
+
+    >>> CircuitTrainingSettings(train_shots=256, optimizer='spsa').train_shots
+    256
+    >>> CircuitTrainingSettings(train_shots=256)
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: --train-shots trains on sampled estimates, which have no gradient: use --optimizer spsa (or cobyla, nelder-mead), not adam
+    >>> CircuitTrainingSettings(train_noise='p2=x')
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: --train-noise: p2 needs a number, got 'x'
+    """
+    train_noise: str | None = setting(
+        None, 'train, select and evaluate under this noise model in the '
+              'exact noisy engine (as qnlp evaluate --noise: P or '
+              'p2=..,readout=..; circuit models)', metavar='MODEL')
+    train_shots: int = setting(
+        0, 'train on the frequencies of this many shots per circuit, drawn '
+           'from the exact (noisy) distribution at every training step '
+           '(gradient-free optimisers: spsa, cobyla, nelder-mead); dev '
+           'selection and scores stay exact; 0 = exact probabilities',
+        low=0, high=10 ** 7, metavar='S')
+
+    def validate(self) -> None:
+        super().validate()
+        if self.train_noise is None and not self.train_shots:
+            return
+        option = '--train-noise' if self.train_noise is not None \
+            else '--train-shots'
+        if self.train_noise is not None:
+            from qnlp.noise import parse_noise
+            try:
+                parse_noise(self.train_noise)
+            except ConfigError as error:
+                raise ConfigError("--train-noise: " + str(error).removeprefix(
+                    '--noise: ')) from None
+        reason = self.circuit_refusal()
+        if reason:
+            raise ConfigError(f"{option} needs a circuit model: {reason}")
+        if self.train_shots and self.optimizer not in GRADIENT_FREE:
+            raise ConfigError(
+                "--train-shots trains on sampled estimates, which have no "
+                "gradient: use --optimizer spsa (or cobyla, nelder-mead), "
+                f"not {self.optimizer}")
+
+    @property
+    def circuit_training(self) -> dict[str, Any] | None:
+        """The noisy model's options (``noise``, ``shots``), or None when
+        the model trains on exact noiseless probabilities."""
+        if self.train_noise is None and not self.train_shots:
+            return None
+        from qnlp.noise import NoiseSpec, parse_noise
+        return {'noise': NoiseSpec() if self.train_noise is None
+                else parse_noise(self.train_noise),
+                'shots': self.train_shots}
+
+    def circuit_refusal(self) -> str | None:
+        """Why these settings' model is no circuit of the noisy engine
+        (None: it is one)."""
+        return None
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]

@@ -27,7 +27,8 @@ from typing import Any, Sequence
 
 from qnlp.data.corpus import FORMATS
 from qnlp.errors import ConfigError, ParseError
-from qnlp.tasks.base import Loaded, SplitSettings, Task, setting
+from qnlp.tasks.base import (CircuitTrainingSettings, Loaded, SplitSettings,
+                             Task, setting)
 
 #: What to do with a sentence the parser cannot reduce: stop with its
 #: file and line, or leave it out (counted in the metrics).
@@ -80,7 +81,7 @@ def report_corpus(description: str, report: bool) -> None:
 
 
 @dataclass
-class SentenceSettings(CorpusFormatSettings):
+class SentenceSettings(CorpusFormatSettings, CircuitTrainingSettings):
     """Every setting of a sentence-classification run."""
     ansatz: str = setting('iqp', 'ansatz of the word boxes',
                           choices=('iqp', 'sim4', 'sim14', 'sim15',
@@ -92,10 +93,6 @@ class SentenceSettings(CorpusFormatSettings):
                                    'ZX rewrite (zx: same outputs, fewer '
                                    'two-qubit gates; circuit ansatze)',
                            choices=('none', 'zx'))
-    train_noise: str | None = setting(
-        None, 'train, select and evaluate under this noise model in the '
-              'exact noisy engine (as qnlp evaluate --noise: P or '
-              'p2=..,readout=..; circuit ansatze)', metavar='MODEL')
     tagger: str = setting('lexicon', "part-of-speech tagger of the parser "
                                      "(spacy needs qnlp[spacy])",
                           choices=('lexicon', 'spacy'))
@@ -143,6 +140,12 @@ class SentenceSettings(CorpusFormatSettings):
         """Whether word parameters come from word vectors."""
         return self.word_params != 'per-word'
 
+    def circuit_refusal(self) -> str | None:
+        if self.ansatz in ('tensor', 'spider', 'mps', 'diagonal'):
+            return (f"ansatz {self.ansatz} makes tensor networks or "
+                    "closed-form products; use a circuit ansatz")
+        return None
+
     def check(self) -> None:
         from qnlp.models.wordvectors import check_embedder
         check_embedder(self.word_vectors)
@@ -159,16 +162,6 @@ class SentenceSettings(CorpusFormatSettings):
             raise ConfigError(f"--compile zx rewrites circuits; ansatz "
                               f"{self.ansatz} makes tensor networks or "
                               "closed-form products")
-        if self.train_noise is not None:
-            from qnlp.noise import parse_noise
-            try:
-                parse_noise(self.train_noise)
-            except ConfigError as error:
-                raise ConfigError("--train-noise: " + str(error).removeprefix(
-                    '--noise: ')) from None
-            if self.ansatz in ('tensor', 'spider', 'mps', 'diagonal'):
-                raise ConfigError(f"--train-noise needs a circuit ansatz, "
-                                  f"not {self.ansatz}")
         if self.split is not None:
             if len(self.split) != 3 or any(f < 0 for f in self.split) or \
                     abs(sum(self.split) - 1) > 1e-6:
@@ -458,12 +451,10 @@ def _classifier(settings: SentenceSettings, symbols: Sequence[Any],
     parameters from ``vectors`` when they are given)."""
     from qnlp.engine.device import resolve_dtype
     from qnlp.models import DisCoCatClassifier
-    kind, noise = DisCoCatClassifier, {}
-    if settings.train_noise is not None:
-        from qnlp.noise import parse_noise
+    kind, noise = DisCoCatClassifier, settings.circuit_training or {}
+    if noise:
         from qnlp.noise.training import NoisyClassifier
-        kind, noise = NoisyClassifier, {
-            'noise': parse_noise(settings.train_noise)}
+        kind, noise = NoisyClassifier, {**noise, 'shot_seed': settings.seed}
     return kind(
         symbols, n_classes, settings.seed, resolve_dtype(settings.dtype),
         device, vectors=vectors,

@@ -20,7 +20,9 @@ evaluate``/``predict`` need the training data where they were).
   :func:`qnlp.train.fit` (one optimiser step per epoch with the default
   full batch) on the binary cross-entropy
   :func:`~qnlp.train.estimators.binary_cross_entropy`; its weights are the
-  run's ``weights.safetensors``.
+  run's ``weights.safetensors``. With ``--train-noise MODEL`` and/or
+  ``--train-shots S`` it is :class:`~qnlp.noise.training.NoisyVQC`: the
+  same circuit in the exact noisy engine (angle feature map).
 * ``qsvc``: not gradient-trained. ``build`` fits scikit-learn's SVC on
   the quantum kernel of the training part; the fitted support vectors,
   dual coefficients and intercept are the run's weights (buffers of
@@ -65,7 +67,8 @@ from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.circuits import ENTANGLEMENTS, FEATURE_MAPS, READOUTS
 from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.vqc import MAX_QUBITS
-from qnlp.tasks.base import MAX_EPOCHS, Loaded, Task, setting
+from qnlp.tasks.base import (MAX_EPOCHS, CircuitTrainingSettings,
+                             Loaded, Task, setting)
 from qnlp.tasks.sentences import CorpusFormatSettings, report_corpus
 
 __all__ = ['KernelModel', 'SentimentSettings', 'SentimentTask',
@@ -75,7 +78,7 @@ SENTIMENT_MODELS = ('vqc', 'qsvc')
 
 
 @dataclass
-class SentimentSettings(CorpusFormatSettings):
+class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
     """Every setting of a sentiment run."""
     epochs: int = setting(100, 'training epochs (optimiser steps with the '
                                'full batch; cobyla: 20 evaluations each)',
@@ -108,6 +111,15 @@ class SentimentSettings(CorpusFormatSettings):
     dev_fraction: float = setting(0.0, 'dev share (0: no dev split, the '
                                        'last epoch is kept)', low=0.0,
                                   high=0.9)
+
+    def circuit_refusal(self) -> str | None:
+        if self.model != 'vqc':
+            return (f"--model {self.model} fits an SVC on kernel values, "
+                    "not trained circuits; use --model vqc")
+        if self.feature_map != 'angle':
+            return (f"the noisy engine takes the VQC's angle feature map, "
+                    f"not {self.feature_map}")
+        return None
 
     def check(self) -> None:
         if self.test_fraction + self.dev_fraction >= 1:
@@ -235,14 +247,21 @@ class SentimentLoaded(Loaded):
 
 
 def _vqc(settings: SentimentSettings, device: Any) -> Any:
+    """The VQC of ``settings`` (run in the exact noisy engine with
+    ``train_noise`` or ``train_shots``)."""
     from qnlp.engine.device import resolve_dtype
     from qnlp.models.vqc import VQCModel
-    return VQCModel(settings.components, feature_map=settings.feature_map,
+    kind, noisy = VQCModel, settings.circuit_training or {}
+    if noisy:
+        from qnlp.noise.training import NoisyVQC
+        kind = NoisyVQC
+    return kind(settings.components, feature_map=settings.feature_map,
                     feature_reps=settings.feature_reps,
                     reps=settings.layers,
                     entanglement=settings.entanglement,
                     readout=settings.readout, seed=settings.seed,
-                    dtype=resolve_dtype(settings.dtype), device=device)
+                    dtype=resolve_dtype(settings.dtype), device=device,
+                    **noisy)
 
 
 class SentimentTask(Task):
