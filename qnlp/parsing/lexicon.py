@@ -380,6 +380,16 @@ _VERB_CATEGORIES = ('IV', 'TV', 'DTV', 'SV', 'VPC')
 _HEAD_ADJECTIVE = 1.0
 
 
+@lru_cache(maxsize=65536)
+def _superlative(word: str) -> bool:
+    """Whether WordNet reads ``word`` as a superlative adjective.
+
+    >>> _superlative('closest'), _superlative('same')
+    (True, False)
+    """
+    return wordnet_readings(word).get('a', ('', ''))[1] == 'est'
+
+
 def _after_determiners(words: list[str],
                        tagged: list[list[tuple[str, float]]],
                        lexicon: dict) -> list[list[tuple[str, float]]]:
@@ -399,9 +409,7 @@ def _after_determiners(words: list[str],
             continue
         costs = {c: k for c, k in tagged[position]
                  if c not in _VERB_CATEGORIES}
-        superlative = wordnet_readings(words[position]).get(
-            'a', ('', ''))[1] == 'est'
-        if 'ADJ' in costs and not superlative:
+        if 'ADJ' in costs and not _superlative(words[position]):
             costs['N'] = min(costs.get('N', 99.0),
                              costs['ADJ'] + _HEAD_ADJECTIVE)
         tagged[position] = sorted(costs.items(), key=lambda item: item[1])
