@@ -41,18 +41,20 @@ def _entries(categories: tuple[str, ...], words: str) -> dict:
 FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
     **_entries(('DET',), 'a an the every no my your his its our their '
                'such whose'),
-    **_entries(('DET', 'PRON'), 'each some any another either neither '
-               'several all both much many few most none'),
+    **_entries(('DET', 'PRON'), 'some any another either neither '
+               'several much many few most none'),
+    # floating quantifiers modify the verb phrase (*you 've all won*)
+    **_entries(('DET', 'PRON', 'ADVVP'), 'each all both'),
     **_entries(('PRON',), 'i you he she it we they me him us them myself '
                'yourself himself herself itself ourselves themselves one '
                'someone something everyone everything anyone anything '
                'nobody nothing somebody everybody'),
     'there': ('PRON', 'ADVS'),
     **_entries(('DET', 'PRON'), 'this these those her'),
-    **_entries(('RELS', 'RELO'), 'which'),
+    'which': ('RELS', 'RELO', 'QDET'),
     'who': ('RELS', 'RELO', 'QSUBJ'),
     'whom': ('RELO', 'QOBJ'),
-    'what': ('PRON', 'QOBJ', 'QSUBJ', 'DET'),
+    'what': ('PRON', 'QOBJ', 'QSUBJ', 'DET', 'QDET'),
     **_entries(('VPC', 'TV', 'QCOP', 'QAUX'), "is are was were am"),
     **_entries(('VPC', 'TV'), "be been being 's 're 'm 've 'd"),
     **_entries(('VPC', 'TV', 'QAUX'), "have has had"),
@@ -342,6 +344,78 @@ def _after_auxiliaries(words: list[str],
     return tagged
 
 
+#: Pronouns that are only objects.
+_ACCUSATIVE = frozenset('me him us them'.split())
+
+
+def _before_articles_and_objects(words: list[str],
+                                 tagged: list[list[tuple[str, float]]],
+                                 lexicon: dict
+                                 ) -> list[list[tuple[str, float]]]:
+    """``tagged`` with the modifier reading (ADJ) priced up where no
+    modifier can be: right before an article (*gave Mary a flower*), and
+    right before an object pronoun for a word that may be a transitive
+    verb (*the kids egg him on*).
+
+    >>> tags = LexiconTagger().tag(['the', 'kids', 'egg', 'him'])
+    >>> min(tags[2], key=lambda c: c[1])[0], dict(tags[2])['ADJ'] > 3
+    ('N', True)
+    """
+    for position, word in enumerate(words[:-1]):
+        following = words[position + 1]
+        if word not in lexicon and (
+                following in _ARTICLES or following in _ACCUSATIVE
+                and any(c == 'TV' for c, _ in tagged[position])):
+            tagged[position] = [(c, k + 2.0 if c == 'ADJ' else k)
+                                for c, k in tagged[position]]
+    return tagged
+
+
+#: Determiners after which a noun phrase starts: no verb follows them.
+_NOUN_PHRASE_START = _ARTICLES | frozenset('my your his its our their'.split())
+#: Verb categories, impossible right after :data:`_NOUN_PHRASE_START`.
+_VERB_CATEGORIES = ('IV', 'TV', 'DTV', 'SV', 'VPC')
+#: How much more than its adjective reading the noun reading of an
+#: adjective costs after an article (*the same*, *the following*).
+_HEAD_ADJECTIVE = 1.0
+
+
+@lru_cache(maxsize=65536)
+def _superlative(word: str) -> bool:
+    """Whether WordNet reads ``word`` as a superlative adjective.
+
+    >>> _superlative('closest'), _superlative('same')
+    (True, False)
+    """
+    return wordnet_readings(word).get('a', ('', ''))[1] == 'est'
+
+
+def _after_determiners(words: list[str],
+                       tagged: list[list[tuple[str, float]]],
+                       lexicon: dict) -> list[list[tuple[str, float]]]:
+    """``tagged`` with the word after an article or possessive
+    determiner read as the start of a noun phrase: no verb reading, and
+    an adjective may head the phrase (*they might feel the same*, *the
+    following have made a team*). A superlative stays an adjective (*is
+    the closest*: UD's predicate adjective).
+
+    >>> tags = LexiconTagger().tag(['they', 'feel', 'the', 'same'])
+    >>> [category for category, _ in tags[3]][:3]
+    ['ADJ', 'PRED', 'N']
+    """
+    for position in range(1, len(words)):
+        if words[position - 1] not in _NOUN_PHRASE_START \
+                or words[position] in lexicon:
+            continue
+        costs = {c: k for c, k in tagged[position]
+                 if c not in _VERB_CATEGORIES}
+        if 'ADJ' in costs and not _superlative(words[position]):
+            costs['N'] = min(costs.get('N', 99.0),
+                             costs['ADJ'] + _HEAD_ADJECTIVE)
+        tagged[position] = sorted(costs.items(), key=lambda item: item[1])
+    return tagged
+
+
 def _third_person(word: str) -> bool:
     return (len(word) > 3 and word.endswith('s')
             and not word.endswith(('ss', 'us', 'is', 'ous')))
@@ -382,13 +456,10 @@ class LexiconTagger:
                   and (position or not wordnet_readings(token.lower()))
                   else self.candidates(token)
                   for position, token in enumerate(tokens)]
-        # A modifier never comes right before an article (*gave Mary a*).
-        for position, token in enumerate(tokens[:-1]):
-            if (tokens[position + 1].lower() in _ARTICLES
-                    and token.lower() not in self.lexicon):
-                tagged[position] = [(c, k + 2.0 if c == 'ADJ' else k)
-                                    for c, k in tagged[position]]
-        return _after_auxiliaries([t.lower() for t in tokens], tagged)
+        words = [t.lower() for t in tokens]
+        tagged = _before_articles_and_objects(words, tagged, self.lexicon)
+        tagged = _after_determiners(words, tagged, self.lexicon)
+        return _after_auxiliaries(words, tagged)
 
     def _name(self, token: str) -> list[tuple[str, float]]:
         """Candidates of a capitalised word: a name first."""

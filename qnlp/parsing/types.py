@@ -41,6 +41,7 @@ NADVS       n · n^r · s^r · s            (she left) (last) *week*
 NADVPRE     n · n^r · s · s^l            (last) *week* (she left)
 APPOS       n · n^r · n^r · n            (Lone ,) (a) *man*
 QOBJ        s · n^ll · s^l               *what* (do you eat)?
+QDET        s · n^ll · s^l · n^l         *which* (one) (should I get)?
 PREPVP      n^r · s · s^l · n · n^l      (Bush) *on* (Tuesday) (nominated)
 NREL        n · n^ll · s^l               the *sushi* (I found)
 QSUBJ       s · s^l · n                  *who* (cooked the meal)?
@@ -133,6 +134,7 @@ CATEGORY_TYPES: dict[str, Ty] = _Categories({
     'NADVPRE': N @ N.r @ S @ S.l,
     'APPOS': N @ N.r @ N.r @ N,
     'QOBJ': S @ N.l.l @ S.l,
+    'QDET': S @ N.l.l @ S.l @ N.l,
     'PREPVP': _VP @ _VP.l @ N.l,
     'NREL': N @ N.l.l @ S.l,
     'QSUBJ': S @ _VP.l,
