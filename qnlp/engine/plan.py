@@ -29,6 +29,7 @@ import torch
 from qnlp.engine.device import (Device, complex_dtype, real_dtype,
                                 resolve_device, resolve_dtype)
 from qnlp.engine.network import Network, Operand
+from qnlp.errors import ConfigError
 
 #: Batch size assumed when choosing the contraction order.
 _BATCH_HINT = 32
@@ -401,6 +402,38 @@ def read_out(flat: torch.Tensor, output_shape: tuple[int, ...],
     # far below any fixed floor; only a zero norm stays zero.
     total = result.sum(dim=dims, keepdim=True)
     return result / torch.where(total > 0, total, torch.ones_like(total))
+
+
+def class_probabilities(outputs: torch.Tensor | list, classes: int
+                        ) -> torch.Tensor:
+    """Probabilities of ``classes`` classes from an engine's read-out
+    ``outputs`` (``[B, ...]``, flattened per diagram): its first
+    ``classes`` entries, normalised to sum 1 (exactly: post-selection
+    leaves long sentences tiny norms, a tensor ansatz raw contractions;
+    only a zero sum stays zero). A :class:`~qnlp.errors.ConfigError`
+    when the outputs differ in shape or have fewer entries.
+
+    >>> class_probabilities(torch.tensor([[1.0, 3.0, 4.0]]), 2)
+    tensor([[0.2500, 0.7500]])
+    """
+    if isinstance(outputs, list):
+        raise ConfigError("circuits give outputs of different shapes; "
+                          "are some sentences and some noun phrases?")
+    flat = outputs.reshape(outputs.shape[0], -1)
+    check_classes(flat.shape[1], classes)
+    probs = flat[:, :classes]
+    total = probs.sum(dim=1, keepdim=True)
+    return probs / torch.where(total > 0, total, torch.ones_like(total))
+
+
+def check_classes(outcomes: int, classes: int) -> None:
+    """A :class:`~qnlp.errors.ConfigError` unless a read-out of
+    ``outcomes`` entries holds ``classes`` classes."""
+    if outcomes < classes:
+        qubits = math.ceil(math.log2(classes))
+        raise ConfigError(f"{classes} classes need {qubits} qubits on the "
+                          f"sentence wire; the circuits give {outcomes} "
+                          "outcomes")
 
 
 def _local_letters(equation: str) -> str:
