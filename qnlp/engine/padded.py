@@ -371,8 +371,6 @@ class PaddedBatch:
         if any(p is None for p in programs):
             return None
         rounds = max(p.rounds for p in programs)
-        if rounds == 0:
-            return None
         constants: dict[bytes, int] = {}
         arrays: list[np.ndarray] = [np.zeros(1, dtype=complex)]
         table_size = 1
