@@ -148,3 +148,16 @@ def test_products_are_padded_in_one_orientation(bundled_sentences,
     assert all(i <= j for i, _, j in bucket.shapes)
     assert sum(oriented) < sum(as_they_come)
     assert_padded_agrees(engine, circuits, [3, 0, 3])
+
+
+def test_closed_diagrams_are_not_normalised():
+    # a scalar read-out is |amplitude|^2 as it is (main's padded path
+    # normalised it to 1)
+    circuits = [q.Ket(0, 0) >> q.Rx(SYMBOLS[0]) @ q.Rx(SYMBOLS[1])
+                >> q.CX >> q.Bra(0, 0)]
+    engine = Engine(SYMBOLS)
+    weights = torch.full((engine.n_weights,), 0.3, dtype=torch.float64)
+    torch.testing.assert_close(
+        engine(weights, engine.prepare(circuits)),
+        engine(weights, engine.prepare(circuits, merge=False)))
+    assert float(engine(weights, circuits)) < 0.9

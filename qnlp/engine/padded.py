@@ -358,9 +358,10 @@ class PaddedBatch:
            count: int, n_weights: int) -> "PaddedBatch | None":
         """The batch of :meth:`Engine.prepare`'s ``groups`` (plans, batch
         positions, weight index rows) padded, or ``None`` when the plans'
-        outputs differ in kind or one has no program."""
+        outputs differ in kind, are scalars (closed diagrams: their
+        read-out is not normalised) or one has no program."""
         plans = [plan for plan, _, _ in groups]
-        if not plans:
+        if not plans or not plans[0].output_shape:
             return None
         first = plans[0]
         if any((p.dtype, p.quantum, p.mixed, p.output_shape)
