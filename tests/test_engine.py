@@ -10,6 +10,7 @@ from lambeq.backend import quantum as q
 from lambeq.backend.symbol import Symbol
 
 from qnlp.compiler import make_ansatz, to_circuit
+import qnlp.engine.plan as plan_module
 from qnlp.engine import Engine
 from qnlp.errors import CompileError, UnknownSymbolError
 from qnlp.parsing import parse
@@ -138,6 +139,52 @@ def test_gradients_match_finite_differences(circuit):
                          requires_grad=True)
     assert torch.autograd.gradcheck(lambda w: engine(w, [circuit]),
                                     (weights,), eps=1e-6, atol=1e-5)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(random_circuits(), min_size=1, max_size=3),
+       st.integers(0, 1000))
+def test_constants_folded_into_gates_change_nothing(circuits, seed):
+    # values and weight gradients with and without contracting constants
+    # into gates when plans are compiled, per shape and padded
+    circuits = [c if c.free_symbols else c @ (q.Ket(0) >> q.Rx(SYMBOLS[0]))
+                for c in circuits]
+    found = {}
+    for fold in (False, True):
+        engine = Engine(SYMBOLS)
+        original, plan_module.FOLD_GATES = plan_module.FOLD_GATES, fold
+        try:
+            for circuit in circuits:
+                engine.compile(circuit)
+        finally:
+            plan_module.FOLD_GATES = original
+        weights = torch.rand(engine.n_weights, dtype=torch.float64,
+                             generator=torch.Generator().manual_seed(seed)
+                             ).requires_grad_()
+        for merge in (False, None):
+            values = engine(weights, engine.prepare(circuits, merge=merge))
+            values = values if torch.is_tensor(values) else \
+                torch.cat([v.reshape(-1) for v in values])
+            mix = torch.rand(values.shape, dtype=torch.float64,
+                             generator=torch.Generator().manual_seed(seed))
+            real = torch.view_as_real(values) if values.is_complex() \
+                else values
+            gradient, = torch.autograd.grad(
+                (real * mix.unsqueeze(-1) if values.is_complex() else
+                 real * mix).sum(), weights)
+            found[fold, merge] = (values.detach(), gradient)
+    for (fold, merge), (values, gradient) in found.items():
+        expected, expected_gradient = found[False, False]
+        torch.testing.assert_close(values, expected, atol=1e-10, rtol=0)
+        torch.testing.assert_close(gradient, expected_gradient, atol=1e-10,
+                                   rtol=0)
+
+
+def test_constants_are_folded_into_gates():
+    # an IQP sentence: every ket, bra and Hadamard joins a gate
+    circuit = to_circuit(parse('woman cooks meal'), make_ansatz('iqp'))
+    plan = Engine.from_diagrams([circuit]).compile(circuit).plan
+    assert plan.operands and not any(op.is_constant for op in plan.operands)
 
 
 def test_batched_equals_one_by_one(bundled_sentences):

@@ -16,28 +16,31 @@ from qnlp.engine import Engine
 from qnlp.parsing import parse
 
 
-def values_and_gradients(engine: Engine, batch, seed: int):
-    """Values of ``batch`` and the gradient of a random weighted sum of
-    them with respect to the weights."""
+def values_and_gradients(engine: Engine, batch, seed: int,
+                         classes: int | None = None):
+    """Values of ``batch`` (with ``classes``: class probabilities) and
+    the gradient of a random weighted sum of them with respect to the
+    weights."""
     weights = torch.rand(engine.n_weights, dtype=torch.float64,
                          generator=torch.Generator().manual_seed(seed)
                          ).requires_grad_()
-    values = engine(weights, batch)
+    values = engine(weights, batch, classes=classes)
     mix = torch.rand(values.shape, dtype=torch.float64,
                      generator=torch.Generator().manual_seed(seed + 1))
     (values * mix).sum().backward()
     return values.detach(), weights.grad
 
 
-def assert_padded_agrees(engine: Engine, diagrams, index, seed: int = 0
-                         ) -> None:
+def assert_padded_agrees(engine: Engine, diagrams, index, seed: int = 0,
+                         classes: int | None = None) -> None:
     reference = engine.prepare(diagrams, merge=False)
     batch = engine.prepare(diagrams)
     assert batch.padded is not None
     for mine, theirs in ((batch, reference),
                          (batch.select(index), reference.select(index))):
         (values, grads), (expected, expected_grads) = (
-            values_and_gradients(engine, b, seed) for b in (mine, theirs))
+            values_and_gradients(engine, b, seed, classes)
+            for b in (mine, theirs))
         torch.testing.assert_close(values, expected, atol=1e-10, rtol=0)
         torch.testing.assert_close(grads, expected_grads, atol=1e-10,
                                    rtol=0)
@@ -59,14 +62,23 @@ def one_kind(circuits):
 @settings(max_examples=12, deadline=None)
 @given(st.lists(random_circuits(), min_size=1, max_size=6),
        st.lists(st.integers(0, 5), min_size=1, max_size=8),
-       st.sampled_from([padded.WASTE, 1.0]), st.integers(0, 1000))
-def test_random_batches_and_minibatches(circuits, picks, waste, seed):
-    # waste 1.0 cuts the batch into a bucket per size: several buckets.
+       st.sampled_from([padded.WASTE, 1.0]), st.integers(0, 1000),
+       st.integers(0, 3))
+def test_random_batches_and_minibatches(circuits, picks, waste, seed,
+                                        classes):
+    # waste 1.0 cuts the batch into a bucket per size: several buckets;
+    # classes (0: none) read as class probabilities, for pure circuits
+    # inside the padded node, against class_probabilities per shape
     circuits = one_kind(circuits)
     index = [p % len(circuits) for p in picks]
+    engine = Engine(SYMBOLS)
+    first = engine(torch.zeros(engine.n_weights, dtype=torch.float64),
+                   circuits[:1]).reshape(1, -1)
+    outcomes = 0 if first.is_complex() else first.shape[1]  # no classes
     original, padded.WASTE = padded.WASTE, waste
     try:
-        assert_padded_agrees(Engine(SYMBOLS), circuits, index, seed)
+        assert_padded_agrees(engine, circuits, index, seed,
+                             min(classes, outcomes) or None)
     finally:
         padded.WASTE = original
 
@@ -136,3 +148,16 @@ def test_products_are_padded_in_one_orientation(bundled_sentences,
     assert all(i <= j for i, _, j in bucket.shapes)
     assert sum(oriented) < sum(as_they_come)
     assert_padded_agrees(engine, circuits, [3, 0, 3])
+
+
+def test_closed_diagrams_are_not_normalised():
+    # a scalar read-out is |amplitude|^2 as it is (main's padded path
+    # normalised it to 1)
+    circuits = [q.Ket(0, 0) >> q.Rx(SYMBOLS[0]) @ q.Rx(SYMBOLS[1])
+                >> q.CX >> q.Bra(0, 0)]
+    engine = Engine(SYMBOLS)
+    weights = torch.full((engine.n_weights,), 0.3, dtype=torch.float64)
+    torch.testing.assert_close(
+        engine(weights, engine.prepare(circuits)),
+        engine(weights, engine.prepare(circuits, merge=False)))
+    assert float(engine(weights, circuits)) < 0.9

@@ -33,7 +33,7 @@ from qnlp.engine.device import Device, resolve_device, resolve_dtype
 from qnlp.engine.merge import MergedBatch, Merger
 from qnlp.engine.padded import PaddedBatch
 from qnlp.engine.network import Slot, as_lambeq, build_network, shape_key
-from qnlp.engine.plan import Plan, compile_plan
+from qnlp.engine.plan import Plan, class_probabilities, compile_plan
 from qnlp.errors import CompileError, UnknownSymbolError
 
 
@@ -364,12 +364,16 @@ class Engine:
     # -- evaluation ----------------------------------------------------
     def __call__(self, weights: torch.Tensor,
                  diagrams: Sequence[Any] | PreparedBatch,
-                 inputs: torch.Tensor | None = None
+                 inputs: torch.Tensor | None = None,
+                 classes: int | None = None
                  ) -> torch.Tensor | list[torch.Tensor]:
         """Evaluate every diagram with ``weights`` (and per-sample inputs).
 
         Returns a ``[B, ...]`` tensor when all outputs have one shape, in
-        the order of ``diagrams``; otherwise a list of tensors.
+        the order of ``diagrams``; otherwise a list of tensors. With
+        ``classes``: ``[B, classes]`` probabilities, as
+        :func:`~qnlp.engine.plan.class_probabilities` makes them from the
+        outputs (padded pure circuits: inside their one autograd node).
         """
         batch = diagrams if isinstance(diagrams, PreparedBatch) else \
             self.prepare(diagrams)
@@ -382,7 +386,15 @@ class Engine:
         padded = batch.padded if inputs is None and not \
             self.input_symbols else None
         if padded is not None:
-            return padded[0](weights, padded[1])
+            return padded[0](weights, padded[1], classes)
+        outputs = self._evaluate(weights, batch, inputs)
+        return outputs if classes is None else \
+            class_probabilities(outputs, classes)
+
+    def _evaluate(self, weights: torch.Tensor, batch: PreparedBatch,
+                  inputs: torch.Tensor | None
+                  ) -> torch.Tensor | list[torch.Tensor]:
+        """:meth:`__call__` merged or shape by shape."""
         merged = batch.merged
         if merged is not None and inputs is None and (
                 merged.merger is self._mergers.get(merged.reference.dtype)):

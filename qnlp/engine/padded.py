@@ -44,7 +44,8 @@ import numpy as np
 import torch
 
 from qnlp.engine.merge import Program, build_program
-from qnlp.engine.plan import Plan, read_out
+from qnlp.engine.plan import (Plan, check_classes, class_probabilities,
+                              read_out)
 
 #: Most gather index entries a padded batch may hold (8 bytes each);
 #: a larger one runs merged instead.
@@ -299,8 +300,9 @@ class _Evaluate(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weights: torch.Tensor, batch: "PaddedBatch",
-                positions: torch.Tensor | None) -> torch.Tensor:
-        result, saved = batch.forward(weights, positions)
+                positions: torch.Tensor | None,
+                classes: int | None) -> torch.Tensor:
+        result, saved = batch.forward(weights, positions, classes)
         if ctx.needs_input_grad[0]:
             ctx.batch, ctx.saved = batch, saved
             ctx.save_for_backward(result)
@@ -310,7 +312,7 @@ class _Evaluate(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple:
         result, = ctx.saved_tensors
-        return ctx.batch.backward(grad, ctx.saved, result), None, None
+        return ctx.batch.backward(grad, ctx.saved, result), None, None, None
 
 
 class PaddedBatch:
@@ -356,9 +358,10 @@ class PaddedBatch:
            count: int, n_weights: int) -> "PaddedBatch | None":
         """The batch of :meth:`Engine.prepare`'s ``groups`` (plans, batch
         positions, weight index rows) padded, or ``None`` when the plans'
-        outputs differ in kind or one has no program."""
+        outputs differ in kind, are scalars (closed diagrams: their
+        read-out is not normalised) or one has no program."""
         plans = [plan for plan, _, _ in groups]
-        if not plans:
+        if not plans or not plans[0].output_shape:
             return None
         first = plans[0]
         if any((p.dtype, p.quantum, p.mixed, p.output_shape)
@@ -369,8 +372,6 @@ class PaddedBatch:
         if any(p is None for p in programs):
             return None
         rounds = max(p.rounds for p in programs)
-        if rounds == 0:
-            return None
         constants: dict[bytes, int] = {}
         arrays: list[np.ndarray] = [np.zeros(1, dtype=complex)]
         table_size = 1
@@ -472,25 +473,35 @@ class PaddedBatch:
         return self.reference.quantum and not self.reference.mixed
 
     def __call__(self, weights: torch.Tensor,
-                 positions: torch.Tensor | None = None) -> torch.Tensor:
+                 positions: torch.Tensor | None = None,
+                 classes: int | None = None) -> torch.Tensor:
         """Read-out of the diagrams at ``positions`` of the batch (all by
-        default), in that order."""
+        default), in that order; with ``classes``, the probabilities of
+        :func:`~qnlp.engine.plan.class_probabilities` (for pure circuits
+        computed inside the autograd node)."""
         if self.dtype != self.reference.dtype:   # the model changed type
             self.dtype = self.reference.dtype
             self._materialise()
-        result = _Evaluate.apply(weights, self, positions)
+        if classes is not None and self.pure and self.dtype.is_complex:
+            check_classes(self.buckets[0].out, classes)
+            return _Evaluate.apply(weights, self, positions, classes)
+        result = _Evaluate.apply(weights, self, positions, None)
         plan = self.reference
         if not plan.quantum:
-            return result[..., 0].reshape(-1, *plan.output_shape)
-        if plan.mixed:
-            return read_out(result, plan.output_shape, plan.mixed)
-        return result.reshape(-1, *plan.output_shape)
+            result = result[..., 0].reshape(-1, *plan.output_shape)
+        elif plan.mixed:
+            result = read_out(result, plan.output_shape, plan.mixed)
+        else:
+            result = result.reshape(-1, *plan.output_shape)
+        return result if classes is None else \
+            class_probabilities(result, classes)
 
-    def forward(self, weights: torch.Tensor,
-                positions: torch.Tensor | None) -> tuple[torch.Tensor, tuple]:
+    def forward(self, weights: torch.Tensor, positions: torch.Tensor | None,
+                classes: int | None = None) -> tuple[torch.Tensor, tuple]:
         """Amplitudes ``[B, out, width]`` (pure circuits: probabilities
         ``[B, out]``, normalised as :func:`~qnlp.engine.plan.read_out`
-        does) without autograd, and what :meth:`backward` needs."""
+        does; with ``classes``, the first ``classes`` of them normalised
+        instead) without autograd, and what :meth:`backward` needs."""
         columns, scales, coefficients = self.gates
         phases = weights[columns] * scales
         cos, sin = torch.cos(phases), torch.sin(phases)
@@ -529,6 +540,8 @@ class PaddedBatch:
         total = None
         if self.pure and amplitudes.is_complex():   # probabilities
             result = torch.view_as_real(amplitudes).square().sum((-2, -1))
+            if classes is not None and classes < result.shape[1]:
+                result = result[:, :classes].contiguous()
             total = result.sum(dim=1, keepdim=True)
             total = torch.where(total > 0, total, torch.ones_like(total))
             result /= total
@@ -546,6 +559,9 @@ class PaddedBatch:
         if total is not None:   # p = |a|^2 / total: d|a|^2, then 2 a
             grad = (grad - (grad * result).sum(1, keepdim=True)
                     ) / total
+            if grad.shape[1] < amplitudes.shape[1]:   # outcomes past classes
+                grad = torch.nn.functional.pad(
+                    grad, (0, amplitudes.shape[1] - grad.shape[1]))
             grad = 2 * grad.unsqueeze(-1) * amplitudes.conj()
         else:
             grad = grad.conj().resolve_conj() if grad.is_complex() else grad

@@ -44,7 +44,6 @@ torch.Size([2, 2])
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
@@ -501,19 +500,7 @@ class DisCoCatClassifier(torch.nn.Module):
             batch = circuits if isinstance(circuits, ProductBatch) else \
                 self.prepare(circuits)
             return product_probabilities(self.flat_weights(), batch)
-        outputs = self.engine(self.flat_weights(), circuits)
-        if isinstance(outputs, list):
-            raise ConfigError("circuits give outputs of different shapes; "
-                              "are some sentences and some noun phrases?")
-        flat = outputs.reshape(outputs.shape[0], -1)
-        if flat.shape[1] < self.n_classes:
-            qubits = math.ceil(math.log2(self.n_classes))
-            raise ConfigError(f"{self.n_classes} classes need {qubits} "
-                              "qubits on the sentence wire; the circuits "
-                              f"give {flat.shape[1]} outcomes")
-        probs = flat[:, :self.n_classes]
-        # Post-selection leaves long sentences tiny norms (a factor of
-        # about 1/2 a cup), and tensor ansätze give raw contractions:
-        # normalise exactly, only a zero norm stays zero.
-        total = probs.sum(dim=1, keepdim=True)
-        return probs / torch.where(total > 0, total, torch.ones_like(total))
+        # the first n_classes outcomes, renormalised (inside the engine's
+        # autograd node where it can: padded pure circuits)
+        return self.engine(self.flat_weights(), circuits,
+                           classes=self.n_classes)

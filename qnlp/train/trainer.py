@@ -200,9 +200,42 @@ class TensorBoardLog:
 
 
 def nll(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of ``labels``."""
-    picked = probabilities.gather(1, labels.view(-1, 1)).squeeze(1)
-    return -torch.log(picked.clamp_min(1e-12)).mean()
+    """Mean negative log-likelihood of ``labels``: ``-log p[label]``, the
+    probabilities clamped below at ``1e-12`` (where the gradient is 0),
+    as one autograd node (:class:`_NLL`; the same numbers, bit for bit,
+    as ``-log(p.gather(1, labels).clamp_min(1e-12)).mean()`` and its
+    gradient, in a few kernels instead of six nodes).
+
+    >>> p = torch.tensor([[0.9, 0.1], [0.2, 0.8]], requires_grad=True)
+    >>> loss = nll(p, torch.tensor([0, 1]))
+    >>> loss.backward()
+    >>> round(loss.item(), 4), p.grad
+    (0.1643, tensor([[-0.5556,  0.0000],
+            [ 0.0000, -0.6250]]))
+    """
+    return _NLL.apply(probabilities, labels.view(-1, 1))
+
+
+class _NLL(torch.autograd.Function):
+    """:func:`nll` with a hand-written backward (itself differentiable)."""
+
+    @staticmethod
+    def forward(ctx: Any, probabilities: torch.Tensor,
+                labels: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(probabilities, labels)
+        return probabilities.gather(1, labels).clamp_min_(1e-12).log_(
+        ).mean().neg_()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+        probabilities, labels = ctx.saved_tensors
+        picked = probabilities.gather(1, labels)
+        # as autograd through neg, mean, log and clamp_min computes it
+        values = torch.where(picked >= 1e-12,
+                             -grad / labels.shape[0] / picked.clamp_min(
+                                 1e-12), 0.0)
+        return (torch.zeros_like(probabilities).scatter_(1, labels, values),
+                None)
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor
