@@ -47,10 +47,10 @@ import torch
 
 from qnlp.noise import NoiseSpec, NoisyBatch, NoisyCircuit
 from qnlp.noise.density import aer_reference
-from qnlp.noise.evaluate import (CircuitModel, _training_items,
+from qnlp.noise.evaluate import (CircuitModel, VQCCircuits, circuit_model,
                                  neural_extrapolator)
 from qnlp.noise.zne import (AMPLIFIERS, EXTRAPOLATORS, NeuralExtrapolator,
-                            amplified, as_probabilities, extrapolate)
+                            extrapolate)
 from qnlp.tasks.runner import load_trained
 
 LEVELS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05)
@@ -118,8 +118,7 @@ def task_curves(run: str, data: str, aware: str | None = None) -> dict:
     items, truth = trained.labelled(data)
     aware_models = [CircuitModel(load_trained(aware), items)] if aware \
         else []
-    return curves(CircuitModel(trained, items),
-                  CircuitModel(trained, _training_items(trained)),
+    return curves(circuit_model(trained, items), circuit_model(trained),
                   np.array(truth), aware_models)
 
 
@@ -162,50 +161,6 @@ def curves(test, train, truth: np.ndarray, aware: list) -> dict:
             'error_removed_at_1pct': removed}
 
 
-class VQCCircuits:
-    """A sentiment VQC run's model on some reviews' features in the exact
-    noisy engine (:class:`~qnlp.noise.training.NoisyVQC` with the run's
-    weights), with :class:`CircuitModel`'s methods: class values are
-    ``[(1 + <O>) / 2, (1 - <O>) / 2]``, linear in the outcome
-    distribution, so ZNE extrapolates the read-out's expectation."""
-
-    def __init__(self, trained, features: torch.Tensor) -> None:
-        from dataclasses import replace
-
-        from qnlp.tasks.sentiment import _vqc
-        # the run's VQC in the noisy engine, noiseless by default
-        self.model = _vqc(replace(trained.settings, train_noise='0',
-                                  train_shots=0), None)
-        state = {k: v for k, v in trained.model.state_dict().items()
-                 if k != 'shot_generator'}
-        self.model.load_state_dict(state, strict=False)
-        self.model.eval()
-        self.prepared = self.model.prepare(features)
-        self.signs = self.model.observable.signs().numpy()
-        self.weights = torch.cat([self.model.weights.detach(),
-                                  self.prepared.features.reshape(-1)])
-
-    def classes(self, values: np.ndarray) -> np.ndarray:
-        return as_probabilities(np.asarray(values))
-
-    def _values(self, distributions: np.ndarray) -> np.ndarray:
-        """``[..., 2]`` class values of outcome distributions."""
-        expectation = distributions @ self.signs
-        return np.stack([(1 + expectation) / 2, (1 - expectation) / 2], -1)
-
-    def run(self, spec: NoiseSpec, joint: bool = False) -> np.ndarray:
-        with torch.no_grad():
-            found = self.model.distributions(self.prepared, spec)
-        return self._values(found.probabilities.numpy())   # no post-selection
-
-    def amplified(self, spec: NoiseSpec, amplifier: str) -> np.ndarray:
-        batch = self.prepared.batch(self.model.circuit,
-                                    self.model.weights.numel())
-        with torch.no_grad():
-            runs = amplified(batch, self.weights, spec, amplifier)
-        return np.moveaxis(self._values(runs.numpy()), 0, -1)
-
-
 def vqc_curves(run: str, aware: list[str]) -> dict:
     """:func:`curves` of a sentiment VQC run on its own test split (the
     split of its recorded data and seeds), the neural extrapolator
@@ -222,7 +177,7 @@ def vqc_curves(run: str, aware: list[str]) -> dict:
             raise SystemExit(f"{path}: another test split than {run}")
         aware_models.append(VQCCircuits(other, loaded.test.circuits))
     found = curves(VQCCircuits(trained, loaded.test.circuits),
-                   VQCCircuits(trained, loaded.train.circuits),
+                   circuit_model(trained),
                    loaded.test.labels.numpy(), aware_models)
     return {**found, 'train_examples': len(loaded.train.labels)}
 

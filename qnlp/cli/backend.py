@@ -69,31 +69,35 @@ def run_noise(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device(args: argparse.Namespace, options: dict[str, Any],
-            native: bool = False) -> tuple[str, Any, float | None]:
-    """The folder name, backend object (``None``: built once the qubit
-    count is known) and depolarizing probability of ``--backend`` and
-    ``--noise``. Noise models run on their basis gates
-    (:class:`~qnlp.noise.devices.NativeGates`): always a ``fake:NAME``
-    one, ``--noise P`` with ``native`` (on 16 all-to-all qubits)."""
+def _device(args: argparse.Namespace, options: dict[str, Any]
+            ) -> tuple[str, Any, float | None]:
+    """The folder name, backend object (``None``: ``get_backend`` builds
+    it) and depolarizing probability of ``--backend`` and ``--noise``.
+    A noise model runs on its basis gates
+    (:class:`~qnlp.noise.devices.NativeGates`), so Aer applies its one-
+    and two-qubit errors alike with and without ``--mitigate``: a
+    ``fake:NAME`` one, or ``--noise P`` (on 16 all-to-all qubits), whose
+    folder ``aer-noiseP-native`` keeps its jobs apart from those run
+    before the one-qubit errors applied (``aer-noiseP``)."""
     from qnlp.engine.backends import (backend_label, depolarizing_noise,
                                       get_backend)
     from qnlp.noise.devices import NativeGates, fake_noise_model, is_fake
     backend = args.backend or 'aer'
     noise = None if args.noise is None or is_fake(args.noise) \
         else _noise_value(args.noise)
-    if (is_fake(args.noise) or noise and native) and backend != 'aer':
+    if (is_fake(args.noise) or noise) and backend != 'aer':
         raise ConfigError(f"--noise {args.noise} runs on --backend aer")
     if is_fake(args.noise):
         model, name = fake_noise_model(args.noise), \
             f"aer-{args.noise.replace(':', '-')}"
-    elif noise and native:
+    elif noise:
         model, name = depolarizing_noise(noise), \
-            backend_label(backend, noise, options)
+            backend_label(backend, noise)
     else:
         return backend, None, noise
+    name = backend_label(name, None, options)   # the options' hash
     return f"{name}-native", NativeGates(get_backend('aer', {
-        **options, 'noise_model': model}), model), None
+        **options, 'noise_model': model}), model), noise
 
 
 def run_zne_on_shots(args: argparse.Namespace, options: dict[str, Any],
@@ -112,7 +116,7 @@ def run_zne_on_shots(args: argparse.Namespace, options: dict[str, Any],
         raise ConfigError("--amplify channels scales the exact engine's "
                           "channels; on shots the circuits are folded: "
                           "--amplify gates or global")
-    label, backend, _ = _device(args, options, native=True)
+    label, backend, _ = _device(args, options)
     if backend is None:   # no noise model: the backend's own noise
         backend, label = get_backend(label, options), \
             backend_label(label, None, options)

@@ -1,15 +1,18 @@
 """A trained run evaluated under noise, unmitigated and with ZNE.
 
-:func:`evaluate_noisy` reads a run of any task whose model evaluates
-lambeq circuits with one weight vector (sentences, and every task built
-on :class:`~qnlp.models.DisCoCatClassifier`), rebuilds its circuits as
-:class:`~qnlp.noise.density.NoisyCircuit` s, and reports per example and
-in summary the class probabilities noiseless, under the noise model,
-and mitigated (``zne``: mitiq's extrapolators on amplified runs;
+:func:`evaluate_noisy` reads a run whose model is a circuit model and
+gets its circuits from :func:`circuit_model`, the one place that tells
+them apart: a DisCoCat model (sentences, and every task built on
+:class:`~qnlp.models.DisCoCatClassifier`) becomes a
+:class:`CircuitModel` (its lambeq circuits as
+:class:`~qnlp.noise.density.NoisyCircuit` s), the sentiment VQC a
+:class:`VQCCircuits` (:class:`~qnlp.noise.training.NoisyVQC` with the
+run's weights); other models are refused. It reports per example and in
+summary the class probabilities noiseless, under the noise model, and
+mitigated (``zne``: mitiq's extrapolators on amplified runs;
 ``zne-nn``: the neural extrapolator trained on the run's training
 split), with accuracy and the mean absolute error of the class
 probabilities against the noiseless engine.
-
 
 ``qnlp evaluate RUN DATA --noise P [--mitigate zne|zne-nn]`` prints
 :func:`format_noise_report`.
@@ -37,19 +40,12 @@ NN_LEVELS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 
 
 class CircuitModel:
-    """The circuits of a run's inputs as one :class:`NoisyBatch`, with
-    the model's weights and class count."""
+    """The circuits of a sentence run's inputs as one :class:`NoisyBatch`,
+    with the model's weights and class count (:func:`circuit_model`
+    checks the run's model is one)."""
 
     def __init__(self, trained: Any, items: Sequence[Any]) -> None:
         model = trained.model
-        if not (hasattr(model, 'engine') and hasattr(model, 'flat_weights')):
-            raise ConfigError(f"{trained.path}: the {trained.task.name} "
-                              "task's model is not a circuit model; noise "
-                              "applies to circuit models only")
-        if getattr(model, 'products', False):
-            raise ConfigError(f"{trained.path}: the "
-                              f"{trained.settings.ansatz!r} ansatz runs in "
-                              "closed form, not as a circuit")
         circuits = trained.task.inputs(list(items), trained.settings,
                                        trained.config, model)
         self.batch = NoisyBatch([NoisyCircuit.from_lambeq(c)
@@ -83,6 +79,86 @@ class CircuitModel:
         return np.moveaxis(runs[..., :self.n_classes].numpy(), 0, -1)
 
 
+class VQCCircuits:
+    """A sentiment VQC run's model on some reviews' features in the exact
+    noisy engine (:class:`~qnlp.noise.training.NoisyVQC` with the run's
+    weights), with :class:`CircuitModel`'s methods: class values are
+    ``[(1 + <O>) / 2, (1 - <O>) / 2]``, linear in the outcome
+    distribution, so ZNE extrapolates the read-out's expectation."""
+
+    def __init__(self, trained: Any, features: torch.Tensor) -> None:
+        from dataclasses import replace
+
+        from qnlp.tasks.sentiment import _vqc
+        # the run's VQC in the noisy engine, noiseless by default
+        try:
+            self.model = _vqc(replace(trained.settings, train_noise='0',
+                                      train_shots=0), None)
+        except ConfigError as error:
+            raise ConfigError(f"{trained.path}: {error}") from None
+        state = {k: v for k, v in trained.model.state_dict().items()
+                 if k != 'shot_generator'}
+        self.model.load_state_dict(state, strict=False)
+        self.model.eval()
+        self.prepared = self.model.prepare(features)
+        self.signs = self.model.observable.signs().numpy()
+        self.weights = torch.cat([self.model.weights.detach(),
+                                  self.prepared.features.reshape(-1)])
+
+    def classes(self, values: np.ndarray) -> np.ndarray:
+        """Class probabilities of class values (clipped, renormalised)."""
+        return as_probabilities(np.asarray(values))
+
+    def _values(self, distributions: np.ndarray) -> np.ndarray:
+        """``[..., 2]`` class values of outcome distributions."""
+        expectation = distributions @ self.signs
+        return np.stack([(1 + expectation) / 2, (1 - expectation) / 2], -1)
+
+    def run(self, spec: NoiseSpec, joint: bool = False) -> np.ndarray:
+        """Class values under ``spec`` (no post-selection: ``joint`` is
+        the same)."""
+        with torch.no_grad():
+            found = self.model.distributions(self.prepared, spec)
+        return self._values(found.probabilities.numpy())
+
+    def amplified(self, spec: NoiseSpec, amplifier: str) -> np.ndarray:
+        """``[batch, classes, scales]`` class values at the amplified
+        noise."""
+        batch = self.prepared.batch(self.model.circuit,
+                                    self.model.weights.numel())
+        with torch.no_grad():
+            runs = amplified(batch, self.weights, spec, amplifier)
+        return np.moveaxis(self._values(runs.numpy()), 0, -1)
+
+
+def circuit_model(trained: Any, items: Sequence[Any] | None = None
+                  ) -> CircuitModel | VQCCircuits:
+    """The circuit model of a trained run on ``items`` (inputs as the
+    run's task reads them; ``None``: the run's training split): a
+    :class:`CircuitModel` for DisCoCat models, :class:`VQCCircuits` for
+    the sentiment VQC; ConfigError naming the run and its model for
+    others."""
+    from qnlp.models.vqc import VQCModel
+    model = trained.model
+    if isinstance(model, VQCModel):
+        features = trained.task.inputs(items, trained.settings,
+                                       trained.config, model) \
+            if items is not None else trained.task.load(
+                trained.config['data'], trained.settings).train.circuits
+        return VQCCircuits(trained, features)
+    if not (hasattr(model, 'engine') and hasattr(model, 'flat_weights')):
+        raise ConfigError(f"{trained.path}: the {trained.task.name} task's "
+                          f"{type(model).__name__} model is not a circuit "
+                          "model; noise applies to circuit models only "
+                          "(DisCoCat models and the sentiment VQC)")
+    if getattr(model, 'products', False):
+        raise ConfigError(f"{trained.path}: the "
+                          f"{trained.settings.ansatz!r} ansatz runs in "
+                          "closed form, not as a circuit")
+    return CircuitModel(trained, _training_items(trained)
+                        if items is None else items)
+
+
 def _training_items(trained: Any) -> list[Any]:
     """The run's training examples (the ``train`` file of its data
     directory), for the neural extrapolator."""
@@ -102,7 +178,7 @@ def noise_level(spec: NoiseSpec) -> float:
     return max(spec.p1, spec.p2, spec.amplitude, spec.phase, spec.readout)
 
 
-def neural_extrapolator(train: CircuitModel, spec: NoiseSpec,
+def neural_extrapolator(train: CircuitModel | VQCCircuits, spec: NoiseSpec,
                         amplifier: str, seed: int = 0,
                         factors: Sequence[float] = NN_LEVELS
                         ) -> NeuralExtrapolator:
@@ -148,7 +224,7 @@ def evaluate_noisy(run_dir: str | Path, data: str | Path,
                           f"{', '.join(AMPLIFIERS)}")
     trained = load_trained(run_dir)
     items, truth = trained.labelled(data)
-    test = CircuitModel(trained, items)
+    test = circuit_model(trained, items)
     clean, noisy = test.run(NoiseSpec()), test.run(spec)
     columns = {'noiseless': clean, 'noisy': noisy}
     if mitigate == 'zne':
@@ -156,9 +232,8 @@ def evaluate_noisy(run_dir: str | Path, data: str | Path,
             AMPLIFIERS[amplifier], test.amplified(spec, amplifier),
             extrapolator))
     elif mitigate == 'zne-nn':
-        net = neural_extrapolator(CircuitModel(trained,
-                                               _training_items(trained)),
-                                  spec, amplifier, seed)
+        net = neural_extrapolator(circuit_model(trained), spec,
+                                  amplifier, seed)
         columns['mitigated'] = test.classes(net.predict(
             noise_level(spec), test.amplified(spec, amplifier)))
     summary: dict[str, Any] = {'examples': len(items), 'noise': spec.label()}

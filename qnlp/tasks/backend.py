@@ -87,7 +87,9 @@ def evaluate_on_backend(
     from qnlp.engine.shots import counts_to_distribution
     from qnlp.tasks.sentences import load_sentence_run
     start = time.perf_counter()
-    label = backend_label(backend, noise, options)
+    # a given backend object: ``backend`` alone names its folder
+    label = backend_label(backend) if backend_object is not None \
+        else backend_label(backend, noise, options)
     if backend_object is None and noise is None:   # fail fast
         backend_object = get_backend(backend, options)
     trained = load_sentence_run(run_dir)
