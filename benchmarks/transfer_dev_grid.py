@@ -12,7 +12,10 @@ set is never read. Candidates (``HEAD:EPOCHS:LR``, any number):
   ``plinbn-Q`` with batch norm before the sigmoid;
 * ``dbn-Q-L``: linear 64 -> Q, batch norm, tanh, a trained Q-qubit
   circuit of L layers (as the dressed head), the classical head;
-  ``dlin-Q-L`` the same with a linear map to the classes.
+  ``dlin-Q-L`` the same with a linear map to the classes;
+* ``ham-Q-L``: ``transfer-hamiltonian`` on Q qubits with L layers (the
+  latent as an 8 x 8 Hamiltonian on 3 qubits, else through a linear map
+  64 -> 4**Q).
 
     python benchmarks/transfer_dev_grid.py FOLDER HEAD:EPOCHS:LR ...
 
@@ -66,6 +69,12 @@ def head(name: str) -> nn.Module:
     if kind == 'reupload':
         return nn.Sequential(QuantumDense(64, 16), mlp_head(16, 10))
     q = int(sizes[0])
+    if kind in ('ham', 'hamlin'):
+        found = make_transfer_model('transfer-hamiltonian', 784, 10,
+                                    n_layers=int(sizes[1]), n_qubits=q).head
+        if kind == 'hamlin':   # a trained map even where a reshape fits
+            found[0].map = nn.Linear(64, 4 ** q)
+        return found
     if kind in ('plin', 'plinbn'):
         norm = [nn.BatchNorm1d(q)] if kind == 'plinbn' else []
         return nn.Sequential(nn.Linear(64, q), *norm, nn.Sigmoid(),

@@ -27,6 +27,15 @@ reloaded run does not pretrain again) but get no gradient. The heads:
 * ``transfer-reupload``: the creep-in quantum layer
   (:class:`qnlp.models.creep.QuantumDense`, all 64 features re-uploaded
   on 8 qubits, trained) to 16 expectation values, then :func:`mlp_head`.
+* ``transfer-hamiltonian``: the latent as a Hamiltonian
+  (:class:`LatentHamiltonian`): a trained linear map 64 -> 16 x 16 on
+  4 qubits (the default, picked on the dev split: benchmarks/README.md;
+  any ``n_qubits``: 64 -> 4**n, except on 3 qubits, where the 64
+  features are reshaped to 8 x 8), embedded as :func:`qnlp.models.reupload.image_hamiltonian`
+  (``'hermitian'`` by default) and re-uploaded before each of
+  ``n_layers`` trained SU(2**n) layers
+  (:class:`qnlp.models.reupload.ReuploadClassifier`), its ``2**n``
+  outcome probabilities into :func:`mlp_head`.
 
 >>> import torch
 >>> model = make_transfer_model('transfer-hybrid', 64, n_classes=10)
@@ -34,7 +43,7 @@ reloaded run does not pretrain again) but get no gradient. The heads:
 (3, 10)
 >>> [count_parameters(make_transfer_model(name, 64, 10), trainable=True)
 ...  for name in TRANSFER_MODELS]
-[6762, 4714, 445, 3947, 19570]
+[6762, 4714, 445, 3947, 19570, 21358]
 """
 from __future__ import annotations
 
@@ -49,13 +58,16 @@ from qnlp.engine.gates import gate, kron
 from qnlp.errors import ConfigError
 from qnlp.models.creep import QuantumDense
 from qnlp.models.quantum_layers import ParallelQuantumLayer
+from qnlp.models.reupload import ReuploadClassifier
 
 TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
-                   'transfer-dressed', 'transfer-reupload', 'transfer-linear')
+                   'transfer-dressed', 'transfer-reupload', 'transfer-linear',
+                   'transfer-hamiltonian')
 LATENT = 64
 HIDDEN = 256
 PAPER_QUBITS = 5
-LINEAR_QUBITS = 8
+#: Qubits of the heads that take ``n_qubits``, unless told.
+DEFAULT_QUBITS = {'linear': 8, 'hamiltonian': 4}
 
 
 def count_parameters(model: nn.Module, trainable: bool = True) -> int:
@@ -113,15 +125,46 @@ class PaperCircuit(nn.Module):
         return f"qubits={self.n_qubits}, fixed"
 
 
+class LatentHamiltonian(nn.Module):
+    """Latent features ``(B, 64)`` -> ``2**n`` outcome probabilities
+    (times ``2**n``, :func:`qnlp.models.reupload._readout`) of the
+    Hamiltonian-embedding re-uploading circuit on ``n`` qubits: the
+    features as a ``2**n x 2**n`` matrix (reshaped when ``4**n`` is 64,
+    else through a trained linear map), its Hamiltonian re-uploaded
+    before each trained layer (``ansatz`` ``'su'`` or ``'ring'``).
+
+    >>> head = LatentHamiltonian(3, n_layers=2)
+    >>> out = head(torch.rand(4, 64)).detach()
+    >>> tuple(out.shape), round(float(out[0].sum()), 4), head.map
+    ((4, 8), 8.0, Identity())
+    """
+
+    def __init__(self, n_qubits: int = 4, n_layers: int = 4, seed: int = 0,
+                 embedding: str = 'hermitian', ansatz: str = 'su') -> None:
+        super().__init__()
+        self.side = 2 ** n_qubits
+        self.map = (nn.Identity() if self.side ** 2 == LATENT
+                    else nn.Linear(LATENT, self.side ** 2))
+        self.circuit = ReuploadClassifier(embedding, n_qubits, n_layers,
+                                          self.side, seed=seed,
+                                          ansatz=ansatz)
+        self.circuit.classify = nn.Identity()   # probabilities out
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        matrix = self.map(features).view(-1, 1, self.side, self.side)
+        return self.circuit(matrix).to(features.dtype)
+
+
 class TransferNetwork(nn.Module):
     """Frozen ``encoder`` -> ``head`` (the model of one transfer run)."""
 
     def __init__(self, kind: str, n_inputs: int, n_classes: int,
                  n_layers: int = 4, seed: int = 0,
-                 n_qubits: int = LINEAR_QUBITS) -> None:
+                 n_qubits: int | None = None) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.kind = kind
+        n_qubits = n_qubits or DEFAULT_QUBITS.get(kind, 0)
         self.encoder = encoder(n_inputs)
         self.encoder.requires_grad_(False)
         if kind == 'classical':
@@ -140,6 +183,10 @@ class TransferNetwork(nn.Module):
             self.head = nn.Sequential(
                 nn.Linear(LATENT, n_qubits), nn.Sigmoid(),
                 PaperCircuit(n_qubits), mlp_head(2 ** n_qubits, n_classes))
+        elif kind == 'hamiltonian':
+            self.head = nn.Sequential(
+                LatentHamiltonian(n_qubits, n_layers, seed=seed),
+                mlp_head(2 ** n_qubits, n_classes))
         else:
             layer = QuantumDense(LATENT, 16, seed=seed)
             self.head = nn.Sequential(layer, mlp_head(16, n_classes))
@@ -157,15 +204,17 @@ class TransferNetwork(nn.Module):
     def quantum_parameters(self) -> int:
         """Trained parameters inside the circuits."""
         return sum(count_parameters(m) for m in self.head.modules()
-                   if isinstance(m, (ParallelQuantumLayer, QuantumDense)))
+                   if isinstance(m, (ParallelQuantumLayer, QuantumDense,
+                                     ReuploadClassifier)))
 
 
 def make_transfer_model(name: str, n_inputs: int, n_classes: int,
                         n_layers: int = 4, seed: int = 0,
-                        n_qubits: int = LINEAR_QUBITS) -> TransferNetwork:
+                        n_qubits: int | None = None) -> TransferNetwork:
     """One of :data:`TRANSFER_MODELS` (encoder not yet pretrained);
-    ``n_layers`` is the dressed circuit's, ``n_qubits`` the linear
-    head's."""
+    ``n_layers`` is the dressed and Hamiltonian circuits', ``n_qubits``
+    the linear and Hamiltonian heads' (default
+    :data:`DEFAULT_QUBITS`)."""
     if name not in TRANSFER_MODELS:
         raise ConfigError(f"unknown transfer model {name!r}; choose one of "
                           f"{', '.join(TRANSFER_MODELS)}")
