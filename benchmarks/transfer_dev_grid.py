@@ -6,7 +6,9 @@ scored by its best dev accuracy over the epochs. Dev only: the test
 set is never read. Candidates (``HEAD:EPOCHS:LR``, any number):
 
 * ``classical``, ``dressed``, ``reupload``: as in
-  :mod:`qnlp.models.transfer`;
+  :mod:`qnlp.models.transfer`; ``classical-W`` the classical head with
+  W units in its first layer (64 in ``classical``: a classical head as
+  large as a hybrid);
 * ``plin-Q``: ``transfer-linear`` on Q qubits (linear 64 -> Q, sigmoid,
   the paper's circuit, its 2**Q probabilities into the classical head);
   ``plinbn-Q`` with batch norm before the sigmoid;
@@ -15,7 +17,8 @@ set is never read. Candidates (``HEAD:EPOCHS:LR``, any number):
   ``dlin-Q-L`` the same with a linear map to the classes;
 * ``ham-Q-L``: ``transfer-hamiltonian`` on Q qubits with L layers (the
   latent as an 8 x 8 Hamiltonian on 3 qubits, else through a linear map
-  64 -> 4**Q).
+  64 -> 4**Q); ``hamlin-3-L`` with a trained map 64 -> 64 before the
+  8 x 8 matrix all the same.
 
     python benchmarks/transfer_dev_grid.py FOLDER HEAD:EPOCHS:LR ...
 
@@ -63,7 +66,7 @@ def head(name: str) -> nn.Module:
     torch.manual_seed(0)
     kind, *sizes = name.split('-')
     if kind == 'classical':
-        return mlp_head(64, 10)
+        return mlp_head(64, 10, width=int(sizes[0]) if sizes else 64)
     if kind == 'dressed':
         return make_transfer_model('transfer-dressed', 784, 10).head
     if kind == 'reupload':

@@ -76,15 +76,15 @@ def count_parameters(model: nn.Module, trainable: bool = True) -> int:
                if p.requires_grad or not trainable)
 
 
-def mlp_head(n_inputs: int, n_classes: int, dropout: float = 0.2
-             ) -> nn.Sequential:
+def mlp_head(n_inputs: int, n_classes: int, dropout: float = 0.2,
+             width: int = 64) -> nn.Sequential:
     """The paper's classical classifier: dense layers with batch norm and
-    dropout, ``n_inputs -> 64 -> 32 -> classes``."""
+    dropout, ``n_inputs -> width (64) -> 32 -> classes``."""
     return nn.Sequential(
-        nn.Linear(n_inputs, 64), nn.BatchNorm1d(64), nn.ReLU(),
+        nn.Linear(n_inputs, width), nn.BatchNorm1d(width), nn.ReLU(),
         nn.Dropout(dropout),
-        nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(dropout),
-        nn.Linear(32, n_classes))
+        nn.Linear(width, 32), nn.BatchNorm1d(32), nn.ReLU(),
+        nn.Dropout(dropout), nn.Linear(32, n_classes))
 
 
 def encoder(n_inputs: int) -> nn.Sequential:
