@@ -402,7 +402,7 @@ def main() -> None:
     parser.add_argument('--transfer-epochs', type=int, default=20)
     parser.add_argument('--encoder-epochs', type=int, default=20)
     parser.add_argument('--transfer-lr', type=head_rates,
-                        default='0.01,hamiltonian=0.003')
+                        default='0.01')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

@@ -18,7 +18,10 @@ set is never read. Candidates (``HEAD:EPOCHS:LR``, any number):
 * ``ham-Q-L``: ``transfer-hamiltonian`` on Q qubits with L layers (the
   latent as an 8 x 8 Hamiltonian on 3 qubits, else through a linear map
   64 -> 4**Q); ``hamlin-3-L`` with a trained map 64 -> 64 before the
-  8 x 8 matrix all the same.
+  8 x 8 matrix all the same; ``hampar-K`` K such 4-qubit, 4-layer
+  circuits side by side (each its own map), their 16 K probabilities
+  into the classical head (as ``transfer-hamiltonian`` now; ``ham-4-4``
+  was its first version).
 
     python benchmarks/transfer_dev_grid.py FOLDER HEAD:EPOCHS:LR ...
 
@@ -39,9 +42,9 @@ from torch import nn
 from qnlp.data.images import load_idx_dataset
 from qnlp.models.creep import QuantumDense
 from qnlp.models.quantum_layers import ParallelQuantumLayer
-from qnlp.models.transfer import (PaperCircuit, count_parameters,
-                                  make_transfer_model, mlp_head,
-                                  pretrain_encoder)
+from qnlp.models.transfer import (LatentHamiltonian, Parallel, PaperCircuit,
+                                  count_parameters, make_transfer_model,
+                                  mlp_head, pretrain_encoder)
 
 
 def features(folder: str) -> tuple[torch.Tensor, ...]:
@@ -72,12 +75,15 @@ def head(name: str) -> nn.Module:
     if kind == 'reupload':
         return nn.Sequential(QuantumDense(64, 16), mlp_head(16, 10))
     q = int(sizes[0])
+    if kind == 'hampar':
+        return nn.Sequential(Parallel([LatentHamiltonian(4, 4, seed=k)
+                                        for k in range(q)]),
+                             mlp_head(16 * q, 10))
     if kind in ('ham', 'hamlin'):
-        found = make_transfer_model('transfer-hamiltonian', 784, 10,
-                                    n_layers=int(sizes[1]), n_qubits=q).head
+        circuit = LatentHamiltonian(q, int(sizes[1]))
         if kind == 'hamlin':   # a trained map even where a reshape fits
-            found[0].map = nn.Linear(64, 4 ** q)
-        return found
+            circuit.map = nn.Linear(64, 4 ** q)
+        return nn.Sequential(circuit, mlp_head(2 ** q, 10))
     if kind in ('plin', 'plinbn'):
         norm = [nn.BatchNorm1d(q)] if kind == 'plinbn' else []
         return nn.Sequential(nn.Linear(64, q), *norm, nn.Sigmoid(),

@@ -150,16 +150,18 @@ def test_hamiltonian_head_equals_a_matrix_exponential_reference(
     matrix (no map); on 2 a trained map 64 -> 16 first."""
     model = make_transfer_model('transfer-hamiltonian', 16, 3, seed=seed,
                                 n_layers=n_layers, n_qubits=n_qubits).double()
-    head = model.head[0]
+    circuits = model.head[0]
     with torch.no_grad():
-        head.circuit.times.uniform_(-3, 3)
-    assert isinstance(head.map, torch.nn.Identity) == (n_qubits == 3)
+        for head in circuits:
+            head.circuit.times.uniform_(-3, 3)
+            assert isinstance(head.map, torch.nn.Identity) == (n_qubits == 3)
     latent = torch.rand(3, 64, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(seed))
-    np.testing.assert_allclose(head(latent).detach().numpy(),
-                               reference_latent_hamiltonian(
-                                   head, latent.numpy()),
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        circuits(latent).detach().numpy(),
+        np.concatenate([reference_latent_hamiltonian(head, latent.numpy())
+                        for head in circuits], axis=1), rtol=0, atol=1e-10)
+    assert len(circuits) == 4
     model.eval()
     assert tuple(model(torch.rand(2, 1, 4, 4, dtype=torch.float64)).shape) \
         == (2, 3)
@@ -170,7 +172,7 @@ def test_hamiltonian_head_gradients_match_finite_differences():
     circuit: autograd (the eigendecomposition path) against central
     differences along random directions of all of them at once."""
     head = make_transfer_model('transfer-hamiltonian', 16, 3, n_layers=2,
-                               n_qubits=2, seed=3).double().head[0]
+                               n_qubits=2, seed=3).double().head[0][0]
     generator = torch.Generator().manual_seed(5)
     latent = torch.rand(2, 64, dtype=torch.float64, generator=generator)
     weights = torch.randn(2, 4, dtype=torch.float64, generator=generator)
@@ -205,6 +207,6 @@ def test_hamiltonian_transfer_run_through_the_task(tmp_path):
                  '--out', str(tmp_path / 'run')]) == 0
     from qnlp.train.run import RunDirectory
     metrics = RunDirectory(tmp_path / 'run').read_metrics()
-    # one 2-qubit SU layer (4 x 4 reals) and its evolution time
-    assert metrics['task_metrics']['n_quantum_parameters'] == 17
+    # 4 circuits of one 2-qubit SU layer (4 x 4 reals) and its time
+    assert metrics['task_metrics']['n_quantum_parameters'] == 4 * 17
     assert 0 <= metrics['test_accuracy'] <= 1

@@ -34,8 +34,10 @@ reloaded run does not pretrain again) but get no gradient. The heads:
   features are reshaped to 8 x 8), embedded as :func:`qnlp.models.reupload.image_hamiltonian`
   (``'hermitian'`` by default) and re-uploaded before each of
   ``n_layers`` trained SU(2**n) layers
-  (:class:`qnlp.models.reupload.ReuploadClassifier`), its ``2**n``
-  outcome probabilities into :func:`mlp_head`.
+  (:class:`qnlp.models.reupload.ReuploadClassifier`); four such
+  circuits side by side (:data:`HAMILTONIAN_CIRCUITS`, each its own map
+  and layers), their ``4 * 2**n`` outcome probabilities into
+  :func:`mlp_head`.
 
 >>> import torch
 >>> model = make_transfer_model('transfer-hybrid', 64, n_classes=10)
@@ -43,7 +45,7 @@ reloaded run does not pretrain again) but get no gradient. The heads:
 (3, 10)
 >>> [count_parameters(make_transfer_model(name, 64, 10), trainable=True)
 ...  for name in TRANSFER_MODELS]
-[6762, 4714, 445, 3947, 19570, 21358]
+[6762, 4714, 445, 3947, 19570, 77434]
 """
 from __future__ import annotations
 
@@ -68,6 +70,9 @@ HIDDEN = 256
 PAPER_QUBITS = 5
 #: Qubits of the heads that take ``n_qubits``, unless told.
 DEFAULT_QUBITS = {'linear': 8, 'hamiltonian': 4}
+#: Hamiltonian circuits side by side in ``transfer-hamiltonian`` (picked
+#: on the dev split: benchmarks/README.md).
+HAMILTONIAN_CIRCUITS = 4
 
 
 def count_parameters(model: nn.Module, trainable: bool = True) -> int:
@@ -155,6 +160,17 @@ class LatentHamiltonian(nn.Module):
         return self.circuit(matrix).to(features.dtype)
 
 
+class Parallel(nn.ModuleList):
+    """Modules side by side on the same input, outputs concatenated.
+
+    >>> Parallel([nn.Identity(), nn.Identity()])(torch.ones(2, 3)).shape
+    torch.Size([2, 6])
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([module(x) for module in self], dim=1)
+
+
 class TransferNetwork(nn.Module):
     """Frozen ``encoder`` -> ``head`` (the model of one transfer run)."""
 
@@ -185,8 +201,10 @@ class TransferNetwork(nn.Module):
                 PaperCircuit(n_qubits), mlp_head(2 ** n_qubits, n_classes))
         elif kind == 'hamiltonian':
             self.head = nn.Sequential(
-                LatentHamiltonian(n_qubits, n_layers, seed=seed),
-                mlp_head(2 ** n_qubits, n_classes))
+                Parallel([LatentHamiltonian(n_qubits, n_layers,
+                                            seed=seed + k)
+                          for k in range(HAMILTONIAN_CIRCUITS)]),
+                mlp_head(HAMILTONIAN_CIRCUITS * 2 ** n_qubits, n_classes))
         else:
             layer = QuantumDense(LATENT, 16, seed=seed)
             self.head = nn.Sequential(layer, mlp_head(16, n_classes))
