@@ -51,7 +51,8 @@ and keeps
 its best-dev epoch: the heads ``--transfer-models`` (default all: the
 classical head on the 64 features, the paper's hybrid, the dressed
 circuit, the re-uploading head, the linear map into the paper's circuit
-on 8 qubits, the Hamiltonian-embedding re-uploading head on 4 qubits);
+on 8 qubits, the Hamiltonian-embedding re-uploading head: four
+4-qubit circuits);
 seeds ``--transfer-seeds``, ``--creep-test`` test images.
 
 Reduced size by default (stated in the JSON line): MNIST, classes
