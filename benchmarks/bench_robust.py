@@ -45,11 +45,15 @@ training images as the dev split (stratified, seed 0:
 the 784 -> 256 -> 64 autoencoder for ``--encoder-epochs`` epochs on its
 training images and freezes it (the same encoder for every head of one
 seed: checked), then trains the head for ``--transfer-epochs`` epochs
-(Adam at ``--transfer-lr``, one-cycle, batch 128, no shifts) and keeps
+(Adam at ``--transfer-lr``: a common rate then any ``HEAD=RATE``
+overrides, each head's chosen on dev; one-cycle, batch 128, no shifts)
+and keeps
 its best-dev epoch: the heads ``--transfer-models`` (default all: the
 classical head on the 64 features, the paper's hybrid, the dressed
 circuit, the re-uploading head, the linear map into the paper's circuit
-on 8 qubits); seeds ``--transfer-seeds``, ``--creep-test`` test images.
+on 8 qubits, the Hamiltonian-embedding re-uploading head: four
+4-qubit circuits);
+seeds ``--transfer-seeds``, ``--creep-test`` test images.
 
 Reduced size by default (stated in the JSON line): MNIST, classes
 0-9, the first ``--train`` training and ``--test`` test images of the
@@ -259,7 +263,9 @@ def transfer_part(args: argparse.Namespace) -> dict:
             name = f'transfer-{model[len("transfer-"):]}-s{seed}'
             settings = ImageSettings(
                 model=model, epochs=args.transfer_epochs,
-                encoder_epochs=args.encoder_epochs, lr=args.transfer_lr,
+                encoder_epochs=args.encoder_epochs,
+                lr=args.transfer_lr.get(model[len('transfer-'):],
+                                        args.transfer_lr['*']),
                 batch_size=128, shift=0, flip=False, seed=seed,
                 train_images=args.transfer_train,
                 test_images=args.creep_test)
@@ -297,6 +303,28 @@ def transfer_part(args: argparse.Namespace) -> dict:
           f"best hybrid ({best}) - classical: "
           f"{100 * table['best_hybrid_minus_classical']:+.1f} points")
     return table
+
+
+def head_rates(text: str) -> dict[str, float]:
+    """``--transfer-lr``: ``'0.01,hamiltonian=0.003'`` -> ``{'*': 0.01,
+    'hamiltonian': 0.003}`` (the common rate under ``'*'``).
+
+    >>> head_rates('0.01,hamiltonian=0.003')
+    {'*': 0.01, 'hamiltonian': 0.003}
+    """
+    rates: dict[str, float] = {}
+    try:
+        for part in text.split(','):
+            head, _, rate = part.rpartition('=')
+            rates[head or '*'] = float(rate)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--transfer-lr: expected RATE[,HEAD=RATE...], got {text!r}"
+            ) from None
+    if '*' not in rates:
+        raise argparse.ArgumentTypeError(
+            f"--transfer-lr: no common rate in {text!r}")
+    return rates
 
 
 def plot_creep(table: dict, path: Path) -> None:
@@ -370,10 +398,12 @@ def main() -> None:
     parser.add_argument('--transfer-train', type=int, default=3000)
     parser.add_argument('--transfer-dev', type=int, default=1000)
     parser.add_argument('--transfer-models',
-                        default='classical,hybrid,dressed,reupload,linear')
+                        default='classical,hybrid,dressed,reupload,linear,'
+                                'hamiltonian')
     parser.add_argument('--transfer-epochs', type=int, default=20)
     parser.add_argument('--encoder-epochs', type=int, default=20)
-    parser.add_argument('--transfer-lr', type=float, default=0.01)
+    parser.add_argument('--transfer-lr', type=head_rates,
+                        default='0.01')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

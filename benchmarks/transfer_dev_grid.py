@@ -6,13 +6,22 @@ scored by its best dev accuracy over the epochs. Dev only: the test
 set is never read. Candidates (``HEAD:EPOCHS:LR``, any number):
 
 * ``classical``, ``dressed``, ``reupload``: as in
-  :mod:`qnlp.models.transfer`;
+  :mod:`qnlp.models.transfer`; ``classical-W`` the classical head with
+  W units in its first layer (64 in ``classical``: a classical head as
+  large as a hybrid);
 * ``plin-Q``: ``transfer-linear`` on Q qubits (linear 64 -> Q, sigmoid,
   the paper's circuit, its 2**Q probabilities into the classical head);
   ``plinbn-Q`` with batch norm before the sigmoid;
 * ``dbn-Q-L``: linear 64 -> Q, batch norm, tanh, a trained Q-qubit
   circuit of L layers (as the dressed head), the classical head;
-  ``dlin-Q-L`` the same with a linear map to the classes.
+  ``dlin-Q-L`` the same with a linear map to the classes;
+* ``ham-Q-L``: ``transfer-hamiltonian`` on Q qubits with L layers (the
+  latent as an 8 x 8 Hamiltonian on 3 qubits, else through a linear map
+  64 -> 4**Q); ``hamlin-3-L`` with a trained map 64 -> 64 before the
+  8 x 8 matrix all the same; ``hampar-K`` K such 4-qubit, 4-layer
+  circuits side by side (each its own map), their 16 K probabilities
+  into the classical head (as ``transfer-hamiltonian`` now; ``ham-4-4``
+  was its first version).
 
     python benchmarks/transfer_dev_grid.py FOLDER HEAD:EPOCHS:LR ...
 
@@ -33,9 +42,9 @@ from torch import nn
 from qnlp.data.images import load_idx_dataset
 from qnlp.models.creep import QuantumDense
 from qnlp.models.quantum_layers import ParallelQuantumLayer
-from qnlp.models.transfer import (PaperCircuit, count_parameters,
-                                  make_transfer_model, mlp_head,
-                                  pretrain_encoder)
+from qnlp.models.transfer import (LatentHamiltonian, Parallel, PaperCircuit,
+                                  count_parameters, make_transfer_model,
+                                  mlp_head, pretrain_encoder)
 
 
 def features(folder: str) -> tuple[torch.Tensor, ...]:
@@ -60,12 +69,21 @@ def head(name: str) -> nn.Module:
     torch.manual_seed(0)
     kind, *sizes = name.split('-')
     if kind == 'classical':
-        return mlp_head(64, 10)
+        return mlp_head(64, 10, width=int(sizes[0]) if sizes else 64)
     if kind == 'dressed':
         return make_transfer_model('transfer-dressed', 784, 10).head
     if kind == 'reupload':
         return nn.Sequential(QuantumDense(64, 16), mlp_head(16, 10))
     q = int(sizes[0])
+    if kind == 'hampar':
+        return nn.Sequential(Parallel([LatentHamiltonian(4, 4, seed=k)
+                                        for k in range(q)]),
+                             mlp_head(16 * q, 10))
+    if kind in ('ham', 'hamlin'):
+        circuit = LatentHamiltonian(q, int(sizes[1]))
+        if kind == 'hamlin':   # a trained map even where a reshape fits
+            circuit.map = nn.Linear(64, 4 ** q)
+        return nn.Sequential(circuit, mlp_head(2 ** q, 10))
     if kind in ('plin', 'plinbn'):
         norm = [nn.BatchNorm1d(q)] if kind == 'plinbn' else []
         return nn.Sequential(nn.Linear(64, q), *norm, nn.Sigmoid(),

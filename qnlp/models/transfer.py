@@ -27,6 +27,17 @@ reloaded run does not pretrain again) but get no gradient. The heads:
 * ``transfer-reupload``: the creep-in quantum layer
   (:class:`qnlp.models.creep.QuantumDense`, all 64 features re-uploaded
   on 8 qubits, trained) to 16 expectation values, then :func:`mlp_head`.
+* ``transfer-hamiltonian``: the latent as a Hamiltonian
+  (:class:`LatentHamiltonian`): a trained linear map 64 -> 16 x 16 on
+  4 qubits (the default, picked on the dev split: benchmarks/README.md;
+  any ``n_qubits``: 64 -> 4**n, except on 3 qubits, where the 64
+  features are reshaped to 8 x 8), embedded as :func:`qnlp.models.reupload.image_hamiltonian`
+  (``'hermitian'`` by default) and re-uploaded before each of
+  ``n_layers`` trained SU(2**n) layers
+  (:class:`qnlp.models.reupload.ReuploadClassifier`); four such
+  circuits side by side (:data:`HAMILTONIAN_CIRCUITS`, each its own map
+  and layers), their ``4 * 2**n`` outcome probabilities into
+  :func:`mlp_head`.
 
 >>> import torch
 >>> model = make_transfer_model('transfer-hybrid', 64, n_classes=10)
@@ -34,7 +45,7 @@ reloaded run does not pretrain again) but get no gradient. The heads:
 (3, 10)
 >>> [count_parameters(make_transfer_model(name, 64, 10), trainable=True)
 ...  for name in TRANSFER_MODELS]
-[6762, 4714, 445, 3947, 19570]
+[6762, 4714, 445, 3947, 19570, 77434]
 """
 from __future__ import annotations
 
@@ -49,13 +60,19 @@ from qnlp.engine.gates import gate, kron
 from qnlp.errors import ConfigError
 from qnlp.models.creep import QuantumDense
 from qnlp.models.quantum_layers import ParallelQuantumLayer
+from qnlp.models.reupload import ReuploadClassifier
 
 TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
-                   'transfer-dressed', 'transfer-reupload', 'transfer-linear')
+                   'transfer-dressed', 'transfer-reupload', 'transfer-linear',
+                   'transfer-hamiltonian')
 LATENT = 64
 HIDDEN = 256
 PAPER_QUBITS = 5
-LINEAR_QUBITS = 8
+#: Qubits of the heads that take ``n_qubits``, unless told.
+DEFAULT_QUBITS = {'linear': 8, 'hamiltonian': 4}
+#: Hamiltonian circuits side by side in ``transfer-hamiltonian`` (picked
+#: on the dev split: benchmarks/README.md).
+HAMILTONIAN_CIRCUITS = 4
 
 
 def count_parameters(model: nn.Module, trainable: bool = True) -> int:
@@ -64,15 +81,15 @@ def count_parameters(model: nn.Module, trainable: bool = True) -> int:
                if p.requires_grad or not trainable)
 
 
-def mlp_head(n_inputs: int, n_classes: int, dropout: float = 0.2
-             ) -> nn.Sequential:
+def mlp_head(n_inputs: int, n_classes: int, dropout: float = 0.2,
+             width: int = 64) -> nn.Sequential:
     """The paper's classical classifier: dense layers with batch norm and
-    dropout, ``n_inputs -> 64 -> 32 -> classes``."""
+    dropout, ``n_inputs -> width (64) -> 32 -> classes``."""
     return nn.Sequential(
-        nn.Linear(n_inputs, 64), nn.BatchNorm1d(64), nn.ReLU(),
+        nn.Linear(n_inputs, width), nn.BatchNorm1d(width), nn.ReLU(),
         nn.Dropout(dropout),
-        nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(dropout),
-        nn.Linear(32, n_classes))
+        nn.Linear(width, 32), nn.BatchNorm1d(32), nn.ReLU(),
+        nn.Dropout(dropout), nn.Linear(32, n_classes))
 
 
 def encoder(n_inputs: int) -> nn.Sequential:
@@ -113,15 +130,57 @@ class PaperCircuit(nn.Module):
         return f"qubits={self.n_qubits}, fixed"
 
 
+class LatentHamiltonian(nn.Module):
+    """Latent features ``(B, 64)`` -> ``2**n`` outcome probabilities
+    (times ``2**n``, :func:`qnlp.models.reupload._readout`) of the
+    Hamiltonian-embedding re-uploading circuit on ``n`` qubits: the
+    features as a ``2**n x 2**n`` matrix (reshaped when ``4**n`` is 64,
+    else through a trained linear map), its Hamiltonian re-uploaded
+    before each trained layer (``ansatz`` ``'su'`` or ``'ring'``).
+
+    >>> head = LatentHamiltonian(3, n_layers=2)
+    >>> out = head(torch.rand(4, 64)).detach()
+    >>> tuple(out.shape), round(float(out[0].sum()), 4), head.map
+    ((4, 8), 8.0, Identity())
+    """
+
+    def __init__(self, n_qubits: int = 4, n_layers: int = 4, seed: int = 0,
+                 embedding: str = 'hermitian', ansatz: str = 'su') -> None:
+        super().__init__()
+        self.side = 2 ** n_qubits
+        self.map = (nn.Identity() if self.side ** 2 == LATENT
+                    else nn.Linear(LATENT, self.side ** 2))
+        self.circuit = ReuploadClassifier(embedding, n_qubits, n_layers,
+                                          self.side, seed=seed,
+                                          ansatz=ansatz)
+        self.circuit.classify = nn.Identity()   # probabilities out
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        matrix = self.map(features).view(-1, 1, self.side, self.side)
+        return self.circuit(matrix).to(features.dtype)
+
+
+class Parallel(nn.ModuleList):
+    """Modules side by side on the same input, outputs concatenated.
+
+    >>> Parallel([nn.Identity(), nn.Identity()])(torch.ones(2, 3)).shape
+    torch.Size([2, 6])
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([module(x) for module in self], dim=1)
+
+
 class TransferNetwork(nn.Module):
     """Frozen ``encoder`` -> ``head`` (the model of one transfer run)."""
 
     def __init__(self, kind: str, n_inputs: int, n_classes: int,
                  n_layers: int = 4, seed: int = 0,
-                 n_qubits: int = LINEAR_QUBITS) -> None:
+                 n_qubits: int | None = None) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.kind = kind
+        n_qubits = n_qubits or DEFAULT_QUBITS.get(kind, 0)
         self.encoder = encoder(n_inputs)
         self.encoder.requires_grad_(False)
         if kind == 'classical':
@@ -140,6 +199,12 @@ class TransferNetwork(nn.Module):
             self.head = nn.Sequential(
                 nn.Linear(LATENT, n_qubits), nn.Sigmoid(),
                 PaperCircuit(n_qubits), mlp_head(2 ** n_qubits, n_classes))
+        elif kind == 'hamiltonian':
+            self.head = nn.Sequential(
+                Parallel([LatentHamiltonian(n_qubits, n_layers,
+                                            seed=seed + k)
+                          for k in range(HAMILTONIAN_CIRCUITS)]),
+                mlp_head(HAMILTONIAN_CIRCUITS * 2 ** n_qubits, n_classes))
         else:
             layer = QuantumDense(LATENT, 16, seed=seed)
             self.head = nn.Sequential(layer, mlp_head(16, n_classes))
@@ -157,15 +222,17 @@ class TransferNetwork(nn.Module):
     def quantum_parameters(self) -> int:
         """Trained parameters inside the circuits."""
         return sum(count_parameters(m) for m in self.head.modules()
-                   if isinstance(m, (ParallelQuantumLayer, QuantumDense)))
+                   if isinstance(m, (ParallelQuantumLayer, QuantumDense,
+                                     ReuploadClassifier)))
 
 
 def make_transfer_model(name: str, n_inputs: int, n_classes: int,
                         n_layers: int = 4, seed: int = 0,
-                        n_qubits: int = LINEAR_QUBITS) -> TransferNetwork:
+                        n_qubits: int | None = None) -> TransferNetwork:
     """One of :data:`TRANSFER_MODELS` (encoder not yet pretrained);
-    ``n_layers`` is the dressed circuit's, ``n_qubits`` the linear
-    head's."""
+    ``n_layers`` is the dressed and Hamiltonian circuits', ``n_qubits``
+    the linear and Hamiltonian heads' (default
+    :data:`DEFAULT_QUBITS`)."""
     if name not in TRANSFER_MODELS:
         raise ConfigError(f"unknown transfer model {name!r}; choose one of "
                           f"{', '.join(TRANSFER_MODELS)}")

@@ -60,9 +60,11 @@ PAPER_CREEP = ('creep-ccc', 'creep-qcc', 'creep-cqc', 'creep-ccq',
 #: :data:`qnlp.models.transfer.TRANSFER_MODELS`: an autoencoder's 64-d
 #: latent (pretrained on the run's training images when the run starts,
 #: then frozen) feeding a classical, the paper's hybrid, a dressed-circuit,
-#: a re-uploading or a linear-map-then-paper-circuit head.
+#: a re-uploading, a linear-map-then-paper-circuit or a
+#: Hamiltonian-embedding re-uploading head.
 TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
-                   'transfer-dressed', 'transfer-reupload', 'transfer-linear')
+                   'transfer-dressed', 'transfer-reupload', 'transfer-linear',
+                   'transfer-hamiltonian')
 IMAGE_FRONTS = ('small', 'cifar')
 #: Models that read raw [0, 1] pixels (no per-channel normalisation).
 RAW_PIXELS = ('hqnn-quanv', 'cnn-quanv', 'cnn-quanv-large')
@@ -102,9 +104,10 @@ class ImageSettings(Settings):
     encoder_epochs: int = setting(10, 'transfer models: epochs of the '
                                       'autoencoder pretraining', low=1,
                                   high=MAX_EPOCHS)
-    transfer_qubits: int = setting(8, 'transfer-linear: qubits of the '
-                                      'circuit after the linear map',
-                                   low=1, high=12)
+    transfer_qubits: int | None = setting(None, 'transfer-linear and '
+                                             'transfer-hamiltonian: qubits '
+                                             'of the circuit (default 8 '
+                                             'and 4)', low=1, high=12)
     embedding: str = setting('hermitian', 'hamiltonian: the image as '
                                           '(X + X^T)/2 + i(X - X^T)/2 '
                                           '(hermitian) or (X + X^T)/2 '
