@@ -12,6 +12,7 @@ seconds per training epoch, the ratios, test accuracy, and one JSON line
 at the end.
 
     python benchmarks/bench_mc.py [--data ../shared/data/text/mc]
+    python benchmarks/bench_mc.py --count-ops --batch-size 10  # aten calls
 """
 from __future__ import annotations
 
@@ -70,6 +71,47 @@ def interleaved(runs, labels, epochs, batch_size, seed):
     return {n: s / epochs for n, s in seconds.items()}
 
 
+#: Aten calls that only make views (not counted as computing).
+VIEWS = {'view', 'slice', 'transpose', 'select', 'unsqueeze', 'alias',
+         'view_as_real', 'detach', '_conj', 'split_with_sizes', 'split',
+         'lift_fresh', 'as_strided', 't', 'expand', 'squeeze', 'permute',
+         '_record_function_enter_new', '_record_function_exit'}
+
+
+def count_operations(forward, parameters, labels, batch_size, seed=0):
+    """Aten calls of one training step of :func:`interleaved`'s loop
+    (zero_grad, model, ``nll``, backward, Adam) on the first minibatch
+    of ``seed``'s order, after five warm-up steps: ``(all, computing)``,
+    computing leaving out :data:`VIEWS`."""
+    from collections import Counter
+    from contextlib import nullcontext
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.calls = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.calls[func.overloadpacket.__name__] += 1
+            return func(*args, **(kwargs or {}))
+
+    optimiser = torch.optim.Adam(parameters, lr=0.1)
+    order = torch.randperm(len(labels), generator=torch.Generator(
+        ).manual_seed(seed)).tolist()
+    index = order[:batch_size or len(labels)]
+    counter = Count()
+    for step in range(6):
+        with counter if step == 5 else nullcontext():
+            optimiser.zero_grad()
+            nll(forward(index), labels[index]).backward()
+            optimiser.step()
+    calls = counter.calls
+    return sum(calls.values()), sum(n for name, n in calls.items()
+                                    if name not in VIEWS)
+
+
 def accuracy(probabilities, labels):
     return float((probabilities.argmax(1) == labels).double().mean())
 
@@ -83,6 +125,9 @@ def main() -> None:
     parser.add_argument('--batch-size', type=int, default=0,
                         help='0 = full batch, as qnlp train does')
     parser.add_argument('--seeds', type=int, default=5)
+    parser.add_argument('--count-ops', action='store_true',
+                        help="only count the aten calls of one qnlp "
+                        "training step (nothing timed)")
     args = parser.parse_args()
 
     corpus = load_corpus(args.data)
@@ -104,6 +149,19 @@ def main() -> None:
     def qnlp_forward(model):
         prepared = model.prepare(train_c)
         return lambda index: model(prepared.select(index))
+
+    if args.count_ops:
+        model = DisCoCatClassifier.from_circuits(every, seed=0)
+        calls, computing = count_operations(qnlp_forward(model),
+                                            model.parameters(), train_y,
+                                            args.batch_size)
+        print(f"one qnlp training step (batch size {args.batch_size}): "
+              f"{calls} aten calls, {computing} computing (views left out)")
+        print(json.dumps({'benchmark': 'bench_mc_ops',
+                          'batch_size': args.batch_size,
+                          'aten_calls_per_step': calls,
+                          'computing_aten_calls_per_step': computing}))
+        return
 
     qnlp_results = []
     for seed in range(1, args.seeds):

@@ -161,3 +161,27 @@ def test_closed_diagrams_are_not_normalised():
         engine(weights, engine.prepare(circuits)),
         engine(weights, engine.prepare(circuits, merge=False)))
     assert float(engine(weights, circuits)) < 0.9
+
+
+def test_buffers_kept_between_steps_do_not_leak(bundled_sentences):
+    # the flat buffers are kept per minibatch size: a second minibatch of
+    # the same size evaluated before the first one's backward (say, a
+    # check under no_grad) must leave the first one's gradient alone
+    ansatz = make_ansatz('iqp', layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:8]]
+    engine = Engine.from_diagrams(circuits)
+    batch = engine.prepare(circuits)
+    reference = engine.prepare(circuits, merge=False)
+    expected = values_and_gradients(engine, reference.select([1, 4, 6]), 3)
+    weights = torch.rand(engine.n_weights, dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(3)
+                         ).requires_grad_()
+    values = engine(weights, batch.select([1, 4, 6]))
+    with torch.no_grad():
+        engine(weights * 2, batch.select([0, 2, 7]))
+    mix = torch.rand(values.shape, dtype=torch.float64,
+                     generator=torch.Generator().manual_seed(4))
+    (values * mix).sum().backward()
+    torch.testing.assert_close(values.detach(), expected[0], atol=1e-10,
+                               rtol=0)
+    torch.testing.assert_close(weights.grad, expected[1], atol=1e-10, rtol=0)

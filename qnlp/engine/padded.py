@@ -12,12 +12,16 @@ set: a minibatch selects its rows, with no layout work per step.
 Diagrams are sorted by size into buckets that are padded separately, so
 that a few large diagrams do not pad all the others (:data:`WASTE`).
 
-One flat buffer per bucket and step: first the pool (shared): a zero,
-every distinct constant tensor, every distinct gate (a gate is its kind
+One flat buffer per bucket and minibatch size, kept from step to step
+(:class:`_Buffers`): first the pool (shared): a zero, every distinct
+constant tensor (written once), every distinct gate (a gate is its kind
 and the weight it reads: built once per step however many diagrams use
-it), then the weights themselves; then, round by round, the products of
-every diagram (see :class:`_Bucket`). The products are written in place
-(``bmm(out=)``), so nothing is copied or carried from round to round.
+it, all in one ``baddbmm``), then the weights themselves; then, round by
+round, the products of every diagram (see :class:`_Bucket`). The
+products are written in place (``bmm(out=)``), so nothing is copied or
+carried from round to round; a round reads both factors of its products
+in one ``take`` (and its backward adds their gradients back in one
+``put_``).
 
 >>> import torch
 >>> from lambeq.backend.quantum import Ket, Rx, Ry, CX, Bra
@@ -136,8 +140,8 @@ class _Bucket:
         #: by side (left factors, right factors, ...; then the read-out).
         self.local = torch.from_numpy(np.ascontiguousarray(local))
         self.region = torch.from_numpy(np.ascontiguousarray(region))
-        self.widths = [w for m, (i, k, j) in zip(self.matrices, self.shapes)
-                       for w in (m * i * k, m * k * j)] + [
+        self.widths = [m * k * (i + j) for m, (i, k, j) in
+                       zip(self.matrices, self.shapes)] + [
                            self.out * self.width]
         #: Per region: where it starts, in units of ``n`` (beyond the
         #: pool), and its stride per diagram.
@@ -147,12 +151,15 @@ class _Bucket:
             [[0], self.sizes]).astype(np.int64))
         self._whole: list[torch.Tensor] | None = None
         self._bases: dict[int, torch.Tensor] = {}
+        #: Per minibatch size: the flat buffer (the pool's constants
+        #: written once), the buffer of the backward and its scratch.
+        self._buffers: dict[tuple, tuple[torch.Tensor, ...]] = {}
 
     def to(self, device: torch.device) -> None:
         """Move the tables to ``device``; in place."""
         for name in ('positions', 'local', 'region', 'starts', 'strides'):
             setattr(self, name, getattr(self, name).to(device))
-        self._whole, self._bases = None, {}
+        self._whole, self._bases, self._buffers = None, {}, {}
 
     def padded(self) -> int:
         """Entries read per diagram, padding included."""
@@ -173,15 +180,15 @@ class _Bucket:
         steps = _rounds(program)
         regions, offsets = [], []
 
-        def read(shape: tuple, parts: list) -> None:
+        def read(shape: tuple, parts: list) -> tuple[np.ndarray, np.ndarray]:
             region = np.zeros(shape, dtype=np.int16)
             offset = np.zeros(shape, dtype=np.int64)
             for at, tensor, index in parts:   # index: shaped as at
                 kind, entries = where[tensor]
                 region[at] = kind
                 offset[at] = entries[index]
-            regions.append(region.reshape(-1))
-            offsets.append(offset.reshape(-1))
+            rows = (shape[0], int(np.prod(shape[1:])))
+            return region.reshape(rows), offset.reshape(rows)
 
         for r, (m, (I, K, J)) in enumerate(zip(self.matrices, self.shapes)):
             lefts, rights, slot = [], [], 0
@@ -205,11 +212,17 @@ class _Bucket:
                     + np.arange(i)[None, :, None] * steps_a
                     + np.arange(j)[None, None, :] * steps_b).reshape(-1))
                 slot += h
-            read((m, I, K), lefts)
-            read((m, K, J), rights)
-        read((self.out, self.width),
-             [(np.s_[:, :program.traced_size], program.final,
-               program.final_index.reshape(self.out, -1))])
+            # per matrix: its left factor's entries, then its right's
+            # (one read a round)
+            for both, part in zip(zip(read((m, I, K), lefts),
+                                      read((m, K, J), rights)),
+                                  (regions, offsets)):
+                part.append(np.concatenate(both, axis=1).reshape(-1))
+        for both, part in zip(read((self.out, self.width), [
+                (np.s_[:, :program.traced_size], program.final,
+                 program.final_index.reshape(self.out, -1))]),
+                (regions, offsets)):
+            part.append(both.reshape(-1))
         region, offset = np.concatenate(regions), np.concatenate(offsets)
         n = table.shape[0]
         padded_table = np.concatenate([np.zeros((n, 1), dtype=np.int64),
@@ -244,51 +257,80 @@ class _Bucket:
         return list((local + base.gather(1, region.long())).split(
             self.widths, dim=1))
 
-    def buffer(self, pool: torch.Tensor, n: int) -> torch.Tensor:
-        """The flat buffer of ``n`` diagrams, the pool copied in."""
-        flat = pool.new_empty(self.pool + n * sum(self.sizes))
-        flat[:self.pool] = pool[:self.pool]
-        return flat
+    def buffers(self, table: torch.Tensor, n: int) -> "_Buffers":
+        """The buffers of ``n`` diagrams and their views, kept from step
+        to step (``table``, the pool's constants, copied in once)."""
+        key = (n, table.dtype)
+        found = self._buffers.get(key)
+        if found is None:
+            found = self._buffers[key] = _Buffers(self, table, n)
+        return found
 
-    def forward(self, pool: torch.Tensor, reads: Sequence[torch.Tensor]
+    def forward(self, views: "_Buffers", reads: Sequence[torch.Tensor]
                 ) -> tuple[torch.Tensor, list]:
-        """The rounds without autograd: amplitudes and every round's
-        factors (what the gradient needs)."""
-        n = reads[-1].shape[0]
-        flat = self.buffer(pool, n)
-        factors, at = [], self.pool
+        """The rounds without autograd, in the forward buffer of
+        ``views`` (its pool written): amplitudes and every round's
+        factors (what the gradient needs). A round reads both factors of
+        every matrix in one ``take``."""
+        n, flat = reads[-1].shape[0], views.flat
+        factors = []
         for r, (m, (i, k, j)) in enumerate(zip(self.matrices, self.shapes)):
-            left = flat.take(reads[2 * r]).view(n * m, i, k)
-            right = flat.take(reads[2 * r + 1]).view(n * m, k, j)
-            size = n * self.sizes[r]
-            torch.bmm(left, right, out=flat[at:at + size].view(n * m, i, j))
-            at += size
+            both = flat.take(reads[r])   # [n, m * k (i + j)]
+            left = both.as_strided((n * m, i, k), (k * (i + j), k, 1))
+            right = both.as_strided((n * m, k, j), (k * (i + j), j, 1),
+                                    both.storage_offset() + i * k)
+            torch.bmm(left, right, out=views.products[r])
             factors.append((left, right))
         out = flat.take(reads[-1])
         return out.view(n, self.out, self.width), factors
 
     def backward(self, grad: torch.Tensor, reads: Sequence[torch.Tensor],
-                 factors: list, pool: torch.Tensor) -> None:
-        """Add to ``pool`` the gradient of the pool from ``grad``, that of
-        the amplitudes, both conjugated (``G = conj(torch's gradient)``:
-        then a product ``A @ B`` passes ``G @ B^T`` and ``A^T @ G``, with
-        no conjugation per round); each read's gradient added back where
-        it was read."""
-        n = grad.shape[0]
-        flat = grad.new_zeros(self.pool + n * sum(self.sizes))
+                 factors: list, table: torch.Tensor) -> torch.Tensor:
+        """The gradient of the pool (the first :attr:`pool` entries of
+        the result, a view of a buffer kept for the next step) from
+        ``grad``, that of the amplitudes, both conjugated (``G =
+        conj(torch's gradient)``: then a product ``A @ B`` passes ``G @
+        B^T`` and ``A^T @ G``, with no conjugation per round); each
+        read's gradient added back where it was read."""
+        views = self.buffers(table, grad.shape[0])
+        flat = views.gradient
+        flat.zero_()
         flat.put_(reads[-1], grad, accumulate=True)
-        at = flat.shape[0]
         for r in reversed(range(len(factors))):
             left, right = factors[r]
-            m, (i, k, j) = self.matrices[r], self.shapes[r]
-            size = n * self.sizes[r]
-            product = flat[at - size:at].view(n * m, i, j)
-            at -= size
-            flat.put_(reads[2 * r], torch.bmm(product, right.mT),
-                      accumulate=True)
-            flat.put_(reads[2 * r + 1], torch.bmm(left.mT, product),
-                      accumulate=True)
-        pool[:self.pool] += flat[:self.pool]
+            product = views.gradients[r]
+            both, to_left, to_right = views.scratch[r]
+            torch.bmm(product, right.mT, out=to_left)
+            torch.bmm(left.mT, product, out=to_right)
+            flat.put_(reads[r], both, accumulate=True)
+        return views.pool
+
+
+class _Buffers:
+    """A bucket's buffers for minibatches of ``n``: the flat buffer of
+    the forward (the pool, then the products round by round) and that of
+    the backward (their gradients), a scratch for one round's factor
+    gradients (left and right factors side by side, as a round reads
+    them), and the views of them a step uses."""
+
+    def __init__(self, bucket: _Bucket, table: torch.Tensor, n: int) -> None:
+        size = bucket.pool + n * sum(bucket.sizes)
+        self.flat = table.new_empty(size)
+        self.flat[:table.shape[0]] = table
+        self.gradient = table.new_empty(size)
+        self.pool = self.gradient[:bucket.pool]
+        scratch = table.new_empty(n * max(bucket.widths[:-1], default=0))
+        self.products, self.gradients, self.scratch = [], [], []
+        at = bucket.pool
+        for r, (m, (i, k, j)) in enumerate(zip(bucket.matrices,
+                                               bucket.shapes)):
+            end = at + n * bucket.sizes[r]
+            self.products.append(self.flat[at:end].view(n * m, i, j))
+            self.gradients.append(self.gradient[at:end].view(n * m, i, j))
+            both = scratch[:n * bucket.widths[r]].view(n * m, k * (i + j))
+            self.scratch.append((both, both[:, :i * k].view(n * m, i, k),
+                                 both[:, i * k:].view(n * m, k, j)))
+            at = end
 
 
 class _Evaluate(torch.autograd.Function):
@@ -322,7 +364,7 @@ class PaddedBatch:
 
     def __init__(self, buckets: list[_Bucket], size: int, reference: Plan,
                  constants: np.ndarray, gates: tuple,
-                 n_weights: int) -> None:
+                 n_weights: int, reads_weights: bool = True) -> None:
         self.buckets = buckets
         self.size = size
         self.reference = reference
@@ -332,6 +374,9 @@ class PaddedBatch:
         #: scale and its coefficients (3, entries): C0 + cos C1 + sin C2.
         self._gates = gates
         self.n_weights = n_weights
+        #: Whether a diagram reads a weight itself (not through a gate);
+        #: if not, the weights are not copied into the pool.
+        self.reads_weights = reads_weights
         self.device = torch.device('cpu')
         #: Per batch position: its bucket and row there.
         self.place = torch.zeros((2, size), dtype=torch.long)
@@ -347,11 +392,29 @@ class PaddedBatch:
             self._constants.real
         self.table = torch.as_tensor(constants, dtype=self.dtype,
                                      device=self.device)
-        columns, scales, coefficients = self._gates
-        self.gates = (torch.as_tensor(columns, device=self.device),
-                      torch.as_tensor(scales, dtype=real, device=self.device),
-                      torch.as_tensor(coefficients, dtype=self.dtype,
-                                      device=self.device))
+        for bucket in self.buckets:   # their buffers hold the old table
+            bucket.to(self.device)
+        columns, scales, (c0, c1, c2) = self._gates
+        # A gate entry C0 + cos C1 + sin C2 in real rows (re, im; or the
+        # real part alone): C0 + M [cos, sin]; the gradient of the phase
+        # Re(G (C2 cos - C1 sin)) is G^T N [cos, sin], with N = [[C2r,
+        # -C1r], [-C2i, C1i]], times the scale of the weight.
+        split = ((lambda c: (c.real, c.imag)) if self.dtype.is_complex
+                 else (lambda c: (c.real,)))
+        rows = np.stack([np.stack(pair, axis=-1) for pair in
+                         zip(split(c1), split(c2))], axis=1)   # [E, R, 2]
+        sign = np.array([1.0, -1.0])[:rows.shape[1], None]
+        slopes = sign * np.stack([rows[..., 1], -rows[..., 0]], axis=-1)
+
+        def tensor(values, dtype=real):
+            return torch.as_tensor(np.ascontiguousarray(values), dtype=dtype,
+                                   device=self.device)
+        self.gates = (tensor(columns, torch.long),
+                      tensor(scales), tensor(np.stack(split(c0), axis=-1)
+                                             [..., None]),
+                      tensor(rows), tensor(slopes * scales[:, None, None]),
+                      torch.ones(len(columns), dtype=real,
+                                 device=self.device))
 
     @classmethod
     def of(cls, groups: Sequence[tuple[Plan, torch.Tensor, torch.Tensor]],
@@ -453,8 +516,10 @@ class PaddedBatch:
             return None
         pool = weight_base + n_weights
         buckets = [_Bucket(members, rounds, pool) for members in cut]
+        reads_weights = any(source[0] == 'weight' for _, _, columns in tables
+                            for source in columns)
         return cls(buckets, count, first, np.concatenate(arrays), gates,
-                   n_weights)
+                   n_weights, reads_weights)
 
     def to(self, device: torch.device | str) -> "PaddedBatch":
         """Move the index tensors and tables to ``device``; in place."""
@@ -502,12 +567,10 @@ class PaddedBatch:
         ``[B, out]``, normalised as :func:`~qnlp.engine.plan.read_out`
         does; with ``classes``, the first ``classes`` of them normalised
         instead) without autograd, and what :meth:`backward` needs."""
-        columns, scales, coefficients = self.gates
-        phases = weights[columns] * scales
-        cos, sin = torch.cos(phases), torch.sin(phases)
-        gates = torch.addcmul(torch.addcmul(coefficients[0], coefficients[1],
-                                            cos), coefficients[2], sin)
-        pool = torch.cat([self.table, gates, weights.to(self.dtype)])
+        columns, scales, constant, rows, _, ones = self.gates
+        # [cos, sin] of every gate entry's phase, one polar
+        turns = torch.view_as_real(torch.polar(
+            ones, weights.index_select(0, columns) * scales))
         if len(self.buckets) == 1:
             parts = [(self.buckets[0], positions)]
         else:
@@ -520,11 +583,24 @@ class PaddedBatch:
                 if len(mine):
                     parts.append((bucket, mine))
         width = max(bucket.width for bucket, _ in parts)
-        results, saved = [], []
+        results, saved, pool = [], [], None
         for bucket, mine in parts:
-            rows = mine if len(self.buckets) == 1 else row_of[mine]
-            index = bucket.reads(rows)
-            amplitudes, factors = bucket.forward(pool, index)
+            index = bucket.reads(mine if len(self.buckets) == 1
+                                 else row_of[mine])
+            views = bucket.buffers(self.table, index[-1].shape[0])
+            flat = views.flat
+            if pool is None:   # the gates (and weights) after the table
+                pool = flat[:bucket.pool]
+                start, size = self.table.shape[0], len(columns)
+                gates = flat[start:start + size]
+                torch.baddbmm(constant, rows, turns.unsqueeze(-1), out=(
+                    torch.view_as_real(gates) if gates.is_complex() else
+                    gates.unsqueeze(-1)).view(constant.shape))
+                if self.reads_weights:
+                    flat[start + size:bucket.pool] = weights
+            else:
+                flat[:bucket.pool] = pool
+            amplitudes, factors = bucket.forward(views, index)
             if bucket.width < width:
                 amplitudes = torch.nn.functional.pad(
                     amplitudes, (0, width - bucket.width))
@@ -543,19 +619,18 @@ class PaddedBatch:
             if classes is not None and classes < result.shape[1]:
                 result = result[:, :classes].contiguous()
             total = result.sum(dim=1, keepdim=True)
-            total = torch.where(total > 0, total, torch.ones_like(total))
+            total.masked_fill_(total == 0, 1.0)   # all zero: stays zero
             result /= total
         else:
             result = amplitudes
-        return result, (weights.shape[0], phases, cos, sin, pool.shape[0],
-                        amplitudes, order, saved, total)
+        return result, (weights.shape[0], turns, amplitudes, order, saved,
+                        total)
 
     def backward(self, grad: torch.Tensor, saved: tuple,
                  result: torch.Tensor) -> torch.Tensor:
         """The weights' gradient from ``grad``, that of :meth:`forward`'s
         ``result``, in torch's convention (see :meth:`_Bucket.backward`)."""
-        n_weights, phases, cos, sin, pool_size, amplitudes, order, \
-            buckets, total = saved
+        n_weights, turns, amplitudes, order, buckets, total = saved
         if total is not None:   # p = |a|^2 / total: d|a|^2, then 2 a
             grad = (grad - (grad * result).sum(1, keepdim=True)
                     ) / total
@@ -567,22 +642,25 @@ class PaddedBatch:
             grad = grad.conj().resolve_conj() if grad.is_complex() else grad
         if order is not None:
             grad = grad[order]
-        pool = grad.new_zeros(pool_size)
-        first = 0
+        pool, first = None, 0
         for bucket, index, factors in buckets:
             n = index[-1].shape[0]
-            bucket.backward(grad[first:first + n, :, :bucket.width],
-                            index, factors, pool)
+            mine = bucket.backward(grad[first:first + n, :, :bucket.width],
+                                   index, factors, self.table)
+            pool = mine if pool is None else pool + mine
             first += n
-        columns, scales, coefficients = self.gates
-        start = self.table.shape[0]
-        gates = pool[start:start + len(columns)]
-        slope = torch.addcmul(coefficients[2] * cos, coefficients[1], sin,
-                              value=-1)
-        phase = (gates * slope).real if gates.is_complex() else gates * slope
-        result = pool[start + len(columns):].real.clone() \
-            if pool.is_complex() else pool[start + len(columns):].clone()
-        return result.index_add_(0, columns, phase * scales)
+        columns, _, constant, _, slopes, _ = self.gates
+        start, size = self.table.shape[0], len(columns)
+        gates = pool[start:start + size]
+        gates = (torch.view_as_real(gates) if gates.is_complex() else
+                 gates.unsqueeze(-1)).view(size, 1, constant.shape[1])
+        phase = torch.bmm(torch.bmm(gates, slopes), turns.unsqueeze(-1))
+        if self.reads_weights:
+            result = pool[start + size:].real.clone() \
+                if pool.is_complex() else pool[start + size:].clone()
+        else:
+            result = turns.new_zeros(n_weights)
+        return result.index_add_(0, columns, phase.view(-1))
 
 
 def _entries(members: list, rounds: int) -> int:
