@@ -47,7 +47,15 @@ def count_parameters(model: nn.Module, trainable: bool = True) -> int:
 
 
 def quantum_parameters(model: nn.Module) -> int:
-    """Trainable parameters inside quantum layers."""
+    """Trainable parameters inside quantum layers: a network that counts
+    its own (a ``quantum_parameters()`` method: re-uploading, QCNN,
+    creep and transfer networks) says; otherwise those of its
+    :class:`ParallelQuantumLayer` s. ``model`` may be the network or an
+    :class:`ImageClassifier` holding it."""
+    network = getattr(model, 'network', model)
+    own = getattr(network, 'quantum_parameters', None)
+    if callable(own):
+        return own()
     return sum(count_parameters(m) for m in model.modules()
                if isinstance(m, ParallelQuantumLayer))
 

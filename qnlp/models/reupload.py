@@ -276,6 +276,10 @@ class ReuploadClassifier(nn.Module):
             state = state @ layers[layer].T
         return self.classify(_readout(state.abs() ** 2))
 
+    def quantum_parameters(self) -> int:
+        """Trainable parameters of the circuit (:func:`circuit_parameters`)."""
+        return circuit_parameters(self)
+
     def extra_repr(self) -> str:
         return (f"embedding={self.embedding}, ansatz={self.ansatz}, "
                 f"qubits={self.n_qubits}, layers={self.n_layers}")
@@ -380,6 +384,10 @@ class QCNN(nn.Module):
         marginal = probabilities.sum(dim=dropped).flatten(1) if dropped \
             else probabilities.flatten(1)
         return self.classify(_readout(marginal))
+
+    def quantum_parameters(self) -> int:
+        """Trainable parameters of the circuit (:func:`circuit_parameters`)."""
+        return circuit_parameters(self)
 
     def extra_repr(self) -> str:
         return f"qubits={self.n_qubits}, kept={self.kept}"

@@ -433,19 +433,9 @@ class ImageTask(Task):
         return torch.from_numpy(np.stack(arrays))
 
     def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
-        from qnlp.models.creep import CreepNetwork
         from qnlp.models.images import quantum_parameters
-        from qnlp.models.reupload import (QCNN, ReuploadClassifier,
-                                          circuit_parameters)
-        from qnlp.models.transfer import TransferNetwork
-        network = getattr(model, 'network', None)
-        count = (circuit_parameters(network)
-                 if isinstance(network, (QCNN, ReuploadClassifier))
-                 else network.quantum_parameters()
-                 if isinstance(network, (CreepNetwork, TransferNetwork))
-                 else quantum_parameters(model))
         found = {**getattr(self, '_counts', {}),
-                 'n_quantum_parameters': count}
+                 'n_quantum_parameters': quantum_parameters(model)}
         if hasattr(self, '_pretrain_loss'):
             found['autoencoder_mse'] = round(self._pretrain_loss, 6)
         settings, images, labels = getattr(self, '_attack_test',
