@@ -1,4 +1,6 @@
-"""Adversarial attacks on image classifiers (pixels in [0, 1] -> logits).
+"""Adversarial attacks on classifiers (inputs in a box, by default pixels
+in [0, 1] -> logits; the sentiment models' reduced features through
+:class:`qnlp.robust.features.FeatureLogits`).
 
 Two homes, one per use:
 
@@ -9,11 +11,11 @@ Two homes, one per use:
   attacks exactly as an uninterrupted one.
 * :func:`robust_accuracy` evaluates a trained model with the Adversarial
   Robustness Toolbox (``pip install 'qnlp[robust]'``): FGSM, PGD L-inf,
-  PGD L2 and the black-box Square attack, through ART's
-  ``PyTorchClassifier``. The quantum layers are torch modules simulated
+  PGD L2, the black-box Square attack (images) and HopSkipJump, through
+  ART's ``PyTorchClassifier``. The quantum layers are torch modules simulated
   exactly, so ART's gradients are the engine's exact gradients.
 
-Both step, clip to [0, 1], then project on the epsilon ball, as ART does,
+Both step, clip to the box, then project on the epsilon ball, as ART does,
 so without a random start they agree (tests/test_robust.py).
 
 >>> import torch
