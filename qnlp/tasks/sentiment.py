@@ -115,7 +115,7 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
     attacks: tuple[tuple[str, float], ...] = setting(
         (), 'after training, accuracy on the test reviews with their '
             'reduced features (PCA/SVD output, standardised units) '
-            'attacked: ATTACK:EPS (fgsm, pgd, pgd-l2, square; needs '
+            'attacked: ATTACK:EPS (fgsm, pgd, pgd-l2, hsj; needs '
             'qnlp[robust])',
         parse=parse_attacks, metavar='ATTACK:EPS', option='--attack')
 
