@@ -145,8 +145,11 @@ def test_compare_attacks_the_vqc_and_the_baseline_alike(tmp_path,
 @pytest.mark.parametrize('option,message', [
     (['--attack', 'square:0.1'], "the black-box attack on review features "
                                  "is hsj"),
-    (['--attack', 'pgd:0.1', '--train-shots', '10'], "--attack takes the "
-                                                     "exact VQC"),
+    (['--attack', 'pgd:0.1', '--train-shots', '10'], "--attack and "
+                                                     "--adversarial take"),
+    (['--adversarial', 'hsj:0.1'], "training takes fgsm, pgd, pgd-l2 and "
+                                   "--model vqc"),
+    (['--adversarial', 'pgd:0.1', '--model', 'qsvc'], "--model vqc"),
 ])
 def test_bad_sentiment_attacks_exit_2(tmp_path, capsys, option, message):
     assert main(['train', '--task', 'sentiment', str(reviews(tmp_path)),
@@ -155,3 +158,36 @@ def test_bad_sentiment_attacks_exit_2(tmp_path, capsys, option, message):
                  *option]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_adversarial_vqc_resumes_bit_identical_and_trains_on_moved_angles(
+        tmp_path, monkeypatch):
+    """``--adversarial pgd:EPS``: every minibatch's reduced features are
+    attacked (random starts from the run's generator, so a stopped and
+    resumed run ends with the same weights), and the weights differ from
+    a normally trained VQC's."""
+    from qnlp.train.run import RunDirectory
+    from tests.conftest import assert_resumes_bit_identical
+    args = ['train', '--task', 'sentiment', str(reviews(tmp_path)),
+            '--features', 'tfidf', '--components', '2', '--epochs', '2',
+            '--batch-size', '4', '--quiet']
+    metrics = assert_resumes_bit_identical(
+        [*args, '--adversarial', 'pgd:0.5', '--attack', 'pgd:0.5'],
+        tmp_path, monkeypatch)
+    assert 'pgd:0.5' in metrics['task_metrics']['robust_accuracy']
+    assert main([*args, '--out', str(tmp_path / 'plain')]) == 0
+    plain, moved = (RunDirectory(tmp_path / name).read_weights()['weights']
+                    for name in ('plain', 'whole'))
+    assert not torch.equal(plain, moved)
+
+
+def test_feature_adversary_stays_in_the_angle_range():
+    from qnlp.robust.features import AngleInputVQC, FeatureAdversary
+    fitted = scaler()
+    angles = torch.from_numpy(fitted.transform(FEATURES))
+    moved = FeatureAdversary('pgd', 1.0, fitted)(
+        AngleInputVQC(3, reps=1), angles, torch.from_numpy(LABELS),
+        torch.Generator().manual_seed(0))
+    assert moved.min() >= 0 and moved.max() <= np.pi
+    step = (moved - angles) / torch.from_numpy(fitted.scale_)
+    assert step.abs().max() <= 1.0 + 1e-9 and not torch.equal(moved, angles)

@@ -32,12 +32,14 @@ True
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from qnlp.errors import ConfigError
+from qnlp.models.vqc import VQCModel
 
 #: Log-probabilities are taken of probabilities at least this large.
 TINY = 1e-12
@@ -86,8 +88,9 @@ def _binary(decision: torch.Tensor) -> torch.Tensor:
 
 def _head(head: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     """Angles -> class probabilities of ``head``, differentiable."""
-    from qnlp.models.vqc import VQCModel
     from qnlp.tasks.sentiment import KernelModel
+    if isinstance(head, AngleInputVQC):
+        return head
     if type(head) is VQCModel:
         return lambda x: head(head.feature_map.state(
             x.to(head.weights.dtype), _complex(head.weights.dtype),
@@ -130,3 +133,49 @@ def attackable(name: str) -> bool:
     (True, False)
     """
     return name in ('logistic-regression', 'svm-rbf')
+
+
+class AngleInputVQC(VQCModel):
+    """The VQC with the angles themselves as its inputs (``prepare``
+    keeps them; ``forward`` encodes them, differentiably), so that
+    adversarial training can move them: same weights and checkpoints as
+    :class:`~qnlp.models.vqc.VQCModel`, the same outputs.
+
+    >>> x = torch.rand(3, 2, dtype=torch.float64)
+    >>> plain, moved = VQCModel(2, reps=1), AngleInputVQC(2, reps=1)
+    >>> bool(torch.allclose(plain(plain.prepare(x)), moved(moved.prepare(x))))
+    True
+    """
+
+    def prepare(self, features: Any) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(features, dtype=np.float64)).to(
+            self.weights.device)
+
+    def forward(self, angles: torch.Tensor) -> torch.Tensor:
+        return super().forward(self.feature_map.state(
+            angles.to(self.weights.dtype), _complex(self.weights.dtype),
+            self.weights.device).amplitudes)
+
+
+@dataclass(frozen=True)
+class FeatureAdversary:
+    """The adversarial-training hook (:attr:`qnlp.train.Hooks.adversary`)
+    of an :class:`AngleInputVQC`: each minibatch of angles is mapped back
+    to reduced features through the fitted ``scaler``, attacked there
+    (:func:`~qnlp.robust.attacks.perturb`, ``eps`` in the units of the
+    attacks of :func:`qnlp.tasks.sentiment.attacked`) and mapped to angles
+    again."""
+    attack: str
+    eps: float
+    scaler: Any
+
+    def __call__(self, model: torch.nn.Module, angles: torch.Tensor,
+                 labels: torch.Tensor, generator: torch.Generator
+                 ) -> torch.Tensor:
+        from qnlp.robust.attacks import perturb
+        module = FeatureLogits(self.scaler, model).to(angles.device)
+        features = (angles.to(torch.float64) - module.shift) / module.scale
+        moved = perturb(module, features, labels, self.attack, self.eps,
+                        generator=generator,
+                        bounds=(module.lower, module.upper))
+        return module.angles(moved).to(angles.dtype)

@@ -67,7 +67,7 @@ from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.circuits import ENTANGLEMENTS, FEATURE_MAPS, READOUTS
 from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.vqc import MAX_QUBITS
-from qnlp.robust.names import parse_attacks
+from qnlp.robust.names import WHITE_BOX, parse_attack, parse_attacks
 from qnlp.tasks.base import (MAX_EPOCHS, CircuitTrainingSettings,
                              Loaded, Task, setting)
 from qnlp.tasks.sentences import CorpusFormatSettings, report_corpus
@@ -118,6 +118,10 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
             'attacked: ATTACK:EPS (fgsm, pgd, pgd-l2, hsj; needs '
             'qnlp[robust])',
         parse=parse_attacks, metavar='ATTACK:EPS', option='--attack')
+    adversarial: str | None = setting(
+        None, 'VQC adversarial training: ATTACK:EPS (pgd, pgd-l2 or fgsm) '
+              'on the reduced features of every minibatch, e.g. pgd:1',
+        metavar='ATTACK:EPS')
 
     def circuit_refusal(self) -> str | None:
         if self.model != 'vqc':
@@ -136,9 +140,15 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
             raise ConfigError("--attack square: ART's Square attack takes "
                               "images; the black-box attack on review "
                               "features is hsj (HopSkipJump)")
-        if self.attacks and self.circuit_training:
-            raise ConfigError("--attack takes the exact VQC, not one trained "
-                              "with --train-noise/--train-shots")
+        if (self.attacks or self.adversarial) and self.circuit_training:
+            raise ConfigError("--attack and --adversarial take the exact "
+                              "VQC, not one trained with --train-noise/"
+                              "--train-shots")
+        if self.adversarial is not None and (
+                parse_attack(self.adversarial)[0] not in WHITE_BOX
+                or self.model != 'vqc'):
+            raise ConfigError(f"adversarial {self.adversarial!r}: training "
+                              f"takes {', '.join(WHITE_BOX)} and --model vqc")
 
 
 def split_reviews(path: str | Path, settings: SentimentSettings,
@@ -267,6 +277,9 @@ def _vqc(settings: SentimentSettings, device: Any) -> Any:
     from qnlp.engine.device import resolve_dtype
     from qnlp.models.vqc import VQCModel
     kind, noisy = VQCModel, settings.circuit_training or {}
+    if settings.adversarial is not None:
+        from qnlp.robust.features import AngleInputVQC
+        kind = AngleInputVQC
     if noisy:
         from qnlp.noise.training import NoisyVQC
         kind = NoisyVQC
@@ -348,8 +361,14 @@ class SentimentTask(Task):
     def hooks(self, settings: SentimentSettings, loaded: Loaded) -> Any:
         from qnlp.train import Hooks
         from qnlp.train.estimators import binary_cross_entropy
+        adversary = None
+        if settings.adversarial is not None:
+            from qnlp.robust.features import FeatureAdversary
+            adversary = FeatureAdversary(*parse_attack(settings.adversarial),
+                                         loaded.pipeline[-1])
         return Hooks(loss=binary_cross_entropy,
-                     select='dev' if loaded.dev is not None else 'last')
+                     select='dev' if loaded.dev is not None else 'last',
+                     adversary=adversary)
 
     def build(self, settings: SentimentSettings, loaded: SentimentLoaded,
               device: Any) -> Any:
