@@ -1,4 +1,6 @@
-"""Adversarial attacks on image classifiers (pixels in [0, 1] -> logits).
+"""Adversarial attacks on classifiers (inputs in a box, by default pixels
+in [0, 1] -> logits; the sentiment models' reduced features through
+:class:`qnlp.robust.features.FeatureLogits`).
 
 Two homes, one per use:
 
@@ -9,11 +11,11 @@ Two homes, one per use:
   attacks exactly as an uninterrupted one.
 * :func:`robust_accuracy` evaluates a trained model with the Adversarial
   Robustness Toolbox (``pip install 'qnlp[robust]'``): FGSM, PGD L-inf,
-  PGD L2 and the black-box Square attack, through ART's
-  ``PyTorchClassifier``. The quantum layers are torch modules simulated
+  PGD L2, the black-box Square attack (images) and HopSkipJump, through
+  ART's ``PyTorchClassifier``. The quantum layers are torch modules simulated
   exactly, so ART's gradients are the engine's exact gradients.
 
-Both step, clip to [0, 1], then project on the epsilon ball, as ART does,
+Both step, clip to the box, then project on the epsilon ball, as ART does,
 so without a random start they agree (tests/test_robust.py).
 
 >>> import torch
@@ -28,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from qnlp.errors import ConfigError
@@ -37,18 +40,24 @@ from qnlp.robust.names import ATTACKS, WHITE_BOX
 PGD_STEPS = 10
 #: Queries (iterations) of the Square attack.
 SQUARE_QUERIES = 200
+#: HopSkipJump: iterations, and the evaluations of one boundary-gradient
+#: estimate (first and at most).
+HSJ_ITERATIONS, HSJ_INIT_EVAL, HSJ_MAX_EVAL = 10, 25, 200
 
 
 def perturb(model: torch.nn.Module, pixels: torch.Tensor,
             labels: torch.Tensor, attack: str, eps: float, *,
             steps: int = PGD_STEPS, step: float | None = None,
             random_start: bool = True,
-            generator: torch.Generator | None = None) -> torch.Tensor:
+            generator: torch.Generator | None = None,
+            bounds: tuple[Any, Any] = (0, 1)) -> torch.Tensor:
     """Adversarial versions of ``pixels`` (in [0, 1]) that raise the
     cross-entropy of ``labels``: ``fgsm`` (one signed step of ``eps``),
     ``pgd`` (L-inf) or ``pgd-l2``, ``steps`` steps of ``step`` (default
     ``2.5 * eps / steps``) from a random point of the ball (drawn from
-    ``generator`` on the CPU) unless ``random_start=False``.
+    ``generator`` on the CPU) unless ``random_start=False``. Inputs
+    stay within ``bounds`` (numbers or per-feature tensors; pixels by
+    default).
 
     The model is evaluated in eval mode (batch-norm running statistics
     are neither used from the batch nor updated) and restored after.
@@ -61,6 +70,7 @@ def perturb(model: torch.nn.Module, pixels: torch.Tensor,
     step = 2.5 * eps / steps if step is None else step
     norm = 2 if attack == 'pgd-l2' else 'inf'
     clean = pixels.detach()
+    low, high = (torch.as_tensor(b).to(clean) for b in bounds)
     adversarial = clean
     if random_start:
         noise = (torch.rand(clean.shape, generator=generator,
@@ -72,7 +82,7 @@ def perturb(model: torch.nn.Module, pixels: torch.Tensor,
                                       dtype=torch.float64).to(clean)
             start = noise / _norms(noise).clamp_min(1e-12) * radius.view(
                 -1, *[1] * (clean.dim() - 1))
-        adversarial = clean + _project((clean + start).clamp(0, 1) - clean,
+        adversarial = clean + _project((clean + start).clamp(low, high) - clean,
                                        eps, norm)
     was_training = model.training
     model.eval()
@@ -83,7 +93,7 @@ def perturb(model: torch.nn.Module, pixels: torch.Tensor,
                                                      labels)
             grad, = torch.autograd.grad(loss, adversarial)
             moved = (adversarial.detach() + step * _direction(grad, norm)
-                     ).clamp(0, 1)
+                     ).clamp(low, high)
             adversarial = clean + _project(moved - clean, eps, norm)
     finally:
         model.train(was_training)
@@ -150,17 +160,24 @@ class _Float32Inputs(torch.nn.Module):
         return self.model(pixels.to(self.dtype)).float()
 
 
+def _placed(model: torch.nn.Module) -> torch.Tensor:
+    """A tensor of ``model`` (a parameter, else a buffer): its dtype and
+    device are the model's."""
+    return next(iter([*model.parameters(), *model.buffers()]))
+
+
 def art_classifier(model: torch.nn.Module, shape: Sequence[int],
-                   n_classes: int) -> Any:
-    """``model`` (pixels in [0, 1] -> logits) as ART's
-    ``PyTorchClassifier`` with clip values (0, 1)."""
+                   n_classes: int, bounds: tuple[Any, Any] = (0, 1)) -> Any:
+    """``model`` (inputs within ``bounds``, pixels by default ->
+    logits) as ART's ``PyTorchClassifier`` with those clip values."""
     _, PyTorchClassifier = _art()
-    dtype = next(model.parameters()).dtype
-    device = next(model.parameters()).device
+    placed = _placed(model)
+    clip = tuple(np.asarray(torch.as_tensor(b).cpu(), dtype=np.float32)
+                 for b in bounds)
     return PyTorchClassifier(
-        _Float32Inputs(model, dtype), loss=torch.nn.CrossEntropyLoss(),
-        input_shape=tuple(shape), nb_classes=n_classes, clip_values=(0, 1),
-        device_type='gpu' if device.type == 'cuda' else 'cpu')
+        _Float32Inputs(model, placed.dtype), loss=torch.nn.CrossEntropyLoss(),
+        input_shape=tuple(shape), nb_classes=n_classes, clip_values=clip,
+        device_type='gpu' if placed.device.type == 'cuda' else 'cpu')
 
 
 def art_attack(classifier: Any, attack: str, eps: float, *,
@@ -179,28 +196,49 @@ def art_attack(classifier: Any, attack: str, eps: float, *,
         return evasion.SquareAttack(classifier, norm='inf', eps=eps,
                                     max_iter=SQUARE_QUERIES, nb_restarts=1,
                                     batch_size=batch_size, verbose=False)
+    if attack == 'hsj':
+        return evasion.HopSkipJump(classifier, norm=np.inf,
+                                   max_iter=HSJ_ITERATIONS,
+                                   init_eval=HSJ_INIT_EVAL,
+                                   max_eval=HSJ_MAX_EVAL,
+                                   batch_size=batch_size, verbose=False)
     raise ConfigError(f"unknown attack {attack!r}; choose one of "
                       f"{', '.join(ATTACKS)}")
 
 
 def robust_accuracy(model: torch.nn.Module, pixels: torch.Tensor,
                     labels: torch.Tensor,
-                    attacks: Sequence[tuple[str, float]], *, seed: int = 0
-                    ) -> dict[str, float]:
+                    attacks: Sequence[tuple[str, float]], *, seed: int = 0,
+                    bounds: tuple[Any, Any] = (0, 1)) -> dict[str, float]:
     """Clean accuracy and the accuracy under each ``(attack, eps)``
-    (keys ``clean`` and ``NAME:EPS``), attacks from ART; ``seed`` fixes
-    their random starts and squares."""
-    import numpy as np
+    (keys ``clean`` and ``NAME:EPS``), attacks from ART, inputs kept
+    within ``bounds`` (pixels by default); ``seed`` fixes their random
+    starts and squares.
+
+    HopSkipJump (``hsj``) looks for the smallest L-inf change that flips
+    the decision, whatever ``eps``: an example counts as broken at
+    ``eps`` when the change it found is at most ``eps`` (one search,
+    shared by every ``hsj`` epsilon)."""
     n_classes = _n_classes(model, pixels)
-    classifier = art_classifier(model, pixels.shape[1:], n_classes)
+    classifier = art_classifier(model, pixels.shape[1:], n_classes, bounds)
     x = pixels.detach().cpu().float().numpy()
     y = labels.cpu().numpy()
-    accuracy = {'clean': float((classifier.predict(x).argmax(1) == y).mean())}
+    right = classifier.predict(x).argmax(1) == y
+    accuracy = {'clean': float(right.mean())}
+    searched = None
     for attack, eps in attacks:
         np.random.seed(seed)   # ART draws its random starts from numpy
-        moved = art_attack(classifier, attack, eps).generate(x, y=y)
-        accuracy[f'{attack}:{eps:g}'] = float(
-            (classifier.predict(moved).argmax(1) == y).mean())
+        if attack == 'hsj':
+            if searched is None:
+                moved = art_attack(classifier, attack, eps).generate(x, y=y)
+                searched = (classifier.predict(moved).argmax(1) != y,
+                            np.abs(moved - x).reshape(len(x), -1).max(1))
+            flipped, distance = searched
+            still = right & ~(flipped & (distance <= eps * (1 + 1e-6)))
+        else:
+            moved = art_attack(classifier, attack, eps).generate(x, y=y)
+            still = classifier.predict(moved).argmax(1) == y
+        accuracy[f'{attack}:{eps:g}'] = float(still.mean())
     return accuracy
 
 
@@ -208,6 +246,6 @@ def _n_classes(model: torch.nn.Module, pixels: torch.Tensor) -> int:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        width = model(pixels[:1].to(next(model.parameters()))).shape[1]
+        width = model(pixels[:1].to(_placed(model))).shape[1]
     model.train(was_training)
     return int(width)

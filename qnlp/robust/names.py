@@ -8,18 +8,19 @@ builds its options from them).
 >>> parse_attack('cw:0.1')
 Traceback (most recent call last):
 ...
-qnlp.errors.ConfigError: attack 'cw:0.1': give NAME:EPS with NAME one of fgsm, pgd, pgd-l2, square and EPS a positive number
+qnlp.errors.ConfigError: attack 'cw:0.1': give NAME:EPS with NAME one of fgsm, pgd, pgd-l2, square, hsj and EPS a positive number
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Any, Iterable
 
 from qnlp.errors import ConfigError
 
 #: Attack names: the white-box ones (FGSM, PGD L-inf, PGD L2) and the
-#: black-box Square attack (L-inf, evaluation only).
-ATTACKS = ('fgsm', 'pgd', 'pgd-l2', 'square')
+#: black-box ones (evaluation only, L-inf): the score-based Square attack
+#: (images) and the decision-based HopSkipJump (any input).
+ATTACKS = ('fgsm', 'pgd', 'pgd-l2', 'square', 'hsj')
 WHITE_BOX = ('fgsm', 'pgd', 'pgd-l2')
 
 
@@ -36,6 +37,13 @@ def parse_attack(text: str) -> tuple[str, float]:
     return name, value
 
 
-def parse_attacks(items: Iterable[str]) -> tuple[tuple[str, float], ...]:
-    """Several ``NAME:EPS`` texts (``--attack`` given several times)."""
-    return tuple(parse_attack(item) for item in items)
+def parse_attacks(items: Iterable[Any]) -> tuple[tuple[str, float], ...]:
+    """Several ``NAME:EPS`` texts (``--attack`` given several times) or
+    ``(NAME, EPS)`` pairs (as a run's ``config.json`` holds them).
+
+    >>> parse_attacks([['pgd', 0.5], 'fgsm:0.1'])
+    (('pgd', 0.5), ('fgsm', 0.1))
+    """
+    return tuple(parse_attack(item if isinstance(item, str)
+                              else ':'.join(map(str, item)))
+                 for item in items)

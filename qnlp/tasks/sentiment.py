@@ -67,6 +67,7 @@ from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.circuits import ENTANGLEMENTS, FEATURE_MAPS, READOUTS
 from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.vqc import MAX_QUBITS
+from qnlp.robust.names import WHITE_BOX, parse_attack, parse_attacks
 from qnlp.tasks.base import (MAX_EPOCHS, CircuitTrainingSettings,
                              Loaded, Task, setting)
 from qnlp.tasks.sentences import CorpusFormatSettings, report_corpus
@@ -111,6 +112,16 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
     dev_fraction: float = setting(0.0, 'dev share (0: no dev split, the '
                                        'last epoch is kept)', low=0.0,
                                   high=0.9)
+    attacks: tuple[tuple[str, float], ...] = setting(
+        (), 'after training, accuracy on the test reviews with their '
+            'reduced features (PCA/SVD output, standardised units) '
+            'attacked: ATTACK:EPS (fgsm, pgd, pgd-l2, hsj; needs '
+            'qnlp[robust])',
+        parse=parse_attacks, metavar='ATTACK:EPS', option='--attack')
+    adversarial: str | None = setting(
+        None, 'VQC adversarial training: ATTACK:EPS (pgd, pgd-l2 or fgsm) '
+              'on the reduced features of every minibatch, e.g. pgd:1',
+        metavar='ATTACK:EPS')
 
     def circuit_refusal(self) -> str | None:
         if self.model != 'vqc':
@@ -124,6 +135,20 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
     def check(self) -> None:
         if self.test_fraction + self.dev_fraction >= 1:
             raise ConfigError("test_fraction + dev_fraction must be below 1")
+        self.attacks = parse_attacks(self.attacks)
+        if any(name == 'square' for name, _ in self.attacks):
+            raise ConfigError("--attack square: ART's Square attack takes "
+                              "images; the black-box attack on review "
+                              "features is hsj (HopSkipJump)")
+        if (self.attacks or self.adversarial) and self.circuit_training:
+            raise ConfigError("--attack and --adversarial take the exact "
+                              "VQC, not one trained with --train-noise/"
+                              "--train-shots")
+        if self.adversarial is not None and (
+                parse_attack(self.adversarial)[0] not in WHITE_BOX
+                or self.model != 'vqc'):
+            raise ConfigError(f"adversarial {self.adversarial!r}: training "
+                              f"takes {', '.join(WHITE_BOX)} and --model vqc")
 
 
 def split_reviews(path: str | Path, settings: SentimentSettings,
@@ -252,6 +277,9 @@ def _vqc(settings: SentimentSettings, device: Any) -> Any:
     from qnlp.engine.device import resolve_dtype
     from qnlp.models.vqc import VQCModel
     kind, noisy = VQCModel, settings.circuit_training or {}
+    if settings.adversarial is not None:
+        from qnlp.robust.features import AngleInputVQC
+        kind = AngleInputVQC
     if noisy:
         from qnlp.noise.training import NoisyVQC
         kind = NoisyVQC
@@ -283,10 +311,16 @@ class SentimentTask(Task):
 
     def baseline_choices(self, settings: SentimentSettings
                          ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """With ``--attack``, only the baselines that can be attacked
+        through the same features (logistic regression and the RBF SVM
+        on the angle features; :func:`qnlp.robust.features.attackable`)."""
+        from qnlp.robust.features import attackable
         k = f'k{settings.components}'
         names = {name.replace('-k5', f'-{k}'): text.replace(
                      '5 angle', f'{settings.components} angle')
-                 for name, text in self.baselines.items()}
+                 for name, text in self.baselines.items()
+                 if not settings.attacks or (
+                     name.endswith('-k5') and attackable(name[:-3]))}
         return names, tuple(names)
 
     def load(self, data: str, settings: SentimentSettings,
@@ -306,6 +340,12 @@ class SentimentTask(Task):
         # train angles differ from transform's in the last bits)
         x_train = pipeline.fit_transform([e.text for e in train])
 
+        if settings.attacks:   # the same test angles, via the features
+            features = pipeline[:-1].transform([e.text for e in test])
+            self._attack_test = (settings, features, [
+                labels.index(e.label) for e in test])
+            x_test = pipeline[-1].transform(features)
+
         def part(examples: Sequence[Any], x: Any = None) -> Any:
             if x is None:
                 x = pipeline.transform([e.text for e in examples])
@@ -313,14 +353,22 @@ class SentimentTask(Task):
                          torch.tensor([labels.index(e.label)
                                        for e in examples]))
         return SentimentLoaded(part(train, x_train),
-                               part(dev) if dev else None, part(test),
+                               part(dev) if dev else None,
+                               part(test, x_test if settings.attacks
+                                    else None),
                                labels, fingerprint(files), pipeline=pipeline)
 
     def hooks(self, settings: SentimentSettings, loaded: Loaded) -> Any:
         from qnlp.train import Hooks
         from qnlp.train.estimators import binary_cross_entropy
+        adversary = None
+        if settings.adversarial is not None:
+            from qnlp.robust.features import FeatureAdversary
+            adversary = FeatureAdversary(*parse_attack(settings.adversarial),
+                                         loaded.pipeline[-1])
         return Hooks(loss=binary_cross_entropy,
-                     select='dev' if loaded.dev is not None else 'last')
+                     select='dev' if loaded.dev is not None else 'last',
+                     adversary=adversary)
 
     def build(self, settings: SentimentSettings, loaded: SentimentLoaded,
               device: Any) -> Any:
@@ -375,6 +423,16 @@ class SentimentTask(Task):
         return torch.from_numpy(np.asarray(model.features.transform(texts),
                                            dtype=np.float64))
 
+    def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
+        """With ``--attack``: ``robust_accuracy`` on the test reviews,
+        their reduced features attacked (:mod:`qnlp.robust.features`)."""
+        settings, features, labels = getattr(self, '_attack_test',
+                                             (None, None, None))
+        if settings is None or not settings.attacks:
+            return {}
+        return attacked(model.features[-1], model, features, labels,
+                        settings)
+
     def fit_baseline(self, name: str, data: str,
                      settings: SentimentSettings) -> dict[str, float]:
         """Baselines train on train + dev (they select nothing); their
@@ -395,9 +453,31 @@ class SentimentTask(Task):
         start = time.perf_counter()
         model.fit(x_train, [labels.index(e.label) for e in train + dev])
         seconds = time.perf_counter() - start
-        report = classification_report([labels.index(e.label) for e in test],
-                                       model.predict(x_test).tolist(),
+        y_test = [labels.index(e.label) for e in test]
+        report = classification_report(y_test, model.predict(x_test).tolist(),
                                        labels)
-        return {**{key: report[key] for key in ('accuracy', 'f1',
-                                                'precision', 'recall')},
-                'parameters': n_parameters(model), 'seconds': seconds}
+        row = {**{key: report[key] for key in ('accuracy', 'f1',
+                                               'precision', 'recall')},
+               'parameters': n_parameters(model), 'seconds': seconds}
+        if settings.attacks:
+            row['robust_accuracy'] = attacked(
+                pipeline[-1], model,
+                pipeline[:-1].transform([e.text for e in test]), y_test,
+                settings)['robust_accuracy']
+        return row
+
+
+def attacked(scaler: Any, head: Any, features: Any, labels: Sequence[int],
+             settings: SentimentSettings) -> dict[str, Any]:
+    """``robust_accuracy`` of ``head`` (on the angles of ``scaler``)
+    when the reduced ``features`` of the test reviews are attacked with
+    ``settings.attacks`` (seeded with ``settings.seed``), within the box
+    of reduced features the scaler was fitted on."""
+    from qnlp.robust.attacks import robust_accuracy
+    from qnlp.robust.features import FeatureLogits
+    module = FeatureLogits(scaler, head)
+    return {'robust_accuracy': robust_accuracy(
+                module, torch.as_tensor(np.asarray(features, np.float64)),
+                torch.as_tensor(labels), settings.attacks,
+                seed=settings.seed, bounds=(module.lower, module.upper)),
+            'attack_space': 'reduced features (standardised units)'}
