@@ -171,7 +171,7 @@ def test_compare_reports_robust_accuracy_for_every_model(tmp_path,
         assert all(0 <= run[key] <= 1 for run in runs for key in run)
         assert all(run['pgd:1'] <= run['clean'] for run in runs)
     header = (out / 'comparison.md').read_text().splitlines()[2]
-    assert '| attacked images clean | pgd:0.05 | pgd:1 |' in header
+    assert '| attacked inputs clean | pgd:0.05 | pgd:1 |' in header
     (curves, path), = plotted
     assert path == out / 'robustness.png'
     assert curves == {name: found['models'][name]['robust_accuracy']

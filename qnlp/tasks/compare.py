@@ -235,7 +235,7 @@ def markdown(table: dict[str, dict[str, Any]], corpus: str | Path,
     ...        'robust_accuracy': {'clean': {'mean': 0.9, 'std': 0.0},
     ...                            'pgd:0.1': {'mean': 0.5, 'std': 0.1}}}
     >>> print(markdown({'m': row}, 'data', 1).splitlines()[2])
-    | model | test accuracy | test F1 (macro) | attacked images clean | pgd:0.1 | trainable parameters | training time (s) |
+    | model | test accuracy | test F1 (macro) | attacked inputs clean | pgd:0.1 | trainable parameters | training time (s) |
     """
     extra = [key for key in ('precision', 'recall')
              if table and all(f'{key}_mean' in row for row in table.values())]
@@ -243,7 +243,7 @@ def markdown(table: dict[str, dict[str, Any]], corpus: str | Path,
     lines = [f"# Comparison on {corpus} ({seeds} seeds)", '',
              '| model | test accuracy | test F1 (macro) | '
              + ''.join(f'test {key} (macro) | ' for key in extra)
-             + ''.join(f"{'attacked images clean' if key == 'clean' else key}"
+             + ''.join(f"{'attacked inputs clean' if key == 'clean' else key}"
                        " | " for key in attacks)
              + 'trainable parameters | training time (s) |',
              '|---|---|---|' + '---|' * (len(extra) + len(attacks))

@@ -134,11 +134,14 @@ class ImageSettings(Settings):
                                low=0)
     adversarial: str | None = setting(
         None, 'adversarial training: ATTACK:EPS (pgd, pgd-l2 or fgsm), '
-              'each minibatch replaced by its attacked images, e.g. pgd:0.1',
+              'each minibatch replaced by its attacked inputs (images; '
+              'the sentiment VQC: its reduced features), e.g. pgd:0.1',
         metavar='ATTACK:EPS')
     attacks: tuple[tuple[str, float], ...] = setting(
-        (), 'after training, accuracy on the test images under ATTACK:EPS '
-            '(fgsm, pgd, pgd-l2, square; needs qnlp[robust])',
+        (), 'after training, accuracy on the test inputs under ATTACK:EPS '
+            '(fgsm, pgd, pgd-l2, square (images), hsj; images: the '
+            'pixels, sentiment: the reduced features; needs '
+            'qnlp[robust])',
         parse=parse_attacks, metavar='ATTACK:EPS', option='--attack')
     attack_images: int = setting(500, 'test images the attacks use', low=1)
 
