@@ -147,8 +147,7 @@ def test_compare_attacks_the_vqc_and_the_baseline_alike(tmp_path,
                                  "is hsj"),
     (['--attack', 'pgd:0.1', '--train-shots', '10'], "--attack and "
                                                      "--adversarial take"),
-    (['--adversarial', 'hsj:0.1'], "training takes fgsm, pgd, pgd-l2 and "
-                                   "--model vqc"),
+    (['--adversarial', 'hsj:0.1'], "training takes fgsm, pgd, pgd-l2"),
     (['--adversarial', 'pgd:0.1', '--model', 'qsvc'], "--model vqc"),
 ])
 def test_bad_sentiment_attacks_exit_2(tmp_path, capsys, option, message):

@@ -41,6 +41,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar, Sequence
 
 from qnlp.errors import ConfigError
+from qnlp.robust.names import WHITE_BOX, parse_attack, parse_attacks
 
 #: Optimisers of :func:`qnlp.train.fit` (one table: :mod:`qnlp.train.optim`).
 OPTIMIZERS = ('adam', 'sgd', 'aqgd', 'spsa', 'cobyla', 'nelder-mead')
@@ -185,6 +186,39 @@ class SplitSettings(Settings):
     def data_seed(self) -> int:
         """The seed of the split: ``split_seed``, else ``seed``."""
         return self.seed if self.split_seed is None else self.split_seed
+
+@dataclass
+class AttackSettings(Settings):
+    """Settings of a task whose models can be attacked (images: the
+    pixels; sentiment: the reduced features the quantum model reads):
+    robust accuracy after training and adversarial training, one option
+    of each for every such task.
+
+    >>> AttackSettings(attacks=parse_attacks(['pgd:0.1'])).attacks
+    (('pgd', 0.1),)
+    """
+    attacks: tuple[tuple[str, float], ...] = setting(
+        (), 'after training, accuracy on the test inputs under ATTACK:EPS '
+            '(fgsm, pgd, pgd-l2, square (images), hsj; images: the '
+            'pixels, sentiment: the reduced features in standardised '
+            'units; needs qnlp[robust])',
+        parse=parse_attacks, metavar='ATTACK:EPS', option='--attack')
+    adversarial: str | None = setting(
+        None, 'adversarial training: ATTACK:EPS (pgd, pgd-l2 or fgsm), '
+              'each minibatch replaced by its attacked inputs (images; '
+              'the sentiment VQC: its reduced features), e.g. pgd:0.1',
+        metavar='ATTACK:EPS')
+
+    def check_attacks(self) -> None:
+        """Attacks as ``(NAME, EPS)`` pairs (also when read back from a
+        run's ``config.json``); adversarial training takes a white-box
+        attack."""
+        self.attacks = parse_attacks(self.attacks)
+        if self.adversarial is not None \
+                and parse_attack(self.adversarial)[0] not in WHITE_BOX:
+            raise ConfigError(f"adversarial {self.adversarial!r}: training "
+                              f"takes {', '.join(WHITE_BOX)}")
+
 
 #: Optimisers that need no gradient (the ones ``train_shots`` takes).
 GRADIENT_FREE = ('spsa', 'cobyla', 'nelder-mead')

@@ -36,8 +36,9 @@ from typing import Any, Sequence
 
 from qnlp.data.images import DATASETS
 from qnlp.errors import ConfigError
-from qnlp.robust.names import WHITE_BOX, parse_attack, parse_attacks
-from qnlp.tasks.base import MAX_EPOCHS, Loaded, Settings, Task, setting
+from qnlp.robust.names import parse_attack
+from qnlp.tasks.base import (MAX_EPOCHS, AttackSettings, Loaded, Settings,
+                             Task, setting)
 
 __all__ = ['IMAGE_MODELS', 'ImageSettings', 'ImageTask', 'build_network',
            'read_image_file']
@@ -73,7 +74,7 @@ NORMALISATION_IMAGES = 5000
 
 
 @dataclass
-class ImageSettings(Settings):
+class ImageSettings(AttackSettings):
     """Every setting of an image run."""
     model: str = setting('hqnn-parallel', 'image model',
                          choices=IMAGE_MODELS + REUPLOAD_MODELS
@@ -132,27 +133,10 @@ class ImageSettings(Settings):
                                    'images; 0 = all', low=0)
     test_images: int = setting(0, 'use the first N test images; 0 = all',
                                low=0)
-    adversarial: str | None = setting(
-        None, 'adversarial training: ATTACK:EPS (pgd, pgd-l2 or fgsm), '
-              'each minibatch replaced by its attacked inputs (images; '
-              'the sentiment VQC: its reduced features), e.g. pgd:0.1',
-        metavar='ATTACK:EPS')
-    attacks: tuple[tuple[str, float], ...] = setting(
-        (), 'after training, accuracy on the test inputs under ATTACK:EPS '
-            '(fgsm, pgd, pgd-l2, square (images), hsj; images: the '
-            'pixels, sentiment: the reduced features; needs '
-            'qnlp[robust])',
-        parse=parse_attacks, metavar='ATTACK:EPS', option='--attack')
     attack_images: int = setting(500, 'test images the attacks use', low=1)
 
     def check(self) -> None:
-        if self.adversarial is not None \
-                and parse_attack(self.adversarial)[0] not in WHITE_BOX:
-            raise ConfigError(f"adversarial {self.adversarial!r}: training "
-                              f"takes {', '.join(WHITE_BOX)}")
-        self.attacks = parse_attacks(
-            item if isinstance(item, str) else ':'.join(map(str, item))
-            for item in self.attacks)
+        self.check_attacks()
 
 
 def build_network(settings: ImageSettings, shape: Sequence[int],

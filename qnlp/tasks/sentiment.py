@@ -67,9 +67,9 @@ from qnlp.errors import ConfigError, CorpusError
 from qnlp.models.circuits import ENTANGLEMENTS, FEATURE_MAPS, READOUTS
 from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.vqc import MAX_QUBITS
-from qnlp.robust.names import WHITE_BOX, parse_attack, parse_attacks
-from qnlp.tasks.base import (MAX_EPOCHS, CircuitTrainingSettings,
-                             Loaded, Task, setting)
+from qnlp.robust.names import parse_attack
+from qnlp.tasks.base import (MAX_EPOCHS, AttackSettings,
+                             CircuitTrainingSettings, Loaded, Task, setting)
 from qnlp.tasks.sentences import CorpusFormatSettings, report_corpus
 
 __all__ = ['KernelModel', 'SentimentSettings', 'SentimentTask',
@@ -79,7 +79,8 @@ SENTIMENT_MODELS = ('vqc', 'qsvc')
 
 
 @dataclass
-class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
+class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings,
+                        AttackSettings):
     """Every setting of a sentiment run."""
     epochs: int = setting(100, 'training epochs (optimiser steps with the '
                                'full batch; cobyla: 20 evaluations each)',
@@ -112,17 +113,6 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
     dev_fraction: float = setting(0.0, 'dev share (0: no dev split, the '
                                        'last epoch is kept)', low=0.0,
                                   high=0.9)
-    attacks: tuple[tuple[str, float], ...] = setting(
-        (), 'after training, accuracy on the test reviews with their '
-            'reduced features (PCA/SVD output, standardised units) '
-            'attacked: ATTACK:EPS (fgsm, pgd, pgd-l2, hsj; needs '
-            'qnlp[robust])',
-        parse=parse_attacks, metavar='ATTACK:EPS', option='--attack')
-    adversarial: str | None = setting(
-        None, 'VQC adversarial training: ATTACK:EPS (pgd, pgd-l2 or fgsm) '
-              'on the reduced features of every minibatch, e.g. pgd:1',
-        metavar='ATTACK:EPS')
-
     def circuit_refusal(self) -> str | None:
         if self.model != 'vqc':
             return (f"--model {self.model} fits an SVC on kernel values, "
@@ -135,7 +125,7 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
     def check(self) -> None:
         if self.test_fraction + self.dev_fraction >= 1:
             raise ConfigError("test_fraction + dev_fraction must be below 1")
-        self.attacks = parse_attacks(self.attacks)
+        self.check_attacks()
         if any(name == 'square' for name, _ in self.attacks):
             raise ConfigError("--attack square: ART's Square attack takes "
                               "images; the black-box attack on review "
@@ -144,11 +134,9 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings):
             raise ConfigError("--attack and --adversarial take the exact "
                               "VQC, not one trained with --train-noise/"
                               "--train-shots")
-        if self.adversarial is not None and (
-                parse_attack(self.adversarial)[0] not in WHITE_BOX
-                or self.model != 'vqc'):
+        if self.adversarial is not None and self.model != 'vqc':
             raise ConfigError(f"adversarial {self.adversarial!r}: training "
-                              f"takes {', '.join(WHITE_BOX)} and --model vqc")
+                              "takes --model vqc")
 
 
 def split_reviews(path: str | Path, settings: SentimentSettings,
