@@ -135,8 +135,10 @@ class QuantumKernel:
 
     def states(self, x: Any) -> torch.Tensor:
         """Encoded states ``(len(x), 2**n)``, one batched pass
-        (differentiable in ``weights``)."""
-        x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        (differentiable in ``weights``, and in ``x`` when it is a
+        tensor: attacks move the features)."""
+        x = x.to(torch.float64) if isinstance(x, torch.Tensor) else \
+            torch.as_tensor(np.asarray(x, dtype=np.float64))
         if self.weights is None:
             return self.map.state(x, self.dtype, self.device).amplitudes
         return self.map.state(x, self.dtype, self.device,

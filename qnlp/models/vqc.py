@@ -231,13 +231,19 @@ class VariationalCircuit(Fingerprinted, torch.nn.Module):
                              dtype=torch.float64) - 1) * math.pi).to(
                 device=device, dtype=dtype))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def state_of(self, x: torch.Tensor) -> torch.Tensor:
         """Encoded states ``(batch, 2**n)`` of angles ``x`` ``(batch, n)``,
-        on the weights' device in their (complex) precision."""
+        on the weights' device in their (complex) precision,
+        differentiable in ``x`` (attacks move the angles)."""
+        return self.feature_map.state(
+            x, complex_dtype(self.weights.dtype),
+            self.weights.device).amplitudes
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`state_of` without a gradient (the states a training
+        run caches)."""
         with torch.no_grad():
-            return self.feature_map.state(
-                x, complex_dtype(self.weights.dtype),
-                self.weights.device).amplitudes
+            return self.state_of(x)
 
     def unitary(self) -> torch.Tensor:
         """The ansatz as ``M``: ``states @ M`` are the evolved states."""

@@ -92,16 +92,14 @@ def _head(head: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     if isinstance(head, AngleInputVQC):
         return head
     if type(head) is VQCModel:
-        return lambda x: head(head.feature_map.state(
-            x.to(head.weights.dtype), _complex(head.weights.dtype),
-            head.weights.device).amplitudes)
+        return lambda x: head(head.state_of(x.to(head.weights.dtype)))
     if isinstance(head, KernelModel):
         kernel = head.kernel
         with torch.no_grad():
             support = kernel.states(head.support.cpu().numpy())
         return lambda x: _binary(kernel.gram_of_states(
-            kernel.map.state(x, kernel.dtype, kernel.device).amplitudes,
-            support).to(torch.float64) @ head.dual_coef + head.intercept)
+            kernel.states(x), support).to(torch.float64)
+            @ head.dual_coef + head.intercept)
     kind = type(head).__name__
     if kind == 'LogisticRegression':
         coef, intercept = (torch.as_tensor(np.asarray(v, dtype=np.float64))
@@ -119,11 +117,6 @@ def _head(head: Any) -> Callable[[torch.Tensor], torch.Tensor]:
                       f"regression or the RBF SVM, not {kind} (noisy or "
                       f"shot-trained VQCs and tree ensembles have no "
                       f"gradient to attack with)")
-
-
-def _complex(dtype: torch.dtype) -> torch.dtype:
-    from qnlp.engine.device import complex_dtype
-    return complex_dtype(dtype)
 
 
 def attackable(name: str) -> bool:
@@ -152,9 +145,7 @@ class AngleInputVQC(VQCModel):
             self.weights.device)
 
     def forward(self, angles: torch.Tensor) -> torch.Tensor:
-        return super().forward(self.feature_map.state(
-            angles.to(self.weights.dtype), _complex(self.weights.dtype),
-            self.weights.device).amplitudes)
+        return super().forward(self.state_of(angles.to(self.weights.dtype)))
 
 
 @dataclass(frozen=True)
