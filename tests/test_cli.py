@@ -133,3 +133,24 @@ def test_evaluate_and_predict(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]['label'] in ('0', '1')
     assert abs(sum(rows[0]['probabilities'].values()) - 1) < 1e-9
+
+
+def test_options_and_bad_settings_need_no_heavy_imports():
+    """``qnlp train --help`` and a bad option answer without importing
+    torch, scikit-learn or lambeq (seconds each): every task's settings
+    and the parser are built from light modules."""
+    import subprocess
+    import sys
+    script = (
+        "import sys\n"
+        "from qnlp.cli.main import build_parser, main\n"
+        "build_parser().format_help()\n"
+        "code = main(['train', '--task', 'sentiment', '--feature-map', "
+        "'nope', 'x', '--out', 'never-written'])\n"
+        "heavy = sorted({'torch', 'sklearn', 'lambeq', 'spacy'} "
+        "& set(sys.modules))\n"
+        "print(code, heavy)\n")
+    done = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == '2 []', done.stdout + done.stderr
+    assert "feature_map must be one of angle, zz, got 'nope'" in done.stderr

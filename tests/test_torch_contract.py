@@ -136,10 +136,13 @@ def _image_model(entangler: str = 'ring', classes: int = 3) -> torch.nn.Module:
 
 
 def _kernel_model(feature_map: str = 'angle') -> torch.nn.Module:
-    from qnlp.tasks.sentiment import KernelModel, SentimentSettings
+    from qnlp.models.kernel import KernelModel
+    from qnlp.tasks.sentiment import SentimentSettings
     settings = SentimentSettings(model='qsvc', components=2,
                                  feature_map=feature_map)
-    return KernelModel(settings, np.zeros((3, 2)), np.ones(3), np.zeros(1))
+    return KernelModel(settings.feature_map, settings.components,
+                       settings.feature_reps, settings.entanglement,
+                       np.zeros((3, 2)), np.ones(3), np.zeros(1))
 
 
 def _protein_model(**options) -> torch.nn.Module:

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from qnlp.cli.main import main
 from qnlp.models.transfer import (TRANSFER_MODELS, PaperCircuit,
                                   make_transfer_model, pretrain_encoder)
-from qnlp.tasks.images import TRANSFER_MODELS as TASK_TRANSFER_MODELS
 from tests.test_creep import (assert_one_line_error,
                                assert_resumes_bit_identical)
 from tests.test_images import np_cnot, np_gate, on_wire, toy_folder
@@ -47,7 +46,6 @@ def test_paper_circuit_equals_a_statevector_reference(seed, width):
 def test_frozen_encoder_gets_no_gradient_and_heads_do():
     """Every head of one seed gets the same pretrained encoder, which
     stays still while the head learns."""
-    assert TASK_TRANSFER_MODELS == TRANSFER_MODELS
     pixels = torch.rand(8, 1, 4, 4)
     encoders = []
     for name in TRANSFER_MODELS:

@@ -29,10 +29,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC
 
+from qnlp import choices
+from qnlp.choices import FEATURE_ENCODERS as ENCODERS
 from qnlp.errors import ConfigError
 from qnlp.parsing import tokenise
-
-ENCODERS = ('embedding', 'tfidf')
 
 
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
@@ -96,13 +96,13 @@ def full_features(kind: str = 'embedding') -> Pipeline:
     return Pipeline(_encoder(kind))
 
 
-FEATURE_CLASSIFIERS = {
-    'svm-rbf': lambda seed: SVC(kernel='rbf'),
-    'gradient-boosting': lambda seed: GradientBoostingClassifier(
-        random_state=seed),
-    'random-forest': lambda seed: RandomForestClassifier(random_state=seed),
-    'logistic-regression': lambda seed: LogisticRegression(max_iter=2000),
-}
+#: Each of :data:`qnlp.choices.FEATURE_CLASSIFIERS` by name: seed -> an
+#: unfitted classifier.
+FEATURE_CLASSIFIERS = dict(zip(choices.FEATURE_CLASSIFIERS, (
+    lambda seed: SVC(kernel='rbf'),
+    lambda seed: GradientBoostingClassifier(random_state=seed),
+    lambda seed: RandomForestClassifier(random_state=seed),
+    lambda seed: LogisticRegression(max_iter=2000)), strict=True))
 
 
 def make_feature_classifier(name: str, seed: int = 0) -> Any:

@@ -394,7 +394,6 @@ def _threads(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from qnlp.tasks import get_task, train
-    from qnlp.train.run import RunDirectory
     out, saved = run_directory(args)
     task, data, settings = _task_and_settings(args, saved)
     if data is None:
@@ -410,6 +409,7 @@ def _train(args: argparse.Namespace) -> int:
     _threads(args)
     if args.nproc and args.nproc > 1:
         from qnlp.train.distributed import launch
+        from qnlp.train.run import RunDirectory
         launch(_train_rank, args.nproc, task, str(data), str(out),
                settings.to_dict(), bool(args.resume), args.overwrite,
                not args.quiet, str(device.type), args.tensorboard)

@@ -158,8 +158,6 @@ def run_directory(args: argparse.Namespace
     qnlp.errors.ConfigError: --resume and --out name different run directories
     """
     from pathlib import Path
-
-    from qnlp.train.run import RunDirectory
     if args.resume and args.out and Path(args.resume) != Path(args.out):
         raise ConfigError("--resume and --out name different run "
                           "directories")
@@ -168,5 +166,6 @@ def run_directory(args: argparse.Namespace
         raise ConfigError("give --out RUN_DIR (or --resume RUN_DIR)")
     if not args.resume:
         return out, None
+    from qnlp.train.run import RunDirectory
     RunDirectory(out).check(resume=True, overwrite=args.overwrite)
     return out, RunDirectory(out).read_config()

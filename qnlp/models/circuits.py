@@ -39,10 +39,9 @@ from qnlp.engine import gates
 from qnlp.engine.device import complex_dtype
 from qnlp.engine.gates import entangler_pairs, kron
 from qnlp.engine.statevector import Statevector, basis_bits, cx_layer, permute
+from qnlp import choices
+from qnlp.choices import ENTANGLEMENTS, READOUTS
 from qnlp.errors import ConfigError
-
-ENTANGLEMENTS = ('linear', 'reverse_linear', 'circular', 'full')
-READOUTS = ('parity', 'z')
 
 
 def _check_entanglement(entanglement: str) -> None:
@@ -168,7 +167,9 @@ class ZZFeatureMap:
                               alpha=self.alpha)
 
 
-FEATURE_MAPS = {'angle': AngleEncoding, 'zz': ZZFeatureMap}
+#: Each of :data:`qnlp.choices.FEATURE_MAPS` by name.
+FEATURE_MAPS = dict(zip(choices.FEATURE_MAPS, (AngleEncoding, ZZFeatureMap),
+                        strict=True))
 
 
 def make_feature_map(name: str, n_qubits: int, reps: int = 1,

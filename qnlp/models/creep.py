@@ -44,20 +44,17 @@ qnlp.errors.ConfigError: unknown creep model 'creep-qxc'; give creep- and one le
 from __future__ import annotations
 
 import math
-from itertools import product
 
 import torch
 from torch import nn
 
+from qnlp.choices import CREEP_MODELS
 from qnlp.engine.circuit_ops import (angle_states, apply_local,
                                      entangler_permutation, probabilities,
                                      product_state, z_signs)
 from qnlp.engine.gates import entangler_pairs, kron, rotation, ry
 from qnlp.errors import ConfigError
 
-#: Every mix of classical (c) and quantum (q) layers.
-CREEP_MODELS = tuple('creep-' + ''.join(kinds)
-                     for kinds in product('cq', repeat=3))
 #: Most qubits a quantum layer uses for its inputs (wider inputs are
 #: uploaded in several rounds).
 MAX_INPUT_QUBITS = 8

@@ -31,13 +31,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from qnlp.choices import IMAGE_FRONTS, IMAGE_MODELS
 from qnlp.errors import ConfigError
 from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.quantum_layers import ParallelQuantumLayer, Quanvolution
 
-MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv', 'cnn-quanv',
-          'cnn-quanv-large')
-FRONTS = ('small', 'cifar')
+MODELS, FRONTS = IMAGE_MODELS, IMAGE_FRONTS
 
 
 def count_parameters(model: nn.Module, trainable: bool = True) -> int:

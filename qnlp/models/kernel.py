@@ -42,6 +42,7 @@ from qnlp.engine.device import (Device, complex_dtype, resolve_device,
 from qnlp.engine.statevector import Statevector
 from qnlp.errors import ConfigError
 from qnlp.models.circuits import make_feature_map
+from qnlp.models.fingerprint import Fingerprinted
 from qnlp.models.qiskit_maps import QiskitFeatureMap
 from qnlp.models.vqc import check_dense_size
 
@@ -201,6 +202,59 @@ class ProjectedQuantumKernel(QuantumKernel):
 
     def training_gram_of_states(self, states: torch.Tensor) -> torch.Tensor:
         return self.gram_of_states(states, states)
+
+
+class KernelModel(Fingerprinted, torch.nn.Module):
+    """A fitted quantum-kernel SVC as a model: ``forward`` gives
+    ``[sigmoid(-d), sigmoid(d)]`` of the SVC's decision ``d =
+    K(x, support) @ dual_coef + intercept`` with the
+    :class:`QuantumKernel` of ``feature_map``, ``n_qubits``, ``reps`` and
+    ``entanglement``; support vectors, dual coefficients and intercept
+    are buffers (the weights of a run, nothing to train). Checkpoints
+    carry the kernel's settings (:mod:`qnlp.models.fingerprint`):
+    support vectors fitted with one feature map are refused by a model
+    of another.
+
+    >>> model = KernelModel('angle', 2, 1, 'linear', [[0.1, 0.2], [2.0, 1.0]],
+    ...                     [1.0, -1.0], [0.0])
+    >>> probabilities = model(model.prepare([[0.1, 0.2]]))
+    >>> tuple(probabilities.shape), bool(probabilities[0, 1] > 0.5)
+    ((1, 2), True)
+    """
+
+    def __init__(self, feature_map: str, n_qubits: int, reps: int,
+                 entanglement: str, support: Any, dual_coef: Any,
+                 intercept: Any, dtype: str = 'float64',
+                 device: Device = None) -> None:
+        super().__init__()
+        self.kernel = QuantumKernel(feature_map, n_qubits, reps,
+                                    entanglement,
+                                    complex_dtype(resolve_dtype(dtype)),
+                                    device)
+        self.kernel_settings = {'feature map': feature_map,
+                                'qubits': n_qubits, 'feature reps': reps,
+                                'entanglement': entanglement}
+        for name, value in (('support', support), ('dual_coef', dual_coef),
+                            ('intercept', intercept)):
+            self.register_buffer(name, torch.as_tensor(
+                np.asarray(value, dtype=np.float64)))
+        #: Fitted numbers (the runner reports them as the parameters).
+        self.n_parameters = int(self.dual_coef.numel()
+                                + self.intercept.numel())
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The kernel a checkpoint's support vectors were fitted with."""
+        return dict(self.kernel_settings)
+
+    def prepare(self, features: Any) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(features, dtype=np.float64))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        gram = torch.from_numpy(self.kernel.evaluate(
+            features.cpu().numpy(), self.support.cpu().numpy()))
+        decision = gram @ self.dual_coef + self.intercept
+        return torch.stack([torch.sigmoid(-decision),
+                            torch.sigmoid(decision)], dim=1)
 
 
 def reduced_density_features(states: torch.Tensor) -> torch.Tensor:

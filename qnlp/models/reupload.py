@@ -55,15 +55,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from qnlp.choices import ANSATZES, EMBEDDINGS, REUPLOAD_MODELS
 from qnlp.engine.circuit_ops import entangler_permutation
 from qnlp.engine.gates import cx_permutation, kron, rotation, ry
 from qnlp.errors import ConfigError
 
-REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
-#: How an image becomes a Hamiltonian (see above).
-EMBEDDINGS = ('hermitian', 'symmetric')
-#: The trainable layers of the re-uploading circuits (see above).
-ANSATZES = ('su', 'ring')
 #: Trainable layers of the re-uploading circuits unless told.
 DEFAULT_LAYERS = 4
 

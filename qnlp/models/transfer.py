@@ -53,6 +53,7 @@ import math
 import torch
 from torch import nn
 
+from qnlp.choices import TRANSFER_MODELS
 from qnlp.engine.circuit_ops import (angle_states, apply_permutation,
                                      entangler_permutation, probabilities,
                                      product_state)
@@ -62,9 +63,6 @@ from qnlp.models.creep import QuantumDense
 from qnlp.models.quantum_layers import ParallelQuantumLayer
 from qnlp.models.reupload import ReuploadClassifier
 
-TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
-                   'transfer-dressed', 'transfer-reupload', 'transfer-linear',
-                   'transfer-hamiltonian')
 LATENT = 64
 HIDDEN = 256
 PAPER_QUBITS = 5

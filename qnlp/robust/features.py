@@ -88,7 +88,7 @@ def _binary(decision: torch.Tensor) -> torch.Tensor:
 
 def _head(head: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     """Angles -> class probabilities of ``head``, differentiable."""
-    from qnlp.tasks.sentiment import KernelModel
+    from qnlp.models.kernel import KernelModel
     if isinstance(head, AngleInputVQC):
         return head
     if type(head) is VQCModel:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from qnlp.choices import (ANSATZES, CREEP_MODELS, EMBEDDINGS, IMAGE_FRONTS,
+                          IMAGE_MODELS, REUPLOAD_MODELS, TRANSFER_MODELS)
 from qnlp.data.images import DATASETS
 from qnlp.errors import ConfigError
 from qnlp.robust.names import parse_attack
@@ -42,31 +44,10 @@ from qnlp.tasks.base import (MAX_EPOCHS, AttackSettings, Loaded, Settings,
 
 __all__ = ['IMAGE_MODELS', 'ImageSettings', 'ImageTask', 'build_network',
            'read_image_file']
-#: :data:`qnlp.models.images.MODELS` and ``FRONTS``, named here so that
-#: the command line builds its options without importing torch.
-IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
-                'cnn-quanv', 'cnn-quanv-large')
-#: :data:`qnlp.models.reupload.REUPLOAD_MODELS`: circuits on
-#: ceil(log2(side)) qubits (MNIST's 28x28 on 5 qubits, padded to 32x32).
-REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
-#: :data:`qnlp.models.creep.CREEP_MODELS`: three layers (flattened image
-#: -> ``creep_width`` -> ``creep_width`` -> classes), each classical (c)
-#: or quantum (q), e.g. ``creep-qcc``; best on small images (``image_size``
-#: 8).
-CREEP_MODELS = tuple(f'creep-{a}{b}{c}' for a in 'cq' for b in 'cq'
-                     for c in 'cq')
-#: The paper's sequence: all classical, layer 1, 2, 3 swapped, all swapped.
+#: The creep-in paper's sequence: all classical, layer 1, 2, 3 swapped,
+#: all swapped (creep models are best on small images, ``image_size`` 8).
 PAPER_CREEP = ('creep-ccc', 'creep-qcc', 'creep-cqc', 'creep-ccq',
                'creep-qqq')
-#: :data:`qnlp.models.transfer.TRANSFER_MODELS`: an autoencoder's 64-d
-#: latent (pretrained on the run's training images when the run starts,
-#: then frozen) feeding a classical, the paper's hybrid, a dressed-circuit,
-#: a re-uploading, a linear-map-then-paper-circuit or a
-#: Hamiltonian-embedding re-uploading head.
-TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
-                   'transfer-dressed', 'transfer-reupload', 'transfer-linear',
-                   'transfer-hamiltonian')
-IMAGE_FRONTS = ('small', 'cifar')
 #: Models that read raw [0, 1] pixels (no per-channel normalisation).
 RAW_PIXELS = ('hqnn-quanv', 'cnn-quanv', 'cnn-quanv-large')
 #: Images used for the normalisation's mean and standard deviation.
@@ -113,11 +94,11 @@ class ImageSettings(AttackSettings):
                                           '(X + X^T)/2 + i(X - X^T)/2 '
                                           '(hermitian) or (X + X^T)/2 '
                                           '(symmetric, the paper\'s)',
-                             choices=('hermitian', 'symmetric'))
+                             choices=EMBEDDINGS)
     ansatz: str = setting('su', 'hamiltonian and angle-reupload: trainable '
                                 'layers, general n-qubit unitaries (su) or '
                                 'RZ-RY-RZ + CNOT ring (ring)',
-                          choices=('su', 'ring'))
+                          choices=ANSATZES)
     reupload: bool = setting(False, 'hqnn-parallel: re-encode the inputs '
                                     'before every layer')
     dtype: str = setting('float32', 'floating precision',

@@ -26,13 +26,13 @@ evaluate``/``predict`` need the training data where they were).
 * ``qsvc``: not gradient-trained. ``build`` fits scikit-learn's SVC on
   the quantum kernel of the training part; the fitted support vectors,
   dual coefficients and intercept are the run's weights (buffers of
-  :class:`KernelModel`, no training epochs), so ``restore`` does not
-  refit the SVC. Its class probabilities are ``sigmoid(decision)``
+  :class:`~qnlp.models.kernel.KernelModel`, no training epochs), so
+  ``restore`` does not refit the SVC. Its class probabilities are ``sigmoid(decision)``
   (uncalibrated; the loss in ``metrics.json`` is their NLL).
 
 ``qnlp compare --task sentiment`` trains, per seed, the quantum model and
 the classical classifiers of
-:data:`~qnlp.baselines.features.FEATURE_CLASSIFIERS` on the same
+:data:`~qnlp.choices.FEATURE_CLASSIFIERS` on the same
 ``components`` features (``logistic-regression-k5``) and on the full
 features (``logistic-regression-full``, the ceiling); they train on
 train + dev.
@@ -58,21 +58,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
-from qnlp.baselines.features import (ENCODERS, FEATURE_CLASSIFIERS,
-                                     full_features, make_feature_classifier,
-                                     text_features)
+from qnlp.choices import (ENTANGLEMENTS, FEATURE_CLASSIFIERS,
+                          FEATURE_ENCODERS, FEATURE_MAPS, READOUTS)
 from qnlp.errors import ConfigError, CorpusError
-from qnlp.models.circuits import ENTANGLEMENTS, FEATURE_MAPS, READOUTS
-from qnlp.models.fingerprint import Fingerprinted
-from qnlp.models.vqc import MAX_QUBITS
+from qnlp.limits import MAX_DENSE_QUBITS
 from qnlp.robust.names import parse_attack
 from qnlp.tasks.base import (MAX_EPOCHS, AttackSettings,
                              CircuitTrainingSettings, Loaded, Task, setting)
 from qnlp.tasks.sentences import CorpusFormatSettings, report_corpus
 
-__all__ = ['KernelModel', 'SentimentSettings', 'SentimentTask',
+__all__ = ['SentimentSettings', 'SentimentTask',
            'split_reviews']
 
 SENTIMENT_MODELS = ('vqc', 'qsvc')
@@ -90,16 +86,15 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings,
     features: str = setting('embedding', 'review features: sentence '
                                          'embeddings (needs '
                                          'qnlp[embeddings]) or TF-IDF',
-                            choices=ENCODERS)
+                            choices=FEATURE_ENCODERS)
     components: int = setting(5, 'PCA components = qubits', low=1,
-                              high=MAX_QUBITS)
+                              high=MAX_DENSE_QUBITS)
     angle_max: float = setting(math.pi, 'components are scaled to angles '
                                         'in [0, ANGLE_MAX]', low=1e-3,
                                high=2 * math.pi)
     layers: int = setting(2, 'ansatz repetitions of the VQC', low=1,
                           high=32)
-    feature_map: str = setting('angle', 'feature map', choices=tuple(
-        FEATURE_MAPS))
+    feature_map: str = setting('angle', 'feature map', choices=FEATURE_MAPS)
     feature_reps: int = setting(1, 'feature map repetitions', low=1,
                                 high=16)
     entanglement: str = setting('linear', 'entangler pairs of the ansatz '
@@ -190,50 +185,20 @@ def n_parameters(model: Any) -> int:
     return 0
 
 
-class KernelModel(Fingerprinted, torch.nn.Module):
-    """A fitted quantum-kernel SVC as a model: ``forward`` gives
-    ``[sigmoid(-d), sigmoid(d)]`` of the SVC's decision ``d =
-    K(x, support) @ dual_coef + intercept``; support vectors, dual
-    coefficients and intercept are buffers (the run's weights, nothing
-    to train). Its checkpoints carry the kernel's settings
-    (:mod:`qnlp.models.fingerprint`): support vectors fitted with one
-    feature map are refused by a model of another."""
+def _kernel_model(settings: SentimentSettings, support: Any,
+                  dual_coef: Any, intercept: Any, device: Any) -> Any:
+    """The fitted QSVC of ``settings`` as a model."""
+    from qnlp.models.kernel import KernelModel
+    return KernelModel(settings.feature_map, settings.components,
+                       settings.feature_reps, settings.entanglement, support,
+                       dual_coef, intercept, dtype=settings.dtype,
+                       device=device)
 
-    def __init__(self, settings: SentimentSettings, support: Any,
-                 dual_coef: Any, intercept: Any, device: Any = None) -> None:
-        from qnlp.engine.device import complex_dtype, resolve_dtype
-        from qnlp.models.kernel import QuantumKernel
-        super().__init__()
-        self.kernel = QuantumKernel(
-            settings.feature_map, settings.components, settings.feature_reps,
-            settings.entanglement,
-            complex_dtype(resolve_dtype(settings.dtype)), device)
-        self.kernel_settings = {
-            'feature map': settings.feature_map,
-            'qubits': settings.components,
-            'feature reps': settings.feature_reps,
-            'entanglement': settings.entanglement}
-        for name, value in (('support', support), ('dual_coef', dual_coef),
-                            ('intercept', intercept)):
-            self.register_buffer(name, torch.as_tensor(
-                np.asarray(value, dtype=np.float64)))
-        #: Fitted numbers (the runner reports them as the parameters).
-        self.n_parameters = int(self.dual_coef.numel()
-                                + self.intercept.numel())
 
-    def fingerprint(self) -> dict[str, Any]:
-        """The kernel a checkpoint's support vectors were fitted with."""
-        return dict(self.kernel_settings)
-
-    def prepare(self, features: Any) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(features, dtype=np.float64))
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        gram = torch.from_numpy(self.kernel.evaluate(
-            features.cpu().numpy(), self.support.cpu().numpy()))
-        decision = gram @ self.dual_coef + self.intercept
-        return torch.stack([torch.sigmoid(-decision),
-                            torch.sigmoid(decision)], dim=1)
+def _float_tensor(values: Any) -> Any:
+    """``values`` as a float64 tensor."""
+    import torch
+    return torch.from_numpy(np.asarray(values, dtype=np.float64))
 
 
 def fitted_kernel_model(settings: SentimentSettings, features: Any,
@@ -247,8 +212,8 @@ def fitted_kernel_model(settings: SentimentSettings, features: Any,
     start = time.perf_counter()
     svc.fit(np.asarray(features), np.asarray(labels))
     inner = svc.svc_
-    model = KernelModel(settings, svc.X_train_[inner.support_],
-                        inner.dual_coef_[0], inner.intercept_, device)
+    model = _kernel_model(settings, svc.X_train_[inner.support_],
+                          inner.dual_coef_[0], inner.intercept_, device)
     model.fit_seconds = time.perf_counter() - start
     return model
 
@@ -313,6 +278,9 @@ class SentimentTask(Task):
 
     def load(self, data: str, settings: SentimentSettings,
              **options: Any) -> SentimentLoaded:
+        import torch
+
+        from qnlp.baselines.features import text_features
         from qnlp.data.corpus import fingerprint
         from qnlp.train import Split
         train, dev, test, files = split_reviews(
@@ -337,7 +305,7 @@ class SentimentTask(Task):
         def part(examples: Sequence[Any], x: Any = None) -> Any:
             if x is None:
                 x = pipeline.transform([e.text for e in examples])
-            return Split(torch.from_numpy(np.asarray(x, dtype=np.float64)),
+            return Split(_float_tensor(x),
                          torch.tensor([labels.index(e.label)
                                        for e in examples]))
         return SentimentLoaded(part(train, x_train),
@@ -385,9 +353,9 @@ class SentimentTask(Task):
                               "is refitted from them, so the run cannot be "
                               "used")
         if settings.model == 'qsvc':
-            model = KernelModel(settings, tensors['support'],
-                                tensors['dual_coef'], tensors['intercept'],
-                                device)
+            model = _kernel_model(settings, tensors['support'],
+                                  tensors['dual_coef'], tensors['intercept'],
+                                  device)
         else:
             model = _vqc(settings, device)
         model.load_state_dict(tensors)
@@ -408,8 +376,7 @@ class SentimentTask(Task):
         texts = [str(item) for item in items]
         if any(not text.strip() for text in texts):
             raise ConfigError("empty review")
-        return torch.from_numpy(np.asarray(model.features.transform(texts),
-                                           dtype=np.float64))
+        return _float_tensor(model.features.transform(texts))
 
     def extra_metrics(self, model: Any, world: Any) -> dict[str, Any]:
         """With ``--attack``: ``robust_accuracy`` on the test reviews,
@@ -425,6 +392,9 @@ class SentimentTask(Task):
                      settings: SentimentSettings) -> dict[str, float]:
         """Baselines train on train + dev (they select nothing); their
         feature pipeline is fitted on the same part."""
+        from qnlp.baselines.features import (full_features,
+                                             make_feature_classifier,
+                                             text_features)
         from qnlp.train.metrics import classification_report
         classifier, _, scope = name.rpartition('-')
         if name not in self.baseline_choices(settings)[0]:
@@ -461,11 +431,12 @@ def attacked(scaler: Any, head: Any, features: Any, labels: Sequence[int],
     when the reduced ``features`` of the test reviews are attacked with
     ``settings.attacks`` (seeded with ``settings.seed``), within the box
     of reduced features the scaler was fitted on."""
+    import torch
+
     from qnlp.robust.attacks import robust_accuracy
     from qnlp.robust.features import FeatureLogits
     module = FeatureLogits(scaler, head)
     return {'robust_accuracy': robust_accuracy(
-                module, torch.as_tensor(np.asarray(features, np.float64)),
-                torch.as_tensor(labels), settings.attacks,
-                seed=settings.seed, bounds=(module.lower, module.upper)),
+                module, _float_tensor(features), torch.as_tensor(labels),
+                settings.attacks, seed=settings.seed, bounds=(module.lower, module.upper)),
             'attack_space': 'reduced features (standardised units)'}

@@ -1,0 +1,55 @@
+"""The names a user picks from: models, feature maps, read-outs, encoders.
+
+One home for each list, in a module that imports nothing else, so the
+task settings and the command line offer them without importing torch,
+scikit-learn or lambeq (``qnlp train --help`` and a bad option answer at
+once), and the modules that build the named things import the same lists.
+
+>>> 'creep-qcc' in CREEP_MODELS and len(CREEP_MODELS) == 8
+True
+>>> IMAGE_MODELS[0], FEATURE_MAPS
+('hqnn-parallel', ('angle', 'zz'))
+"""
+from __future__ import annotations
+
+from itertools import product
+
+#: :mod:`qnlp.models.images`: hybrid networks with parallel quantum
+#: layers or a quanvolution, and their classical counterparts.
+IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
+                'cnn-quanv', 'cnn-quanv-large')
+#: Front ends of the image networks (small grey images, CIFAR-sized).
+IMAGE_FRONTS = ('small', 'cifar')
+#: :mod:`qnlp.models.reupload`: circuits on ceil(log2(side)) qubits
+#: (MNIST's 28x28 on 5 qubits, padded to 32x32).
+REUPLOAD_MODELS = ('hamiltonian', 'angle-reupload', 'qcnn')
+#: How an image becomes a Hamiltonian in :mod:`qnlp.models.reupload`.
+EMBEDDINGS = ('hermitian', 'symmetric')
+#: The trainable layers of the re-uploading circuits.
+ANSATZES = ('su', 'ring')
+#: :mod:`qnlp.models.creep`: three layers (flattened image -> width ->
+#: width -> classes), each classical (c) or quantum (q), e.g.
+#: ``creep-qcc``.
+CREEP_MODELS = tuple('creep-' + ''.join(kinds)
+                     for kinds in product('cq', repeat=3))
+#: :mod:`qnlp.models.transfer`: an autoencoder's 64-d latent (pretrained,
+#: then frozen) feeding a classical, the paper's hybrid, a dressed-circuit,
+#: a re-uploading, a linear-map-then-paper-circuit or a
+#: Hamiltonian-embedding re-uploading head.
+TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
+                   'transfer-dressed', 'transfer-reupload', 'transfer-linear',
+                   'transfer-hamiltonian')
+
+#: :mod:`qnlp.models.circuits`: feature maps of the VQC and the kernel.
+FEATURE_MAPS = ('angle', 'zz')
+#: Entangler pairs of the ansatz and the kernel's feature map.
+ENTANGLEMENTS = ('linear', 'reverse_linear', 'circular', 'full')
+#: VQC read-outs: Z parity of all qubits, or Z of qubit 0.
+READOUTS = ('parity', 'z')
+
+#: :mod:`qnlp.baselines.features`: how review texts become feature
+#: vectors (sentence embeddings or TF-IDF).
+FEATURE_ENCODERS = ('embedding', 'tfidf')
+#: Classical classifiers on those feature vectors.
+FEATURE_CLASSIFIERS = ('svm-rbf', 'gradient-boosting', 'random-forest',
+                       'logistic-regression')
