@@ -62,6 +62,25 @@ def test_attack_gradient_equals_finite_differences(name, where, column):
     assert abs(grad[0, column].item() - numeric.item()) < 1e-5
 
 
+def test_attacked_trainable_kernel_uses_its_weights():
+    """A QSVC whose kernel has trained weights (the API's trainable
+    feature map): the attacked map encodes with those weights, so its
+    probabilities are the model's own; with the weights left out they
+    would differ."""
+    from qnlp.models.kernel import QuantumKernel
+    head = qsvc()
+    head.kernel = QuantumKernel('zz', 3, 1, 'linear', trainable=True)
+    head.kernel.weights = torch.linspace(-1.0, 1.0, len(
+        head.kernel.weights), dtype=torch.float64)
+    angles = scaler().transform(FEATURES)
+    expected = head(head.prepare(angles)).detach().numpy()
+    found = FeatureLogits(scaler(), head)(torch.from_numpy(FEATURES)).exp()
+    assert np.allclose(found.detach().numpy(), expected, atol=1e-9)
+    head.kernel.weights = torch.zeros_like(head.kernel.weights)
+    assert not np.allclose(head(head.prepare(angles)).detach().numpy(),
+                           expected, atol=1e-6)
+
+
 @pytest.mark.parametrize('name', list(HEADS))
 def test_feature_logits_are_the_models_own_probabilities(name):
     """Scaler + head in torch gives what the fitted model gives."""
