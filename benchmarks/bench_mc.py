@@ -53,11 +53,12 @@ def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None):
     """:func:`train` for several ``name: (forward, parameters)`` at once,
     in turn, ``block`` consecutive epochs each (the same minibatches for
     all: each has its own generator of orders); seconds per epoch by
-    name (wall clock; the thread's CPU seconds per epoch into the dict
-    ``cpu`` if given: on a loaded machine the wall clock also counts the
-    time spent waiting for a core). Every contender's timed epoch is the same work: draw the
-    epoch's order, then per minibatch ``zero_grad``, forward, ``nll``,
-    backward and an Adam step (no evaluation, no checkpoint).
+    name (wall clock; the thread's CPU seconds of every epoch, in order,
+    into the dict ``cpu`` if given: on a loaded machine the wall clock
+    also counts the time spent waiting for a core). Every contender's
+    timed epoch is the same work: draw the epoch's order, then per
+    minibatch ``zero_grad``, forward, ``nll``, backward and an Adam step
+    (no evaluation, no checkpoint).
 
     ``block=1`` alternates epoch by epoch: a short epoch then always
     starts right after another contender's long one, with cold caches (a
@@ -83,13 +84,13 @@ def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None):
     generators = {n: torch.Generator().manual_seed(seed) for n in runs}
     seconds = {n: 0.0 for n in runs}
     cpu = {} if cpu is None else cpu
-    cpu.update(seconds)
+    cpu.update({n: [] for n in runs})
     size = len(labels)
     batch_size = batch_size or size
     for first_epoch in range(0, epochs, block):
         for name, (forward, _) in runs.items():
-            start, start_cpu = time.perf_counter(), time.thread_time()
             for _ in range(min(block, epochs - first_epoch)):
+                start, start_cpu = time.perf_counter(), time.thread_time()
                 order = torch.randperm(size,
                                        generator=generators[name]).tolist()
                 for first in range(0, size, batch_size):
@@ -98,10 +99,23 @@ def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None):
                     loss = nll(forward(index), labels[index])
                     loss.backward()
                     optimisers[name].step()
-            seconds[name] += time.perf_counter() - start
-            cpu[name] += time.thread_time() - start_cpu
-    cpu.update({n: s / epochs for n, s in cpu.items()})
+                seconds[name] += time.perf_counter() - start
+                cpu[name].append(time.thread_time() - start_cpu)
     return {n: s / epochs for n, s in seconds.items()}
+
+
+def cold_and_warm(cpu_seconds, block):
+    """Median CPU seconds of the epochs that open a block (after another
+    contender's turn; the very first epoch, with one-off set-up, left
+    out) and of the others (``None`` if there are none).
+
+    >>> cold_and_warm([9.0, 1.0, 1.0, 3.0, 1.0, 2.0], block=3)
+    (3.0, 1.0)
+    """
+    cold = [s for e, s in enumerate(cpu_seconds) if e and e % block == 0]
+    warm = [s for e, s in enumerate(cpu_seconds) if e % block]
+    return tuple(float(np.median(part)) if part else None
+                 for part in (cold, warm))
 
 
 #: Aten calls that only make views (not counted as computing).
@@ -245,6 +259,7 @@ def main() -> None:
         'lambeq': (lambda index: lambeq_model([train_c[i] for i in index]),
                    lambeq_model.parameters())},
         train_y, args.epochs, args.batch_size, 0, args.block, cpu)
+    cpu_epochs, cpu = cpu, {n: float(np.mean(s)) for n, s in cpu.items()}
     with torch.no_grad():
         qnlp_results.insert(0, (seconds['qnlp'],
                                 accuracy(model(test_c), test_y)))
@@ -255,6 +270,13 @@ def main() -> None:
               f"(qnlp/{name} time {seconds['qnlp'] / value:.3f}), CPU "
               f"{cpu[name] * 1e3:.2f} ms/epoch (qnlp/{name} "
               f"{cpu['qnlp'] / cpu[name]:.3f})", flush=True)
+    cold_warm = {n: cold_and_warm(cpu_epochs[n], args.block)
+                 for n in ('qnlp', 'lambeq')}
+    for name, (cold, warm) in cold_warm.items():
+        if cold is not None and warm is not None:
+            print(f"{name} CPU ms per epoch, median: opening a block (after "
+                  f"the other contenders) {cold * 1e3:.2f}, the others "
+                  f"{warm * 1e3:.2f}")
     print(f"lambeq PytorchQuantumModel test accuracy {lambeq_accuracy:.3f}, "
           f"qnlp seed 0 {qnlp_results[0][1]:.3f}")
 
@@ -300,6 +322,7 @@ def main() -> None:
         'einsum_peer_seconds_per_epoch_seed0': seconds['peer'],
         'seed0_speedup_vs_lambeq_pytorch': seconds['lambeq'] / seconds['qnlp'],
         'seed0_cpu_seconds_per_epoch': cpu,
+        'seed0_cpu_seconds_opening_and_within_blocks': cold_warm,
         'seed0_cpu_speedup_vs_lambeq_pytorch': cpu['lambeq'] / cpu['qnlp'],
         'seed0_qnlp_over_peer_time': seconds['qnlp'] / seconds['peer'],
         'load_average': os.getloadavg(),
