@@ -6,12 +6,14 @@ lr 0.1), loss and batches for the trained models: qnlp (the training
 set prepared once, minibatches selected from it, as ``qnlp train``
 does), qnlp shape by shape with each minibatch prepared anew (before
 batching across shapes), the hand-batched einsum peer of
-``bench_speed.py`` and lambeq's PytorchQuantumModel, epochs interleaved
-in one process; their outputs are checked equal before training. Prints
+``bench_speed.py`` and lambeq's PytorchQuantumModel, interleaved in one
+process in blocks of ``--block`` consecutive epochs each (``--block 1``:
+epoch by epoch); their outputs are checked equal before training. Prints
 seconds per training epoch, the ratios, test accuracy, and one JSON line
 at the end.
 
     python benchmarks/bench_mc.py [--data ../shared/data/text/mc]
+    python benchmarks/bench_mc.py --block 1  # alternate epoch by epoch
     python benchmarks/bench_mc.py --count-ops --batch-size 10  # aten calls
 """
 from __future__ import annotations
@@ -47,28 +49,73 @@ def train(forward, parameters, labels, epochs, batch_size, seed):
                        batch_size, seed)['one']
 
 
-def interleaved(runs, labels, epochs, batch_size, seed):
+def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None):
     """:func:`train` for several ``name: (forward, parameters)`` at once,
-    epoch by epoch in turn (the same minibatches for all); seconds per
-    epoch by name."""
+    in turn, ``block`` consecutive epochs each (the same minibatches for
+    all: each has its own generator of orders); seconds per epoch by
+    name (wall clock; the thread's CPU seconds of every epoch, in order,
+    into the dict ``cpu`` if given: on a loaded machine the wall clock
+    also counts the time spent waiting for a core). Every contender's
+    timed epoch is the same work: draw the epoch's order, then per
+    minibatch ``zero_grad``, forward, ``nll``, backward and an Adam step
+    (no evaluation, no checkpoint).
+
+    ``block=1`` alternates epoch by epoch: a short epoch then always
+    starts right after another contender's long one, with cold caches (a
+    qnlp full-batch epoch there costs 2-3 times the CPU time of the next
+    epoch of a block), which a user training one model never sees.
+
+    Blocks change when an epoch runs, not what it computes:
+
+    >>> def contender():
+    ...     w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    ...     return (lambda index: torch.softmax(w, 0).expand(len(index), 2),
+    ...             [w])
+    >>> labels = torch.tensor([0, 1, 1, 1, 0])
+    >>> runs = [{'a': contender(), 'b': contender()} for _ in range(2)]
+    >>> _ = interleaved(runs[0], labels, 5, 2, 0, block=1)
+    >>> _ = interleaved(runs[1], labels, 5, 2, 0, block=3)
+    >>> [bool(torch.equal(runs[0][n][1][0], runs[1][n][1][0]))
+    ...  for n in 'ab']
+    [True, True]
+    """
     optimisers = {n: torch.optim.Adam(p, lr=0.1) for n, (_, p) in
                   runs.items()}
     generators = {n: torch.Generator().manual_seed(seed) for n in runs}
     seconds = {n: 0.0 for n in runs}
+    cpu = {} if cpu is None else cpu
+    cpu.update({n: [] for n in runs})
     size = len(labels)
     batch_size = batch_size or size
-    for _ in range(epochs):
+    for first_epoch in range(0, epochs, block):
         for name, (forward, _) in runs.items():
-            start = time.perf_counter()
-            order = torch.randperm(size, generator=generators[name]).tolist()
-            for first in range(0, size, batch_size):
-                index = order[first:first + batch_size]
-                optimisers[name].zero_grad()
-                loss = nll(forward(index), labels[index])
-                loss.backward()
-                optimisers[name].step()
-            seconds[name] += time.perf_counter() - start
+            for _ in range(min(block, epochs - first_epoch)):
+                start, start_cpu = time.perf_counter(), time.thread_time()
+                order = torch.randperm(size,
+                                       generator=generators[name]).tolist()
+                for first in range(0, size, batch_size):
+                    index = order[first:first + batch_size]
+                    optimisers[name].zero_grad()
+                    loss = nll(forward(index), labels[index])
+                    loss.backward()
+                    optimisers[name].step()
+                seconds[name] += time.perf_counter() - start
+                cpu[name].append(time.thread_time() - start_cpu)
     return {n: s / epochs for n, s in seconds.items()}
+
+
+def cold_and_warm(cpu_seconds, block):
+    """Median CPU seconds of the epochs that open a block (after another
+    contender's turn; the very first epoch, with one-off set-up, left
+    out) and of the others (``None`` if there are none).
+
+    >>> cold_and_warm([9.0, 1.0, 1.0, 3.0, 1.0, 2.0], block=3)
+    (3.0, 1.0)
+    """
+    cold = [s for e, s in enumerate(cpu_seconds) if e and e % block == 0]
+    warm = [s for e, s in enumerate(cpu_seconds) if e % block]
+    return tuple(float(np.median(part)) if part else None
+                 for part in (cold, warm))
 
 
 #: Aten calls that only make views (not counted as computing).
@@ -125,6 +172,10 @@ def main() -> None:
     parser.add_argument('--batch-size', type=int, default=0,
                         help='0 = full batch, as qnlp train does')
     parser.add_argument('--seeds', type=int, default=5)
+    parser.add_argument('--block', type=int, default=10,
+                        help="epochs each contender runs in a row before "
+                        "the next one's turn (1: alternate epoch by epoch, "
+                        "the figures before 2026-12-01 session 14)")
     parser.add_argument('--count-ops', action='store_true',
                         help="only count the aten calls of one qnlp "
                         "training step (nothing timed)")
@@ -173,7 +224,7 @@ def main() -> None:
         print(f"qnlp seed {seed}: {seconds * 1e3:.2f} ms/epoch, "
               f"test accuracy {qnlp_results[-1][1]:.3f}", flush=True)
 
-    # Seed 0, epochs interleaved: qnlp; qnlp with every minibatch
+    # Seed 0, blocks of epochs interleaved: qnlp; qnlp with every minibatch
     # prepared anew and run shape by shape (the engine before batching
     # across shapes); the hand-batched einsum peer (bench_speed.py); and
     # lambeq's PytorchQuantumModel, all from the same starting weights.
@@ -196,6 +247,7 @@ def main() -> None:
             print(f"outputs before training, {name} against qnlp: largest "
                   f"difference {difference:.1e}")
             assert difference < tolerance, name
+    cpu = {}
     seconds = interleaved({
         'qnlp': (qnlp_forward(model), model.parameters()),
         'per-shape': (lambda index: per_shape(per_shape.engine.prepare(
@@ -206,7 +258,8 @@ def main() -> None:
                  [peer_weights]),
         'lambeq': (lambda index: lambeq_model([train_c[i] for i in index]),
                    lambeq_model.parameters())},
-        train_y, args.epochs, args.batch_size, 0)
+        train_y, args.epochs, args.batch_size, 0, args.block, cpu)
+    cpu_epochs, cpu = cpu, {n: float(np.mean(s)) for n, s in cpu.items()}
     with torch.no_grad():
         qnlp_results.insert(0, (seconds['qnlp'],
                                 accuracy(model(test_c), test_y)))
@@ -214,7 +267,16 @@ def main() -> None:
     per_shape_seconds, lambeq_seconds = seconds['per-shape'], seconds['lambeq']
     for name, value in seconds.items():
         print(f"seed 0 {name}: {value * 1e3:.2f} ms/epoch "
-              f"(qnlp/{name} time {seconds['qnlp'] / value:.3f})", flush=True)
+              f"(qnlp/{name} time {seconds['qnlp'] / value:.3f}), CPU "
+              f"{cpu[name] * 1e3:.2f} ms/epoch (qnlp/{name} "
+              f"{cpu['qnlp'] / cpu[name]:.3f})", flush=True)
+    cold_warm = {n: cold_and_warm(cpu_epochs[n], args.block)
+                 for n in ('qnlp', 'lambeq')}
+    for name, (cold, warm) in cold_warm.items():
+        if cold is not None and warm is not None:
+            print(f"{name} CPU ms per epoch, median: opening a block (after "
+                  f"the other contenders) {cold * 1e3:.2f}, the others "
+                  f"{warm * 1e3:.2f}")
     print(f"lambeq PytorchQuantumModel test accuracy {lambeq_accuracy:.3f}, "
           f"qnlp seed 0 {qnlp_results[0][1]:.3f}")
 
@@ -244,20 +306,24 @@ def main() -> None:
           f"{qnlp_seconds * 1e3:.2f} ms (median of {args.seeds} seeds): "
           f"{ratio:.0f}x faster")
     print(f"qnlp test accuracy 1.0 in {perfect} of {args.seeds} seeds")
-    print(f"seed 0, interleaved: qnlp "
-          f"{seconds['lambeq'] / seconds['qnlp']:.0f}x lambeq, qnlp time / peer time "
+    print(f"seed 0, interleaved (blocks of {args.block} epochs): qnlp "
+          f"{seconds['lambeq'] / seconds['qnlp']:.0f}x lambeq (CPU time "
+          f"{cpu['lambeq'] / cpu['qnlp']:.0f}x), qnlp time / peer time "
           f"{seconds['qnlp'] / seconds['peer']:.2f}")
     print(json.dumps({
         'benchmark': 'bench_mc', 'machine': f'{platform.machine()} '
         f'{os.cpu_count()} cores', 'torch_threads': torch.get_num_threads(),
         'epochs': args.epochs, 'batch_size': args.batch_size,
-        'train_sentences': len(train_c),
+        'block': args.block, 'train_sentences': len(train_c),
         'lambeq_pytorch_seconds_per_epoch': lambeq_seconds,
         'qnlp_seconds_per_epoch': qnlp_seconds,
         'qnlp_per_shape_seconds_per_epoch_seed0': per_shape_seconds,
         'qnlp_seed0_seconds_per_epoch': qnlp_results[0][0],
         'einsum_peer_seconds_per_epoch_seed0': seconds['peer'],
         'seed0_speedup_vs_lambeq_pytorch': seconds['lambeq'] / seconds['qnlp'],
+        'seed0_cpu_seconds_per_epoch': cpu,
+        'seed0_cpu_seconds_opening_and_within_blocks': cold_warm,
+        'seed0_cpu_speedup_vs_lambeq_pytorch': cpu['lambeq'] / cpu['qnlp'],
         'seed0_qnlp_over_peer_time': seconds['qnlp'] / seconds['peer'],
         'load_average': os.getloadavg(),
         'epoch_speedup_vs_lambeq_pytorch': ratio,

@@ -185,3 +185,29 @@ def test_buffers_kept_between_steps_do_not_leak(bundled_sentences):
     torch.testing.assert_close(values.detach(), expected[0], atol=1e-10,
                                rtol=0)
     torch.testing.assert_close(weights.grad, expected[1], atol=1e-10, rtol=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 6), st.integers(2, 4), st.integers(0, 1000),
+       st.sampled_from([torch.float64, torch.float32]))
+def test_nll_is_the_composition_bit_for_bit(rows, classes, seed, dtype):
+    """The loss the padded node feeds (``qnlp.train.nll``, one node with
+    what its backward needs saved) equals the six-node composition, its
+    gradient and its double backward, bit for bit, the clamp included."""
+    from qnlp.train import nll
+    generator = torch.Generator().manual_seed(seed)
+    probabilities = torch.rand(rows, classes, dtype=dtype,
+                               generator=generator)
+    probabilities[0, 0] = 1e-14   # below the clamp
+    probabilities = probabilities.requires_grad_()
+    labels = torch.randint(0, classes, (rows,), generator=generator)
+    labels[0] = 0
+    found = []
+    for loss in (nll, lambda p, y: -torch.log(p.gather(
+            1, y.view(-1, 1)).clamp_min(1e-12)).mean()):
+        value = loss(probabilities, labels)
+        grad, = torch.autograd.grad(value, probabilities, create_graph=True)
+        second, = torch.autograd.grad(grad.square().sum(), probabilities)
+        found.append((value, grad, second))
+    for mine, theirs in zip(*found):
+        assert torch.equal(mine, theirs)

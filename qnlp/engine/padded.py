@@ -631,13 +631,17 @@ class PaddedBatch:
         """The weights' gradient from ``grad``, that of :meth:`forward`'s
         ``result``, in torch's convention (see :meth:`_Bucket.backward`)."""
         n_weights, turns, amplitudes, order, buckets, total = saved
-        if total is not None:   # p = |a|^2 / total: d|a|^2, then 2 a
+        # p = |a|^2 / total: d|a|^2, then 2 conj(a); the factor 2 (exact)
+        # is applied to the weights' gradient at the end (no op of its own)
+        factor = 1.0
+        if total is not None:
             grad = (grad - (grad * result).sum(1, keepdim=True)
                     ) / total
             if grad.shape[1] < amplitudes.shape[1]:   # outcomes past classes
                 grad = torch.nn.functional.pad(
                     grad, (0, amplitudes.shape[1] - grad.shape[1]))
-            grad = 2 * grad.unsqueeze(-1) * amplitudes.conj()
+            grad, factor = (grad.unsqueeze(-1) * amplitudes
+                            ).conj_physical_(), 2.0
         else:
             grad = grad.conj().resolve_conj() if grad.is_complex() else grad
         if order is not None:
@@ -656,11 +660,11 @@ class PaddedBatch:
                  gates.unsqueeze(-1)).view(size, 1, constant.shape[1])
         phase = torch.bmm(torch.bmm(gates, slopes), turns.unsqueeze(-1))
         if self.reads_weights:
-            result = pool[start + size:].real.clone() \
-                if pool.is_complex() else pool[start + size:].clone()
+            result = torch.mul(pool[start + size:].real if pool.is_complex()
+                               else pool[start + size:], factor)
         else:
             result = turns.new_zeros(n_weights)
-        return result.index_add_(0, columns, phase.view(-1))
+        return result.index_add_(0, columns, phase.view(-1), alpha=factor)
 
 
 def _entries(members: list, rounds: int) -> int:

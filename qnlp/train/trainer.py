@@ -222,18 +222,20 @@ class _NLL(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, probabilities: torch.Tensor,
                 labels: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(probabilities, labels)
-        return probabilities.gather(1, labels).clamp_min_(1e-12).log_(
-        ).mean().neg_()
+        picked = probabilities.gather(1, labels)
+        clamped = picked.clamp_min(1e-12)
+        ctx.save_for_backward(probabilities, labels, picked, clamped)
+        return clamped.log().mean().neg_()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:
-        probabilities, labels = ctx.saved_tensors
-        picked = probabilities.gather(1, labels)
+        probabilities, labels, picked, clamped = ctx.saved_tensors
+        if torch.is_grad_enabled():   # double backward: from the input
+            picked = probabilities.gather(1, labels)
+            clamped = picked.clamp_min(1e-12)
         # as autograd through neg, mean, log and clamp_min computes it
         values = torch.where(picked >= 1e-12,
-                             -grad / labels.shape[0] / picked.clamp_min(
-                                 1e-12), 0.0)
+                             -grad / labels.shape[0] / clamped, 0.0)
         return (torch.zeros_like(probabilities).scatter_(1, labels, values),
                 None)
 
