@@ -92,3 +92,16 @@ def test_particle_between_verb_and_object_keeps_the_verb_transitive(
      'n.r @ s @ n.l')])
 def test_particles_and_prepositions(sentence, word, expected):
     assert types_of(sentence)[word] == expected
+
+
+@pytest.mark.parametrize('sentence,word,expected', [
+    # a bare noun phrase of time modifies the clause (NADVS): was a
+    # parse failure (*were you having phone system problems this morning*)
+    ('they stayed two nights', 'stayed', 'n.r @ s'),
+    ('they stayed two nights', 'nights', 'n @ n.r @ s.r @ s'),
+    ('were you having problems this morning', 'having', 'n.r @ s @ n.l'),
+    # and stays an object where the verb wants one
+    ('we spent a week in paris', 'spent', 'n.r @ s @ n.l'),
+    ('the week was long', 'week', 'n')])
+def test_time_noun_phrases_modify_the_clause(sentence, word, expected):
+    assert types_of(sentence)[word] == expected
