@@ -71,29 +71,6 @@ def test_no_verb_reading_right_after_an_article(words, article):
     assert any(c == 'N' for c, _ in tags[1])
 
 
-@settings(max_examples=12, deadline=None)
-@given(st.sampled_from(['pick', 'fill', 'set', 'take', 'put', 'cut']),
-       st.sampled_from(['up', 'out', 'off', 'down', 'back', 'away']),
-       st.sampled_from(['the form', 'his old car', 'them']))
-def test_particle_between_verb_and_object_keeps_the_verb_transitive(
-        verb, particle, obj):
-    """A phrasal verb's particle (PRT, ``TV.r @ TV``) takes the verb, so
-    the verb keeps ``n.r @ s @ n.l`` (was ``n.r @ s`` with the particle
-    a preposition: *Kitchen puts out good food*, EWT dev)."""
-    types = types_of(f'they {verb} {particle} {obj}')
-    assert types[verb] == 'n.r @ s @ n.l'
-    assert types[particle] == 'n @ s.r @ n.r.r @ n.r @ s @ n.l'
-
-
-@pytest.mark.parametrize('sentence,word,expected', [
-    ('she gave up', 'up', 's.r @ s'),                    # no object
-    ('we went up the hill', 'went', 'n.r @ s'),          # a preposition
-    ('kitchen puts out good food and has daily specials', 'puts',
-     'n.r @ s @ n.l')])
-def test_particles_and_prepositions(sentence, word, expected):
-    assert types_of(sentence)[word] == expected
-
-
 @pytest.mark.parametrize('sentence,word,expected', [
     # a bare noun phrase of time modifies the clause (NADVS): was a
     # parse failure (*were you having phone system problems this morning*)

@@ -80,10 +80,6 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
                'perhaps maybe how why instead'),
 }
 # Words with more than one role; the search decides between them.
-# particles of phrasal verbs, between the verb and its object (PRT)
-for _particle in 'up out off down back away'.split():
-    FUNCTION_WORDS[_particle] = ('PREPN', 'PRT') + tuple(
-        c for c in FUNCTION_WORDS[_particle] if c != 'PREPN')
 FUNCTION_WORDS['that'] = ('RELS', 'RELO', 'DET', 'PRON', 'ADVPRE')
 FUNCTION_WORDS["'s"] = ('POSS', 'VPC', 'TV')
 FUNCTION_WORDS['to'] = ('VPC', 'PREPN', 'PREPS', 'INFS', 'INFN')

@@ -47,7 +47,6 @@ NREL        n · n^ll · s^l               the *sushi* (I found)
 QSUBJ       s · s^l · n                  *who* (cooked the meal)?
 INFS        s^r · s · s^l · n            (she came) *to* (help)
 INFN        n^r · n · s^l · n            (a way) *to* (help)
-PRT         n · s^r · n^rr · n^r · s · n^l   (they) (pick) *up* (the phone)
 ==========  ===========================  =====================================
 
 Relative pronouns keep their DisCoCat types here; the compiler can
@@ -62,10 +61,7 @@ Commas, semicolons, colons and dashes are coordinators or SKIP (no
 wires, dropped from the diagram); other punctuation is dropped by the
 tokeniser. Verb phrases that share a subject (*she sings and dances*)
 are coordinated by CONJVP, whose ``n^rr`` takes the first verb's
-subject wire ``n^r`` and hands the subject to both verbs. A particle
-between a transitive verb and its object (*pick up the phone*) is PRT,
-which takes the verb and gives it back (``TV^r · TV``), so the verb keeps
-its transitive type.
+subject wire ``n^r`` and hands the subject to both verbs.
 
 >>> str(category_type('TV'))
 'n.r @ s @ n.l'
@@ -144,7 +140,6 @@ CATEGORY_TYPES: dict[str, Ty] = _Categories({
     'QSUBJ': S @ _VP.l,
     'INFS': S.r @ S @ _VP.l,
     'INFN': N.r @ N @ _VP.l,
-    'PRT': (_VP @ N.l).r @ _VP @ N.l,
 })
 
 
