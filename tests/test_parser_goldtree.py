@@ -150,3 +150,19 @@ def test_random_declarative_gold_trees_give_the_root_verb_its_type(drawn):
     parse = GoldTrees().analyse_gold(sentence, 's')
     assert str(parse.diagram.cod) == 's'
     assert word_type(parse, sentence, index) == gold
+
+
+@pytest.mark.parametrize('verb,pos,expected', [
+    # an adjective with a determiner after a lexical verb is a noun
+    # phrase, its object (UD: *they might feel the same*, obj)
+    ('feel', 'VERB', 'n.r @ s @ n.l'),
+    # after a copula it stays the predicate adjective (UD: *is the
+    # closest*, the copula of an adjective)
+    ('is', 'AUX', 'n.r @ s @ s.l @ n')])
+def test_determined_adjective_complement(verb, pos, expected):
+    from qnlp.parsing.dependency import Tree, tree_parse
+    from qnlp.parsing.types import CATEGORY_TYPES
+    tree = Tree(['they', verb, 'the', 'same'], ['PRON', pos, 'DET', 'ADJ'],
+                ['nsubj', 'ROOT', 'det', 'attr'], [1, 1, 3, 1])
+    parse = tree_parse(tree, 's')
+    assert str(CATEGORY_TYPES[parse.categories[1]]) == expected
