@@ -416,17 +416,6 @@ def _after_determiners(words: list[str],
     return tagged
 
 
-#: Nouns of time whose bare noun phrase modifies a clause (*drove an
-#: hour*, *left last week*: UD ``obl:unmarked``), as NADVS.
-_TIME_NOUNS = frozenset(
-    "second seconds minute minutes hour hours day days night nights week "
-    "weeks weekend weekends month months year years morning afternoon "
-    "evening today tonight yesterday tomorrow".split())
-#: Extra cost of the adverbial (NADVS) reading of a time noun over its
-#: noun reading.
-_TIME_ADVERBIAL = 1.0
-
-
 def _third_person(word: str) -> bool:
     return (len(word) > 3 and word.endswith('s')
             and not word.endswith(('ss', 'us', 'is', 'ous')))
@@ -496,8 +485,6 @@ class LexiconTagger:
         readings = wordnet_readings(word)
         if readings:
             costs = _wordnet_costs(word, readings)
-            if word in _TIME_NOUNS:
-                costs['NADVS'] = costs['N'] + _TIME_ADVERBIAL
             return sorted(costs.items(), key=lambda item: item[1])
         return self._guess(word)
 
