@@ -396,7 +396,9 @@ class _Construction:
             return None
         if dep in _NOUN_ARGUMENTS or dep in ('attr', 'oprd', 'acomp') and (
                 pos not in _VERBAL | {'ADJ'}
-                or t.child(c, 'poss') is not None):   # (is) my favorite
+                or t.child(c, 'poss') is not None     # (is) my favorite
+                or t.child(c, 'det') is not None      # (feel) the same
+                and t.pos[t.head[c]] != 'AUX'):       # (is) the closest
             return N
         if dep in _RELATIVE_CLAUSES:
             return _RELATIVE_CLAUSES[dep]

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from qnlp.errors import CorpusError, ParseError
+from qnlp.parsing.dependency import Tree, tree_parse
+from qnlp.parsing.parser import Parse
 from qnlp.parsing.types import CATEGORY_TYPES
 
 #: Longest sentence (in gold tokens) the constructions take.
@@ -44,6 +46,7 @@ class GoldToken:
     upos: str
     head: int
     deprel: str
+    xpos: str = ''
 
 
 @dataclass
@@ -95,7 +98,8 @@ def read_conllu_text(text: str, source: str = '<text>'
             if '-' in columns[0] or '.' in columns[0]:
                 continue
             current.tokens.append(GoldToken(columns[1], columns[3],
-                                            int(columns[6]), columns[7]))
+                                            int(columns[6]), columns[7],
+                                            columns[4]))
     if current.tokens:
         sentences.append(current)
     return sentences
@@ -233,6 +237,135 @@ def select(sentences: Sequence[GoldSentence], construction: str
             if (found := pick(sentence)) is not None]
 
 
+#: UD relations under the names spaCy's English pipelines give them
+#: (ClearNLP labels, as :mod:`qnlp.parsing.dependency` reads them); a
+#: relation not listed keeps its UD name (the construction reads a name
+#: it does not know as a modifier).
+SPACY_LABELS = {
+    'root': 'ROOT', 'obj': 'dobj', 'iobj': 'dative',
+    'nsubj:pass': 'nsubjpass', 'nsubj:outer': 'nsubj',
+    'csubj:pass': 'csubjpass', 'aux:pass': 'auxpass', 'nmod:poss': 'poss',
+    'compound:prt': 'prt', 'acl:relcl': 'relcl', 'advcl:relcl': 'advcl',
+    'det:predet': 'predet', 'cc:preconj': 'preconj', 'discourse': 'intj',
+    'vocative': 'npadvmod', 'obl:tmod': 'npadvmod', 'obl:npmod': 'npadvmod',
+    'obl:unmarked': 'npadvmod', 'nmod:tmod': 'npadvmod',
+    'nmod:npmod': 'npadvmod', 'nmod:unmarked': 'npadvmod',
+    'nmod:desc': 'compound', 'flat': 'compound', 'obl:agent': 'agent',
+    'list': 'dep', 'goeswith': 'dep', 'reparandum': 'dep', 'orphan': 'dep',
+    'dislocated': 'dep', 'fixed': 'dep'}
+
+#: Dependents of a copula's predicate that belong to the clause: in
+#: spaCy's trees they hang from the copula.
+_CLAUSE_LEVEL = {'nsubj', 'nsubjpass', 'csubj', 'csubjpass', 'expl', 'aux',
+                 'auxpass', 'neg', 'mark', 'punct', 'advcl', 'parataxis',
+                 'intj', 'ccomp'}
+
+
+def spacy_tree(sentence: GoldSentence) -> Tree:
+    """The gold tree of ``sentence`` as spaCy's English pipelines draw
+    one (a :class:`~qnlp.parsing.dependency.Tree`), so the dependency
+    construction can run on gold trees in place of spaCy's: labels
+    renamed (:data:`SPACY_LABELS`, infinitival *to* ``aux``, *not*
+    ``neg``); a preposition heads its noun (UD's ``obl``/``nmod`` with a
+    ``case`` preposition: the preposition ``prep`` (``agent`` for *by*
+    of a passive), the noun its ``pobj``); a copula heads its clause (UD's
+    predicate head: the copula takes the predicate's place, the
+    predicate becomes its ``attr`` (a noun) or ``acomp``, a preposition of
+    the predicate its ``prep``, and the subject, auxiliaries and the
+    predicate's other clause-level dependents move to the copula).
+
+    >>> sentence = read_conllu_text('''# text = the meal is in the oven
+    ... 1\\tthe\\tthe\\tDET\\tDT\\t_\\t2\\tdet\\t_\\t_
+    ... 2\\tmeal\\tmeal\\tNOUN\\tNN\\t_\\t6\\tnsubj\\t_\\t_
+    ... 3\\tis\\tbe\\tAUX\\tVBZ\\t_\\t6\\tcop\\t_\\t_
+    ... 4\\tin\\tin\\tADP\\tIN\\t_\\t6\\tcase\\t_\\t_
+    ... 5\\tthe\\tthe\\tDET\\tDT\\t_\\t6\\tdet\\t_\\t_
+    ... 6\\toven\\toven\\tNOUN\\tNN\\t_\\t0\\troot\\t_\\t_
+    ... ''')[0]
+    >>> tree = spacy_tree(sentence)
+    >>> list(zip(tree.words, tree.dep, tree.head))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('the', 'det', 1), ('meal', 'nsubj', 2), ('is', 'ROOT', 2),
+     ('in', 'prep', 2), ('the', 'det', 5), ('oven', 'pobj', 3)]
+    """
+    tokens = sentence.tokens
+    head = [t.head - 1 if t.head else i for i, t in enumerate(tokens)]
+    dep = [SPACY_LABELS.get(t.deprel, t.deprel) for t in tokens]
+    for i, t in enumerate(tokens):
+        if t.deprel == 'mark' and t.xpos == 'TO':
+            dep[i] = 'aux'
+        elif t.deprel == 'advmod' and t.form.lower() in ('not', "n't"):
+            dep[i] = 'neg'
+
+    def children(i: int) -> list[int]:
+        return [c for c in range(len(tokens)) if head[c] == i and c != i]
+
+    def preposition(i: int) -> int | None:
+        return next((c for c in children(i) if dep[c] == 'case'
+                     and tokens[c].upos == 'ADP'), None)
+
+    def take_place(new: int, old: int, relation: str) -> None:
+        """``new`` takes ``old``'s place; ``old`` hangs from it."""
+        head[new], dep[new] = (new, 'ROOT') if head[old] == old \
+            else (head[old], dep[old])
+        head[old], dep[old] = new, relation
+
+    for i, t in enumerate(tokens):
+        k = preposition(i)
+        if k is not None and t.deprel.split(':')[0] in ('obl', 'nmod') \
+                and t.deprel != 'nmod:poss':
+            take_place(k, i, 'pobj')
+            dep[k] = 'agent' if t.deprel == 'obl:agent' else 'prep'
+    for p in range(len(tokens)):
+        copula = max((c for c in children(p) if dep[c] == 'cop'),
+                     default=None)
+        if copula is None:
+            continue
+        moved = [c for c in children(p) if c != copula and (
+            c < copula or dep[c] in _CLAUSE_LEVEL)]
+        nominal = tokens[p].upos in ('NOUN', 'PROPN', 'PRON', 'NUM')
+        take_place(copula, p, 'attr' if nominal else 'acomp')
+        for c in moved + [c for c in children(p) if dep[c] == 'cop']:
+            head[c] = copula
+        k = preposition(p)
+        if k is not None:
+            take_place(k, p, 'pobj')
+            dep[k] = 'prep'
+    return Tree([t.form for t in tokens], [t.upos for t in tokens], dep,
+                head, [t.xpos for t in tokens])
+
+
+class GoldTrees:
+    """The dependency construction run on the gold trees in place of
+    spaCy's (:func:`spacy_tree`, then
+    :func:`~qnlp.parsing.dependency.tree_parse`): what the conversion
+    alone scores when the tree is right. A parser for :func:`score`.
+
+    >>> sentence = read_conllu_text('''# text = Now comes the fun part
+    ... 1\\tNow\\tnow\\tADV\\tRB\\t_\\t2\\tadvmod\\t_\\t_
+    ... 2\\tcomes\\tcome\\tVERB\\tVBZ\\t_\\t0\\troot\\t_\\t_
+    ... 3\\tthe\\tthe\\tDET\\tDT\\t_\\t5\\tdet\\t_\\t_
+    ... 4\\tfun\\tfun\\tADJ\\tJJ\\t_\\t5\\tamod\\t_\\t_
+    ... 5\\tpart\\tpart\\tNOUN\\tNN\\t_\\t2\\tnsubj\\t_\\t_
+    ... ''')
+    >>> score(GoldTrees(), sentence, 'declarative')['gold_type']
+    0.0
+    >>> word_type(GoldTrees().analyse_gold(sentence[0], 's'), sentence[0], 1)
+    's @ n.l'
+
+    A subject after its verb (locative inversion) cannot cancel the
+    ``n.r`` of the gold ``n.r @ s``: no planar parse gives the gold type.
+    """
+
+    def analyse_gold(self, sentence: GoldSentence, target: str | None
+                     ) -> Parse | ParseError:
+        """The construction's parse of the gold tree, or its error."""
+        try:
+            return tree_parse(spacy_tree(sentence), target)
+        except ParseError as error:
+            return error
+
+
 def word_type(analysis, sentence: GoldSentence, index: int) -> str | None:
     """The type a parse gave gold token ``index``: found as the same
     occurrence of the same (lower-cased) word form, ``None`` if the parse
@@ -252,14 +385,17 @@ def word_type(analysis, sentence: GoldSentence, index: int) -> str | None:
 def score(parser, sentences: Sequence[GoldSentence], construction: str,
           target: str | None = 's') -> dict[str, float | int | str]:
     """Parse the raw text of the ``construction`` sentences with
-    ``parser`` (one :meth:`~qnlp.parsing.Parser.analyse_many` batch) and
-    score them: ``parses_to_s`` and ``gold_type`` shares, ``unaligned``
+    ``parser`` (one :meth:`~qnlp.parsing.Parser.analyse_many` batch; a
+    :class:`GoldTrees` converts their gold trees instead) and score them: ``parses_to_s`` and ``gold_type`` shares, ``unaligned``
     (scored word not found in the parse), ``sentences_per_second``."""
     picked = select(sentences, construction)
     if not picked:
         raise ParseError(f"no sentence of construction {construction!r}")
     start = time.perf_counter()
-    results = parser.analyse_many([s.text for s, _, _ in picked], target)
+    if isinstance(parser, GoldTrees):
+        results = [parser.analyse_gold(s, target) for s, _, _ in picked]
+    else:
+        results = parser.analyse_many([s.text for s, _, _ in picked], target)
     seconds = time.perf_counter() - start
     parsed = right = unaligned = 0
     for (sentence, index, gold), result in zip(picked, results):
