@@ -296,7 +296,7 @@ def test_residue_feature_options_are_checked(tmp_path, capsys, options,
 
 
 @settings(max_examples=8, deadline=None)
-@given(lengths=st.lists(st.integers(1, 13), min_size=1, max_size=2),
+@given(lengths=st.lists(st.integers(1, 13), min_size=1, max_size=3),
        seed=st.integers(0, 20))
 def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed):
     """``pooling='max-min-mean'``: the logit is the soft maximum minus
@@ -315,12 +315,9 @@ def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed):
             for n in lengths]
     w_max, bias, log_t, w_min = model.readout.tolist()
     t = math.exp(log_t)
-    for row in rows:
-        # one sequence a batch: in a batch padded to a longer sequence,
-        # windows that start inside a shorter one past its last full
-        # window are pooled too (a known quirk of window_readouts)
-        with torch.no_grad():
-            p = model(model.prepare([row]))[0, 1].item()
+    with torch.no_grad():
+        probability = model(model.prepare(rows))[:, 1]
+    for row, p in zip(rows, probability.tolist()):
         z = []
         for start in range(0, max(1, len(row) - 2), 2):
             window = row[start:start + 4]
@@ -331,6 +328,21 @@ def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed):
         logit = w_max * soft_max - w_min * soft_min + 2.5 * sum(z) / len(z)
         assert p == pytest.approx(1 / (1 + math.exp(-logit - bias)),
                                   rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize('mode', ['chain', 'tree'])
+def test_a_sequence_pools_the_same_windows_in_any_batch(mode):
+    """Padding to a longer batch-mate adds no window: a sequence's
+    probability is the one it has alone."""
+    model = SequenceClassifier(list('ACDK'), mode, 'hierarchical', layers=1,
+                               block=2, max_length=8, seed=1, window=4,
+                               stride=2, init_scale=1.0)
+    rows = [[0, 1, 2, 3, 1], [3, 2, 1, 0, 1, 2, 3, 0, 1], [2], [1, 2, 3]]
+    with torch.no_grad():
+        together = model(model.prepare(rows))
+        for row, probability in zip(rows, together):
+            torch.testing.assert_close(probability,
+                                       model(model.prepare([row]))[0])
 
 
 def test_mean_pooling_starts_from_the_plain_model_and_is_restored():

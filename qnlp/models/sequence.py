@@ -602,16 +602,34 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
     def window_readouts(self, tokens: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(z, valid)``, each ``[B, W]``: the read-out of every window
-        that holds tokens (one batched evaluation of them all: a batch
+        of each sequence (one batched evaluation of them all: a batch
         padded to its longest sequence costs what its tokens cost) and
-        whether it holds tokens (``z = 0`` where not)."""
+        whether it is one of that sequence's windows (``z = 0`` where
+        not). A sequence of ``L`` tokens has the windows it has alone,
+        ``ceil(max(0, L - window) / stride) + 1`` (padding is at the
+        end), whatever its batch-mates: not also the windows that start
+        inside it after its last full one, as a longer batch-mate's
+        padding would allow.
+
+        >>> model = SequenceClassifier(['A'], 'chain', window=4, stride=2)
+        >>> model.window_readouts(torch.tensor([[0, 0, 0, 0, 0, -1, -1],
+        ...                                     [0] * 7]))[1].tolist()
+        [[True, True, False], [True, True, True]]
+        """
         padded = self._padded_for_windows(tokens)
         windows = padded.unfold(1, self.window, self.stride)
-        valid = windows[:, :, 0] >= 0
+        holds_tokens = windows[:, :, 0] >= 0
+        beyond = (tokens >= 0).sum(1) - self.window
+        count = beyond.clamp_min(0).add(self.stride - 1) \
+            .div(self.stride, rounding_mode='floor') + 1
+        valid = holds_tokens & (torch.arange(windows.shape[1],
+                                             device=tokens.device)
+                                < count[:, None])
         if self.mode == 'tree' and self._shared_levels():
             z = self._tree_window_vectors(padded)[:, self._z_component]
-        else:
-            z = self._readout(windows[valid])
+            z = z.new_zeros(valid.shape).masked_scatter(holds_tokens, z)
+            return z.masked_fill(~valid, 0), valid
+        z = self._readout(windows[valid])
         return z.new_zeros(valid.shape).masked_scatter(valid, z), valid
 
     def _shared_levels(self) -> int:
