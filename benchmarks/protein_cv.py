@@ -17,6 +17,11 @@ folds, mean over seeds; with ``--folds 0``, on the split's test set).
 their class probabilities (seeds 0, 1 and 2 of a fold: one figure per
 fold, parameters summed), beside or instead of ``--runs``.
 
+Beside the test figures: each seed's accuracy on every fold, and the
+pooled dev accuracy (the dev parts of the five folds together, about 600
+sequences: the figure to select on; baselines train on their dev parts,
+so they have none).
+
 The last line is one JSON object with every figure.
 """
 from __future__ import annotations
@@ -67,27 +72,31 @@ class Scored:
     probabilities: Any
     parameters: int
     seconds: float
+    dev: list[Any] = ()
+    dev_probabilities: Any = None
 
 
 def scored_run(path: str, data: Path) -> Scored:
     """The finished run in ``path`` on the test part of its split."""
     trained = load_trained(path)
     settings = trained.settings
-    test = load_protein_split(data, settings)[2]
-    probabilities = trained.predict_proba([cropped(r, settings)
-                                           for r in test])
+    _, dev, test = load_protein_split(data, settings)
+    probabilities, dev_probabilities = (
+        trained.predict_proba([cropped(r, settings) for r in part])
+        if part else None for part in (test, dev))
     metrics = json.loads((Path(path) / 'metrics.json').read_text())
     return Scored(settings.seed, _part(settings), test, trained.labels,
                   probabilities, metrics['n_parameters'],
-                  metrics['train_seconds'])
+                  metrics['train_seconds'], dev, dev_probabilities)
 
 
 def rows_of(runs: Sequence[Scored], ensemble: bool = False
             ) -> dict[tuple[Any, str], Any]:
-    """``(seed, part) -> (scored test records, parameters, seconds)``;
-    with ``ensemble``, the runs of each part (say seeds 0, 1, 2) are one
-    model averaging their class probabilities: ``('0+1+2', part) ->``
-    its scores, the summed parameters and training seconds.
+    """``(seed, part) -> (scored test records, parameters, seconds,
+    scored dev records)``; with ``ensemble``, the runs of each part (say
+    seeds 0, 1, 2) are one model averaging their class probabilities:
+    ``('0+1+2', part) ->`` its scores, the summed parameters and
+    training seconds, its dev scores.
 
     >>> from qnlp.data.fasta import ProteinRecord
     >>> test = [ProteinRecord('a', 'MK', '0'), ProteinRecord('b', 'ML', '1')]
@@ -97,7 +106,7 @@ def rows_of(runs: Sequence[Scored], ensemble: bool = False
     >>> rows_of(runs)[1, 'split'][0]      # seed 1 misses 'a'
     [(2, False), (2, True)]
     >>> rows_of(runs, ensemble=True)
-    {('0+1', 'split'): ([(2, True), (2, True)], 20, 2.0)}
+    {('0+1', 'split'): ([(2, True), (2, True)], 20, 2.0, [])}
     """
     by_part: dict[str, list[Scored]] = defaultdict(list)
     for run in runs:
@@ -108,13 +117,17 @@ def rows_of(runs: Sequence[Scored], ensemble: bool = False
             names = group[0].labels
             if any(r.labels != names for r in group):
                 raise ValueError(f"{part}: the runs' labels differ")
-            mean = sum(r.probabilities for r in group) / len(group)
+            def predicted(which: str) -> list[str]:
+                mean = sum(getattr(r, which) for r in group) / len(group)
+                return [names[i] for i in mean.argmax(1)]
             seed = '+'.join(str(r.seed) for r in group) if ensemble \
                 else group[0].seed
             rows[seed, part] = (
-                _scored(group[0].test, [names[i] for i in mean.argmax(1)]),
+                _scored(group[0].test, predicted('probabilities')),
                 sum(r.parameters for r in group),
-                sum(r.seconds for r in group))
+                sum(r.seconds for r in group),
+                _scored(group[0].dev, predicted('dev_probabilities'))
+                if group[0].dev else [])
     return rows
 
 
@@ -146,22 +159,28 @@ def baseline_rows(name: str, data: Path, patterns: Any, seeds: Sequence[int],
             rows[seed, _part(settings)] = (
                 _scored(test, list(model.predict([r.sequence
                                                   for r in test]))),
-                model.n_parameters, seconds)
+                model.n_parameters, seconds, [])
     return rows
 
 
 def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
     """Mean and sd over seeds of the split and CV accuracies, CV accuracy
-    by length, parameters and mean training seconds.
+    by length, each seed's accuracy on every fold, the pooled dev
+    accuracy of the folds a seed (where the runs have dev parts),
+    parameters and mean training seconds.
 
-    >>> rows = {(s, p): ([(100, True), (2000, s == 0)], 7, 1.0)
+    >>> rows = {(s, p): ([(100, True), (2000, s == 0)], 7, 1.0,
+    ...                  [(50, True), (60, p == 'fold0')])
     ...         for s in (0, 1) for p in ('split', 'fold0', 'fold1')}
     >>> result = summary(rows, 2)
     >>> result['split'], result['cv'], result['by_length']['long']
     ([1.0, 0.5], [1.0, 0.5], 0.5)
+    >>> result['folds'], result['dev_pooled']
+    ({0: [1.0, 1.0], 1: [0.5, 0.5]}, [0.75, 0.75])
     """
     seeds = sorted({seed for seed, _ in rows})
-    result: dict[str, Any] = {'seeds': seeds, 'split': [], 'cv': []}
+    result: dict[str, Any] = {'seeds': seeds, 'split': [], 'cv': [],
+                              'folds': {}, 'dev_pooled': []}
     by_length: dict[str, list[float]] = defaultdict(list)
     for seed in seeds:
         if (seed, 'split') in rows:
@@ -170,9 +189,13 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
         parts = [rows.get((seed, f'fold{k}')) for k in range(folds)]
         pooled = []
         if folds and all(parts):
-            result['cv'].append(statistics.mean(
-                sum(c for _, c in p[0]) / len(p[0]) for p in parts))
+            result['folds'][seed] = [sum(c for _, c in p[0]) / len(p[0])
+                                     for p in parts]
+            result['cv'].append(statistics.mean(result['folds'][seed]))
             pooled = [s for p in parts for s in p[0]]
+            dev = [c for p in parts for _, c in p[3]]
+            if dev:
+                result['dev_pooled'].append(sum(dev) / len(dev))
         elif not folds and (seed, 'split') in rows:
             pooled = rows[seed, 'split'][0]
         if pooled:
@@ -225,18 +248,24 @@ def main() -> None:
             args.folds)
     print(f'task {args.task}; mean +- sd over seeds (min-max)')
     cv = f'{args.folds}-fold CV mean' if args.folds else 'CV'
-    print(f'| model | parameters | split | {cv} | '
+    print(f'| model | parameters | pooled dev | split | {cv} | '
           f'{"CV" if args.folds else "split"} short / medium / long | '
           'training s |')
-    print('|---|---|---|---|---|---|')
+    print('|---|---|---|---|---|---|---|')
     for name, r in results.items():
         lengths = ' / '.join(f"{r['by_length'][k]:.3f}" for k, *_ in LENGTHS
                              if k in r['by_length'])
         one = (f"ensemble of seeds {r['seeds'][0]}"
                if isinstance(r['seeds'][0], str) else '1 seed')
-        print(f"| {name} | {r['parameters']:,} | "
+        dev = _mean_sd(r['dev_pooled'], one) if r['dev_pooled'] else '-'
+        print(f"| {name} | {r['parameters']:,} | {dev} | "
               f"{_mean_sd(r['split'], one)} | {_mean_sd(r['cv'], one)} | "
               f"{lengths} | {r['seconds']:.1f} |")
+    print('\nTest accuracy by fold (a line a seed):')
+    for name, r in results.items():
+        for seed, accuracies in r['folds'].items():
+            print(f"{name} seed {seed}: "
+                  + ' '.join(f'{a:.3f}' for a in accuracies))
     print(json.dumps({'benchmark': 'protein_cv', 'task': args.task,
                       'results': results}))
 

@@ -17,6 +17,7 @@ from qnlp.engine import Engine
 from qnlp.errors import ConfigError, CorpusError
 from qnlp.models import SequenceClassifier
 from qnlp.parsing.protein import chain_circuit, tokenise_protein, tree_circuit
+from qnlp.tasks.proteins import make_sequence_model
 from tests.conftest import ROOT
 
 PROTEINS = ROOT / 'corpora' / 'proteins'
@@ -284,6 +285,7 @@ def test_residue_features_start_from_the_plain_model_and_are_trained():
 @pytest.mark.parametrize('options,message', [
     (['--residue-features', 'kd,mass'], "unknown \\['mass'\\]"),
     (['--residue-features', 'kd', '--model', 'tree'], 'need --model chain'),
+    (['--pooling', 'max-min-mean', '--window', '0'], 'give --window > 0'),
 ])
 def test_residue_feature_options_are_checked(tmp_path, capsys, options,
                                              message):
@@ -291,6 +293,80 @@ def test_residue_feature_options_are_checked(tmp_path, capsys, options,
                  str(tmp_path / 'r'), '--quiet', *options]) == 2
     error = capsys.readouterr().err
     assert re.search(message, error) and error.count('\n') == 1
+
+
+@settings(max_examples=8, deadline=None)
+@given(lengths=st.lists(st.integers(1, 13), min_size=1, max_size=3),
+       seed=st.integers(0, 20))
+def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed):
+    """``pooling='max-min-mean'``: the logit is the soft maximum minus
+    the soft minimum plus ``w`` times the mean read-out over the windows
+    that hold tokens, each window read out alone (a plain loop)."""
+    generator = torch.Generator().manual_seed(seed)
+    model = SequenceClassifier(list('ACDK'), 'chain', 'hierarchical',
+                               layers=1, block=2, max_length=8, seed=seed,
+                               window=4, stride=2, init_scale=1.0,
+                               pooling='max-min-mean')
+    with torch.no_grad():
+        model.readout.copy_(torch.randn(4, generator=generator,
+                                        dtype=torch.float64))
+        model.mean_weight.fill_(2.5)
+    rows = [torch.randint(0, 4, (n,), generator=generator).tolist()
+            for n in lengths]
+    w_max, bias, log_t, w_min = model.readout.tolist()
+    t = math.exp(log_t)
+    with torch.no_grad():
+        probability = model(model.prepare(rows))[:, 1]
+    for row, p in zip(rows, probability.tolist()):
+        z = []
+        for start in range(0, max(1, len(row) - 2), 2):
+            window = row[start:start + 4]
+            with torch.no_grad():
+                z.append(model._readout(torch.tensor([window]))[0].item())
+        soft_max = t * math.log(sum(math.exp(v / t) for v in z))
+        soft_min = t * math.log(sum(math.exp(-v / t) for v in z))
+        logit = w_max * soft_max - w_min * soft_min + 2.5 * sum(z) / len(z)
+        assert p == pytest.approx(1 / (1 + math.exp(-logit - bias)),
+                                  rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize('mode', ['chain', 'tree'])
+def test_a_sequence_pools_the_same_windows_in_any_batch(mode):
+    """Padding to a longer batch-mate adds no window: a sequence's
+    probability is the one it has alone."""
+    model = SequenceClassifier(list('ACDK'), mode, 'hierarchical', layers=1,
+                               block=2, max_length=8, seed=1, window=4,
+                               stride=2, init_scale=1.0)
+    rows = [[0, 1, 2, 3, 1], [3, 2, 1, 0, 1, 2, 3, 0, 1], [2], [1, 2, 3]]
+    with torch.no_grad():
+        together = model(model.prepare(rows))
+        for row, probability in zip(rows, together):
+            torch.testing.assert_close(probability,
+                                       model(model.prepare([row]))[0])
+
+
+def test_mean_pooling_starts_from_the_plain_model_and_is_restored():
+    """The mean's weight starts at zero (the plain model's numbers), is
+    counted, trained, in the fingerprint and in a restored model."""
+    from qnlp.tasks.proteins import ProteinSettings, ProteinTask
+    settings = ProteinSettings(pooling='max-min-mean', window=4, qubits=1)
+    vocabulary = list('AKLV') + ['<unk>']
+    plain = make_sequence_model(vocabulary, ProteinSettings(window=4,
+                                                            qubits=1))
+    model = make_sequence_model(vocabulary, settings)
+    tokens = torch.tensor([[0, 1, 2, 3, 4, 0, 2, 1, 1], [3] * 9])
+    torch.testing.assert_close(model(tokens), plain(tokens), rtol=0,
+                               atol=0)
+    assert model.n_parameters == plain.n_parameters + 1
+    assert model.fingerprint()['pooling'] == 'max-min-mean'
+    assert 'pooling' not in plain.fingerprint()
+    model(tokens)[:, 1].sum().backward()
+    assert model.mean_weight.grad.abs().item() > 0
+    with torch.no_grad():
+        model.mean_weight.fill_(-3.0)
+    restored = ProteinTask().restore(settings, {'vocabulary': vocabulary},
+                                     model.state_dict(), None)
+    torch.testing.assert_close(restored(tokens), model(tokens))
 
 
 def test_split_seed_fixes_the_folds_across_model_seeds():

@@ -53,15 +53,21 @@ def test_seed_ensemble_averages_probabilities(members):
     cv = protein_cv
     test = [ProteinRecord(str(i), 'M' * (i + 1), 'ab'[i % 2])
             for i in range(6)]
+    # the dev part: the same records, the probabilities the other way
     runs = [cv.Scored(seed, part, test, ['a', 'b'],
-                      torch.tensor([[1 - p, p] for p in ones]), 10, 2.0)
+                      torch.tensor([[1 - p, p] for p in ones]), 10, 2.0,
+                      test, torch.tensor([[p, 1 - p] for p in ones]))
             for part in ('split', 'fold0')
             for seed, ones in enumerate(members)]
     rows = cv.rows_of(runs, ensemble=True)
     key = '+'.join(str(s) for s in range(len(members)))
     assert set(rows) == {(key, 'split'), (key, 'fold0')}
-    scored, parameters, seconds = rows[key, 'fold0']
+    scored, parameters, seconds, dev = rows[key, 'fold0']
     assert (parameters, seconds) == (10 * len(members), 2.0 * len(members))
+    totals = [sum(ones[i] for ones in members) for i in range(6)]
+    assert [c for _, c in dev] == [
+        ('b' if t < len(members) / 2 else 'a') == test[i].label
+        for i, t in enumerate(totals)]
     for i, (length, correct) in enumerate(scored):
         total = sum(ones[i] for ones in members)
         assert length == i + 1

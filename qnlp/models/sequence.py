@@ -34,6 +34,8 @@ from qnlp.limits import MAX_LAYERS, MAX_SEQUENCE_QUBITS, at_most
 from qnlp.models.fingerprint import Fingerprinted
 from qnlp.parsing.protein import merge_name, n_merge_angles
 
+#: Ways to pool the windows' read-outs (:meth:`SequenceClassifier.pooled_logit`).
+POOLINGS = ('max-min', 'max-min-mean')
 #: Radians in a turn: token and merge angles are lambeq phases (in turns,
 #: ``Rx(a) = RX(2 pi a)``), the gate library takes radians.
 TURN = 2 * math.pi
@@ -213,6 +215,13 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         soft minimum with a trained temperature: a quantum convolution
         with global max pooling, which can find one telling stretch (say
         a transmembrane helix) anywhere.
+    pooling:
+        How the windows' read-outs become one logit: ``'max-min'``
+        (default) the weighted soft maximum and soft minimum above;
+        ``'max-min-mean'`` adds a trained weight (starting at zero) times
+        the mean read-out over the windows: how much of the sequence
+        looks like the telling stretch, beside whether one does (the
+        hydropathy model's count of hydrophobic windows). Windows only.
     dtype, device:
         Real type of the parameters (density matrices in the matching
         complex type) and where they live; initial values are drawn on
@@ -250,8 +259,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                  init_scale: float = 0.1, window: int = 0,
                  stride: int = 0, dtype: torch.dtype = torch.float64,
                  device: Device = None, composition: bool = False,
-                 features: Sequence[Sequence[float]] | None = None
-                 ) -> None:
+                 features: Sequence[Sequence[float]] | None = None,
+                 pooling: str = 'max-min') -> None:
         super().__init__()
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
@@ -265,6 +274,13 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         if window < 0 or stride < 0:
             raise ConfigError("window and stride must not be negative")
         self.window, self.stride = window, stride or max(1, window // 4)
+        if pooling not in POOLINGS:
+            raise ConfigError(f"unknown pooling {pooling!r}: "
+                              f"{' or '.join(POOLINGS)}")
+        if pooling != 'max-min' and not window:
+            raise ConfigError(f"pooling {pooling!r} pools windows: give a "
+                              "window (> 0)")
+        self.pooling = pooling
         span = min(window, max_length) if window else max_length
         if sharing == 'uniform':
             n_blocks = 1
@@ -300,6 +316,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         self.composition_weights = torch.nn.Parameter(torch.zeros(
             len(self.vocabulary), dtype=dtype, device=device)) \
             if composition else None
+        self.mean_weight = torch.nn.Parameter(torch.zeros(
+            1, dtype=dtype, device=device)) \
+            if pooling == 'max-min-mean' else None
         self.feature_weights = None
         if features is not None:
             if mode != 'chain':
@@ -331,6 +350,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                 'window': self.window, 'stride': self.stride,
                 **({'composition': True} if self.composition_weights
                    is not None else {}),
+                **({'pooling': self.pooling} if self.pooling != 'max-min'
+                   else {}),
                 **({'features': self.features.tolist()}
                    if self.feature_weights is not None else {})}
 
@@ -527,9 +548,25 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                      ) -> torch.Tensor:
         """Window read-outs ``z`` ``[B, W]`` pooled into one logit per
         sequence (bias not added): weighted soft maximum minus weighted
-        soft minimum over the windows that hold tokens."""
-        return self.readout[0] * self._soft_max(z, valid) \
+        soft minimum over the windows that hold tokens (``valid``), plus
+        the weighted mean read-out with ``pooling='max-min-mean'``.
+
+        >>> model = SequenceClassifier(['A'], 'chain', window=4,
+        ...                            pooling='max-min-mean')
+        >>> with torch.no_grad():
+        ...     model.readout[:] = torch.tensor([0.0, 0.0, 0.0, 0.0])
+        ...     model.mean_weight[:] = 2.0
+        >>> z = torch.tensor([[0.5, -0.1, 0.9]], dtype=torch.float64)
+        >>> round(model.pooled_logit(z, torch.tensor([[True, True, False]])).item(), 12)
+        0.4
+        """
+        logit = self.readout[0] * self._soft_max(z, valid) \
             - self.readout[3] * self._soft_max(-z, valid)
+        if self.mean_weight is not None:
+            logit = logit + self.mean_weight[0] * (
+                z.masked_fill(~valid, 0).sum(1)
+                / valid.sum(1).clamp_min(1))
+        return logit
 
     def _soft_max(self, z: torch.Tensor, valid: torch.Tensor
                   ) -> torch.Tensor:
@@ -565,16 +602,34 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
     def window_readouts(self, tokens: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(z, valid)``, each ``[B, W]``: the read-out of every window
-        that holds tokens (one batched evaluation of them all: a batch
+        of each sequence (one batched evaluation of them all: a batch
         padded to its longest sequence costs what its tokens cost) and
-        whether it holds tokens (``z = 0`` where not)."""
+        whether it is one of that sequence's windows (``z = 0`` where
+        not). A sequence of ``L`` tokens has the windows it has alone,
+        ``ceil(max(0, L - window) / stride) + 1`` (padding is at the
+        end), whatever its batch-mates: not also the windows that start
+        inside it after its last full one, as a longer batch-mate's
+        padding would allow.
+
+        >>> model = SequenceClassifier(['A'], 'chain', window=4, stride=2)
+        >>> model.window_readouts(torch.tensor([[0, 0, 0, 0, 0, -1, -1],
+        ...                                     [0] * 7]))[1].tolist()
+        [[True, True, False], [True, True, True]]
+        """
         padded = self._padded_for_windows(tokens)
         windows = padded.unfold(1, self.window, self.stride)
-        valid = windows[:, :, 0] >= 0
+        holds_tokens = windows[:, :, 0] >= 0
+        beyond = (tokens >= 0).sum(1) - self.window
+        count = beyond.clamp_min(0).add(self.stride - 1) \
+            .div(self.stride, rounding_mode='floor') + 1
+        valid = holds_tokens & (torch.arange(windows.shape[1],
+                                             device=tokens.device)
+                                < count[:, None])
         if self.mode == 'tree' and self._shared_levels():
             z = self._tree_window_vectors(padded)[:, self._z_component]
-        else:
-            z = self._readout(windows[valid])
+            z = z.new_zeros(valid.shape).masked_scatter(holds_tokens, z)
+            return z.masked_fill(~valid, 0), valid
+        z = self._readout(windows[valid])
         return z.new_zeros(valid.shape).masked_scatter(valid, z), valid
 
     def _shared_levels(self) -> int:

@@ -70,6 +70,11 @@ class ProteinSettings(SplitSettings):
     window: int = setting(32, 'run the circuit on every window of this '
                               'many tokens and pool the read-outs; 0 = one '
                               'circuit per sequence', low=0, high=4096)
+    pooling: str = setting('max-min', "how the windows' read-outs make one "
+                                      'logit: a weighted soft maximum and '
+                                      'soft minimum, or also a weighted '
+                                      'mean over the windows (max-min-mean)',
+                           choices=('max-min', 'max-min-mean'))
     stride: int = setting(0, 'step between windows; 0 = a quarter of the '
                              'window', low=0)
     block: int = setting(8, 'tokens per block of hierarchical sharing',
@@ -118,6 +123,9 @@ class ProteinSettings(SplitSettings):
                                                                 'residue'):
             raise ConfigError("residue_features need --model chain and "
                               "--tokens residue")
+        if self.pooling != 'max-min' and not self.window:
+            raise ConfigError(f"pooling {self.pooling}: the windows' "
+                              "read-outs are pooled; give --window > 0")
         if self.test_fraction + self.dev_fraction >= 1:
             raise ConfigError("test_fraction + dev_fraction must be below 1")
 
@@ -203,7 +211,7 @@ def make_sequence_model(vocabulary: Sequence[str], settings: ProteinSettings,
         settings.seed if seed is None else seed, settings.qubits,
         settings.init_scale, settings.window, settings.stride,
         dtype=dtype or torch.float64, device=device,
-        composition=settings.composition,
+        composition=settings.composition, pooling=settings.pooling,
         features=residue_features(vocabulary, settings.feature_names)
         if settings.feature_names else None)
 
