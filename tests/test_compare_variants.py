@@ -24,11 +24,9 @@ CV = ['--folds', '2', '--seeds', '0,1', '--baselines', 'composition',
 @pytest.fixture(autouse=True)
 def no_plots(monkeypatch):
     """Charts are not what is tested here (they cost 0.5-1 s each)."""
-    for name in ('plot_history', 'plot_comparison'):
-        monkeypatch.setattr(f'qnlp.train.plots.{name}',
-                            lambda *args, **kwargs: None)
-    monkeypatch.setattr('qnlp.tasks.compare.plot_comparison',
-                        lambda *args, **kwargs: None)
+    for target in ('qnlp.tasks.compare.plot_comparison',
+                   'qnlp.train.plots.plot_history'):   # imported when used
+        monkeypatch.setattr(target, lambda *args, **kwargs: None)
 
 
 @pytest.fixture(scope='module')
