@@ -12,12 +12,14 @@ import pytest
 from qnlp.cli import main
 from qnlp.train import trainer
 from tests.conftest import BUNDLED
+from tests.test_proteins_cv import protein_cv
 
 #: A small, fast protein model (the variants change it further).
 TINY = ['--task', 'proteins', '--epochs', '2', '--window', '0',
         '--layers', '1', '--qubits', '1', '--sharing', 'uniform',
         '--max-length', '12', '--batch-size', '0', '--quiet']
 CV = ['--folds', '2', '--seeds', '0,1', '--baselines', 'composition',
+      '--ensemble',
       '--variant', 'plain=', '--variant', 'hybrid=--composition --lr 0.05']
 
 
@@ -83,27 +85,40 @@ def test_variants_in_cross_validation_resume_and_table(
         for seed in (0, 1) for fold in (0, 1))
 
     found = json.loads((out / 'comparison.json').read_text())
-    assert set(found['models']) == {'plain', 'hybrid', 'composition'}
+    assert set(found['models']) == {'plain', 'hybrid', 'composition',
+                                    'plain x2', 'hybrid x2'}
     assert found['seeds'] == [0, 1] and found['folds'] == 2
     assert found['settings']['split_seed'] == 0    # folds fixed over seeds
     assert found['variants']['hybrid']['composition'] is True
     assert found['variants']['hybrid']['lr'] == 0.05
     for name, runs_of in found['runs'].items():
-        assert [(r['seed'], r['fold']) for r in runs_of] == [
-            (0, 0), (0, 1), (1, 0), (1, 1)]
+        assert [(r['seed'], r['fold']) for r in runs_of] == ([
+            ('0+1', 0), ('0+1', 1)] if name.endswith('x2') else [
+            (0, 0), (0, 1), (1, 0), (1, 1)])
         per_seed = [statistics.mean(r['accuracy'] for r in runs_of
-                                    if r['seed'] == seed) for seed in (0, 1)]
+                                    if r['seed'] == seed)
+                    for seed in dict.fromkeys(r['seed'] for r in runs_of)]
         row = found['models'][name]
         assert row['accuracy_mean'] == pytest.approx(
             statistics.mean(per_seed))
-        assert row['accuracy_std'] == pytest.approx(statistics.stdev(
-            per_seed))
+        assert row['accuracy_std'] == pytest.approx(
+            statistics.stdev(per_seed) if len(per_seed) > 1 else 0)
         assert row['fold_accuracy'] == pytest.approx([statistics.mean(
             r['accuracy'] for r in runs_of if r['fold'] == fold)
             for fold in (0, 1)])
     hybrid, plain = (found['models'][n]['parameters']
                      for n in ('hybrid', 'plain'))
     assert hybrid > plain        # the composition read-out's weights
+    # The ensemble of both seeds, fold by fold, as protein_cv.py scores
+    # it (a separate implementation), with the members' parameters.
+    scored = protein_cv.rows_of([protein_cv.scored_run(str(run), fasta)
+                                 for run in sorted(runs.glob('plain-*'))],
+                                ensemble=True)
+    assert [r['accuracy'] for r in found['runs']['plain x2']] == [
+        pytest.approx(statistics.mean(hit for _, hit in
+                                      scored['0+1', f'fold{fold}'][0]))
+        for fold in (0, 1)]
+    assert found['models']['plain x2']['parameters'] == 2 * plain
     # The same folds for both seeds: the deterministic baseline agrees.
     composition = found['runs']['composition']
     assert [r['accuracy'] for r in composition[:2]] == \
@@ -150,8 +165,12 @@ def test_a_bad_variant_is_one_line_before_anything_trains(
                                     'sentences'),
     ('proteins', ['--folds', '2', '--fold', '1'],
      '--fold: compare trains on every fold of --folds'),
+    ('proteins', ['--ensemble'], 'an ensemble of seeds needs at least 2'),
+    ('sentences', ['--ensemble', '--seeds', '2'],
+     'an ensemble of seeds needs the same test examples for every seed: '
+     'give --split-seed'),
 ])
-def test_folds_where_they_do_not_apply_are_refused(
+def test_folds_and_ensembles_where_they_do_not_apply_are_refused(
         fasta, tmp_path, capsys, task, option, message):
     data = BUNDLED if task == 'sentences' else fasta
     assert main(['compare', str(data), '--task', task, '--out',

@@ -243,8 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
                               'settings with the settings OPTIONS of qnlp '
                               "train applied, e.g. q1='--qubits 1'; "
                               'repeatable (then the variants are the '
-                              "quantum rows; NAME='' keeps the command's "
-                              'own settings)')
+                              'quantum rows; NAME= with no options is the '
+                              "command's own settings)")
+    compare.add_argument('--ensemble', action='store_true',
+                         help='also a row NAME xN for each quantum model: '
+                              'its N seeds as one model averaging their '
+                              'class probabilities on each test part (the '
+                              'same for every seed: --split-seed, or data '
+                              'with its own splits)')
     compare.add_argument('--jobs', type=_positive, metavar='N',
                          help='run the (model, seed) tasks in N worker '
                               'processes (default 1: one after another in '
@@ -496,6 +502,7 @@ def _compare(args: argparse.Namespace) -> int:
         [b for b in args.baselines.split(',') if b]
     result = compare(data, args.out, baselines=baselines, seeds=args.seeds,
                      settings=settings, task=task, variants=variants,
+                     ensemble=args.ensemble,
                      report=lambda line: print(line, file=sys.stderr),
                      jobs=args.jobs, executor=args.executor,
                      threads=args.threads_per_job,

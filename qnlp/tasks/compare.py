@@ -182,14 +182,45 @@ def seed_list(seeds: int | Sequence[int]) -> list[int]:
     return found
 
 
+def ensemble_row(data: str | Path, runs: Sequence[str | Path]
+                 ) -> dict[str, Any]:
+    """One row of the table for the finished quantum ``runs`` (the seeds
+    of a model on one split or fold) as one model that averages their
+    class probabilities on the test part; parameters and training
+    seconds are summed. The runs must share the test part (a fixed
+    split: ``split_seed``, or data with its own splits)."""
+    from qnlp.tasks.runner import load_trained
+    from qnlp.train.metrics import classification_report
+    from qnlp.train.trainer import outputs
+    mean, truth, labels, parameters, seconds = 0, None, None, 0, 0.0
+    for run in runs:
+        trained = load_trained(run)
+        test = trained.task.load(str(data), trained.settings).test
+        if truth is not None and (test.labels.tolist() != truth
+                                  or trained.labels != labels):
+            raise ConfigError(f"{run}: another test part than {runs[0]}'s; "
+                              "an ensemble of seeds needs the same test "
+                              "examples for every seed (give --split-seed)")
+        truth, labels = test.labels.tolist(), trained.labels
+        mean = mean + trained.task.probabilities(outputs(
+            trained.model, test.circuits, trained.task.eval_chunk))
+        metrics = RunDirectory(run).read_metrics()
+        parameters += metrics['n_parameters']
+        seconds += metrics['train_seconds']
+    report = classification_report(truth, mean.argmax(1).tolist(), labels)
+    return {'accuracy': report['accuracy'], 'f1': report['f1'],
+            'parameters': parameters, 'seconds': seconds}
+
+
 def compare(data: str | Path, out: str | Path,
             baselines: Sequence[str] | None = None,
             seeds: int | Sequence[int] = 5, settings: Any = None,
             report: Callable[[str], None] = print, *,
             task: str | None = None,
-            variants: Mapping[str, Any] | None = None, jobs: int | None = 1,
-            executor: str = 'local', threads: int | None = 1,
-            progress: bool = False) -> dict[str, Any]:
+            variants: Mapping[str, Any] | None = None, ensemble: bool = False,
+            jobs: int | None = 1, executor: str = 'local',
+            threads: int | None = 1, progress: bool = False
+            ) -> dict[str, Any]:
     """Train the task's quantum model (or each of ``variants``, name ->
     settings) and its ``baselines`` for ``seeds`` (a count, or the
     seeds) on the same splits; write and return the table.
@@ -197,7 +228,9 @@ def compare(data: str | Path, out: str | Path,
     ``task`` defaults to the one whose settings ``settings`` are
     (sentences without settings). With ``settings.folds`` (a task with
     folds) every model runs on every fold of every seed (see the module
-    docstring). Every (model, seed, fold) is one task of
+    docstring). ``ensemble`` adds a row ``NAME xN`` for each quantum
+    model: its N seeds as one model (:func:`ensemble_row`, on each split
+    or fold). Every (model, seed, fold) is one task of
     :func:`run_one`; with ``jobs > 1`` or ``executor='ray'`` they run
     in parallel (see :func:`qnlp.train.sweep.run_tasks`, ``threads``
     torch threads per worker) and the rows are put together in the
@@ -223,6 +256,11 @@ def compare(data: str | Path, out: str | Path,
     if jobs is not None and jobs <= 0:
         raise ConfigError(f"jobs must be positive, got {jobs}")
     seeds = seed_list(seeds)
+    if ensemble and len(seeds) < 2:
+        raise ConfigError("an ensemble of seeds needs at least 2 seeds")
+    if ensemble and getattr(settings, 'attacks', ()):
+        raise ConfigError("an ensemble of seeds is not attacked: leave out "
+                          "--ensemble or --attack")
     folds = folds_of(settings)
     if folds and getattr(settings, 'split_seed', 0) is None:
         # The same folds for every seed: seeds then move only the models.
@@ -230,6 +268,9 @@ def compare(data: str | Path, out: str | Path,
         variants = {name: replace(found, split_seed=0) if
                     getattr(found, 'split_seed', 0) is None else found
                     for name, found in (variants or {}).items()}
+    if ensemble and getattr(settings, 'split_seed', 0) is None:
+        raise ConfigError("an ensemble of seeds needs the same test "
+                          "examples for every seed: give --split-seed")
     quantum = dict(variants) if variants else {
         kind.model_name(settings): settings}
     check_variants(quantum, settings, baselines)
@@ -272,6 +313,18 @@ def compare(data: str | Path, out: str | Path,
     for (name, seed, fold, *_), row in zip(pairs, found_rows):
         rows[name].append({**row, 'seed': seed,
                            **({} if fold is None else {'fold': fold})})
+    if ensemble:
+        members = '+'.join(map(str, seeds))
+        for name in quantum:
+            group = f'{name} x{len(seeds)}'
+            names.insert(names.index(name) + 1, group)
+            rows[group] = [
+                {**ensemble_row(data, [quantum_run(out, name, found)
+                                       for other, _, at, found, _ in pairs
+                                       if other == name and at == fold]),
+                 'seed': members, **({} if fold is None else {'fold': fold})}
+                for fold in (range(folds) if folds else [None])]
+        rows = {name: rows[name] for name in names}
     table = summarise(per_seed(rows) if folds else rows)
     if folds:
         for name in names:
@@ -292,7 +345,8 @@ def compare(data: str | Path, out: str | Path,
                                                 None)))
     plot_comparison(names, [table[n]['accuracy_mean'] for n in names],
                     [table[n]['accuracy_std'] for n in names],
-                    out / 'comparison.png', quantum=list(quantum),
+                    out / 'comparison.png',
+                    quantum=[n for n in names if n not in baselines],
                     metric='CV accuracy' if folds else 'test accuracy')
     attacks = attack_columns(table)
     if attacks:
