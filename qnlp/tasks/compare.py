@@ -345,9 +345,9 @@ def compare(data: str | Path, out: str | Path,
                                                 None)))
     plot_comparison(names, [table[n]['accuracy_mean'] for n in names],
                     [table[n]['accuracy_std'] for n in names],
-                    out / 'comparison.png',
-                    quantum=[n for n in names if n not in baselines],
-                    metric='CV accuracy' if folds else 'test accuracy')
+                    out / 'comparison.png',   # then the metric, the quantum
+                    'CV accuracy' if folds else 'test accuracy',
+                    [n for n in names if n not in baselines])
     attacks = attack_columns(table)
     if attacks:
         plot_robustness({name: {key: table[name]['robust_accuracy'][key]
