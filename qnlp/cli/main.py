@@ -46,6 +46,18 @@ def _integer_at_least(minimum: int, rule: str) -> Callable[[str], int]:
 _positive = _integer_at_least(1, 'be positive')
 
 
+def _seeds(text: str) -> int | list[int]:
+    """``--seeds``: a count N (seeds 0..N-1) or a comma list of seeds.
+
+    >>> _seeds('3'), _seeds('0,2')
+    (3, [0, 2])
+    """
+    if ',' not in text:
+        return _positive(text)
+    parse = _integer_at_least(0, 'be non-negative')
+    return [parse(part) for part in text.split(',') if part.strip()]
+
+
 def _add_common(command: argparse.ArgumentParser, quiet: str) -> None:
     """``--json`` and ``--quiet``, the same on every subcommand."""
     command.add_argument('--json', action='store_true',
@@ -221,9 +233,24 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument('--baselines', metavar='NAMES',
                          help='comma-separated baselines (default: the '
                               f"task's usual ones; {baselines})")
-    compare.add_argument('--seeds', type=_positive, default=5,
-                         help='seeds (splits and initialisations; default '
-                              '5)')
+    compare.add_argument('--seeds', type=_seeds, default=5,
+                         help='seeds (splits and initialisations): N for '
+                              '0..N-1, or a comma list such as 0,1,2 '
+                              '(default 5)')
+    compare.add_argument('--variant', action='append', default=[],
+                         metavar='NAME=OPTIONS',
+                         help="a quantum model of the table: the command's "
+                              'settings with the settings OPTIONS of qnlp '
+                              "train applied, e.g. q1='--qubits 1'; "
+                              'repeatable (then the variants are the '
+                              'quantum rows; NAME= with no options is the '
+                              "command's own settings)")
+    compare.add_argument('--ensemble', action='store_true',
+                         help='also a row NAME xN for each quantum model: '
+                              'its N seeds as one model averaging their '
+                              'class probabilities on each test part (the '
+                              'same for every seed: --split-seed, or data '
+                              'with its own splits)')
     compare.add_argument('--jobs', type=_positive, metavar='N',
                          help='run the (model, seed) tasks in N worker '
                               'processes (default 1: one after another in '
@@ -462,15 +489,20 @@ def _report_metrics(metrics: dict[str, Any], out: str | Path,
 
 def _compare(args: argparse.Namespace) -> int:
     from qnlp.tasks.compare import compare
+    from qnlp.cli.options import variant_settings
     task, data, settings = _task_and_settings(args)
     if data is None:
         raise ConfigError("no DATA given (argument or 'data' in --config)")
+    if 'fold' in vars(args):
+        raise ConfigError("--fold: compare trains on every fold of --folds")
+    variants = variant_settings(args.variant, task, settings)
     _device(args)
     _threads(args)
     baselines = None if args.baselines is None else \
         [b for b in args.baselines.split(',') if b]
     result = compare(data, args.out, baselines=baselines, seeds=args.seeds,
-                     settings=settings, task=task,
+                     settings=settings, task=task, variants=variants,
+                     ensemble=args.ensemble,
                      report=lambda line: print(line, file=sys.stderr),
                      jobs=args.jobs, executor=args.executor,
                      threads=args.threads_per_job,

@@ -19,6 +19,7 @@ qnlp.errors.ConfigError: --tagger is not an option of --task proteins (it is one
 from __future__ import annotations
 
 import argparse
+import shlex
 from dataclasses import fields
 from typing import Any
 
@@ -112,6 +113,61 @@ def given_settings(args: argparse.Namespace, task: str) -> dict[str, Any]:
             value = parse(value)
         given[field_name] = value
     return given
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    """A parser whose errors are :class:`ConfigError` (not an exit)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise ConfigError(message)
+
+
+def variant_settings(items: list[str], task: str, base: Any
+                     ) -> dict[str, Any]:
+    """The settings of each ``qnlp compare --variant NAME=OPTIONS``:
+    ``base`` (the command's own settings) with OPTIONS applied, OPTIONS
+    read by the settings options of ``qnlp train``; a bad option or
+    value is one :class:`ConfigError` naming the variant.
+
+    >>> from qnlp.tasks.proteins import ProteinSettings
+    >>> found = variant_settings(['q1=--qubits 1 --composition', 'same='],
+    ...                          'proteins', ProteinSettings(epochs=3))
+    >>> [(s.qubits, s.composition, s.epochs) for s in found.values()]
+    [(1, True, 3), (2, False, 3)]
+    >>> variant_settings(['q1=--qubits 9'], 'proteins', ProteinSettings())
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: --variant q1: qubits must be at most 4, got 9
+    >>> variant_settings(['q1=--folds 5'], 'proteins', ProteinSettings())
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: --variant q1: --folds is set by the command for every model, not by a variant
+    """
+    from qnlp.tasks import REGISTRY
+    from qnlp.tasks.compare import SHARED
+    parser = _RaisingParser(prog='--variant', add_help=False)
+    add_settings_options(parser)
+    variants: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition('=')
+        if not sep or not name:
+            raise ConfigError(f"--variant {item!r}: expected NAME=OPTIONS, "
+                              "e.g. q1='--qubits 1'")
+        if name in variants:
+            raise ConfigError(f"--variant {name}: given twice")
+        try:
+            given = given_settings(parser.parse_args(shlex.split(text)),
+                                   task)
+            shared = [key for key in SHARED if key in given]
+            if shared:
+                raise ConfigError(f"{option_name(shared[0])} is set by the "
+                                  "command for every model, not by a "
+                                  "variant")
+            variants[name] = REGISTRY[task].Settings.from_dict(
+                {**base.to_dict(), **given})
+        except (ConfigError, ValueError) as error:   # shlex: ValueError
+            raise ConfigError(f"--variant {name}: {error}") from None
+    return variants
 
 
 def add_tensorboard_option(command: argparse.ArgumentParser) -> None:

@@ -35,13 +35,17 @@ def plot_history(history: Sequence[dict[str, float]], path: str | Path
 
 def plot_comparison(names: Sequence[str], means: Sequence[float],
                     stds: Sequence[float], path: str | Path,
-                    metric: str = 'test accuracy') -> None:
-    """A bar chart of one metric, mean and standard deviation per model."""
+                    metric: str = 'test accuracy',
+                    quantum: Sequence[str] | None = None) -> None:
+    """A bar chart of one metric, mean and standard deviation per model;
+    the ``quantum`` models (default: names starting with discocat) in
+    purple, the others in grey."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(max(4, 1.3 * len(names)), 3.5))
     axes.bar(range(len(names)), means, yerr=stds, capsize=4,
-             color=['tab:purple' if n.startswith('discocat') else 'tab:gray'
-                    for n in names])
+             color=['tab:purple' if (n in quantum if quantum is not None
+                                     else n.startswith('discocat'))
+                    else 'tab:gray' for n in names])
     axes.set_xticks(range(len(names)), names, rotation=20, ha='right')
     axes.set(ylabel=metric, ylim=(0, 1.05))
     figure.tight_layout()
