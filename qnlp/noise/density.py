@@ -400,13 +400,23 @@ class _Pair:
         perm = tuple(labels.index(w) for w in order)
         return None if perm == tuple(range(len(perm))) else perm
 
-    def __call__(self, a: Any, b: Any, backend: _Backend) -> Any:
+    def left(self, a: Any, backend: _Backend) -> Any:
+        """``a`` as the left factor of the product."""
         if self.perm_a is not None:
             a = backend.permute(a, self.perm_a)
+        return a.reshape(self.shape_a)
+
+    def right(self, b: Any, backend: _Backend) -> Any:
+        """``b`` as the right factor of the product."""
         if self.perm_b is not None:
             b = backend.permute(b, self.perm_b)
-        return (a.reshape(self.shape_a) @ b.reshape(self.shape_b)).reshape(
-            self.shape_out)
+        return b.reshape(self.shape_b)
+
+    def product(self, left: Any, right: Any) -> Any:
+        return (left @ right).reshape(self.shape_out)
+
+    def __call__(self, a: Any, b: Any, backend: _Backend) -> Any:
+        return self.product(self.left(a, backend), self.right(b, backend))
 
 
 class _Network:
@@ -577,9 +587,12 @@ class _Network:
             equation, *[tuple(size[w] for w in t) for t in terms],
             shapes=True, optimize='auto')
         self.steps: list[_Pair] = []
-        #: Per step, whether both its operands are constants: then
-        #: :meth:`operands` contracts it once (key ``step{s}``).
-        self.fixed_steps: list[bool] = []
+        #: Per step, which of its operands are constants: both (then
+        #: :meth:`operands` contracts it once), ``left`` or ``right`` (it
+        #: prepares that factor once) or neither (``None``); and the key
+        #: of what :meth:`operands` made.
+        self.fixed_steps: list[str | None] = []
+        self.step_keys: list[str] = []
         live = list(zip(terms, [kind == 'const' for kind, _ in
                                 self.sources]))
         for pair in path:
@@ -587,7 +600,10 @@ class _Network:
             (a, fixed_a), (b, fixed_b) = live.pop(i), live.pop(j)
             step = _Pair(i, j, a, b, size)
             self.steps.append(step)
-            self.fixed_steps.append(fixed_a and fixed_b)
+            self.fixed_steps.append('both' if fixed_a and fixed_b else
+                                    'left' if fixed_a else
+                                    'right' if fixed_b else None)
+            self.step_keys.append(f'step{len(self.steps) - 1}')
             live.append((step.out, fixed_a and fixed_b))
         ((last, _),) = live
         self.order = tuple(last.index(w) for w in final)
@@ -642,11 +658,14 @@ class _Network:
         exact = _Backend(False, torch.float64, torch.device('cpu'))
         live = [found[at] if kind == 'const' else None
                 for kind, at in self.sources]
-        for s, step in enumerate(self.steps):
+        for step, fixed, name in zip(self.steps, self.fixed_steps,
+                                     self.step_keys):
             a, b = live.pop(step.first), live.pop(step.second)
-            if self.fixed_steps[s]:
-                found[f'step{s}'] = step(a, b, exact)
-            live.append(found.get(f'step{s}'))
+            if fixed:
+                found[name] = (step(a, b, exact) if fixed == 'both' else
+                               step.left(a, exact) if fixed == 'left' else
+                               step.right(b, exact))
+            live.append(found[name] if fixed == 'both' else None)
         self._operands[key] = {k: backend.constant(v)
                                for k, v in found.items()}
         return self._operands[key]
@@ -672,10 +691,12 @@ class _Network:
         operands = [const[at] if kind == 'const' else backend.ones(batch)
                     if kind == 'ones' else found[kind][:, at]
                     for kind, at in self.sources]
-        for s, step in enumerate(self.steps):
+        for step, fixed, key in zip(self.steps, self.fixed_steps,
+                                    self.step_keys):
             a, b = operands.pop(step.first), operands.pop(step.second)
-            operands.append(const[f'step{s}'] if self.fixed_steps[s]
-                            else step(a, b, backend))
+            operands.append(const[key] if fixed == 'both' else step.product(
+                const[key] if fixed == 'left' else step.left(a, backend),
+                const[key] if fixed == 'right' else step.right(b, backend)))
         return backend.permute(operands[0], self.order)
 
 
