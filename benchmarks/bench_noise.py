@@ -35,12 +35,15 @@ Writes PNG plots to --out and prints one JSON line last.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +52,7 @@ from qnlp.noise import NoiseSpec, NoisyBatch, NoisyCircuit
 from qnlp.noise.density import aer_reference
 from qnlp.noise.evaluate import (CircuitModel, VQCCircuits, circuit_model,
                                  neural_extrapolator)
+from qnlp.noise.training import weight_index
 from qnlp.noise.zne import (AMPLIFIERS, EXTRAPOLATORS, NeuralExtrapolator,
                             extrapolate)
 from qnlp.tasks.runner import load_trained
@@ -85,7 +89,16 @@ def check_against_aer(run: str, data: str) -> dict:
             'max_abs_difference': worst}
 
 
-def time_engines(run: str, data: str, repeats: int) -> dict:
+def time_engines(run: str, data: str, repeats: int,
+                 old: str | None = None) -> dict:
+    """Evaluation of ``data`` (a file: all its sentences) by the
+    noiseless engine and the exact noisy one at P = 1 %, interleaved,
+    after one warm-up call each: medians of the wall time and their
+    ratio, and of the thread's CPU time (``cpu``: unaffected by the other
+    processes' turns on a loaded machine). ``old``: a
+    copy of an earlier ``qnlp/noise/density.py`` (``git show
+    main:qnlp/noise/density.py > old.py``) whose engine runs too, checked
+    equal first: the speed-up of a change."""
     trained = load_trained(run)
     items, _ = trained.labelled(data)
     model = CircuitModel(trained, items)
@@ -93,21 +106,54 @@ def time_engines(run: str, data: str, repeats: int) -> dict:
                                    trained.model)
     prepared = trained.model.prepare(circuits)
     spec = depolarizing(0.01)
+    engines = {'noiseless engine': lambda: trained.model(prepared),
+               'noisy exact': lambda: model.batch.run(model.weights, spec)}
     with torch.no_grad():
         clean = trained.model(prepared).numpy()
         assert np.allclose(model.run(NoiseSpec()), clean, atol=1e-10)
-        times = {'noiseless engine': [], 'noisy exact': []}
+        if old:
+            earlier = _module_from(old).NoisyBatch(
+                [NoisyCircuit.from_lambeq(c) for c in circuits],
+                weight_index(trained.model.engine))
+            engines['noisy exact, old'] = lambda: earlier.run(model.weights,
+                                                              spec)
+            assert torch.allclose(engines['noisy exact, old']().probabilities,
+                                  engines['noisy exact']().probabilities,
+                                  atol=1e-12, rtol=0)
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        cpu: dict[str, list[float]] = {name: [] for name in engines}
+        for call in engines.values():
+            call()
         for _ in range(repeats):
-            start = time.perf_counter()
-            trained.model(prepared)
-            times['noiseless engine'].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            model.batch.run(model.weights, spec)
-            times['noisy exact'].append(time.perf_counter() - start)
+            for name, call in engines.items():
+                start, start_cpu = time.perf_counter(), time.thread_time()
+                call()
+                times[name].append(time.perf_counter() - start)
+                cpu[name].append(time.thread_time() - start_cpu)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    return {'sentences': len(items), 'seconds': medians,
-            'load': os.getloadavg(),
-            'ratio': medians['noisy exact'] / medians['noiseless engine']}
+    cpu_medians = {k: statistics.median(v) for k, v in cpu.items()}
+    found = {'sentences': len(items), 'repeats': repeats,
+             'seconds': medians, 'load': os.getloadavg(),
+             'ratio': medians['noisy exact'] / medians['noiseless engine'],
+             'cpu seconds': cpu_medians,
+             'cpu ratio': (cpu_medians['noisy exact']
+                           / cpu_medians['noiseless engine'])}
+    if old:
+        found['ratio old'] = (medians['noisy exact, old']
+                              / medians['noiseless engine'])
+        found['speed-up'] = (medians['noisy exact, old']
+                             / medians['noisy exact'])
+    return found
+
+
+def _module_from(path: str) -> Any:
+    """The Python file ``path`` imported as a module of its own name."""
+    name = Path(path).stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module     # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def task_curves(run: str, data: str, aware: str | None = None) -> dict:
@@ -327,6 +373,13 @@ def main() -> None:
     parser.add_argument('--out', default='bench_noise_out')
     parser.add_argument('--vqe-only', action='store_true',
                         help='only the VQE-style extrapolator comparison')
+    parser.add_argument('--timing-only', metavar='DATA_FILE',
+                        help='only the time of the noisy engine against '
+                        'the noiseless one on --mc, on all sentences of '
+                        'DATA_FILE')
+    parser.add_argument('--old-density', metavar='FILE',
+                        help='with --timing-only: an earlier '
+                        'qnlp/noise/density.py timed alongside')
     args = parser.parse_args()
     if args.no_vqe and not (args.mc or args.rp or args.vqc):
         parser.error('nothing to run: give --mc, --rp or --vqc, or drop '
@@ -338,6 +391,13 @@ def main() -> None:
                      'threads': torch.get_num_threads()}
     if args.vqe_only:
         results.update(vqe_results(args.shots))
+        print(json.dumps(results))
+        return
+    if args.timing_only:
+        if not args.mc:
+            parser.error('--timing-only needs --mc RUN')
+        results['timing'] = time_engines(args.mc, args.timing_only,
+                                         args.repeats, args.old_density)
         print(json.dumps(results))
         return
     if args.mc:

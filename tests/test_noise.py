@@ -12,7 +12,9 @@ from qnlp.noise.density import aer_reference
 
 
 @st.composite
-def circuits(draw):
+def circuits(draw, symbols=()):
+    """Random circuits; with ``symbols``, angles may be ``c * s + d``
+    (most of a lambeq circuit's angles are fixed, the rest such)."""
     n = draw(st.integers(2, 4))
     ops = []
     for _ in range(draw(st.integers(1, 10))):
@@ -20,9 +22,12 @@ def circuits(draw):
             control, target = draw(st.permutations(range(n)))[:2]
             ops.append(('cx', (control, target)))
         else:
+            angle = draw(st.floats(-2, 2))
+            if symbols and draw(st.booleans()):
+                angle = f'{draw(st.sampled_from([-2, 1, 3]))}*' \
+                    f'{draw(st.sampled_from(symbols))} + {angle}'
             ops.append((draw(st.sampled_from(['rx', 'ry', 'rz'])),
-                        (draw(st.integers(0, n - 1)),),
-                        draw(st.floats(-2, 2))))
+                        (draw(st.integers(0, n - 1)),), angle))
     kept = draw(st.integers(1, n - 1))
     postselect = {q: draw(st.integers(0, 1)) for q in range(kept, n)}
     return NoisyCircuit.from_ops(n, ops, postselect, list(range(kept)))
@@ -42,6 +47,60 @@ def test_engine_equals_aer_density_matrix(circuit, p1, p2, amplitude, phase):
     if theirs.success.item() > 1e-6:
         assert torch.allclose(ours.probabilities, theirs.probabilities,
                               atol=1e-8)
+
+
+@settings(max_examples=6, deadline=None)
+@given(circuits(symbols=('a', 'b')), strengths, strengths, strengths,
+       st.sampled_from([None, ('gates', 3), ('global', 3)]),
+       st.lists(st.floats(-1, 1), min_size=6, max_size=6))
+def test_evaluation_path_equals_the_differentiable_one(
+        circuit, p2, amplitude, readout, fold, values):
+    """Weights that need no gradient run in numpy, the others in torch:
+    the same values, equal to Aer; torch's gradient of the joint
+    probabilities equals central differences."""
+    spec = NoiseSpec(p1=p2 / 10, p2=p2, amplitude=amplitude,
+                     readout=readout)
+    copies = [NoisyCircuit.from_ops(
+        circuit.n_qubits, [(name, qubits) if angle is None else
+                           (name, qubits, angle.subs({'a': f'a{k}',
+                                                      'b': f'b{k}'}))
+                           for (name, qubits), angle in
+                           zip(circuit.ops, circuit.angles)],
+        circuit.postselect, circuit.outputs) for k in range(3)]
+    index = {f'{s}{k}': 2 * k + j for k in range(3)
+             for j, s in enumerate('ab')}
+    batch = NoisyBatch(copies, index)
+    weights = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():
+        fast = batch.run(weights, spec, fold)
+    exact = batch.run(weights, spec, fold)
+    assert exact.probabilities.requires_grad or not circuit.symbols
+    assert torch.allclose(fast.probabilities, exact.probabilities,
+                          atol=1e-12, rtol=0)
+    assert torch.allclose(fast.success, exact.success, atol=1e-12, rtol=0)
+    if fold is None:
+        alone = aer_reference(copies[1], {f'{s}1': values[2 + j]
+                                          for j, s in enumerate('ab')}, spec)
+        assert torch.allclose(fast.success[1:2], alone.success, atol=1e-8)
+    if not circuit.symbols:
+        return
+    coefficients = torch.linspace(-1, 1, exact.probabilities.numel(),
+                                  dtype=torch.float64).reshape(
+                                      exact.probabilities.shape)
+
+    def total(result):     # of the joint probabilities (smooth)
+        return (result.probabilities * result.success[:, None]
+                * coefficients).sum() + result.success.sum()
+    (grad,) = torch.autograd.grad(total(exact), weights)
+    step = 1e-5
+    for k in range(6):
+        bump = torch.zeros(6, dtype=torch.float64)
+        bump[k] = step
+        with torch.no_grad():
+            numeric = (total(batch.run(weights + bump, spec, fold))
+                       - total(batch.run(weights - bump, spec, fold))
+                       ) / (2 * step)
+        assert abs(grad[k].item() - numeric.item()) < 1e-8
 
 
 def test_symbols_batched_and_differentiable():

@@ -6,16 +6,19 @@ as pytket has them), the post-selection map and the output qubits, made
 from a lambeq circuit by :meth:`NoisyCircuit.from_lambeq` (lambeq's
 pytket conversion, rebased). :class:`NoisyBatch` groups circuits of one
 shape (same gates, symbols renamed in order of appearance) and runs
-them together, in torch: differentiable in the weights, on their device
-and type. After each gate the channels of a
-:class:`~qnlp.noise.channels.NoiseSpec` act; at the end readout errors
-flip the measured bits, the post-selected bits are kept and the output
-distribution is renormalised. Each shape (and folding) is compiled once
-into a network of real Pauli transfer matrices (:class:`_Network`: the
-density matrix as Pauli coefficients, a size-4 index per qubit; each run
-of rotations on one qubit, with its channels, multiplied out into one
-``[batch, 4, 4]`` matrix; CX and its channel one constant) contracted
-pairwise in an order opt_einsum picks, as plain matrix products.
+them together: in torch when the weights need a gradient (on their
+device and type), else in numpy (evaluation: the same operations, a
+fraction of torch's cost per call on arrays this small). After each
+gate the channels of a :class:`~qnlp.noise.channels.NoiseSpec` act; at
+the end readout errors flip the measured bits, the post-selected bits
+are kept and the output distribution is renormalised. Each shape (and
+folding) is compiled once into a network of real Pauli transfer
+matrices (:class:`_Network`: the density matrix as Pauli coefficients,
+a size-4 index per qubit; each run of rotations on one qubit, with its
+channels, multiplied out into one ``[4, 4]`` matrix, batched if an
+angle depends on a symbol; CX and its channel one constant) contracted
+pairwise in an order opt_einsum picks, as plain matrix products; what
+does not depend on the symbols is contracted once per noise model.
 
 ``fold`` amplifies noise by unitary folding for zero-noise
 extrapolation: ``('gates', 3)`` runs every noisy gate ``G`` as ``G G^dag
@@ -40,11 +43,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple, Sequence
 
+import numpy as np
 import opt_einsum
 import sympy
 import torch
 
-from qnlp.engine.device import complex_dtype
 from qnlp.errors import ConfigError
 from qnlp.noise.channels import (ONE_QUBIT_NOISY, TWO_QUBIT, NoiseSpec,
                                  damping_kraus)
@@ -276,13 +279,14 @@ def rotation_generator(name: str) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=64)
-def _constants(spec: NoiseSpec, dtype: torch.dtype, device: torch.device
-               ) -> dict[str, torch.Tensor]:
-    """The fixed operands of a :class:`_Network` under ``spec``, real, in
-    the Pauli basis: ``channel`` (the one-qubit channel, ``[4, 4]``),
-    ``cx`` (CX then its channel, ``[4, 4, 4, 4]``), ``start``
-    (``|0><0|``), ``trace`` and ``read`` (``[read bit, 4]``: the diagonal
-    read through readout flips)."""
+def _constants(spec: NoiseSpec) -> dict[str, torch.Tensor]:
+    """The fixed operands of a :class:`_Network` under ``spec``, real
+    (float64, CPU), in the Pauli basis: ``channel`` (the one-qubit
+    channel, ``[4, 4]``), ``cx`` (CX then its channel, ``[4, 4, 4, 4]``),
+    ``start`` (``|0><0|``), ``trace`` and ``read`` (``[read bit, 4]``: the
+    diagonal read through readout flips)."""
+    dtype = torch.complex128
+
     def layout(channel: torch.Tensor, k: int) -> torch.Tensor:
         # [ket bits, bra bits] x 2 -> qubit by qubit (ket, bra)
         order = [w for part in (0, 2 * k) for q in range(k)
@@ -295,14 +299,65 @@ def _constants(spec: NoiseSpec, dtype: torch.dtype, device: torch.device
     r = spec.readout
     flips = torch.tensor([[1 - r, r], [r, 1 - r]], dtype=dtype)
     forward, inverse = _pauli_basis(1, dtype)
-    found = {'channel': to_pauli(layout(superoperator(spec, 1, dtype), 1)),
-             'cx': to_pauli(layout(superoperator(spec, 2, dtype), 2)
-                            @ _pair_superoperator(cx)).reshape(4, 4, 4, 4),
-             'start': (forward @ eye[0].outer(eye[0]).reshape(4)).real,
-             'trace': (eye.reshape(4) @ inverse).real,
-             'read': (torch.einsum('ma,ab->mab', flips, eye).reshape(2, 4)
-                      @ inverse).real}
-    return {k: v.to(device) for k, v in found.items()}
+    return {'channel': to_pauli(layout(superoperator(spec, 1, dtype), 1)),
+            'cx': to_pauli(layout(superoperator(spec, 2, dtype), 2)
+                           @ _pair_superoperator(cx)).reshape(4, 4, 4, 4),
+            'start': (forward @ eye[0].outer(eye[0]).reshape(4)).real,
+            'trace': (eye.reshape(4) @ inverse).real,
+            'read': (torch.einsum('ma,ab->mab', flips, eye).reshape(2, 4)
+                     @ inverse).real}
+
+
+class _Backend:
+    """Where a :class:`NoisyBatch` runs, chosen from its weights: torch
+    (differentiable, on the weights' device) or, for weights on the CPU
+    that need no gradient (evaluation), numpy: the same operations on
+    these small arrays at a fraction of torch's cost per call. Constants
+    are made in torch and converted once (:meth:`constant`).
+
+    >>> w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    >>> _Backend.of(w).numpy, _Backend.of(w.detach()).numpy
+    (False, True)
+    >>> with torch.no_grad():
+    ...     _Backend.of(w).numpy
+    True
+    """
+
+    def __init__(self, numpy: bool, dtype: torch.dtype,
+                 device: torch.device) -> None:
+        self.numpy, self.dtype, self.device = numpy, dtype, device
+        #: What compiled constants are cached by.
+        self.key = (self.numpy, self.dtype, self.device)
+        #: The array module: ``sin``, ``cos``, ``where``, ``ones_like``.
+        self.xp: Any = np if numpy else torch
+
+    @classmethod
+    def of(cls, weights: torch.Tensor) -> "_Backend":
+        """numpy for weights on the CPU that need no gradient, else
+        torch."""
+        return cls(weights.device.type == 'cpu' and not (
+            weights.requires_grad and torch.is_grad_enabled()),
+            weights.dtype, weights.device)
+
+    def constant(self, t: torch.Tensor) -> Any:
+        """``t`` (floats cast to the weights' type) in this backend."""
+        t = t.to(self.dtype) if t.is_floating_point() else t
+        return t.numpy() if self.numpy else t.to(self.device)
+
+    def input(self, weights: torch.Tensor) -> Any:
+        return weights.detach().numpy() if self.numpy else weights
+
+    def output(self, array: Any) -> torch.Tensor:
+        return torch.from_numpy(array) if self.numpy else array
+
+    def permute(self, array: Any, perm: tuple) -> Any:
+        return array.transpose(perm) if self.numpy else array.permute(perm)
+
+    def cat(self, parts: Sequence[Any]) -> Any:
+        return np.concatenate(parts) if self.numpy else torch.cat(parts)
+
+    def ones(self, n: int) -> Any:
+        return self.constant(torch.ones(n, dtype=torch.float64))
 
 
 class _Pair:
@@ -345,57 +400,78 @@ class _Pair:
         perm = tuple(labels.index(w) for w in order)
         return None if perm == tuple(range(len(perm))) else perm
 
-    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def left(self, a: Any, backend: _Backend) -> Any:
+        """``a`` as the left factor of the product."""
         if self.perm_a is not None:
-            a = a.permute(self.perm_a)
+            a = backend.permute(a, self.perm_a)
+        return a.reshape(self.shape_a)
+
+    def right(self, b: Any, backend: _Backend) -> Any:
+        """``b`` as the right factor of the product."""
         if self.perm_b is not None:
-            b = b.permute(self.perm_b)
-        return (a.reshape(self.shape_a) @ b.reshape(self.shape_b)).reshape(
-            self.shape_out)
+            b = backend.permute(b, self.perm_b)
+        return b.reshape(self.shape_b)
+
+    def product(self, left: Any, right: Any) -> Any:
+        return (left @ right).reshape(self.shape_out)
+
+    def __call__(self, a: Any, b: Any, backend: _Backend) -> Any:
+        return self.product(self.left(a, backend), self.right(b, backend))
 
 
 class _Network:
     """The superoperator network of one shape and folding: each qubit's
     density-matrix bits as one index of size 4 (Pauli coefficients, real);
     each run of rotations on one qubit between two-qubit gates, with the
-    channels after them, as one batched ``[B, 4, 4]`` Pauli transfer
-    matrix (the runs multiplied out together, padded with identities),
-    CX and its channel as a constant ``[4, 4, 4, 4]``, readout and
-    post-selection on the diagonal at the end. The pairwise contraction
-    order is chosen once (opt_einsum, for the batch size given) and run
-    as plain two-operand ``torch.einsum`` calls.
+    channels after them, as one ``[4, 4]`` Pauli transfer matrix, CX and
+    its channel as a constant ``[4, 4, 4, 4]``, readout and post-selection
+    on the diagonal at the end. The pairwise contraction order is chosen
+    once (opt_einsum, for the batch size given) and run as plain matrix
+    products (:class:`_Pair`).
 
-    ``parts[k]`` names operand ``k``: ``('run', r)`` (``runs[r]`` lists
-    the rotations of the sequence it multiplies), ``('cx',)``, ``('start',)``,
-    ``('read', bit)`` (``None``: an output), ``('trace',)`` or
-    ``('ones',)`` (over the batch).
+    Everything fixed is made once per noise model (:meth:`operands`): a
+    run whose angles are all fixed (no symbol: most of a lambeq circuit,
+    e.g. the Hadamards) is a constant without the batch index, the
+    pairwise contractions of constants are done there too, and in the
+    other runs each stretch of fixed rotations is one constant factor. A rotation by ``theta`` followed by its channel ``C`` is ``C
+    (I + G^2) + sin(theta) C G - cos(theta) C G^2``, so the batched runs
+    cost their angles' sines and cosines, three products with constants
+    and the pairwise multiplication of their factors (padded with
+    identities to a power of two).
+
+    ``sources[k]`` says where operand ``k`` comes from: ``('run', p)``,
+    ``('first', p)`` and ``('last', p)`` (a batched run: alone, applied
+    to ``|0><0|`` or read at the end) or ``('const', key)`` (a key of
+    :meth:`operands`: ``cx``, ``start``, ``trace``, ``read``, ``bit0``,
+    ``bit1`` or ``run{r}``, a fixed run), or ``('ones', None)`` (the
+    batch, when no operand has it).
     """
 
     def __init__(self, n: int, ops: Sequence[tuple[str, tuple[int, ...]]],
                  sequence: Sequence[tuple[int, int]],
                  postselect: Mapping[int, int], outputs: Sequence[int],
-                 batch: int, generators: torch.Tensor, noisy: torch.Tensor
-                 ) -> None:
+                 batch: int, generators: torch.Tensor, noisy: torch.Tensor,
+                 fixed: Mapping[int, float]) -> None:
         rotation = {k: c for c, k in enumerate(
             k for k, (name, _) in enumerate(ops) if name != 'cx')}
         steps = [(rotation[k], sign) for k, sign in sequence
                  if k in rotation]
-        #: Per rotation of the sequence: its angle's column, ``G`` (its
-        #: sign that of the step), ``G^2`` and whether a channel follows.
-        self.columns = torch.tensor([c for c, _ in steps], dtype=torch.long)
+        #: Per rotation of the sequence: ``G`` (its sign that of the
+        #: step), ``G^2``, whether a channel follows, its angle's column
+        #: and the angle in radians if it is fixed (else ``None``).
+        columns = [c for c, _ in steps]
         signs = torch.tensor([float(s) for _, s in steps],
                              dtype=generators.dtype)
-        self.generators = signs[:, None, None] * generators[self.columns]
-        self.squares = (generators @ generators)[self.columns]
-        self.noisy = noisy[self.columns][:, None, None]
+        self.generators = signs[:, None, None] * generators[columns]
+        self.squares = (generators @ generators)[columns]
+        self.noisy = noisy[columns]
+        self.angles = [fixed.get(c) for c in columns]
         count = itertools.count(1)        # label 0 is the batch
         wire = [next(count) for _ in range(n)]
         terms: list[list[int] | None] = [[0]] + [[w] for w in wire]
-        self.parts: list[tuple | None] = [('ones',)] + [('start',)] * n
+        parts: list[tuple | None] = [('ones', None)] + [('start',)] * n
+        #: The rotations of each run, in order.
         self.runs: list[list[int]] = []
-        #: Runs that act first on their qubit: applied to ``|0><0|``
-        #: before the contraction (their ``start`` operand dropped).
-        self.first: list[int] = []
         open_run: dict[int, list[int]] = {}    # qubit -> its current run
         at: dict[int, int] = {}      # qubit -> its open 'run' term
         rotations = itertools.count()
@@ -411,49 +487,95 @@ class _Network:
                 at.pop(q, None)
             if name == 'cx':
                 terms.append([wire[q] for q in qubits] + old)
-                self.parts.append(('cx',))
-            elif old[0] == 1 + qubits[0]:       # the qubit's start
-                terms[1 + qubits[0]] = self.parts[1 + qubits[0]] = None
+                parts.append(('cx',))
+            elif old[0] == 1 + qubits[0]:   # the qubit's start: applied
+                terms[1 + qubits[0]] = parts[1 + qubits[0]] = None
                 terms.append([0, wire[qubits[0]]])
-                self.parts.append(('first', len(self.first)))
-                self.first.append(len(self.runs))
+                parts.append(('first', len(self.runs)))
             else:
                 at[qubits[0]] = len(terms)
                 terms.append([0, wire[qubits[0]]] + old)
-                self.parts.append(('run', len(self.runs)))
+                parts.append(('run', len(self.runs)))
             if name != 'cx':
                 open_run[qubits[0]] = [next(rotations)]
                 self.runs.append(open_run[qubits[0]])
-        if self.runs:       # the batch is on other operands
-            terms[0] = self.parts[0] = None
-        longest = max(map(len, self.runs), default=0)
-        total = sum(map(len, self.runs))
-        #: ``[runs, longest]`` rotation indices, ``total`` (an identity)
-        #: padding the shorter runs.
-        self.padded = torch.tensor([run + [total] * (longest - len(run))
-                                    for run in self.runs],
-                                   dtype=torch.long).reshape(
-                                       len(self.runs), longest)
         read = {q: next(count) for q in outputs}
-        #: Runs that end a post-selected or traced qubit, read before the
-        #: contraction (their ``read`` operand dropped), and which
-        #: reading: the post-selected bit or 2 (the trace).
-        self.last: list[int] = []
-        self.last_kind: list[int] = []
+        # the last run of a post-selected or traced qubit is read before
+        # the contraction (its 'read' operand dropped)
         for q in range(n):
             if q not in read and q in at:
                 position = at[q]
-                self.last.append(self.parts[position][1])
-                self.last_kind.append(postselect.get(q, 2))
                 terms[position] = [0] + terms[position][2:]
-                self.parts[position] = ('last', len(self.last) - 1)
+                parts[position] = ('last', parts[position][1],
+                                   postselect.get(q, 2))
                 continue
             terms.append(([read[q]] if q in read else []) + [wire[q]])
-            self.parts.append(('read', None) if q in read else
-                              ('read', postselect[q]) if q in postselect
-                              else ('trace',))
+            parts.append(('read', None) if q in read else
+                         ('read', postselect[q]) if q in postselect
+                         else ('trace',))
+        #: The runs with a symbol's angle (the rest are constants), and
+        #: for each its factors: stretches of fixed rotations, or one
+        #: rotation of a symbol.
+        self.batched = [r for r, run in enumerate(self.runs)
+                        if any(self.angles[k] is None for k in run)]
+        self.factors: list[list[list[int]]] = []
+        for r in self.batched:
+            factors: list[list[int]] = []
+            for is_fixed, group in itertools.groupby(
+                    self.runs[r], key=lambda k: self.angles[k] is not None):
+                group = list(group)
+                factors += [group] if is_fixed else [[k] for k in group]
+            self.factors.append(factors)
+        position = {r: p for p, r in enumerate(self.batched)}
+        self.sources: list[tuple] = []
+        #: Batched runs read as ``first`` and ``last``, and how (the
+        #: post-selected bit or 2, the trace).
+        self.first: list[int] = []
+        self.last: list[int] = []
+        self.last_kind: list[int] = []
+        #: Fixed runs: ``(r, 'run' | 'first' | 'last', reading)``.
+        self.fixed_runs: list[tuple] = []
+        for k, part in enumerate(parts):
+            if part is None:
+                continue
+            kind = part[0]
+            if kind in ('run', 'first', 'last') and part[1] not in position:
+                terms[k] = [w for w in terms[k] if w != 0]
+                self.fixed_runs.append((part[1], kind, part[2:]))
+                self.sources.append(('const', f'run{part[1]}'))
+            elif kind == 'run':
+                self.sources.append(('run', position[part[1]]))
+            elif kind in ('first', 'last'):
+                listed = self.first if kind == 'first' else self.last
+                self.sources.append((kind, len(listed)))
+                listed.append(position[part[1]])
+                if kind == 'last':
+                    self.last_kind.append(part[2])
+            elif kind == 'read':
+                self.sources.append(('const', 'read' if part[1] is None
+                                     else f'bit{part[1]}'))
+            else:
+                self.sources.append((kind, None) if kind == 'ones'
+                                    else ('const', kind))
+        if self.batched:    # the batch is on other operands
+            terms[0] = None
+            self.sources.pop(0)
         terms = [t for t in terms if t is not None]
-        self.parts = [p for p in self.parts if p is not None]
+        longest = 1 << (max(map(len, self.factors), default=1) - 1
+                        ).bit_length()
+        flat = [f for run in self.factors for f in run]
+        #: ``[batched runs, longest]`` factor indices, ``len(flat)`` (an
+        #: identity) padding every run to the same power of two, and
+        #: each padded factor's angle column (0 for a fixed one).
+        starts = itertools.accumulate(map(len, self.factors), initial=0)
+        self.padded = torch.tensor(
+            [list(range(s, s + len(run))) + [len(flat)] * (
+                longest - len(run)) for s, run in zip(starts, self.factors)],
+            dtype=torch.long).reshape(len(self.factors), longest)
+        self.flat = flat
+        self.columns = torch.tensor(
+            [columns[f[0]] if self.angles[f[0]] is None else 0
+             for f in flat] + [0], dtype=torch.long)[self.padded]
         final = [0] + [read[q] for q in outputs]
         size = {w: 4 for t in terms for w in t}
         size.update({0: batch, **{read[q]: 2 for q in outputs}})
@@ -465,60 +587,117 @@ class _Network:
             equation, *[tuple(size[w] for w in t) for t in terms],
             shapes=True, optimize='auto')
         self.steps: list[_Pair] = []
-        live = list(terms)
+        #: Per step, which of its operands are constants: both (then
+        #: :meth:`operands` contracts it once), ``left`` or ``right`` (it
+        #: prepares that factor once) or neither (``None``); and the key
+        #: of what :meth:`operands` made.
+        self.fixed_steps: list[str | None] = []
+        self.step_keys: list[str] = []
+        live = list(zip(terms, [kind == 'const' for kind, _ in
+                                self.sources]))
         for pair in path:
             i, j = sorted(pair, reverse=True)
-            step = _Pair(i, j, live.pop(i), live.pop(j), size)
+            (a, fixed_a), (b, fixed_b) = live.pop(i), live.pop(j)
+            step = _Pair(i, j, a, b, size)
             self.steps.append(step)
-            live.append(step.out)
-        (last,) = live
-        self.order = [last.index(w) for w in final]
+            self.fixed_steps.append('both' if fixed_a and fixed_b else
+                                    'left' if fixed_a else
+                                    'right' if fixed_b else None)
+            self.step_keys.append(f'step{len(self.steps) - 1}')
+            live.append((step.out, fixed_a and fixed_b))
+        ((last, _),) = live
+        self.order = tuple(last.index(w) for w in final)
+        #: Operands by noise model and backend (:meth:`operands`).
+        self._operands: dict[tuple, dict[str, Any]] = {}
 
-    def __call__(self, angles: torch.Tensor,
-                 const: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def operands(self, spec: NoiseSpec, backend: _Backend
+                 ) -> dict[str, Any]:
+        """The fixed operands under ``spec`` in ``backend``, made once:
+        ``fixed``, ``sin`` and ``cos`` (``[batched runs, longest, 4,
+        4]``: the factors, padded), ``readings`` (``[last, 1, 4]``), the
+        fixed runs ``run{r}``, the constants of :func:`_constants`, and
+        the index arrays."""
+        key = (spec, backend.key)
+        if key in self._operands:
+            return self._operands[key]
+        if len(self._operands) >= 64:
+            self._operands.clear()
+        const = _constants(spec)
+        eye = torch.eye(4, dtype=torch.float64)
+        zero = torch.zeros(4, 4, dtype=torch.float64)
+        base = torch.where(self.noisy[:, None, None], const['channel'], eye)
+
+        def product(rotations: list[int]) -> torch.Tensor:
+            """Fixed rotations with their channels, multiplied out."""
+            total = eye
+            for k in rotations:
+                t = self.angles[k]
+                total = base[k] @ (eye + math.sin(t) * self.generators[k] + (
+                    1 - math.cos(t)) * self.squares[k]) @ total
+            return total
+        terms = [(base[f[0]] @ (eye + self.squares[f[0]]),
+                  base[f[0]] @ self.generators[f[0]],
+                  base[f[0]] @ self.squares[f[0]])
+                 if self.angles[f[0]] is None else (product(f), zero, zero)
+                 for f in self.flat] + [(eye, zero, zero)]
+        readings = torch.cat([const['read'], const['trace'][None]])
+        found = {name: torch.stack(matrices)[self.padded] for name, matrices
+                 in zip(('fixed', 'sin', 'cos'), zip(*terms))}
+        found.update(
+            const, bit0=const['read'][0], bit1=const['read'][1],
+            readings=readings[torch.tensor(self.last_kind, dtype=torch.long)
+                              ][:, None],
+            columns=self.columns,
+            first=torch.tensor(self.first, dtype=torch.long),
+            last=torch.tensor(self.last, dtype=torch.long))
+        for r, kind, how in self.fixed_runs:
+            matrix = product(self.runs[r])
+            found[f'run{r}'] = (matrix @ const['start'] if kind == 'first'
+                                else readings[how[0]] @ matrix
+                                if kind == 'last' else matrix)
+        exact = _Backend(False, torch.float64, torch.device('cpu'))
+        live = [found[at] if kind == 'const' else None
+                for kind, at in self.sources]
+        for step, fixed, name in zip(self.steps, self.fixed_steps,
+                                     self.step_keys):
+            a, b = live.pop(step.first), live.pop(step.second)
+            if fixed:
+                found[name] = (step(a, b, exact) if fixed == 'both' else
+                               step.left(a, exact) if fixed == 'left' else
+                               step.right(b, exact))
+            live.append(found[name] if fixed == 'both' else None)
+        self._operands[key] = {k: backend.constant(v)
+                               for k, v in found.items()}
+        return self._operands[key]
+
+    def __call__(self, angles: Any, spec: NoiseSpec, backend: _Backend
+                 ) -> Any:
         """``[B, 2, ..., 2]`` joint probabilities of the outputs (and the
         post-selected bits) for the rotation angles ``[B, rotations]``
-        (of the shape's rotations, in radians)."""
-        batch = angles.shape[0]
-        eye = torch.eye(4, dtype=angles.dtype, device=angles.device)
-        theta = angles[:, self.columns.to(angles.device)][..., None, None]
-        rotations = (eye + theta.sin() * self.generators.to(angles) +
-                     (1 - theta.cos()) * self.squares.to(angles))
-        rotations = torch.where(self.noisy.to(angles.device),
-                                const['channel'], eye) @ rotations
-        padded = torch.cat([rotations, eye.expand(batch, 1, 4, 4)], 1)[
-            :, self.padded.to(rotations.device)]     # [B, runs, longest]
-        while padded.shape[2] > 1:    # later @ earlier, pairwise
-            if padded.shape[2] % 2:
-                padded = torch.cat([padded, eye.expand(
-                    batch, padded.shape[1], 1, 4, 4)], 2)
-            padded = padded[:, :, 1::2] @ padded[:, :, 0::2]
-        runs = padded[:, :, 0] if self.runs else padded[:, :, :0]
-        first = (runs[:, self.first] @ const['start']).unbind(1)
-        readings = torch.cat([const['read'], const['trace'][None]])[
-            self.last_kind]                                  # [last, 4]
-        last = (readings[:, None] @ runs[:, self.last]).squeeze(-2).unbind(1)
-        runs = runs.unbind(1)
-        operands = []
-        for part in self.parts:
-            if part[0] == 'run':
-                operands.append(runs[part[1]])
-            elif part[0] == 'first':
-                operands.append(first[part[1]])
-            elif part[0] == 'last':
-                operands.append(last[part[1]])
-            elif part[0] == 'ones':
-                operands.append(torch.ones(batch, dtype=const['start'].dtype,
-                                           device=const['start'].device))
-            elif part[0] == 'read':
-                operands.append(const['read'] if part[1] is None
-                                else const['read'][part[1]])
-            else:
-                operands.append(const[part[0]])
-        for step in self.steps:
+        (of the shape's rotations, in radians) under ``spec``."""
+        batch, xp = angles.shape[0], backend.xp
+        const = self.operands(spec, backend)
+        found: dict[str, Any] = {}
+        if self.batched:
+            theta = angles[:, const['columns']][..., None, None]
+            product = (const['fixed'] + xp.sin(theta) * const['sin']
+                       - xp.cos(theta) * const['cos'])
+            while product.shape[2] > 1:    # later @ earlier, pairwise
+                product = product[:, :, 1::2] @ product[:, :, 0::2]
+            found['run'] = product = product[:, :, 0]
+            found['first'] = product[:, const['first']] @ const['start']
+            found['last'] = (const['readings'] @ product[:, const['last']]
+                             )[..., 0, :]
+        operands = [const[at] if kind == 'const' else backend.ones(batch)
+                    if kind == 'ones' else found[kind][:, at]
+                    for kind, at in self.sources]
+        for step, fixed, key in zip(self.steps, self.fixed_steps,
+                                    self.step_keys):
             a, b = operands.pop(step.first), operands.pop(step.second)
-            operands.append(step(a, b))
-        return operands[0].permute(self.order)
+            operands.append(const[key] if fixed == 'both' else step.product(
+                const[key] if fixed == 'left' else step.left(a, backend),
+                const[key] if fixed == 'right' else step.right(b, backend)))
+        return backend.permute(operands[0], self.order)
 
 
 #: Batch size assumed when choosing a network's contraction order (its
@@ -561,17 +740,30 @@ class _Shape:
                               ).reshape(len(exprs)))
         except ValueError:   # sympy's NonlinearError
             self.linear = None
+        #: Angles (radians) of the rotations that depend on no symbol.
+        self.fixed = {} if self.linear is None else {
+            c: float(offset) * math.pi for c, (moves, offset) in enumerate(
+                zip(self.linear[0].T, self.linear[1])) if not moves.any()}
+        #: ``linear`` by backend.
+        self._linear: dict[tuple, tuple] = {}
         self.angle_function = sympy.lambdify(
             xs, exprs, modules=[{'sin': torch.sin, 'cos': torch.cos,
                                  'exp': torch.exp, 'sqrt': torch.sqrt}])
 
-    def angles(self, values: torch.Tensor) -> torch.Tensor:
+    def angles(self, values: Any, backend: _Backend) -> Any:
         """``[batch, rotations]`` angles in radians of the symbols'
-        ``values`` ``[batch, symbols]``."""
-        batch = values.shape[0]
+        ``values`` ``[batch, symbols]`` (in ``backend``)."""
         if self.linear is not None:
-            slope, offset = (t.to(values) for t in self.linear)
-            return (values @ slope + offset) * math.pi
+            if backend.key not in self._linear:
+                self._linear[backend.key] = tuple(
+                    backend.constant(t * math.pi) for t in self.linear)
+            slope, offset = self._linear[backend.key]
+            return values @ slope + offset
+        if backend.numpy:     # sympy's torch functions, then back
+            values = torch.from_numpy(values)
+            return self.angles(values, _Backend(False, values.dtype,
+                                                values.device)).numpy()
+        batch = values.shape[0]
         columns = self.angle_function(*values.unbind(1))
         columns = [torch.as_tensor(c, dtype=values.dtype,
                                    device=values.device).expand(batch)
@@ -597,23 +789,23 @@ class _Shape:
         return [step for k in range(len(self.ops)) for step in
                 [(k, 1)] + [(k, -1), (k, 1)] * pairs]
 
-    def run(self, values: torch.Tensor, spec: NoiseSpec,
-            fold: tuple[str, int] | None) -> Result:
+    def run(self, values: Any, spec: NoiseSpec,
+            fold: tuple[str, int] | None, backend: _Backend) -> Result:
         """Circuits of this shape with symbol values ``[batch,
-        symbols]``."""
-        dtype = complex_dtype(values.dtype)
-        angles = self.angles(values)
+        symbols]`` (in ``backend``)."""
+        angles = self.angles(values, backend)
         batch = angles.shape[0]
         sequence = tuple(self.sequence(fold))
         if sequence not in self.networks:
             self.networks[sequence] = _Network(
                 self.n, self.ops, sequence, self.postselect, self.outputs,
-                _BATCH_HINT, self.generators, self.noisy)
-        const = _constants(spec, dtype, values.device)
-        joint = self.networks[sequence](angles, const).reshape(batch, -1)
+                _BATCH_HINT, self.generators, self.noisy, self.fixed)
+        joint = self.networks[sequence](angles, spec, backend).reshape(
+            batch, -1)
         success = joint.sum(1)
-        safe = torch.where(success > 0, success, torch.ones_like(success))
-        return Result(joint / safe.unsqueeze(1), success)
+        safe = backend.xp.where(success > 0, success,
+                                backend.xp.ones_like(success))
+        return Result(joint / safe[:, None], success)
 
 
 #: Compiled shapes by :meth:`NoisyCircuit.shape`.
@@ -639,11 +831,15 @@ class _Group:
         self.symbol_index = torch.tensor(
             [[index[s] for s in c.symbols] for c in circuits],
             dtype=torch.long).reshape(len(circuits), -1)
+        self._index: dict[tuple, Any] = {}
 
-    def run(self, weights: torch.Tensor, spec: NoiseSpec,
-            fold: tuple[str, int] | None) -> Result:
-        return self.shape.run(weights[self.symbol_index.to(weights.device)],
-                              spec, fold)
+    def run(self, weights: Any, spec: NoiseSpec,
+            fold: tuple[str, int] | None, backend: _Backend) -> Result:
+        """The group's circuits for the weight vector (in ``backend``)."""
+        if backend.key not in self._index:
+            self._index[backend.key] = backend.constant(self.symbol_index)
+        return self.shape.run(weights[self._index[backend.key]], spec, fold,
+                              backend)
 
 
 def measure(rho: torch.Tensor, n: int, postselect: Mapping[int, int],
@@ -736,12 +932,16 @@ class NoisyBatch:
         if len(sizes) > 1:
             raise ConfigError("noisy engine: circuits have outputs of "
                               "different sizes")
-        results = [group.run(weights, spec, fold) for group, _ in
+        backend = _Backend.of(weights)
+        values = backend.input(weights)
+        results = [group.run(values, spec, fold, backend) for group, _ in
                    self.groups]
         if not hasattr(self, '_order'):   # rows of the groups -> inputs
             found = torch.tensor([k for _, members in self.groups
                                   for k in members], dtype=torch.long)
-            self._order = torch.argsort(found)
-        order = self._order.to(weights.device)
-        return Result(*(torch.cat(parts)[order]
+            self._order = {'rows': torch.argsort(found)}
+        if backend.key not in self._order:
+            self._order[backend.key] = backend.constant(self._order['rows'])
+        order = self._order[backend.key]
+        return Result(*(backend.output(backend.cat(parts)[order])
                         for parts in zip(*results)))
