@@ -55,13 +55,28 @@ def check_same_run(out: str | Path, saved: dict[str, Any], task: Task,
                    settings: Any, hint: str) -> None:
     """Refuse a run directory ``out`` (its config ``saved``) made by
     another task or with other settings than ``settings``; ``hint`` says
-    what to do instead."""
+    what to do instead. A setting the run's config lacks (added to the
+    task after the run was made) is its default.
+
+    >>> from qnlp.tasks.proteins import ProteinSettings
+    >>> kept = ProteinSettings(qubits=1).to_dict()
+    >>> del kept['pooling']   # a run made before --pooling existed
+    >>> check_same_run('run', {'task': 'proteins', 'settings': kept},
+    ...                get_task('proteins'), ProteinSettings(qubits=1), '')
+    >>> check_same_run('run', {'task': 'proteins', 'settings': kept},
+    ...                get_task('proteins'), ProteinSettings(qubits=2),
+    ...                'give another --out')
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: run: the run was made with other settings (differs in qubits); give another --out
+    """
     if saved['task'] != task.name:
         raise ConfigError(f"{out}: holds a {saved['task']} run, not "
                           f"{task.name}")
     given = settings.to_dict()
-    differ = sorted(k for k in set(saved['settings']) | set(given)
-                    if saved['settings'].get(k) != given.get(k))
+    kept = {**type(settings)().to_dict(), **saved['settings']}
+    differ = sorted(k for k in set(kept) | set(given)
+                    if kept.get(k) != given.get(k))
     if differ:
         raise ConfigError(f"{out}: the run was made with other settings "
                           f"(differs in {', '.join(differ)}); {hint}")
