@@ -195,7 +195,8 @@ def test_ray_executor_gives_the_sequential_table(sequential, tmp_path):
     # that is already running and leaves it running).
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        with pytest.raises(SweepError, match='discocat seed 1: .*corrupt'):
+        with pytest.raises(SweepError,
+                           match='discocat seed 1: .*nothing to resume'):
             compare(BUNDLED, tmp_path, baselines=BASELINES, seeds=SEEDS,
                     settings=SETTINGS, report=lambda line: None,
                     executor='ray', jobs=None)
