@@ -31,8 +31,6 @@ from qnlp.errors import ConfigError
 from qnlp.files import atomic_write_json, atomic_write_text
 from qnlp.tasks.runner import check_same_run, get_task, train
 from qnlp.train.plots import plot_comparison, plot_robustness
-from qnlp.train.run import CONFIG_FILE, RunDirectory
-from qnlp.train.sweep import run_tasks
 
 
 def quantum_run(out: str | Path, name: str, settings: Any) -> Path:
@@ -45,16 +43,18 @@ def quantum_run(out: str | Path, name: str, settings: Any) -> Path:
 def _check_kept(task_name: str, out: Path, settings: Any) -> None:
     """Refuse the run in ``out`` (finished or interrupted in an earlier
     call) when it was made with other settings."""
+    from qnlp.train.run import CONFIG_FILE, RunDirectory
     if (out / CONFIG_FILE).is_file():
-        check_same_run(out, RunDirectory(out).read_config(), get_task(task_name),
-                       settings, "compare with the same settings or give "
-                       "another --out")
+        check_same_run(out, RunDirectory(out).read_config(),
+                       get_task(task_name), settings, "compare with the same "
+                       "settings or give another --out")
 
 
 def _quantum(task_name: str, data: str | Path, out: Path, settings: Any
              ) -> dict[str, Any]:
     """The quantum run in ``out``: reused when finished, resumed when
     interrupted, else trained."""
+    from qnlp.train.run import RunDirectory
     run = RunDirectory(out)
     if run.finished():   # finished in an earlier call: with these settings?
         _check_kept(task_name, out, settings)
@@ -191,6 +191,7 @@ def ensemble_row(data: str | Path, runs: Sequence[str | Path]
     split: ``split_seed``, or data with its own splits)."""
     from qnlp.tasks.runner import load_trained
     from qnlp.train.metrics import classification_report
+    from qnlp.train.run import RunDirectory
     from qnlp.train.trainer import outputs
     mean, truth, labels, parameters, seconds = 0, None, None, 0, 0.0
     for run in runs:
@@ -300,6 +301,7 @@ def compare(data: str | Path, out: str | Path,
             f"accuracy {row['accuracy']:.3f}" if error is None
             else f"failed: {' '.join(str(error).split())}"))
 
+    from qnlp.train.sweep import run_tasks
     found_rows = run_tasks(
         run_one, [(task, str(data), str(out), name, seed, found, is_quantum)
                   for name, seed, _, found, is_quantum in pairs],
