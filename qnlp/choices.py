@@ -40,6 +40,10 @@ TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
                    'transfer-dressed', 'transfer-reupload', 'transfer-linear',
                    'transfer-hamiltonian')
 
+#: :class:`qnlp.models.sequence.SequenceClassifier`: how the windows'
+#: read-outs of a protein make one logit.
+POOLINGS = ('max-min', 'max-min-mean')
+
 #: :mod:`qnlp.models.circuits`: feature maps of the VQC and the kernel.
 FEATURE_MAPS = ('angle', 'zz')
 #: Entangler pairs of the ansatz and the kernel's feature map.

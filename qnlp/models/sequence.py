@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import torch
 
+from qnlp.choices import POOLINGS
 from qnlp.engine import gates
 from qnlp.engine.density import merge_map, pauli_basis, small_matmul
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
@@ -34,8 +35,6 @@ from qnlp.limits import MAX_LAYERS, MAX_SEQUENCE_QUBITS, at_most
 from qnlp.models.fingerprint import Fingerprinted
 from qnlp.parsing.protein import merge_name, n_merge_angles
 
-#: Ways to pool the windows' read-outs (:meth:`SequenceClassifier.pooled_logit`).
-POOLINGS = ('max-min', 'max-min-mean')
 #: Radians in a turn: token and merge angles are lambeq phases (in turns,
 #: ``Rx(a) = RX(2 pi a)``), the gate library takes radians.
 TURN = 2 * math.pi

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from qnlp.choices import POOLINGS
 from qnlp.data.fasta import (DEEPLOC_LABEL_PATTERNS, RESIDUE_PROPERTIES,
                              ProteinRecord, crop, fasta_files, read_fasta,
                              residue_features, split_records)
@@ -74,7 +75,7 @@ class ProteinSettings(SplitSettings):
                                       'logit: a weighted soft maximum and '
                                       'soft minimum, or also a weighted '
                                       'mean over the windows (max-min-mean)',
-                           choices=('max-min', 'max-min-mean'))
+                           choices=POOLINGS)
     stride: int = setting(0, 'step between windows; 0 = a quarter of the '
                              'window', low=0)
     block: int = setting(8, 'tokens per block of hierarchical sharing',
