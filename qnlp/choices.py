@@ -9,11 +9,23 @@ once), and the modules that build the named things import the same lists.
 True
 >>> IMAGE_MODELS[0], FEATURE_MAPS
 ('hqnn-parallel', ('angle', 'zz'))
+>>> OPTIMISERS[-1], SCHEDULES[-1]
+('nelder-mead', 'onecycle')
 """
 from __future__ import annotations
 
 from itertools import product
 
+#: :mod:`qnlp.train.optim`: optimisers of :func:`qnlp.train.fit` --
+#: gradient-based, SPSA, and scipy's (name -> scipy's method name).
+GRADIENT_OPTIMISERS = ('adam', 'sgd', 'aqgd')
+SCIPY_OPTIMISERS = {'cobyla': 'COBYLA', 'nelder-mead': 'Nelder-Mead'}
+OPTIMISERS = GRADIENT_OPTIMISERS + ('spsa',) + tuple(SCIPY_OPTIMISERS)
+#: Learning-rate schedules stepped once per epoch, and those stepped after
+#: every optimiser step.
+EPOCH_SCHEDULES = ('constant', 'cosine', 'step')
+STEP_SCHEDULES = ('onecycle',)
+SCHEDULES = EPOCH_SCHEDULES + STEP_SCHEDULES
 #: :mod:`qnlp.models.images`: hybrid networks with parallel quantum
 #: layers or a quanvolution, and their classical counterparts.
 IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',
@@ -43,6 +55,10 @@ TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
 #: :class:`qnlp.models.sequence.SequenceClassifier`: how the windows'
 #: read-outs of a protein make one logit.
 POOLINGS = ('max-min', 'max-min-mean')
+
+#: :mod:`qnlp.models.wordvectors`: the word vectors that can feed word
+#: parameters (its ``EMBEDDERS`` registry has these and any a user adds).
+WORD_VECTORS = ('all-MiniLM-L6-v2', 'char-ngrams')
 
 #: :mod:`qnlp.models.circuits`: feature maps of the VQC and the kernel.
 FEATURE_MAPS = ('angle', 'zz')

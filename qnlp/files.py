@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from qnlp.errors import ConfigError
+from qnlp.errors import ConfigError, CorpusError
 
 #: Suffix of every temporary written by :func:`atomic_path`.
 TEMPORARY_SUFFIX = '.tmp'
@@ -164,6 +164,19 @@ def _probe(folder: Path, name: str, option: str, shown: Path) -> None:
 
 class _Probed(Exception):
     """Ends a probe write before its rename."""
+
+
+def check_readable_data(path: str | Path) -> None:
+    """CorpusError, naming ``path``, when there is no file or folder there
+    (checked before anything heavy loads, so a typo answers at once).
+
+    >>> check_readable_data('/no/such/corpus.txt')
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.CorpusError: /no/such/corpus.txt: no such file or directory
+    """
+    if not Path(path).exists():
+        raise CorpusError("no such file or directory", str(path))
 
 
 def check_writable_file(path: str | Path, option: str = '--out') -> Path:

@@ -135,22 +135,36 @@ def test_evaluate_and_predict(tmp_path, capsys):
     assert abs(sum(rows[0]['probabilities'].values()) - 1) < 1e-9
 
 
-def test_options_and_bad_settings_need_no_heavy_imports():
-    """``qnlp train --help`` and a bad option answer without importing
-    torch, scikit-learn or lambeq (seconds each): every task's settings
-    and the parser are built from light modules."""
+def test_options_and_bad_settings_need_no_heavy_imports(tmp_path):
+    """``qnlp train --help`` and bad input found before training (an
+    option's value, settings that contradict each other, a bad
+    ``--variant``, a missing data file) answer without importing torch,
+    scikit-learn or lambeq (seconds each): settings, their checks and the
+    parser are built from light modules."""
     import subprocess
     import sys
+    bad = [['train', '--task', 'sentiment', '--feature-map', 'nope', 'x',
+            '--out', 'never-written'],
+           ['train', 'x', '--optimizer', 'spsa', '--weight-decay', '0.1',
+            '--out', 'never-written'],
+           ['compare', 'x', '--variant', 'a=--layers 0', '--out',
+            'never-written'],
+           ['train', '/no/such/corpus.txt', '--out', 'never-written']]
     script = (
         "import sys\n"
         "from qnlp.cli.main import build_parser, main\n"
         "build_parser().format_help()\n"
-        "code = main(['train', '--task', 'sentiment', '--feature-map', "
-        "'nope', 'x', '--out', 'never-written'])\n"
+        f"codes = [main(argv) for argv in {bad!r}]\n"
         "heavy = sorted({'torch', 'sklearn', 'lambeq', 'spacy'} "
         "& set(sys.modules))\n"
-        "print(code, heavy)\n")
+        "print(codes, heavy)\n")
     done = subprocess.run([sys.executable, '-c', script], capture_output=True,
-                          text=True, check=True)
-    assert done.stdout.strip() == '2 []', done.stdout + done.stderr
-    assert "feature_map must be one of angle, zz, got 'nope'" in done.stderr
+                          text=True, check=True, cwd=tmp_path)
+    assert done.stdout.strip() == '[2, 2, 2, 2] []', done.stdout + done.stderr
+    errors = done.stderr.splitlines()
+    assert errors == [
+        "qnlp: error: feature_map must be one of angle, zz, got 'nope'",
+        "qnlp: error: weight_decay needs optimizer adam or sgd, not spsa",
+        "qnlp: error: --variant a: layers must be at least 1, got 0",
+        "qnlp: error: /no/such/corpus.txt: no such file or directory"]
+    assert list(tmp_path.iterdir()) == []   # nothing written

@@ -272,3 +272,16 @@ def test_weight_decay_spares_the_shared_word_map():
     plain, decayed = (_fitted_word_map('embedding+correction', decay)
                       for decay in (0.0, 100.0))
     assert decayed.correction.abs().sum() < plain.correction.abs().sum() / 2
+
+
+def test_word_vector_names_offered_without_torch_are_the_registry_s(fake):
+    """Settings check the names in :data:`qnlp.choices.WORD_VECTORS`
+    without importing the registry; every one of them is registered, and a
+    name a user registered (``fake``) or not (``nope``) is decided by it."""
+    from qnlp.choices import WORD_VECTORS
+    from qnlp.errors import ConfigError
+    from qnlp.tasks.sentences import SentenceSettings
+    assert set(WORD_VECTORS) <= set(EMBEDDERS)
+    assert SentenceSettings(word_vectors='fake').word_vectors == 'fake'
+    with pytest.raises(ConfigError, match="word_vectors must be one of"):
+        SentenceSettings(word_vectors='nope')

@@ -23,6 +23,7 @@ from qnlp.cli.options import (add_run_options, add_settings_options,
                               add_tensorboard_option, given_settings,
                               run_directory)
 from qnlp.errors import ConfigError, QnlpError
+from qnlp.files import check_readable_data
 
 #: Keys of a config file besides the settings.
 CONFIG_KEYS = ('task', 'data')
@@ -426,6 +427,7 @@ def _train(args: argparse.Namespace) -> int:
     if data is None:
         raise ConfigError("no DATA given (argument, 'data' in --config, or "
                           "--resume of a run)")
+    check_readable_data(data)
     kind = get_task(task)
     if args.nproc and not getattr(kind, 'distributed', False):
         raise ConfigError(f"--nproc: --task {task} trains in one process")
@@ -496,6 +498,7 @@ def _compare(args: argparse.Namespace) -> int:
     if 'fold' in vars(args):
         raise ConfigError("--fold: compare trains on every fold of --folds")
     variants = variant_settings(args.variant, task, settings)
+    check_readable_data(data)
     _device(args)
     _threads(args)
     baselines = None if args.baselines is None else \

@@ -40,13 +40,10 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar, Sequence
 
+from qnlp.choices import OPTIMISERS, SCHEDULES
 from qnlp.errors import ConfigError
 from qnlp.robust.names import WHITE_BOX, parse_attack, parse_attacks
 
-#: Optimisers of :func:`qnlp.train.fit` (one table: :mod:`qnlp.train.optim`).
-OPTIMIZERS = ('adam', 'sgd', 'aqgd', 'spsa', 'cobyla', 'nelder-mead')
-#: Learning-rate schedules of :func:`qnlp.train.fit`.
-SCHEDULES = ('constant', 'cosine', 'step', 'onecycle')
 #: Largest epoch count any task accepts (a typo like 1e9 is refused early).
 MAX_EPOCHS = 100_000
 
@@ -94,7 +91,7 @@ class Settings:
                                  'set', low=0)
     lr: float = setting(0.1, 'learning rate (the initial step of cobyla and '
                              'nelder-mead)', low=1e-12, high=1e3)
-    optimizer: str = setting('adam', 'optimiser', choices=OPTIMIZERS)
+    optimizer: str = setting('adam', 'optimiser', choices=OPTIMISERS)
     schedule: str = setting('constant', 'learning-rate schedule',
                             choices=SCHEDULES)
     patience: int = setting(0, 'stop after this many epochs without a '
@@ -130,7 +127,7 @@ class Settings:
     def train_config(self) -> Any:
         """The :class:`qnlp.train.TrainConfig` of these settings (the
         shared training fields)."""
-        from qnlp.train import TrainConfig
+        from qnlp.train.config import TrainConfig
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
                            lr=self.lr, seed=self.seed,
                            optimizer=self.optimizer, schedule=self.schedule,

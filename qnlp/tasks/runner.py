@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from qnlp.errors import CheckpointError, ConfigError
+from qnlp.files import check_readable_data
 from qnlp.tasks.base import REGISTRY, Loaded, Settings, Task
 
 #: Settings that describe the data rather than the model: stored in
@@ -96,11 +97,12 @@ def train(task: str | Task, data: str | Path, out: str | Path,
     ``tensorboard``: a directory for TensorBoard logs of every epoch
     (:class:`qnlp.train.trainer.TensorBoardLog`).
     """
+    task = get_task(task) if isinstance(task, str) else task
+    settings = _settings(task, settings)
+    check_readable_data(data)   # before torch loads: answer at once
     from qnlp.engine.device import resolve_device
     from qnlp.train.distributed import World
     from qnlp.train.run import RunDirectory
-    task = get_task(task) if isinstance(task, str) else task
-    settings = _settings(task, settings)
     if tensorboard is not None:
         from qnlp.train.trainer import summary_writer_class
         summary_writer_class()   # missing TensorBoard: say so first

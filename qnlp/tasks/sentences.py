@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from qnlp.choices import WORD_VECTORS
 from qnlp.data.corpus import FORMATS
 from qnlp.errors import ConfigError, ParseError
 from qnlp.tasks.base import (CircuitTrainingSettings, Loaded, SplitSettings,
@@ -147,8 +148,9 @@ class SentenceSettings(CorpusFormatSettings, CircuitTrainingSettings):
         return None
 
     def check(self) -> None:
-        from qnlp.models.wordvectors import check_embedder
-        check_embedder(self.word_vectors)
+        if self.word_vectors not in WORD_VECTORS:   # one a user registered?
+            from qnlp.models.wordvectors import check_embedder
+            check_embedder(self.word_vectors)
         if self.share_types and self.ansatz != 'diagonal':
             raise ConfigError("--share-types needs --ansatz diagonal (one "
                               f"parameter a word), not {self.ansatz}")

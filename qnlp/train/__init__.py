@@ -15,7 +15,7 @@ _HOMES = {
     'QuantumKernelSVR': 'qnlp.train.estimators',
     'VQCRegressor': 'qnlp.train.estimators',
     'Hooks': 'qnlp.train.trainer', 'Split': 'qnlp.train.trainer',
-    'TrainConfig': 'qnlp.train.trainer', 'cross_entropy': 'qnlp.train.trainer',
+    'TrainConfig': 'qnlp.train.config', 'cross_entropy': 'qnlp.train.trainer',
     'evaluate': 'qnlp.train.trainer', 'fit': 'qnlp.train.trainer',
     'nll': 'qnlp.train.trainer',
     'RunDirectory': 'qnlp.train.run',

@@ -23,16 +23,11 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from qnlp.choices import (EPOCH_SCHEDULES, GRADIENT_OPTIMISERS,  # noqa: F401
+                          OPTIMISERS, SCHEDULES, SCIPY_OPTIMISERS,
+                          STEP_SCHEDULES)
 from qnlp.errors import ConfigError
 
-GRADIENT_OPTIMISERS = ('adam', 'sgd', 'aqgd')
-SCIPY_OPTIMISERS = {'cobyla': 'COBYLA', 'nelder-mead': 'Nelder-Mead'}
-OPTIMISERS = GRADIENT_OPTIMISERS + ('spsa',) + tuple(SCIPY_OPTIMISERS)
-#: Schedules stepped once per epoch, and those stepped after every
-#: optimiser step.
-EPOCH_SCHEDULES = ('constant', 'cosine', 'step')
-STEP_SCHEDULES = ('onecycle',)
-SCHEDULES = EPOCH_SCHEDULES + STEP_SCHEDULES
 #: Momentum of ``aqgd``: ``m = AQGD_MOMENTUM m + (1 - AQGD_MOMENTUM) g``.
 AQGD_MOMENTUM = 0.25
 

@@ -51,46 +51,11 @@ from qnlp.engine import PreparedBatch
 from qnlp.engine.device import module_device
 from qnlp.errors import CheckpointError, ConfigError, TrainingError
 from qnlp.train.distributed import World
-from qnlp.train.optim import (OPTIMISERS, SCHEDULES, SCIPY_OPTIMISERS,
-                              STEP_SCHEDULES, make_optimizer, make_scheduler,
-                              scipy_epoch)
+from qnlp.choices import SCIPY_OPTIMISERS, STEP_SCHEDULES
+from qnlp.train.config import TrainConfig
+from qnlp.train.optim import make_optimizer, make_scheduler, scipy_epoch
 from qnlp.files import atomic_write_text
 from qnlp.train.state import load_state, save_state
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of :func:`fit`.
-
-    ``batch_size=0`` is full batch; ``patience=0`` turns early stopping
-    off, otherwise training stops after ``patience`` epochs without a
-    better dev score. ``evaluations`` is the number of loss evaluations
-    per epoch of the scipy optimisers. ``weight_decay``: the L2 penalty
-    of ``adam`` and ``sgd``.
-    """
-    epochs: int = 120
-    batch_size: int = 0
-    lr: float = 0.1
-    seed: int = 0
-    optimizer: str = 'adam'
-    schedule: str = 'constant'
-    patience: int = 0
-    evaluations: int = 20
-    weight_decay: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMISERS:
-            raise ConfigError(f"unknown optimiser {self.optimizer!r}; "
-                              f"choose one of {', '.join(OPTIMISERS)}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"unknown schedule {self.schedule!r}; "
-                              f"choose one of {', '.join(SCHEDULES)}")
-        if self.epochs < 1 or self.batch_size < 0 or self.patience < 0:
-            raise ConfigError("epochs must be positive and batch size and "
-                              "patience non-negative")
-        if self.weight_decay and self.optimizer not in ('adam', 'sgd'):
-            raise ConfigError(f"weight_decay needs optimizer adam or sgd, "
-                              f"not {self.optimizer}")
 
 
 def _identity(batch: Any, generator: torch.Generator) -> Any:
