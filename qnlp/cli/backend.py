@@ -76,8 +76,8 @@ def _device(args: argparse.Namespace, options: dict[str, Any]
     A noise model runs on its basis gates
     (:class:`~qnlp.noise.devices.NativeGates`), so Aer applies its one-
     and two-qubit errors alike with and without ``--mitigate``: a
-    ``fake:NAME`` one, or ``--noise P`` (on 16 all-to-all qubits), whose
-    folder ``aer-noiseP-native`` keeps its jobs apart from those run
+    ``fake:NAME`` one, or ``--noise P`` (all-to-all qubits, as many as the
+    widest circuit; at least 16), whose folder ``aer-noiseP-native`` keeps its jobs apart from those run
     before the one-qubit errors applied (``aer-noiseP``)."""
     from qnlp.engine.backends import (backend_label, depolarizing_noise,
                                       get_backend)
@@ -87,6 +87,13 @@ def _device(args: argparse.Namespace, options: dict[str, Any]
         else _noise_value(args.noise)
     if (is_fake(args.noise) or noise) and backend != 'aer':
         raise ConfigError(f"--noise {args.noise} runs on --backend aer")
+    def aer(model: Any) -> Any:
+        return get_backend('aer', {**options, 'noise_model': model})
+
+    def widen(n_qubits: int) -> tuple[Any, Any]:
+        model = depolarizing_noise(noise, n_qubits=n_qubits)
+        return aer(model), model
+
     if is_fake(args.noise):
         model, name = fake_noise_model(args.noise), \
             f"aer-{args.noise.replace(':', '-')}"
@@ -96,8 +103,9 @@ def _device(args: argparse.Namespace, options: dict[str, Any]
     else:
         return backend, None, noise
     name = backend_label(name, None, options)   # the options' hash
-    return f"{name}-native", NativeGates(get_backend('aer', {
-        **options, 'noise_model': model}), model), noise
+    return f"{name}-native", NativeGates(
+        aer(model), model, widen=None if is_fake(args.noise) else widen), \
+        noise
 
 
 def run_zne_on_shots(args: argparse.Namespace, options: dict[str, Any],

@@ -20,9 +20,9 @@ qnlp.errors.ConfigError: --noise fake:atlantis: no such fake backend in qiskit_i
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from qnlp.errors import ConfigError
+from qnlp.errors import BackendError, ConfigError
 
 #: Prefix of ``--noise`` values naming a fake backend.
 PREFIX = 'fake:'
@@ -69,6 +69,12 @@ class NativeGates:
     compiled circuits are rebased to the model's basis gates; every other
     attribute is the backend's.
 
+    ``widen(n)``, if given, returns ``(backend, noise_model)`` for ``n``
+    qubits: circuits wider than the model's qubits then get a backend of
+    their width (a depolarizing model is defined on any number of qubits;
+    a device's is not, and without ``widen`` such circuits are refused in
+    one line).
+
     >>> from qnlp.engine.backends import depolarizing_noise, get_backend
     >>> model = depolarizing_noise(0.01, n_qubits=2)
     >>> native = NativeGates(get_backend('aer', {'noise_model': model}), model)
@@ -76,14 +82,21 @@ class NativeGates:
     >>> [c] = native.get_compiled_circuits([Circuit(2).H(0).CX(0, 1)])
     >>> sorted({str(g.op.type) for g in c})
     ['OpType.CX', 'OpType.Rz', 'OpType.SX']
+    >>> [c] = native.get_compiled_circuits([Circuit(3).CX(0, 1).CX(1, 2)])
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.BackendError: a circuit has 3 qubits; the noise model covers 2
     """
 
-    def __init__(self, backend: Any, noise_model: Any) -> None:
+    def __init__(self, backend: Any, noise_model: Any,
+                 widen: Callable[[int], tuple[Any, Any]] | None = None
+                 ) -> None:
         from pytket import OpType
         from pytket.passes import AutoRebase
         gates = {getattr(OpType, NATIVE[name])
                  for name in noise_model.basis_gates if name in NATIVE}
         self.backend, self.gates = backend, gates
+        self.noise_model, self.widen = noise_model, widen
         try:
             self._rebase = AutoRebase(gates)
         except Exception as error:   # pytket cannot reach that gate set
@@ -98,6 +111,13 @@ class NativeGates:
     def get_compiled_circuits(self, circuits: Sequence[Any],
                               optimisation_level: int = 2) -> list[Any]:
         """Compiled by the backend, then rebased to the basis gates."""
+        width = max((c.n_qubits for c in circuits), default=0)
+        covered = len(self.noise_model.noise_qubits)
+        if width > covered:
+            if self.widen is None:
+                raise BackendError(f"a circuit has {width} qubits; the "
+                                   f"noise model covers {covered}")
+            self.backend, self.noise_model = self.widen(width)
         compiled = self.backend.get_compiled_circuits(
             circuits, optimisation_level=optimisation_level)
         for circuit in compiled:
