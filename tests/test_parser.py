@@ -272,3 +272,39 @@ def test_wider_search_resumed_at_the_first_drop_equals_a_fresh_one(words):
         assert search(64, checkpoint) == fresh
     else:
         assert narrow == fresh
+
+
+def test_dead_states_leave_the_beam():
+    """A state holding an atom that no later word can cancel (and that
+    may not end the parse) could only fail: it no longer takes the place
+    of one that can finish. With room for one state, the noun phrase
+    *the chef cooks*... (``n`` left, no later ``n.r``) crowded out the
+    sentence before."""
+    parser = Parser(beam_width=1, retry_widths=(), skip_cost=None)
+    analysis = parser.analyse('the chef cooks and the woman eats', 's')
+    assert analysis.categories == ['DET', 'N', 'IV', 'CONJS', 'DET', 'N',
+                                   'IV']
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=7),
+       st.sampled_from([None, 's', 'n']))
+def test_dropping_dead_states_loses_no_parse(words, target):
+    """With a beam wide enough to keep every stack, dropping dead states
+    changes no parse: a dead state could never finish (slow reference:
+    the same search where every atom counts as cancellable)."""
+    from unittest import mock
+    import qnlp.parsing.parser as module
+
+    def parse(parser):
+        try:
+            analysis = parser.analyse(' '.join(words), target)
+            return analysis.categories, analysis.cups
+        except ParseError:
+            return 'fails'
+
+    wide = dict(beam_width=10 ** 6, retry_widths=())
+    pruned = parse(Parser(**wide))
+    everything = {category: -1 for category in module._CANCELS}
+    with mock.patch.dict(module._CANCELS, everything):
+        assert parse(Parser(**wide)) == pruned
