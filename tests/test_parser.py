@@ -287,9 +287,10 @@ def test_dead_states_leave_the_beam():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=7),
-       st.sampled_from([None, 's', 'n']))
-def test_dropping_dead_states_loses_no_parse(words, target):
+@given(st.lists(st.sampled_from(_WORDS + ['x_IV', 'y_ADVS']), min_size=1,
+                max_size=7),
+       st.sampled_from([None, 's', 'n']), st.booleans())
+def test_dropping_dead_states_loses_no_parse(words, target, bare):
     """With a beam wide enough to keep every stack, dropping dead states
     changes no parse: a dead state could never finish (slow reference:
     the same search where every atom counts as cancellable)."""
@@ -304,7 +305,17 @@ def test_dropping_dead_states_loses_no_parse(words, target):
             return 'fails'
 
     wide = dict(beam_width=10 ** 6, retry_widths=())
+    if bare:     # no implicit subject, no skipped word
+        wide.update(implicit_subject_cost=None, skip_cost=None)
     pruned = parse(Parser(**wide))
     everything = {category: -1 for category in module._CANCELS}
     with mock.patch.dict(module._CANCELS, everything):
         assert parse(Parser(**wide)) == pruned
+
+
+def test_no_move_at_all_is_one_clear_error():
+    """A first word whose right adjoint nothing before can cancel leaves
+    no state at all (the dead-state filter once crashed here)."""
+    parser = Parser(implicit_subject_cost=None, skip_cost=None)
+    with pytest.raises(ParseError, match="can still reduce at token 0"):
+        parser.analyse('runs_IV fast_ADVS', 's')

@@ -658,6 +658,12 @@ class Parser:
         wider than this one) the search resumes after that token from the
         ``width`` best of ``ranked``, and the checkpoint then moves to
         this search's own first drop (empty if it drops none).
+
+        A state is dead when its stack holds an atom that no later word
+        can cancel (none of their categories has its right adjoint) and
+        that may not end the parse (an ``s`` or ``n`` of the target): it
+        could only fail, so it takes no place in the beam. Dead states of
+        the last token where some died name the error if all fail.
         """
         if checkpoint is None:
             checkpoint = []
@@ -722,6 +728,10 @@ class Parser:
                             # not crowd out the reducible ones.
                             best[after] = (total + depth, total, state,
                                            category, j, after)
+            if not best:
+                raise ParseError("no reading of the words so far can "
+                                 "still reduce", sentence, tokens[position],
+                                 position)
             # A dead state (see above) could only fail: it takes no place
             # in the beam; the latest dead ones name the error, if any.
             doomed = dead[position]
