@@ -319,3 +319,14 @@ def test_no_move_at_all_is_one_clear_error():
     parser = Parser(implicit_subject_cost=None, skip_cost=None)
     with pytest.raises(ParseError, match="can still reduce at token 0"):
         parser.analyse('runs_IV fast_ADVS', 's')
+
+
+def test_default_beam_keeps_the_object_reading():
+    """Beam width 24 (16 before dead states left the beam; fewer pushes
+    than 16 without that): the transitive reading of *evacuated* is no
+    longer dropped (UD EWT dev, root verb with object)."""
+    analysis = Parser().analyse('Oil companies evacuated offshore '
+                                "facilities as the storm's progress kept "
+                                'global markets on tenterhooks.', 's')
+    found = dict(zip(analysis.words, analysis.categories))
+    assert found['evacuated'] == 'TV' and found['offshore'] == 'ADJ'

@@ -446,7 +446,7 @@ class Parser:
         funny , it 's smart* read as two sentences; ``None`` never joins.
     """
 
-    def __init__(self, tagger: Tagger | None = None, beam_width: int = 16,
+    def __init__(self, tagger: Tagger | None = None, beam_width: int = 24,
                  max_extra_cost: float = 5.0,
                  implicit_subject_cost: float | None = 2.0,
                  retry_widths: Sequence[int] = (64,),
