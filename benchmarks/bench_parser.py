@@ -229,9 +229,10 @@ def main() -> None:
         for name in () if args.speed_only else CONSTRUCTIONS:
             dev = figures['quality'][tagger][f'dev/{name}']
             test = figures['quality'][tagger][f'test/{name}']
-            print(f"{name:<13} {dev['sentences']:>4} {dev['parses_to_s']:6.3f}"
-                  f" {dev['gold_type']:6.3f} | {test['sentences']:>4} "
-                  f"{test['parses_to_s']:6.3f} {test['gold_type']:6.3f}")
+            # four places: 175 / 206 = 0.8495 is not 0.85
+            print(f"{name:<13} {dev['sentences']:>4} {dev['parses_to_s']:6.4f}"
+                  f" {dev['gold_type']:6.4f} | {test['sentences']:>4} "
+                  f"{test['parses_to_s']:6.4f} {test['gold_type']:6.4f}")
         if tagger == 'gold-tree':
             continue        # no text to parse: no speed
         speed = {}
