@@ -27,7 +27,7 @@ def test_noun_phrase_with_relative_pronoun_reduces_to_n():
 
 
 def test_failure_names_sentence_and_token():
-    with pytest.raises(ParseError, match="at token 0 'the'.*'the the'"):
+    with pytest.raises(ParseError, match="at token [01] 'the'.*'the the'"):
         Parser().parse('the the', target='s')
 
 
@@ -272,3 +272,61 @@ def test_wider_search_resumed_at_the_first_drop_equals_a_fresh_one(words):
         assert search(64, checkpoint) == fresh
     else:
         assert narrow == fresh
+
+
+def test_dead_states_leave_the_beam():
+    """A state holding an atom that no later word can cancel (and that
+    may not end the parse) could only fail: it no longer takes the place
+    of one that can finish. With room for one state, the noun phrase
+    *the chef cooks*... (``n`` left, no later ``n.r``) crowded out the
+    sentence before."""
+    parser = Parser(beam_width=1, retry_widths=(), skip_cost=None)
+    analysis = parser.analyse('the chef cooks and the woman eats', 's')
+    assert analysis.categories == ['DET', 'N', 'IV', 'CONJS', 'DET', 'N',
+                                   'IV']
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS + ['x_IV', 'y_ADVS']), min_size=1,
+                max_size=7),
+       st.sampled_from([None, 's', 'n']), st.booleans())
+def test_dropping_dead_states_loses_no_parse(words, target, bare):
+    """With a beam wide enough to keep every stack, dropping dead states
+    changes no parse: a dead state could never finish (slow reference:
+    the same search where every atom counts as cancellable)."""
+    from unittest import mock
+    import qnlp.parsing.parser as module
+
+    def parse(parser):
+        try:
+            analysis = parser.analyse(' '.join(words), target)
+            return analysis.categories, analysis.cups
+        except ParseError:
+            return 'fails'
+
+    wide = dict(beam_width=10 ** 6, retry_widths=())
+    if bare:     # no implicit subject, no skipped word
+        wide.update(implicit_subject_cost=None, skip_cost=None)
+    pruned = parse(Parser(**wide))
+    everything = {category: -1 for category in module._CANCELS}
+    with mock.patch.dict(module._CANCELS, everything):
+        assert parse(Parser(**wide)) == pruned
+
+
+def test_no_move_at_all_is_one_clear_error():
+    """A first word whose right adjoint nothing before can cancel leaves
+    no state at all (the dead-state filter once crashed here)."""
+    parser = Parser(implicit_subject_cost=None, skip_cost=None)
+    with pytest.raises(ParseError, match="can still reduce at token 0"):
+        parser.analyse('runs_IV fast_ADVS', 's')
+
+
+def test_default_beam_keeps_the_object_reading():
+    """Beam width 24 (16 before dead states left the beam; fewer pushes
+    than 16 without that): the transitive reading of *evacuated* is no
+    longer dropped (UD EWT dev, root verb with object)."""
+    analysis = Parser().analyse('Oil companies evacuated offshore '
+                                "facilities as the storm's progress kept "
+                                'global markets on tenterhooks.', 's')
+    found = dict(zip(analysis.words, analysis.categories))
+    assert found['evacuated'] == 'TV' and found['offshore'] == 'ADJ'

@@ -76,7 +76,8 @@ VP: Atoms = (('n', 1), ('s', 0))
 
 _NOMINAL = {'NOUN', 'PROPN', 'PRON', 'NUM'}
 _VERBAL = {'VERB', 'AUX'}
-_SUBJECTS = {'nsubj', 'nsubjpass', 'csubj', 'csubjpass', 'expl'}
+#: Subject relations (spaCy's English labels).
+SUBJECTS = frozenset({'nsubj', 'nsubjpass', 'csubj', 'csubjpass', 'expl'})
 #: Arguments that are noun phrases: ``n``.
 _NOUN_ARGUMENTS = {'nsubj', 'nsubjpass', 'expl', 'dobj', 'pobj', 'dative',
                    'possessor', 'csubj', 'csubjpass'}
@@ -152,7 +153,7 @@ class Tree:
 
     def subject(self, i: int) -> int | None:
         """The subject of ``i``, if any."""
-        return self.child(i, *_SUBJECTS)
+        return self.child(i, *SUBJECTS)
 
     def ancestor(self, a: int, i: int) -> bool:
         """Whether ``a`` is ``i`` or above it."""
@@ -227,7 +228,7 @@ def _one_subject(tree: Tree) -> None:
     """A verb keeps one subject, the nearest before it (else after it);
     other words spaCy also calls its subject modify it (``dep``)."""
     for i, children in enumerate(tree.children):
-        subjects = sorted((c for c in children if tree.dep[c] in _SUBJECTS),
+        subjects = sorted((c for c in children if tree.dep[c] in SUBJECTS),
                           key=lambda c: (c > i, abs(c - i)))
         for extra in subjects[1:]:
             tree.dep[extra] = 'dep'

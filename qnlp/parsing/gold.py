@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from qnlp.errors import CorpusError, ParseError
-from qnlp.parsing.dependency import Tree, tree_parse
+from qnlp.parsing.dependency import SUBJECTS, Tree, tree_parse
 from qnlp.parsing.parser import Parse
 from qnlp.parsing.types import CATEGORY_TYPES
 
@@ -256,9 +256,8 @@ SPACY_LABELS = {
 
 #: Dependents of a copula's predicate that belong to the clause: in
 #: spaCy's trees they hang from the copula.
-_CLAUSE_LEVEL = {'nsubj', 'nsubjpass', 'csubj', 'csubjpass', 'expl', 'aux',
-                 'auxpass', 'neg', 'mark', 'punct', 'advcl', 'parataxis',
-                 'intj', 'ccomp'}
+_CLAUSE_LEVEL = SUBJECTS | {'aux', 'auxpass', 'neg', 'mark', 'punct', 'advcl',
+                            'parataxis', 'intj', 'ccomp'}
 
 
 def spacy_tree(sentence: GoldSentence) -> Tree:

@@ -46,10 +46,11 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
     # floating quantifiers modify the verb phrase (*you 've all won*)
     **_entries(('DET', 'PRON', 'ADVVP'), 'each all both'),
     **_entries(('PRON',), 'i you he she it we they me him us them myself '
-               'yourself himself herself itself ourselves themselves one '
+               'yourself himself herself itself ourselves themselves '
                'someone something everyone everything anyone anything '
                'nobody nothing somebody everybody'),
     'there': ('PRON', 'ADVS'),
+    'one': ('PRON', 'DET'),
     **_entries(('DET', 'PRON'), 'this these those her'),
     'which': ('RELS', 'RELO', 'QDET'),
     'who': ('RELS', 'RELO', 'QSUBJ'),

@@ -94,6 +94,11 @@ def _stays(base: str, z: int, wait: bool) -> bool:
     return z <= 0 or wait and z == 1 and base == 'n'
 
 
+#: Per category: the first category of the same type (*IV* and *PRED*,
+#: *N* and *PRON*, ...): categories of one type share their moves.
+_SAME_TYPE = {category: next(c for c, a in _ATOMS.items() if a == atoms)
+              for category, atoms in _ATOMS.items()}
+
 #: A small number for each simple type (for :class:`_Stacks`).
 _CODE = {(base, z): i for i, (base, z) in enumerate(
     (base, z) for base in ('n', 's') for z in range(-3, 4))}
@@ -101,6 +106,11 @@ _CODE = {(base, z): i for i, (base, z) in enumerate(
 #: Per category: the atom each of its atoms cancels (its left adjoint).
 _PARTNERS = {category: tuple((base, z - 1) for base, z in atoms)
              for category, atoms in _ATOMS.items()}
+
+#: Per category: the atoms its atoms can cancel, as a bit mask of
+#: :data:`_CODE` (for :meth:`Parser._search`'s test of dead stacks).
+_CANCELS = {category: sum({1 << _CODE[p] for p in partners if p in _CODE})
+            for category, partners in _PARTNERS.items()}
 
 #: Per category and ``wait``: how many leading atoms must cancel, because
 #: one of them (a right adjoint) could not stay on the stack.
@@ -131,6 +141,8 @@ class _Stacks:
         self.below: list[int] = [0]
         self.atom: list[tuple[str, int]] = [('', 0)]
         self.depth: list[int] = [0]
+        #: Per stack: the atoms on it, a bit mask of :data:`_CODE`.
+        self.mask: list[int] = [0]
         self.tables: dict[tuple[str, bool], dict[int, list]] = {}
 
     def push(self, below: int, atoms: Sequence[tuple[str, int]]) -> int:
@@ -143,6 +155,7 @@ class _Stacks:
                 self.below.append(below)
                 self.atom.append(atom)
                 self.depth.append(self.depth[below] + 1)
+                self.mask.append(self.mask[below] | 1 << _CODE[atom])
             below = found
         return below
 
@@ -155,8 +168,9 @@ class _Stacks:
         return tuple(found[::-1])
 
     def table(self, category: str, wait: bool) -> dict[int, list]:
-        """Stack number -> moves of ``category`` (see :meth:`fill`)."""
-        key = (category, wait)
+        """Stack number -> moves of ``category`` (see :meth:`fill`): one
+        table for the categories of a type (:data:`_SAME_TYPE`)."""
+        key = (_SAME_TYPE[category], wait)
         found = self.tables.get(key)
         if found is None:
             found = self.tables[key] = {}
@@ -432,7 +446,7 @@ class Parser:
         funny , it 's smart* read as two sentences; ``None`` never joins.
     """
 
-    def __init__(self, tagger: Tagger | None = None, beam_width: int = 16,
+    def __init__(self, tagger: Tagger | None = None, beam_width: int = 24,
                  max_extra_cost: float = 5.0,
                  implicit_subject_cost: float | None = 2.0,
                  retry_widths: Sequence[int] = (64,),
@@ -644,6 +658,12 @@ class Parser:
         wider than this one) the search resumes after that token from the
         ``width`` best of ``ranked``, and the checkpoint then moves to
         this search's own first drop (empty if it drops none).
+
+        A state is dead when its stack holds an atom that no later word
+        can cancel (none of their categories has its right adjoint) and
+        that may not end the parse (an ``s`` or ``n`` of the target): it
+        could only fail, so it takes no place in the beam. Dead states of
+        the last token where some died name the error if all fail.
         """
         if checkpoint is None:
             checkpoint = []
@@ -665,11 +685,28 @@ class Parser:
             if self.implicit_subject_cost is not None:
                 beam += [state._replace(category=IMPLICIT) for state in
                          _push(_START, 'PRON', self.implicit_subject_cost)]
+        # Per token: the atoms that no later word can cancel and that may
+        # not end the parse; a state holding one can only fail.
+        final = sum(1 << _CODE.get((base, 0), 0) for base in
+                    (('s', 'n') if target is None else (target,)))
+        dead, cancels = [0] * len(pruned), 0
+        for position in range(len(pruned) - 1, -1, -1):
+            dead[position] = ~(final | cancels)
+            for category, _ in pruned[position]:
+                cancels |= _CANCELS[category]
+        mask, deaths = _STACKS.mask, None
         fill = _STACKS.fill
         for position in range(begin, len(pruned)):
             options, wait = pruned[position], waits[position]
-            tables = [(category, cost, _STACKS.table(category, wait))
-                      for category, cost in options]
+            # A category of the same type as one before it (options are
+            # sorted by cost) has the same moves at no lower cost: it
+            # never wins a stack, and is not tried.
+            tables, seen = [], set()
+            for category, cost in options:
+                table = _STACKS.table(category, wait)
+                if id(table) not in seen:
+                    seen.add(id(table))
+                    tables.append((category, cost, table))
             self.expanded += len(beam) * len(tables)
             # Moves are scored first; the survivors are the beam's states
             # (plain tuples of the fields of _State). Equal type stacks
@@ -695,15 +732,37 @@ class Parser:
                 raise ParseError("no reading of the words so far can "
                                  "still reduce", sentence, tokens[position],
                                  position)
-            ranked = sorted(best.values(), key=_RANK)   # stable
+            # A dead state (see above) could only fail: it takes no place
+            # in the beam; the latest dead ones name the error, if any.
+            doomed = dead[position]
+            alive = [state for state in best.values()
+                     if not mask[state[5]] & doomed]
+            if len(alive) < len(best):
+                deaths = (best, doomed)
+            if not alive:
+                self._fail_dead(sentence, tokens, target, deaths)
+            ranked = sorted(alive, key=_RANK)   # stable
             if len(ranked) > width and not checkpoint:
                 checkpoint[:] = [position, ranked]
             beam = ranked[:width]
         # Dropping every word is no parse.
         beam = [_State(*state) for state in beam if _keeps_a_word(state)]
         if not beam:
+            if deaths is not None:
+                self._fail_dead(sentence, tokens, target, deaths)
             raise ParseError("no reading keeps any word", sentence)
         return self._best(sentence, tokens, beam, target)
+
+    def _fail_dead(self, sentence: str, tokens: list[str],
+                   target: str | None, deaths: tuple[dict, int]) -> NoReturn:
+        """Fail with the best of the latest dead states: ``deaths`` is
+        the states after a token (stack -> state) and that token's mask
+        of doomed atoms."""
+        best, doomed = deaths
+        fallen = min((state for state in best.values()
+                      if _STACKS.mask[state[5]] & doomed), key=_RANK)
+        self._fail(sentence, tokens, [_State(*fallen)],
+                   ('s', 'n') if target is None else (target,))
 
     def _best(self, sentence: str, tokens: list[str], beam: list[_State],
               target: str | None) -> tuple[list[str], list]:
