@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from qnlp.baselines import CompositionClassifier, HydropathyClassifier
 from qnlp.baselines.protein import KYTE_DOOLITTLE
@@ -282,7 +282,72 @@ def test_residue_features_start_from_the_plain_model_and_are_trained():
         SequenceClassifier(vocabulary, 'tree', window=4, features=features)
 
 
+def _scan_by_hand(values, window=19, threshold=1.6):
+    """The hydropathy scan of one sequence, window by window."""
+    values = values or [0.0]
+    width = min(window, len(values))
+    means = [sum(values[i:i + width]) / width
+             for i in range(len(values) - width + 1)]
+    # a mean within rounding of the threshold counts either way
+    assume(all(abs(m - threshold) > 1e-9 for m in means))
+    return [max(means) / 4.5, math.log1p(sum(m > threshold for m in means))]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.text('AIKLDVX', min_size=1, max_size=45), min_size=1,
+                max_size=4))
+def test_scan_side_input_matches_the_scan_window_by_window(sequences):
+    """``scan_values``: the two scan features of each row of a padded
+    batch (tokens as the protein task makes them, unknown residues 0)
+    are the hydropathy scan of that sequence alone, computed window by
+    window; the logit is the plain model's plus their trained read-out."""
+    vocabulary = list('AIKLDV') + ['<unk>']
+    index = {t: i for i, t in enumerate(vocabulary)}
+    kd = [KYTE_DOOLITTLE.get(t, 0.0) for t in vocabulary]
+    plain = SequenceClassifier(vocabulary, 'chain', window=8, seed=2)
+    model = SequenceClassifier(vocabulary, 'chain', window=8, seed=2,
+                               scan_values=kd)
+    tokens = model.prepare([[index.get(a, 6) for a in s] for s in sequences])
+    expected = torch.tensor([_scan_by_hand([KYTE_DOOLITTLE.get(a, 0.0)
+                                            for a in s]) for s in sequences],
+                            dtype=torch.float64)
+    torch.testing.assert_close(model.scan_features(tokens), expected)
+    weights = torch.tensor([1.5, -0.7], dtype=torch.float64)
+    with torch.no_grad():
+        model.scan_weights.copy_(weights)
+        logit = torch.special.logit
+        torch.testing.assert_close(
+            logit(model(tokens)[:, 1]),
+            logit(plain(tokens)[:, 1]) + expected @ weights)
+
+
+def test_scan_side_input_starts_from_the_plain_model_and_is_restored():
+    """``--scan-features``: two weights, starting at zero (the plain
+    model's numbers), counted, trained, fingerprinted and restored."""
+    from qnlp.tasks.proteins import ProteinSettings, ProteinTask
+    settings = ProteinSettings(scan_features=True, window=4, qubits=1,
+                               composition=True)
+    vocabulary = list('AKLV') + ['<unk>']
+    plain = make_sequence_model(vocabulary, ProteinSettings(
+        window=4, qubits=1, composition=True))
+    model = make_sequence_model(vocabulary, settings)
+    tokens = torch.tensor([[0, 1, 2, 3, 4, 0, 2, 1, 1], [2] * 9])
+    torch.testing.assert_close(model(tokens), plain(tokens), rtol=0, atol=0)
+    assert model.n_parameters == plain.n_parameters + 2
+    assert model.fingerprint()['scan_values'] == [1.8, -3.9, 3.8, 4.2, 0.0]
+    model(tokens)[:, 1].sum().backward()
+    assert model.scan_weights.grad.abs().sum().item() > 0
+    with torch.no_grad():
+        model.scan_weights.fill_(-3.0)
+    restored = ProteinTask().restore(settings, {'vocabulary': vocabulary},
+                                     model.state_dict(), None)
+    torch.testing.assert_close(restored(tokens), model(tokens))
+    with pytest.raises(ConfigError, match='one a vocabulary entry'):
+        SequenceClassifier(vocabulary, 'chain', scan_values=[1.0])
+
+
 @pytest.mark.parametrize('options,message', [
+    (['--scan-features', '--tokens', 'kmer'], 'use --tokens residue'),
     (['--residue-features', 'kd,mass'], "unknown \\['mass'\\]"),
     (['--residue-features', 'kd', '--model', 'tree'], 'need --model chain'),
     (['--pooling', 'max-min-mean', '--window', '0'], 'give --window > 0'),
@@ -340,6 +405,10 @@ def test_a_sequence_pools_the_same_windows_in_any_batch(mode):
     rows = [[0, 1, 2, 3, 1], [3, 2, 1, 0, 1, 2, 3, 0, 1], [2], [1, 2, 3]]
     with torch.no_grad():
         together = model(model.prepare(rows))
+        # columns of padding only (beyond every sequence) change nothing
+        wider = torch.nn.functional.pad(model.prepare(rows), (0, 7),
+                                        value=-1)
+        torch.testing.assert_close(model(wider), together)
         for row, probability in zip(rows, together):
             torch.testing.assert_close(probability,
                                        model(model.prepare([row]))[0])

@@ -74,15 +74,35 @@ class HydropathyClassifier(CompositionClassifier):
         self.threshold = threshold
 
     def _features(self, sequences: Sequence[str]) -> np.ndarray:
-        scans = np.zeros((len(sequences), 2))
-        for row, sequence in enumerate(sequences):
-            values = np.array([KYTE_DOOLITTLE.get(a, 0.0) for a in sequence]
-                              or [0.0])
-            width = min(self.window, len(values))
-            means = np.convolve(values, np.ones(width) / width, 'valid')
-            scans[row] = (means.max() / 4.5,
-                          np.log1p((means > self.threshold).sum()))
+        scans = hydropathy_scan(
+            [[KYTE_DOOLITTLE.get(a, 0.0) for a in s] for s in sequences],
+            self.window, self.threshold)
         return np.hstack([super()._features(sequences), scans])
+
+
+def hydropathy_scan(values: Sequence[Sequence[float]], window: int = 19,
+                    threshold: float = 1.6) -> np.ndarray:
+    """The scan features of :class:`HydropathyClassifier`, ``[N, 2]``,
+    from each sequence's per-residue Kyte-Doolittle values: the largest
+    mean over ``window`` consecutive residues (the whole sequence if
+    shorter; divided by 4.5, the scale's maximum) and ``log(1 + n)`` for
+    the number ``n`` of windows whose mean exceeds ``threshold``. An empty
+    sequence counts as one residue of value 0. (Also the side input of
+    the quantum chain's ``scan_values``.)
+
+    >>> hydropathy_scan([[4.5, 4.5, -4.5], []], window=2).round(3).tolist()
+    [[1.0, 0.693], [0.0, 0.0]]
+    """
+    scans = np.zeros((len(values), 2))
+    for row, residues in enumerate(values):
+        residues = np.asarray(residues, dtype=float)
+        if not residues.size:
+            residues = np.zeros(1)
+        width = min(window, len(residues))
+        means = np.convolve(residues, np.ones(width) / width, 'valid')
+        scans[row] = (means.max() / 4.5,
+                      np.log1p((means > threshold).sum()))
+    return scans
 
 
 class _ConvNet(torch.nn.Module):

@@ -242,6 +242,15 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         starting at zero, so training starts from the plain model). Chain
         only; the scan costs the same (one transfer matrix a token and
         block either way).
+    scan_values:
+        A value per vocabulary entry (the Kyte-Doolittle hydropathy of
+        each residue) to scan as the classical hydropathy model does
+        (:func:`qnlp.baselines.protein.hydropathy_scan`: the largest mean
+        over 19 consecutive tokens, the log count of such windows above
+        1.6); a trained linear read-out of these two numbers (starting at
+        zero) is added to the logit. A hybrid, beside ``composition``:
+        with both and no quantum part this is the hydropathy model's
+        logistic regression. Off by default.
 
     >>> model = SequenceClassifier(['A', 'K'], mode='chain', window=4,
     ...                            composition=True)
@@ -259,7 +268,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                  stride: int = 0, dtype: torch.dtype = torch.float64,
                  device: Device = None, composition: bool = False,
                  features: Sequence[Sequence[float]] | None = None,
-                 pooling: str = 'max-min') -> None:
+                 pooling: str = 'max-min',
+                 scan_values: Sequence[float] | None = None) -> None:
         super().__init__()
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
@@ -318,6 +328,15 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         self.mean_weight = torch.nn.Parameter(torch.zeros(
             1, dtype=dtype, device=device)) \
             if pooling == 'max-min-mean' else None
+        self.scan_values = self.scan_weights = None
+        if scan_values is not None:
+            if len(scan_values) != len(self.vocabulary):
+                raise ConfigError(f"scan_values: one a vocabulary entry "
+                                  f"({len(self.vocabulary)}), got "
+                                  f"{len(scan_values)}")
+            self.scan_values = [float(v) for v in scan_values]
+            self.scan_weights = torch.nn.Parameter(torch.zeros(
+                2, dtype=dtype, device=device))
         self.feature_weights = None
         if features is not None:
             if mode != 'chain':
@@ -352,7 +371,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                 **({'pooling': self.pooling} if self.pooling != 'max-min'
                    else {}),
                 **({'features': self.features.tolist()}
-                   if self.feature_weights is not None else {})}
+                   if self.feature_weights is not None else {}),
+                **({'scan_values': self.scan_values}
+                   if self.scan_values is not None else {})}
 
     @property
     def n_parameters(self) -> int:
@@ -529,6 +550,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         if self.composition_weights is not None:
             logit = logit + self.token_composition(tokens) \
                 @ self.composition_weights
+        if self.scan_weights is not None:
+            logit = logit + self.scan_features(tokens) @ self.scan_weights
         p1 = torch.sigmoid(logit + self.readout[1])
         return torch.stack([1 - p1, p1], dim=1)
 
@@ -542,6 +565,26 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         counts.scatter_add_(1, tokens.clamp_min(0),
                             valid.to(counts.dtype))
         return counts / valid.sum(1, keepdim=True).clamp_min(1)
+
+    def scan_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[B, 2]``: the classical hydropathy scan
+        (:func:`qnlp.baselines.protein.hydropathy_scan`) of each row's
+        ``scan_values`` (padding ``-1`` not counted); constants, no
+        gradient. Below, the one window (3 tokens) has mean
+        ``(4.5 + 4.5 - 3.9) / 3 = 1.7``, above 1.6:
+
+        >>> model = SequenceClassifier(['I', 'K'], 'chain', window=4,
+        ...                            scan_values=[4.5, -3.9])
+        >>> model.scan_features(torch.tensor([[0, 0, 1, -1]])).tolist()
+        [[0.3777777777777778, 0.6931471805599453]]
+        """
+        from qnlp.baselines.protein import hydropathy_scan
+        table = torch.tensor(self.scan_values, dtype=torch.float64)
+        rows = tokens.cpu()
+        scans = hydropathy_scan([table[row[row >= 0]].numpy()
+                                 for row in rows])
+        return torch.as_tensor(scans, dtype=self.token_angles.dtype,
+                               device=tokens.device)
 
     def pooled_logit(self, z: torch.Tensor, valid: torch.Tensor
                      ) -> torch.Tensor:
@@ -582,20 +625,36 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         """``<Z>`` of the first qubit of the final wire."""
         return self.pauli_vectors(tokens)[:, self._z_component]
 
-    def _padded_for_windows(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``tokens`` padded (-1) to ``(W - 1) * stride + window``."""
-        length = tokens.shape[1]
-        count = max(1, math.ceil(max(0, length - self.window)
-                                 / self.stride) + 1)
-        padded = torch.full((tokens.shape[0],
-                             (count - 1) * self.stride + self.window), -1,
+    def window_counts(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[B]``: how many windows each sequence of ``L`` tokens has
+        alone (padding is at the end), ``ceil(max(0, L - window) /
+        stride) + 1``, whatever its batch-mates.
+
+        >>> model = SequenceClassifier(['A'], 'chain', window=4, stride=2)
+        >>> rows = torch.tensor([[0] * 5 + [-1] * 3, [0] * 8])
+        >>> model.window_counts(rows).tolist()
+        [2, 3]
+        """
+        beyond = (tokens >= 0).sum(1) - self.window
+        return beyond.clamp_min(0).add(self.stride - 1).div(
+            self.stride, rounding_mode='floor') + 1
+
+    def _padded_for_windows(self, tokens: torch.Tensor,
+                            counts: torch.Tensor) -> torch.Tensor:
+        """``tokens`` padded (-1) to ``(max(counts) - 1) * stride +
+        window``, the span of the longest sequence's windows (columns
+        beyond it hold only padding)."""
+        width = (int(counts.max()) - 1) * self.stride + self.window
+        padded = torch.full((tokens.shape[0], width), -1,
                             device=tokens.device)
-        padded[:, :length] = tokens
+        kept = min(width, tokens.shape[1])
+        padded[:, :kept] = tokens[:, :kept]
         return padded
 
     def windows(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B, W, window]``: the windows of each padded sequence."""
-        return self._padded_for_windows(tokens).unfold(1, self.window,
+        return self._padded_for_windows(
+            tokens, self.window_counts(tokens)).unfold(1, self.window,
                                                        self.stride)
 
     def window_readouts(self, tokens: torch.Tensor
@@ -604,26 +663,22 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         of each sequence (one batched evaluation of them all: a batch
         padded to its longest sequence costs what its tokens cost) and
         whether it is one of that sequence's windows (``z = 0`` where
-        not). A sequence of ``L`` tokens has the windows it has alone,
-        ``ceil(max(0, L - window) / stride) + 1`` (padding is at the
-        end), whatever its batch-mates: not also the windows that start
-        inside it after its last full one, as a longer batch-mate's
-        padding would allow.
+        not): the :meth:`window_counts` it has alone, not also the
+        windows that start inside it after its last full one, as a
+        longer batch-mate's padding would allow.
 
         >>> model = SequenceClassifier(['A'], 'chain', window=4, stride=2)
         >>> model.window_readouts(torch.tensor([[0, 0, 0, 0, 0, -1, -1],
         ...                                     [0] * 7]))[1].tolist()
         [[True, True, False], [True, True, True]]
         """
-        padded = self._padded_for_windows(tokens)
+        counts = self.window_counts(tokens)
+        padded = self._padded_for_windows(tokens, counts)
         windows = padded.unfold(1, self.window, self.stride)
         holds_tokens = windows[:, :, 0] >= 0
-        beyond = (tokens >= 0).sum(1) - self.window
-        count = beyond.clamp_min(0).add(self.stride - 1) \
-            .div(self.stride, rounding_mode='floor') + 1
         valid = holds_tokens & (torch.arange(windows.shape[1],
                                              device=tokens.device)
-                                < count[:, None])
+                                < counts[:, None])
         if self.mode == 'tree' and self._shared_levels():
             z = self._tree_window_vectors(padded)[:, self._z_component]
             z = z.new_zeros(valid.shape).masked_scatter(holds_tokens, z)

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from qnlp.choices import POOLINGS
-from qnlp.data.fasta import (DEEPLOC_LABEL_PATTERNS, RESIDUE_PROPERTIES,
+from qnlp.data.fasta import (DEEPLOC_LABEL_PATTERNS, KYTE_DOOLITTLE,
+                             RESIDUE_PROPERTIES,
                              ProteinRecord, crop, fasta_files, read_fasta,
                              residue_features, split_records)
 from qnlp.errors import ConfigError
@@ -87,6 +88,12 @@ class ProteinSettings(SplitSettings):
     composition: bool = setting(False, 'add a trained linear read-out '
                                        'of the residue composition to '
                                        'the logit (a hybrid)')
+    scan_features: bool = setting(False, 'add a trained linear read-out '
+                                         "of the hydropathy baseline's "
+                                         'scan (largest mean Kyte-Doolittle '
+                                         'over 19 residues, log count of '
+                                         'windows above 1.6) to the logit '
+                                         '(a hybrid)')
     residue_features: str = setting(
         '', 'fixed residue properties re-uploaded into every layer of the '
             "chain's merges, a comma list of kd (hydropathy), charge, size "
@@ -124,6 +131,9 @@ class ProteinSettings(SplitSettings):
                                                                 'residue'):
             raise ConfigError("residue_features need --model chain and "
                               "--tokens residue")
+        if self.scan_features and self.tokens != 'residue':
+            raise ConfigError("scan_features scan residues: use --tokens "
+                              "residue")
         if self.pooling != 'max-min' and not self.window:
             raise ConfigError(f"pooling {self.pooling}: the windows' "
                               "read-outs are pooled; give --window > 0")
@@ -213,6 +223,8 @@ def make_sequence_model(vocabulary: Sequence[str], settings: ProteinSettings,
         settings.init_scale, settings.window, settings.stride,
         dtype=dtype or torch.float64, device=device,
         composition=settings.composition, pooling=settings.pooling,
+        scan_values=[KYTE_DOOLITTLE.get(t, 0.0) for t in vocabulary]
+        if settings.scan_features else None,
         features=residue_features(vocabulary, settings.feature_names)
         if settings.feature_names else None)
 
