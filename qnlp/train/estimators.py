@@ -164,11 +164,70 @@ def binary_cross_entropy(probabilities: torch.Tensor, labels: torch.Tensor
                          ) -> torch.Tensor:
     """Mean cross-entropy of ``P(class 1)`` (column 1 of
     ``probabilities``), clamped to ``[1e-9, 1 - 1e-9]``: the NLL of
-    ``[1 - p, p]``."""
-    p = probabilities[:, 1].clamp(1e-9, 1 - 1e-9)
+    ``[1 - p, p]``. One autograd node (:class:`_BinaryCrossEntropy`),
+    the same numbers, bit for bit, as the plain expression
+    ``-(t log p + (1 - t) log(1 - p)).mean()`` of the clamped ``p`` and
+    its gradient through autograd, in a few kernels instead of a dozen
+    nodes.
+
+    >>> p = torch.tensor([[0.9, 0.1], [0.2, 0.8]], requires_grad=True)
+    >>> loss = binary_cross_entropy(p, torch.tensor([0, 1]))
+    >>> loss.backward()
+    >>> round(loss.item(), 4), p.grad
+    (0.1643, tensor([[ 0.0000,  0.5556],
+            [ 0.0000, -0.6250]]))
+    """
+    return _BinaryCrossEntropy.apply(probabilities, labels)
+
+
+#: :func:`binary_cross_entropy` clamps ``P(class 1)`` to these bounds.
+_LOW, _HIGH = 1e-9, 1 - 1e-9
+
+
+class _BinaryCrossEntropy(torch.autograd.Function):
+    """:func:`binary_cross_entropy` with its backward by hand: the
+    operations autograd runs through ``neg``, ``mean``, ``add``, ``mul``,
+    ``log``, ``rsub``, ``clamp`` and the column's ``select``, in that
+    order (so bit for bit), on the forward's pieces; itself
+    differentiable (under double backward the pieces are recomputed from
+    the input)."""
+
+    @staticmethod
+    def forward(ctx: Any, probabilities: torch.Tensor, labels: torch.Tensor
+                ) -> torch.Tensor:
+        p, clamped, targets, complements = _bce_pieces(probabilities, labels)
+        ctx.save_for_backward(probabilities, labels, p, clamped, targets,
+                              *complements)
+        return -(targets * clamped.log()
+                 + complements[0] * complements[1].log()).mean()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+        probabilities, labels, *pieces = ctx.saved_tensors
+        if torch.is_grad_enabled():   # double backward: from the input
+            p, clamped, targets, complements = _bce_pieces(probabilities,
+                                                           labels)
+        else:
+            p, clamped, targets, *complements = pieces
+        scale = grad / -len(targets)               # neg, then mean
+        through = (scale * targets / clamped
+                   - scale * complements[0] / complements[1])
+        result = torch.zeros_like(probabilities)
+        # clamp passes the gradient where low <= p <= high: where the
+        # clamp left p as it was
+        result[:, 1] = torch.where(clamped == p, through, 0.0)
+        return result, None
+
+
+def _bce_pieces(probabilities: torch.Tensor, labels: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                           tuple[torch.Tensor, torch.Tensor]]:
+    """``p`` (column 1), ``p`` clamped, the targets in ``p``'s type, and
+    ``1 - targets``, ``1 - clamped`` for :class:`_BinaryCrossEntropy`."""
+    p = probabilities[:, 1]
+    clamped = p.clamp(_LOW, _HIGH)
     targets = labels.to(p.dtype)
-    return -(targets * torch.log(p)
-             + (1 - targets) * torch.log(1 - p)).mean()
+    return p, clamped, targets, (1 - targets, 1 - clamped)
 
 
 class VariationalEstimator(BaseEstimator):
