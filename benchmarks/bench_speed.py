@@ -33,7 +33,7 @@ installs both).
 
     python benchmarks/bench_speed.py [--qubits 20] [--repeats 5]
 
-Prints times and ratios, best wall and mean CPU (the process's CPU
+Prints times and ratios, best wall and median CPU (the process's CPU
 seconds, which other processes on a loaded machine do not inflate:
 :func:`side_by_side`); the last line is
 one JSON object whose keys name workload and peer
@@ -74,23 +74,23 @@ def installed(module: str) -> bool:
 
 def side_by_side(functions: dict[str, Callable[[], object]],
                  repeats: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Best wall seconds and mean CPU seconds (the process's, all its
+    """Best wall seconds and median CPU seconds (the process's, all its
     threads) of each function, repetitions interleaved. CPU time leaves
     out the time other processes hold the core, so under load it
     compares the work where wall time also compares the scheduler's
-    luck. The mean, not the least: XLA computes on worker threads whose
+    luck. The median, not the least: XLA computes on worker threads whose
     CPU time is booked when they next sleep, after the result is back,
     so one repetition's reading can be short (and the next one's long);
-    the sum over all repetitions is exact."""
+    nor the mean, which one recompilation inflates."""
     wall = {name: float('inf') for name in functions}
-    cpu = {name: 0.0 for name in functions}
+    cpu: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
             start, start_cpu = time.perf_counter(), time.process_time()
             function()
-            cpu[name] += (time.process_time() - start_cpu) / repeats
+            cpu[name].append(time.process_time() - start_cpu)
             wall[name] = min(wall[name], time.perf_counter() - start)
-    return wall, cpu
+    return wall, {name: float(np.median(c)) for name, c in cpu.items()}
 
 
 def tensorcircuit():
@@ -113,7 +113,7 @@ def report(out: dict, workload: str,
     ours, ours_cpu = wall.pop('qnlp'), cpu.pop('qnlp')
     out[f'{workload}/qnlp_s'] = ours
     out[f'{workload}/qnlp_cpu_s'] = ours_cpu
-    line = (f"{workload}: qnlp {ours * 1e3:.2f} ms (mean CPU "
+    line = (f"{workload}: qnlp {ours * 1e3:.2f} ms (median CPU "
             f"{ours_cpu * 1e3:.2f})")
     for peer, seconds in wall.items():
         out[f'{workload}/{peer}'] = ours / seconds
