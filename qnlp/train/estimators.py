@@ -204,8 +204,9 @@ class _BinaryCrossEntropy(torch.autograd.Function):
             if library is np else _bce_pieces(probabilities, labels)
         _, clamped, targets, complements = pieces
         ctx.pieces = pieces if library is np else None
-        loss = -(targets * library.log(clamped)
-                 + complements[0] * library.log(complements[1])).mean()
+        with _quiet():        # as quiet as torch where float32's 1 - p is 0
+            loss = -(targets * library.log(clamped)
+                     + complements[0] * library.log(complements[1])).mean()
         return torch.as_tensor(loss, dtype=probabilities.dtype)
 
     @staticmethod
@@ -218,14 +219,21 @@ class _BinaryCrossEntropy(torch.autograd.Function):
             pieces, library, grad = ctx.pieces, np, grad.numpy()
         p, clamped, targets, complements = pieces
         scale = grad / -len(targets)                # neg, then mean
-        through = (scale * targets / clamped
-                   - scale * complements[0] / complements[1])
+        with _quiet():
+            through = (scale * targets / clamped
+                       - scale * complements[0] / complements[1])
         result = torch.zeros_like(probabilities)
         # clamp passes the gradient where low <= p <= high: where the
         # clamp left p as it was
         result[:, 1] = torch.as_tensor(library.where(clamped == p, through,
                                                      0.0))
         return result, None
+
+
+def _quiet() -> Any:
+    """numpy's warnings off for :class:`_BinaryCrossEntropy` (torch gives
+    the same infinities and NaNs silently)."""
+    return np.errstate(divide='ignore', invalid='ignore')
 
 
 def _in_numpy(probabilities: torch.Tensor) -> bool:
