@@ -698,7 +698,7 @@ def test_observable_expectation_sees_states_changed_in_place():
     """The node keeps the numpy rows of the last states it saw: a new
     tensor, or the same one changed in place (here from real to
     complex, so from the real products' path to the complex one), is
-    read again."""
+    read again; the rows are let go when the tensor dies."""
     from qnlp.models.vqc import observable_expectation
     ansatz = EfficientSU2(2, reps=1)
     w = torch.rand(ansatz.n_weights, dtype=torch.float64,
@@ -718,3 +718,7 @@ def test_observable_expectation_sees_states_changed_in_place():
         torch.testing.assert_close(
             observable_expectation(ansatz, w, states, z), reference(states),
             atol=1e-12, rtol=0)
+    from qnlp.models import vqc
+    assert vqc._LAST_ROWS[0][0]() is states
+    del states                        # the kept rows go with the tensor
+    assert vqc._LAST_ROWS[0] is vqc._NO_ROWS

@@ -193,7 +193,8 @@ def _numpy_rows(states: torch.Tensor) -> np.ndarray:
     """The rows of ``states`` in numpy on the CPU: complex128, or float64
     (contiguous) when no amplitude has an imaginary part. Kept for the
     last ``states`` seen while that tensor lives unchanged (a training
-    run's cached encodings: found once, not once a step).
+    run's cached encodings: found once, not once a step), and let go
+    with it.
 
     >>> s = torch.tensor([[1.0, 0.0]], dtype=torch.complex128)
     >>> _numpy_rows(s).dtype, _numpy_rows(s) is _numpy_rows(s)
@@ -207,13 +208,21 @@ def _numpy_rows(states: torch.Tensor) -> np.ndarray:
                                                     copy=False)
         if not rows.imag.any():
             rows = np.ascontiguousarray(rows.real)
-        _LAST_ROWS[0] = weakref.ref(states), states._version, rows
+        _LAST_ROWS[0] = (weakref.ref(states, _forget_rows),
+                         states._version, rows)
     return rows
+
+
+def _forget_rows(source: Any) -> None:
+    """Drop :func:`_numpy_rows`' entry when its states tensor dies."""
+    if _LAST_ROWS[0][0] is source:
+        _LAST_ROWS[0] = _NO_ROWS
 
 
 #: :func:`_numpy_rows`' one entry: the states (weakly), their version,
 #: their rows.
-_LAST_ROWS: list[tuple[Any, int, Any]] = [(lambda: None, -1, None)]
+_NO_ROWS: tuple[Any, int, Any] = (lambda: None, -1, None)
+_LAST_ROWS = [_NO_ROWS]
 
 
 def observable_expectation(ansatz: EfficientSU2, weights: torch.Tensor,
