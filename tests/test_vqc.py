@@ -539,30 +539,37 @@ def test_folded_observable_and_its_gradient_match_autograd(
 @given(n=st.integers(1, 4), reps=st.integers(0, 3),
        entanglement=st.sampled_from(ENTANGLEMENTS),
        diagonal=st.booleans(), single=st.booleans(),
-       probability=st.booleans(), seed=st.integers(0, 100))
+       output=st.sampled_from(('value', 'probability', 'classes')),
+       real=st.booleans(), seed=st.integers(0, 100))
 def test_observable_expectation_matches_autograd(
-        n, reps, entanglement, diagonal, single, probability, seed):
+        n, reps, entanglement, diagonal, single, output, real, seed):
     """``observable_expectation`` (evolved rows in numpy, gradient by
     hand) against autograd through ``matrix`` and plain torch products:
     values and weight gradients, diagonal or full Hermitian observable
-    (eigenvalues beyond +-1, so some probabilities are clamped), float32
-    weights keep their type."""
+    (eigenvalues beyond +-1, so some probabilities are clamped), each
+    output (``classes``: ``[1 - P, P]`` as ``torch.stack``), complex or
+    real states (the real products' path), float32 weights keep their
+    type."""
     from qnlp.models.vqc import observable_expectation
     g, ansatz, dtype, w, w_ref, observable = _random_ansatz_case(
         n, reps, entanglement, diagonal, single, seed)
     size = 2 ** n
     states = torch.view_as_complex(torch.randn(size + 3, size, 2, generator=g,
                                                dtype=torch.float64))
-    cost = torch.randn(size + 3, generator=g, dtype=torch.float64)
+    if real:
+        states = states.real.to(torch.complex128)
     ours = observable_expectation(ansatz, w, states.to(
         torch.complex64 if single else torch.complex128),
-        observable.to(dtype) if diagonal else observable, probability)
+        observable.to(dtype) if diagonal else observable, output)
     assert ours.dtype == dtype
     evolved = states @ ansatz.matrix(w_ref)
     weighted = evolved * observable if diagonal else evolved @ observable
     reference = (weighted * evolved.conj()).sum(1).real
-    if probability:
+    if output != 'value':
         reference = ((1 - reference) / 2).clamp(0.0, 1.0)
+    if output == 'classes':
+        reference = torch.stack([1 - reference, reference], 1)
+    cost = torch.randn(reference.shape, generator=g, dtype=torch.float64)
     (ours.double() * cost).sum().backward()
     (reference * cost).sum().backward()
     tol = 1e-5 if single else 1e-10
@@ -590,3 +597,128 @@ def test_vqc_probability_paths_agree():
         results.append((p.detach(), module.weights.grad.clone()))
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+
+
+def _plain_binary_cross_entropy(probabilities, labels):
+    """The expression :func:`binary_cross_entropy` computes in one node."""
+    p = probabilities[:, 1].clamp(1e-9, 1 - 1e-9)
+    targets = labels.to(p.dtype)
+    return -(targets * torch.log(p)
+             + (1 - targets) * torch.log(1 - p)).mean()
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(1, 40), single=st.booleans(), numpy=st.booleans(),
+       seed=st.integers(0, 10 ** 6))
+def test_binary_cross_entropy_node_is_the_plain_expression(size, single,
+                                                           numpy, seed):
+    """The one-node binary cross-entropy against autograd through the
+    plain expression, with probabilities at, beyond and inside the
+    clamp's bounds and an arbitrary incoming gradient (float64 and
+    float32): the gradient bit for bit; the loss bit for bit in torch
+    (the path off the CPU), to the last bits in numpy (the CPU's: its
+    logarithm and mean are not torch's)."""
+    from qnlp.train.estimators import binary_cross_entropy
+    g = torch.Generator().manual_seed(seed)
+    dtype = torch.float32 if single else torch.float64
+    q = torch.rand(size, 2, generator=g, dtype=dtype)
+    edges = torch.tensor([0.0, 1.0, 1e-10, 1e-9, 1 - 1e-9, 0.5],
+                         dtype=dtype)
+    pick = torch.rand(size, generator=g) < 0.3
+    q[pick, 1] = edges[torch.randint(0, 6, (int(pick.sum()),),
+                                     generator=g)]
+    labels = torch.randint(0, 2, (size,), generator=g)
+    ours, theirs = q.clone().requires_grad_(), q.clone().requires_grad_()
+    weight = torch.rand((), generator=g, dtype=dtype) * 3 - 1
+    with mock.patch('qnlp.train.estimators._in_numpy',
+                    lambda p: numpy):
+        loss = binary_cross_entropy(ours, labels)
+        (loss * weight).backward()
+    reference = _plain_binary_cross_entropy(theirs, labels)
+    (reference * weight).backward()
+    exact = dict(rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(
+        loss, reference, **(exact if not numpy else dict(
+            rtol=1e-6 if single else 1e-12, atol=0, equal_nan=True)))
+    torch.testing.assert_close(ours.grad, theirs.grad, **exact)
+
+
+def test_binary_cross_entropy_gradcheck():
+    """First and second derivatives of the one-node loss by finite
+    differences (float64, away from the clamp's kinks; the second from
+    the torch recomputation of the gradient)."""
+    from qnlp.train.estimators import binary_cross_entropy
+    g = torch.Generator().manual_seed(0)
+    q = (torch.rand(7, 2, generator=g, dtype=torch.float64) * 0.9
+         + 0.05).requires_grad_()
+    labels = torch.tensor([0, 1, 1, 0, 1, 0, 0])
+    assert torch.autograd.gradcheck(
+        lambda p: binary_cross_entropy(p, labels), (q,))
+    assert torch.autograd.gradgradcheck(
+        lambda p: binary_cross_entropy(p, labels), (q,))
+
+
+def test_vqc_model_classes_node_is_the_stacked_probability():
+    """``VQCModel`` (``[1 - P, P]`` from one node) and the loss on it
+    (plus a cost on both columns): the same values and weight gradients,
+    bit for bit, and loss to 1e-12, as the probability node stacked by
+    torch and the plain loss expression, on the numpy path (more samples
+    than ``2**n``) and the gate path."""
+    from qnlp.models.vqc import VQCModel
+    from qnlp.train.estimators import binary_cross_entropy
+    model = VQCModel(3, reps=2, readout=[('XZI', 0.9), ('ZZZ', 0.6)],
+                     seed=3)
+    g = torch.Generator().manual_seed(3)
+    for samples in (5, 40):
+        states = model.encode(torch.rand(samples, 3, dtype=torch.float64,
+                                         generator=g) * 3)
+        labels = torch.randint(0, 2, (samples,), generator=g)
+        cost = torch.randn(samples, 2, generator=g, dtype=torch.float64)
+        found = []
+        for stacked in (False, True):
+            model.zero_grad()
+            if stacked:
+                p = VariationalCircuit.forward(model, states)
+                classes = torch.stack([1 - p, p], 1)
+                loss = _plain_binary_cross_entropy(classes, labels)
+            else:
+                classes = model(states)
+                loss = binary_cross_entropy(classes, labels)
+            # both columns get a gradient (the loss reads column 1 only)
+            (loss + (classes * cost).sum()).backward()
+            found.append((classes.detach(), model.weights.grad.clone(),
+                          loss.detach()))
+        for a, b in zip(found[0][:2], found[1][:2]):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+        torch.testing.assert_close(found[0][2], found[1][2], rtol=1e-12,
+                                   atol=0)     # numpy's log and mean
+
+
+def test_observable_expectation_sees_states_changed_in_place():
+    """The node keeps the numpy rows of the last states it saw: a new
+    tensor, or the same one changed in place (here from real to
+    complex, so from the real products' path to the complex one), is
+    read again; the rows are let go when the tensor dies."""
+    from qnlp.models.vqc import observable_expectation
+    ansatz = EfficientSU2(2, reps=1)
+    w = torch.rand(ansatz.n_weights, dtype=torch.float64,
+                   generator=torch.Generator().manual_seed(0))
+    z = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)
+    states = torch.eye(4, dtype=torch.complex128)[[0, 1, 2, 3, 0]] \
+        * (0.6 + 0j)
+    states[:, 1] += 0.8
+
+    def reference(s):
+        e = s @ ansatz.matrix(w)
+        return ((e * z) * e.conj()).sum(1).real
+    for change in (None, lambda s: s.mul_(1j), lambda s: s[:, 0].mul_(1j),
+                   lambda s: s.copy_(s.conj())):
+        if change is not None:
+            change(states)
+        torch.testing.assert_close(
+            observable_expectation(ansatz, w, states, z), reference(states),
+            atol=1e-12, rtol=0)
+    from qnlp.models import vqc
+    assert vqc._LAST_ROWS[0][0]() is states
+    del states                        # the kept rows go with the tensor
+    assert vqc._LAST_ROWS[0] is vqc._NO_ROWS

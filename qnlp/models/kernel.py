@@ -281,9 +281,11 @@ def symmetric_gram(states: torch.Tensor, blocks: int = 8) -> torch.Tensor:
     """``|<s_i|s_j>|^2`` of the rows of ``states`` ``(m, 2**n)``, computed
     as one triangle and mirrored. On the CPU in numpy, block row by block
     row of about 1 MB of overlaps (in cache): one ``gemm`` against the
-    rows up to the block's end, the squared moduli by one ``einsum`` on
-    the (real, imaginary) pairs written straight into the result, the
-    block's columns above the diagonal mirrored from its row. Elsewhere
+    rows up to the block's end, the squared moduli as the overlaps'
+    (real, imaginary) pairs squared in place and added pairwise straight
+    into the result (two vectorised passes; an ``einsum`` over the pairs
+    takes about twice as long), the block's columns above the diagonal
+    mirrored from its row. Elsewhere
     in torch, block row ``i`` of ``blocks`` against the rows up to its own
     end (about ``(blocks + 1) / (2 blocks)`` of the products).
 
@@ -301,10 +303,10 @@ def symmetric_gram(states: torch.Tensor, blocks: int = 8) -> torch.Tensor:
         step = max(32, _BLOCK_BYTES // (rows.itemsize * max(m, 1)))
         for start in range(0, m, step):
             stop = min(m, start + step)
-            pairs = (rows[start:stop] @ adjoint[:, :stop]).view(
-                gram.dtype).reshape(stop - start, stop, 2)
-            np.einsum('ijk,ijk->ij', pairs, pairs,
-                      out=gram[start:stop, :stop])
+            pairs = (rows[start:stop] @ adjoint[:, :stop]).view(gram.dtype)
+            np.multiply(pairs, pairs, out=pairs)
+            np.add(pairs[:, 0::2], pairs[:, 1::2],
+                   out=gram[start:stop, :stop])
             gram[:start, start:stop] = gram[start:stop, :start].T
         return torch.from_numpy(gram)
     gram = torch.empty(m, m, dtype=states.real.dtype, device=states.device)

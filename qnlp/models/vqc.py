@@ -15,7 +15,10 @@ batches take the gates on their states directly. Both paths give the
 same numbers and exact gradients. The observable path is one autograd
 node with backward written by hand when the states need no gradient
 (:func:`observable_expectation`: the evolved rows in numpy, the
-probability's clamp inside), else two (:meth:`EfficientSU2.folded
+probability's clamp and :class:`VQCModel`'s class probabilities
+``[1 - P, P]`` inside; real encoded states, as the angle encoding's,
+through real products of half the work, their numpy rows kept while the
+states tensor lives unchanged), else two (:meth:`EfficientSU2.folded
 <qnlp.models.circuits.EfficientSU2.folded>`, :func:`quadratic_form`).
 
 >>> import torch
@@ -28,6 +31,7 @@ probability's clamp inside), else two (:meth:`EfficientSU2.folded
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -115,6 +119,12 @@ def quadratic_form(states: torch.Tensor, matrix: torch.Tensor
     return _QuadraticForm.apply(states, matrix)
 
 
+#: What :func:`observable_expectation` returns per sample: ``<O>``,
+#: ``P = clamp((1 - <O>) / 2, 0, 1)``, or the class probabilities
+#: ``[1 - P, P]``.
+OUTPUTS = ('value', 'probability', 'classes')
+
+
 class _ObservableExpectation(torch.autograd.Function):
     """:func:`observable_expectation` with its gradient by hand, in numpy
     (complex128, on the CPU).
@@ -123,32 +133,38 @@ class _ObservableExpectation(torch.autograd.Function):
     ``<O>_i = Re sum_j (E B)_ij conj(E_ij)``; a loss with gradient ``g``
     per sample changes by ``Re tr(dM X)``, ``X = 2 (E B)^H diag(g) S``,
     which :func:`~qnlp.models.circuits.ansatz_gradient` turns into the
-    weights' gradient (the states get none). With ``probability`` the
-    output is ``P = clamp((1 - <O>) / 2, 0, 1)`` and the gradient passes
-    where ``0 <= P <= 1`` (as ``torch.clamp``'s).
+    weights' gradient (the states get none). For ``probability`` the
+    gradient passes where ``0 <= P <= 1`` (as ``torch.clamp``'s); for
+    ``classes`` ``P``'s gradient is column 1's minus column 0's (as
+    autograd's through ``stack([1 - P, P], 1)``).
     """
 
     @staticmethod
     def forward(ctx: Any, weights: torch.Tensor, states: torch.Tensor,
                 observable: torch.Tensor, ansatz: EfficientSU2,
-                probability: bool) -> torch.Tensor:
+                output: str) -> torch.Tensor:
         products = ansatz_products(ansatz, weights)
-        rows = states.detach().cpu().numpy().astype(np.complex128,
-                                                    copy=False)
+        rows = _numpy_rows(states)
         o = observable.detach().cpu().numpy()
-        evolved = rows @ products[2]
+        # real rows (angle encodings): one real product of the rows with
+        # M seen as (real, imaginary) pairs, half a complex one's work
+        evolved = (rows @ products[2].view(np.float64)).view(np.complex128) \
+            if rows.dtype == np.float64 else rows @ products[2]
         weighted = evolved * o if o.ndim == 1 else evolved @ o
         # Re(a conj(b)) summed over a row = the real dot product of the
         # rows seen as (real, imaginary) pairs
         values = np.einsum('ij,ij->i', weighted.view(np.float64),
                            evolved.view(np.float64))
-        scale = None
-        if probability:
+        # d<O>/dM's factor 2, and -1/2 from P where P is not clamped
+        factor = 2.0
+        if output != 'value':
             values = (1 - values) / 2
-            scale = np.where((values >= 0) & (values <= 1), -0.5, 0.0)
+            factor = np.where((values >= 0) & (values <= 1), -1.0, 0.0)
             np.clip(values, 0.0, 1.0, out=values)
-        ctx.ansatz, ctx.weights = ansatz, weights
-        ctx.saved = products, rows, weighted, scale
+        if output == 'classes':
+            values = np.stack([1 - values, values], 1)
+        ctx.ansatz, ctx.weights, ctx.output = ansatz, weights, output
+        ctx.saved = products, rows, weighted, factor
         return torch.from_numpy(values).to(device=weights.device,
                                            dtype=weights.dtype)
 
@@ -157,24 +173,68 @@ class _ObservableExpectation(torch.autograd.Function):
                  ) -> tuple[torch.Tensor | None, None, None, None, None]:
         if not ctx.needs_input_grad[0]:
             return None, None, None, None, None
-        products, rows, weighted, scale = ctx.saved
+        products, rows, weighted, factor = ctx.saved
         g = grad.detach().cpu().double().numpy()
-        if scale is not None:
-            g = g * scale
-        x = 2 * (weighted.conj().T @ (g[:, None] * rows))
+        if ctx.output == 'classes':
+            g = g[:, 1] - g[:, 0]
+        g = g * factor
+        # X = 2 (E B)^H diag(g) S; for real rows the conjugate transpose
+        # of one real product, (S^T diag(g)) (E B) with E B as (real,
+        # imaginary) pairs
+        x = (np.multiply(rows.T, g, order='C') @ weighted.view(np.float64)
+             ).view(np.complex128).conj().T \
+            if rows.dtype == np.float64 else \
+            weighted.conj().T @ (g[:, None] * rows)
         return (ansatz_gradient(ctx.ansatz, products, x, ctx.weights),
                 None, None, None, None)
 
 
+def _numpy_rows(states: torch.Tensor) -> np.ndarray:
+    """The rows of ``states`` in numpy on the CPU: complex128, or float64
+    (contiguous) when no amplitude has an imaginary part. Kept for the
+    last ``states`` seen while that tensor lives unchanged (a training
+    run's cached encodings: found once, not once a step), and let go
+    with it.
+
+    >>> s = torch.tensor([[1.0, 0.0]], dtype=torch.complex128)
+    >>> _numpy_rows(s).dtype, _numpy_rows(s) is _numpy_rows(s)
+    (dtype('float64'), True)
+    >>> _ = s.mul_(1j); _numpy_rows(s).dtype
+    dtype('complex128')
+    """
+    source, version, rows = _LAST_ROWS[0]
+    if source() is not states or version != states._version:
+        rows = states.detach().cpu().numpy().astype(np.complex128,
+                                                    copy=False)
+        if not rows.imag.any():
+            rows = np.ascontiguousarray(rows.real)
+        _LAST_ROWS[0] = (weakref.ref(states, _forget_rows),
+                         states._version, rows)
+    return rows
+
+
+def _forget_rows(source: Any) -> None:
+    """Drop :func:`_numpy_rows`' entry when its states tensor dies."""
+    if _LAST_ROWS[0][0] is source:
+        _LAST_ROWS[0] = _NO_ROWS
+
+
+#: :func:`_numpy_rows`' one entry: the states (weakly), their version,
+#: their rows.
+_NO_ROWS: tuple[Any, int, Any] = (lambda: None, -1, None)
+_LAST_ROWS = [_NO_ROWS]
+
+
 def observable_expectation(ansatz: EfficientSU2, weights: torch.Tensor,
                            states: torch.Tensor, observable: torch.Tensor,
-                           probability: bool = False) -> torch.Tensor:
+                           output: str = 'value') -> torch.Tensor:
     """``<O>`` after the ansatz in every row of ``states`` ``(batch,
     2**n)``, for ``observable`` ``O^T`` (a ``(2**n, 2**n)`` Hermitian
-    matrix, or the diagonal of a diagonal one), or with ``probability``
-    ``clamp((1 - <O>) / 2, 0, 1)``: one autograd node in the weights (the
-    states get no gradient), gradient by hand; the same numbers as
-    :func:`quadratic_form` of :meth:`EfficientSU2.folded
+    matrix, or the diagonal of a diagonal one); with ``output``
+    ``probability`` ``P = clamp((1 - <O>) / 2, 0, 1)``, with ``classes``
+    ``[1 - P, P]`` ``(batch, 2)`` (:data:`OUTPUTS`): one autograd node in
+    the weights (the states get no gradient), gradient by hand; the same
+    numbers as :func:`quadratic_form` of :meth:`EfficientSU2.folded
     <qnlp.models.circuits.EfficientSU2.folded>`.
 
     >>> ansatz = EfficientSU2(2, reps=1)
@@ -184,12 +244,17 @@ def observable_expectation(ansatz: EfficientSU2, weights: torch.Tensor,
     >>> torch.allclose(observable_expectation(ansatz, w, s, z),
     ...                quadratic_form(s, ansatz.folded(w, z)))
     True
+    >>> observable_expectation(ansatz, w, s, z, 'classes').sum(1).tolist()
+    [1.0, 1.0, 1.0, 1.0]
     """
     if weights.shape != (ansatz.n_weights,):
         raise ValueError(f"expected {ansatz.n_weights} weights, got shape "
                          f"{tuple(weights.shape)}")
+    if output not in OUTPUTS:
+        raise ValueError(f"unknown output {output!r}; choose from "
+                         f"{', '.join(OUTPUTS)}")
     return _ObservableExpectation.apply(weights, states, observable, ansatz,
-                                        probability)
+                                        output)
 
 
 class VariationalCircuit(Fingerprinted, torch.nn.Module):
@@ -251,24 +316,27 @@ class VariationalCircuit(Fingerprinted, torch.nn.Module):
 
     def expectation(self, states: torch.Tensor) -> torch.Tensor:
         """``<O>`` per sample after the ansatz."""
-        return self._readout(states, probability=False)
+        return self._readout(states, 'value')
 
-    def _readout(self, states: torch.Tensor, probability: bool
-                 ) -> torch.Tensor:
-        """``<O>`` per sample, or with ``probability`` ``P(class 1)``."""
+    def _readout(self, states: torch.Tensor, output: str) -> torch.Tensor:
+        """``<O>``, ``P(class 1)`` or ``[1 - P, P]`` per sample
+        (``output``, one of :data:`OUTPUTS`)."""
+        if len(states) > 2 ** self.n_qubits and not states.requires_grad:
+            # the evolved rows in numpy, one autograd node for the weights
+            return observable_expectation(self.ansatz, self.weights, states,
+                                          self._readout_matrix(), output)
         if len(states) <= 2 ** self.n_qubits:
             evolved = self.ansatz.apply(Statevector(states), self.weights)
             value = self.observable.expectation(evolved.amplitudes)
-        elif not states.requires_grad:
-            # the evolved rows in numpy, one autograd node for the weights
-            return observable_expectation(self.ansatz, self.weights, states,
-                                          self._readout_matrix(), probability)
         else:
             # <O> = e O^T e^H for the evolved rows e = s M: one 2**n x 2**n
             # observable M O^T M^H for the batch (M D M^H for a diagonal O)
             value = quadratic_form(states, self.ansatz.folded(
                 self.weights, self._readout_matrix()))
-        return ((1 - value) / 2).clamp(0.0, 1.0) if probability else value
+        if output == 'value':
+            return value
+        p = ((1 - value) / 2).clamp(0.0, 1.0)
+        return torch.stack([1 - p, p], dim=1) if output == 'classes' else p
 
     def _readout_matrix(self) -> torch.Tensor:
         """``O^T`` in the weights' precision and place (its diagonal, the
@@ -294,7 +362,7 @@ class VariationalCircuit(Fingerprinted, torch.nn.Module):
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         """``P(class 1)`` per sample."""
-        return self._readout(states, probability=True)
+        return self._readout(states, 'probability')
 
 
 class VQCModel(VariationalCircuit):
@@ -316,8 +384,7 @@ class VQCModel(VariationalCircuit):
         return self.encode(features.to(torch.float64))
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
-        p = super().forward(states)
-        return torch.stack([1 - p, p], dim=1)
+        return self._readout(states, 'classes')
 
 
 class VQCRegressionModel(VQCModel):
