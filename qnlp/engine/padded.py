@@ -692,8 +692,9 @@ class PaddedBatch:
         first = 0
         for bucket, index, factors in buckets:
             n = index[-1].shape[0]
-            views = bucket.backward(grad[first:first + n, :, :bucket.width],
-                                    index, factors, self.table)
+            mine = grad if len(buckets) == 1 else \
+                grad[first:first + n, :, :bucket.width]
+            views = bucket.backward(mine, index, factors, self.table)
             if len(buckets) == 1:   # the gradients of the gates, weights
                 gates, weights = views.gates[1], views.weights[1]
             else:

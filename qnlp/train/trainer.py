@@ -234,8 +234,9 @@ class _NLL(torch.autograd.Function):
             picked = probabilities.gather(1, labels)
             clamped = picked.clamp_min(1e-12)
         # as autograd through neg, mean, log and clamp_min computes it
+        # (grad / -n is -grad / n exactly, in one kernel instead of two)
         values = torch.where(picked >= 1e-12,
-                             -grad / labels.shape[0] / clamped, 0.0)
+                             grad.div(-labels.shape[0]).div(clamped), 0.0)
         return (torch.zeros_like(probabilities).scatter_(1, labels, values),
                 None)
 
