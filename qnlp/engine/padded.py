@@ -42,7 +42,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -385,7 +385,9 @@ class _Evaluate(torch.autograd.Function):
         result, saved = batch.forward(weights, positions, classes)
         if ctx.needs_input_grad[0]:
             ctx.batch, ctx.saved = batch, saved
-            ctx.save_for_backward(result)
+            ctx.save_for_backward(result)   # (checked for changes in place)
+            # for :func:`then` (the result detached: no reference cycle)
+            ctx.weights, ctx.result = weights, result.detach()
         return result
 
     @staticmethod
@@ -393,6 +395,65 @@ class _Evaluate(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> tuple:
         result, = ctx.saved_tensors
         return ctx.batch.backward(grad, ctx.saved, result), None, None, None
+
+
+def then(probabilities: torch.Tensor, value: Callable, gradient: Callable,
+         *args: Any) -> torch.Tensor | None:
+    """``value(probabilities, *args)`` inside the padded node that made
+    ``probabilities``, as one autograd node from the weights (one node
+    less a training step: what a loss such as
+    :func:`qnlp.train.nll` does); ``None`` unless ``probabilities`` are
+    that node's output as it made them (not a view, not changed in
+    place). ``value`` gives the value and what its gradient needs,
+    ``gradient(grad, *state)`` the gradient of ``probabilities``.
+
+    >>> import torch
+    >>> from lambeq.backend.quantum import Ket, Rx, Bra
+    >>> from lambeq.backend.symbol import Symbol
+    >>> from qnlp.engine import Engine
+    >>> circuits = [Ket(0, 0) >> Rx(Symbol('a')) @ Rx(Symbol('b'))
+    ...             >> Bra(0) @ Rx(Symbol('a'))]
+    >>> engine = Engine.from_diagrams(circuits)
+    >>> weights = torch.tensor([0.3, 0.8], dtype=torch.float64,
+    ...                        requires_grad=True)
+    >>> p = engine(weights, engine.prepare(circuits), classes=2)
+    >>> first = then(p, lambda p: (p[:, 0].sum(), ()),
+    ...              lambda grad: torch.stack([grad, 0 * grad]).view(1, 2))
+    >>> first.backward()
+    >>> together = weights.grad.clone()
+    >>> weights.grad = None
+    >>> p[:, 0].sum().backward()
+    >>> bool(torch.equal(together, weights.grad))
+    True
+    """
+    node = probabilities.grad_fn
+    if type(node) is not _Evaluate._backward_cls or \
+            getattr(node, 'batch', None) is None:
+        return None
+    return _Then.apply(node.weights, node.batch, node.saved, node.result,
+                       value, gradient, *args)
+
+
+class _Then(torch.autograd.Function):
+    """:func:`then`'s node: the padded node's saved state (the
+    probabilities computed already), a function of them and its
+    gradient, then the padded backward."""
+
+    @staticmethod
+    def forward(ctx, weights: torch.Tensor, batch: "PaddedBatch",
+                saved: tuple, result: torch.Tensor, value: Callable,
+                gradient: Callable, *args: Any) -> torch.Tensor:
+        found, state = value(result, *args)
+        ctx.batch, ctx.saved, ctx.result = batch, saved, result
+        ctx.gradient, ctx.state = gradient, state
+        return found
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple:
+        probabilities = ctx.gradient(grad, *ctx.state)
+        return (ctx.batch.backward(probabilities, ctx.saved, ctx.result),
+                *[None] * (len(ctx.needs_input_grad) - 1))
 
 
 class PaddedBatch:
