@@ -116,10 +116,11 @@ def settle_allocator():
     """Make the C allocator sort the small blocks freed so far: glibc
     keeps freed small blocks unsorted ("fastbins") and sorts them all
     at the next allocation of about 1 KB or more, whoever makes it.
-    After a lambeq epoch that costs about 0.8 ms (measured 2026-12-01,
-    session 15), charged to the next contender's first tensor of that
-    size: a fifth to a third of a qnlp epoch. One such allocation here,
-    outside the timed epochs, leaves that cost out of everyone's time.
+    After a lambeq epoch that cost 0.6-0.9 ms in session 15's
+    diagnostic (benchmarks/README.md), charged to qnlp's first tensor
+    of that size. One such allocation here, outside the timed epochs,
+    leaves that cost out of everyone's time (a diagnostic: the
+    headline figures are without it).
     """
     torch.empty(512, dtype=torch.float64)
 
