@@ -14,6 +14,7 @@ at the end.
 
     python benchmarks/bench_mc.py [--data ../shared/data/text/mc]
     python benchmarks/bench_mc.py --block 1  # alternate epoch by epoch
+    python benchmarks/bench_mc.py --block 1 --settle  # allocator settled
     python benchmarks/bench_mc.py --count-ops --batch-size 10  # aten calls
 """
 from __future__ import annotations
@@ -49,7 +50,8 @@ def train(forward, parameters, labels, epochs, batch_size, seed):
                        batch_size, seed)['one']
 
 
-def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None):
+def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None,
+                settle=False):
     """:func:`train` for several ``name: (forward, parameters)`` at once,
     in turn, ``block`` consecutive epochs each (the same minibatches for
     all: each has its own generator of orders); seconds per epoch by
@@ -64,6 +66,10 @@ def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None):
     starts right after another contender's long one, with cold caches (a
     qnlp full-batch epoch there costs 2-3 times the CPU time of the next
     epoch of a block), which a user training one model never sees.
+
+    ``settle``: before each turn, untimed, one 4 KB allocation
+    (:func:`settle_allocator`), so that no contender pays for sorting
+    the memory the previous one freed.
 
     Blocks change when an epoch runs, not what it computes:
 
@@ -89,6 +95,8 @@ def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None):
     batch_size = batch_size or size
     for first_epoch in range(0, epochs, block):
         for name, (forward, _) in runs.items():
+            if settle:
+                settle_allocator()
             for _ in range(min(block, epochs - first_epoch)):
                 start, start_cpu = time.perf_counter(), time.thread_time()
                 order = torch.randperm(size,
@@ -102,6 +110,19 @@ def interleaved(runs, labels, epochs, batch_size, seed, block=1, cpu=None):
                 seconds[name] += time.perf_counter() - start
                 cpu[name].append(time.thread_time() - start_cpu)
     return {n: s / epochs for n, s in seconds.items()}
+
+
+def settle_allocator():
+    """Make the C allocator sort the small blocks freed so far: glibc
+    keeps freed small blocks unsorted ("fastbins") and sorts them all
+    at the next allocation of about 1 KB or more, whoever makes it.
+    After a lambeq epoch that cost 0.6-0.9 ms in session 15's
+    diagnostic (benchmarks/README.md), charged to qnlp's first tensor
+    of that size. One such allocation here, outside the timed epochs,
+    leaves that cost out of everyone's time (a diagnostic: the
+    headline figures are without it).
+    """
+    torch.empty(512, dtype=torch.float64)
 
 
 def cold_and_warm(cpu_seconds, block):
@@ -176,6 +197,10 @@ def main() -> None:
                         help="epochs each contender runs in a row before "
                         "the next one's turn (1: alternate epoch by epoch, "
                         "the figures before 2026-12-01 session 14)")
+    parser.add_argument('--settle', action='store_true',
+                        help="before each contender's turn, untimed, let "
+                        "the C allocator sort what the previous one freed "
+                        "(see settle_allocator)")
     parser.add_argument('--count-ops', action='store_true',
                         help="only count the aten calls of one qnlp "
                         "training step (nothing timed)")
@@ -258,7 +283,8 @@ def main() -> None:
                  [peer_weights]),
         'lambeq': (lambda index: lambeq_model([train_c[i] for i in index]),
                    lambeq_model.parameters())},
-        train_y, args.epochs, args.batch_size, 0, args.block, cpu)
+        train_y, args.epochs, args.batch_size, 0, args.block, cpu,
+        args.settle)
     cpu_epochs, cpu = cpu, {n: float(np.mean(s)) for n, s in cpu.items()}
     with torch.no_grad():
         qnlp_results.insert(0, (seconds['qnlp'],
@@ -314,7 +340,8 @@ def main() -> None:
         'benchmark': 'bench_mc', 'machine': f'{platform.machine()} '
         f'{os.cpu_count()} cores', 'torch_threads': torch.get_num_threads(),
         'epochs': args.epochs, 'batch_size': args.batch_size,
-        'block': args.block, 'train_sentences': len(train_c),
+        'block': args.block, 'settle': args.settle,
+        'train_sentences': len(train_c),
         'lambeq_pytorch_seconds_per_epoch': lambeq_seconds,
         'qnlp_seconds_per_epoch': qnlp_seconds,
         'qnlp_per_shape_seconds_per_epoch_seed0': per_shape_seconds,

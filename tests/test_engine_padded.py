@@ -211,3 +211,94 @@ def test_nll_is_the_composition_bit_for_bit(rows, classes, seed, dtype):
         found.append((value, grad, second))
     for mine, theirs in zip(*found):
         assert torch.equal(mine, theirs)
+
+
+@pytest.mark.parametrize('name', ['iqp', 'tensor'])
+def test_kept_buffers_are_written_before_they_are_read(bundled_sentences,
+                                                       monkeypatch, name):
+    # a step must not read what an earlier step left in the kept buffers
+    # (forward and backward, pool included: the weights a tensor ansatz
+    # reads directly, the gates of a circuit): poisoned with NaN between
+    # two steps, the values and gradients stay those of the per-shape path
+    monkeypatch.setattr(padded, 'WASTE', 1.0)   # several buckets
+    ansatz = make_ansatz(name, layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:8]]
+    engine = Engine.from_diagrams(circuits)
+    batch = engine.prepare(circuits)
+    for index in ([5, 1, 6, 1], [2, 0, 7], None):
+        part = batch if index is None else batch.select(index)
+        values_and_gradients(engine, part, 0)
+        for bucket in batch.padded[0].buckets:
+            for buffers in bucket._buffers.values():
+                table = batch.padded[0].table.shape[0]
+                buffers.flat[table:] = float('nan')
+                buffers.gradient[:] = float('nan')
+        reference = engine.prepare(circuits, merge=False)
+        expected = values_and_gradients(
+            engine, reference if index is None else reference.select(index),
+            0)
+        for mine, theirs in zip(values_and_gradients(engine, part, 0),
+                                expected):
+            torch.testing.assert_close(mine, theirs, atol=1e-10, rtol=0)
+
+
+@pytest.fixture(scope='module')
+def eight_sentences(bundled_sentences):
+    """An engine and the padded batch of 8 bundled sentences (IQP)."""
+    ansatz = make_ansatz('iqp', layers=1)
+    circuits = [to_circuit(parse(s), ansatz)
+                for s in bundled_sentences[:8]]
+    engine = Engine.from_diagrams(circuits)
+    return engine, engine.prepare(circuits)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(0, 7), min_size=1, max_size=6),
+       st.integers(0, 1000), st.booleans())
+def test_nll_joins_the_padded_node_bit_for_bit(eight_sentences, picks, seed,
+                                               more):
+    """``nll`` of the padded node's probabilities runs inside that node
+    (one autograd node a step less): loss and weight gradient equal, bit
+    for bit, to ``nll``'s own node after the padded one; with ``more``
+    (another term made of the probabilities) the gradient to 1e-12 (the
+    two terms' gradients are added at the weights, not at the
+    probabilities)."""
+    from qnlp.train import nll
+    engine, prepared = eight_sentences
+    batch = prepared.select(picks)
+    labels = torch.randint(0, 2, (len(picks),),
+                           generator=torch.Generator().manual_seed(seed))
+    found = []
+    for joined in (True, False):
+        weights = torch.rand(engine.n_weights, dtype=torch.float64,
+                             generator=torch.Generator().manual_seed(seed)
+                             ).requires_grad_()
+        probabilities = engine(weights, batch, classes=2)
+        # a view is not the node's output: nll then has its own node
+        loss = nll(probabilities if joined else probabilities[:], labels)
+        assert (type(loss.grad_fn).__name__ == '_ThenBackward') == joined
+        (loss + probabilities[:, 1].sum() if more else loss).backward()
+        found.append((loss.detach(), weights.grad))
+    assert torch.equal(found[0][0], found[1][0])
+    if more:
+        torch.testing.assert_close(found[0][1], found[1][1], atol=1e-12,
+                                   rtol=0)
+    else:
+        assert torch.equal(found[0][1], found[1][1])
+
+
+def test_nll_after_a_change_in_place_is_its_own_node(bundled_sentences):
+    from qnlp.train import nll
+    ansatz = make_ansatz('iqp', layers=1)
+    circuits = [to_circuit(parse(s), ansatz) for s in bundled_sentences[:4]]
+    engine = Engine.from_diagrams(circuits)
+    weights = torch.rand(engine.n_weights, dtype=torch.float64,
+                         requires_grad=True)
+    probabilities = engine(weights, engine.prepare(circuits), classes=2)
+    probabilities.mul_(0.5)   # no longer what the node computed
+    loss = nll(probabilities, torch.tensor([0, 1, 1, 0]))
+    assert type(loss.grad_fn).__name__ == '_NLLBackward'
+    expected = -torch.log(0.5 * engine(weights, circuits, classes=2)
+                          .gather(1, torch.tensor([[0], [1], [1], [0]]))
+                          ).mean()
+    torch.testing.assert_close(loss, expected, atol=1e-12, rtol=0)

@@ -42,7 +42,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -106,18 +106,21 @@ class _Bucket:
     A minibatch of ``n`` of them is evaluated in one flat buffer: the
     shared pool (``pool`` entries), then round by round the products of
     all ``n`` diagrams (``n * sizes[r]`` entries, diagram by diagram).
-    An entry a round reads is given by three numbers per diagram: its
-    offset ``local`` in its region, and the region (0: the pool, ``r +
-    1``: the products of round ``r``), whose start and diagram stride
-    depend on ``n``. A round is then two ``index_select`` and one
-    ``bmm`` written into the buffer; its backward two ``bmm`` and two
-    ``put_`` that add.
+    An entry a round reads is given by three numbers per diagram
+    (:attr:`addresses`): its offset in its region (0: the pool, ``r +
+    1``: the products of round ``r``), the region's start beyond the
+    pool in units of ``n``, and its stride per diagram; the diagram in
+    slot ``i`` of a minibatch reads ``offset + n start + i stride``, one
+    ``bmm`` for the whole minibatch. A round is then one ``take`` and
+    one ``bmm`` written into the buffer; its backward two ``bmm`` and
+    one ``put_`` that adds.
     """
 
     def __init__(self, members: list[tuple[Program, np.ndarray, np.ndarray]],
-                 rounds: int, pool: int) -> None:
+                 rounds: int, pool: int, weights: int) -> None:
         # members: (program, positions in the batch, leaf-entry table
-        # [n, leaf entries] of addresses in the pool)
+        # [n, leaf entries] of addresses in the pool); the pool ends
+        # with the ``weights`` weights
         stats = [_stats(p, rounds) for p, _, _ in members]
         self.matrices = [max(s.matrices[r] for s in stats)
                          for r in range(rounds)]
@@ -126,7 +129,7 @@ class _Bucket:
         #: Product entries of one diagram per round.
         self.sizes = [m * i * j for m, (i, _, j) in
                       zip(self.matrices, self.shapes)]
-        self.pool = pool
+        self.pool, self.weights = pool, weights
         first = members[0][0]
         self.out = first.final_index.size // first.traced_size
         self.width = max(p.traced_size for p, _, _ in members)
@@ -136,30 +139,33 @@ class _Bucket:
         parts = [self._rows(p, table) for p, _, table in members]
         local, region = (np.concatenate([rows[0] for rows in parts])[order],
                          np.concatenate([rows[1] for rows in parts])[order])
-        #: Every read's offset in its region and its region, rounds side
-        #: by side (left factors, right factors, ...; then the read-out).
-        self.local = torch.from_numpy(np.ascontiguousarray(local))
-        self.region = torch.from_numpy(np.ascontiguousarray(region))
         self.widths = [m * k * (i + j) for m, (i, k, j) in
                        zip(self.matrices, self.shapes)] + [
                            self.out * self.width]
-        #: Per region: where it starts, in units of ``n`` (beyond the
-        #: pool), and its stride per diagram.
-        self.starts = torch.from_numpy(np.concatenate(
-            [[0, 0], np.cumsum(self.sizes)[:-1]]).astype(np.int64))
-        self.strides = torch.from_numpy(np.concatenate(
-            [[0], self.sizes]).astype(np.int64))
+        # per region: where it starts, in units of n (beyond the pool),
+        # and its stride per diagram
+        starts = np.concatenate([[0, 0], np.cumsum(self.sizes)[:-1]]
+                                ).astype(np.int64)
+        strides = np.concatenate([[0], self.sizes]).astype(np.int64)
+        #: Per diagram (row) and read (rounds side by side: left
+        #: factors, right factors, ...; then the read-out): its offset in
+        #: its region, the region's start and its stride, ``[N, 3,
+        #: reads]``.
+        self.addresses = torch.from_numpy(np.stack(
+            [local, starts[region], strides[region]], axis=1))
         self._whole: list[torch.Tensor] | None = None
-        self._bases: dict[int, torch.Tensor] = {}
+        #: Per minibatch size ``n``: ``[1, n, i]`` for every slot ``i``,
+        #: ``[n, 1, 3]``, that turn :attr:`addresses` into addresses.
+        self._slots: dict[int, torch.Tensor] = {}
         #: Per minibatch size: the flat buffer (the pool's constants
         #: written once), the buffer of the backward and its scratch.
         self._buffers: dict[tuple, tuple[torch.Tensor, ...]] = {}
 
     def to(self, device: torch.device) -> None:
         """Move the tables to ``device``; in place."""
-        for name in ('positions', 'local', 'region', 'starts', 'strides'):
+        for name in ('positions', 'addresses'):
             setattr(self, name, getattr(self, name).to(device))
-        self._whole, self._bases, self._buffers = None, {}, {}
+        self._whole, self._slots, self._buffers = None, {}, {}
 
     def padded(self) -> int:
         """Entries read per diagram, padding included."""
@@ -239,22 +245,20 @@ class _Bucket:
         addresses in the flat buffer."""
         if rows is None:
             if self._whole is None:
-                self._whole = self._reads(self.local, self.region)
+                self._whole = self._reads(self.addresses)
             return self._whole
-        return self._reads(self.local.index_select(0, rows),
-                           self.region.index_select(0, rows))
+        return self._reads(self.addresses.index_select(0, rows))
 
-    def _reads(self, local: torch.Tensor, region: torch.Tensor
-               ) -> list[torch.Tensor]:
-        n = local.shape[0]
-        # per diagram and region: the region's start (beyond the pool)
-        # plus the diagram's block in it; the same for every minibatch
-        # of n diagrams
-        base = self._bases.get(n)
-        if base is None:
-            base = self._bases[n] = self.starts * n + torch.arange(
-                n, device=local.device)[:, None] * self.strides
-        return list((local + base.gather(1, region.long())).split(
+    def _reads(self, addresses: torch.Tensor) -> list[torch.Tensor]:
+        n = addresses.shape[0]
+        slots = self._slots.get(n)
+        if slots is None:
+            slots = torch.ones((n, 1, 3), dtype=torch.long,
+                               device=addresses.device)
+            slots[:, 0, 1] = n
+            slots[:, 0, 2] = torch.arange(n)
+            self._slots[n] = slots
+        return list(torch.bmm(slots, addresses).view(n, -1).split(
             self.widths, dim=1))
 
     def buffers(self, table: torch.Tensor, n: int) -> "_Buffers":
@@ -285,9 +289,9 @@ class _Bucket:
         return out.view(n, self.out, self.width), factors
 
     def backward(self, grad: torch.Tensor, reads: Sequence[torch.Tensor],
-                 factors: list, table: torch.Tensor) -> torch.Tensor:
-        """The gradient of the pool (the first :attr:`pool` entries of
-        the result, a view of a buffer kept for the next step) from
+                 factors: list, table: torch.Tensor) -> "_Buffers":
+        """The gradient of the pool (``pool`` of the buffers returned,
+        kept for the next step) from
         ``grad``, that of the amplitudes, both conjugated (``G =
         conj(torch's gradient)``: then a product ``A @ B`` passes ``G @
         B^T`` and ``A^T @ G``, with no conjugation per round); each
@@ -303,7 +307,33 @@ class _Bucket:
             torch.bmm(product, right.mT, out=to_left)
             torch.bmm(left.mT, product, out=to_right)
             flat.put_(reads[r], both, accumulate=True)
-        return views.pool
+        return views
+
+
+@dataclass
+class _Gates:
+    """Every entry of every distinct gate, as real tensors: ``C0 + M
+    [cos, sin]`` of the phase ``scale * weight``."""
+    columns: torch.Tensor      # [E] the weight an entry reads
+    reads: torch.Tensor        # [E, 1] the same, as ``take`` gives rows
+    scales: torch.Tensor       # [E, 1]
+    constant: torch.Tensor     # [E, 1, R] C0 (R: 2 real rows, or 1)
+    rows: torch.Tensor         # [E, 2, R] M^T
+    slopes: torch.Tensor       # [E, R, 2] N times the scale
+    ones: torch.Tensor         # [E, 1] the modulus of the phases
+
+
+def _real(values: torch.Tensor) -> torch.Tensor:
+    """The real part of ``values`` (a view)."""
+    return values.real if values.is_complex() else values
+
+
+def _real_rows(values: torch.Tensor) -> torch.Tensor:
+    """``values`` as real rows ``[E, 1, R]`` (a view; ``R``: 2, real
+    and imaginary parts, or 1)."""
+    rows = torch.view_as_real(values) if values.is_complex() else \
+        values.unsqueeze(-1)
+    return rows.unsqueeze(1)
 
 
 class _Buffers:
@@ -319,6 +349,14 @@ class _Buffers:
         self.flat[:table.shape[0]] = table
         self.gradient = table.new_empty(size)
         self.pool = self.gradient[:bucket.pool]
+        #: The pool's parts (forward, backward): all of it, its gates as
+        #: real rows ``[E, 1, R]``, its weights (their gradients: the
+        #: real part).
+        start, end = table.shape[0], bucket.pool - bucket.weights
+        self.pools = (self.flat[:bucket.pool], self.pool)
+        self.gates = tuple(_real_rows(flat[start:end])
+                           for flat in self.pools)
+        self.weights = (self.flat[end:bucket.pool], _real(self.pool[end:]))
         scratch = table.new_empty(n * max(bucket.widths[:-1], default=0))
         self.products, self.gradients, self.scratch = [], [], []
         at = bucket.pool
@@ -347,7 +385,9 @@ class _Evaluate(torch.autograd.Function):
         result, saved = batch.forward(weights, positions, classes)
         if ctx.needs_input_grad[0]:
             ctx.batch, ctx.saved = batch, saved
-            ctx.save_for_backward(result)
+            ctx.save_for_backward(result)   # (checked for changes in place)
+            # for :func:`then` (the result detached: no reference cycle)
+            ctx.weights, ctx.result = weights, result.detach()
         return result
 
     @staticmethod
@@ -355,6 +395,65 @@ class _Evaluate(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> tuple:
         result, = ctx.saved_tensors
         return ctx.batch.backward(grad, ctx.saved, result), None, None, None
+
+
+def then(probabilities: torch.Tensor, value: Callable, gradient: Callable,
+         *args: Any) -> torch.Tensor | None:
+    """``value(probabilities, *args)`` inside the padded node that made
+    ``probabilities``, as one autograd node from the weights (one node
+    less a training step: what a loss such as
+    :func:`qnlp.train.nll` does); ``None`` unless ``probabilities`` are
+    that node's output as it made them (not a view, not changed in
+    place). ``value`` gives the value and what its gradient needs,
+    ``gradient(grad, *state)`` the gradient of ``probabilities``.
+
+    >>> import torch
+    >>> from lambeq.backend.quantum import Ket, Rx, Bra
+    >>> from lambeq.backend.symbol import Symbol
+    >>> from qnlp.engine import Engine
+    >>> circuits = [Ket(0, 0) >> Rx(Symbol('a')) @ Rx(Symbol('b'))
+    ...             >> Bra(0) @ Rx(Symbol('a'))]
+    >>> engine = Engine.from_diagrams(circuits)
+    >>> weights = torch.tensor([0.3, 0.8], dtype=torch.float64,
+    ...                        requires_grad=True)
+    >>> p = engine(weights, engine.prepare(circuits), classes=2)
+    >>> first = then(p, lambda p: (p[:, 0].sum(), ()),
+    ...              lambda grad: torch.stack([grad, 0 * grad]).view(1, 2))
+    >>> first.backward()
+    >>> together = weights.grad.clone()
+    >>> weights.grad = None
+    >>> p[:, 0].sum().backward()
+    >>> bool(torch.equal(together, weights.grad))
+    True
+    """
+    node = probabilities.grad_fn
+    if type(node) is not _Evaluate._backward_cls or \
+            getattr(node, 'batch', None) is None:
+        return None
+    return _Then.apply(node.weights, node.batch, node.saved, node.result,
+                       value, gradient, *args)
+
+
+class _Then(torch.autograd.Function):
+    """:func:`then`'s node: the padded node's saved state (the
+    probabilities computed already), a function of them and its
+    gradient, then the padded backward."""
+
+    @staticmethod
+    def forward(ctx, weights: torch.Tensor, batch: "PaddedBatch",
+                saved: tuple, result: torch.Tensor, value: Callable,
+                gradient: Callable, *args: Any) -> torch.Tensor:
+        found, state = value(result, *args)
+        ctx.batch, ctx.saved, ctx.result = batch, saved, result
+        ctx.gradient, ctx.state = gradient, state
+        return found
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple:
+        probabilities = ctx.gradient(grad, *ctx.state)
+        return (ctx.batch.backward(probabilities, ctx.saved, ctx.result),
+                *[None] * (len(ctx.needs_input_grad) - 1))
 
 
 class PaddedBatch:
@@ -409,12 +508,15 @@ class PaddedBatch:
         def tensor(values, dtype=real):
             return torch.as_tensor(np.ascontiguousarray(values), dtype=dtype,
                                    device=self.device)
-        self.gates = (tensor(columns, torch.long),
-                      tensor(scales), tensor(np.stack(split(c0), axis=-1)
-                                             [..., None]),
-                      tensor(rows), tensor(slopes * scales[:, None, None]),
-                      torch.ones(len(columns), dtype=real,
-                                 device=self.device))
+        # computed as rows: [cos, sin] [E, 1, 2] times M^T [E, 2, R]
+        self.gates = _Gates(tensor(columns, torch.long),
+                            tensor(columns[:, None], torch.long),
+                            tensor(scales[:, None]),
+                            tensor(np.stack(split(c0), axis=-1)[:, None]),
+                            tensor(rows.transpose(0, 2, 1)),
+                            tensor(slopes * scales[:, None, None]),
+                            torch.ones((len(columns), 1), dtype=real,
+                                       device=self.device))
 
     @classmethod
     def of(cls, groups: Sequence[tuple[Plan, torch.Tensor, torch.Tensor]],
@@ -515,7 +617,8 @@ class PaddedBatch:
                for members in cut) > LIMIT:
             return None
         pool = weight_base + n_weights
-        buckets = [_Bucket(members, rounds, pool) for members in cut]
+        buckets = [_Bucket(members, rounds, pool, n_weights)
+                   for members in cut]
         reads_weights = any(source[0] == 'weight' for _, _, columns in tables
                             for source in columns)
         return cls(buckets, count, first, np.concatenate(arrays), gates,
@@ -567,39 +670,24 @@ class PaddedBatch:
         ``[B, out]``, normalised as :func:`~qnlp.engine.plan.read_out`
         does; with ``classes``, the first ``classes`` of them normalised
         instead) without autograd, and what :meth:`backward` needs."""
-        columns, scales, constant, rows, _, ones = self.gates
-        # [cos, sin] of every gate entry's phase, one polar
+        gates = self.gates
+        # [cos, sin] [E, 1, 2] of every gate entry's phase, one polar
         turns = torch.view_as_real(torch.polar(
-            ones, weights.index_select(0, columns) * scales))
-        if len(self.buckets) == 1:
-            parts = [(self.buckets[0], positions)]
-        else:
-            if positions is None:
-                positions = torch.arange(self.size, device=self.device)
-            bucket_of, row_of = self.place[:, positions]
-            parts = []
-            for b, bucket in enumerate(self.buckets):
-                mine = torch.nonzero(bucket_of == b).view(-1)
-                if len(mine):
-                    parts.append((bucket, mine))
-        width = max(bucket.width for bucket, _ in parts)
+            gates.ones, weights.take(gates.reads) * gates.scales))
+        parts = self._parts(positions)
+        width = max(bucket.width for bucket, _, _ in parts)
         results, saved, pool = [], [], None
-        for bucket, mine in parts:
-            index = bucket.reads(mine if len(self.buckets) == 1
-                                 else row_of[mine])
+        for bucket, rows, _ in parts:
+            index = bucket.reads(rows)
             views = bucket.buffers(self.table, index[-1].shape[0])
-            flat = views.flat
             if pool is None:   # the gates (and weights) after the table
-                pool = flat[:bucket.pool]
-                start, size = self.table.shape[0], len(columns)
-                gates = flat[start:start + size]
-                torch.baddbmm(constant, rows, turns.unsqueeze(-1), out=(
-                    torch.view_as_real(gates) if gates.is_complex() else
-                    gates.unsqueeze(-1)).view(constant.shape))
+                pool = views.pools[0]
+                torch.baddbmm(gates.constant, turns, gates.rows,
+                              out=views.gates[0])
                 if self.reads_weights:
-                    flat[start + size:bucket.pool] = weights
+                    views.weights[0].copy_(weights)
             else:
-                flat[:bucket.pool] = pool
+                views.pools[0].copy_(pool)
             amplitudes, factors = bucket.forward(views, index)
             if bucket.width < width:
                 amplitudes = torch.nn.functional.pad(
@@ -609,7 +697,7 @@ class PaddedBatch:
         amplitudes = torch.cat(results) if len(results) > 1 else results[0]
         order = None
         if len(parts) > 1:   # back to the order of ``positions``
-            order = torch.cat([mine for _, mine in parts])
+            order = torch.cat([mine for _, _, mine in parts])
             where = torch.empty_like(order)
             where[order] = torch.arange(len(order), device=order.device)
             amplitudes = amplitudes[where]
@@ -625,6 +713,22 @@ class PaddedBatch:
             result = amplitudes
         return result, (weights.shape[0], turns, amplitudes, order, saved,
                         total)
+
+    def _parts(self, positions: torch.Tensor | None) -> list[tuple]:
+        """The buckets the diagrams at ``positions`` (all by default)
+        are in, each with their rows there and (for several buckets)
+        their places in ``positions``."""
+        if len(self.buckets) == 1:
+            return [(self.buckets[0], positions, None)]
+        if positions is None:
+            positions = torch.arange(self.size, device=self.device)
+        bucket_of, row_of = self.place[:, positions]
+        parts = []
+        for b, bucket in enumerate(self.buckets):
+            mine = torch.nonzero(bucket_of == b).view(-1)
+            if len(mine):
+                parts.append((bucket, row_of[mine], mine))
+        return parts
 
     def backward(self, grad: torch.Tensor, saved: tuple,
                  result: torch.Tensor) -> torch.Tensor:
@@ -646,25 +750,25 @@ class PaddedBatch:
             grad = grad.conj().resolve_conj() if grad.is_complex() else grad
         if order is not None:
             grad = grad[order]
-        pool, first = None, 0
+        first = 0
         for bucket, index, factors in buckets:
             n = index[-1].shape[0]
-            mine = bucket.backward(grad[first:first + n, :, :bucket.width],
-                                   index, factors, self.table)
-            pool = mine if pool is None else pool + mine
+            mine = grad if len(buckets) == 1 else \
+                grad[first:first + n, :, :bucket.width]
+            views = bucket.backward(mine, index, factors, self.table)
+            if len(buckets) == 1:   # the gradients of the gates, weights
+                gates, weights = views.gates[1], views.weights[1]
+            else:
+                pool = views.pool if first == 0 else pool + views.pool
             first += n
-        columns, _, constant, _, slopes, _ = self.gates
-        start, size = self.table.shape[0], len(columns)
-        gates = pool[start:start + size]
-        gates = (torch.view_as_real(gates) if gates.is_complex() else
-                 gates.unsqueeze(-1)).view(size, 1, constant.shape[1])
-        phase = torch.bmm(torch.bmm(gates, slopes), turns.unsqueeze(-1))
-        if self.reads_weights:
-            result = torch.mul(pool[start + size:].real if pool.is_complex()
-                               else pool[start + size:], factor)
-        else:
-            result = turns.new_zeros(n_weights)
-        return result.index_add_(0, columns, phase.view(-1), alpha=factor)
+        if len(buckets) > 1:
+            start, end = self.table.shape[0], pool.shape[0] - n_weights
+            gates, weights = _real_rows(pool[start:end]), _real(pool[end:])
+        phase = torch.bmm(torch.bmm(gates, self.gates.slopes), turns.mT)
+        result = torch.mul(weights, factor) if self.reads_weights else \
+            turns.new_zeros(n_weights)
+        return result.index_add_(0, self.gates.columns, phase.view(-1),
+                                 alpha=factor)
 
 
 def _entries(members: list, rounds: int) -> int:

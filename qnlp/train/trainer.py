@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 
 from qnlp.engine import PreparedBatch
 from qnlp.engine.device import module_device
+from qnlp.engine.padded import then
 from qnlp.errors import CheckpointError, ConfigError, TrainingError
 from qnlp.train.distributed import World
 from qnlp.choices import SCIPY_OPTIMISERS, STEP_SCHEDULES
@@ -169,7 +170,10 @@ def nll(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     probabilities clamped below at ``1e-12`` (where the gradient is 0),
     as one autograd node (:class:`_NLL`; the same numbers, bit for bit,
     as ``-log(p.gather(1, labels).clamp_min(1e-12)).mean()`` and its
-    gradient, in a few kernels instead of six nodes).
+    gradient, in a few kernels instead of six nodes). Probabilities
+    straight from the padded engine's node are not given a node of
+    their own: the loss joins that node
+    (:func:`qnlp.engine.padded.then`; the same numbers).
 
     >>> p = torch.tensor([[0.9, 0.1], [0.2, 0.8]], requires_grad=True)
     >>> loss = nll(p, torch.tensor([0, 1]))
@@ -178,31 +182,48 @@ def nll(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     (0.1643, tensor([[-0.5556,  0.0000],
             [ 0.0000, -0.6250]]))
     """
-    return _NLL.apply(probabilities, labels.view(-1, 1))
+    labels = labels.view(-1, 1)
+    joined = then(probabilities, _NLL.value, _NLL.gradient, labels)
+    return _NLL.apply(probabilities, labels) if joined is None else joined
 
 
 class _NLL(torch.autograd.Function):
     """:func:`nll` with a hand-written backward (itself differentiable)."""
 
     @staticmethod
-    def forward(ctx: Any, probabilities: torch.Tensor,
-                labels: torch.Tensor) -> torch.Tensor:
+    def value(probabilities: torch.Tensor, labels: torch.Tensor
+              ) -> tuple[torch.Tensor, tuple]:
+        """The loss, and what :meth:`gradient` needs."""
         picked = probabilities.gather(1, labels)
         clamped = picked.clamp_min(1e-12)
-        ctx.save_for_backward(probabilities, labels, picked, clamped)
-        return clamped.log().mean().neg_()
+        return clamped.log().mean().neg_(), (probabilities, labels, picked,
+                                             clamped)
+
+    @staticmethod
+    def gradient(grad: torch.Tensor, probabilities: torch.Tensor,
+                 labels: torch.Tensor, picked: torch.Tensor,
+                 clamped: torch.Tensor) -> torch.Tensor:
+        """The probabilities' gradient, as autograd through neg, mean,
+        log and clamp_min computes it (``grad / -n`` is ``-grad / n``
+        exactly, in one kernel instead of two)."""
+        values = torch.where(picked >= 1e-12,
+                             grad.div(-labels.shape[0]).div(clamped), 0.0)
+        return torch.zeros_like(probabilities).scatter_(1, labels, values)
+
+    @staticmethod
+    def forward(ctx: Any, probabilities: torch.Tensor,
+                labels: torch.Tensor) -> torch.Tensor:
+        loss, state = _NLL.value(probabilities, labels)
+        ctx.save_for_backward(*state)
+        return loss
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:
         probabilities, labels, picked, clamped = ctx.saved_tensors
         if torch.is_grad_enabled():   # double backward: from the input
-            picked = probabilities.gather(1, labels)
-            clamped = picked.clamp_min(1e-12)
-        # as autograd through neg, mean, log and clamp_min computes it
-        values = torch.where(picked >= 1e-12,
-                             -grad / labels.shape[0] / clamped, 0.0)
-        return (torch.zeros_like(probabilities).scatter_(1, labels, values),
-                None)
+            _, (_, _, picked, clamped) = _NLL.value(probabilities, labels)
+        return _NLL.gradient(grad, probabilities, labels, picked,
+                             clamped), None
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor
