@@ -103,8 +103,11 @@ def test_aer_by_name_and_labels():
     # not 'aer-noise0.05': jobs of the older model (one-qubit rate P)
     # are not reused
     assert backend_label('aer', parse_noise('0.05')) \
-        == 'aer-noisep1=0.005,p2=0.05'
+        == 'aer-noisep1=0.005,p2=0.05-native'
     assert backend_label('aer', parse_noise('p2=0')) == 'aer'
+    # the folding's per-scale folders keep the label as it is
+    scale = backend_label('aer', parse_noise('0.05')) + '-zne-gates-x3'
+    assert backend_label(scale) == scale
     generic = get_backend('pytket.extensions.qiskit:AerBackend',
                           {'n_qubits': 5})
     assert isinstance(generic, AerBackend)

@@ -8,6 +8,7 @@ agree shot for shot.
 check in session 13 found the plain run's shot probabilities equal to
 ``--mitigate zne``'s ``noisy`` column at the same seed.)"""
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -30,9 +31,8 @@ def recorded(monkeypatch):
     import qnlp.noise.folding
     import qnlp.tasks.backend
     seen = []
-    native = NoiseSpec.to_aer_native
-    monkeypatch.setattr(NoiseSpec, 'to_aer_native',
-                        lambda self, n_qubits=2: native(self, n_qubits))
+    monkeypatch.setattr(qnlp.engine.backends, 'get_backend', partial(
+        qnlp.engine.backends.get_backend, n_qubits=2))
     monkeypatch.setattr(qnlp.tasks.backend, 'evaluate_on_backend',
                         lambda run, data, **kw: seen.append(kw) or {})
     monkeypatch.setattr(qnlp.tasks.backend, 'format_backend_report',
@@ -70,6 +70,7 @@ def test_plain_and_mitigated_runs_get_the_same_native_noisy_aer(recorded):
     for found in (plain, zne):
         assert isinstance(found['backend_object'], NativeGates)
     assert plain['backend_object'].gates == zne['backend_object'].gates
+    assert len(plain['backend_object'].noise_model.noise_qubits) == 2
 
 
 def test_channel_strengths_are_accepted_on_aer(recorded):

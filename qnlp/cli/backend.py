@@ -90,25 +90,16 @@ def _device(args: argparse.Namespace, options: dict[str, Any]
         noise = None
     if (fake or noise) and backend != 'aer':
         raise ConfigError(f"--noise {args.noise} runs on --backend aer")
-
-    def aer(model: Any) -> Any:
-        return get_backend('aer', {**options, 'noise_model': model})
-
-    def widen(n_qubits: int) -> tuple[Any, Any]:
-        model = noise.to_aer_native(n_qubits)
-        return aer(model), model
-
-    if fake:
-        model = fake_noise_model(args.noise)
-        name = backend_label(f"aer-{args.noise.replace(':', '-')}", None,
-                             options)
-    elif noise:
-        model = noise.to_aer_native()
-        name = backend_label(backend, noise, options)
-    else:
+    if noise:
+        return backend_label(backend, noise, options), \
+            get_backend('aer', options, noise), noise
+    if not fake:
         return backend, None, noise
+    model = fake_noise_model(args.noise)
+    name = backend_label(f"aer-{args.noise.replace(':', '-')}", None,
+                         options)
     return f"{name}-native", NativeGates(
-        aer(model), model, widen=None if fake else widen), noise
+        get_backend('aer', {**options, 'noise_model': model}), model), noise
 
 
 def run_zne_on_shots(args: argparse.Namespace, options: dict[str, Any],

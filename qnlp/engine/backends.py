@@ -29,7 +29,7 @@ missing credentials too, before any network access.
 ('AerBackend', False)
 >>> from qnlp.noise import parse_noise
 >>> backend_label('ibm:ibm_brisbane'), backend_label('aer', parse_noise('0.01'))
-('ibm-ibm_brisbane', 'aer-noisep1=0.001,p2=0.01')
+('ibm-ibm_brisbane', 'aer-noisep1=0.001,p2=0.01-native')
 >>> get_backend('quantum-magic')
 Traceback (most recent call last):
 ...
@@ -96,9 +96,9 @@ def backend_label(name: str, noise: NoiseSpec | None = None,
     >>> backend_label('aer', options={'simulation_method': 'statevector'})
     'aer-opts134b3b71'
     """
-    label = re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-') or 'backend'
+    label = re.sub(r'[^A-Za-z0-9_.,=-]+', '-', name).strip('-') or 'backend'
     if noise is not None and not noise.noiseless:
-        label += f'-noise{noise.label()}'
+        label += f'-noise{noise.label()}-native'
     if options:
         text = json.dumps(options, sort_keys=True, default=str)
         label += '-opts' + hashlib.sha256(text.encode()).hexdigest()[:8]
@@ -150,7 +150,15 @@ def get_backend(name: str, options: Mapping[str, Any] | None = None,
 
     ``options`` go to the backend's constructor; ``noise`` (``aer``
     only) adds its model on native gates,
-    :meth:`~qnlp.noise.NoiseSpec.to_aer_native`, on ``n_qubits`` qubits.
+    :meth:`~qnlp.noise.NoiseSpec.to_aer_native`, on ``n_qubits`` qubits
+    (more if a circuit is wider), and rebases the compiled circuits to
+    those gates (:class:`~qnlp.noise.devices.NativeGates`) so that every
+    error applies.
+
+    >>> from qnlp.noise import parse_noise
+    >>> noisy = get_backend('aer', noise=parse_noise('0.01'), n_qubits=2)
+    >>> type(noisy).__name__, noisy.noise_model.noise_qubits
+    ('NativeGates', [0, 1])
     """
     options = dict(options or {})
     kind, _, device = name.partition(':')
@@ -178,7 +186,13 @@ def get_backend(name: str, options: Mapping[str, Any] | None = None,
     if device:
         options[known.device] = device
     if noise is not None and not noise.noiseless:
-        options['noise_model'] = noise.to_aer_native(n_qubits)
+        from qnlp.noise.devices import NativeGates
+
+        def native(n: int) -> tuple[Any, Any]:
+            model = noise.to_aer_native(n)
+            return _construct(cls, name, {**options, 'noise_model': model}), \
+                model
+        return NativeGates(*native(n_qubits), widen=native)
     if kind in ('ibm', 'ibm-emulator') and 'service' not in options:
         options['service'] = _ibm_service(name)
     return _construct(cls, name, options)
