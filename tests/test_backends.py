@@ -17,6 +17,7 @@ from qnlp.engine.backends import backend_label, get_backend, is_remote
 from qnlp.engine.jobs import JobStore, circuit_key, run_jobs
 from qnlp.engine.shots import counts_to_distribution
 from qnlp.errors import BackendError, CheckpointError
+from qnlp.noise import parse_noise
 
 from .conftest import ROOT
 
@@ -96,10 +97,17 @@ def _exact(circuit: Circuit) -> np.ndarray:
 def test_aer_by_name_and_labels():
     backend = get_backend('aer')
     assert isinstance(backend, AerBackend) and not is_remote(backend)
-    noisy = get_backend('aer', noise=0.05, n_qubits=2)
+    noisy = get_backend('aer', noise=parse_noise('0.05'), n_qubits=2)
     assert noisy.backend_info.architecture.nodes
     assert backend_label('ibm:ibm_kyiv') == 'ibm-ibm_kyiv'
-    assert backend_label('aer', 0.05) == 'aer-noise0.05'
+    # not 'aer-noise0.05': jobs of the older model (one-qubit rate P)
+    # are not reused
+    assert backend_label('aer', parse_noise('0.05')) \
+        == 'aer-noisep1=0.005,p2=0.05-native'
+    assert backend_label('aer', parse_noise('p2=0')) == 'aer'
+    # the folding's per-scale folders keep the label as it is
+    scale = backend_label('aer', parse_noise('0.05')) + '-zne-gates-x3'
+    assert backend_label(scale) == scale
     generic = get_backend('pytket.extensions.qiskit:AerBackend',
                           {'n_qubits': 5})
     assert isinstance(generic, AerBackend)
@@ -126,7 +134,7 @@ def test_unknown_and_missing_backends():
     with pytest.raises(BackendError, match='no device'):
         get_backend('aer:fast')
     with pytest.raises(BackendError, match='aer backend only'):
-        get_backend('qulacs', noise=0.1)
+        get_backend('qulacs', noise=parse_noise('0.1'))
     with pytest.raises(BackendError, match='pip install pytket-nowhere'):
         get_backend('pytket.extensions.nowhere:NowhereBackend')
     with pytest.raises(BackendError, match='bad options'):

@@ -39,9 +39,10 @@ def test_fold_keeps_names_and_the_unitary(method):
 
 
 def test_folds_survive_compilation_to_the_noise_models_gates():
-    from qnlp.engine.backends import depolarizing_noise, get_backend
+    from qnlp.engine.backends import get_backend
+    from qnlp.noise import parse_noise
     from qnlp.noise.devices import NativeGates
-    model = depolarizing_noise(0.01, n_qubits=3)
+    model = parse_noise('0.01').to_aer_native(n_qubits=3)
     native = NativeGates(get_backend('aer', {'noise_model': model}), model)
     circuit = Circuit(3, 3).Rx(0.3, 0).CX(0, 1).Ry(0.4, 2).CX(1, 2)
     for q in range(3):

@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qnlp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from qnlp.noise.channels import NoiseSpec
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -48,14 +51,6 @@ def _ask(estimate: Any) -> bool:
     return answer.strip().lower() in ('y', 'yes')
 
 
-def _noise_value(noise: str) -> float:
-    try:
-        return float(noise)
-    except ValueError:
-        raise ConfigError(f"--noise with --backend takes a probability P "
-                          f"or fake:NAME, got {noise!r}") from None
-
-
 def run_noise(args: argparse.Namespace) -> int:
     """Handle ``qnlp evaluate ... --noise MODEL`` without a backend."""
     from qnlp.noise.evaluate import evaluate_noisy, format_noise_report
@@ -70,42 +65,41 @@ def run_noise(args: argparse.Namespace) -> int:
 
 
 def _device(args: argparse.Namespace, options: dict[str, Any]
-            ) -> tuple[str, Any, float | None]:
+            ) -> tuple[str, Any, NoiseSpec | None]:
     """The folder name, backend object (``None``: ``get_backend`` builds
-    it) and depolarizing probability of ``--backend`` and ``--noise``.
-    A noise model runs on its basis gates
-    (:class:`~qnlp.noise.devices.NativeGates`), so Aer applies its one-
-    and two-qubit errors alike with and without ``--mitigate``: a
-    ``fake:NAME`` one, or ``--noise P`` (all-to-all qubits, as many as the
-    widest circuit; at least 16), whose folder ``aer-noiseP-native`` keeps its jobs apart from those run
-    before the one-qubit errors applied (``aer-noiseP``)."""
-    from qnlp.engine.backends import (backend_label, depolarizing_noise,
-                                      get_backend)
+    it) and noise model of ``--backend`` and ``--noise``.
+
+    ``--noise`` means what it means on the exact engine
+    (:func:`~qnlp.noise.parse_noise`: ``P`` is ``p2=P, p1=P/10``), here on
+    native gates (:meth:`~qnlp.noise.NoiseSpec.to_aer_native`; all-to-all
+    qubits, as many as the widest circuit, at least 16); ``fake:NAME`` is
+    a device's model. Either runs on its basis gates
+    (:class:`~qnlp.noise.devices.NativeGates`), so Aer applies the one-
+    and two-qubit errors alike with and without ``--mitigate``. The folder
+    ``aer-noise<label>-native`` (e.g. ``aer-noisep1=0.001,p2=0.01-native``)
+    keeps the jobs apart from those of earlier models (``aer-noiseP``,
+    ``aer-noiseP-native``: depolarizing ``P`` after one-qubit gates too).
+    """
+    from qnlp.engine.backends import backend_label, get_backend
+    from qnlp.noise import parse_noise
     from qnlp.noise.devices import NativeGates, fake_noise_model, is_fake
     backend = args.backend or 'aer'
-    noise = None if args.noise is None or is_fake(args.noise) \
-        else _noise_value(args.noise)
-    if (is_fake(args.noise) or noise) and backend != 'aer':
+    fake = is_fake(args.noise)
+    noise = None if args.noise is None or fake else parse_noise(args.noise)
+    if noise is not None and noise.noiseless:
+        noise = None
+    if (fake or noise) and backend != 'aer':
         raise ConfigError(f"--noise {args.noise} runs on --backend aer")
-    def aer(model: Any) -> Any:
-        return get_backend('aer', {**options, 'noise_model': model})
-
-    def widen(n_qubits: int) -> tuple[Any, Any]:
-        model = depolarizing_noise(noise, n_qubits=n_qubits)
-        return aer(model), model
-
-    if is_fake(args.noise):
-        model, name = fake_noise_model(args.noise), \
-            f"aer-{args.noise.replace(':', '-')}"
-    elif noise:
-        model, name = depolarizing_noise(noise), \
-            backend_label(backend, noise)
-    else:
+    if noise:
+        return backend_label(backend, noise, options), \
+            get_backend('aer', options, noise), noise
+    if not fake:
         return backend, None, noise
-    name = backend_label(name, None, options)   # the options' hash
+    model = fake_noise_model(args.noise)
+    name = backend_label(f"aer-{args.noise.replace(':', '-')}", None,
+                         options)
     return f"{name}-native", NativeGates(
-        aer(model), model, widen=None if is_fake(args.noise) else widen), \
-        noise
+        get_backend('aer', {**options, 'noise_model': model}), model), noise
 
 
 def run_zne_on_shots(args: argparse.Namespace, options: dict[str, Any],

@@ -114,7 +114,7 @@ def _add_backend_options(evaluate: argparse.ArgumentParser) -> None:
                             'readout= strengths; fake:NAME (e.g. '
                             'fake:brisbane): shots on aer with that '
                             "device's calibrated noise; with --backend aer: "
-                            'depolarizing P after every gate')
+                            'the same P or strengths, on native gates')
     group.add_argument('--mitigate', choices=('zne', 'zne-nn'),
                        help='with --noise P: zero-noise extrapolation '
                             '(zne-nn: the neural extrapolator, trained on '

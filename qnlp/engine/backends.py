@@ -4,7 +4,8 @@
 
 =====================  ==================================================
 ``aer``                qiskit-aer's shot simulator (pytket-qiskit), with
-                       an optional depolarizing ``noise`` probability
+                       an optional ``noise`` model (a
+                       :class:`~qnlp.noise.NoiseSpec`)
 ``ibm:DEVICE``         an IBM Quantum device (pytket-qiskit); the API
                        token comes from ``QISKIT_IBM_TOKEN`` (or
                        ``IBM_QUANTUM_TOKEN``), the instance CRN from
@@ -26,8 +27,9 @@ missing credentials too, before any network access.
 >>> backend = get_backend('aer')
 >>> type(backend).__name__, is_remote(backend)
 ('AerBackend', False)
->>> backend_label('ibm:ibm_brisbane'), backend_label('aer', noise=0.01)
-('ibm-ibm_brisbane', 'aer-noise0.01')
+>>> from qnlp.noise import parse_noise
+>>> backend_label('ibm:ibm_brisbane'), backend_label('aer', parse_noise('0.01'))
+('ibm-ibm_brisbane', 'aer-noisep1=0.001,p2=0.01-native')
 >>> get_backend('quantum-magic')
 Traceback (most recent call last):
 ...
@@ -41,9 +43,12 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from qnlp.errors import BackendError
+
+if TYPE_CHECKING:
+    from qnlp.noise.channels import NoiseSpec
 
 #: Environment variables read for the IBM Quantum API token, in order.
 IBM_TOKEN_VARIABLES = ('QISKIT_IBM_TOKEN', 'IBM_QUANTUM_TOKEN')
@@ -83,7 +88,7 @@ def _known_names() -> str:
     return ', '.join(names) + ', or MODULE:CLASS'
 
 
-def backend_label(name: str, noise: float | None = None,
+def backend_label(name: str, noise: NoiseSpec | None = None,
                   options: Mapping[str, Any] | None = None) -> str:
     """A folder-safe label of a backend name, noise and constructor
     options, used to keep the jobs of each configuration apart.
@@ -91,9 +96,9 @@ def backend_label(name: str, noise: float | None = None,
     >>> backend_label('aer', options={'simulation_method': 'statevector'})
     'aer-opts134b3b71'
     """
-    label = re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-') or 'backend'
-    if noise:
-        label += f'-noise{noise:g}'
+    label = re.sub(r'[^A-Za-z0-9_.,=-]+', '-', name).strip('-') or 'backend'
+    if noise is not None and not noise.noiseless:
+        label += f'-noise{noise.label()}-native'
     if options:
         text = json.dumps(options, sort_keys=True, default=str)
         label += '-opts' + hashlib.sha256(text.encode()).hexdigest()[:8]
@@ -104,30 +109,6 @@ def is_remote(backend: Any) -> bool:
     """Whether jobs outlive this process (pytket's ``persistent_handles``):
     true for cloud devices, false for local simulators."""
     return bool(getattr(backend, 'persistent_handles', False))
-
-
-def depolarizing_noise(probability: float, n_qubits: int = 16) -> Any:
-    """A qiskit-aer noise model on ``n_qubits`` all-to-all connected
-    qubits: a depolarizing error of ``probability`` after every one- and
-    two-qubit gate. (pytket's ``AerBackend`` wants errors per qubit, and
-    takes its architecture from them.)
-
-    >>> depolarizing_noise(0.01, n_qubits=3).noise_qubits
-    [0, 1, 2]
-    """
-    if not 0 <= probability <= 1:
-        raise BackendError(f"noise must be a probability in [0, 1], got "
-                           f"{probability}")
-    from qiskit_aer.noise import NoiseModel, depolarizing_error
-    model = NoiseModel(basis_gates=['cx', 'id', 'rz', 'sx', 'x'])
-    one, two = depolarizing_error(probability, 1), \
-        depolarizing_error(probability, 2)
-    for qubit in range(n_qubits):
-        model.add_quantum_error(one, ['sx', 'x'], [qubit])
-        for other in range(n_qubits):
-            if other != qubit:
-                model.add_quantum_error(two, ['cx'], [qubit, other])
-    return model
 
 
 def _import(module: str, cls: str, package: str, name: str) -> Any:
@@ -164,11 +145,20 @@ def _ibm_service(name: str) -> Any:
 
 
 def get_backend(name: str, options: Mapping[str, Any] | None = None,
-                noise: float | None = None, n_qubits: int = 16) -> Any:
+                noise: NoiseSpec | None = None, n_qubits: int = 16) -> Any:
     """The pytket backend called ``name`` (see the module docstring).
 
     ``options`` go to the backend's constructor; ``noise`` (``aer``
-    only) adds :func:`depolarizing_noise` on ``n_qubits`` qubits.
+    only) adds its model on native gates,
+    :meth:`~qnlp.noise.NoiseSpec.to_aer_native`, on ``n_qubits`` qubits
+    (more if a circuit is wider), and rebases the compiled circuits to
+    those gates (:class:`~qnlp.noise.devices.NativeGates`) so that every
+    error applies.
+
+    >>> from qnlp.noise import parse_noise
+    >>> noisy = get_backend('aer', noise=parse_noise('0.01'), n_qubits=2)
+    >>> type(noisy).__name__, noisy.noise_model.noise_qubits
+    ('NativeGates', [0, 1])
     """
     options = dict(options or {})
     kind, _, device = name.partition(':')
@@ -195,8 +185,14 @@ def get_backend(name: str, options: Mapping[str, Any] | None = None,
     cls = _import(known.module, known.cls, known.package, name)
     if device:
         options[known.device] = device
-    if noise:
-        options['noise_model'] = depolarizing_noise(noise, n_qubits)
+    if noise is not None and not noise.noiseless:
+        from qnlp.noise.devices import NativeGates
+
+        def native(n: int) -> tuple[Any, Any]:
+            model = noise.to_aer_native(n)
+            return _construct(cls, name, {**options, 'noise_model': model}), \
+                model
+        return NativeGates(*native(n_qubits), widen=native)
     if kind in ('ibm', 'ibm-emulator') and 'service' not in options:
         options['service'] = _ibm_service(name)
     return _construct(cls, name, options)

@@ -2,7 +2,9 @@
 
 A :class:`NoiseSpec` names the channels the exact noisy engine
 (:mod:`qnlp.noise.density`) applies, and builds the same model for
-qiskit-aer (:meth:`NoiseSpec.to_aer`) so the two can be compared:
+qiskit-aer (:meth:`NoiseSpec.to_aer`) so the two can be compared, and
+on hardware's native gates for shots on Aer (:meth:`NoiseSpec.to_aer_native`,
+``--backend aer --noise``; ``sx`` and ``x`` there are the one-qubit gates):
 
 * after every one-qubit gate except ``rz`` (a virtual, noiseless frame
   change on hardware): a depolarizing channel of parameter ``p1``;
@@ -16,7 +18,7 @@ Depolarizing of parameter ``p`` on ``k`` qubits is qiskit's
 ``depolarizing_error(p, k)``: ``rho -> (1 - p) rho + p Tr_k[rho] (x)
 I / 2^k``. :func:`parse_noise` reads the command line's ``--noise``: a
 bare number ``P`` is ``p2=P, p1=P/10`` (one-qubit gates are about ten
-times better on today's devices).
+times better on today's devices), on the exact engine and on Aer alike.
 
 >>> spec = parse_noise('0.01')
 >>> spec.p2, spec.p1
@@ -41,6 +43,8 @@ from qnlp.errors import ConfigError
 #: Gate names (qiskit's) the engine simulates: ``rz`` is noiseless.
 ONE_QUBIT_NOISY = ('rx', 'ry')
 TWO_QUBIT = ('cx',)
+#: The same on hardware's native gates (``sx``, ``x``, ``rz``, ``cx``).
+NATIVE_ONE_QUBIT_NOISY = ('sx', 'x')
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,31 @@ class NoiseSpec:
         return ','.join(f"{k}={v:g}" for k, v in
                         dataclasses.asdict(self).items() if v) or 'noiseless'
 
+    def _aer_errors(self) -> tuple[Any, Any, Any]:
+        """qiskit-aer's ``(one-qubit, two-qubit, readout)`` errors of these
+        strengths (``None`` where noiseless): the one home of the channels
+        both :meth:`to_aer` and :meth:`to_aer_native` place."""
+        from qiskit_aer.noise import (ReadoutError, amplitude_damping_error,
+                                      depolarizing_error,
+                                      phase_damping_error)
+        local = None
+        for strength, make in ((self.amplitude, amplitude_damping_error),
+                               (self.phase, phase_damping_error)):
+            if strength:
+                part = make(strength)
+                local = part if local is None else local.compose(part)
+        errors = []
+        for qubits, strength in ((1, self.p1), (2, self.p2)):
+            error = depolarizing_error(strength, qubits) if strength \
+                else None
+            if local is not None:
+                both = local if qubits == 1 else local.tensor(local)
+                error = both if error is None else error.compose(both)
+            errors.append(error)
+        r = self.readout
+        readout = ReadoutError([[1 - r, r], [r, 1 - r]]) if r else None
+        return errors[0], errors[1], readout
+
     def to_aer(self) -> Any:
         """The same model as a qiskit-aer ``NoiseModel`` on the gates
         ``rx``, ``ry``, ``rz`` and ``cx`` (run without transpiling).
@@ -85,35 +114,42 @@ class NoiseSpec:
         >>> sorted(NoiseSpec(p2=0.01).to_aer().noise_instructions)
         ['cx']
         """
-        from qiskit_aer.noise import (NoiseModel, ReadoutError,
-                                      amplitude_damping_error,
-                                      depolarizing_error,
-                                      phase_damping_error)
+        from qiskit_aer.noise import NoiseModel
         model = NoiseModel(basis_gates=['rx', 'ry', 'rz', 'cx'])
-
-        def local() -> Any:
-            error = None
-            for strength, make in ((self.amplitude, amplitude_damping_error),
-                                   (self.phase, phase_damping_error)):
-                if strength:
-                    part = make(strength)
-                    error = part if error is None else error.compose(part)
-            return error
-
-        for qubits, strength, names in ((1, self.p1, ONE_QUBIT_NOISY),
-                                        (2, self.p2, TWO_QUBIT)):
-            error = depolarizing_error(strength, qubits) if strength \
-                else None
-            each = local()
-            if each is not None:
-                both = each if qubits == 1 else each.tensor(each)
-                error = both if error is None else error.compose(both)
+        one, two, readout = self._aer_errors()
+        for error, names in ((one, ONE_QUBIT_NOISY), (two, TWO_QUBIT)):
             if error is not None:
                 model.add_all_qubit_quantum_error(error, list(names))
-        if self.readout:
-            r = self.readout
-            model.add_all_qubit_readout_error(
-                ReadoutError([[1 - r, r], [r, 1 - r]]))
+        if readout is not None:
+            model.add_all_qubit_readout_error(readout)
+        return model
+
+    def to_aer_native(self, n_qubits: int = 16) -> Any:
+        """The same channels on hardware's native gates, per qubit of
+        ``n_qubits`` all-to-all connected ones (pytket's ``AerBackend``
+        refuses all-qubit errors and reads its architecture from these):
+        ``p1`` after ``sx`` and ``x``, ``p2`` after ``cx``, ``rz``
+        noiseless, as in the exact engine. ``--backend aer --noise`` runs
+        on it (through :class:`~qnlp.noise.devices.NativeGates`).
+
+        >>> model = parse_noise('p2=0.01,readout=0.02').to_aer_native(3)
+        >>> model.noise_qubits, sorted(model.noise_instructions)
+        ([0, 1, 2], ['cx', 'measure'])
+        """
+        from qiskit_aer.noise import NoiseModel
+        model = NoiseModel(basis_gates=['cx', 'id', 'rz', 'sx', 'x'])
+        one, two, readout = self._aer_errors()
+        for qubit in range(n_qubits):
+            if one is not None:
+                model.add_quantum_error(one, list(NATIVE_ONE_QUBIT_NOISY),
+                                        [qubit])
+            if readout is not None:
+                model.add_readout_error(readout, [qubit])
+            if two is not None:
+                for other in range(n_qubits):
+                    if other != qubit:
+                        model.add_quantum_error(two, list(TWO_QUBIT),
+                                                [qubit, other])
         return model
 
 

@@ -71,12 +71,13 @@ class NativeGates:
 
     ``widen(n)``, if given, returns ``(backend, noise_model)`` for ``n``
     qubits: circuits wider than the model's qubits then get a backend of
-    their width (a depolarizing model is defined on any number of qubits;
+    their width (``--noise P``'s model is defined on any number of qubits;
     a device's is not, and without ``widen`` such circuits are refused in
     one line).
 
-    >>> from qnlp.engine.backends import depolarizing_noise, get_backend
-    >>> model = depolarizing_noise(0.01, n_qubits=2)
+    >>> from qnlp.engine.backends import get_backend
+    >>> from qnlp.noise import parse_noise
+    >>> model = parse_noise('0.01').to_aer_native(n_qubits=2)
     >>> native = NativeGates(get_backend('aer', {'noise_model': model}), model)
     >>> from pytket import Circuit
     >>> [c] = native.get_compiled_circuits([Circuit(2).H(0).CX(0, 1)])

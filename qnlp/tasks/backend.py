@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from qnlp.errors import ConfigError
 from qnlp.files import atomic_write_json
+
+if TYPE_CHECKING:
+    from qnlp.noise.channels import NoiseSpec
 
 #: Sub-folder of a run directory holding one folder per backend.
 BACKEND_DIR = 'backend'
@@ -54,7 +57,7 @@ def _class_probabilities(distribution: np.ndarray, n_classes: int
 def evaluate_on_backend(
         run_dir: str | Path, corpus_path: str | Path, backend: str = 'aer',
         shots: int = 1024, batch_size: int = 20, seed: int = 0,
-        noise: float | None = None,
+        noise: NoiseSpec | None = None,
         options: Mapping[str, Any] | None = None,
         optimisation_level: int = 1,
         confirm_above: int | None | str = AUTO,
@@ -183,7 +186,9 @@ def evaluate_on_backend(
               'backend_class': type(backend_object).__name__,
               'run': str(run_dir), 'corpus': str(corpus_path),
               'settings': {'shots': shots, 'batch_size': batch_size,
-                           'seed': seed, 'noise': noise,
+                           'seed': seed,
+                           'noise': None if noise is None
+                           else noise.label(),
                            'optimisation_level': optimisation_level,
                            'in_flight': in_flight},
               'estimate': str(outcome.estimate),
