@@ -47,15 +47,15 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from qnlp.choices import SCIPY_OPTIMISERS, STEP_SCHEDULES
 from qnlp.engine import PreparedBatch
 from qnlp.engine.device import module_device
 from qnlp.engine.padded import then
 from qnlp.errors import CheckpointError, ConfigError, TrainingError
-from qnlp.train.distributed import World
-from qnlp.choices import SCIPY_OPTIMISERS, STEP_SCHEDULES
-from qnlp.train.config import TrainConfig
-from qnlp.train.optim import make_optimizer, make_scheduler, scipy_epoch
 from qnlp.files import atomic_write_text
+from qnlp.train.config import TrainConfig
+from qnlp.train.distributed import World
+from qnlp.train.optim import make_optimizer, make_scheduler, scipy_epoch
 from qnlp.train.state import load_state, save_state
 
 
