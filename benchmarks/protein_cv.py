@@ -10,12 +10,15 @@ CV accuracy by sequence length (short < 400, medium 400-999, long >=
 folds, mean over seeds; with ``--folds 0``, on the split's test set).
 
     python benchmarks/protein_cv.py --runs 'RUNS/q1fc_s*' \\
-        [--ensemble 'NAME=RUNS/q1fc_s*'] [--task localisation|membrane] \\
+        [--ensemble 'NAME=RUNS/q1fc_s*' [--members N]] \\
+        [--task localisation|membrane] \\
         [--baselines composition,hydropathy,cnn]
 
 ``--ensemble`` scores the runs of each part as one model averaging
 their class probabilities (seeds 0, 1 and 2 of a fold: one figure per
-fold, parameters summed), beside or instead of ``--runs``.
+fold, parameters summed), beside or instead of ``--runs``; with
+``--members 5``, seeds 0-4, 5-9, 10-14 are three such ensembles, and the
+mean +- sd runs over them (each ensemble takes a seed's place).
 
 Beside the test figures: each seed's accuracy on every fold, and the
 pooled dev accuracy (the dev parts of the five folds together, about 600
@@ -90,13 +93,18 @@ def scored_run(path: str, data: Path) -> Scored:
                   metrics['train_seconds'], dev, dev_probabilities)
 
 
-def rows_of(runs: Sequence[Scored], ensemble: bool = False
-            ) -> dict[tuple[Any, str], Any]:
+def rows_of(runs: Sequence[Scored], ensemble: bool = False,
+            members: int = 0) -> dict[tuple[Any, str], Any]:
     """``(seed, part) -> (scored test records, parameters, seconds,
     scored dev records)``; with ``ensemble``, the runs of each part (say
     seeds 0, 1, 2) are one model averaging their class probabilities:
     ``('0+1+2', part) ->`` its scores, the summed parameters and
-    training seconds, its dev scores.
+    training seconds, its dev scores. ``members`` > 0 cuts the seeds
+    (sorted, over all parts) into consecutive groups of that many, one
+    ensemble each (seeds 0-4, 5-9, 10-14 with 5), so that the summary's
+    mean +- sd runs over independent ensembles; a group left short is
+    dropped. A group is scored on a part only where all its members
+    finished.
 
     >>> from qnlp.data.fasta import ProteinRecord
     >>> test = [ProteinRecord('a', 'MK', '0'), ProteinRecord('b', 'ML', '1')]
@@ -107,20 +115,31 @@ def rows_of(runs: Sequence[Scored], ensemble: bool = False
     [(2, False), (2, True)]
     >>> rows_of(runs, ensemble=True)
     {('0+1', 'split'): ([(2, True), (2, True)], 20, 2.0, [])}
+    >>> sorted(rows_of(runs, ensemble=True, members=1))
+    [('0', 'split'), ('1', 'split')]
     """
-    by_part: dict[str, list[Scored]] = defaultdict(list)
+    seeds = sorted({run.seed for run in runs})
+    size = 1 if not ensemble else members or len(seeds)
+    groups = [seeds[i:i + size] for i in range(0, len(seeds) - size + 1,
+                                               size)]
+    by_part: dict[str, dict[int, Scored]] = defaultdict(dict)
     for run in runs:
-        by_part[run.part].append(run)
+        if run.seed in by_part[run.part]:
+            raise ValueError(f'{run.part}: two runs of seed {run.seed}')
+        by_part[run.part][run.seed] = run
     rows: dict[tuple[Any, str], Any] = {}
-    for part, members in by_part.items():
-        for group in [members] if ensemble else [[r] for r in members]:
+    for part, of_seed in by_part.items():
+        for seeds_of_group in groups:
+            if any(s not in of_seed for s in seeds_of_group):
+                continue
+            group = [of_seed[s] for s in seeds_of_group]
             names = group[0].labels
             if any(r.labels != names for r in group):
                 raise ValueError(f"{part}: the runs' labels differ")
             def predicted(which: str) -> list[str]:
                 mean = sum(getattr(r, which) for r in group) / len(group)
                 return [names[i] for i in mean.argmax(1)]
-            seed = '+'.join(str(r.seed) for r in group) if ensemble \
+            seed = '+'.join(map(str, seeds_of_group)) if ensemble \
                 else group[0].seed
             rows[seed, part] = (
                 _scored(group[0].test, predicted('probabilities')),
@@ -131,12 +150,13 @@ def rows_of(runs: Sequence[Scored], ensemble: bool = False
     return rows
 
 
-def quantum_rows(pattern: str, data: Path, ensemble: bool = False
-                 ) -> dict[tuple[Any, str], Any]:
+def quantum_rows(pattern: str, data: Path, ensemble: bool = False,
+                 members: int = 0) -> dict[tuple[Any, str], Any]:
     """:func:`rows_of` the finished runs matching ``pattern``."""
     return rows_of([scored_run(path, data)
                     for path in sorted(glob.glob(pattern))
-                    if (Path(path) / 'metrics.json').exists()], ensemble)
+                    if (Path(path) / 'metrics.json').exists()], ensemble,
+                   members)
 
 
 def baseline_rows(name: str, data: Path, patterns: Any, seeds: Sequence[int],
@@ -227,6 +247,11 @@ def main() -> None:
                         metavar='NAME=GLOB', help='quantum runs whose '
                         'probabilities are averaged, part by part (one '
                         'model: parameters and seconds are summed)')
+    parser.add_argument('--members', type=int, default=0, metavar='N',
+                        help='ensembles of N consecutive seeds each (0-4, '
+                        '5-9, ... with 5), scored as separate models: '
+                        'mean +- sd over them; default: one ensemble of '
+                        'all the runs')
     parser.add_argument('--data', type=Path, default=DEEPLOC)
     parser.add_argument('--task', choices=tuple(TASKS),
                         default='localisation')
@@ -234,13 +259,18 @@ def main() -> None:
     parser.add_argument('--seeds', default='0,1,2')
     parser.add_argument('--folds', type=int, default=5)
     args = parser.parse_args()
+    if args.members < 0:
+        parser.error(f'--members {args.members}: give 0 or more seeds')
     torch.set_num_threads(1)
     results = {}
     for item, ensemble in [(r, False) for r in args.runs] + [
             (r, True) for r in args.ensemble]:
         name, _, pattern = item.rpartition('=')
-        results[name or pattern] = summary(
-            quantum_rows(pattern, args.data, ensemble), args.folds)
+        rows = quantum_rows(pattern, args.data, ensemble, args.members)
+        if not rows:
+            parser.error(f'{item}: no finished runs (or no whole '
+                         'ensemble) match')
+        results[name or pattern] = summary(rows, args.folds)
     seeds = [int(s) for s in args.seeds.split(',')]
     for name in filter(None, args.baselines.split(',')):
         results[name] = summary(baseline_rows(

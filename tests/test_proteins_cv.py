@@ -74,3 +74,52 @@ def test_seed_ensemble_averages_probabilities(members):
         assert correct == (('b' if total > len(members) / 2 else 'a')
                            == test[i].label)
     assert len(cv.rows_of(runs)) == 2 * len(members)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_seeds=st.integers(1, 9), members=st.integers(1, 4),
+       missing=st.sets(st.tuples(st.integers(0, 8),
+                                 st.sampled_from(['split', 'fold0'])),
+                       max_size=3),
+       data=st.data())
+def test_disjoint_seed_groups_are_separate_ensembles(n_seeds, members,
+                                                     missing, data):
+    """``members=N`` scores seeds 0..N-1, N..2N-1, ... as separate
+    ensembles, each exactly the ensemble of its runs alone; a group with
+    a run missing on a part is not scored there, and a group left short
+    by the seed count is not scored at all."""
+    cv = protein_cv
+    test = [ProteinRecord(str(i), 'M' * (i + 1), 'ab'[i % 2])
+            for i in range(5)]
+    probability = st.lists(st.sampled_from([i / 8 for i in range(9)]),
+                           min_size=5, max_size=5)
+    seeds = [2 * s + 1 for s in range(n_seeds)]    # not 0.., not dense
+    runs = [cv.Scored(seed, part, test, ['a', 'b'],
+                      torch.tensor([[1 - p, p] for p in data.draw(probability)]),
+                      10, 1.0)
+            for part in ('split', 'fold0') for seed in seeds
+            if (seeds.index(seed), part) not in missing]
+    rows = cv.rows_of(runs, ensemble=True, members=members)
+    expected = {}
+    for start in range(0, n_seeds - members + 1, members):
+        group = seeds[start:start + members]
+        for part in ('split', 'fold0'):
+            alone = [r for r in runs if r.part == part and r.seed in group]
+            if len(alone) == members:
+                expected.update(cv.rows_of(alone, ensemble=True))
+    assert rows == expected
+
+
+def test_two_runs_of_one_seed_on_a_part_are_refused():
+    """A glob that catches two runs of the same seed and part is an
+    error, not a silent pick."""
+    cv = protein_cv
+    test = [ProteinRecord('a', 'MK', 'a')]
+    run = cv.Scored(0, 'split', test, ['a', 'b'], torch.tensor([[.6, .4]]),
+                    10, 1.0)
+    try:
+        cv.rows_of([run, run], ensemble=True, members=1)
+    except ValueError as error:
+        assert 'two runs of seed 0' in str(error)
+    else:
+        raise AssertionError('no error')
