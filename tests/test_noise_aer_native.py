@@ -187,3 +187,17 @@ def test_depolarizing_runs_widen_to_the_circuits(recorded):
     counts = native.run_circuit(compiled, n_shots=400, seed=5).get_counts()
     flipped_back = sum(n for bits, n in counts.items() if not any(bits))
     assert 20 < flipped_back < 110    # 15 % of 400 expected
+
+
+def test_widening_keeps_the_results_of_circuits_already_submitted():
+    """With jobs in flight, a wider circuit replaces the backend; a
+    handle submitted before is still collected from the backend that ran
+    it (it failed: 'has not been run by this backend instance')."""
+    native = qnlp.engine.backends.get_backend(
+        'aer', noise=parse_noise('0.01'), n_qubits=2)
+    narrow = native.get_compiled_circuits(
+        [Circuit(2, 2).X(0).measure_all()])
+    [handle] = native.process_circuits(narrow, n_shots=50, seed=1)
+    native.get_compiled_circuits([Circuit(3).CX(0, 1).CX(1, 2)])
+    assert len(native.noise_model.noise_qubits) == 3       # widened
+    assert sum(native.get_result(handle).get_counts().values()) == 50

@@ -98,6 +98,7 @@ class NativeGates:
                  for name in noise_model.basis_gates if name in NATIVE}
         self.backend, self.gates = backend, gates
         self.noise_model, self.widen = noise_model, widen
+        self._ran_on: dict[Any, Any] = {}   # handle -> the backend that ran it
         try:
             self._rebase = AutoRebase(gates)
         except Exception as error:   # pytket cannot reach that gate set
@@ -124,6 +125,23 @@ class NativeGates:
         for circuit in compiled:
             self._rebase.apply(circuit)
         return compiled
+
+    def process_circuits(self, circuits: Sequence[Any], *args: Any,
+                         **kwargs: Any) -> list[Any]:
+        """Submitted to the current backend, which is remembered per
+        handle: a later, wider circuit may replace the backend while
+        these still run (``--in-flight``)."""
+        handles = self.backend.process_circuits(circuits, *args, **kwargs)
+        self._ran_on.update(dict.fromkeys(handles, self.backend))
+        return handles
+
+    def get_result(self, handle: Any, **kwargs: Any) -> Any:
+        """The result, from the backend that ran ``handle``."""
+        return self._ran_on.get(handle, self.backend).get_result(handle,
+                                                                 **kwargs)
+
+    def circuit_status(self, handle: Any) -> Any:
+        return self._ran_on.get(handle, self.backend).circuit_status(handle)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.backend, name)
