@@ -413,3 +413,12 @@ def test_backend_reads_the_corpus_as_the_run_did(tmp_path):
     result = evaluate_on_backend(run, data, shots=64, batch_size=16,
                                  progress=False)
     assert result['summary']['sentences'] == len(rows)
+
+
+def test_noise_is_refused_off_aer_also_for_a_backend_class():
+    """``noise`` on a MODULE:CLASS backend was silently dropped."""
+    from qnlp.errors import BackendError
+    from qnlp.noise import parse_noise
+    with pytest.raises(BackendError, match="aer backend only"):
+        get_backend('pytket.extensions.qiskit:AerBackend',
+                    noise=parse_noise('0.01'))

@@ -162,6 +162,8 @@ def get_backend(name: str, options: Mapping[str, Any] | None = None,
     """
     options = dict(options or {})
     kind, _, device = name.partition(':')
+    if noise is not None and kind != 'aer':
+        raise BackendError("noise is an option of the aer backend only")
     if '.' in kind:   # MODULE:CLASS
         if not device:
             raise BackendError(f"backend {name!r}: give MODULE:CLASS")
@@ -180,8 +182,6 @@ def get_backend(name: str, options: Mapping[str, Any] | None = None,
     if device and not known.device:
         raise BackendError(f"backend {kind!r} takes no device "
                            f"(got {device!r})")
-    if noise is not None and kind != 'aer':
-        raise BackendError("noise is an option of the aer backend only")
     cls = _import(known.module, known.cls, known.package, name)
     if device:
         options[known.device] = device
