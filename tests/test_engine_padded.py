@@ -302,3 +302,34 @@ def test_nll_after_a_change_in_place_is_its_own_node(bundled_sentences):
                           .gather(1, torch.tensor([[0], [1], [1], [0]]))
                           ).mean()
     torch.testing.assert_close(loss, expected, atol=1e-12, rtol=0)
+
+
+def test_a_change_in_place_after_the_joined_loss_is_an_error(
+        eight_sentences):
+    """Probabilities changed in place after ``nll`` joined their node:
+    backward refuses, as autograd does for any saved tensor (it gave a
+    silently wrong gradient)."""
+    from qnlp.train import nll
+    engine, prepared = eight_sentences
+    weights = torch.rand(engine.n_weights, dtype=torch.float64,
+                         requires_grad=True)
+    probabilities = engine(weights, prepared, classes=2)
+    loss = nll(probabilities, torch.randint(0, 2, (8,)))
+    with torch.no_grad():
+        probabilities.mul_(0.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace"):
+        loss.backward()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 12), st.integers(0, 2 ** 31))
+def test_flat_addresses_are_the_integer_bmm(n, width, seed):
+    """The read addresses off the CPU (CUDA has no integer ``bmm``) are
+    those of the CPU's ``bmm``."""
+    addresses = torch.randint(0, 10 ** 6, (n, 3, width),
+                              generator=torch.Generator().manual_seed(seed))
+    slots = torch.ones((n, 1, 3), dtype=torch.long)
+    slots[:, 0, 1] = n
+    slots[:, 0, 2] = torch.arange(n)
+    assert torch.equal(padded.flat_addresses(addresses),
+                       torch.bmm(slots, addresses).view(n, -1))

@@ -251,6 +251,8 @@ class _Bucket:
 
     def _reads(self, addresses: torch.Tensor) -> list[torch.Tensor]:
         n = addresses.shape[0]
+        if addresses.device.type != 'cpu':   # CUDA has no integer bmm
+            return list(flat_addresses(addresses).split(self.widths, dim=1))
         slots = self._slots.get(n)
         if slots is None:
             slots = torch.ones((n, 1, 3), dtype=torch.long,
@@ -434,6 +436,21 @@ def then(probabilities: torch.Tensor, value: Callable, gradient: Callable,
                        value, gradient, *args)
 
 
+def flat_addresses(addresses: torch.Tensor) -> torch.Tensor:
+    """``[n, K]`` flat buffer addresses from ``addresses`` ``[n, 3, K]``
+    (offset, stride of the diagram count, stride of the row):
+    ``a0 + n a1 + row a2``, what :meth:`_Bucket._reads` gets on the CPU
+    as one integer ``bmm``.
+
+    >>> flat_addresses(torch.tensor([[[1], [2], [3]], [[4], [5], [6]]]))
+    tensor([[ 5],
+            [20]])
+    """
+    n = addresses.shape[0]
+    rows = torch.arange(n, device=addresses.device).unsqueeze(1)
+    return addresses[:, 0] + n * addresses[:, 1] + rows * addresses[:, 2]
+
+
 class _Then(torch.autograd.Function):
     """:func:`then`'s node: the padded node's saved state (the
     probabilities computed already), a function of them and its
@@ -444,15 +461,17 @@ class _Then(torch.autograd.Function):
                 saved: tuple, result: torch.Tensor, value: Callable,
                 gradient: Callable, *args: Any) -> torch.Tensor:
         found, state = value(result, *args)
-        ctx.batch, ctx.saved, ctx.result = batch, saved, result
+        ctx.save_for_backward(result)   # changed in place later: an error
+        ctx.batch, ctx.saved = batch, saved
         ctx.gradient, ctx.state = gradient, state
         return found
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple:
+        result, = ctx.saved_tensors
         probabilities = ctx.gradient(grad, *ctx.state)
-        return (ctx.batch.backward(probabilities, ctx.saved, ctx.result),
+        return (ctx.batch.backward(probabilities, ctx.saved, result),
                 *[None] * (len(ctx.needs_input_grad) - 1))
 
 
