@@ -28,7 +28,9 @@ import torch
 
 from qnlp.baselines.text import FeatureLogisticClassifier
 from qnlp.baselines.base import TextClassifier
-from qnlp.data.fasta import AMINO_ACIDS, KYTE_DOOLITTLE
+from qnlp.data.fasta import (AMINO_ACIDS, HYDROPATHY_THRESHOLD,
+                             HYDROPATHY_WINDOW, KYTE_DOOLITTLE,
+                             hydropathy_scan)
 
 
 class CompositionClassifier(FeatureLogisticClassifier):
@@ -67,7 +69,8 @@ class HydropathyClassifier(CompositionClassifier):
     (2, 22)
     """
 
-    def __init__(self, window: int = 19, threshold: float = 1.6,
+    def __init__(self, window: int = HYDROPATHY_WINDOW,
+                 threshold: float = HYDROPATHY_THRESHOLD,
                  C: float = 10.0) -> None:
         super().__init__(k=1, C=C)
         self.window = window
@@ -78,31 +81,6 @@ class HydropathyClassifier(CompositionClassifier):
             [[KYTE_DOOLITTLE.get(a, 0.0) for a in s] for s in sequences],
             self.window, self.threshold)
         return np.hstack([super()._features(sequences), scans])
-
-
-def hydropathy_scan(values: Sequence[Sequence[float]], window: int = 19,
-                    threshold: float = 1.6) -> np.ndarray:
-    """The scan features of :class:`HydropathyClassifier`, ``[N, 2]``,
-    from each sequence's per-residue Kyte-Doolittle values: the largest
-    mean over ``window`` consecutive residues (the whole sequence if
-    shorter; divided by 4.5, the scale's maximum) and ``log(1 + n)`` for
-    the number ``n`` of windows whose mean exceeds ``threshold``. An empty
-    sequence counts as one residue of value 0. (Also the side input of
-    the quantum chain's ``scan_values``.)
-
-    >>> hydropathy_scan([[4.5, 4.5, -4.5], []], window=2).round(3).tolist()
-    [[1.0, 0.693], [0.0, 0.0]]
-    """
-    scans = np.zeros((len(values), 2))
-    for row, residues in enumerate(values):
-        residues = np.asarray(residues, dtype=float)
-        if not residues.size:
-            residues = np.zeros(1)
-        width = min(window, len(residues))
-        means = np.convolve(residues, np.ones(width) / width, 'valid')
-        scans[row] = (means.max() / 4.5,
-                      np.log1p((means > threshold).sum()))
-    return scans
 
 
 class _ConvNet(torch.nn.Module):

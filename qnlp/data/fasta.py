@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from qnlp.errors import ConfigError, CorpusError
 
 #: The 20 standard amino acids, and the ambiguity/rare codes accepted.
@@ -32,6 +34,9 @@ KYTE_DOOLITTLE = {
     'E': -3.5, 'G': -0.4, 'H': -3.2, 'I': 4.5, 'L': 3.8, 'K': -3.9,
     'M': 1.9, 'F': 2.8, 'P': -1.6, 'S': -0.8, 'T': -0.7, 'W': -0.9,
     'Y': -1.3, 'V': 4.2}
+#: The transmembrane-helix scan of :func:`hydropathy_scan`: windows of 19
+#: residues, mean Kyte-Doolittle hydropathy above 1.6.
+HYDROPATHY_WINDOW, HYDROPATHY_THRESHOLD = 19, 1.6
 #: Side-chain volumes in cubic angstroms (Zamyatnin 1972).
 RESIDUE_VOLUME = {
     'A': 88.6, 'R': 173.4, 'N': 114.1, 'D': 111.1, 'C': 108.5, 'Q': 143.8,
@@ -246,3 +251,30 @@ def cross_validation_split(examples: Sequence[Any], folds: int,
     train, dev, _ = split_examples(rest, (1 - dev_share, dev_share, 0.0),
                                    seed)
     return train, dev, test
+
+
+def hydropathy_scan(values: Sequence[Sequence[float]],
+                    window: int = HYDROPATHY_WINDOW,
+                    threshold: float = HYDROPATHY_THRESHOLD) -> np.ndarray:
+    """The scan features of the ``hydropathy`` baseline
+    (:class:`qnlp.baselines.protein.HydropathyClassifier`), ``[N, 2]``,
+    from each sequence's per-residue Kyte-Doolittle values: the largest
+    mean over ``window`` consecutive residues (the whole sequence if
+    shorter; divided by 4.5, the scale's maximum) and ``log(1 + n)`` for
+    the number ``n`` of windows whose mean exceeds ``threshold``. An empty
+    sequence counts as one residue of value 0. (Also the side input of
+    the quantum chain's ``scan_values``.)
+
+    >>> hydropathy_scan([[4.5, 4.5, -4.5], []], window=2).round(3).tolist()
+    [[1.0, 0.693], [0.0, 0.0]]
+    """
+    scans = np.zeros((len(values), 2))
+    for row, residues in enumerate(values):
+        residues = np.asarray(residues, dtype=float)
+        if not residues.size:
+            residues = np.zeros(1)
+        width = min(window, len(residues))
+        means = np.convolve(residues, np.ones(width) / width, 'valid')
+        scans[row] = (means.max() / 4.5,
+                      np.log1p((means > threshold).sum()))
+    return scans

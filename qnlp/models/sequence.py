@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import torch
 
 from qnlp.choices import POOLINGS
+from qnlp.data.fasta import hydropathy_scan
 from qnlp.engine import gates
 from qnlp.engine.density import merge_map, pauli_basis, small_matmul
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
@@ -245,7 +246,7 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
     scan_values:
         A value per vocabulary entry (the Kyte-Doolittle hydropathy of
         each residue) to scan as the classical hydropathy model does
-        (:func:`qnlp.baselines.protein.hydropathy_scan`: the largest mean
+        (:func:`qnlp.data.fasta.hydropathy_scan`: the largest mean
         over 19 consecutive tokens, the log count of such windows above
         1.6); a trained linear read-out of these two numbers (starting at
         zero) is added to the logit. A hybrid, beside ``composition``:
@@ -335,6 +336,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                                   f"({len(self.vocabulary)}), got "
                                   f"{len(scan_values)}")
             self.scan_values = [float(v) for v in scan_values]
+            self._scan_table = torch.tensor(self.scan_values,
+                                            dtype=torch.float64)
             self.scan_weights = torch.nn.Parameter(torch.zeros(
                 2, dtype=dtype, device=device))
         self.feature_weights = None
@@ -568,7 +571,7 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
 
     def scan_features(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B, 2]``: the classical hydropathy scan
-        (:func:`qnlp.baselines.protein.hydropathy_scan`) of each row's
+        (:func:`qnlp.data.fasta.hydropathy_scan`) of each row's
         ``scan_values`` (padding ``-1`` not counted); constants, no
         gradient. Below, the one window (3 tokens) has mean
         ``(4.5 + 4.5 - 3.9) / 3 = 1.7``, above 1.6:
@@ -578,10 +581,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         >>> model.scan_features(torch.tensor([[0, 0, 1, -1]])).tolist()
         [[0.3777777777777778, 0.6931471805599453]]
         """
-        from qnlp.baselines.protein import hydropathy_scan
-        table = torch.tensor(self.scan_values, dtype=torch.float64)
         rows = tokens.cpu()
-        scans = hydropathy_scan([table[row[row >= 0]].numpy()
+        scans = hydropathy_scan([self._scan_table[row[row >= 0]].numpy()
                                  for row in rows])
         return torch.as_tensor(scans, dtype=self.token_angles.dtype,
                                device=tokens.device)
