@@ -103,7 +103,8 @@ def rows_of(runs: Sequence[Scored], ensemble: bool = False,
     (sorted, over all parts) into consecutive groups of that many, one
     ensemble each (seeds 0-4, 5-9, 10-14 with 5), so that the summary's
     mean +- sd runs over independent ensembles; a group left short is
-    dropped. A group is scored on a part only where all its members
+    dropped. A seed with no finished run on any part is not among the
+    seeds, so the groups move (the row names show their seeds). A group is scored on a part only where all its members
     finished.
 
     >>> from qnlp.data.fasta import ProteinRecord
@@ -119,7 +120,7 @@ def rows_of(runs: Sequence[Scored], ensemble: bool = False,
     [('0', 'split'), ('1', 'split')]
     """
     seeds = sorted({run.seed for run in runs})
-    size = 1 if not ensemble else members or len(seeds)
+    size = 1 if not ensemble else members or len(seeds) or 1
     groups = [seeds[i:i + size] for i in range(0, len(seeds) - size + 1,
                                                size)]
     by_part: dict[str, dict[int, Scored]] = defaultdict(dict)
