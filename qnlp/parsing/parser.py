@@ -103,6 +103,12 @@ _SAME_TYPE = {category: next(c for c, a in _ATOMS.items() if a == atoms)
 _CODE = {(base, z): i for i, (base, z) in enumerate(
     (base, z) for base in ('n', 's') for z in range(-3, 4))}
 
+def _targets(target: str | None) -> tuple[str, ...]:
+    """The atom types a parse may end in: ``target``, or ``s`` or ``n``
+    when none is given."""
+    return ('s', 'n') if target is None else (target,)
+
+
 #: Per category: the atom each of its atoms cancels (its left adjoint).
 _PARTNERS = {category: tuple((base, z - 1) for base, z in atoms)
              for category, atoms in _ATOMS.items()}
@@ -687,8 +693,8 @@ class Parser:
                          _push(_START, 'PRON', self.implicit_subject_cost)]
         # Per token: the atoms that no later word can cancel and that may
         # not end the parse; a state holding one can only fail.
-        final = sum(1 << _CODE.get((base, 0), 0) for base in
-                    (('s', 'n') if target is None else (target,)))
+        final = sum(1 << _CODE.get((base, 0), 0)
+                    for base in _targets(target))
         dead, cancels = [0] * len(pruned), 0
         for position in range(len(pruned) - 1, -1, -1):
             dead[position] = ~(final | cancels)
@@ -761,8 +767,7 @@ class Parser:
         best, doomed = deaths
         fallen = min((state for state in best.values()
                       if _STACKS.mask[state[5]] & doomed), key=_RANK)
-        self._fail(sentence, tokens, [_State(*fallen)],
-                   ('s', 'n') if target is None else (target,))
+        self._fail(sentence, tokens, [_State(*fallen)], _targets(target))
 
     def _best(self, sentence: str, tokens: list[str], beam: list[_State],
               target: str | None) -> tuple[list[str], list]:
@@ -771,7 +776,7 @@ class Parser:
         cheaper by more than :attr:`sentence_preference` (a finite verb
         makes a sentence). Sentences left side by side (``s @ s``) are
         joined at :attr:`join_cost` each (:func:`_joined`)."""
-        targets = ('s', 'n') if target is None else (target,)
+        targets = _targets(target)
         done: dict[str, tuple[float, list[tuple[str, int]]]] = {}
         for state in beam:
             stack = _STACKS.atoms(state.stack)
