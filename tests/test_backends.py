@@ -422,3 +422,34 @@ def test_noise_is_refused_off_aer_also_for_a_backend_class():
     with pytest.raises(BackendError, match="aer backend only"):
         get_backend('pytket.extensions.qiskit:AerBackend',
                     noise=parse_noise('0.01'))
+
+
+def test_noisy_aer_has_one_width_on_every_entry_point(trained_run, tmp_path,
+                                                     monkeypatch):
+    """The Python API (``evaluate_on_backend(noise=...)``) built its noise
+    model on the circuits' width while the CLI built it on 16 qubits and
+    widened, under one job folder: the same jobs met two simulators."""
+    import argparse
+
+    import qnlp.engine.backends as backends
+    from qnlp.cli.backend import _device
+    from qnlp.noise import parse_noise
+    from qnlp.tasks.backend import evaluate_on_backend
+    built = []
+
+    def recording(*args, **kwargs):
+        backend = real(*args, **kwargs)
+        built.append(backend)
+        return backend
+    real = backends.get_backend
+    monkeypatch.setattr(backends, 'get_backend', recording)
+    run, corpus = trained_run
+    fresh = tmp_path / 'run'
+    shutil.copytree(run, fresh, ignore=shutil.ignore_patterns('backend'))
+    evaluate_on_backend(fresh, corpus, shots=10, batch_size=8, seed=1,
+                        noise=parse_noise('0.01'), progress=False)
+    _, cli_backend, _ = _device(
+        argparse.Namespace(backend='aer', noise='0.01'), {})
+    [api_backend] = built[:1]
+    assert len(api_backend.noise_model.noise_qubits) \
+        == len(cli_backend.noise_model.noise_qubits) == backends.NOISE_QUBITS

@@ -330,3 +330,22 @@ def test_default_beam_keeps_the_object_reading():
                                 'global markets on tenterhooks.', 's')
     found = dict(zip(analysis.words, analysis.categories))
     assert found['evacuated'] == 'TV' and found['offshore'] == 'ADJ'
+
+
+@pytest.mark.parametrize('make', ['lexicon', 'dependency'])
+def test_a_bad_parse_target_is_a_settings_error_not_unparsable(make):
+    """A target other than s/n was a ParseError (every sentence then
+    'unparsable', skipped) with the lexicon parser, and silently read as
+    'n' by the dependency parser."""
+    from qnlp.errors import ConfigError, ParseError
+    if make == 'dependency':
+        pytest.importorskip('spacy')
+        from qnlp.parsing.dependency import DependencyParser
+        parser = DependencyParser()
+    else:
+        parser = Parser()
+    for call in (lambda: parser.analyse('woman cooks meal', target='np'),
+                 lambda: parser.analyse_many(['woman cooks meal'], 'S')):
+        with pytest.raises(ConfigError, match="parse target") as error:
+            call()
+        assert not isinstance(error.value, ParseError)

@@ -86,8 +86,7 @@ def _device(args: argparse.Namespace, options: dict[str, Any]
     backend = args.backend or 'aer'
     fake = is_fake(args.noise)
     noise = None if args.noise is None or fake else parse_noise(args.noise)
-    if noise is not None and noise.noiseless:
-        noise = None
+    noise = noise or None   # a noiseless spec is no noise
     if (fake or noise) and backend != 'aer':
         raise ConfigError(f"--noise {args.noise} runs on --backend aer")
     if noise:

@@ -50,6 +50,10 @@ from qnlp.errors import BackendError
 if TYPE_CHECKING:
     from qnlp.noise.channels import NoiseSpec
 
+#: Qubits of the all-to-all ``--noise`` model before a wider circuit widens
+#: it: every entry point builds it on ``max(NOISE_QUBITS, widest circuit)``
+#: qubits, so the same jobs meet the same simulator (and the same shots).
+NOISE_QUBITS = 16
 #: Environment variables read for the IBM Quantum API token, in order.
 IBM_TOKEN_VARIABLES = ('QISKIT_IBM_TOKEN', 'IBM_QUANTUM_TOKEN')
 #: Environment variable of the IBM Quantum instance (CRN), optional.
@@ -97,7 +101,7 @@ def backend_label(name: str, noise: NoiseSpec | None = None,
     'aer-opts134b3b71'
     """
     label = re.sub(r'[^A-Za-z0-9_.,=-]+', '-', name).strip('-') or 'backend'
-    if noise is not None and not noise.noiseless:
+    if noise:
         label += f'-noise{noise.label()}-native'
     if options:
         text = json.dumps(options, sort_keys=True, default=str)
@@ -145,7 +149,8 @@ def _ibm_service(name: str) -> Any:
 
 
 def get_backend(name: str, options: Mapping[str, Any] | None = None,
-                noise: NoiseSpec | None = None, n_qubits: int = 16) -> Any:
+                noise: NoiseSpec | None = None,
+                n_qubits: int = NOISE_QUBITS) -> Any:
     """The pytket backend called ``name`` (see the module docstring).
 
     ``options`` go to the backend's constructor; ``noise`` (``aer``
@@ -185,7 +190,7 @@ def get_backend(name: str, options: Mapping[str, Any] | None = None,
     cls = _import(known.module, known.cls, known.package, name)
     if device:
         options[known.device] = device
-    if noise is not None and not noise.noiseless:
+    if noise:
         from qnlp.noise.devices import NativeGates
 
         def native(n: int) -> tuple[Any, Any]:

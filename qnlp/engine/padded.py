@@ -409,6 +409,11 @@ def then(probabilities: torch.Tensor, value: Callable, gradient: Callable,
     place). ``value`` gives the value and what its gradient needs,
     ``gradient(grad, *state)`` the gradient of ``probabilities``.
 
+    The joined node's backward goes straight from the value to the
+    weights: a hook registered on ``probabilities`` (``register_hook``,
+    ``retain_grad``) does not fire on this path — use the two-node path
+    (call ``value`` on ``probabilities`` yourself) when you need one.
+
     >>> import torch
     >>> from lambeq.backend.quantum import Ket, Rx, Bra
     >>> from lambeq.backend.symbol import Symbol

@@ -459,7 +459,8 @@ class Statevector:
         state = self._state()
         phases = phases.to(state.real.dtype)
         # cos + i sin: vectorised, where torch.polar(1, phases) is not
-        # (about 3.5x slower on the CPU)
+        # (1.3-1.6x slower at 4,096 to 2**20 phases on one CPU thread,
+        # measured 2026-12-01; the two agree to rounding, not bit for bit)
         factors = torch.complex(phases.cos(), phases.sin())
         if self._in_place(factors):
             self._own_state()

@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from qnlp.engine.backends import NOISE_QUBITS
 from qnlp.errors import ConfigError
 
 #: Gate names (qiskit's) the engine simulates: ``rz`` is noiseless.
@@ -66,6 +67,15 @@ class NoiseSpec:
     def noiseless(self) -> bool:
         """Whether every channel is the identity."""
         return not any(dataclasses.asdict(self).values())
+
+    def __bool__(self) -> bool:
+        """True when some channel is not the identity, so ``if noise:``
+        means "there is noise" for ``None`` and a noiseless spec alike.
+
+        >>> bool(NoiseSpec()), bool(NoiseSpec(readout=0.01))
+        (False, True)
+        """
+        return not self.noiseless
 
     def scaled(self, factor: float) -> "NoiseSpec":
         """Every strength times ``factor`` (capped at 1): the noise
@@ -124,7 +134,7 @@ class NoiseSpec:
             model.add_all_qubit_readout_error(readout)
         return model
 
-    def to_aer_native(self, n_qubits: int = 16) -> Any:
+    def to_aer_native(self, n_qubits: int = NOISE_QUBITS) -> Any:
         """The same channels on hardware's native gates, per qubit of
         ``n_qubits`` all-to-all connected ones (pytket's ``AerBackend``
         refuses all-qubit errors and reads its architecture from these):

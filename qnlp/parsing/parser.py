@@ -105,8 +105,22 @@ _CODE = {(base, z): i for i, (base, z) in enumerate(
 
 def _targets(target: str | None) -> tuple[str, ...]:
     """The atom types a parse may end in: ``target``, or ``s`` or ``n``
-    when none is given."""
-    return ('s', 'n') if target is None else (target,)
+    when none is given; any other target is a settings error (not a
+    :class:`ParseError`, which would skip every sentence as unparsable).
+
+    >>> _targets(None), _targets('n')
+    (('s', 'n'), ('n',))
+    >>> _targets('np')
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: parse target 'np': give 's', 'n' or None (either)
+    """
+    if target is None:
+        return ('s', 'n')
+    if target not in ('s', 'n'):
+        raise ConfigError(f"parse target {target!r}: give 's', 'n' or None "
+                          f"(either)")
+    return (target,)
 
 
 #: Per category: the atom each of its atoms cancels (its left adjoint).
@@ -519,6 +533,7 @@ class Parser:
         ...
         qnlp.errors.ParseError: sentence of 300 tokens is above the limit of 256 in sentence 'meal meal meal meal meal meal meal meal ...'
         """
+        _targets(target)   # a bad target is refused before any work
         tokens = self._tokens(sentence)
         return self._analyse_tokens(sentence, tokens, target)
 
@@ -532,6 +547,7 @@ class Parser:
         >>> [type(r).__name__ for r in results]
         ['Parse', 'ParseError']
         """
+        _targets(target)   # a bad target is refused before any work
         results: list[Parse | ParseError | None] = [None] * len(sentences)
         tokenised: list[tuple[int, list[str]]] = []
         for i, sentence in enumerate(sentences):

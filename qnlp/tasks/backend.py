@@ -85,7 +85,8 @@ def evaluate_on_backend(
     Running it again reuses every finished job.
     """
     from qnlp.compiler import CIRCUIT_ANSATZE, Compiler, hardware_refusal
-    from qnlp.engine.backends import backend_label, get_backend
+    from qnlp.engine.backends import NOISE_QUBITS, backend_label, \
+        get_backend
     from qnlp.engine.jobs import JobStore, default_confirm_above, run_jobs
     from qnlp.engine.shots import counts_to_distribution
     from qnlp.tasks.sentences import load_sentence_run
@@ -130,8 +131,8 @@ def evaluate_on_backend(
 
     if backend_object is None:   # a noise model needs the qubit count
         backend_object = get_backend(
-            backend, options, noise,
-            n_qubits=max(c.circuit.n_qubits for c in compiled))
+            backend, options, noise, n_qubits=max(
+                NOISE_QUBITS, *(c.circuit.n_qubits for c in compiled)))
     if confirm_above == AUTO:
         confirm_above = default_confirm_above(backend_object)
     folder = Path(run_dir) / BACKEND_DIR / label
