@@ -41,7 +41,7 @@ import functools
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import opt_einsum
@@ -358,6 +358,21 @@ class _Backend:
 
     def ones(self, n: int) -> Any:
         return self.constant(torch.ones(n, dtype=torch.float64))
+
+    def cached(self, store: dict, make: Callable[[], torch.Tensor]) -> Any:
+        """``store``'s constant for this backend: ``make()`` converted by
+        :meth:`constant` the first time, then kept (one home for the
+        per-backend caches of compiled constants).
+
+        >>> store, cpu = {}, _Backend(True, torch.float64, torch.device('cpu'))
+        >>> cpu.cached(store, lambda: torch.arange(2)).tolist()
+        [0, 1]
+        >>> list(store) == [cpu.key]
+        True
+        """
+        if self.key not in store:
+            store[self.key] = self.constant(make())
+        return store[self.key]
 
 
 class _Pair:
@@ -744,8 +759,8 @@ class _Shape:
         self.fixed = {} if self.linear is None else {
             c: float(offset) * math.pi for c, (moves, offset) in enumerate(
                 zip(self.linear[0].T, self.linear[1])) if not moves.any()}
-        #: ``linear`` by backend.
-        self._linear: dict[tuple, tuple] = {}
+        #: ``linear``'s slope and offset (in radians) by backend.
+        self._linear: tuple[dict, dict] = ({}, {})
         self.angle_function = sympy.lambdify(
             xs, exprs, modules=[{'sin': torch.sin, 'cos': torch.cos,
                                  'exp': torch.exp, 'sqrt': torch.sqrt}])
@@ -754,10 +769,8 @@ class _Shape:
         """``[batch, rotations]`` angles in radians of the symbols'
         ``values`` ``[batch, symbols]`` (in ``backend``)."""
         if self.linear is not None:
-            if backend.key not in self._linear:
-                self._linear[backend.key] = tuple(
-                    backend.constant(t * math.pi) for t in self.linear)
-            slope, offset = self._linear[backend.key]
+            slope, offset = (backend.cached(store, lambda: t * math.pi)
+                             for store, t in zip(self._linear, self.linear))
             return values @ slope + offset
         if backend.numpy:     # sympy's torch functions, then back
             values = torch.from_numpy(values)
@@ -836,10 +849,8 @@ class _Group:
     def run(self, weights: Any, spec: NoiseSpec,
             fold: tuple[str, int] | None, backend: _Backend) -> Result:
         """The group's circuits for the weight vector (in ``backend``)."""
-        if backend.key not in self._index:
-            self._index[backend.key] = backend.constant(self.symbol_index)
-        return self.shape.run(weights[self._index[backend.key]], spec, fold,
-                              backend)
+        index = backend.cached(self._index, lambda: self.symbol_index)
+        return self.shape.run(weights[index], spec, fold, backend)
 
 
 def measure(rho: torch.Tensor, n: int, postselect: Mapping[int, int],
@@ -900,6 +911,13 @@ class NoisyBatch:
             by_shape.setdefault(circuit.shape(), []).append(k)
         self.groups = [(_Group([circuits[k] for k in members], index),
                         members) for members in by_shape.values()]
+        self._order: dict[tuple, Any] = {}   # by backend (run)
+
+    def _rows_in_input_order(self) -> torch.Tensor:
+        """Where each input's row is among the groups' rows."""
+        found = torch.tensor([k for _, members in self.groups
+                              for k in members], dtype=torch.long)
+        return torch.argsort(found)
 
     @classmethod
     def repeated(cls, circuit: NoisyCircuit, rows: torch.Tensor
@@ -936,12 +954,6 @@ class NoisyBatch:
         values = backend.input(weights)
         results = [group.run(values, spec, fold, backend) for group, _ in
                    self.groups]
-        if not hasattr(self, '_order'):   # rows of the groups -> inputs
-            found = torch.tensor([k for _, members in self.groups
-                                  for k in members], dtype=torch.long)
-            self._order = {'rows': torch.argsort(found)}
-        if backend.key not in self._order:
-            self._order[backend.key] = backend.constant(self._order['rows'])
-        order = self._order[backend.key]
+        order = backend.cached(self._order, self._rows_in_input_order)
         return Result(*(backend.output(backend.cat(parts)[order])
                         for parts in zip(*results)))
