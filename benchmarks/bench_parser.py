@@ -21,11 +21,12 @@ too, else (a) spaCy's tree, read off it. Ends with one JSON line
 holding every figure.
 
     python benchmarks/bench_parser.py [--ud DIR] [--sst2 DIR] [--limit N]
-        [--taggers LIST] [--repeats N] [--speed-only]
+        [--taggers LIST] [--repeats N] [--speed-only] [--parts LIST]
 
 ``--speed-only`` skips the quality tables (the same on every run of the
 same code) for timing runs: EWT test is then read for its raw texts
-only.
+only. ``--parts dev`` scores EWT dev alone, for choosing changes
+without looking at test (the speed sets are the same).
 """
 from __future__ import annotations
 
@@ -190,9 +191,16 @@ def main() -> None:
     parser.add_argument('--speed-only', action='store_true',
                         help='speed only: no quality tables (for timing '
                              'runs; EWT test labels are not scored)')
+    parser.add_argument('--parts', default='dev,test',
+                        help='comma-separated EWT parts to score: dev, '
+                             'test or both (default dev,test); dev alone '
+                             'chooses changes without reading test')
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats: {args.repeats} is not a positive number")
+    parts = args.parts.split(',')
+    if not parts or set(parts) - {'dev', 'test'}:
+        parser.error(f"--parts: {args.parts!r} is not a list of dev, test")
     gold = {split: read_conllu(args.ud / f'en_ewt-ud-{split}.conllu')
             for split in ('dev', 'test')}
     ewt = [s.text for s in gold['test'] if s.text.strip()]
@@ -220,19 +228,19 @@ def main() -> None:
             print(f"\n== {tagger}")
         else:
             print(f"\n== {tagger}: construction, sentences, parses to s, "
-                  f"gold type (dev | test)")
-        for split in () if args.speed_only else ('dev', 'test'):
+                  f"gold type ({' | '.join(parts)})")
+        for split in () if args.speed_only else parts:
             instance = make_parser(tagger)
             for name in CONSTRUCTIONS:
                 report = score(instance, gold[split], name)
                 figures['quality'][tagger][f'{split}/{name}'] = report
         for name in () if args.speed_only else CONSTRUCTIONS:
-            dev = figures['quality'][tagger][f'dev/{name}']
-            test = figures['quality'][tagger][f'test/{name}']
+            reports = [figures['quality'][tagger][f'{split}/{name}']
+                       for split in parts]
             # four places: 175 / 206 = 0.8495 is not 0.85
-            print(f"{name:<13} {dev['sentences']:>4} {dev['parses_to_s']:6.4f}"
-                  f" {dev['gold_type']:6.4f} | {test['sentences']:>4} "
-                  f"{test['parses_to_s']:6.4f} {test['gold_type']:6.4f}")
+            print(f"{name:<13} " + ' | '.join(
+                f"{r['sentences']:>4} {r['parses_to_s']:6.4f} "
+                f"{r['gold_type']:6.4f}" for r in reports))
         if tagger == 'gold-tree':
             continue        # no text to parse: no speed
         speed = {}
@@ -260,7 +268,7 @@ def main() -> None:
 
     if 'spacy' in taggers and not args.speed_only:
         figures['speed'].update(pipe_ratios(ewt, sst2, args.repeats))
-        for split in ('dev', 'test'):
+        for split in parts:
             reasons = declarative_misses(gold[split])
             figures[f'declarative_misses/{split}'] = dict(reasons)
             print(f"declarative {split}, why the root verb misses its gold "
