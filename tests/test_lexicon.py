@@ -21,3 +21,20 @@ def _categories(sentence: str) -> dict[str, str]:
 def test_one_may_be_a_determiner(sentence, word, category):
     found = _categories(sentence)
     assert found[word] == category and found['one'] == 'DET'
+
+
+@pytest.mark.parametrize('sentence,word,category', [
+    ('They did a vehicle wrap for my Toyota Venza that looks amazing.',
+     'did', 'TV'),
+    ('They also do banners, billboards and lots more.', 'do', 'TV'),
+    ('We hope you do!', 'do', 'IV'),
+])
+def test_do_may_be_a_main_verb(sentence, word, category):
+    assert _categories(sentence)[word] == category
+
+
+@pytest.mark.parametrize('sentence', [
+    'Do people box in Ireland?', 'Does she cook?', 'Did they win?'])
+def test_do_stays_the_question_auxiliary(sentence):
+    word = sentence.split()[0].lower()
+    assert _categories(sentence)[word] == 'QAUX'

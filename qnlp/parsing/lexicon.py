@@ -59,8 +59,9 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
     **_entries(('VPC', 'TV', 'QCOP', 'QAUX'), "is are was were am"),
     **_entries(('VPC', 'TV'), "be been being 's 're 'm 've 'd"),
     **_entries(('VPC', 'TV', 'QAUX'), "have has had"),
-    **_entries(('VPC', 'QAUX'), "do does did can could will would shall "
-               "should may might must"),
+    **_entries(('VPC', 'QAUX', 'TV', 'IV'), "do does did"),
+    **_entries(('VPC', 'QAUX'), "can could will would shall should may "
+               "might must"),
     **_entries(('VPC',), "'ll wo ca to"),
     **_entries(('ADVVP', 'ADVADJ', 'ADVS'), "not n't never"),
     **_entries(_PREPOSITION + ('ADVS',), 'in on at by for with about from into '
@@ -89,6 +90,12 @@ FUNCTION_WORDS['as'] = _PREPOSITION + ('CONJS',)
 FUNCTION_WORDS['so'] = _ADVERB + ('CONJS',)
 for _mark in (',', ';', ':', '--'):
     FUNCTION_WORDS[_mark] = ('SKIP',) + _CONJUNCTION
+
+#: Readings of function words dearer than their rank says: *do* as a
+#: main verb (*they did a great job*, *I do*) is rarer than the auxiliary.
+_MAIN_DO = 1.5
+_DEARER = {(word, category): _MAIN_DO for word in ('do', 'does', 'did')
+           for category in ('TV', 'IV')}
 
 ADJECTIVE_SUFFIXES = ('ful', 'ous', 'ive', 'able', 'ible', 'ic', 'less',
                       'ish', 'ary', 'al', 'y', 'est')
@@ -479,7 +486,7 @@ class LexiconTagger:
 
     def _score(self, word: str) -> list[tuple[str, float]]:
         if word in self.lexicon:
-            return [(cat, 0.3 * rank)
+            return [(cat, 0.3 * rank + _DEARER.get((word, cat), 0.0))
                     for rank, cat in enumerate(self.lexicon[word])]
         if word[0].isdigit():
             return [('N', 0.0), ('ADJ', 0.5)]
