@@ -3,6 +3,7 @@ EWT dev, the root-verb task of ``../shared/data/README.md``)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
 from qnlp.parsing import Parser
 
@@ -38,3 +39,36 @@ def test_do_may_be_a_main_verb(sentence, word, category):
 def test_do_stays_the_question_auxiliary(sentence):
     word = sentence.split()[0].lower()
     assert _categories(sentence)[word] == 'QAUX'
+
+
+@pytest.mark.parametrize('sentence,word,category', [
+    ("He did comment on what he meant by the phrase. '", 'comment', 'IV'),
+    ('they look like they were doberman pinchers who were shrunk.',
+     'look', 'IV'),
+])
+def test_a_preposition_after_a_word_goes_with_it(sentence, word, category):
+    assert _categories(sentence)[word] == category
+
+
+def test_a_clause_may_still_start_with_a_preposition():
+    found = _categories('In the end she runs.')
+    assert found['in'] == 'PREPPRE' and found['runs'] == 'IV'
+
+
+_WORDS = ['comment', 'rain', 'she', 'the', 'in', 'on', 'at', ',', 'runs',
+          'and', 'Paris', 'quickly']
+
+
+@given(st.lists(st.sampled_from(_WORDS), min_size=2, max_size=8))
+def test_preppre_dearer_only_after_an_open_class_word(words):
+    from qnlp.parsing.lexicon import _MID_PREPPRE, LexiconTagger
+    tagger = LexiconTagger()
+    tagged = tagger.tag(words)
+    for position, word in enumerate(words):
+        if word not in ('in', 'on', 'at'):
+            continue
+        alone = dict(tagger.candidates(word))['PREPPRE']
+        before = words[position - 1].lower() if position else ','
+        opened = before not in tagger.lexicon and before[0].isalpha()
+        assert dict(tagged[position])['PREPPRE'] == pytest.approx(
+            alone + (_MID_PREPPRE if opened else 0.0))
