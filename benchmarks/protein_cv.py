@@ -378,6 +378,11 @@ def main() -> None:
         print(json.dumps({'benchmark': 'protein_cv', 'task': args.task,
                           'dev_only': True, 'results': results}))
         return
+    seeds = [int(s) for s in args.seeds.split(',')]
+    for name in filter(None, args.baselines.split(',')):
+        results[name] = summary(baseline_rows(
+            name, args.data, TASKS[args.task], seeds, args.folds),
+            args.folds)
     print(f'task {args.task}; mean +- sd over seeds (min-max)')
     cv = f'{args.folds}-fold CV mean' if args.folds else 'CV'
     print(f'| model | parameters | pooled dev | split | {cv} | '

@@ -205,3 +205,24 @@ def test_each_glob_of_an_ensemble_has_its_member_count(tmp_path):
     found = protein_cv.sources_of(f'{tmp_path}/w*:3,{tmp_path}/s*', 5,
                                   tmp_path)
     assert found == [([], 3), ([], 5)]
+
+
+def test_baselines_are_fitted_unless_dev_only(monkeypatch, capsys):
+    """``--baselines`` rows are in the table (the first --dev-only version
+    dropped them from every table), and --dev-only fits none: they have
+    no dev part."""
+    cv = protein_cv
+    fitted = []
+
+    def fake_rows(name, data, patterns, seeds, folds):
+        fitted.append(name)
+        return {(0, 'split'): ([(10, True), (20, False)], 23, 0.1, [])}
+    monkeypatch.setattr(cv, 'baseline_rows', fake_rows)
+    for argv, expected in ((['--baselines', 'hydro', '--folds', '0'],
+                            ['hydro']),
+                           (['--baselines', 'hydro', '--dev-only'], [])):
+        fitted.clear()
+        monkeypatch.setattr(sys, 'argv', ['protein_cv.py', *argv])
+        cv.main()
+        assert fitted == expected
+        assert ('| hydro | 23 |' in capsys.readouterr().out) == bool(expected)
