@@ -10,7 +10,8 @@ CV accuracy by sequence length (short < 400, medium 400-999, long >=
 folds, mean over seeds; with ``--folds 0``, on the split's test set).
 
     python benchmarks/protein_cv.py --runs 'RUNS/q1fc_s*' \\
-        [--ensemble 'NAME=RUNS/q1fc_s*' [--members N]] \\
+        [--ensemble 'NAME=RUNS/q1fc_s*[:N][,RUNS/other_s*[:N]]' \\
+         [--members N]] [--dev-only] \\
         [--task localisation|membrane] \\
         [--baselines composition,hydropathy,cnn]
 
@@ -18,12 +19,18 @@ folds, mean over seeds; with ``--folds 0``, on the split's test set).
 their class probabilities (seeds 0, 1 and 2 of a fold: one figure per
 fold, parameters summed), beside or instead of ``--runs``; with
 ``--members 5``, seeds 0-4, 5-9, 10-14 are three such ensembles, and the
-mean +- sd runs over them (each ensemble takes a seed's place).
+mean +- sd runs over them (each ensemble takes a seed's place). Several
+comma-separated globs make a mixed ensemble, each glob with its own
+member count after a colon (``R/w20_s*:3,R/scan_s*:2``: ensemble a is
+the first 3 seeds of the one and the first 2 of the other, b the next 3
+and 2, ...; a glob without a count takes ``--members``).
 
 Beside the test figures: each seed's accuracy on every fold, and the
-pooled dev accuracy (the dev parts of the five folds together, about 600
-sequences: the figure to select on; baselines train on their dev parts,
-so they have none).
+pooled dev accuracy (the dev parts of the split and the five folds
+together, about 720 sequences: the figure to select on; baselines train
+on their dev parts, so they have none). ``--dev-only`` predicts and
+prints the pooled dev accuracy alone (no test part is read, no
+baseline is fitted): the selection step before a test figure is seen.
 
 The last line is one JSON object with every figure.
 """
@@ -79,33 +86,121 @@ class Scored:
     dev_probabilities: Any = None
 
 
-def scored_run(path: str, data: Path) -> Scored:
-    """The finished run in ``path`` on the test part of its split."""
+def scored_run(path: str, data: Path, test: bool = True) -> Scored:
+    """The finished run in ``path`` on the test and dev parts of its
+    split (without ``test``, on the dev part alone: no test record is
+    read)."""
     trained = load_trained(path)
     settings = trained.settings
-    _, dev, test = load_protein_split(data, settings)
+    _, dev, test_part = load_protein_split(data, settings)
+    if not test:
+        test_part = []
     probabilities, dev_probabilities = (
         trained.predict_proba([cropped(r, settings) for r in part])
-        if part else None for part in (test, dev))
+        if part else None for part in (test_part, dev))
     metrics = json.loads((Path(path) / 'metrics.json').read_text())
-    return Scored(settings.seed, _part(settings), test, trained.labels,
+    return Scored(settings.seed, _part(settings), test_part, trained.labels,
                   probabilities, metrics['n_parameters'],
                   metrics['train_seconds'], dev, dev_probabilities)
+
+
+def seed_groups(runs: Sequence[Scored], size: int) -> list[list[int]]:
+    """The seeds of ``runs`` (sorted, over all parts) cut into
+    consecutive groups of ``size`` (0: one group of all); a group left
+    short is dropped.
+
+    >>> runs = [Scored(s, 'split', [], ['0'], None, 1, 1.0)
+    ...         for s in (4, 0, 2, 8, 6)]
+    >>> seed_groups(runs, 2), seed_groups(runs, 0)
+    ([[0, 2], [4, 6]], [[0, 2, 4, 6, 8]])
+    """
+    seeds = sorted({run.seed for run in runs})
+    size = size or len(seeds) or 1
+    return [seeds[i:i + size] for i in range(0, len(seeds) - size + 1,
+                                               size)]
+
+
+def _by_part(runs: Sequence[Scored]) -> dict[str, dict[int, Scored]]:
+    by_part: dict[str, dict[int, Scored]] = defaultdict(dict)
+    for run in runs:
+        if run.seed in by_part[run.part]:
+            raise ValueError(f'{run.part}: two runs of seed {run.seed}')
+        by_part[run.part][run.seed] = run
+    return by_part
+
+
+def _row(part: str, members: Sequence[Scored]) -> tuple[Any, ...]:
+    """The row of one model averaging the class probabilities of
+    ``members`` (runs on the same records of ``part``)."""
+    first = members[0]
+    for run in members:
+        if run.labels != first.labels:
+            raise ValueError(f"{part}: the runs' labels differ")
+        if ([r.id for r in run.test] != [r.id for r in first.test]
+                or [r.id for r in run.dev] != [r.id for r in first.dev]):
+            raise ValueError(f"{part}: the runs' test or dev parts differ "
+                             '(other split settings?)')
+
+    def scored(records: Sequence[Any], which: str) -> list[tuple[int, bool]]:
+        if not records:
+            return []
+        mean = sum(getattr(r, which) for r in members) / len(members)
+        return _scored(records, [first.labels[i] for i in mean.argmax(1)])
+    return (scored(first.test, 'probabilities'),
+            sum(r.parameters for r in members),
+            sum(r.seconds for r in members),
+            scored(first.dev, 'dev_probabilities'))
+
+
+def ensemble_rows(sources: Sequence[tuple[Sequence[Scored], int]]
+                  ) -> dict[tuple[str, str], Any]:
+    """``(name, part) ->`` the row of each ensemble of the ``sources``,
+    each ``(runs, members)``: ensemble ``i`` averages the ``i``-th
+    :func:`seed_groups` of every source (a mixed ensemble with several
+    sources), so there are as many as the source with the fewest groups
+    has. A seed with no finished run on any part is not among its
+    source's seeds, so the groups move (the names show their seeds:
+    ``'0+1'``, or ``'0+1 & 0'`` mixed). An ensemble is scored on a part
+    only where all its members finished.
+
+    >>> from qnlp.data.fasta import ProteinRecord
+    >>> test = [ProteinRecord('a', 'MK', '0'), ProteinRecord('b', 'ML', '1')]
+    >>> def run(seed, p):
+    ...     return Scored(seed, 'split', test, ['0', '1'], torch.tensor(p),
+    ...                   10, 1.0)
+    >>> chains = [run(0, [[.9, .1], [.6, .4]]), run(1, [[.4, .6], [.1, .9]])]
+    >>> hybrids = [run(0, [[.1, .9], [.2, .8]])]
+    >>> ensemble_rows([(chains, 0)])
+    {('0+1', 'split'): ([(2, True), (2, True)], 20, 2.0, [])}
+    >>> ensemble_rows([(chains, 2), (hybrids, 1)])   # 'a' now misses
+    {('0+1 & 0', 'split'): ([(2, False), (2, True)], 30, 3.0, [])}
+    """
+    sources = [(_by_part(runs), seed_groups(runs, size))
+               for runs, size in sources]
+    rows: dict[tuple[str, str], Any] = {}
+    if not sources:
+        return rows
+    count = min(len(groups) for _, groups in sources)
+    parts = sorted(set.intersection(*(set(by_part)
+                                      for by_part, _ in sources)))
+    for part in parts:
+        for i in range(count):
+            members = [by_part[part].get(seed) for by_part, groups
+                       in sources for seed in groups[i]]
+            if None in members:
+                continue
+            name = ' & '.join('+'.join(map(str, groups[i]))
+                              for _, groups in sources)
+            rows[name, part] = _row(part, members)
+    return rows
 
 
 def rows_of(runs: Sequence[Scored], ensemble: bool = False,
             members: int = 0) -> dict[tuple[Any, str], Any]:
     """``(seed, part) -> (scored test records, parameters, seconds,
-    scored dev records)``; with ``ensemble``, the runs of each part (say
-    seeds 0, 1, 2) are one model averaging their class probabilities:
-    ``('0+1+2', part) ->`` its scores, the summed parameters and
-    training seconds, its dev scores. ``members`` > 0 cuts the seeds
-    (sorted, over all parts) into consecutive groups of that many, one
-    ensemble each (seeds 0-4, 5-9, 10-14 with 5), so that the summary's
-    mean +- sd runs over independent ensembles; a group left short is
-    dropped. A seed with no finished run on any part is not among the
-    seeds, so the groups move (the row names show their seeds). A group is scored on a part only where all its members
-    finished.
+    scored dev records)`` of each run; with ``ensemble``, the
+    :func:`ensemble_rows` of ``runs`` in groups of ``members`` seeds
+    (0: one ensemble of all the seeds).
 
     >>> from qnlp.data.fasta import ProteinRecord
     >>> test = [ProteinRecord('a', 'MK', '0'), ProteinRecord('b', 'ML', '1')]
@@ -114,50 +209,30 @@ def rows_of(runs: Sequence[Scored], ensemble: bool = False,
     ...                      (1, [[.4, .6], [.1, .9]]))]
     >>> rows_of(runs)[1, 'split'][0]      # seed 1 misses 'a'
     [(2, False), (2, True)]
-    >>> rows_of(runs, ensemble=True)
-    {('0+1', 'split'): ([(2, True), (2, True)], 20, 2.0, [])}
     >>> sorted(rows_of(runs, ensemble=True, members=1))
     [('0', 'split'), ('1', 'split')]
     """
-    seeds = sorted({run.seed for run in runs})
-    size = 1 if not ensemble else members or len(seeds) or 1
-    groups = [seeds[i:i + size] for i in range(0, len(seeds) - size + 1,
-                                               size)]
-    by_part: dict[str, dict[int, Scored]] = defaultdict(dict)
-    for run in runs:
-        if run.seed in by_part[run.part]:
-            raise ValueError(f'{run.part}: two runs of seed {run.seed}')
-        by_part[run.part][run.seed] = run
-    rows: dict[tuple[Any, str], Any] = {}
-    for part, of_seed in by_part.items():
-        for seeds_of_group in groups:
-            if any(s not in of_seed for s in seeds_of_group):
-                continue
-            group = [of_seed[s] for s in seeds_of_group]
-            names = group[0].labels
-            if any(r.labels != names for r in group):
-                raise ValueError(f"{part}: the runs' labels differ")
-            def predicted(which: str) -> list[str]:
-                mean = sum(getattr(r, which) for r in group) / len(group)
-                return [names[i] for i in mean.argmax(1)]
-            seed = '+'.join(map(str, seeds_of_group)) if ensemble \
-                else group[0].seed
-            rows[seed, part] = (
-                _scored(group[0].test, predicted('probabilities')),
-                sum(r.parameters for r in group),
-                sum(r.seconds for r in group),
-                _scored(group[0].dev, predicted('dev_probabilities'))
-                if group[0].dev else [])
-    return rows
+    if ensemble:
+        return ensemble_rows([(runs, members)])
+    return {(seed, part): _row(part, [run])
+            for part, of_seed in _by_part(runs).items()
+            for seed, run in of_seed.items()}
 
 
-def quantum_rows(pattern: str, data: Path, ensemble: bool = False,
-                 members: int = 0) -> dict[tuple[Any, str], Any]:
-    """:func:`rows_of` the finished runs matching ``pattern``."""
-    return rows_of([scored_run(path, data)
-                    for path in sorted(glob.glob(pattern))
-                    if (Path(path) / 'metrics.json').exists()], ensemble,
-                   members)
+def sources_of(globs: str, members: int, data: Path, test: bool = True
+               ) -> list[tuple[list[Scored], int]]:
+    """``'GLOB[:N],GLOB[:N]'`` -> the finished runs of each glob and its
+    member count (``members`` where a glob has none)."""
+    sources = []
+    for item in globs.split(','):
+        pattern, colon, count = item.rpartition(':')
+        if not colon or not count.isdigit():
+            pattern, count = item, str(members)
+        sources.append(([scored_run(path, data, test)
+                         for path in sorted(glob.glob(pattern))
+                         if (Path(path) / 'metrics.json').exists()],
+                        int(count)))
+    return sources
 
 
 def baseline_rows(name: str, data: Path, patterns: Any, seeds: Sequence[int],
@@ -184,41 +259,51 @@ def baseline_rows(name: str, data: Path, patterns: Any, seeds: Sequence[int],
     return rows
 
 
+def _accuracy(scored: Sequence[tuple[int, bool]]) -> float:
+    return sum(c for _, c in scored) / len(scored)
+
+
 def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
     """Mean and sd over seeds of the split and CV accuracies, CV accuracy
     by length, each seed's accuracy on every fold, the pooled dev
-    accuracy of the folds a seed (where the runs have dev parts),
-    parameters and mean training seconds.
+    accuracy of a seed's parts (the split, where it has one, and all the
+    folds; where the runs have dev parts), parameters and mean training
+    seconds. Rows without test records (``--dev-only``) give the dev
+    figure alone.
 
     >>> rows = {(s, p): ([(100, True), (2000, s == 0)], 7, 1.0,
-    ...                  [(50, True), (60, p == 'fold0')])
+    ...                  [(50, True), (60, p != 'fold1')])
     ...         for s in (0, 1) for p in ('split', 'fold0', 'fold1')}
     >>> result = summary(rows, 2)
     >>> result['split'], result['cv'], result['by_length']['long']
     ([1.0, 0.5], [1.0, 0.5], 0.5)
-    >>> result['folds'], result['dev_pooled']
-    ({0: [1.0, 1.0], 1: [0.5, 0.5]}, [0.75, 0.75])
+    >>> result['folds'], [round(d, 3) for d in result['dev_pooled']]
+    ({0: [1.0, 1.0], 1: [0.5, 0.5]}, [0.833, 0.833])
+    >>> dev_only = {key: ([], *row[1:]) for key, row in rows.items()}
+    >>> result = summary(dev_only, 2)
+    >>> result['split'], result['cv'], len(result['dev_pooled'])
+    ([], [], 2)
     """
     seeds = sorted({seed for seed, _ in rows})
     result: dict[str, Any] = {'seeds': seeds, 'split': [], 'cv': [],
                               'folds': {}, 'dev_pooled': []}
     by_length: dict[str, list[float]] = defaultdict(list)
     for seed in seeds:
-        if (seed, 'split') in rows:
-            scored = rows[seed, 'split'][0]
-            result['split'].append(sum(c for _, c in scored) / len(scored))
+        split = rows.get((seed, 'split'))
         parts = [rows.get((seed, f'fold{k}')) for k in range(folds)]
+        if split and split[0]:
+            result['split'].append(_accuracy(split[0]))
         pooled = []
-        if folds and all(parts):
-            result['folds'][seed] = [sum(c for _, c in p[0]) / len(p[0])
-                                     for p in parts]
+        if folds and all(parts) and all(p[0] for p in parts):
+            result['folds'][seed] = [_accuracy(p[0]) for p in parts]
             result['cv'].append(statistics.mean(result['folds'][seed]))
             pooled = [s for p in parts for s in p[0]]
-            dev = [c for p in parts for _, c in p[3]]
+        elif not folds and split:
+            pooled = split[0]
+        if all(parts):
+            dev = [c for p in (split, *parts) if p for _, c in p[3]]
             if dev:
                 result['dev_pooled'].append(sum(dev) / len(dev))
-        elif not folds and (seed, 'split') in rows:
-            pooled = rows[seed, 'split'][0]
         if pooled:
             for label, low, high in LENGTHS:
                 hits = [c for n, c in pooled if low <= n < high]
@@ -245,9 +330,11 @@ def main() -> None:
     parser.add_argument('--runs', action='append', default=[],
                         metavar='NAME=GLOB', help='quantum run directories')
     parser.add_argument('--ensemble', action='append', default=[],
-                        metavar='NAME=GLOB', help='quantum runs whose '
-                        'probabilities are averaged, part by part (one '
-                        'model: parameters and seconds are summed)')
+                        metavar='NAME=GLOB[:N],...', help='quantum runs '
+                        'whose probabilities are averaged, part by part '
+                        '(one model: parameters and seconds are summed); '
+                        'several globs, each with N members: a mixed '
+                        'ensemble')
     parser.add_argument('--members', type=int, default=0, metavar='N',
                         help='ensembles of N consecutive seeds each (0-4, '
                         '5-9, ... with 5), scored as separate models: '
@@ -259,19 +346,38 @@ def main() -> None:
     parser.add_argument('--baselines', default='composition,hydropathy,cnn')
     parser.add_argument('--seeds', default='0,1,2')
     parser.add_argument('--folds', type=int, default=5)
+    parser.add_argument('--dev-only', action='store_true',
+                        help='the pooled dev accuracy alone: no test part '
+                        'is read, no baseline fitted (for selection)')
     args = parser.parse_args()
     if args.members < 0:
         parser.error(f'--members {args.members}: give 0 or more seeds')
     torch.set_num_threads(1)
     results = {}
+    test = not args.dev_only
     for item, ensemble in [(r, False) for r in args.runs] + [
             (r, True) for r in args.ensemble]:
-        name, _, pattern = item.rpartition('=')
-        rows = quantum_rows(pattern, args.data, ensemble, args.members)
+        name, _, globs = item.rpartition('=')
+        sources = sources_of(globs, args.members, args.data, test)
+        rows = (ensemble_rows(sources) if ensemble else
+                rows_of([run for runs, _ in sources for run in runs]))
         if not rows:
             parser.error(f'{item}: no finished runs (or no whole '
                          'ensemble) match')
-        results[name or pattern] = summary(rows, args.folds)
+        results[name or globs] = summary(rows, args.folds)
+    if args.dev_only:
+        print(f'task {args.task}; pooled dev accuracy (split + '
+              f'{args.folds} folds), no test part read')
+        print('| model | parameters | pooled dev | each seed / ensemble |')
+        print('|---|---|---|---|')
+        for name, r in results.items():
+            print(f"| {name} | {r['parameters']:,} | "
+                  f"{_mean_sd(r['dev_pooled'], 'one')} | "
+                  + ', '.join(f'{s}: {d:.4f}' for s, d in
+                              zip(r['seeds'], r['dev_pooled'])) + ' |')
+        print(json.dumps({'benchmark': 'protein_cv', 'task': args.task,
+                          'dev_only': True, 'results': results}))
+        return
     seeds = [int(s) for s in args.seeds.split(',')]
     for name in filter(None, args.baselines.split(',')):
         results[name] = summary(baseline_rows(

@@ -135,3 +135,94 @@ def test_an_ensemble_of_no_runs_has_no_rows():
     script's one-line error), not ``range()``'s 'arg 3 must not be
     zero'."""
     assert protein_cv.rows_of([], ensemble=True) == {}
+
+
+@settings(max_examples=25, deadline=None)
+@given(chains=st.integers(1, 7), hybrids=st.integers(1, 5),
+       size_chains=st.integers(1, 3), size_hybrids=st.integers(1, 3),
+       data=st.data())
+def test_a_mixed_ensemble_is_the_ensemble_of_its_members(
+        chains, hybrids, size_chains, size_hybrids, data):
+    """``--ensemble 'GLOB:k,GLOB:m'``: ensemble ``i`` averages the
+    ``i``-th group of k seeds of the one glob and of m seeds of the
+    other (the same seed numbers in both), exactly as one ensemble of
+    those k + m runs; there are as many as the fewer groups."""
+    cv = protein_cv
+    test = [ProteinRecord(str(i), 'M' * (i + 1), 'ab'[i % 2])
+            for i in range(5)]
+    probability = st.lists(st.sampled_from([i / 8 for i in range(9)]),
+                           min_size=5, max_size=5)
+
+    def runs(count, parameters):
+        return [cv.Scored(seed, part, test, ['a', 'b'],
+                          torch.tensor([[1 - p, p] for p in
+                                        data.draw(probability)]),
+                          parameters, 1.0)
+                for part in ('split', 'fold0') for seed in range(count)]
+    chain_runs, hybrid_runs = runs(chains, 10), runs(hybrids, 13)
+    rows = cv.ensemble_rows([(chain_runs, size_chains),
+                             (hybrid_runs, size_hybrids)])
+    count = min(chains // size_chains, hybrids // size_hybrids)
+    assert len(rows) == 2 * count
+    for i in range(count):
+        chain_seeds = range(i * size_chains, (i + 1) * size_chains)
+        hybrid_seeds = range(i * size_hybrids, (i + 1) * size_hybrids)
+        # the hybrids' seeds moved out of the chains' way: one source
+        alone = [r for r in chain_runs if r.seed in chain_seeds] + [
+            cv.Scored(100 + r.seed, r.part, r.test, r.labels,
+                      r.probabilities, r.parameters, r.seconds)
+            for r in hybrid_runs if r.seed in hybrid_seeds]
+        expected = cv.rows_of(alone, ensemble=True)
+        name = (f"{'+'.join(map(str, chain_seeds))} & "
+                f"{'+'.join(map(str, hybrid_seeds))}")
+        for part in ('split', 'fold0'):
+            assert rows[name, part] == next(
+                row for (_, p), row in expected.items() if p == part)
+            assert rows[name, part][1] == (10 * size_chains
+                                           + 13 * size_hybrids)
+
+
+def test_members_of_other_splits_are_refused():
+    """Runs whose test parts hold other records (made with other split
+    settings) are not averaged: an error, not a silent mismatch."""
+    cv = protein_cv
+    one = [ProteinRecord('a', 'MK', 'a')]
+    other = [ProteinRecord('b', 'MK', 'a')]
+    runs = [cv.Scored(0, 'split', records, ['a', 'b'],
+                      torch.tensor([[.6, .4]]), 10, 1.0)
+            for records in (one, other)]
+    try:
+        cv.ensemble_rows([(runs[:1], 1), (runs[1:], 1)])
+    except ValueError as error:
+        assert 'test or dev parts differ' in str(error)
+    else:
+        raise AssertionError('no error')
+
+
+def test_each_glob_of_an_ensemble_has_its_member_count(tmp_path):
+    """``'GLOB:3,GLOB'``: 3 members of the first, ``--members`` of the
+    second (a glob with no finished run has no runs)."""
+    found = protein_cv.sources_of(f'{tmp_path}/w*:3,{tmp_path}/s*', 5,
+                                  tmp_path)
+    assert found == [([], 3), ([], 5)]
+
+
+def test_baselines_are_fitted_unless_dev_only(monkeypatch, capsys):
+    """``--baselines`` rows are in the table (the first --dev-only version
+    dropped them from every table), and --dev-only fits none: they have
+    no dev part."""
+    cv = protein_cv
+    fitted = []
+
+    def fake_rows(name, data, patterns, seeds, folds):
+        fitted.append(name)
+        return {(0, 'split'): ([(10, True), (20, False)], 23, 0.1, [])}
+    monkeypatch.setattr(cv, 'baseline_rows', fake_rows)
+    for argv, expected in ((['--baselines', 'hydro', '--folds', '0'],
+                            ['hydro']),
+                           (['--baselines', 'hydro', '--dev-only'], [])):
+        fitted.clear()
+        monkeypatch.setattr(sys, 'argv', ['protein_cv.py', *argv])
+        cv.main()
+        assert fitted == expected
+        assert ('| hydro | 23 |' in capsys.readouterr().out) == bool(expected)
