@@ -22,6 +22,11 @@ holding every figure.
 
     python benchmarks/bench_parser.py [--ud DIR] [--sst2 DIR] [--limit N]
         [--taggers LIST] [--repeats N] [--speed-only] [--parts LIST]
+        [--spacy-pipeline NAME|PATH]
+
+``--spacy-pipeline`` is the spaCy pipeline of every spaCy tagger (an
+installed package such as ``en_core_web_trf``, or a trained pipeline
+directory; default ``en_core_web_sm``).
 
 ``--speed-only`` skips the quality tables (the same on every run of the
 same code) for timing runs: EWT test is then read for its raw texts
@@ -41,9 +46,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qnlp import parsing as parsers
-from qnlp.parsing import Parser, tokenise
+from qnlp.errors import ConfigError
+from qnlp.parsing import Parser, make_tagger, tokenise
 from qnlp.parsing.gold import CONSTRUCTIONS, GoldTrees, read_conllu, \
     score, select, word_type
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE, checked
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The stages of :class:`qnlp.parsing.dependency.DependencyParser`.
@@ -51,27 +58,34 @@ STAGES = ('tree', 'narrow', 'fallback', 'unparsed')
 DATA = ROOT.parent / 'shared' / 'data' / 'text'
 
 
-def make_parser(tagger: str) -> Parser | GoldTrees:
+def make_parser(tagger: str, pipeline: str = DEFAULT_PIPELINE
+                ) -> Parser | GoldTrees:
     """A fresh parser: the library's own for ``lexicon`` and ``spacy``;
     ``spacy-tree`` is ``spacy`` without the fallback searches;
     ``spacy-search`` is spaCy's tags as preferences of the beam search;
-    ``gold-tree`` converts the gold trees."""
+    ``gold-tree`` converts the gold trees. The spaCy taggers read spaCy
+    pipeline ``pipeline``."""
     if tagger == 'gold-tree':
         return GoldTrees()
     if tagger == 'spacy-tree':
         from qnlp.parsing.dependency import DependencyParser
-        return DependencyParser(fallback_widths=())
+        return DependencyParser(make_tagger('spacy', pipeline),
+                                fallback_widths=())
     if tagger == 'spacy-search':
-        from qnlp.parsing.spacy_tagger import SpacyTagger
-        return Parser(SpacyTagger())
-    return parsers.make_parser(tagger)
+        return Parser(make_tagger('spacy', pipeline))
+    return parsers.make_parser(tagger, pipeline if tagger == 'spacy'
+                               else DEFAULT_PIPELINE)
 
 
-def available_taggers() -> list[str]:
+def available_taggers(pipeline: str) -> list[str]:
+    """Every tagger when spaCy and ``pipeline`` are there; else lexicon
+    only, or, for a pipeline other than the default, the one-line
+    error naming it."""
     try:
-        from qnlp.parsing.spacy_tagger import load_english_pipeline
-        load_english_pipeline()
-    except Exception as error:  # spaCy or its English pipeline missing
+        checked('spacy', pipeline)
+    except ConfigError as error:
+        if pipeline != DEFAULT_PIPELINE:
+            raise
         print(f"spaCy unavailable ({error}); lexicon only")
         return ['lexicon', 'gold-tree']
     return ['lexicon', 'spacy', 'spacy-tree', 'spacy-search', 'gold-tree']
@@ -92,24 +106,23 @@ def per_second(run: Callable[[list[str]], Any], items: list[str]) -> float:
     return len(items) / (time.process_time() - start)
 
 
-def spacy_pipe_speed(items: list[str]) -> float:
-    """spaCy's ``nlp.pipe`` alone on the tokens the parser would see."""
-    from qnlp.parsing.spacy_tagger import SpacyTagger
-    tagger = SpacyTagger()
+def spacy_pipe_speed(items: list[str], pipeline: str) -> float:
+    """spaCy's ``nlp.pipe`` (of ``pipeline``) alone on the tokens the
+    parser would see."""
+    tagger = make_tagger('spacy', pipeline)
     tokens = [tokenise(s) for s in items]
     tokens = [t for t in tokens if t]
     return per_second(tagger.docs, tokens)
 
 
-def declarative_misses(sentences: list) -> Counter[str]:
+def declarative_misses(sentences: list, pipeline: str) -> Counter[str]:
     """Why the ``spacy`` parser's root verb misses its gold type, per
     declarative sentence it misses: (b) the conversion, when the
     construction on the gold tree misses too (:class:`GoldTrees`); else
     (a) spaCy's tree, read off it: the word is not spaCy's root, not a
     verb, has other complements than the gold tree (objects, clauses),
     or the tree differs elsewhere."""
-    from qnlp.parsing.dependency import DependencyParser
-    instance = DependencyParser(fallback_widths=())
+    instance = make_parser('spacy-tree', pipeline)
     picked = select(sentences, 'declarative')
     results = instance.analyse_many([s.text for s, _, _ in picked], 's')
     docs = instance.tagger.docs([tokenise(s.text) for s, _, _ in picked])
@@ -145,8 +158,8 @@ def declarative_misses(sentences: list) -> Counter[str]:
     return reasons
 
 
-def pipe_ratios(ewt: list[str], sst2: list[str], repeats: int
-                ) -> dict[str, Any]:
+def pipe_ratios(ewt: list[str], sst2: list[str], repeats: int,
+                pipeline: str) -> dict[str, Any]:
     """The ``spacy`` parser beside spaCy's ``nlp.pipe`` alone, run in
     turns ``repeats`` times on each set (load changes slowly, so
     neighbouring runs share it): median speeds and the median of the
@@ -155,10 +168,10 @@ def pipe_ratios(ewt: list[str], sst2: list[str], repeats: int
     for label, items in (('ewt_test', ewt), ('sst2', sst2)):
         parser_speeds, pipe_speeds = [], []
         for _ in range(repeats):
-            instance = make_parser('spacy')
+            instance = make_parser('spacy', pipeline)
             parser_speeds.append(per_second(
                 lambda batch: instance.analyse_many(batch, None), items))
-            pipe_speeds.append(spacy_pipe_speed(items))
+            pipe_speeds.append(spacy_pipe_speed(items, pipeline))
         ratios = [a / b for a, b in zip(parser_speeds, pipe_speeds)]
         figures[f'interleaved/{label}'] = {
             'spacy': round(statistics.median(parser_speeds), 1),
@@ -195,7 +208,16 @@ def main() -> None:
                         help='comma-separated EWT parts to score: dev, '
                              'test or both (default dev,test); dev alone '
                              'chooses changes without reading test')
+    parser.add_argument('--spacy-pipeline', default=DEFAULT_PIPELINE,
+                        metavar='NAME|PATH',
+                        help='spaCy pipeline of the spaCy taggers: an '
+                             'installed package or a trained pipeline '
+                             f'directory (default {DEFAULT_PIPELINE})')
     args = parser.parse_args()
+    try:
+        taggers = available_taggers(args.spacy_pipeline)
+    except ConfigError as error:
+        parser.error(str(error))
     if args.repeats < 1:
         parser.error(f"--repeats: {args.repeats} is not a positive number")
     parts = args.parts.split(',')
@@ -209,7 +231,6 @@ def main() -> None:
     constructed = [sentence.text for split in gold
                    for name in CONSTRUCTIONS
                    for sentence, _, _ in select(gold[split], name)]
-    taggers = available_taggers()
     if args.taggers:
         wanted = args.taggers.split(',')
         unknown = [t for t in wanted if t not in taggers]
@@ -220,6 +241,7 @@ def main() -> None:
     figures: dict[str, Any] = {
         'benchmark': 'bench_parser',
         'machine': f'{platform.machine()} {os.cpu_count()} cores',
+        'spacy_pipeline': args.spacy_pipeline,
         'quality': {}, 'speed': {}, 'fallback': {}}
 
     for tagger in taggers:
@@ -230,7 +252,7 @@ def main() -> None:
             print(f"\n== {tagger}: construction, sentences, parses to s, "
                   f"gold type ({' | '.join(parts)})")
         for split in () if args.speed_only else parts:
-            instance = make_parser(tagger)
+            instance = make_parser(tagger, args.spacy_pipeline)
             for name in CONSTRUCTIONS:
                 report = score(instance, gold[split], name)
                 figures['quality'][tagger][f'{split}/{name}'] = report
@@ -246,7 +268,7 @@ def main() -> None:
         speed = {}
         for label, items in (('constructions', constructed),
                              ('ewt_test', ewt), ('sst2', sst2)):
-            instance = make_parser(tagger)
+            instance = make_parser(tagger, args.spacy_pipeline)
             results: list = []
             speed[label] = round(per_second(
                 lambda batch: results.extend(
@@ -267,9 +289,10 @@ def main() -> None:
                 print(f"  {key.split('/')[1]}: {counts}")
 
     if 'spacy' in taggers and not args.speed_only:
-        figures['speed'].update(pipe_ratios(ewt, sst2, args.repeats))
+        figures['speed'].update(pipe_ratios(ewt, sst2, args.repeats,
+                                            args.spacy_pipeline))
         for split in parts:
-            reasons = declarative_misses(gold[split])
+            reasons = declarative_misses(gold[split], args.spacy_pipeline)
             figures[f'declarative_misses/{split}'] = dict(reasons)
             print(f"declarative {split}, why the root verb misses its gold "
                   f"type: {dict(reasons.most_common())}")

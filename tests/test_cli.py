@@ -1,6 +1,7 @@
 """The command line end to end on the bundled corpus."""
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -149,7 +150,13 @@ def test_options_and_bad_settings_need_no_heavy_imports(tmp_path):
             '--out', 'never-written'],
            ['compare', 'x', '--variant', 'a=--layers 0', '--out',
             'never-written'],
-           ['train', '/no/such/corpus.txt', '--out', 'never-written']]
+           ['train', '/no/such/corpus.txt', '--out', 'never-written'],
+           ['train', 'x', '--tagger', 'spacy', '--spacy-pipeline',
+            'no_such_pipeline', '--out', 'never-written'],
+           ['compare', 'x', '--variant', 'a=--tagger spacy --spacy-pipeline '
+            './no/such/dir', '--out', 'never-written'],
+           ['train', 'x', '--spacy-pipeline', 'en_core_web_trf', '--out',
+            'never-written']]
     script = (
         "import sys\n"
         "from qnlp.cli.main import build_parser, main\n"
@@ -160,11 +167,24 @@ def test_options_and_bad_settings_need_no_heavy_imports(tmp_path):
         "print(codes, heavy)\n")
     done = subprocess.run([sys.executable, '-c', script], capture_output=True,
                           text=True, check=True, cwd=tmp_path)
-    assert done.stdout.strip() == '[2, 2, 2, 2] []', done.stdout + done.stderr
+    assert done.stdout.strip() == '[2, 2, 2, 2, 2, 2, 2] []', \
+        done.stdout + done.stderr
     errors = done.stderr.splitlines()
-    assert errors == [
+    assert errors[:4] == [
         "qnlp: error: feature_map must be one of angle, zz, got 'nope'",
         "qnlp: error: weight_decay needs optimizer adam or sgd, not spsa",
         "qnlp: error: --variant a: layers must be at least 1, got 0",
         "qnlp: error: /no/such/corpus.txt: no such file or directory"]
+    spacy_installed = importlib.util.find_spec('spacy') is not None
+    assert errors[4].startswith(
+        "qnlp: error: --spacy-pipeline no_such_pipeline: no installed spaCy "
+        "pipeline package" if spacy_installed else
+        "qnlp: error: the spaCy tagger needs spaCy")
+    assert errors[5] == (
+        "qnlp: error: --variant a: --spacy-pipeline ./no/such/dir: no such "
+        "directory" if spacy_installed else
+        "qnlp: error: --variant a: the spaCy tagger needs spaCy: pip "
+        "install 'qnlp[spacy]'")
+    assert errors[6] == ("qnlp: error: --spacy-pipeline en_core_web_trf "
+                         "needs --tagger spacy")
     assert list(tmp_path.iterdir()) == []   # nothing written

@@ -41,7 +41,8 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, dict | None]:
                         noun_qubits=args.noun_qubits,
                         sentence_qubits=args.sentence_qubits,
                         candidates=candidates, frobenius=args.frobenius,
-                        parser=default_parser(args.tagger))
+                        parser=default_parser(args.tagger,
+                                               args.spacy_pipeline))
     return compiler, lambda texts: [compiler.circuit(t) for t in texts], None
 
 

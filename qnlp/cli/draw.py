@@ -47,7 +47,8 @@ def run_draw(args: argparse.Namespace) -> int:
     from qnlp.parsing import default_parser
     image = image_format(args.output)
     check_writable_file(args.output, '-o')
-    diagram = default_parser(args.tagger).parse(args.sentence, args.target)
+    diagram = default_parser(args.tagger, args.spacy_pipeline).parse(
+        args.sentence, args.target)
     with reported_write(args.output, '-o'), \
             atomic_path(args.output) as temporary, \
             open(temporary, 'wb') as handle, \

@@ -24,6 +24,7 @@ from qnlp.cli.options import (add_run_options, add_settings_options,
                               run_directory)
 from qnlp.errors import ConfigError, QnlpError
 from qnlp.files import check_readable_data
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE
 
 #: Keys of a config file besides the settings.
 CONFIG_KEYS = ('task', 'data')
@@ -90,6 +91,19 @@ def _add_device_option(command: argparse.ArgumentParser) -> None:
                          help='cpu, cuda or cuda:N (default cpu); cuda '
                               'without a CUDA device is an error, never a '
                               'silent fallback')
+
+
+def _add_tagger_options(command: argparse.ArgumentParser) -> None:
+    """``--tagger`` and ``--spacy-pipeline`` of the commands that parse
+    one sentence (the tasks take them as settings)."""
+    command.add_argument('--tagger', choices=('lexicon', 'spacy'),
+                         default='lexicon')
+    command.add_argument('--spacy-pipeline', metavar='NAME|PATH',
+                         default=DEFAULT_PIPELINE,
+                         help='the spaCy pipeline of --tagger spacy: an '
+                              'installed pipeline package or a trained '
+                              f'pipeline directory (default '
+                              f'{DEFAULT_PIPELINE})')
 
 
 def _add_backend_options(evaluate: argparse.ArgumentParser) -> None:
@@ -208,8 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       description=summary[0].upper()
                                       + summary[1:] + '.')
         command.add_argument('sentence')
-        command.add_argument('--tagger', choices=('lexicon', 'spacy'),
-                             default='lexicon')
+        _add_tagger_options(command)
         command.add_argument('--target', choices=('s', 'n'),
                              help='type the sentence must reduce to '
                                   '(default: the cheaper of s and n)')
@@ -303,8 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument('--noun-qubits', type=_positive, default=1)
     compile_.add_argument('--sentence-qubits', type=_positive, default=1)
     compile_.add_argument('--frobenius', action='store_true')
-    compile_.add_argument('--tagger', choices=('lexicon', 'spacy'),
-                          default='lexicon')
+    _add_tagger_options(compile_)
     compile_.add_argument('--candidates', default='tket,zx-postselect,pyzx',
                           help='comma-separated candidate pipelines')
     compile_.add_argument('--shots', type=_positive,
@@ -521,7 +533,8 @@ def _parse(args: argparse.Namespace) -> int:
     from lambeq.backend.drawing.drawing import render_as_str
 
     from qnlp.parsing import CATEGORY_TYPES, default_parser
-    analysis = default_parser(args.tagger).analyse(args.sentence, args.target)
+    analysis = default_parser(args.tagger, args.spacy_pipeline).analyse(
+        args.sentence, args.target)
     width = max(len(word) for word in analysis.words)
     for word, category in zip(analysis.words, analysis.categories):
         print(f"{word:<{width}}  {category:<7} {CATEGORY_TYPES[category]}")

@@ -32,6 +32,7 @@ from qnlp.limits import MAX_TOKENS
 from qnlp.parsing.diagrams import pregroup_diagram
 from qnlp.parsing.lexicon import LexiconTagger
 from qnlp.parsing.types import CATEGORY_TYPES
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE, checked
 
 _TOKEN = re.compile(r"'(?:s|re|ve|ll|d|m|t)\b|n't\b|[A-Za-z0-9]+(?:[-'.][A-Za-z0-9]+)*(?:_[A-Z]+)?|[^\sA-Za-z0-9]",
                     re.IGNORECASE)
@@ -502,10 +503,9 @@ class Parser:
         'LexiconTagger'
         """
         tagger = self.tagger
-        meta = getattr(getattr(tagger, 'nlp', None), 'meta', {})  # spaCy's
         return {'parser': type(self).__name__,
                 'tagger': type(tagger).__name__,
-                'pipeline': [meta.get('name'), meta.get('version')],
+                'pipeline': getattr(tagger, 'identity', None),  # spaCy's
                 **{name: getattr(self, name) for name in self.SETTINGS}}
 
     def _candidates(self, tokens: list[str],
@@ -865,40 +865,48 @@ class BatchResult:
     fallbacks: list[int]
 
 
-_DEFAULT_PARSERS: dict[str, Parser] = {}
+_DEFAULT_PARSERS: dict[tuple[str, str | None], Parser] = {}
 
 
-def make_tagger(name: str) -> Tagger:
-    """A tagger by name: ``'lexicon'`` (bundled, offline) or ``'spacy'``."""
+def make_tagger(name: str, spacy_pipeline: str = DEFAULT_PIPELINE
+                ) -> Tagger:
+    """A tagger by name: ``'lexicon'`` (bundled, offline) or ``'spacy'``
+    (reading ``spacy_pipeline``: an installed pipeline package or a
+    pipeline directory, :mod:`qnlp.spacy_pipeline`)."""
     if name == 'lexicon':
         return LexiconTagger()
     if name == 'spacy':
         from qnlp.parsing.spacy_tagger import SpacyTagger
-        return SpacyTagger()
+        return SpacyTagger(spacy_pipeline)
     raise ConfigError(f"unknown tagger {name!r}; choose 'lexicon' or "
                       "'spacy'")
 
 
-def make_parser(tagger: str = 'lexicon') -> Parser:
+def make_parser(tagger: str = 'lexicon',
+                spacy_pipeline: str = DEFAULT_PIPELINE) -> Parser:
     """A new parser by tagger name: ``'lexicon'`` (the beam search over
     the bundled lexicon's categories) or ``'spacy'`` (categories read off
-    spaCy's dependency tree, :class:`~qnlp.parsing.dependency.
-    DependencyParser`).
+    the dependency tree of spaCy pipeline ``spacy_pipeline``,
+    :class:`~qnlp.parsing.dependency.DependencyParser`).
 
     >>> type(make_parser('lexicon')).__name__
     'Parser'
     """
+    spacy_pipeline = checked(tagger, spacy_pipeline)
     if tagger == 'spacy':
         from qnlp.parsing.dependency import DependencyParser
-        return DependencyParser(make_tagger(tagger))
+        return DependencyParser(make_tagger(tagger, spacy_pipeline))
     return Parser(make_tagger(tagger))
 
 
-def default_parser(tagger: str = 'lexicon') -> Parser:
-    """The shared parser with the named tagger (built on first use)."""
-    if tagger not in _DEFAULT_PARSERS:
-        _DEFAULT_PARSERS[tagger] = make_parser(tagger)
-    return _DEFAULT_PARSERS[tagger]
+def default_parser(tagger: str = 'lexicon',
+                   spacy_pipeline: str = DEFAULT_PIPELINE) -> Parser:
+    """The shared parser with the named tagger (and spaCy pipeline),
+    built on first use."""
+    key = (tagger, spacy_pipeline if tagger == 'spacy' else None)
+    if key not in _DEFAULT_PARSERS:
+        _DEFAULT_PARSERS[key] = make_parser(tagger, spacy_pipeline)
+    return _DEFAULT_PARSERS[key]
 
 
 def parse(sentence: str, target: str | None = None,

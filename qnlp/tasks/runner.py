@@ -274,10 +274,16 @@ def load_trained(run_dir: str | Path, device: Any = None) -> Trained:
     from qnlp.train.run import RunDirectory
     run = RunDirectory(run_dir)
     config = run.read_config()
-    tensors = run.read_weights()
     task = get_task(config['task'])
     try:
         settings = task.Settings.from_dict(config['settings'])
+    except ConfigError as error:   # e.g. its spaCy pipeline has gone
+        raise ConfigError(f"{run_dir}: {error}") from None
+    except (KeyError, TypeError) as error:
+        raise CheckpointError(f"{run_dir}: config.json holds no settings "
+                              f"of a {task.name} run ({error})") from None
+    tensors = run.read_weights()
+    try:
         model = task.restore(settings, config, tensors,
                              resolve_device(device))
     except (KeyError, TypeError, RuntimeError, ConfigError) as error:

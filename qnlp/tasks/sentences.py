@@ -28,6 +28,7 @@ from typing import Any, Sequence
 from qnlp.choices import WORD_VECTORS
 from qnlp.data.corpus import FORMATS
 from qnlp.errors import ConfigError, ParseError
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE, checked
 from qnlp.tasks.base import (CircuitTrainingSettings, Loaded, SplitSettings,
                              Task, setting)
 
@@ -97,6 +98,12 @@ class SentenceSettings(CorpusFormatSettings, CircuitTrainingSettings):
     tagger: str = setting('lexicon', "part-of-speech tagger of the parser "
                                      "(spacy needs qnlp[spacy])",
                           choices=('lexicon', 'spacy'))
+    spacy_pipeline: str = setting(
+        DEFAULT_PIPELINE, 'the spaCy pipeline of --tagger spacy: an '
+                          'installed pipeline package (en_core_web_trf '
+                          'after python -m spacy download en_core_web_trf) '
+                          'or a trained pipeline directory',
+        metavar='NAME|PATH')
     frobenius: bool = setting(False, 'relative pronouns as spiders '
                                      '(DisCoCat) rather than word boxes')
     split: tuple[float, ...] | None = setting(
@@ -148,6 +155,8 @@ class SentenceSettings(CorpusFormatSettings, CircuitTrainingSettings):
         return None
 
     def check(self) -> None:
+        # the spaCy pipeline is there (a directory made absolute)
+        self.spacy_pipeline = checked(self.tagger, self.spacy_pipeline)
         if self.word_vectors not in WORD_VECTORS:   # one a user registered?
             from qnlp.models.wordvectors import check_embedder
             check_embedder(self.word_vectors)
@@ -181,7 +190,8 @@ def make_pipeline(settings: SentenceSettings, n_classes: int) -> Any:
     """The text -> circuit pipeline of ``settings``."""
     from qnlp.models import SentencePipeline
     from qnlp.parsing import make_parser
-    return SentencePipeline(make_parser(settings.tagger),
+    return SentencePipeline(make_parser(settings.tagger,
+                                        settings.spacy_pipeline),
                             ansatz=settings.ansatz, layers=settings.layers,
                             sentence_qubits=sentence_qubits(n_classes),
                             frobenius=settings.frobenius,
