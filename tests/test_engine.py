@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from lambeq import NumpyModel, PytorchModel
 from lambeq.backend import quantum as q
 from lambeq.backend.symbol import Symbol
@@ -125,6 +125,10 @@ def test_random_circuits_match_lambeq(circuit, seed):
     model = NumpyModel.from_diagrams([circuit])
     model.weights = np.random.default_rng(seed).random(len(model.symbols))
     expected = model([circuit])[0]
+    # a post-selection of probability zero (Ket(0) >> Bra(1)) leaves no
+    # distribution to normalise: lambeq gives zeros, the engine [1, 0];
+    # both are undefined, so such draws are not compared (found by CI)
+    assume(np.abs(expected).sum() > 1e-9)
     ours = engine_output([circuit], model)[0].detach().numpy()
     np.testing.assert_allclose(ours, expected, atol=1e-6)
 

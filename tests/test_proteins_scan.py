@@ -53,7 +53,10 @@ def test_grouped_scan_matches_a_row_by_row_loop(rows, steps, groups, skewed,
     expected = torch.stack(expected)
     (expected_grad,) = torch.autograd.grad((expected * weights).sum(), tables)
     torch.testing.assert_close(fast, expected, rtol=0, atol=1e-12)
-    torch.testing.assert_close(fast_grad, expected_grad, rtol=0, atol=1e-12)
+    # the gradient sums the rows in another order: relative 1e-15 apart
+    # (found by CI: 2.0e-12 on an entry of about 2,000)
+    torch.testing.assert_close(fast_grad, expected_grad, rtol=1e-13,
+                               atol=1e-12)
 
 
 def _window_readouts_by_density_matrices(model, sequence, width):
