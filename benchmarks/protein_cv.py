@@ -352,7 +352,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.members < 0:
         parser.error(f'--members {args.members}: give 0 or more seeds')
-    torch.set_num_threads(1)
     results = {}
     test = not args.dev_only
     for item, ensemble in [(r, False) for r in args.runs] + [
@@ -408,4 +407,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    torch.set_num_threads(1)   # the script's own policy, not main()'s:
+    main()                     # tests call main() in their process

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,27 @@ ROOT = Path(__file__).resolve().parents[1]
 # Parses and vectors cached by the tests stay out of the user's cache.
 os.environ['QNLP_CACHE_DIR'] = tempfile.mkdtemp(prefix='qnlp-test-cache-')
 BUNDLED = ROOT / 'corpora' / 'meaning'
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_kept():
+    """A test must leave torch's CPU thread count as it found it.
+
+    Tests compare a run in this process with one in a subprocess (kill
+    and resume); a conv net's sums round differently on another number
+    of threads, so a thread count leaked by an earlier test made the
+    images kill/resume test fail in CI alone (benchmarks/protein_cv.py's
+    main() set one thread for the rest of the process). The leak is an
+    error of the test that leaks, with the count restored.
+    """
+    torch = sys.modules.get('torch')
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    if before is not None and torch.get_num_threads() != before:
+        after = torch.get_num_threads()
+        torch.set_num_threads(before)
+        pytest.fail(f'the test changed torch.get_num_threads() from '
+                    f'{before} to {after} and left it so', pytrace=False)
 
 
 def shared_data() -> Path | None:

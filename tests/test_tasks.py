@@ -139,12 +139,7 @@ def _kill_data(task: str, folder: Path) -> tuple[Path, list[str]]:
     return data, options
 
 
-@pytest.mark.parametrize('task', sorted(MATRIX) + [pytest.param(
-    'images', marks=pytest.mark.xfail(
-        strict=False, reason='KNOWN, under investigation (2026-12-02): in a '
-        'fresh CI venv the resumed images run ends with other weights than '
-        'the uninterrupted one (passes where the extras are installed); '
-        'see the session 17 closing note'))])
+@pytest.mark.parametrize('task', sorted(MATRIX) + ['images'])
 def test_kill_then_resume_is_bit_identical_and_leaves_no_temporaries(
         task, tmp_path):
     data, options = _kill_data(task, tmp_path / 'data')
