@@ -12,19 +12,20 @@ from lambeq.backend.symbol import Symbol
 from qnlp.compiler import make_ansatz, to_circuit
 import qnlp.engine.plan as plan_module
 from qnlp.engine import Engine
-from qnlp.errors import CompileError, UnknownSymbolError
+from qnlp.errors import CompileError, ConfigError, UnknownSymbolError
 from qnlp.parsing import parse
 
 
-def engine_output(diagrams, model):
-    """Our engine's output with the lambeq model's weights."""
+def engine_output(diagrams, model, classes=None):
+    """Our engine's output with the lambeq model's weights (with
+    ``classes``: its class probabilities)."""
     engine = Engine.from_diagrams(diagrams)
     weights = torch.zeros(engine.n_weights, dtype=torch.float64)
     for symbol, value in zip(model.symbols, model.weights):
         weights[engine.symbol_slice(symbol)] = torch.as_tensor(
             np.asarray(value.detach() if torch.is_tensor(value) else value,
                        dtype=float)).reshape(-1)
-    return engine(weights, diagrams)
+    return engine(weights, diagrams, classes=classes)
 
 
 def assert_matches_numpy_model(circuits):
@@ -148,7 +149,8 @@ def test_zero_probability_reads_as_uniform_classes(circuits, seed, merge):
     impossible = q.Ket(0) >> q.Bra(1)
     circuits = [(c if c.free_symbols else
                  c @ (q.Ket(0) >> q.Rx(SYMBOLS[0]) >> q.Bra(0))) @ impossible
-                for c in circuits if len(c.cod) == 1 and not c.is_mixed]
+                for c in circuits if len(c.cod) == 1]
+    circuits = [c for c in circuits if c.is_mixed == circuits[0].is_mixed]
     assume(circuits)
     engine = Engine(SYMBOLS)
     weights = torch.as_tensor(np.random.default_rng(seed).random(
@@ -164,6 +166,41 @@ def test_zero_probability_reads_as_uniform_classes(circuits, seed, merge):
     loss.backward()
     assert loss.item() == pytest.approx(np.log(2))
     assert not weights.grad.any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_circuits(), st.integers(0, 10_000))
+def test_mixed_class_probabilities_are_the_diagonal(circuit, seed):
+    """A bug: the class probabilities of a mixed circuit (a discarded
+    wire) were the first entries of its flattened density matrix
+    (rho_00 and |rho_01|: [1, 0] for the maximally mixed [0.5, 0.5]),
+    not its diagonal, as lambeq's density matrix has it."""
+    # one open wire, dephased by an ancilla that is discarded
+    ends = q.Id(q.qubit)
+    for _ in range(len(circuit.cod) - 1):
+        ends = ends @ q.Discard()
+    circuit = circuit >> ends
+    circuit = (circuit @ q.Ket(0) >> q.CX >> q.Id(q.qubit) @ q.Discard())
+    if not circuit.free_symbols:
+        circuit = circuit @ (q.Ket(0) >> q.Rx(SYMBOLS[0]) >> q.Bra(0))
+    model = NumpyModel.from_diagrams([circuit])
+    model.weights = np.random.default_rng(seed).random(len(model.symbols))
+    diagonal = np.diag(model([circuit])[0])
+    assume(diagonal.sum() > 1e-9)
+    ours = engine_output([circuit], model, classes=2)[0].detach().numpy()
+    np.testing.assert_allclose(ours, diagonal / diagonal.sum(), atol=1e-6)
+
+
+def test_mixed_and_pure_circuits_are_refused_together():
+    """Their read-outs may share a shape (two open wires, or one wire's
+    density matrix) but not a meaning."""
+    mixed = q.Ket(0) @ q.Ket(0) >> q.Rx(SYMBOLS[0]) @ q.Discard()
+    pure = q.Ket(0) @ q.Ket(0) >> q.Rx(SYMBOLS[0]) @ q.Id(q.qubit)
+    engine = Engine(SYMBOLS)
+    batch = engine.prepare([mixed, pure], merge=False)
+    with pytest.raises(ConfigError, match='some mixed'):
+        engine(torch.rand(engine.n_weights, dtype=torch.float64), batch,
+               classes=2)
 
 
 def test_zero_probability_among_others(bundled_sentences):

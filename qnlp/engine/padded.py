@@ -686,7 +686,7 @@ class PaddedBatch:
         else:
             result = result.reshape(-1, *plan.output_shape)
         return result if classes is None else \
-            class_probabilities(result, classes)
+            class_probabilities(result, classes, plan.mixed)
 
     def forward(self, weights: torch.Tensor, positions: torch.Tensor | None,
                 classes: int | None = None) -> tuple[torch.Tensor, tuple]:

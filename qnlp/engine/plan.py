@@ -459,11 +459,13 @@ def read_out(flat: torch.Tensor, output_shape: tuple[int, ...],
     return result / torch.where(total > 0, total, torch.ones_like(total))
 
 
-def class_probabilities(outputs: torch.Tensor | list, classes: int
-                        ) -> torch.Tensor:
+def class_probabilities(outputs: torch.Tensor | list, classes: int,
+                        mixed: bool = False) -> torch.Tensor:
     """Probabilities of ``classes`` classes from an engine's read-out
-    ``outputs`` (``[B, ...]``, flattened per diagram): its first
-    ``classes`` entries, normalised to sum 1 (exactly: post-selection
+    ``outputs`` (``[B, ...]``, flattened per diagram; if ``mixed``, the
+    density matrices ``[B, *shape, *shape]`` of :func:`read_out`, whose
+    outcomes are their diagonals): its first ``classes`` outcomes,
+    normalised to sum 1 (exactly: post-selection
     leaves long sentences tiny norms, a tensor ansatz raw contractions).
     A row that sums to zero (a post-selection of probability zero) has
     no distribution: it becomes the uniform one, with a warning
@@ -472,11 +474,17 @@ def class_probabilities(outputs: torch.Tensor | list, classes: int
 
     >>> class_probabilities(torch.tensor([[1.0, 3.0, 4.0]]), 2)
     tensor([[0.2500, 0.7500]])
+    >>> class_probabilities(torch.tensor([[[0.3, 0.2], [0.2, 0.1]]]), 2,
+    ...                     mixed=True)
+    tensor([[0.7500, 0.2500]])
     """
     if isinstance(outputs, list):
         raise ConfigError("circuits give outputs of different shapes; "
                           "are some sentences and some noun phrases?")
     flat = outputs.reshape(outputs.shape[0], -1)
+    if mixed:
+        side = math.isqrt(flat.shape[1])
+        flat = flat.view(-1, side, side).diagonal(dim1=1, dim2=2)
     check_classes(flat.shape[1], classes)
     probs = flat[:, :classes]
     total = probs.sum(dim=1, keepdim=True)
