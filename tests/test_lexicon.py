@@ -88,3 +88,16 @@ def test_a_reading_is_priced_in_its_entry():
         costs = dict(tagger.candidates(word))
         assert costs['TV'] == pytest.approx(0.6 + _MAIN_DO)
         assert costs['IV'] == pytest.approx(0.9 + _MAIN_DO)
+
+
+@given(st.lists(st.sampled_from(_WORDS + ['a', 'him', 'egg', 'gave', 'is',
+                                          'cooking', 'have', 'cooked']),
+                min_size=1, max_size=8))
+def test_candidates_stay_cheapest_first(words):
+    """A bug: the rule pricing up a modifier before an article or an
+    object pronoun left the candidates out of order (every other rule
+    re-sorts them)."""
+    from qnlp.parsing.lexicon import LexiconTagger
+    for options in LexiconTagger().tag(words):
+        costs = [cost for _, cost in options]
+        assert costs == sorted(costs)

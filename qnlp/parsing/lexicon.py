@@ -339,6 +339,18 @@ _AFTER_HAVE = {'TV': -1.0, 'DTV': -0.5, 'SV': -0.5, 'N': 1.5, 'ADJ': 1.5,
 _VERBS = ('IV', 'TV', 'DTV', 'SV')
 
 
+def _repriced(options: list[tuple[str, float]], change: dict[str, float]
+              ) -> list[tuple[str, float]]:
+    """``options`` with ``change``'s extra costs added to their
+    categories, cheapest first (a stable sort: ties keep their order).
+
+    >>> _repriced([('PREPPRE', 0.0), ('PREPS', 0.3)], {'PREPPRE': 2.0})
+    [('PREPS', 0.3), ('PREPPRE', 2.0)]
+    """
+    return sorted(((c, k + change.get(c, 0.0)) for c, k in options),
+                  key=lambda item: item[1])
+
+
 def _after_auxiliaries(words: list[str],
                        tagged: list[list[tuple[str, float]]]
                        ) -> list[list[tuple[str, float]]]:
@@ -369,18 +381,6 @@ def _after_auxiliaries(words: list[str],
     return tagged
 
 
-def _repriced(options: list[tuple[str, float]], change: dict[str, float]
-              ) -> list[tuple[str, float]]:
-    """``options`` with ``change``'s extra costs added to their
-    categories, cheapest first (a stable sort: ties keep their order).
-
-    >>> _repriced([('PREPPRE', 0.0), ('PREPS', 0.3)], {'PREPPRE': 2.0})
-    [('PREPS', 0.3), ('PREPPRE', 2.0)]
-    """
-    return sorted(((c, k + change.get(c, 0.0)) for c, k in options),
-                  key=lambda item: item[1])
-
-
 #: Pronouns that are only objects.
 _ACCUSATIVE = frozenset('me him us them'.split())
 
@@ -403,8 +403,7 @@ def _before_articles_and_objects(words: list[str],
         if word not in lexicon and (
                 following in _ARTICLES or following in _ACCUSATIVE
                 and any(c == 'TV' for c, _ in tagged[position])):
-            tagged[position] = [(c, k + 2.0 if c == 'ADJ' else k)
-                                for c, k in tagged[position]]
+            tagged[position] = _repriced(tagged[position], {'ADJ': 2.0})
     return tagged
 
 
