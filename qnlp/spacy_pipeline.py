@@ -110,19 +110,27 @@ def checked(tagger: str, pipeline: str = DEFAULT_PIPELINE) -> str:
                               "spacy")
         return pipeline
     location = locate(pipeline)
-    return location if Path(location).is_dir() else pipeline
+    return location if _is_directory(location) else pipeline
+
+
+def _is_directory(location: str) -> bool:
+    """Whether :func:`locate`'s answer ``location`` is a directory (an
+    absolute path), not a package's name: a package may share its name
+    with a directory in the working directory."""
+    return Path(location).is_absolute() and Path(location).is_dir()
 
 
 def pipeline_digest(location: str) -> str | None:
-    """SHA-256 of every file of a pipeline directory (``None`` for a
-    package, which its name and version identify).
+    """SHA-256 of every file of a pipeline directory, as :func:`locate`
+    gives it (``None`` for a package, which its name and version
+    identify).
 
     >>> pipeline_digest('en_core_web_sm') is None
     True
     """
-    folder = Path(location)
-    if not folder.is_dir():
+    if not _is_directory(location):
         return None
+    folder = Path(location)
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob('*') if p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode())

@@ -118,7 +118,7 @@ def test_an_installed_package_goes_before_a_directory_of_its_name(
         tmp_path, monkeypatch):
     """A bug: a directory won over an installed package of the same name,
     while ``spacy.load(name)`` loads the package."""
-    from qnlp.spacy_pipeline import locate, pipeline_digest
+    from qnlp.spacy_pipeline import checked, locate, pipeline_digest
     name = 'qnlp_fake_pipeline_xyz'
     _pipeline_folder(tmp_path / 'work', name)
     monkeypatch.chdir(tmp_path / 'work')
@@ -131,6 +131,8 @@ def test_an_installed_package_goes_before_a_directory_of_its_name(
     _installed_package(tmp_path / 'site', name)
     monkeypatch.syspath_prepend(str(tmp_path / 'site'))
     assert locate(name) == name                        # spaCy's order
+    assert checked('spacy', name) == name
+    assert pipeline_digest(locate(name)) is None  # not the directory's
     assert locate(f'./{name}') == str(tmp_path / 'work' / name)  # a path
 
 
