@@ -13,25 +13,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE
+
 __version__ = "0.1.0"
 
 
 def parse(sentence: str, target: str | None = None,
-          tagger: str = 'lexicon') -> Any:
+          tagger: str = 'lexicon',
+          spacy_pipeline: str = DEFAULT_PIPELINE) -> Any:
     """Parse a sentence into a lambeq grammar diagram (see qnlp.parsing)."""
     from qnlp.parsing import parse as _parse
-    return _parse(sentence, target, tagger)
+    return _parse(sentence, target, tagger, spacy_pipeline)
 
 
 def parse_many(sentences: Any, target: str | None = None,
-               tagger: str = 'lexicon', fallback: Any = None) -> Any:
+               tagger: str = 'lexicon', fallback: Any = None,
+               spacy_pipeline: str = DEFAULT_PIPELINE) -> Any:
     """Parse many sentences; see :func:`qnlp.parsing.parse_many`."""
     from qnlp.parsing import parse_many as _parse_many
-    return _parse_many(sentences, target, tagger, fallback)
+    return _parse_many(sentences, target, tagger, fallback, spacy_pipeline)
 
 
 def compile(item: Any, values: Any = None, ansatz: str = 'iqp',
-            tagger: str = 'lexicon', **options: Any) -> Any:
+            tagger: str = 'lexicon', spacy_pipeline: str = DEFAULT_PIPELINE,
+            **options: Any) -> Any:
     """Compile a sentence (or diagram) to a circuit; see qnlp.compiler.
 
     ``values`` (symbol name -> turns) binds the parameters, which enables
@@ -45,5 +50,5 @@ def compile(item: Any, values: Any = None, ansatz: str = 'iqp',
     """
     from qnlp.compiler import compile as _compile
     from qnlp.parsing.parser import default_parser
-    return _compile(item, values, ansatz, parser=default_parser(tagger),
-                    **options)
+    return _compile(item, values, ansatz,
+                    parser=default_parser(tagger, spacy_pipeline), **options)

@@ -43,6 +43,7 @@ from lambeq.text2diagram.base import Reader
 
 from qnlp.engine import Engine
 from qnlp.errors import CompileError, ParseError, UnknownSymbolError
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE
 
 __all__ = ["NumpyModel", "PregroupParser", "PytorchModel",
            "PytorchQuantumModel"]
@@ -175,6 +176,11 @@ class PregroupParser(Reader):
         :func:`qnlp.parsing.make_parser`).
     target:
         ``'s'``, ``'n'`` or ``None`` (the cheaper parse to either).
+    spacy_pipeline:
+        The spaCy pipeline of ``tagger='spacy'``: an installed package or
+        a trained pipeline directory (the CLI's ``--spacy-pipeline``);
+        refused, as a :class:`~qnlp.errors.ConfigError`, with another
+        tagger unless it is the default.
 
     >>> reader = PregroupParser()
     >>> str(reader.sentence2diagram(['woman', 'cooks', 'meal'],
@@ -186,10 +192,11 @@ class PregroupParser(Reader):
     """
 
     def __init__(self, tagger: str = 'lexicon', target: str | None = None,
-                 verbose: str = VerbosityLevel.SUPPRESS.value) -> None:
+                 verbose: str = VerbosityLevel.SUPPRESS.value,
+                 spacy_pipeline: str = DEFAULT_PIPELINE) -> None:
         super().__init__(verbose)
         from qnlp.parsing import make_parser
-        self.parser = make_parser(tagger)
+        self.parser = make_parser(tagger, spacy_pipeline)
         self.target = target
 
     def sentence2diagram(self, sentence: str | list[str],

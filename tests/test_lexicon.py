@@ -72,3 +72,32 @@ def test_preppre_dearer_only_after_an_open_class_word(words):
         opened = before not in tagger.lexicon and before[0].isalpha()
         assert dict(tagged[position])['PREPPRE'] == pytest.approx(
             alone + (_MID_PREPPRE if opened else 0.0))
+
+
+def test_a_reading_is_priced_in_its_entry():
+    """Function words' extra costs live in their entries (there was a
+    second table beside the lexicon): *do* as a main verb, and any
+    user entry that gives a reading a price."""
+    from qnlp.parsing.lexicon import (_MAIN_DO, FUNCTION_WORDS,
+                                      LexiconTagger)
+    tagger = LexiconTagger({'run': ('N', ('TV', 2.0), 'IV')})
+    assert tagger.candidates('run') == [('N', 0.0), ('TV', 2.3),
+                                        ('IV', 0.6)]
+    for word in ('do', 'does', 'did'):
+        assert ('TV', _MAIN_DO) in FUNCTION_WORDS[word]
+        costs = dict(tagger.candidates(word))
+        assert costs['TV'] == pytest.approx(0.6 + _MAIN_DO)
+        assert costs['IV'] == pytest.approx(0.9 + _MAIN_DO)
+
+
+@given(st.lists(st.sampled_from(_WORDS + ['a', 'him', 'egg', 'gave', 'is',
+                                          'cooking', 'have', 'cooked']),
+                min_size=1, max_size=8))
+def test_candidates_stay_cheapest_first(words):
+    """A bug: the rule pricing up a modifier before an article or an
+    object pronoun left the candidates out of order (every other rule
+    re-sorts them)."""
+    from qnlp.parsing.lexicon import LexiconTagger
+    for options in LexiconTagger().tag(words):
+        costs = [cost for _, cost in options]
+        assert costs == sorted(costs)

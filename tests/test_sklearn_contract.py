@@ -9,6 +9,8 @@ its numeric checks on them; the checks that do apply to texts are here.
 """
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -120,3 +122,22 @@ def test_kernel_svc_probabilities_agree_with_predictions():
         model.classes_[model.decision_function(X).argmax(1)],
         model.predict(X))
     assert model.probability_scale_ > 0
+
+
+def test_discocat_estimator_takes_a_spacy_pipeline(tmp_path):
+    """``spacy_pipeline`` is a parameter like ``tagger`` (get_params,
+    set_params, clone), read by ``fit``: passed on to the parser, and
+    refused with the lexicon tagger as the CLI refuses it."""
+    from qnlp.errors import ConfigError
+    texts, labels = ['woman cooks meal', 'man debugs program'], [0, 1]
+    model = DisCoCatEstimator(tagger='spacy', spacy_pipeline='mine', epochs=1)
+    assert model.get_params()['spacy_pipeline'] == 'mine'
+    assert clone(model).get_params()['spacy_pipeline'] == 'mine'
+    gone = str(tmp_path / 'gone')
+    model.set_params(spacy_pipeline=gone)
+    if importlib.util.find_spec('spacy') is not None:
+        with pytest.raises(ConfigError, match=f'{gone}: no such directory'):
+            model.fit(texts, labels)
+    with pytest.raises(ConfigError, match='needs --tagger spacy'):
+        DisCoCatEstimator(spacy_pipeline='en_core_web_trf',
+                          epochs=1).fit(texts, labels)

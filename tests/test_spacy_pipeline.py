@@ -92,3 +92,61 @@ def test_train_stores_the_pipeline_and_predict_reuses_it(
     error = capsys.readouterr().err.strip()
     assert error == (f"qnlp: error: {run}: --spacy-pipeline {pipeline}: "
                      "no such directory")
+
+
+def _pipeline_folder(parent, name):
+    """A directory ``parent/name`` that looks like a trained pipeline."""
+    folder = parent / name
+    folder.mkdir(parents=True)
+    (folder / 'config.cfg').write_text('')
+    return folder
+
+
+def _installed_package(site, name):
+    """A package ``name`` installed into ``site`` (module and metadata, as
+    pip leaves them), for ``importlib.metadata`` once ``site`` is on
+    ``sys.path``."""
+    (site / name).mkdir(parents=True)
+    (site / name / '__init__.py').write_text('')
+    info = site / f'{name}-1.0.dist-info'
+    info.mkdir()
+    (info / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: {name}\n'
+                                   'Version: 1.0\n')
+
+
+def test_an_installed_package_goes_before_a_directory_of_its_name(
+        tmp_path, monkeypatch):
+    """A bug: a directory won over an installed package of the same name,
+    while ``spacy.load(name)`` loads the package."""
+    from qnlp.spacy_pipeline import checked, locate, pipeline_digest
+    name = 'qnlp_fake_pipeline_xyz'
+    _pipeline_folder(tmp_path / 'work', name)
+    monkeypatch.chdir(tmp_path / 'work')
+    monkeypatch.syspath_prepend(str(tmp_path / 'work'))  # as `python -m`
+    # no package of that name: the directory (a namespace package to
+    # find_spec, yet no installed package), by its absolute path
+    found = locate(name)
+    assert found == str(tmp_path / 'work' / name)
+    assert pipeline_digest(found) is not None
+    _installed_package(tmp_path / 'site', name)
+    monkeypatch.syspath_prepend(str(tmp_path / 'site'))
+    assert locate(name) == name                        # spaCy's order
+    assert checked('spacy', name) == name
+    assert pipeline_digest(locate(name)) is None  # not the directory's
+    assert locate(f'./{name}') == str(tmp_path / 'work' / name)  # a path
+
+
+def test_a_directory_goes_before_the_offline_repackage(tmp_path,
+                                                       monkeypatch):
+    """spacy.load('en_core_web_sm') reads a directory of that name when
+    the package is missing: so does locate, the repackage only after."""
+    from qnlp import spacy_pipeline
+    monkeypatch.setattr(spacy_pipeline, 'REPACKAGES',
+                        {'qnlp_missing_xyz': 'qnlp_repackage_xyz'})
+    _installed_package(tmp_path / 'site', 'qnlp_repackage_xyz')
+    monkeypatch.syspath_prepend(str(tmp_path / 'site'))
+    monkeypatch.chdir(tmp_path)
+    assert spacy_pipeline.locate('qnlp_missing_xyz') == 'qnlp_repackage_xyz'
+    _pipeline_folder(tmp_path, 'qnlp_missing_xyz')
+    assert spacy_pipeline.locate('qnlp_missing_xyz') == str(
+        tmp_path / 'qnlp_missing_xyz')

@@ -34,7 +34,7 @@ from qnlp.engine.merge import MergedBatch, Merger
 from qnlp.engine.padded import PaddedBatch
 from qnlp.engine.network import Slot, as_lambeq, build_network, shape_key
 from qnlp.engine.plan import Plan, class_probabilities, compile_plan
-from qnlp.errors import CompileError, UnknownSymbolError
+from qnlp.errors import CompileError, ConfigError, UnknownSymbolError
 
 
 @dataclass
@@ -388,8 +388,14 @@ class Engine:
         if padded is not None:
             return padded[0](weights, padded[1], classes)
         outputs = self._evaluate(weights, batch, inputs)
-        return outputs if classes is None else \
-            class_probabilities(outputs, classes)
+        if classes is None:
+            return outputs
+        mixed = {plan.mixed for plan, _, _ in batch.groups}
+        if len(mixed) > 1:
+            raise ConfigError("circuits give outputs of different kinds; "
+                              "are some mixed (with discarded wires) and "
+                              "some pure?")
+        return class_probabilities(outputs, classes, mixed == {True})
 
     def _evaluate(self, weights: torch.Tensor, batch: PreparedBatch,
                   inputs: torch.Tensor | None

@@ -49,7 +49,7 @@ import torch
 
 from qnlp.engine.merge import Program, build_program
 from qnlp.engine.plan import (Plan, check_classes, class_probabilities,
-                              read_out)
+                              read_out, uniform_where_zero)
 
 #: Most gather index entries a padded batch may hold (8 bytes each);
 #: a larger one runs merged instead.
@@ -686,7 +686,7 @@ class PaddedBatch:
         else:
             result = result.reshape(-1, *plan.output_shape)
         return result if classes is None else \
-            class_probabilities(result, classes)
+            class_probabilities(result, classes, plan.mixed)
 
     def forward(self, weights: torch.Tensor, positions: torch.Tensor | None,
                 classes: int | None = None) -> tuple[torch.Tensor, tuple]:
@@ -731,8 +731,11 @@ class PaddedBatch:
             if classes is not None and classes < result.shape[1]:
                 result = result[:, :classes].contiguous()
             total = result.sum(dim=1, keepdim=True)
-            total.masked_fill_(total == 0, 1.0)   # all zero: stays zero
+            zero = total == 0
+            total.masked_fill_(zero, 1.0)   # all zero: stays zero
             result /= total
+            if classes is not None:   # no distribution: the uniform one
+                result = uniform_where_zero(result, zero)
         else:
             result = amplitudes
         return result, (weights.shape[0], turns, amplitudes, order, saved,

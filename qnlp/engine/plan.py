@@ -20,6 +20,7 @@ tensor([[1., 0.],
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -452,31 +453,74 @@ def read_out(flat: torch.Tensor, output_shape: tuple[int, ...],
     if not dims:
         return result.abs()
     # Exactly: post-selecting many qubits (long sentences) leaves norms
-    # far below any fixed floor; only a zero norm stays zero.
+    # far below any fixed floor; only a zero norm stays zero (lambeq's
+    # output too; class read-outs make it uniform: uniform_where_zero).
     total = result.sum(dim=dims, keepdim=True)
     return result / torch.where(total > 0, total, torch.ones_like(total))
 
 
-def class_probabilities(outputs: torch.Tensor | list, classes: int
-                        ) -> torch.Tensor:
+def class_probabilities(outputs: torch.Tensor | list, classes: int,
+                        mixed: bool = False) -> torch.Tensor:
     """Probabilities of ``classes`` classes from an engine's read-out
-    ``outputs`` (``[B, ...]``, flattened per diagram): its first
-    ``classes`` entries, normalised to sum 1 (exactly: post-selection
-    leaves long sentences tiny norms, a tensor ansatz raw contractions;
-    only a zero sum stays zero). A :class:`~qnlp.errors.ConfigError`
+    ``outputs`` (``[B, ...]``, flattened per diagram; if ``mixed``, the
+    density matrices ``[B, *shape, *shape]`` of :func:`read_out`, whose
+    outcomes are their diagonals): its first ``classes`` outcomes,
+    normalised to sum 1 (exactly: post-selection
+    leaves long sentences tiny norms, a tensor ansatz raw contractions).
+    A row that sums to zero (a post-selection of probability zero) has
+    no distribution: it becomes the uniform one, with a warning
+    (:func:`uniform_where_zero`). A :class:`~qnlp.errors.ConfigError`
     when the outputs differ in shape or have fewer entries.
 
     >>> class_probabilities(torch.tensor([[1.0, 3.0, 4.0]]), 2)
     tensor([[0.2500, 0.7500]])
+    >>> class_probabilities(torch.tensor([[[0.3, 0.2], [0.2, 0.1]]]), 2,
+    ...                     mixed=True)
+    tensor([[0.7500, 0.2500]])
     """
     if isinstance(outputs, list):
         raise ConfigError("circuits give outputs of different shapes; "
                           "are some sentences and some noun phrases?")
     flat = outputs.reshape(outputs.shape[0], -1)
+    if mixed:
+        side = math.isqrt(flat.shape[1])
+        flat = flat.view(-1, side, side).diagonal(dim1=1, dim2=2)
     check_classes(flat.shape[1], classes)
     probs = flat[:, :classes]
     total = probs.sum(dim=1, keepdim=True)
-    return probs / torch.where(total > 0, total, torch.ones_like(total))
+    return uniform_where_zero(
+        probs / torch.where(total > 0, total, torch.ones_like(total)),
+        total == 0)
+
+
+def uniform_where_zero(probabilities: torch.Tensor, zero: torch.Tensor
+                       ) -> torch.Tensor:
+    """``probabilities`` (``[B, C]``) with the rows where ``zero``
+    (``[B, 1]``) is true replaced by the uniform distribution ``1 / C``,
+    and a :class:`RuntimeWarning` if there is one: a post-selected
+    outcome of probability zero leaves no distribution over the classes,
+    and all zeros would read as a confident class 0 (``argmax``). The
+    uniform rows are constants: their loss is finite (``log C``) and
+    their gradient zero, never NaN.
+
+    Only an exact zero is caught: a probability that is zero up to
+    rounding (``Rx(x) >> Rx(-x) >> Bra(1)`` leaves about 1e-32) cannot be
+    told from a genuinely tiny one (a sentence of 100 cups has about
+    2^-100) and is normalised like one.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True):
+    ...     uniform_where_zero(torch.tensor([[0.25, 0.75], [0.0, 0.0]]),
+    ...                        torch.tensor([[False], [True]]))
+    tensor([[0.2500, 0.7500],
+            [0.5000, 0.5000]])
+    """
+    if not bool(zero.any()):
+        return probabilities
+    warnings.warn("a post-selected outcome has probability zero: its "
+                  "circuit gives no class distribution and reads as the "
+                  "uniform one", RuntimeWarning, stacklevel=3)
+    return torch.where(zero, 1.0 / probabilities.shape[1], probabilities)
 
 
 def check_classes(outcomes: int, classes: int) -> None:

@@ -36,6 +36,7 @@ from typing import Any, Sequence
 import torch
 from lambeq.backend.quantum import Ry
 
+from qnlp.engine.plan import uniform_where_zero
 from qnlp.errors import CompileError
 
 
@@ -92,7 +93,8 @@ def product_probabilities(weights: torch.Tensor,
     flat ``weights``: the normalised products of ``cos**2`` / ``sin**2``
     of ``pi (1/4 + theta)``, summed as logarithms (no underflow however
     long the sentence). A sentence both of whose products are zero gets
-    zeros, as the general contraction gives."""
+    the uniform distribution and a warning, as the general contraction
+    does (:func:`~qnlp.engine.plan.uniform_where_zero`)."""
     angles = torch.pi * (weights + batch.offset)
     factors = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
     logs = 2 * torch.log(factors.abs())
@@ -103,6 +105,4 @@ def product_probabilities(weights: torch.Tensor,
                   ].sum(dim=1)
     impossible = torch.isinf(totals).all(dim=1, keepdim=True)
     totals = torch.where(impossible, torch.zeros_like(totals), totals)
-    probabilities = torch.softmax(totals, dim=1)
-    return torch.where(impossible, torch.zeros_like(probabilities),
-                       probabilities)
+    return uniform_where_zero(torch.softmax(totals, dim=1), impossible)

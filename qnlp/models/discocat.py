@@ -23,7 +23,10 @@ circuit element like any word: with the diagonal ansatz, one trained
 factor for each class, the same for every sentence).
 
 Class read-out: the sentence wire has ``q`` qubits with ``2**q >= C``
-classes; the probabilities of the first ``C`` outcomes are renormalised.
+classes; the probabilities of the first ``C`` outcomes are renormalised
+(a sentence whose post-selection has probability zero reads as the
+uniform distribution, with a warning: :func:`~qnlp.engine.plan.
+uniform_where_zero`).
 
 >>> import torch
 >>> pipeline = SentencePipeline()

@@ -34,11 +34,35 @@ _CONJUNCTION = ('CONJS', 'CONJN', 'CONJA')
 _ADVERB = ('ADVVP', 'ADVS', 'ADVADJ', 'ADVPRE', 'ADJ')
 
 
-def _entries(categories: tuple[str, ...], words: str) -> dict:
+#: A lexicon entry: its readings, likeliest first, each a category or a
+#: ``(category, extra cost)`` pair for a reading rarer than its place says.
+Entry = tuple[str | tuple[str, float], ...]
+#: What each place down an entry adds to a reading's cost.
+_RANK_COST = 0.3
+
+
+def _entries(categories: Entry, words: str) -> dict:
     return {word: categories for word in words.split()}
 
 
-FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
+def _readings(entry: Entry) -> list[tuple[str, float]]:
+    """The ``(category, cost)`` readings of a lexicon entry: each costs
+    :data:`_RANK_COST` a place, plus its own extra cost if the entry
+    gives one: a reading's one price.
+
+    >>> _readings(('VPC', 'QAUX', ('TV', 1.5)))
+    [('VPC', 0.0), ('QAUX', 0.3), ('TV', 2.1)]
+    """
+    return [(item, _RANK_COST * rank) if isinstance(item, str)
+            else (item[0], _RANK_COST * rank + item[1])
+            for rank, item in enumerate(entry)]
+
+
+#: *do* as a main verb (*they did a great job*, *I do*) is rarer than the
+#: auxiliary: its TV and IV readings cost this much more than their place.
+_MAIN_DO = 1.5
+
+FUNCTION_WORDS: dict[str, Entry] = {
     **_entries(('DET',), 'a an the every no my your his its our their '
                'such whose'),
     **_entries(('DET', 'PRON'), 'some any another either neither '
@@ -59,7 +83,8 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
     **_entries(('VPC', 'TV', 'QCOP', 'QAUX'), "is are was were am"),
     **_entries(('VPC', 'TV'), "be been being 's 're 'm 've 'd"),
     **_entries(('VPC', 'TV', 'QAUX'), "have has had"),
-    **_entries(('VPC', 'QAUX', 'TV', 'IV'), "do does did"),
+    **_entries(('VPC', 'QAUX', ('TV', _MAIN_DO), ('IV', _MAIN_DO)),
+               "do does did"),
     **_entries(('VPC', 'QAUX'), "can could will would shall should may "
                "might must"),
     **_entries(('VPC',), "'ll wo ca to"),
@@ -90,12 +115,6 @@ FUNCTION_WORDS['as'] = _PREPOSITION + ('CONJS',)
 FUNCTION_WORDS['so'] = _ADVERB + ('CONJS',)
 for _mark in (',', ';', ':', '--'):
     FUNCTION_WORDS[_mark] = ('SKIP',) + _CONJUNCTION
-
-#: Readings of function words dearer than their rank says: *do* as a
-#: main verb (*they did a great job*, *I do*) is rarer than the auxiliary.
-_MAIN_DO = 1.5
-_DEARER = {(word, category): _MAIN_DO for word in ('do', 'does', 'did')
-           for category in ('TV', 'IV')}
 
 ADJECTIVE_SUFFIXES = ('ful', 'ous', 'ive', 'able', 'ible', 'ic', 'less',
                       'ish', 'ary', 'al', 'y', 'est')
@@ -320,6 +339,18 @@ _AFTER_HAVE = {'TV': -1.0, 'DTV': -0.5, 'SV': -0.5, 'N': 1.5, 'ADJ': 1.5,
 _VERBS = ('IV', 'TV', 'DTV', 'SV')
 
 
+def _repriced(options: list[tuple[str, float]], change: dict[str, float]
+              ) -> list[tuple[str, float]]:
+    """``options`` with ``change``'s extra costs added to their
+    categories, cheapest first (a stable sort: ties keep their order).
+
+    >>> _repriced([('PREPPRE', 0.0), ('PREPS', 0.3)], {'PREPPRE': 2.0})
+    [('PREPS', 0.3), ('PREPPRE', 2.0)]
+    """
+    return sorted(((c, k + change.get(c, 0.0)) for c, k in options),
+                  key=lambda item: item[1])
+
+
 def _after_auxiliaries(words: list[str],
                        tagged: list[list[tuple[str, float]]]
                        ) -> list[list[tuple[str, float]]]:
@@ -346,9 +377,7 @@ def _after_auxiliaries(words: list[str],
             change = _AFTER_HAVE
         else:
             continue
-        tagged[position] = sorted(((c, k + change.get(c, 0.0))
-                                   for c, k in options),
-                                  key=lambda item: item[1])
+        tagged[position] = _repriced(options, change)
     return tagged
 
 
@@ -374,8 +403,7 @@ def _before_articles_and_objects(words: list[str],
         if word not in lexicon and (
                 following in _ARTICLES or following in _ACCUSATIVE
                 and any(c == 'TV' for c, _ in tagged[position])):
-            tagged[position] = [(c, k + 2.0 if c == 'ADJ' else k)
-                                for c, k in tagged[position]]
+            tagged[position] = _repriced(tagged[position], {'ADJ': 2.0})
     return tagged
 
 
@@ -445,9 +473,8 @@ def _prepositions_after_words(words: list[str],
         if words[position - 1] in lexicon \
                 or not words[position - 1][:1].isalpha():
             continue
-        tagged[position] = sorted(
-            ((c, k + _MID_PREPPRE if c == 'PREPPRE' else k)
-             for c, k in tagged[position]), key=lambda item: item[1])
+        tagged[position] = _repriced(tagged[position],
+                                     {'PREPPRE': _MID_PREPPRE})
     return tagged
 
 
@@ -463,12 +490,17 @@ class LexiconTagger:
     ----------
     user_lexicon:
         Extra ``word -> categories`` entries that override the bundled
-        ones, or a path to a file of ``word CATEGORY [CATEGORY ...]`` lines.
+        ones (readings likeliest first, each a category or a
+        ``(category, extra cost)`` pair: :data:`Entry`), or a path to a
+        file of ``word CATEGORY [CATEGORY ...]`` lines.
+
+    >>> LexiconTagger({'do': ('VPC', ('TV', 2.0))}).candidates('do')
+    [('VPC', 0.0), ('TV', 2.3)]
     """
 
-    def __init__(self, user_lexicon: dict[str, tuple[str, ...]] | str
+    def __init__(self, user_lexicon: dict[str, Entry] | str
                  | Path | None = None) -> None:
-        self.lexicon: dict[str, tuple[str, ...]] = dict(FUNCTION_WORDS)
+        self.lexicon: dict[str, Entry] = dict(FUNCTION_WORDS)
         if isinstance(user_lexicon, (str, Path)):
             user_lexicon = load_lexicon(user_lexicon)
         self.lexicon.update(user_lexicon or {})
@@ -514,8 +546,7 @@ class LexiconTagger:
 
     def _score(self, word: str) -> list[tuple[str, float]]:
         if word in self.lexicon:
-            return [(cat, 0.3 * rank + _DEARER.get((word, cat), 0.0))
-                    for rank, cat in enumerate(self.lexicon[word])]
+            return _readings(self.lexicon[word])
         if word[0].isdigit():
             return [('N', 0.0), ('ADJ', 0.5)]
         readings = wordnet_readings(word)

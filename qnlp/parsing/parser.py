@@ -902,7 +902,11 @@ def make_parser(tagger: str = 'lexicon',
 def default_parser(tagger: str = 'lexicon',
                    spacy_pipeline: str = DEFAULT_PIPELINE) -> Parser:
     """The shared parser with the named tagger (and spaCy pipeline),
-    built on first use."""
+    built on first use; a pipeline other than the default is refused
+    with another tagger (:func:`~qnlp.spacy_pipeline.checked`), built
+    or not."""
+    if tagger != 'spacy':
+        checked(tagger, spacy_pipeline)
     key = (tagger, spacy_pipeline if tagger == 'spacy' else None)
     if key not in _DEFAULT_PARSERS:
         _DEFAULT_PARSERS[key] = make_parser(tagger, spacy_pipeline)
@@ -910,22 +914,24 @@ def default_parser(tagger: str = 'lexicon',
 
 
 def parse(sentence: str, target: str | None = None,
-          tagger: str = 'lexicon') -> Diagram:
+          tagger: str = 'lexicon',
+          spacy_pipeline: str = DEFAULT_PIPELINE) -> Diagram:
     """Parse one sentence into a lambeq grammar diagram.
 
     ``target`` is ``'s'``, ``'n'`` or ``None`` (the cheaper of both);
     raises :class:`~qnlp.errors.ParseError` when nothing reduces.
+    ``tagger`` and ``spacy_pipeline`` are those of :func:`make_parser`.
 
     >>> str(parse('woman cooks tasty meal').cod)
     's'
     """
-    return default_parser(tagger).parse(sentence, target)
+    return default_parser(tagger, spacy_pipeline).parse(sentence, target)
 
 
 def parse_many(sentences: Iterable[str], target: str | None = None,
                tagger: str = 'lexicon',
-               fallback: Callable[[str], Diagram] | None = None
-               ) -> BatchResult:
+               fallback: Callable[[str], Diagram] | None = None,
+               spacy_pipeline: str = DEFAULT_PIPELINE) -> BatchResult:
     """Parse a batch; with ``fallback`` failures are replaced and counted.
 
     >>> from lambeq import cups_reader
@@ -934,4 +940,5 @@ def parse_many(sentences: Iterable[str], target: str | None = None,
     >>> len(result.diagrams), result.fallbacks
     (2, [1])
     """
-    return default_parser(tagger).parse_many(sentences, target, fallback)
+    return default_parser(tagger, spacy_pipeline).parse_many(
+        sentences, target, fallback)

@@ -84,6 +84,7 @@ from qnlp.models.kernel import (ProjectedQuantumKernel, QuantumKernel,
 from qnlp.models.vqc import (VariationalCircuit, VQCModel,
                              VQCRegressionModel, check_features)
 from qnlp.parsing import make_parser
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE
 from qnlp.train.optim import AQGD_MOMENTUM
 from qnlp.baselines.base import (TextClassifier,
                                         check_two_classes_or_more)
@@ -96,6 +97,11 @@ class DisCoCatEstimator(TextClassifier):
     Parameters are those of :class:`~qnlp.tasks.sentences.SentenceSettings`;
     model selection uses the training data itself (there is no dev split
     inside ``fit``: use cross-validation around it).
+
+    ``spacy_pipeline`` is the spaCy pipeline of ``tagger='spacy'`` (an
+    installed package or a trained pipeline directory, as the CLI's
+    ``--spacy-pipeline``); with another tagger ``fit`` refuses any but
+    the default.
 
     ``C`` classes are read from ``ceil(log2 C)`` qubits of the output
     wire: the sentence wire, or with ``target='n'`` (noun phrases) the
@@ -111,6 +117,7 @@ class DisCoCatEstimator(TextClassifier):
     def __init__(self, ansatz: str = 'iqp', layers: int = 1,
                  epochs: int = 120, lr: float = 0.1, batch_size: int = 0,
                  optimizer: str = 'adam', tagger: str = 'lexicon',
+                 spacy_pipeline: str = DEFAULT_PIPELINE,
                  frobenius: bool = False, target: str | None = None,
                  seed: int = 0) -> None:
         self.ansatz = ansatz
@@ -120,6 +127,7 @@ class DisCoCatEstimator(TextClassifier):
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.tagger = tagger
+        self.spacy_pipeline = spacy_pipeline
         self.frobenius = frobenius
         self.target = target
         self.seed = seed
@@ -131,7 +139,8 @@ class DisCoCatEstimator(TextClassifier):
         torch.manual_seed(self.seed)
         qubits = max(1, (len(self.classes_) - 1).bit_length())
         self.pipeline_ = SentencePipeline(
-            make_parser(self.tagger), ansatz=self.ansatz,
+            make_parser(self.tagger, self.spacy_pipeline),
+            ansatz=self.ansatz,
             layers=self.layers, sentence_qubits=qubits,
             noun_qubits=qubits if self.target == 'n' else 1,
             target=self.target, frobenius=self.frobenius)
