@@ -219,19 +219,25 @@ def rows_of(runs: Sequence[Scored], ensemble: bool = False,
             for seed, run in of_seed.items()}
 
 
-def sources_of(globs: str, members: int, data: Path, test: bool = True
+def sources_of(globs: str, members: int, data: Path, test: bool = True,
+               cache: dict[str, Scored] | None = None
                ) -> list[tuple[list[Scored], int]]:
     """``'GLOB[:N],GLOB[:N]'`` -> the finished runs of each glob and its
-    member count (``members`` where a glob has none)."""
+    member count (``members`` where a glob has none). A run already in
+    ``cache`` (path -> scored run) is not predicted again: candidates
+    that share runs cost one prediction a run."""
+    cache = {} if cache is None else cache
     sources = []
     for item in globs.split(','):
         pattern, colon, count = item.rpartition(':')
         if not colon or not count.isdigit():
             pattern, count = item, str(members)
-        sources.append(([scored_run(path, data, test)
-                         for path in sorted(glob.glob(pattern))
-                         if (Path(path) / 'metrics.json').exists()],
-                        int(count)))
+        paths = [path for path in sorted(glob.glob(pattern))
+                 if (Path(path) / 'metrics.json').exists()]
+        for path in paths:
+            if path not in cache:
+                cache[path] = scored_run(path, data, test)
+        sources.append(([cache[path] for path in paths], int(count)))
     return sources
 
 
@@ -354,10 +360,11 @@ def main() -> None:
         parser.error(f'--members {args.members}: give 0 or more seeds')
     results = {}
     test = not args.dev_only
+    scored: dict[str, Scored] = {}
     for item, ensemble in [(r, False) for r in args.runs] + [
             (r, True) for r in args.ensemble]:
         name, _, globs = item.rpartition('=')
-        sources = sources_of(globs, args.members, args.data, test)
+        sources = sources_of(globs, args.members, args.data, test, scored)
         rows = (ensemble_rows(sources) if ensemble else
                 rows_of([run for runs, _ in sources for run in runs]))
         if not rows:

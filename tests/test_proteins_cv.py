@@ -226,3 +226,32 @@ def test_baselines_are_fitted_unless_dev_only(monkeypatch, capsys):
         cv.main()
         assert fitted == expected
         assert ('| hydro | 23 |' in capsys.readouterr().out) == bool(expected)
+
+
+def test_runs_shared_by_candidates_are_predicted_once(tmp_path,
+                                                      monkeypatch):
+    """Several ``--ensemble`` candidates over one pool of runs: each run
+    is predicted once (the cache), and every candidate gets it."""
+    cv = protein_cv
+    for name in ('w20_s0', 'w20_s1', 'scan_s0', 'w10_s0'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / 'metrics.json').write_text('{}')
+    (tmp_path / 'w10_s1').mkdir()              # unfinished: no metrics
+    predicted = []
+
+    def fake_run(path, data, test=True):
+        predicted.append(path)
+        return cv.Scored(int(path[-1]), 'split', [], ['0'], None, 1, 1.0)
+    monkeypatch.setattr(cv, 'scored_run', fake_run)
+    cache: dict = {}
+    first = cv.sources_of(f'{tmp_path}/w20_s*:1,{tmp_path}/scan_s*:1', 0,
+                          tmp_path, cache=cache)
+    second = cv.sources_of(f'{tmp_path}/w20_s*:2,{tmp_path}/w10_s*:1', 0,
+                           tmp_path, cache=cache)
+    assert sorted(predicted) == sorted(str(tmp_path / n) for n in
+                                       ('w20_s0', 'w20_s1', 'scan_s0',
+                                        'w10_s0'))
+    assert second[0][0] == first[0][0] and second[0][1] == 2
+    assert [run.seed for run in second[1][0]] == [0]
+    cv.sources_of(f'{tmp_path}/w20_s*', 0, tmp_path)     # no cache given
+    assert len(predicted) == 6
