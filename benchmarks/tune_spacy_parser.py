@@ -1,0 +1,282 @@
+"""Fine-tune en_core_web_sm's tagger and parser on UD EWT dev gold trees.
+
+The gold trees are redrawn as spaCy's English pipelines draw them
+(:func:`qnlp.parsing.gold.spacy_doc`, labels the dependency construction
+reads) and given as qnlp's spaCy tagger sees a sentence (punctuation
+that :func:`qnlp.parsing.tokenise` drops is dropped). The pipeline is
+updated from its trained weights (``nlp.resume_training``, fixed seeds);
+``ner`` and the lemmatizer are left as they are. Two commands:
+
+``cv``: k-fold cross-validation inside EWT dev (contiguous blocks, so a
+document rarely straddles two folds) for each setting of a small grid:
+train on k-1 folds, score the held-out fold after every epoch with
+bench_parser's measures (share of each construction's sentences parsing
+to ``s`` and whose scored word gets its gold type, with
+:class:`qnlp.parsing.dependency.DependencyParser` on the raw text), and
+spaCy's LAS/UAS/tag accuracy on the held-out gold trees; pooled over the
+folds, one JSON line per setting and epoch.
+
+``train``: train on all of EWT dev with one setting and write the
+pipeline directory, for ``--spacy-pipeline DIR``.
+
+    python benchmarks/tune_spacy_parser.py cv [--folds 5] [--epochs 6]
+        [--learn-rates 0.001] [--dropouts 0.2] [--tune tagger,parser]
+        [--rehearse 0] [--out FILE]
+    python benchmarks/tune_spacy_parser.py train --output DIR
+        [--epochs N] [--learn-rate X] [--dropout X] [--tune ...]
+        [--rehearse N]
+
+``--tune tagger,parser`` updates the shared tok2vec, the tagger and the
+parser; ``--tune parser`` the parser alone (tok2vec and tagger frozen:
+the tags stay the stock pipeline's). ``--rehearse N`` mixes in, after
+every update, a rehearsal update (``nlp.rehearse``) on a batch of the
+first N SST-2 train sentences against the stock pipeline's own analyses,
+against forgetting (of the tagger and parser layers: tok2vec, shared
+through listeners, has no rehearse).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import spacy
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import fix_random_seed, minibatch
+
+from qnlp.parsing import tokenise
+from qnlp.parsing.dependency import DependencyParser
+from qnlp.parsing.gold import CONSTRUCTIONS, GoldSentence, read_conllu, \
+    score, spacy_doc
+from qnlp.parsing.spacy_tagger import SpacyTagger
+from qnlp.spacy_pipeline import DEFAULT_PIPELINE, locate
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / 'shared' / 'data' / 'text'
+#: Components the tuned pipeline does not need (as SpacyTagger loads it).
+UNUSED = ('ner', 'lemmatizer')
+
+
+def load_stock(pipeline: str = DEFAULT_PIPELINE) -> Any:
+    """The stock pipeline, every component."""
+    return spacy.load(locate(pipeline))
+
+
+def examples(nlp: Any, sentences: Sequence[GoldSentence]) -> list[Example]:
+    """Training examples of gold trees as qnlp's tagger sees them; a label
+    or tag the pipeline does not know becomes ``dep`` / no tag."""
+    deps = set(nlp.get_pipe('parser').labels)
+    tags = set(nlp.get_pipe('tagger').labels)
+    result = []
+    for sentence in sentences:
+        reference = spacy_doc(sentence, nlp.vocab, as_tokenised=True)
+        for token in reference:
+            if token.dep_ not in deps:
+                token.dep_ = 'dep'
+            if token.tag_ not in tags:
+                token.tag_ = ''
+        words = [t.text for t in reference]
+        result.append(Example(Doc(nlp.vocab, words=words), reference))
+    return result
+
+
+def rehearsal_docs(nlp: Any, count: int) -> list[Example]:
+    """The first ``count`` SST-2 train sentences, tokenised as qnlp does,
+    as unlabelled examples for ``nlp.rehearse``."""
+    if not count:
+        return []
+    lines = (DATA / 'sst2' / 'stsa.binary.train').read_text().splitlines()
+    docs = [Doc(nlp.vocab, words=tokenise(line.split(None, 1)[1]))
+            for line in lines[:count]]
+    return [Example(doc, doc) for doc in docs if len(doc)]
+
+
+def train(nlp: Any, train_set: list[Example], epochs: int, learn_rate: float,
+          dropout: float, tune: str, rehearse: list[Example], seed: int,
+          after_epoch=None) -> None:
+    """Update ``nlp`` in place for ``epochs`` passes over ``train_set``
+    (batches of 16, shuffled with ``seed``), calling
+    ``after_epoch(epoch, losses)`` after each."""
+    fix_random_seed(seed)
+    shuffle = random.Random(seed)
+    optimizer = nlp.resume_training()
+    optimizer.learn_rate = learn_rate
+    frozen = [name for name in nlp.pipe_names if name not in
+              (('tok2vec', 'tagger', 'parser') if tune == 'tagger,parser'
+               else ('parser',))]
+    tok2vec = nlp.get_pipe('tok2vec')
+    for epoch in range(1, epochs + 1):
+        order = list(train_set)
+        shuffle.shuffle(order)
+        rehearsal = itertools.cycle(minibatch(rehearse, 16)) \
+            if rehearse else None
+        losses: dict[str, float] = {}
+        for batch in minibatch(order, 16):
+            if 'tok2vec' in frozen:     # the parser reads its tensors
+                for example in batch:
+                    tok2vec(example.predicted)
+            nlp.update(batch, sgd=optimizer, drop=dropout, losses=losses,
+                       exclude=frozen)
+            if rehearsal is not None:
+                # tok2vec has no rehearse: the listeners read its tensors
+                extra = next(rehearsal)
+                for listener in tok2vec.listeners:
+                    listener._batch_id = None
+                for example in extra:
+                    tok2vec(example.predicted)
+                nlp.rehearse(extra, sgd=optimizer, losses=losses,
+                             exclude=frozen)
+        if after_epoch is not None:
+            after_epoch(epoch, losses)
+
+
+def held_out_scores(nlp: Any, sentences: Sequence[GoldSentence],
+                    gold: list[Example]) -> dict[str, Any]:
+    """bench_parser's construction scores of ``sentences`` (counts, to
+    pool over folds) and spaCy's LAS/UAS/tag accuracy on ``gold``."""
+    figures: dict[str, Any] = {}
+    with nlp.select_pipes(disable=[n for n in UNUSED if n in nlp.pipe_names]):
+        parser = DependencyParser(SpacyTagger(nlp))
+        for name in CONSTRUCTIONS:
+            try:
+                report = score(parser, sentences, name)
+            except Exception:           # no sentence of it in this fold
+                continue
+            total = report['sentences']
+            figures[name] = {
+                'sentences': total,
+                'parses_to_s': round(report['parses_to_s'] * total),
+                'gold_type': round(report['gold_type'] * total)}
+        spacy_scores = nlp.evaluate(gold)
+    figures['tokens'] = sum(len(e.reference) for e in gold)
+    for key in ('dep_las', 'dep_uas', 'tag_acc'):
+        figures[key] = spacy_scores[key]
+    return figures
+
+
+def pooled(per_fold: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts summed over folds as shares; LAS/UAS/tags token-weighted."""
+    result: dict[str, Any] = {}
+    tokens = sum(f['tokens'] for f in per_fold)
+    for key in ('dep_las', 'dep_uas', 'tag_acc'):
+        result[key] = round(sum(f[key] * f['tokens'] for f in per_fold)
+                            / tokens, 4)
+    for name in CONSTRUCTIONS:
+        parts = [f[name] for f in per_fold if name in f]
+        total = sum(p['sentences'] for p in parts)
+        result[name] = {'sentences': total,
+                        'parses_to_s': round(sum(p['parses_to_s']
+                                                 for p in parts) / total, 4),
+                        'gold_type': round(sum(p['gold_type']
+                                               for p in parts) / total, 4),
+                        'right': sum(p['gold_type'] for p in parts)}
+    return result
+
+
+def folds(count: int, k: int) -> list[range]:
+    """``k`` contiguous blocks of ``range(count)``."""
+    edges = [round(count * i / k) for i in range(k + 1)]
+    return [range(edges[i], edges[i + 1]) for i in range(k)]
+
+
+def cross_validate(args: argparse.Namespace) -> None:
+    dev = [s for s in read_conllu(args.ud / 'en_ewt-ud-dev.conllu')
+           if s.tokens]
+    grid = list(itertools.product(
+        [float(x) for x in args.learn_rates.split(',')],
+        [float(x) for x in args.dropouts.split(',')],
+        args.tune.split(';'), [int(x) for x in args.rehearse.split(',')]))
+    out = open(args.out, 'a') if args.out else None
+    for learn_rate, dropout, tune, rehearse in grid:
+        setting = {'learn_rate': learn_rate, 'dropout': dropout,
+                   'tune': tune, 'rehearse': rehearse}
+        per_epoch: dict[int, list] = {e: [] for e in range(args.epochs + 1)}
+        for number, block in enumerate(folds(len(dev), args.folds)):
+            start = time.time()
+            nlp = load_stock()
+            held = [dev[i] for i in block]
+            rest = [s for i, s in enumerate(dev) if i not in block]
+            train_set, gold = examples(nlp, rest), examples(nlp, held)
+            per_epoch[0].append(held_out_scores(nlp, held, gold))
+
+            def after(epoch: int, losses: dict[str, float]) -> None:
+                per_epoch[epoch].append(held_out_scores(nlp, held, gold))
+                print(f"  fold {number} epoch {epoch} losses "
+                      f"{ {k: round(v, 1) for k, v in losses.items()} } "
+                      f"declarative {per_epoch[epoch][-1]['declarative']} "
+                      f"LAS {per_epoch[epoch][-1]['dep_las']:.4f} "
+                      f"({time.time() - start:.0f} s)", flush=True)
+
+            train(nlp, train_set, args.epochs, learn_rate, dropout, tune,
+                  rehearsal_docs(nlp, rehearse), args.seed, after)
+        for epoch, figures in per_epoch.items():
+            line = json.dumps({**setting, 'epochs': epoch, 'folds': args.folds,
+                               'pooled': pooled(figures)})
+            print(line, flush=True)
+            if out:
+                print(line, file=out, flush=True)
+
+
+def train_final(args: argparse.Namespace) -> None:
+    dev = [s for s in read_conllu(args.ud / 'en_ewt-ud-dev.conllu')
+           if s.tokens]
+    nlp = load_stock()
+    start = time.time()
+
+    def after(epoch: int, losses: dict[str, float]) -> None:
+        print(f"epoch {epoch} losses "
+              f"{ {k: round(v, 1) for k, v in losses.items()} } "
+              f"({time.time() - start:.0f} s)", flush=True)
+
+    train(nlp, examples(nlp, dev), args.epochs, args.learn_rate,
+          args.dropout, args.tune, rehearsal_docs(nlp, args.rehearse),
+          args.seed, after)
+    nlp.meta['name'] = 'core_web_sm_ewt_dev'
+    nlp.meta['description'] = (
+        f"en_core_web_sm {nlp.meta.get('version')} tagger and parser "
+        "fine-tuned on UD English EWT dev (CC BY-SA 4.0) gold trees by "
+        f"qnlp benchmarks/tune_spacy_parser.py: epochs {args.epochs}, "
+        f"learn rate {args.learn_rate}, dropout {args.dropout}, tune "
+        f"{args.tune}, rehearse {args.rehearse}, seed {args.seed}")
+    nlp.to_disk(args.output)
+    print(f"wrote {args.output}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('command', choices=('cv', 'train'))
+    parser.add_argument('--ud', type=Path, default=DATA / 'ud_ewt',
+                        help='directory of en_ewt-ud-dev.conllu')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--epochs', type=int, default=6)
+    parser.add_argument('--folds', type=int, default=5)
+    parser.add_argument('--learn-rates', default='0.001')
+    parser.add_argument('--dropouts', default='0.2')
+    parser.add_argument('--tune', default='tagger,parser',
+                        help="'tagger,parser' or 'parser'; for cv a "
+                             "';'-separated list of them")
+    parser.add_argument('--rehearse', default='0',
+                        help='SST-2 sentences for rehearsal (cv: a '
+                             'comma-separated list)')
+    parser.add_argument('--learn-rate', type=float, default=0.001)
+    parser.add_argument('--dropout', type=float, default=0.2)
+    parser.add_argument('--out', help='cv: append the JSON lines here')
+    parser.add_argument('--output', type=Path,
+                        help='train: the pipeline directory to write')
+    args = parser.parse_args()
+    if args.command == 'cv':
+        cross_validate(args)
+    else:
+        if args.output is None:
+            parser.error('train needs --output DIR')
+        args.rehearse = int(args.rehearse)
+        train_final(args)
+
+
+if __name__ == '__main__':
+    main()
