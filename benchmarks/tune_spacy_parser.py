@@ -19,12 +19,17 @@ folds, one JSON line per setting and epoch.
 ``train``: train on all of EWT dev with one setting and write the
 pipeline directory, for ``--spacy-pipeline DIR``.
 
+``guard``: MC (target ``s``) and RP (target ``n``), every sentence, parsed
+by the ``spacy`` parser with the stock pipeline and with ``--output DIR``:
+how many reduce to their target with each, and how many parses differ.
+
     python benchmarks/tune_spacy_parser.py cv [--folds 5] [--epochs 6]
         [--learn-rates 0.001] [--dropouts 0.2] [--tune tagger,parser]
         [--rehearse 0] [--out FILE]
     python benchmarks/tune_spacy_parser.py train --output DIR
         [--epochs N] [--learn-rate X] [--dropout X] [--tune ...]
         [--rehearse N]
+    python benchmarks/tune_spacy_parser.py guard --output DIR
 
 ``--tune tagger,parser`` updates the shared tok2vec, the tagger and the
 parser; ``--tune parser`` the parser alone (tok2vec and tagger frozen:
@@ -247,9 +252,32 @@ def train_final(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}")
 
 
+def guard(args: argparse.Namespace) -> None:
+    corpora = {'mc': ('s', 'mc_train_data.txt', 'mc_dev_data.txt',
+                      'mc_test_data.txt'),
+               'rp': ('n', 'rp_train_data.txt', 'rp_test_data.txt')}
+    for name, (target, *files) in corpora.items():
+        sentences = [line.split(None, 1)[1] for file in files
+                     for line in (DATA / name / file).read_text().splitlines()
+                     if line.strip()]
+        results = {}
+        for pipeline in (DEFAULT_PIPELINE, str(args.output)):
+            parser = DependencyParser(SpacyTagger(pipeline))
+            results[pipeline] = [
+                None if isinstance(r, Exception) else
+                (r.words, r.categories, str(r.diagram.cod))
+                for r in parser.analyse_many(sentences, target)]
+        stock, tuned = results.values()
+        print(f"{name}: {len(sentences)} sentences to {target}: stock "
+              f"{sum(r is not None and r[2] == target for r in stock)}, "
+              f"tuned {sum(r is not None and r[2] == target for r in tuned)}"
+              f"; parses differing {sum(a != b for a, b in zip(stock, tuned))}",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('command', choices=('cv', 'train'))
+    parser.add_argument('command', choices=('cv', 'train', 'guard'))
     parser.add_argument('--ud', type=Path, default=DATA / 'ud_ewt',
                         help='directory of en_ewt-ud-dev.conllu')
     parser.add_argument('--seed', type=int, default=0)
@@ -267,13 +295,16 @@ def main() -> None:
     parser.add_argument('--dropout', type=float, default=0.2)
     parser.add_argument('--out', help='cv: append the JSON lines here')
     parser.add_argument('--output', type=Path,
-                        help='train: the pipeline directory to write')
+                        help='train: the pipeline directory to write; guard: '
+                             'the one to check')
     args = parser.parse_args()
     if args.command == 'cv':
         cross_validate(args)
+    elif args.output is None:
+        parser.error(f'{args.command} needs --output DIR')
+    elif args.command == 'guard':
+        guard(args)
     else:
-        if args.output is None:
-            parser.error('train needs --output DIR')
         args.rehearse = int(args.rehearse)
         train_final(args)
 
