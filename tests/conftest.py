@@ -1,7 +1,9 @@
 """Shared fixtures: the bundled corpus, and real corpora when present."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,6 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # Parses and vectors cached by the tests stay out of the user's cache.
 os.environ['QNLP_CACHE_DIR'] = tempfile.mkdtemp(prefix='qnlp-test-cache-')
 BUNDLED = ROOT / 'corpora' / 'meaning'
+
+
+def benchmark_module(name: str):
+    """The module ``benchmarks/NAME.py`` (benchmarks is no package),
+    loaded once."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, ROOT / 'benchmarks' / f'{name}.py')
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def shared_data() -> Path | None:
