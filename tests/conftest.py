@@ -1,6 +1,7 @@
 """Shared fixtures: the bundled corpus, and real corpora when present."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import tempfile
@@ -33,6 +34,17 @@ def torch_threads_kept():
         torch.set_num_threads(before)
         pytest.fail(f'the test changed torch.get_num_threads() from '
                     f'{before} to {after} and left it so', pytrace=False)
+
+
+def benchmark_module(name: str):
+    """The module ``benchmarks/NAME.py`` (benchmarks is no package),
+    loaded once."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, ROOT / 'benchmarks' / f'{name}.py')
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def shared_data() -> Path | None:

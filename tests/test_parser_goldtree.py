@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from qnlp.parsing import tokenise
 from qnlp.parsing.gold import (CONSTRUCTIONS, GoldTrees, read_conllu_text,
-                               score, select, spacy_tree, word_type)
+                               score, select, spacy_doc, spacy_tree,
+                               word_type)
 from tests.test_dependency import GOLD, conllu
 
 
@@ -166,3 +168,81 @@ def test_determined_adjective_complement(verb, pos, expected):
                 ['nsubj', 'ROOT', 'det', 'attr'], [1, 1, 3, 1])
     parse = tree_parse(tree, 's')
     assert str(CATEGORY_TYPES[parse.categories[1]]) == expected
+
+
+#: A sentence with punctuation, a copula and a preposition, EWT's layout
+#: (XPOS, ``don't`` split, no space before the comma and the stop).
+SPACED = """# text = Well, it isn't in the box "today".
+1\tWell\twell\tINTJ\tUH\t_\t8\tdiscourse\t_\t_
+2\t,\t,\tPUNCT\t,\t_\t8\tpunct\t_\t_
+3\tit\tit\tPRON\tPRP\t_\t8\tnsubj\t_\t_
+4\tis\tbe\tAUX\tVBZ\t_\t8\tcop\t_\t_
+5\tn't\tnot\tPART\tRB\t_\t8\tadvmod\t_\t_
+6\tin\tin\tADP\tIN\t_\t8\tcase\t_\t_
+7\tthe\tthe\tDET\tDT\t_\t8\tdet\t_\t_
+8\tbox\tbox\tNOUN\tNN\t_\t0\troot\t_\t_
+9\t"\t"\tPUNCT\t``\t_\t10\tpunct\t_\t_
+10\ttoday\ttoday\tNOUN\tNN\t_\t8\tobl:tmod\t_\t_
+11\t"\t"\tPUNCT\t''\t_\t10\tpunct\t_\t_
+12\t.\t.\tPUNCT\t.\t_\t8\tpunct\t_\t_
+
+"""
+
+
+def test_spacy_doc_keeps_tokens_tags_and_the_spacy_tree():
+    spacy = pytest.importorskip('spacy')
+    [sentence] = read_conllu_text(SPACED)
+    doc = spacy_doc(sentence, spacy.blank('en').vocab)
+    tree = spacy_tree(sentence)
+    assert doc.text == sentence.text      # words and spaces round-trip
+    assert [t.text for t in doc] == [t.form for t in sentence.tokens]
+    assert [t.tag_ for t in doc] == [t.xpos for t in sentence.tokens]
+    assert [t.pos_ for t in doc] == [t.upos for t in sentence.tokens]
+    assert [t.head.i for t in doc] == tree.head
+    assert [t.dep_ for t in doc] == tree.dep
+    assert [t.dep_ for t in doc][2:8] == ['nsubj', 'ROOT', 'neg', 'prep',
+                                          'det', 'pobj']
+
+
+def test_spacy_doc_as_tokenised_is_what_the_spacy_tagger_reads():
+    spacy = pytest.importorskip('spacy')
+    [sentence] = read_conllu_text(SPACED)
+    doc = spacy_doc(sentence, spacy.blank('en').vocab, as_tokenised=True)
+    assert [t.text for t in doc] == tokenise(sentence.text)
+    assert all(t.whitespace_ == ' ' for t in doc)
+    assert [(t.text, t.dep_, t.head.text) for t in doc] == [
+        ('Well', 'intj', 'is'), (',', 'punct', 'is'), ('it', 'nsubj', 'is'),
+        ('is', 'ROOT', 'is'), ("n't", 'neg', 'is'), ('in', 'prep', 'is'),
+        ('the', 'det', 'box'), ('box', 'pobj', 'in'),
+        ('today', 'npadvmod', 'box')]
+
+
+@st.composite
+def punctuated_trees(draw):
+    """A random tree (each word's head an earlier word, or the root) of
+    words and punctuation marks, as CoNLL-U."""
+    forms = draw(st.lists(st.sampled_from(
+        ['the', 'cat', 'sat', ',', '.', '"', '(', 'ran', "'s", '--']),
+        min_size=1, max_size=9))
+    rows = [f'{form} X {0 if i == 0 else draw(st.integers(1, i))} dep'
+            for i, form in enumerate(forms)]
+    return conllu(' '.join(forms), '\n'.join(rows))
+
+
+@settings(max_examples=40, deadline=None)
+@given(punctuated_trees())
+def test_spacy_doc_as_tokenised_hangs_words_from_their_nearest_kept_head(
+        text):
+    spacy = pytest.importorskip('spacy')
+    [sentence] = read_conllu_text(text)
+    tree = spacy_tree(sentence)
+    doc = spacy_doc(sentence, spacy.blank('en').vocab, as_tokenised=True)
+    kept = [i for i, t in enumerate(sentence.tokens)
+            if i == sentence.root or tokenise(t.form)]
+    assert [t.text for t in doc] == [sentence.tokens[i].form for i in kept]
+    for token, i in zip(doc, kept):
+        head = tree.head[i]
+        while head not in kept:
+            head = tree.head[head]
+        assert token.head.i == kept.index(head)
+        assert token.dep_ == tree.dep[i]

@@ -2,27 +2,16 @@
 ensembles scored by benchmarks/protein_cv.py (issue 23)."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import torch
 from hypothesis import given, settings, strategies as st
 
 from qnlp.data.fasta import ProteinRecord, split_records
-from tests.conftest import ROOT
+from tests.conftest import benchmark_module
 
 
-def _benchmark(name: str):
-    """The module ``benchmarks/NAME.py`` (benchmarks is no package)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, ROOT / 'benchmarks' / f'{name}.py')
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-protein_cv = _benchmark('protein_cv')
+protein_cv = benchmark_module('protein_cv')
 
 
 @settings(max_examples=25, deadline=None)

@@ -28,11 +28,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from qnlp.errors import CorpusError, ParseError
 from qnlp.parsing.dependency import SUBJECTS, Tree, tree_parse
-from qnlp.parsing.parser import Parse
+from qnlp.parsing.parser import Parse, tokenise
 from qnlp.parsing.types import CATEGORY_TYPES
 
 #: Longest sentence (in gold tokens) the constructions take.
@@ -332,6 +332,64 @@ def spacy_tree(sentence: GoldSentence) -> Tree:
             dep[k] = 'prep'
     return Tree([t.form for t in tokens], [t.upos for t in tokens], dep,
                 head, [t.xpos for t in tokens])
+
+
+def spacy_doc(sentence: GoldSentence, vocab: Any,
+              as_tokenised: bool = False) -> Any:
+    """The gold tree of ``sentence`` as a spaCy ``Doc`` with spaCy's
+    labels and heads (:func:`spacy_tree`), the gold XPOS as ``tag_`` and
+    UPOS as ``pos_``: a reference for ``spacy.training.Example`` (to
+    train or score a spaCy pipeline on gold trees). Spaces come from the
+    sentence's text; with ``as_tokenised`` the ``Doc`` is the one qnlp's
+    spaCy tagger would be given: the punctuation :func:`tokenise` drops
+    is dropped (a dependent of a dropped mark hangs from the mark's
+    head) and every word is followed by a space.
+
+    >>> import spacy
+    >>> sentence = read_conllu_text('''# text = She cooks, yes.
+    ... 1\\tShe\\tshe\\tPRON\\tPRP\\t_\\t2\\tnsubj\\t_\\t_
+    ... 2\\tcooks\\tcook\\tVERB\\tVBZ\\t_\\t0\\troot\\t_\\t_
+    ... 3\\t,\\t,\\tPUNCT\\t,\\t_\\t4\\tpunct\\t_\\t_
+    ... 4\\tyes\\tyes\\tINTJ\\tUH\\t_\\t2\\tdiscourse\\t_\\t_
+    ... 5\\t.\\t.\\tPUNCT\\t.\\t_\\t2\\tpunct\\t_\\t_
+    ... ''')[0]
+    >>> doc = spacy_doc(sentence, spacy.blank('en').vocab)
+    >>> doc.text, [(t.tag_, t.dep_, t.head.i) for t in doc]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ('She cooks, yes.', [('PRP', 'nsubj', 1), ('VBZ', 'ROOT', 1),
+     (',', 'punct', 3), ('UH', 'intj', 1), ('.', 'punct', 1)])
+    >>> [t.text for t in spacy_doc(sentence, spacy.blank('en').vocab, True)]
+    ['She', 'cooks', ',', 'yes']
+    """
+    from spacy.tokens import Doc
+    tree = spacy_tree(sentence)
+    tokens = sentence.tokens
+    root = sentence.root
+    kept = [i for i, t in enumerate(tokens)
+            if not as_tokenised or i == root or tokenise(t.form)]
+    place = {i: n for n, i in enumerate(kept)}
+
+    def kept_head(i: int) -> int:
+        while tree.head[i] != i and i not in place:
+            i = tree.head[i]
+        return place[i]
+
+    heads = [kept_head(tree.head[i]) for i in kept]
+    if as_tokenised:
+        spaces = [True] * len(kept)
+    else:
+        spaces, end = [], 0
+        for t in tokens:
+            start = sentence.text.find(t.form, end)
+            end = end if start < 0 else start + len(t.form)
+            spaces.append(start < 0 or sentence.text[end:end + 1].isspace())
+    upos = [tokens[i].upos for i in kept]
+    return Doc(vocab, words=[tokens[i].form for i in kept],
+               spaces=[spaces[i] for i in kept] if not as_tokenised
+               else spaces,
+               tags=[tokens[i].xpos or None for i in kept],
+               pos=upos if all(p not in ('', '_') for p in upos) else None,
+               heads=heads, deps=[tree.dep[i] for i in kept])
 
 
 class GoldTrees:
