@@ -1,5 +1,6 @@
 """Noise-aware training (--train-noise): the noisy classifier, its runs
 resuming bit-identically, and bad input."""
+import pytest
 import torch
 from lambeq.backend.quantum import CX, Bra, Id, Ket, Rx, Ry, qubit
 from lambeq.backend.symbol import Symbol
@@ -31,6 +32,20 @@ def test_noiseless_noisy_classifier_equals_the_engine_and_noise_moves_it():
     noisy.noise = NoiseSpec(p2=0.2)
     damped = noisy(noisy.prepare(circuits).select([2, 0]))
     assert (damped - clean.detach()[[2, 0]]).abs().max() > 1e-3
+
+
+def test_zero_probability_reads_as_uniform_classes_as_in_the_engine():
+    """A post-selection of probability zero gave the noisy classifier
+    class probabilities [0, 0] (a confident class 0) where the exact
+    engine gives the uniform distribution with a warning."""
+    a = Symbol('a')
+    circuits = [Ket(0, 0) >> Rx(a) @ Id(qubit) >> Id(qubit) @ Bra(1)]
+    plain = DisCoCatClassifier.from_circuits(circuits, seed=3)
+    noisy = NoisyClassifier.from_circuits(circuits, seed=3)
+    for model in (plain, noisy):
+        with pytest.warns(RuntimeWarning, match='probability zero'):
+            found = model(model.prepare(circuits))
+        assert found.tolist() == [[0.5, 0.5]]
 
 
 def test_interrupted_noise_aware_run_resumes_bit_identical(tmp_path,

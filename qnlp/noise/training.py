@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from qnlp.engine.plan import uniform_where_zero
 from qnlp.errors import ConfigError
 from qnlp.models import DisCoCatClassifier
 from qnlp.models.vqc import VQCModel
@@ -146,7 +147,9 @@ class NoisyClassifier(ShotSampled, DisCoCatClassifier):
         result = prepared.batch.run(self.flat_weights(), self.noise)
         probs = self.observed(result)[:, :self.n_classes]
         total = probs.sum(dim=1, keepdim=True)
-        return probs / torch.where(total > 0, total, torch.ones_like(total))
+        return uniform_where_zero(
+            probs / torch.where(total > 0, total, torch.ones_like(total)),
+            total == 0)
 
 
 def vqc_circuit(model: VQCModel) -> NoisyCircuit:
