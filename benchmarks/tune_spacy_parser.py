@@ -54,7 +54,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
 
-from qnlp.errors import ConfigError
+from qnlp.errors import ConfigError, ParseError
 from qnlp.parsing import tokenise
 from qnlp.parsing.dependency import DependencyParser
 from qnlp.parsing.gold import CONSTRUCTIONS, GoldSentence, read_conllu, \
@@ -151,7 +151,7 @@ def held_out_scores(nlp: Any, sentences: Sequence[GoldSentence],
         for name in CONSTRUCTIONS:
             try:
                 report = score(parser, sentences, name)
-            except Exception:           # no sentence of it in this fold
+            except ParseError:          # no sentence of it in this fold
                 continue
             total = report['sentences']
             figures[name] = {

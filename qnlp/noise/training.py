@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from qnlp.engine.plan import uniform_where_zero
+from qnlp.engine.plan import class_probabilities
 from qnlp.errors import ConfigError
 from qnlp.models import DisCoCatClassifier
 from qnlp.models.vqc import VQCModel
@@ -145,11 +145,7 @@ class NoisyClassifier(ShotSampled, DisCoCatClassifier):
         prepared = circuits if isinstance(circuits, NoisyPrepared) else \
             self.prepare(circuits)
         result = prepared.batch.run(self.flat_weights(), self.noise)
-        probs = self.observed(result)[:, :self.n_classes]
-        total = probs.sum(dim=1, keepdim=True)
-        return uniform_where_zero(
-            probs / torch.where(total > 0, total, torch.ones_like(total)),
-            total == 0)
+        return class_probabilities(self.observed(result), self.n_classes)
 
 
 def vqc_circuit(model: VQCModel) -> NoisyCircuit:

@@ -384,9 +384,7 @@ def spacy_doc(sentence: GoldSentence, vocab: Any,
             end = end if start < 0 else start + len(t.form)
             spaces.append(start < 0 or sentence.text[end:end + 1].isspace())
     upos = [tokens[i].upos for i in kept]
-    return Doc(vocab, words=[tokens[i].form for i in kept],
-               spaces=[spaces[i] for i in kept] if not as_tokenised
-               else spaces,
+    return Doc(vocab, words=[tokens[i].form for i in kept], spaces=spaces,
                tags=[tokens[i].xpos or None for i in kept],
                pos=upos if all(p not in ('', '_') for p in upos) else None,
                heads=heads, deps=[tree.dep[i] for i in kept])

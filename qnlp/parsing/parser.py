@@ -865,7 +865,7 @@ class BatchResult:
     fallbacks: list[int]
 
 
-_DEFAULT_PARSERS: dict[tuple[str, str | None], Parser] = {}
+_DEFAULT_PARSERS: dict[tuple[str, str], Parser] = {}
 
 
 def make_tagger(name: str, spacy_pipeline: str = DEFAULT_PIPELINE
@@ -902,12 +902,11 @@ def make_parser(tagger: str = 'lexicon',
 def default_parser(tagger: str = 'lexicon',
                    spacy_pipeline: str = DEFAULT_PIPELINE) -> Parser:
     """The shared parser with the named tagger (and spaCy pipeline),
-    built on first use; a pipeline other than the default is refused
-    with another tagger (:func:`~qnlp.spacy_pipeline.checked`), built
-    or not."""
-    if tagger != 'spacy':
-        checked(tagger, spacy_pipeline)
-    key = (tagger, spacy_pipeline if tagger == 'spacy' else None)
+    built on first use by :func:`make_parser`, which refuses a pipeline
+    other than the default with another tagger
+    (:func:`~qnlp.spacy_pipeline.checked`): such a pair is never built,
+    so never shared."""
+    key = (tagger, spacy_pipeline)
     if key not in _DEFAULT_PARSERS:
         _DEFAULT_PARSERS[key] = make_parser(tagger, spacy_pipeline)
     return _DEFAULT_PARSERS[key]
