@@ -31,7 +31,7 @@ qnlp.errors.ConfigError: lr must be a finite number, got 'nan'
 >>> Toy.from_dict({'warp': 9})
 Traceback (most recent call last):
 ...
-qnlp.errors.ConfigError: unknown setting 'warp' for this task; known: batch_size, dtype, epochs, layers, lr, optimizer, patience, schedule, seed, weight_decay
+qnlp.errors.ConfigError: unknown setting 'warp' for this task; known: average_weights, batch_size, dtype, epochs, layers, lr, optimizer, patience, schedule, seed, weight_decay
 """
 from __future__ import annotations
 
@@ -101,6 +101,10 @@ class Settings:
                          choices=('float64', 'float32'))
     weight_decay: float = setting(0.0, 'L2 weight decay of adam and sgd',
                                   low=0.0, high=1.0)
+    average_weights: float = setting(
+        0.0, 'keep an exponential moving average of the weights with this '
+             'decay a step and select and save it instead of the raw '
+             'weights (0 = off; adam, sgd, spsa)', low=0.0, high=0.9999)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -132,7 +136,8 @@ class Settings:
                            lr=self.lr, seed=self.seed,
                            optimizer=self.optimizer, schedule=self.schedule,
                            patience=self.patience,
-                           weight_decay=self.weight_decay)
+                           weight_decay=self.weight_decay,
+                           average=self.average_weights)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Settings":

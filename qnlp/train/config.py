@@ -28,7 +28,10 @@ class TrainConfig:
     off, otherwise training stops after ``patience`` epochs without a
     better dev score. ``evaluations`` is the number of loss evaluations
     per epoch of the scipy optimisers. ``weight_decay``: the L2 penalty
-    of ``adam`` and ``sgd``.
+    of ``adam`` and ``sgd``. ``average``: the decay of an exponential
+    moving average of the weights, updated after every optimiser step
+    and used in their place for dev selection and the kept model (0:
+    off; the optimisers that step, not the scipy ones).
     """
     epochs: int = 120
     batch_size: int = 0
@@ -39,6 +42,7 @@ class TrainConfig:
     patience: int = 0
     evaluations: int = 20
     weight_decay: float = 0.0
+    average: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMISERS:
@@ -52,4 +56,10 @@ class TrainConfig:
                               "patience non-negative")
         if self.weight_decay and self.optimizer not in ('adam', 'sgd'):
             raise ConfigError(f"weight_decay needs optimizer adam or sgd, "
+                              f"not {self.optimizer}")
+        if not 0 <= self.average < 1:
+            raise ConfigError(f"average must lie in [0, 1), got "
+                              f"{self.average}")
+        if self.average and self.optimizer not in ('adam', 'sgd', 'spsa'):
+            raise ConfigError(f"average needs optimizer adam, sgd or spsa, "
                               f"not {self.optimizer}")

@@ -4,7 +4,10 @@
 :class:`~qnlp.engine.PreparedBatch` to class probabilities (it needs a
 ``prepare`` method and a flat ``weights`` parameter for the gradient-free
 optimisers), keeping the weights with the best dev accuracy (ties: lowest
-dev loss).
+dev loss). With ``TrainConfig(average=d)`` an exponential moving average
+of the weights (``a <- d a + (1 - d) w`` after every optimiser step,
+starting from the initial weights) takes the raw weights' place for dev
+selection and in the kept model (:class:`WeightAverage`).
 
 With ``checkpoint=PATH`` the whole training state (weights, optimiser,
 schedule, shuffling generator, history, best weights) is written there
@@ -294,6 +297,53 @@ def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in state.items()}
 
 
+class WeightAverage:
+    """An exponential moving average of a module's parameters: after
+    each optimiser step, ``update()`` moves every average ``1 - decay``
+    of the way to its parameter; ``in_place()`` puts the averages in the
+    parameters' place for the duration of a ``with`` block.
+
+    >>> layer = torch.nn.Linear(1, 1, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(0.0)
+    >>> average = WeightAverage(layer, decay=0.5)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(1.0)
+    >>> average.update()
+    >>> with average.in_place():
+    ...     layer.weight.item()
+    0.5
+    >>> layer.weight.item()
+    1.0
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.parameters = list(model.parameters())
+        self.averages = [p.detach().clone() for p in self.parameters]
+
+    def update(self) -> None:
+        """Move the averages towards the current parameters."""
+        with torch.no_grad():
+            torch._foreach_lerp_(self.averages,
+                                 [p.detach() for p in self.parameters],
+                                 1.0 - self.decay)
+
+    @contextlib.contextmanager
+    def in_place(self):
+        """The parameters hold the averages inside the block, their
+        own values again after it."""
+        with torch.no_grad():
+            raw = [p.detach().clone() for p in self.parameters]
+            torch._foreach_copy_([p.data for p in self.parameters],
+                                 self.averages)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_([p.data for p in self.parameters], raw)
+
+
 class _Run:
     """Everything that changes during training, saved as one state."""
 
@@ -311,6 +361,8 @@ class _Run:
             make_scheduler(config.schedule, self.optimizer, config.epochs,
                            steps_per_epoch)
         self.per_step = config.schedule in STEP_SCHEDULES
+        self.average = WeightAverage(model, config.average) \
+            if config.average else None
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         self.best_score: list[float] | None = None
@@ -330,6 +382,7 @@ class _Run:
             'history': self.history, 'best_score': self.best_score,
             'best_state': self.best_state, 'stale': self.stale,
             'stopped': self.stopped,
+            **({'average': self.average.averages} if self.average else {}),
         }
 
     def restore(self, state: dict[str, Any], identity: dict[str, Any],
@@ -348,6 +401,8 @@ class _Run:
                 self.optimizer.load_state_dict(state['optimizer'])
                 self.scheduler.load_state_dict(state['scheduler'])
             self.generator.set_state(state['generator'])
+            if self.average is not None:
+                _copy_each(self.average.averages, state['average'])
         except (KeyError, RuntimeError, ValueError) as error:
             raise CheckpointError(f"{path}: does not fit this model "
                                   f"({error})") from None
@@ -357,6 +412,15 @@ class _Run:
         self.best_state = state['best_state']
         self.stale = int(state['stale'])
         self.stopped = bool(state['stopped'])
+
+
+def _copy_each(targets: list[torch.Tensor],
+               sources: Sequence[torch.Tensor]) -> None:
+    if len(targets) != len(sources) or any(
+            t.shape != s.shape for t, s in zip(targets, sources)):
+        raise ValueError("the saved weight averages do not fit the model")
+    with torch.no_grad():
+        torch._foreach_copy_(targets, list(sources))
 
 
 def fit(model: torch.nn.Module, train: Split, dev: Split | None,
@@ -476,20 +540,24 @@ def _epochs(run: _Run, train: Split, dev: Split | None, full: PreparedBatch,
         _check_finite(model, total, run.epoch + 1)
         run.epoch += 1
         row = {'epoch': run.epoch, 'train_loss': total}
-        if dev is not None:
-            row['dev_loss'], row['dev_accuracy'] = evaluate(
-                model, dev_batch, dev.labels, world, run.hooks.loss,
-                eval_chunk)
+        # the weights that are evaluated and kept: the averages, if any
+        with run.average.in_place() if run.average \
+                else contextlib.nullcontext():
+            if dev is not None:
+                row['dev_loss'], row['dev_accuracy'] = evaluate(
+                    model, dev_batch, dev.labels, world, run.hooks.loss,
+                    eval_chunk)
+            score = selection_score(row, run.hooks.select, run.epoch)
+            better = run.best_score is None or score > run.best_score
+            if better:
+                run.best_score, run.best_state, run.stale = (
+                    score, _clone(model.state_dict()), 0)
         row['lr'] = lr
         row['seconds'] = time.perf_counter() - start
         if run.scheduler is not None and not run.per_step:
             run.scheduler.step()
         run.history.append(row)
-        score = selection_score(row, run.hooks.select, run.epoch)
-        if run.best_score is None or score > run.best_score:
-            run.best_score, run.best_state, run.stale = (
-                score, _clone(model.state_dict()), 0)
-        else:
+        if not better:
             run.stale += 1
             run.stopped = bool(config.patience and
                                run.stale >= config.patience)
@@ -596,6 +664,8 @@ def _train_epoch(run: _Run, train: Split, full: PreparedBatch,
             world.sum_gradients(model.parameters())
             _round_to_grid(model.parameters())
             run.optimizer.step()
+        if run.average is not None:
+            run.average.update()
         if run.per_step:
             run.scheduler.step()
         total += float(loss.detach()) * count
