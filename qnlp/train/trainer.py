@@ -548,19 +548,18 @@ def _epochs(run: _Run, train: Split, dev: Split | None, full: PreparedBatch,
                     model, dev_batch, dev.labels, world, run.hooks.loss,
                     eval_chunk)
             score = selection_score(row, run.hooks.select, run.epoch)
-            better = run.best_score is None or score > run.best_score
-            if better:
+            if run.best_score is None or score > run.best_score:
                 run.best_score, run.best_state, run.stale = (
                     score, _clone(model.state_dict()), 0)
+            else:
+                run.stale += 1
+                run.stopped = bool(config.patience and
+                                   run.stale >= config.patience)
         row['lr'] = lr
         row['seconds'] = time.perf_counter() - start
         if run.scheduler is not None and not run.per_step:
             run.scheduler.step()
         run.history.append(row)
-        if not better:
-            run.stale += 1
-            run.stopped = bool(config.patience and
-                               run.stale >= config.patience)
         if checkpoint is not None:
             save_state(checkpoint, run.state(identity))
         if history_file is not None:
