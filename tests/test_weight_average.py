@@ -1,4 +1,4 @@
-"""Weight averaging (``--average-weights``, ``TrainConfig(average=...)``):
+"""Weight averaging (``--average-weights``, ``TrainConfig(average_weights=...)``):
 the averages follow their closed form, dev selection and the kept model
 use them, a resumed run ends bit-identical, bad values are one line."""
 from __future__ import annotations
@@ -60,7 +60,7 @@ def test_averages_follow_their_closed_form_and_are_what_is_kept(
     model = Line(start)
     history = fit(model, DATA, DATA,
                   TrainConfig(epochs=epochs, lr=lr, optimizer='sgd',
-                              average=decay),
+                              average_weights=decay),
                   progress=False, hooks=Hooks(loss=first_column))
     # the average starts at the initial weight and moves 1 - decay of
     # the way to the raw weight after each step (one step an epoch)
@@ -94,7 +94,7 @@ def test_a_resumed_run_with_averages_ends_bit_identical(tmp_path):
     train = Split(pipeline.circuits(texts),
                   torch.tensor([1, 0, 1, 0] * 2))
     dev = None   # the last epoch's averages are kept
-    config = TrainConfig(epochs=5, lr=0.1, batch_size=3, average=0.8)
+    config = TrainConfig(epochs=5, lr=0.1, batch_size=3, average_weights=0.8)
 
     def model():
         return DisCoCatClassifier.from_circuits(train.circuits, seed=0)
@@ -118,13 +118,13 @@ def test_a_resumed_run_with_averages_ends_bit_identical(tmp_path):
 
 
 @pytest.mark.parametrize('average, optimizer, message', [
-    (1.0, 'adam', 'average must lie in [0, 1)'),
-    (0.5, 'cobyla', 'average needs optimizer adam, sgd or spsa'),
+    (1.0, 'adam', 'average_weights must lie in [0, 1)'),
+    (0.5, 'cobyla', 'average_weights needs optimizer adam, sgd or spsa'),
 ])
 def test_bad_average_is_refused(average, optimizer, message):
     with pytest.raises(ConfigError, match=message.replace('[', r'\[')
                        .replace(')', r'\)')):
-        TrainConfig(average=average, optimizer=optimizer)
+        TrainConfig(average_weights=average, optimizer=optimizer)
 
 
 def test_every_task_takes_the_option_and_bad_values_are_one_line(

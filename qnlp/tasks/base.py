@@ -137,7 +137,7 @@ class Settings:
                            optimizer=self.optimizer, schedule=self.schedule,
                            patience=self.patience,
                            weight_decay=self.weight_decay,
-                           average=self.average_weights)
+                           average_weights=self.average_weights)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Settings":

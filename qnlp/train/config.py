@@ -28,7 +28,7 @@ class TrainConfig:
     off, otherwise training stops after ``patience`` epochs without a
     better dev score. ``evaluations`` is the number of loss evaluations
     per epoch of the scipy optimisers. ``weight_decay``: the L2 penalty
-    of ``adam`` and ``sgd``. ``average``: the decay of an exponential
+    of ``adam`` and ``sgd``. ``average_weights``: the decay of an exponential
     moving average of the weights, updated after every optimiser step
     and used in their place for dev selection and the kept model (0:
     off; the optimisers that step, not the scipy ones).
@@ -42,7 +42,7 @@ class TrainConfig:
     patience: int = 0
     evaluations: int = 20
     weight_decay: float = 0.0
-    average: float = 0.0
+    average_weights: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMISERS:
@@ -57,9 +57,10 @@ class TrainConfig:
         if self.weight_decay and self.optimizer not in ('adam', 'sgd'):
             raise ConfigError(f"weight_decay needs optimizer adam or sgd, "
                               f"not {self.optimizer}")
-        if not 0 <= self.average < 1:
-            raise ConfigError(f"average must lie in [0, 1), got "
-                              f"{self.average}")
-        if self.average and self.optimizer not in ('adam', 'sgd', 'spsa'):
-            raise ConfigError(f"average needs optimizer adam, sgd or spsa, "
-                              f"not {self.optimizer}")
+        if not 0 <= self.average_weights < 1:
+            raise ConfigError(f"average_weights must lie in [0, 1), got "
+                              f"{self.average_weights}")
+        if self.average_weights and self.optimizer not in ('adam', 'sgd',
+                                                           'spsa'):
+            raise ConfigError(f"average_weights needs optimizer adam, sgd or "
+                              f"spsa, not {self.optimizer}")

@@ -4,7 +4,7 @@
 :class:`~qnlp.engine.PreparedBatch` to class probabilities (it needs a
 ``prepare`` method and a flat ``weights`` parameter for the gradient-free
 optimisers), keeping the weights with the best dev accuracy (ties: lowest
-dev loss). With ``TrainConfig(average=d)`` an exponential moving average
+dev loss). With ``TrainConfig(average_weights=d)`` an exponential moving average
 of the weights (``a <- d a + (1 - d) w`` after every optimiser step,
 starting from the initial weights) takes the raw weights' place for dev
 selection and in the kept model (:class:`WeightAverage`).
@@ -361,8 +361,8 @@ class _Run:
             make_scheduler(config.schedule, self.optimizer, config.epochs,
                            steps_per_epoch)
         self.per_step = config.schedule in STEP_SCHEDULES
-        self.average = WeightAverage(model, config.average) \
-            if config.average else None
+        self.average = WeightAverage(model, config.average_weights) \
+            if config.average_weights else None
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         self.best_score: list[float] | None = None
