@@ -29,8 +29,9 @@ Beside the test figures: each seed's accuracy on every fold, and the
 pooled dev accuracy (the dev parts of the split and the five folds
 together, about 720 sequences: the figure to select on; baselines train
 on their dev parts, so they have none). ``--dev-only`` predicts and
-prints the pooled dev accuracy alone (no test part is read, no
-baseline is fitted): the selection step before a test figure is seen.
+prints the pooled dev accuracy and mean dev log-loss alone (no test part
+is read, no baseline is fitted): the selection step before a test
+figure is seen.
 
 The last line is one JSON object with every figure.
 """
@@ -39,6 +40,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import statistics
 import time
 from collections import defaultdict
@@ -141,15 +143,21 @@ def _row(part: str, members: Sequence[Scored]) -> tuple[Any, ...]:
             raise ValueError(f"{part}: the runs' test or dev parts differ "
                              '(other split settings?)')
 
+    def mean(which: str) -> Any:
+        return sum(getattr(r, which) for r in members) / len(members)
+
     def scored(records: Sequence[Any], which: str) -> list[tuple[int, bool]]:
         if not records:
             return []
-        mean = sum(getattr(r, which) for r in members) / len(members)
-        return _scored(records, [first.labels[i] for i in mean.argmax(1)])
+        return _scored(records, [first.labels[i]
+                                 for i in mean(which).argmax(1)])
+    dev_losses = [] if not first.dev else [
+        -math.log(max(float(p[first.labels.index(r.label)]), 1e-12))
+        for r, p in zip(first.dev, mean('dev_probabilities'))]
     return (scored(first.test, 'probabilities'),
             sum(r.parameters for r in members),
             sum(r.seconds for r in members),
-            scored(first.dev, 'dev_probabilities'))
+            scored(first.dev, 'dev_probabilities'), dev_losses)
 
 
 def ensemble_rows(sources: Sequence[tuple[Sequence[Scored], int]]
@@ -171,9 +179,9 @@ def ensemble_rows(sources: Sequence[tuple[Sequence[Scored], int]]
     >>> chains = [run(0, [[.9, .1], [.6, .4]]), run(1, [[.4, .6], [.1, .9]])]
     >>> hybrids = [run(0, [[.1, .9], [.2, .8]])]
     >>> ensemble_rows([(chains, 0)])
-    {('0+1', 'split'): ([(2, True), (2, True)], 20, 2.0, [])}
+    {('0+1', 'split'): ([(2, True), (2, True)], 20, 2.0, [], [])}
     >>> ensemble_rows([(chains, 2), (hybrids, 1)])   # 'a' now misses
-    {('0+1 & 0', 'split'): ([(2, False), (2, True)], 30, 3.0, [])}
+    {('0+1 & 0', 'split'): ([(2, False), (2, True)], 30, 3.0, [], [])}
     """
     sources = [(_by_part(runs), seed_groups(runs, size))
                for runs, size in sources]
@@ -198,7 +206,7 @@ def ensemble_rows(sources: Sequence[tuple[Sequence[Scored], int]]
 def rows_of(runs: Sequence[Scored], ensemble: bool = False,
             members: int = 0) -> dict[tuple[Any, str], Any]:
     """``(seed, part) -> (scored test records, parameters, seconds,
-    scored dev records)`` of each run; with ``ensemble``, the
+    scored dev records, dev records' log-losses)`` of each run; with ``ensemble``, the
     :func:`ensemble_rows` of ``runs`` in groups of ``members`` seeds
     (0: one ensemble of all the seeds).
 
@@ -273,8 +281,10 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
     """Mean and sd over seeds of the split and CV accuracies, CV accuracy
     by length, each seed's accuracy on every fold, the pooled dev
     accuracy of a seed's parts (the split, where it has one, and all the
-    folds; where the runs have dev parts), parameters and mean training
-    seconds. Rows without test records (``--dev-only``) give the dev
+    folds; where the runs have dev parts) and their mean dev log-loss
+    (``-log`` of the true label's probability: a finer figure to select
+    on than the accuracy of a few hundred sequences; rows may leave it
+    out), parameters and mean training seconds. Rows without test records (``--dev-only``) give the dev
     figure alone.
 
     >>> rows = {(s, p): ([(100, True), (2000, s == 0)], 7, 1.0,
@@ -285,6 +295,9 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
     ([1.0, 0.5], [1.0, 0.5], 0.5)
     >>> result['folds'], [round(d, 3) for d in result['dev_pooled']]
     ({0: [1.0, 1.0], 1: [0.5, 0.5]}, [0.833, 0.833])
+    >>> with_losses = {key: (*row, [0.5, 1.5]) for key, row in rows.items()}
+    >>> summary(with_losses, 2)['dev_log_loss']
+    [1.0, 1.0]
     >>> dev_only = {key: ([], *row[1:]) for key, row in rows.items()}
     >>> result = summary(dev_only, 2)
     >>> result['split'], result['cv'], len(result['dev_pooled'])
@@ -292,7 +305,8 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
     """
     seeds = sorted({seed for seed, _ in rows})
     result: dict[str, Any] = {'seeds': seeds, 'split': [], 'cv': [],
-                              'folds': {}, 'dev_pooled': []}
+                              'folds': {}, 'dev_pooled': [],
+                              'dev_log_loss': []}
     by_length: dict[str, list[float]] = defaultdict(list)
     for seed in seeds:
         split = rows.get((seed, 'split'))
@@ -310,6 +324,10 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
             dev = [c for p in (split, *parts) if p for _, c in p[3]]
             if dev:
                 result['dev_pooled'].append(sum(dev) / len(dev))
+            losses = [x for p in (split, *parts) if p and len(p) > 4
+                      for x in p[4]]
+            if losses:
+                result['dev_log_loss'].append(sum(losses) / len(losses))
         if pooled:
             for label, low, high in LENGTHS:
                 hits = [c for n, c in pooled if low <= n < high]
@@ -353,7 +371,8 @@ def main() -> None:
     parser.add_argument('--seeds', default='0,1,2')
     parser.add_argument('--folds', type=int, default=5)
     parser.add_argument('--dev-only', action='store_true',
-                        help='the pooled dev accuracy alone: no test part '
+                        help='the pooled dev accuracy and log-loss alone: '
+                        'no test part '
                         'is read, no baseline fitted (for selection)')
     args = parser.parse_args()
     if args.members < 0:
@@ -372,13 +391,15 @@ def main() -> None:
                          'ensemble) match')
         results[name or globs] = summary(rows, args.folds)
     if args.dev_only:
-        print(f'task {args.task}; pooled dev accuracy (split + '
-              f'{args.folds} folds), no test part read')
-        print('| model | parameters | pooled dev | each seed / ensemble |')
-        print('|---|---|---|---|')
+        print(f'task {args.task}; pooled dev accuracy and log-loss '
+              f'(split + {args.folds} folds), no test part read')
+        print('| model | parameters | pooled dev | dev log-loss | '
+              'each seed / ensemble |')
+        print('|---|---|---|---|---|')
         for name, r in results.items():
             print(f"| {name} | {r['parameters']:,} | "
                   f"{_mean_sd(r['dev_pooled'], 'one')} | "
+                  f"{_mean_sd(r['dev_log_loss'], 'one')} | "
                   + ', '.join(f'{s}: {d:.4f}' for s, d in
                               zip(r['seeds'], r['dev_pooled'])) + ' |')
         print(json.dumps({'benchmark': 'protein_cv', 'task': args.task,

@@ -2,8 +2,10 @@
 ensembles scored by benchmarks/protein_cv.py (issue 23)."""
 from __future__ import annotations
 
+import math
 import sys
 
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
@@ -51,7 +53,7 @@ def test_seed_ensemble_averages_probabilities(members):
     rows = cv.rows_of(runs, ensemble=True)
     key = '+'.join(str(s) for s in range(len(members)))
     assert set(rows) == {(key, 'split'), (key, 'fold0')}
-    scored, parameters, seconds, dev = rows[key, 'fold0']
+    scored, parameters, seconds, dev, _ = rows[key, 'fold0']
     assert (parameters, seconds) == (10 * len(members), 2.0 * len(members))
     totals = [sum(ones[i] for ones in members) for i in range(6)]
     assert [c for _, c in dev] == [
@@ -244,3 +246,29 @@ def test_runs_shared_by_candidates_are_predicted_once(tmp_path,
     assert [run.seed for run in second[1][0]] == [0]
     cv.sources_of(f'{tmp_path}/w20_s*', 0, tmp_path)     # no cache given
     assert len(predicted) == 6
+
+
+def test_dev_log_loss_is_that_of_the_ensembles_mean_probabilities():
+    """The pooled dev log-loss of an ensemble: ``-log`` of the averaged
+    probability of each dev record's label, pooled over parts."""
+    from qnlp.data.fasta import ProteinRecord
+    cv = protein_cv
+    dev = [ProteinRecord('a', 'MK', '0'), ProteinRecord('b', 'ML', '1')]
+
+    def run(seed, part, p):
+        return cv.Scored(seed, part, [], ['0', '1'], None, 10, 1.0, dev,
+                         torch.tensor(p, dtype=torch.float64))
+    runs = [run(s, part, p) for part in ('fold0', 'fold1')
+            for s, p in ((0, [[.9, .1], [.6, .4]]),
+                         (1, [[.5, .5], [.2, .8]]))]
+    rows = cv.rows_of(runs, ensemble=True)
+    result = cv.summary(rows, 2)
+    # mean probabilities of the labels: 0.7 ('a' is 0), 0.6 ('b' is 1)
+    expected = -(math.log(0.7) + math.log(0.6)) / 2
+    assert result['dev_log_loss'] == pytest.approx([expected])
+    assert result['dev_pooled'] == [1.0]
+    single = cv.summary(cv.rows_of(runs), 2)   # seed 0 misreads 'b'
+    assert single['dev_pooled'] == [0.5, 1.0]
+    assert single['dev_log_loss'] == pytest.approx(
+        [-(math.log(.9) + math.log(.4)) / 2,
+         -(math.log(.5) + math.log(.8)) / 2])
