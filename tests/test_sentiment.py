@@ -161,3 +161,24 @@ def test_kill_then_resume_is_bit_identical(tmp_path):
     assert torch.equal(_weights(whole)['weights'],
                        _weights(killed)['weights'])
     assert _metrics(whole) == _metrics(killed)
+
+
+@pytest.mark.parametrize('option, value', [
+    ('--epochs', '7'), ('--lr', '0.5'), ('--weight-decay', '0.1'),
+    ('--average-weights', '0.9'), ('--optimizer', 'sgd')])
+def test_loop_options_of_a_kernel_run_are_refused_not_ignored(
+        reviews, tmp_path, capsys, option, value):
+    """--model qsvc has no training loop: a loop option it would ignore
+    is one line and exit 2 (the run used to train as if it were not
+    given), and nothing is written."""
+    run = tmp_path / 'run'
+    assert main(['train', '--task', 'sentiment', str(reviews), '--out',
+                 str(run), '--model', 'qsvc', '--components', '2',
+                 option, value, *TFIDF]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert option[2:].replace('-', '_') in error and 'qsvc' in error
+    assert not run.exists()
+    with pytest.raises(Exception, match='without a training loop'):
+        SentimentSettings(model='qsvc', epochs=7)
+    SentimentSettings(model='vqc', epochs=7)   # the VQC trains in it

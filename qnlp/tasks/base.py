@@ -76,6 +76,11 @@ def _hint_parts(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
+#: The shared settings that only the training loop reads.
+LOOP_FIELDS = ('epochs', 'batch_size', 'lr', 'optimizer', 'schedule',
+               'patience', 'weight_decay', 'average_weights')
+
+
 @dataclass
 class Settings:
     """Training fields every task shares; subclasses add their own and may
@@ -124,9 +129,24 @@ class Settings:
             object.__setattr__(self, spec.name, value)
         self.check()
         self.train_config()   # TrainConfig's own rules (weight decay)
+        reason = self.fitted_without_a_loop()
+        if reason:
+            defaults = self.defaults()
+            given = [name for name in LOOP_FIELDS
+                     if getattr(self, name) != defaults[name]]
+            if given:
+                raise ConfigError(f"{', '.join(given)}: {reason}; these "
+                                  "options set the training loop")
 
     def check(self) -> None:
         """Rules that tie fields together (override in a task)."""
+
+    def fitted_without_a_loop(self) -> str | None:
+        """Why the model of these settings is fitted without the
+        training loop (None: it trains in it); then a loop setting
+        (:data:`LOOP_FIELDS`) other than its default is refused, not
+        silently ignored (override in a task)."""
+        return None
 
     def train_config(self) -> Any:
         """The :class:`qnlp.train.TrainConfig` of these settings (the

@@ -117,6 +117,12 @@ class SentimentSettings(CorpusFormatSettings, CircuitTrainingSettings,
                     f"not {self.feature_map}")
         return None
 
+    def fitted_without_a_loop(self) -> str | None:
+        if self.model != 'vqc':
+            return (f"--model {self.model} fits an SVC on kernel values "
+                    "without a training loop")
+        return None
+
     def check(self) -> None:
         if self.test_fraction + self.dev_fraction >= 1:
             raise ConfigError("test_fraction + dev_fraction must be below 1")
