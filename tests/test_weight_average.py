@@ -127,19 +127,53 @@ def test_bad_average_is_refused(average, optimizer, message):
         TrainConfig(average_weights=average, optimizer=optimizer)
 
 
-def test_every_task_takes_the_option_and_bad_values_are_one_line(
-        tmp_path, capsys):
+def test_batch_norm_statistics_are_averaged_with_the_weights():
+    """Running statistics gathered under the raw weights would not fit
+    the averaged ones: floating buffers are averaged too, integer ones
+    (the batch count) are left alone."""
+    from qnlp.train.trainer import WeightAverage
+    norm = torch.nn.BatchNorm1d(2)
+    average = WeightAverage(norm, decay=0.75)
+    norm.train()
+    norm(torch.tensor([[4.0, 8.0], [4.0, 8.0]]))   # running mean 0.4, 0.8
+    average.update()
+    with average.in_place():
+        assert norm.running_mean.tolist() == pytest.approx([0.1, 0.2])
+        assert norm.num_batches_tracked.item() == 1
+    assert norm.running_mean.tolist() == pytest.approx([0.4, 0.8])
+
+
+def _task_data(task: str, folder) -> list[str]:
+    """Data and options of a two-epoch run of ``task``."""
+    if task == 'images':
+        from tests.test_images import toy_folder
+        return [str(toy_folder(folder)), '--batch-size', '8', '--lr',
+                '0.01']
+    if task == 'sentiment':
+        from tests.test_sentiment import REVIEWS
+        path = folder / 'reviews.tsv'
+        folder.mkdir()
+        path.write_text('\n'.join(REVIEWS) + '\n')
+        return [str(path), '--features', 'tfidf', '--components', '2']
+    if task == 'proteins':
+        return [str(ROOT / 'corpora' / 'proteins'), '--max-length', '32']
+    return [str(ROOT / 'corpora' / 'meaning'), '--batch-size', '16']
+
+
+@pytest.mark.parametrize('task', ['sentences', 'proteins', 'sentiment',
+                                  'images'])
+def test_every_task_trains_with_averages_and_refuses_bad_values(
+        task, tmp_path, capsys):
+    data = _task_data(task, tmp_path / 'data')
     run = tmp_path / 'run'
-    assert main(['train', str(ROOT / 'corpora' / 'proteins'), '--task',
-                 'proteins', '--epochs', '2', '--max-length', '32',
-                 '--average-weights', '0.9', '--quiet', '--out',
+    assert main(['train', '--task', task, *data, '--epochs', '2',
+                 '--average-weights', '0.5', '--quiet', '--out',
                  str(run)]) == 0
     config = json.loads((run / 'config.json').read_text())
-    assert config['settings']['average_weights'] == 0.9
+    assert config['settings']['average_weights'] == 0.5
     capsys.readouterr()
-    assert main(['train', str(ROOT / 'corpora' / 'proteins'), '--task',
-                 'proteins', '--average-weights', '1.5', '--quiet',
-                 '--out', str(tmp_path / 'bad')]) == 2
+    assert main(['train', '--task', task, *data, '--average-weights', '1.5',
+                 '--quiet', '--out', str(tmp_path / 'bad')]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and 'average_weights' in error
     assert not (tmp_path / 'bad').exists()

@@ -298,10 +298,12 @@ def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 class WeightAverage:
-    """An exponential moving average of a module's parameters: after
-    each optimiser step, ``update()`` moves every average ``1 - decay``
-    of the way to its parameter; ``in_place()`` puts the averages in the
-    parameters' place for the duration of a ``with`` block.
+    """An exponential moving average of a module's parameters and
+    floating-point buffers (batch norm's running statistics, so they
+    match the averaged weights; as timm's ``ModelEmaV2``): after each
+    optimiser step, ``update()`` moves every average ``1 - decay`` of
+    the way to its tensor; ``in_place()`` puts the averages in the
+    tensors' place for the duration of a ``with`` block.
 
     >>> layer = torch.nn.Linear(1, 1, bias=False)
     >>> with torch.no_grad():
@@ -319,29 +321,29 @@ class WeightAverage:
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
-        self.parameters = list(model.parameters())
-        self.averages = [p.detach().clone() for p in self.parameters]
+        self.tensors = [t.detach() for t in (*model.parameters(),
+                                             *model.buffers())
+                        if t.is_floating_point() or t.is_complex()]
+        self.averages = [t.clone() for t in self.tensors]
 
     def update(self) -> None:
-        """Move the averages towards the current parameters."""
+        """Move the averages towards the current values."""
         with torch.no_grad():
-            torch._foreach_lerp_(self.averages,
-                                 [p.detach() for p in self.parameters],
+            torch._foreach_lerp_(self.averages, self.tensors,
                                  1.0 - self.decay)
 
     @contextlib.contextmanager
     def in_place(self):
-        """The parameters hold the averages inside the block, their
-        own values again after it."""
+        """The tensors hold the averages inside the block, their own
+        values again after it."""
         with torch.no_grad():
-            raw = [p.detach().clone() for p in self.parameters]
-            torch._foreach_copy_([p.data for p in self.parameters],
-                                 self.averages)
+            raw = [t.clone() for t in self.tensors]
+            torch._foreach_copy_(self.tensors, self.averages)
         try:
             yield
         finally:
             with torch.no_grad():
-                torch._foreach_copy_([p.data for p in self.parameters], raw)
+                torch._foreach_copy_(self.tensors, raw)
 
 
 class _Run:
