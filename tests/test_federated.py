@@ -281,3 +281,21 @@ def test_fedavgm_averages_running_statistics_without_momentum():
             1, [reply(12, 1.0, 0.5), reply(11, 3.0, 0.3)])
         assert arrays['w'].numpy() == pytest.approx([expected_w] * 2)
         assert arrays['var'].numpy() == pytest.approx([0.4, 0.4])
+
+
+@pytest.mark.parametrize('option, value', [('--patience', '3'),
+                                           ('--average-weights', '0.9')])
+def test_options_that_select_within_one_run_are_refused(
+        reviews, tmp_path, capsys, option, value):
+    """A client keeps the last of its local epochs each round: early
+    stopping and weight averaging would be ignored (patience was), so
+    they are one line and exit 2, and nothing is written."""
+    out = tmp_path / 'run'
+    assert main(['federate', reviews, '--task', 'sentiment', '--out',
+                 str(out), '--clients', '2', '--rounds', '1', '--engine',
+                 'local', '--features', 'tfidf', '--components', '2',
+                 option, value, '--quiet']) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert option[2:].replace('-', '_') in error and 'federate' in error
+    assert not out.exists()

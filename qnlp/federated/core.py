@@ -146,6 +146,20 @@ class Job:
     settings: dict[str, Any]
     federated: FederatedSettings
 
+    #: Settings that select among one run's epochs; a client keeps the
+    #: last of its local epochs each round, so they are refused here.
+    WITHIN_ONE_RUN = ('patience', 'average_weights')
+
+    def __post_init__(self) -> None:
+        given = [name for name in self.WITHIN_ONE_RUN
+                 if self.settings.get(name)]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: a federated client "
+                              "trains its local epochs each round and "
+                              "sends the last weights; early stopping and "
+                              "weight averaging are not taken by "
+                              "qnlp federate")
+
     def to_json(self) -> str:
         return json.dumps({'task': self.task, 'data': self.data,
                            'settings': self.settings,
