@@ -248,7 +248,7 @@ def train_client(message: Any, context: Any) -> Any:
     mu = float(config.get('proximal-mu', 0.0))
     if mu > 0:
         hooks = replace(hooks, penalty=_proximal(mu, model))
-    train_config = replace(settings.train_config(), patience=0,
+    train_config = replace(settings.train_config(),
                            seed=settings.seed + 1009 * round_ + client)
     if job.federated.client_schedule != 'task':
         train_config = replace(
