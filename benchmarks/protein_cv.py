@@ -146,18 +146,20 @@ def _row(part: str, members: Sequence[Scored]) -> tuple[Any, ...]:
     def mean(which: str) -> Any:
         return sum(getattr(r, which) for r in members) / len(members)
 
-    def scored(records: Sequence[Any], which: str) -> list[tuple[int, bool]]:
-        if not records:
-            return []
+    def scored(records: Sequence[Any], probabilities: Any
+               ) -> list[tuple[int, bool]]:
         return _scored(records, [first.labels[i]
-                                 for i in mean(which).argmax(1)])
-    dev_losses = [] if not first.dev else [
-        -math.log(max(float(p[first.labels.index(r.label)]), 1e-12))
-        for r, p in zip(first.dev, mean('dev_probabilities'))]
-    return (scored(first.test, 'probabilities'),
-            sum(r.parameters for r in members),
-            sum(r.seconds for r in members),
-            scored(first.dev, 'dev_probabilities'), dev_losses)
+                                 for i in probabilities.argmax(1)])
+    test = scored(first.test, mean('probabilities')) if first.test else []
+    dev, dev_losses = [], []
+    if first.dev:
+        dev_mean = mean('dev_probabilities')
+        dev = scored(first.dev, dev_mean)
+        dev_losses = [
+            -math.log(max(float(p[first.labels.index(r.label)]), 1e-12))
+            for r, p in zip(first.dev, dev_mean)]
+    return (test, sum(r.parameters for r in members),
+            sum(r.seconds for r in members), dev, dev_losses)
 
 
 def ensemble_rows(sources: Sequence[tuple[Sequence[Scored], int]]
@@ -206,9 +208,9 @@ def ensemble_rows(sources: Sequence[tuple[Sequence[Scored], int]]
 def rows_of(runs: Sequence[Scored], ensemble: bool = False,
             members: int = 0) -> dict[tuple[Any, str], Any]:
     """``(seed, part) -> (scored test records, parameters, seconds,
-    scored dev records, dev records' log-losses)`` of each run; with ``ensemble``, the
-    :func:`ensemble_rows` of ``runs`` in groups of ``members`` seeds
-    (0: one ensemble of all the seeds).
+    scored dev records, dev records' log-losses)`` of each run; with
+    ``ensemble``, the :func:`ensemble_rows` of ``runs`` in groups of
+    ``members`` seeds (0: one ensemble of all the seeds).
 
     >>> from qnlp.data.fasta import ProteinRecord
     >>> test = [ProteinRecord('a', 'MK', '0'), ProteinRecord('b', 'ML', '1')]
@@ -269,7 +271,7 @@ def baseline_rows(name: str, data: Path, patterns: Any, seeds: Sequence[int],
             rows[seed, _part(settings)] = (
                 _scored(test, list(model.predict([r.sequence
                                                   for r in test]))),
-                model.n_parameters, seconds, [])
+                model.n_parameters, seconds, [], [])
     return rows
 
 
@@ -283,20 +285,19 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
     accuracy of a seed's parts (the split, where it has one, and all the
     folds; where the runs have dev parts) and their mean dev log-loss
     (``-log`` of the true label's probability: a finer figure to select
-    on than the accuracy of a few hundred sequences; rows may leave it
-    out), parameters and mean training seconds. Rows without test records (``--dev-only``) give the dev
-    figure alone.
+    on than the accuracy of a few hundred sequences), parameters and
+    mean training seconds. Rows without test records (``--dev-only``)
+    give the dev figures alone.
 
     >>> rows = {(s, p): ([(100, True), (2000, s == 0)], 7, 1.0,
-    ...                  [(50, True), (60, p != 'fold1')])
+    ...                  [(50, True), (60, p != 'fold1')], [0.5, 1.5])
     ...         for s in (0, 1) for p in ('split', 'fold0', 'fold1')}
     >>> result = summary(rows, 2)
     >>> result['split'], result['cv'], result['by_length']['long']
     ([1.0, 0.5], [1.0, 0.5], 0.5)
     >>> result['folds'], [round(d, 3) for d in result['dev_pooled']]
     ({0: [1.0, 1.0], 1: [0.5, 0.5]}, [0.833, 0.833])
-    >>> with_losses = {key: (*row, [0.5, 1.5]) for key, row in rows.items()}
-    >>> summary(with_losses, 2)['dev_log_loss']
+    >>> result['dev_log_loss']
     [1.0, 1.0]
     >>> dev_only = {key: ([], *row[1:]) for key, row in rows.items()}
     >>> result = summary(dev_only, 2)
@@ -324,8 +325,7 @@ def summary(rows: dict[tuple[int, str], Any], folds: int) -> dict[str, Any]:
             dev = [c for p in (split, *parts) if p for _, c in p[3]]
             if dev:
                 result['dev_pooled'].append(sum(dev) / len(dev))
-            losses = [x for p in (split, *parts) if p and len(p) > 4
-                      for x in p[4]]
+            losses = [x for p in (split, *parts) if p for x in p[4]]
             if losses:
                 result['dev_log_loss'].append(sum(losses) / len(losses))
         if pooled:

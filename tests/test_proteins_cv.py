@@ -207,7 +207,8 @@ def test_baselines_are_fitted_unless_dev_only(monkeypatch, capsys):
 
     def fake_rows(name, data, patterns, seeds, folds):
         fitted.append(name)
-        return {(0, 'split'): ([(10, True), (20, False)], 23, 0.1, [])}
+        return {(0, 'split'): ([(10, True), (20, False)], 23, 0.1, [],
+                               [])}
     monkeypatch.setattr(cv, 'baseline_rows', fake_rows)
     for argv, expected in ((['--baselines', 'hydro', '--folds', '0'],
                             ['hydro']),

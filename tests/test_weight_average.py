@@ -1,6 +1,7 @@
-"""Weight averaging (``--average-weights``, ``TrainConfig(average_weights=...)``):
-the averages follow their closed form, dev selection and the kept model
-use them, a resumed run ends bit-identical, bad values are one line."""
+"""Weight averaging (``--average-weights``,
+``TrainConfig(average_weights=...)``): the averages follow their closed
+form, dev selection and the kept model use them, a resumed run ends
+bit-identical, bad values are one line, every task takes it."""
 from __future__ import annotations
 
 import json

@@ -28,10 +28,10 @@ class TrainConfig:
     off, otherwise training stops after ``patience`` epochs without a
     better dev score. ``evaluations`` is the number of loss evaluations
     per epoch of the scipy optimisers. ``weight_decay``: the L2 penalty
-    of ``adam`` and ``sgd``. ``average_weights``: the decay of an exponential
-    moving average of the weights, updated after every optimiser step
-    and used in their place for dev selection and the kept model (0:
-    off; the optimisers that step, not the scipy ones).
+    of ``adam`` and ``sgd``. ``average_weights``: the decay of an
+    exponential moving average of the weights, updated after every
+    optimiser step and used in their place for dev selection and the
+    kept model (0: off; the optimisers that step, not the scipy ones).
     """
     epochs: int = 120
     batch_size: int = 0

@@ -4,10 +4,11 @@
 :class:`~qnlp.engine.PreparedBatch` to class probabilities (it needs a
 ``prepare`` method and a flat ``weights`` parameter for the gradient-free
 optimisers), keeping the weights with the best dev accuracy (ties: lowest
-dev loss). With ``TrainConfig(average_weights=d)`` an exponential moving average
-of the weights (``a <- d a + (1 - d) w`` after every optimiser step,
-starting from the initial weights) takes the raw weights' place for dev
-selection and in the kept model (:class:`WeightAverage`).
+dev loss). With ``TrainConfig(average_weights=d)`` an exponential
+moving average of the weights (``a <- d a + (1 - d) w`` after every
+optimiser step, starting from the initial weights) takes the raw
+weights' place for dev selection and in the kept model
+(:class:`WeightAverage`).
 
 With ``checkpoint=PATH`` the whole training state (weights, optimiser,
 schedule, shuffling generator, history, best weights) is written there
@@ -332,6 +333,16 @@ class WeightAverage:
             torch._foreach_lerp_(self.averages, self.tensors,
                                  1.0 - self.decay)
 
+    def load(self, saved: Sequence[torch.Tensor]) -> None:
+        """Take the averages of a checkpoint (ValueError if they do not
+        fit the model)."""
+        if len(saved) != len(self.averages) or any(
+                a.shape != b.shape for a, b in zip(self.averages, saved)):
+            raise ValueError("the saved weight averages do not fit the "
+                             "model")
+        with torch.no_grad():
+            torch._foreach_copy_(self.averages, list(saved))
+
     @contextlib.contextmanager
     def in_place(self):
         """The tensors hold the averages inside the block, their own
@@ -404,7 +415,7 @@ class _Run:
                 self.scheduler.load_state_dict(state['scheduler'])
             self.generator.set_state(state['generator'])
             if self.average is not None:
-                _copy_each(self.average.averages, state['average'])
+                self.average.load(state['average'])
         except (KeyError, RuntimeError, ValueError) as error:
             raise CheckpointError(f"{path}: does not fit this model "
                                   f"({error})") from None
@@ -414,15 +425,6 @@ class _Run:
         self.best_state = state['best_state']
         self.stale = int(state['stale'])
         self.stopped = bool(state['stopped'])
-
-
-def _copy_each(targets: list[torch.Tensor],
-               sources: Sequence[torch.Tensor]) -> None:
-    if len(targets) != len(sources) or any(
-            t.shape != s.shape for t, s in zip(targets, sources)):
-        raise ValueError("the saved weight averages do not fit the model")
-    with torch.no_grad():
-        torch._foreach_copy_(targets, list(sources))
 
 
 def fit(model: torch.nn.Module, train: Split, dev: Split | None,
