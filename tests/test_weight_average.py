@@ -178,3 +178,35 @@ def test_every_task_trains_with_averages_and_refuses_bad_values(
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and 'average_weights' in error
     assert not (tmp_path / 'bad').exists()
+
+
+def test_the_averages_equal_torchs_averaged_model():
+    """The reference: ``torch.optim.swa_utils.AveragedModel`` with its
+    EMA rule and ``use_buffers=True``. It takes the model as it is at its
+    first update and averages from the second; ours starts from the
+    weights it is made with, so it is made at that first update."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from qnlp.train.trainer import WeightAverage
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4),
+                                torch.nn.BatchNorm1d(4),
+                                torch.nn.Linear(4, 2)).double()
+    theirs = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9),
+                           use_buffers=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    ours = None
+    for _ in range(7):
+        optimizer.zero_grad()
+        model(torch.randn(5, 3, dtype=torch.float64)).pow(2).sum().backward()
+        optimizer.step()
+        theirs.update_parameters(model)
+        if ours is None:
+            ours = WeightAverage(model, decay=0.9)
+        else:
+            ours.update()
+    reference = theirs.module.state_dict()
+    with ours.in_place():
+        for name, value in model.state_dict().items():
+            if value.is_floating_point():
+                assert torch.allclose(value, reference[name], rtol=1e-12,
+                                      atol=1e-14), name
