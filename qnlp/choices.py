@@ -55,6 +55,8 @@ TRANSFER_MODELS = ('transfer-classical', 'transfer-hybrid',
 #: :class:`qnlp.models.sequence.SequenceClassifier`: how the windows'
 #: read-outs of a protein make one logit.
 POOLINGS = ('max-min', 'max-min-mean')
+#: ... and which Bloch-vector components of its read-out qubit it reads.
+READOUT_AXES = ('z', 'xyz')
 
 #: :mod:`qnlp.models.wordvectors`: the word vectors that can feed word
 #: parameters (its ``EMBEDDERS`` registry has these and any a user adds).

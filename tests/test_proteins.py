@@ -362,35 +362,42 @@ def test_residue_feature_options_are_checked(tmp_path, capsys, options,
 
 @settings(max_examples=8, deadline=None)
 @given(lengths=st.lists(st.integers(1, 13), min_size=1, max_size=3),
-       seed=st.integers(0, 20))
-def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed):
-    """``pooling='max-min-mean'``: the logit is the soft maximum minus
-    the soft minimum plus ``w`` times the mean read-out over the windows
-    that hold tokens, each window read out alone (a plain loop)."""
+       seed=st.integers(0, 20), axes=st.sampled_from(['z', 'xyz']))
+def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed, axes):
+    """``pooling='max-min-mean'``: for each read-out axis, the soft
+    maximum minus the soft minimum plus ``w`` times the mean read-out over
+    the windows that hold tokens, each window read out alone (a plain
+    loop); the logit sums the axes."""
     generator = torch.Generator().manual_seed(seed)
     model = SequenceClassifier(list('ACDK'), 'chain', 'hierarchical',
                                layers=1, block=2, max_length=8, seed=seed,
                                window=4, stride=2, init_scale=1.0,
-                               pooling='max-min-mean')
+                               pooling='max-min-mean', axes=axes)
     with torch.no_grad():
-        model.readout.copy_(torch.randn(4, generator=generator,
-                                        dtype=torch.float64))
-        model.mean_weight.fill_(2.5)
+        for weights in model.readout, model.axis_readout, model.mean_weight:
+            if weights is not None:
+                weights.copy_(torch.randn(weights.shape, generator=generator,
+                                          dtype=torch.float64))
     rows = [torch.randint(0, 4, (n,), generator=generator).tolist()
             for n in lengths]
     w_max, bias, log_t, w_min = model.readout.tolist()
-    t = math.exp(log_t)
+    weights = [(w_max, log_t, w_min)] + (
+        [] if model.axis_readout is None else model.axis_readout.tolist())
     with torch.no_grad():
         probability = model(model.prepare(rows))[:, 1]
     for row, p in zip(rows, probability.tolist()):
-        z = []
-        for start in range(0, max(1, len(row) - 2), 2):
-            window = row[start:start + 4]
-            with torch.no_grad():
-                z.append(model._readout(torch.tensor([window]))[0].item())
-        soft_max = t * math.log(sum(math.exp(v / t) for v in z))
-        soft_min = t * math.log(sum(math.exp(-v / t) for v in z))
-        logit = w_max * soft_max - w_min * soft_min + 2.5 * sum(z) / len(z)
+        logit = 0.0
+        for axis, (w_max, log_t, w_min) in enumerate(weights):
+            t, z = math.exp(log_t), []
+            for start in range(0, max(1, len(row) - 2), 2):
+                window = row[start:start + 4]
+                with torch.no_grad():
+                    z.append(model._readout(torch.tensor([window]))[0, axis]
+                             .item())
+            soft_max = t * math.log(sum(math.exp(v / t) for v in z))
+            soft_min = t * math.log(sum(math.exp(-v / t) for v in z))
+            logit += w_max * soft_max - w_min * soft_min \
+                + model.mean_weight[axis].item() * sum(z) / len(z)
         assert p == pytest.approx(1 / (1 + math.exp(-logit - bias)),
                                   rel=1e-9, abs=1e-12)
 
@@ -436,6 +443,62 @@ def test_mean_pooling_starts_from_the_plain_model_and_is_restored():
     restored = ProteinTask().restore(settings, {'vocabulary': vocabulary},
                                      model.state_dict(), None)
     torch.testing.assert_close(restored(tokens), model(tokens))
+
+
+@pytest.mark.parametrize('window', [0, 4])
+def test_xyz_axes_start_from_the_z_model_and_are_restored(window):
+    """``readout_axes='xyz'``: <X> and <Y> weights start at zero (the
+    plain model's numbers), are counted (3 each with windows, 1 without),
+    trained, in the fingerprint and in a restored model."""
+    from qnlp.tasks.proteins import ProteinSettings, ProteinTask
+    settings = ProteinSettings(readout_axes='xyz', window=window, qubits=1)
+    vocabulary = list('AKLV') + ['<unk>']
+    plain = make_sequence_model(vocabulary, ProteinSettings(window=window,
+                                                            qubits=1))
+    model = make_sequence_model(vocabulary, settings)
+    tokens = torch.tensor([[0, 1, 2, 3, 4, 0, 2, 1, 1], [3] * 9])
+    torch.testing.assert_close(model(tokens), plain(tokens), rtol=0,
+                               atol=0)
+    assert model.n_parameters == plain.n_parameters + (6 if window else 2)
+    assert model.fingerprint()['axes'] == 'xyz'
+    assert 'axes' not in plain.fingerprint()
+    model(tokens)[:, 1].sum().backward()
+    assert (model.axis_readout.grad[:, 0].abs() > 0).all()
+    with torch.no_grad():
+        model.axis_readout.normal_(generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(model(tokens), plain(tokens))
+    restored = ProteinTask().restore(settings, {'vocabulary': vocabulary},
+                                     model.state_dict(), None)
+    torch.testing.assert_close(restored(tokens), model(tokens))
+
+
+def test_readout_axes_from_the_cli(tmp_path, capsys):
+    """``--readout-axes xyz`` trains, is recorded and counted; a value
+    that is not a choice is one line naming the option, exit 2, nothing
+    written."""
+    runs = {}
+    for axes in ('z', 'xyz'):
+        runs[axes] = tmp_path / axes
+        assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
+                     str(runs[axes]), '--epochs', '1', '--max-length', '40',
+                     '--window', '8', '--qubits', '1', '--readout-axes',
+                     axes, '--quiet']) == 0
+    config = json.loads((runs['xyz'] / 'config.json').read_text())
+    assert config['settings']['readout_axes'] == 'xyz'
+    counts = [json.loads((runs[a] / 'metrics.json').read_text())
+              ['n_parameters'] for a in ('z', 'xyz')]
+    assert counts[1] == counts[0] + 6
+    capsys.readouterr()
+    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
+                 str(tmp_path / 'bad'), '--readout-axes', 'xy']) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count('\n') == 0 and 'readout_axes' in error
+    assert not (tmp_path / 'bad').exists()
+
+
+def test_unknown_readout_axes_are_refused():
+    with pytest.raises(ConfigError, match="read-out axes 'xy'"):
+        SequenceClassifier(['A'], 'chain', window=4, axes='xy')
 
 
 def test_split_seed_fixes_the_folds_across_model_seeds():

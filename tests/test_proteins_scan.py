@@ -60,7 +60,8 @@ def test_grouped_scan_matches_a_row_by_row_loop(rows, steps, groups, skewed,
 
 
 def _window_readouts_by_density_matrices(model, sequence, width):
-    """<Z> of the first qubit after the chain on each window (windows of a
+    """``[windows, A]``: <Z> (then <X>, <Y> with ``model.axes == 'xyz'``)
+    of the first qubit after the chain on each window (windows of a
     batch ``width`` tokens wide that start inside ``sequence``): a plain
     density-matrix simulation with the gate-by-gate merge unitaries (with
     re-uploaded features: the block's angles plus ``W @ features[token]``)."""
@@ -74,8 +75,11 @@ def _window_readouts_by_density_matrices(model, sequence, width):
                                @ model.features[token]).detach()
         return circuit_unitary(merge_gates(q, model.layers), TURN * angles,
                                2 * q)
-    z_first = torch.kron(torch.diag(torch.tensor([1., -1.])),
-                         torch.eye(d // 2)).to(rhos.dtype)
+    paulis = {'z': [[1, 0], [0, -1]], 'x': [[0, 1], [1, 0]],
+              'y': [[0, -1j], [1j, 0]]}
+    observables = [torch.kron(torch.tensor(paulis[axis], dtype=rhos.dtype),
+                              torch.eye(d // 2, dtype=rhos.dtype))
+                   for axis in sorted(model.axes, key=lambda a: a != 'z')]
     windows = 1 + max(0, -(-(width - model.window) // model.stride))
     readouts = []
     for begin in range(0, min(len(sequence), windows * model.stride),
@@ -88,7 +92,8 @@ def _window_readouts_by_density_matrices(model, sequence, width):
                             len(model.merge_angles) - 1), token)
             joint = u @ torch.kron(rho, rhos[token]) @ u.conj().T
             rho = joint.reshape(d, d, d, d).diagonal(dim1=1, dim2=3).sum(-1)
-        readouts.append(torch.trace(z_first @ rho).real)
+        readouts.append(torch.stack([torch.trace(o @ rho).real
+                                     for o in observables]))
     return torch.stack(readouts)
 
 
@@ -108,17 +113,18 @@ def _assert_windows_match_simulation(model, sequences):
 @given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=14),
                 min_size=1, max_size=3),
        st.sampled_from([1, 2]), st.sampled_from([(4, 2), (6, 2), (8, 4)]),
-       st.sampled_from([1, 2, 3]), st.integers(0, 99))
+       st.sampled_from([1, 2, 3]), st.integers(0, 99),
+       st.sampled_from(['z', 'xyz']))
 def test_chain_windows_match_a_density_matrix_simulation(
-        sequences, qubits, window_stride, block, seed):
+        sequences, qubits, window_stride, block, seed, axes):
     """The default kind of model (chain, hierarchical, windows): every
-    window's read-out is that of simulating its circuit with density
-    matrices, to 1e-10 in float64."""
+    window's read-outs (<Z>, or <Z>, <X>, <Y>) are those of simulating its
+    circuit with density matrices, to 1e-10 in float64."""
     window, stride = window_stride
     model = SequenceClassifier(list('ACDK'), 'chain', 'hierarchical',
                                layers=3 - qubits, block=block, max_length=16,
                                seed=seed, qubits=qubits, init_scale=1.0,
-                               window=window, stride=stride)
+                               window=window, stride=stride, axes=axes)
     _assert_windows_match_simulation(model, sequences)
 
 

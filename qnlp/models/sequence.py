@@ -11,7 +11,9 @@ Padding is exact: a merge with a padded position carries the other wire
 unchanged, which is what the circuits do with an odd wire out.
 
 Read-out: ``z = P(0) - P(1)`` of the first qubit of the last wire, ``P(class 1) =
-sigmoid(w z + b)`` with two trainable read-out numbers (counted).
+sigmoid(w z + b)`` with two trainable read-out numbers (counted); with
+``axes='xyz'`` also that qubit's ``<X>`` and ``<Y>``, each with weights of
+its own: three read-outs of one circuit.
 
 >>> import torch
 >>> model = SequenceClassifier(['A', 'K'], mode='tree', layers=1, seed=0)
@@ -25,7 +27,7 @@ from typing import Any, Sequence
 
 import torch
 
-from qnlp.choices import POOLINGS
+from qnlp.choices import POOLINGS, READOUT_AXES
 from qnlp.data.fasta import hydropathy_scan
 from qnlp.engine import gates
 from qnlp.engine.density import merge_map, pauli_basis, small_matmul
@@ -222,6 +224,15 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         the mean read-out over the windows: how much of the sequence
         looks like the telling stretch, beside whether one does (the
         hydropathy model's count of hydrophobic windows). Windows only.
+    axes:
+        Which components of the read-out qubit's Bloch vector are read:
+        ``'z'`` (default) or ``'xyz'``. With ``'xyz'`` each window gives
+        three read-outs, ``<Z>``, ``<X>``, ``<Y>``, pooled each with a soft
+        maximum and soft minimum of its own (weights of ``<X>`` and
+        ``<Y>`` start at zero, so training starts from the ``'z'``
+        model): three detectors for the cost of one circuit, as a
+        convolution has several filters. Without windows each is a
+        linear read-out.
     dtype, device:
         Real type of the parameters (density matrices in the matching
         complex type) and where they live; initial values are drawn on
@@ -270,8 +281,13 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                  device: Device = None, composition: bool = False,
                  features: Sequence[Sequence[float]] | None = None,
                  pooling: str = 'max-min',
-                 scan_values: Sequence[float] | None = None) -> None:
+                 scan_values: Sequence[float] | None = None,
+                 axes: str = 'z') -> None:
         super().__init__()
+        if axes not in READOUT_AXES:
+            raise ConfigError(f"unknown read-out axes {axes!r}: "
+                              f"{' or '.join(READOUT_AXES)}")
+        self.axes = axes
         if mode not in ('chain', 'tree'):
             raise ConfigError(f"unknown model {mode!r}: chain or tree")
         merge_name(sharing, 0, 'L')  # validates the sharing name
@@ -326,8 +342,14 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         self.composition_weights = torch.nn.Parameter(torch.zeros(
             len(self.vocabulary), dtype=dtype, device=device)) \
             if composition else None
+        # <X> and <Y>: weight of the soft maximum, log temperature, weight
+        # of the soft minimum; no windows: a linear weight
+        self.axis_readout = torch.nn.Parameter(torch.tensor(
+            [[0.0, math.log(0.1), 0.0] if window else [0.0]]
+            * (len(axes) - 1), dtype=dtype, device=device)) \
+            if len(axes) > 1 else None
         self.mean_weight = torch.nn.Parameter(torch.zeros(
-            1, dtype=dtype, device=device)) \
+            len(axes), dtype=dtype, device=device)) \
             if pooling == 'max-min-mean' else None
         self.scan_values = self.scan_weights = None
         if scan_values is not None:
@@ -373,6 +395,7 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                    is not None else {}),
                 **({'pooling': self.pooling} if self.pooling != 'max-min'
                    else {}),
+                **({'axes': self.axes} if self.axes != 'z' else {}),
                 **({'features': self.features.tolist()}
                    if self.feature_weights is not None else {}),
                 **({'scan_values': self.scan_values}
@@ -549,7 +572,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         if self.window:
             logit = self.pooled_logit(*self.window_readouts(tokens))
         else:
-            logit = self.readout[0] * self._readout(tokens)
+            z = self._readout(tokens)
+            logit = sum(weight * z[:, axis] for axis, (weight,)
+                        in enumerate(self._axis_weights()))
         if self.composition_weights is not None:
             logit = logit + self.token_composition(tokens) \
                 @ self.composition_weights
@@ -587,44 +612,63 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         return torch.as_tensor(scans, dtype=self.token_angles.dtype,
                                device=tokens.device)
 
+    def _axis_weights(self) -> list[tuple[torch.Tensor, ...]]:
+        """The read-out weights of each axis, ``Z`` first: with windows
+        ``(weight of the soft maximum, log temperature, weight of the soft
+        minimum)``, without ``(weight,)``."""
+        first = (self.readout[0], self.readout[2], self.readout[3]) \
+            if self.window else (self.readout[0],)
+        rest = [] if self.axis_readout is None else self.axis_readout
+        return [first, *(tuple(row) for row in rest)]
+
     def pooled_logit(self, z: torch.Tensor, valid: torch.Tensor
                      ) -> torch.Tensor:
-        """Window read-outs ``z`` ``[B, W]`` pooled into one logit per
-        sequence (bias not added): weighted soft maximum minus weighted
-        soft minimum over the windows that hold tokens (``valid``), plus
-        the weighted mean read-out with ``pooling='max-min-mean'``.
+        """Window read-outs ``z`` ``[B, W, A]`` (an entry per read-out
+        axis) pooled into one logit per sequence (bias not added): for
+        each axis, a weighted soft maximum minus a weighted soft minimum
+        over the windows that hold tokens (``valid``), plus the weighted
+        mean read-out with ``pooling='max-min-mean'``; summed over the
+        axes.
 
         >>> model = SequenceClassifier(['A'], 'chain', window=4,
         ...                            pooling='max-min-mean')
         >>> with torch.no_grad():
         ...     model.readout[:] = torch.tensor([0.0, 0.0, 0.0, 0.0])
         ...     model.mean_weight[:] = 2.0
-        >>> z = torch.tensor([[0.5, -0.1, 0.9]], dtype=torch.float64)
+        >>> z = torch.tensor([[[0.5], [-0.1], [0.9]]], dtype=torch.float64)
         >>> round(model.pooled_logit(z, torch.tensor([[True, True, False]])).item(), 12)
         0.4
         """
-        logit = self.readout[0] * self._soft_max(z, valid) \
-            - self.readout[3] * self._soft_max(-z, valid)
-        if self.mean_weight is not None:
-            logit = logit + self.mean_weight[0] * (
-                z.masked_fill(~valid, 0).sum(1)
-                / valid.sum(1).clamp_min(1))
+        logit = 0
+        for axis, (w_max, log_t, w_min) in enumerate(self._axis_weights()):
+            read = z[..., axis]
+            logit = logit + w_max * self._soft_max(read, valid, log_t) \
+                - w_min * self._soft_max(-read, valid, log_t)
+            if self.mean_weight is not None:
+                logit = logit + self.mean_weight[axis] * (
+                    read.masked_fill(~valid, 0).sum(1)
+                    / valid.sum(1).clamp_min(1))
         return logit
 
-    def _soft_max(self, z: torch.Tensor, valid: torch.Tensor
-                  ) -> torch.Tensor:
-        temperature = self.readout[2].exp()
+    @staticmethod
+    def _soft_max(z: torch.Tensor, valid: torch.Tensor,
+                  log_temperature: torch.Tensor) -> torch.Tensor:
+        temperature = log_temperature.exp()
         return temperature * torch.logsumexp(
             (z / temperature).masked_fill(~valid, -torch.inf), dim=1)
 
     @property
-    def _z_component(self) -> int:
-        """Index of ``Z (x) I ...`` (first qubit) in a Pauli vector."""
-        return 3 * 4 ** (self.qubits - 1)
+    def _axis_components(self) -> list[int]:
+        """Indices of ``P (x) I ...`` (first qubit) in a Pauli vector for
+        each read-out axis ``P``, ``Z`` first."""
+        pauli = {'x': 1, 'y': 2, 'z': 3}
+        order = sorted(self.axes, key=lambda axis: axis != 'z')
+        return [pauli[axis] * 4 ** (self.qubits - 1) for axis in order]
 
     def _readout(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``<Z>`` of the first qubit of the final wire."""
-        return self.pauli_vectors(tokens)[:, self._z_component]
+        """``[B, A]``: ``<Z>`` (then ``<X>``, ``<Y>`` with
+        ``axes='xyz'``) of the first qubit of the final wire."""
+        return self.pauli_vectors(tokens)[:, self._axis_components]
 
     def window_counts(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B]``: how many windows each sequence of ``L`` tokens has
@@ -660,7 +704,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
 
     def window_readouts(self, tokens: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(z, valid)``, each ``[B, W]``: the read-out of every window
+        """``(z, valid)``, ``[B, W, A]`` and ``[B, W]``: the read-outs
+        (one per axis) of every window
         of each sequence (one batched evaluation of them all: a batch
         padded to its longest sequence costs what its tokens cost) and
         whether it is one of that sequence's windows (``z = 0`` where
@@ -681,11 +726,13 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                                              device=tokens.device)
                                 < counts[:, None])
         if self.mode == 'tree' and self._shared_levels():
-            z = self._tree_window_vectors(padded)[:, self._z_component]
-            z = z.new_zeros(valid.shape).masked_scatter(holds_tokens, z)
-            return z.masked_fill(~valid, 0), valid
+            z = self._tree_window_vectors(padded)[:, self._axis_components]
+            z = z.new_zeros(*valid.shape, z.shape[-1]).masked_scatter(
+                holds_tokens.unsqueeze(-1), z)
+            return z.masked_fill(~valid.unsqueeze(-1), 0), valid
         z = self._readout(windows[valid])
-        return z.new_zeros(valid.shape).masked_scatter(valid, z), valid
+        return z.new_zeros(*valid.shape, z.shape[-1]).masked_scatter(
+            valid.unsqueeze(-1), z), valid
 
     def _shared_levels(self) -> int:
         """Tree levels that overlapping windows share: with window and

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from qnlp.choices import POOLINGS
+from qnlp.choices import POOLINGS, READOUT_AXES
 from qnlp.data.fasta import (DEEPLOC_LABEL_PATTERNS, KYTE_DOOLITTLE,
                              RESIDUE_PROPERTIES,
                              ProteinRecord, crop, fasta_files, read_fasta,
@@ -77,6 +77,11 @@ class ProteinSettings(SplitSettings):
                                       'soft minimum, or also a weighted '
                                       'mean over the windows (max-min-mean)',
                            choices=POOLINGS)
+    readout_axes: str = setting('z', 'Bloch-vector components of the '
+                                     'read-out qubit to read, each pooled '
+                                     'with weights of its own: z, or xyz '
+                                     '(three read-outs of one circuit)',
+                                choices=READOUT_AXES)
     stride: int = setting(0, 'step between windows; 0 = a quarter of the '
                              'window', low=0)
     block: int = setting(8, 'tokens per block of hierarchical sharing',
@@ -223,6 +228,7 @@ def make_sequence_model(vocabulary: Sequence[str], settings: ProteinSettings,
         settings.init_scale, settings.window, settings.stride,
         dtype=dtype or torch.float64, device=device,
         composition=settings.composition, pooling=settings.pooling,
+        axes=settings.readout_axes,
         scan_values=[KYTE_DOOLITTLE.get(t, 0.0) for t in vocabulary]
         if settings.scan_features else None,
         features=residue_features(vocabulary, settings.feature_names)
