@@ -362,19 +362,23 @@ def test_residue_feature_options_are_checked(tmp_path, capsys, options,
 
 @settings(max_examples=8, deadline=None)
 @given(lengths=st.lists(st.integers(1, 13), min_size=1, max_size=3),
-       seed=st.integers(0, 20), axes=st.sampled_from(['z', 'xyz']))
-def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed, axes):
+       seed=st.integers(0, 20), axes=st.sampled_from(['z', 'xyz']),
+       ends=st.booleans())
+def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed, axes,
+                                                     ends):
     """``pooling='max-min-mean'``: for each read-out axis, the soft
     maximum minus the soft minimum plus ``w`` times the mean read-out over
     the windows that hold tokens, each window read out alone (a plain
-    loop); the logit sums the axes."""
+    loop), plus with ``ends`` weights times the first and last windows'
+    read-outs; the logit sums the axes."""
     generator = torch.Generator().manual_seed(seed)
     model = SequenceClassifier(list('ACDK'), 'chain', 'hierarchical',
                                layers=1, block=2, max_length=8, seed=seed,
                                window=4, stride=2, init_scale=1.0,
-                               pooling='max-min-mean', axes=axes)
+                               pooling='max-min-mean', axes=axes, ends=ends)
     with torch.no_grad():
-        for weights in model.readout, model.axis_readout, model.mean_weight:
+        for weights in (model.readout, model.axis_readout, model.mean_weight,
+                        model.end_weights):
             if weights is not None:
                 weights.copy_(torch.randn(weights.shape, generator=generator,
                                           dtype=torch.float64))
@@ -398,6 +402,9 @@ def test_mean_pooling_matches_a_window_by_window_loop(lengths, seed, axes):
             soft_min = t * math.log(sum(math.exp(-v / t) for v in z))
             logit += w_max * soft_max - w_min * soft_min \
                 + model.mean_weight[axis].item() * sum(z) / len(z)
+            if ends:
+                first, last = model.end_weights[:, axis].tolist()
+                logit += first * z[0] + last * z[-1]
         assert p == pytest.approx(1 / (1 + math.exp(-logit - bias)),
                                   rel=1e-9, abs=1e-12)
 
@@ -445,13 +452,20 @@ def test_mean_pooling_starts_from_the_plain_model_and_is_restored():
     torch.testing.assert_close(restored(tokens), model(tokens))
 
 
-@pytest.mark.parametrize('window', [0, 4])
-def test_xyz_axes_start_from_the_z_model_and_are_restored(window):
-    """``readout_axes='xyz'``: <X> and <Y> weights start at zero (the
-    plain model's numbers), are counted (3 each with windows, 1 without),
-    trained, in the fingerprint and in a restored model."""
+@pytest.mark.parametrize('option, window, added, weights, key', [
+    ({'readout_axes': 'xyz'}, 0, 2, 'axis_readout', 'axes'),
+    ({'readout_axes': 'xyz'}, 4, 6, 'axis_readout', 'axes'),
+    ({'end_readouts': True}, 4, 2, 'end_weights', 'ends'),
+    ({'end_readouts': True, 'readout_axes': 'xyz'}, 4, 12, 'end_weights',
+     'ends')])
+def test_added_readouts_start_from_the_plain_model_and_are_restored(
+        option, window, added, weights, key):
+    """``readout_axes='xyz'`` (<X> and <Y> weights: 3 each with windows,
+    1 without) and ``end_readouts`` (first and last windows, an entry per
+    axis): weights start at zero (the plain model's numbers), are
+    counted, trained, in the fingerprint and in a restored model."""
     from qnlp.tasks.proteins import ProteinSettings, ProteinTask
-    settings = ProteinSettings(readout_axes='xyz', window=window, qubits=1)
+    settings = ProteinSettings(window=window, qubits=1, **option)
     vocabulary = list('AKLV') + ['<unk>']
     plain = make_sequence_model(vocabulary, ProteinSettings(window=window,
                                                             qubits=1))
@@ -459,13 +473,13 @@ def test_xyz_axes_start_from_the_z_model_and_are_restored(window):
     tokens = torch.tensor([[0, 1, 2, 3, 4, 0, 2, 1, 1], [3] * 9])
     torch.testing.assert_close(model(tokens), plain(tokens), rtol=0,
                                atol=0)
-    assert model.n_parameters == plain.n_parameters + (6 if window else 2)
-    assert model.fingerprint()['axes'] == 'xyz'
-    assert 'axes' not in plain.fingerprint()
+    assert model.n_parameters == plain.n_parameters + added
+    assert key in model.fingerprint() and key not in plain.fingerprint()
     model(tokens)[:, 1].sum().backward()
-    assert (model.axis_readout.grad[:, 0].abs() > 0).all()
+    added_weights = getattr(model, weights)
+    assert added_weights.grad[:, 0].abs().min() > 0
     with torch.no_grad():
-        model.axis_readout.normal_(generator=torch.Generator().manual_seed(0))
+        added_weights.normal_(generator=torch.Generator().manual_seed(0))
     assert not torch.allclose(model(tokens), plain(tokens))
     restored = ProteinTask().restore(settings, {'vocabulary': vocabulary},
                                      model.state_dict(), None)
@@ -494,11 +508,19 @@ def test_readout_axes_from_the_cli(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.count('\n') == 0 and 'readout_axes' in error
     assert not (tmp_path / 'bad').exists()
+    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
+                 str(tmp_path / 'bad'), '--window', '0',
+                 '--end-readouts']) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count('\n') == 0 and 'end_readouts' in error
+    assert not (tmp_path / 'bad').exists()
 
 
-def test_unknown_readout_axes_are_refused():
+def test_unknown_readout_axes_and_ends_without_windows_are_refused():
     with pytest.raises(ConfigError, match="read-out axes 'xy'"):
         SequenceClassifier(['A'], 'chain', window=4, axes='xy')
+    with pytest.raises(ConfigError, match="give a window"):
+        SequenceClassifier(['A'], 'chain', window=0, ends=True)
 
 
 def test_split_seed_fixes_the_folds_across_model_seeds():

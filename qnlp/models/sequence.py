@@ -233,6 +233,12 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         model): three detectors for the cost of one circuit, as a
         convolution has several filters. Without windows each is a
         linear read-out.
+    ends:
+        Also add trained weights (starting at zero) times the read-outs
+        of the first and the last window, an entry per axis: the pooled
+        read-outs do not say where a stretch lies, and some signals sit
+        at a terminus (an N-terminal lipid anchor such as ``MGC...``, a
+        C-terminal ``CaaX`` box or polybasic tail). Windows only.
     dtype, device:
         Real type of the parameters (density matrices in the matching
         complex type) and where they live; initial values are drawn on
@@ -282,8 +288,11 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                  features: Sequence[Sequence[float]] | None = None,
                  pooling: str = 'max-min',
                  scan_values: Sequence[float] | None = None,
-                 axes: str = 'z') -> None:
+                 axes: str = 'z', ends: bool = False) -> None:
         super().__init__()
+        if ends and not window:
+            raise ConfigError("ends read the first and last windows: give "
+                              "a window (> 0)")
         if axes not in READOUT_AXES:
             raise ConfigError(f"unknown read-out axes {axes!r}: "
                               f"{' or '.join(READOUT_AXES)}")
@@ -351,6 +360,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         self.mean_weight = torch.nn.Parameter(torch.zeros(
             len(axes), dtype=dtype, device=device)) \
             if pooling == 'max-min-mean' else None
+        # first window's, last window's weight for each axis
+        self.end_weights = torch.nn.Parameter(torch.zeros(
+            2, len(axes), dtype=dtype, device=device)) if ends else None
         self.scan_values = self.scan_weights = None
         if scan_values is not None:
             if len(scan_values) != len(self.vocabulary):
@@ -396,6 +408,7 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                 **({'pooling': self.pooling} if self.pooling != 'max-min'
                    else {}),
                 **({'axes': self.axes} if self.axes != 'z' else {}),
+                **({'ends': True} if self.end_weights is not None else {}),
                 **({'features': self.features.tolist()}
                    if self.feature_weights is not None else {}),
                 **({'scan_values': self.scan_values}
@@ -628,7 +641,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         each axis, a weighted soft maximum minus a weighted soft minimum
         over the windows that hold tokens (``valid``), plus the weighted
         mean read-out with ``pooling='max-min-mean'``; summed over the
-        axes.
+        axes; with ``ends``, plus the weighted read-outs of the first and
+        the last valid window.
 
         >>> model = SequenceClassifier(['A'], 'chain', window=4,
         ...                            pooling='max-min-mean')
@@ -648,6 +662,10 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                 logit = logit + self.mean_weight[axis] * (
                     read.masked_fill(~valid, 0).sum(1)
                     / valid.sum(1).clamp_min(1))
+        if self.end_weights is not None:
+            last = (valid.sum(1) - 1).clamp_min(0)
+            ends = torch.stack([z[:, 0], z[torch.arange(len(z)), last]], 1)
+            logit = logit + (ends * self.end_weights).sum((1, 2))
         return logit
 
     @staticmethod

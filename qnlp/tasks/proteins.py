@@ -82,6 +82,10 @@ class ProteinSettings(SplitSettings):
                                      'with weights of its own: z, or xyz '
                                      '(three read-outs of one circuit)',
                                 choices=READOUT_AXES)
+    end_readouts: bool = setting(False, "add trained weights of the first "
+                                        "and last windows' read-outs to "
+                                        'the logit (signals at a terminus: '
+                                        'lipid anchors, CaaX boxes)')
     stride: int = setting(0, 'step between windows; 0 = a quarter of the '
                              'window', low=0)
     block: int = setting(8, 'tokens per block of hierarchical sharing',
@@ -139,6 +143,9 @@ class ProteinSettings(SplitSettings):
         if self.scan_features and self.tokens != 'residue':
             raise ConfigError("scan_features scan residues: use --tokens "
                               "residue")
+        if self.end_readouts and not self.window:
+            raise ConfigError("end_readouts read the first and last "
+                              "windows: give --window > 0")
         if self.pooling != 'max-min' and not self.window:
             raise ConfigError(f"pooling {self.pooling}: the windows' "
                               "read-outs are pooled; give --window > 0")
@@ -229,6 +236,7 @@ def make_sequence_model(vocabulary: Sequence[str], settings: ProteinSettings,
         dtype=dtype or torch.float64, device=device,
         composition=settings.composition, pooling=settings.pooling,
         axes=settings.readout_axes,
+        ends=settings.end_readouts,
         scan_values=[KYTE_DOOLITTLE.get(t, 0.0) for t in vocabulary]
         if settings.scan_features else None,
         features=residue_features(vocabulary, settings.feature_names)
