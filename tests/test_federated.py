@@ -4,6 +4,8 @@ the command line."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -17,6 +19,7 @@ from qnlp.errors import ConfigError, TrainingError  # noqa: E402
 from qnlp.federated import FederatedSettings, Job, federate, partition  # noqa: E402
 from qnlp.federated.core import FAIL_VARIABLE  # noqa: E402
 from qnlp.train.run import RunDirectory  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
 
 WORDS = {1: ('good', 'great', 'tasty', 'lovely', 'nice'),
          0: ('bad', 'awful', 'cold', 'stale', 'gross')}
@@ -177,6 +180,20 @@ def test_fedprox_pulls_clients_towards_the_global_model(reviews, tmp_path):
     moved = {name: (RunDirectory(tmp_path / name).read_weights()['weights']
                     - initial).norm().item() for name in ('free', 'held')}
     assert moved['held'] < moved['free'] / 4
+
+
+def test_quiet_silences_flowers_log(reviews, tmp_path):
+    """``--quiet`` leaves Flower's log out (it printed some 90 lines: the
+    flwr logger's level was set before flwr's import reset it to DEBUG).
+    A fresh process, so that flwr is imported there for the first time."""
+    done = subprocess.run(
+        [sys.executable, '-m', 'qnlp', 'federate', reviews, '--task',
+         'sentiment', '--out', str(tmp_path / 'run'), '--clients', '2',
+         '--rounds', '1', '--engine', 'local', '--features', 'tfidf',
+         '--components', '2', '--epochs', '1', '--json', '--quiet'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert 'flwr' not in done.stderr and 'FedAvg' not in done.stderr
 
 
 def test_command_line_trains_and_refuses_bad_options(reviews, tmp_path,

@@ -87,7 +87,8 @@ def run_federate(args: argparse.Namespace) -> int:
     job = Job(task, str(data), settings.to_dict(),
               FederatedSettings(**federated))
     if args.quiet:
-        logging.getLogger('flwr').setLevel(logging.WARNING)
+        import flwr  # noqa: F401 - importing flwr sets its logger to DEBUG
+        logging.getLogger('flwr').setLevel(logging.ERROR)
     _threads(args)
     metrics = federate(job, out, engine=args.engine,
                        resume=bool(args.resume), overwrite=args.overwrite,
