@@ -201,16 +201,18 @@ def test_esm2_baseline_with_a_tiny_random_model():
                 min_size=1, max_size=4),
        st.sampled_from([(4, 1), (4, 2), (4, 4), (8, 2), (8, 4), (8, 8),
                         (6, 2), (8, 3), (8, 6), (12, 4)]),
-       st.sampled_from(['uniform', 'hierarchical']), st.sampled_from([1, 2]))
+       st.sampled_from(['uniform', 'hierarchical']), st.sampled_from([1, 2]),
+       st.sampled_from(['z', 'xyz']))
 def test_tree_windows_sharing_lower_levels_match_windows_alone(
-        sequences, window_stride, sharing, qubits):
+        sequences, window_stride, sharing, qubits, axes):
     """The tree computes the levels that overlapping windows share once
-    per sequence: every window's read-out is still that of the window
-    evaluated alone."""
+    per sequence: every window's read-outs (one per axis) are still those
+    of the window evaluated alone."""
     window, stride = window_stride
     model = SequenceClassifier(list('ACDK'), 'tree', sharing, layers=1,
                                max_length=16, seed=1, window=window,
-                               stride=stride, qubits=qubits, init_scale=1.0)
+                               stride=stride, qubits=qubits, init_scale=1.0,
+                               axes=axes)
     tokens = model.prepare(sequences)
     with torch.no_grad():
         z, valid = model.window_readouts(tokens)
