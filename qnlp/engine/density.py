@@ -64,6 +64,12 @@ def merge_map(unitary: torch.Tensor) -> torch.Tensor:
         d * d, d * d, d * d)
 
 
+#: The order of one qubit's Paulis in a real Pauli vector (the first
+#: qubit most significant: index ``PAULI_ORDER.index(P) * 4 ** (n - 1)``
+#: for ``P (x) I ...``).
+PAULI_ORDER = 'IXYZ'
+
+
 def pauli_basis(qubits: int, dtype: torch.dtype = torch.complex128,
                 device: Device = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(B, B_inv)`` with ``r = B vec(rho)`` the real Pauli vector
@@ -88,7 +94,7 @@ def _pauli_basis(qubits: int, dtype: torch.dtype, device: torch.device
         return tuple(t.to(device=device, dtype=dtype)    # type: ignore
                      for t in _pauli_basis(qubits, torch.complex128,
                                            torch.device('cpu')))
-    paulis = [fixed(name) for name in 'IXYZ']
+    paulis = [fixed(name) for name in PAULI_ORDER]
     basis = paulis
     for _ in range(qubits - 1):
         basis = [torch.kron(a, b) for a in basis for b in paulis]

@@ -30,7 +30,8 @@ import torch
 from qnlp.choices import POOLINGS, READOUT_AXES
 from qnlp.data.fasta import hydropathy_scan
 from qnlp.engine import gates
-from qnlp.engine.density import merge_map, pauli_basis, small_matmul
+from qnlp.engine.density import (PAULI_ORDER, merge_map, pauli_basis,
+                                  small_matmul)
 from qnlp.engine.device import (Device, complex_dtype, resolve_device,
                                 resolve_dtype)
 from qnlp.errors import ConfigError
@@ -306,6 +307,11 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         self.mode, self.sharing, self.layers = mode, sharing, layers
         self.block = block
         self.qubits = qubits
+        # indices of P (x) I ... (first qubit) in a Pauli vector for each
+        # read-out axis P, Z first
+        self._axis_components = [
+            PAULI_ORDER.index(axis.upper()) * 4 ** (qubits - 1)
+            for axis in 'z' + axes.replace('z', '')]
         if window < 0 or stride < 0:
             raise ConfigError("window and stride must not be negative")
         self.window, self.stride = window, stride or max(1, window // 4)
@@ -653,7 +659,7 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         >>> round(model.pooled_logit(z, torch.tensor([[True, True, False]])).item(), 12)
         0.4
         """
-        logit = 0
+        logit, windows = 0, valid.sum(1)
         for axis, (w_max, log_t, w_min) in enumerate(self._axis_weights()):
             read = z[..., axis]
             logit = logit + w_max * self._soft_max(read, valid, log_t) \
@@ -661,9 +667,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
             if self.mean_weight is not None:
                 logit = logit + self.mean_weight[axis] * (
                     read.masked_fill(~valid, 0).sum(1)
-                    / valid.sum(1).clamp_min(1))
+                    / windows.clamp_min(1))
         if self.end_weights is not None:
-            last = (valid.sum(1) - 1).clamp_min(0)
+            last = (windows - 1).clamp_min(0)
             ends = torch.stack([z[:, 0], z[torch.arange(len(z)), last]], 1)
             logit = logit + (ends * self.end_weights).sum((1, 2))
         return logit
@@ -674,14 +680,6 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         temperature = log_temperature.exp()
         return temperature * torch.logsumexp(
             (z / temperature).masked_fill(~valid, -torch.inf), dim=1)
-
-    @property
-    def _axis_components(self) -> list[int]:
-        """Indices of ``P (x) I ...`` (first qubit) in a Pauli vector for
-        each read-out axis ``P``, ``Z`` first."""
-        pauli = {'x': 1, 'y': 2, 'z': 3}
-        order = sorted(self.axes, key=lambda axis: axis != 'z')
-        return [pauli[axis] * 4 ** (self.qubits - 1) for axis in order]
 
     def _readout(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B, A]``: ``<Z>`` (then ``<X>``, ``<Y>`` with
