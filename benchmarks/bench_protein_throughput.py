@@ -16,7 +16,12 @@ the medians of sequences/s (wall) and of process CPU time per sequence.
 With ``--set KEY=VALUE`` (repeatable; protein settings, e.g. ``--set
 qubits=1 --set composition=true --set residue_features=kd,charge,size``)
 the default model of this checkout is timed against that variant
-instead (different models: nothing to agree on, only the times).
+instead. A variant that only adds read-outs whose weights start at zero
+(``readout_axes``, ``end_readouts``, ``n_terminus``, ``composition``,
+``scan_features``, ``pooling=max-min-mean``, ``residue_features``) must
+start from the default's probabilities (to 1e-12; the script stops if
+not: the added part changed what it should only add to); for the others
+(say ``qubits=1``) the models differ and only the times are compared.
 """
 from __future__ import annotations
 
@@ -40,6 +45,11 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The last commit before the grouped scan.
 BEFORE = '82fbaf7'
 RESIDUES = list('ACDEFGHIKLMNPQRSTVWY')
+#: Settings whose variants only add read-outs starting at zero: such a
+#: variant starts from the default model's probabilities.
+ADDED_READOUTS = {'readout_axes', 'end_readouts', 'n_terminus',
+                  'composition', 'scan_features', 'pooling',
+                  'residue_features'}
 
 
 def earlier_model(rev: str, settings: ProteinSettings) -> torch.nn.Module:
@@ -102,6 +112,18 @@ def main() -> None:
                   'now': make_sequence_model(RESIDUES, variant)}
         print(f"'before' = the default model, 'now' = {args.set} "
               f"({models['now'].n_parameters} parameters)")
+        changed = {key for key, value in variant.to_dict().items()
+                   if value != settings.to_dict()[key]}
+        if changed <= ADDED_READOUTS:
+            with torch.no_grad():
+                probability = float((models['before'](tokens)
+                                     - models['now'](tokens)).abs().max())
+            print(f"the variant only adds read-outs starting at zero: "
+                  f"initial probabilities differ by at most "
+                  f"{probability:.1e}")
+            if probability > 1e-12:
+                sys.exit("the variant does not start from the default "
+                         "model's probabilities")
     else:
         models = {'before': earlier_model(args.against, settings),
                   'now': make_sequence_model(RESIDUES, settings)}

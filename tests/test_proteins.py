@@ -518,6 +518,66 @@ def test_readout_axes_from_the_cli(tmp_path, capsys):
     assert not (tmp_path / 'bad').exists()
 
 
+@pytest.mark.parametrize('window', [0, 4])
+def test_n_terminus_starts_from_the_plain_model_and_is_restored(window):
+    """``n_terminus``: its merge block and weight are counted and drawn
+    after the rest (the other parameters are the plain model's); the
+    weight starts at zero (the plain model's numbers), is trained, and the
+    logit adds it times :meth:`terminus_readout`; in the fingerprint and
+    in a restored model."""
+    from qnlp.parsing.protein import n_merge_angles
+    from qnlp.tasks.proteins import ProteinSettings, ProteinTask
+    settings = ProteinSettings(window=window, qubits=1, n_terminus=3)
+    vocabulary = list('AKLV') + ['<unk>']
+    plain = make_sequence_model(vocabulary, ProteinSettings(window=window,
+                                                            qubits=1))
+    model = make_sequence_model(vocabulary, settings)
+    tokens = torch.tensor([[0, 1, 2, 3, 4, 0, 2, 1, 1], [3, 2] + [-1] * 7])
+    torch.testing.assert_close(model(tokens), plain(tokens), rtol=0,
+                               atol=0)
+    assert model.n_parameters == plain.n_parameters + n_merge_angles(1, 2) + 1
+    assert model.fingerprint()['n_terminus'] == 3
+    assert 'n_terminus' not in plain.fingerprint()
+    model(tokens)[:, 1].sum().backward()
+    assert model.terminus_weight.grad.abs().item() > 0
+    with torch.no_grad():
+        model.terminus_weight.fill_(0.7)
+        z = model.terminus_readout(tokens)
+        p_plain = plain(tokens)[:, 1]
+        expected = torch.sigmoid(torch.logit(p_plain) + 0.7 * z)
+        torch.testing.assert_close(model(tokens)[:, 1], expected)
+    assert not torch.allclose(z[0], z[1])
+    restored = ProteinTask().restore(settings, {'vocabulary': vocabulary},
+                                     model.state_dict(), None)
+    torch.testing.assert_close(restored(tokens), model(tokens))
+
+
+def test_n_terminus_from_the_cli(tmp_path, capsys):
+    """``--n-terminus N`` trains, is recorded and counted; a negative N is
+    one line naming the option, exit 2, nothing written."""
+    from qnlp.parsing.protein import n_merge_angles
+    counts = []
+    for n_terminus in ('0', '12'):
+        run = tmp_path / n_terminus
+        assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
+                     str(run), '--epochs', '1', '--max-length', '40',
+                     '--window', '8', '--qubits', '1', '--n-terminus',
+                     n_terminus, '--quiet']) == 0
+        counts.append(json.loads((run / 'metrics.json').read_text())
+                      ['n_parameters'])
+    config = json.loads((run / 'config.json').read_text())
+    assert config['settings']['n_terminus'] == 12
+    assert counts[1] == counts[0] + n_merge_angles(1, 2) + 1
+    capsys.readouterr()
+    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
+                 str(tmp_path / 'bad'), '--n-terminus', '-1']) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count('\n') == 0 and 'n_terminus' in error
+    assert not (tmp_path / 'bad').exists()
+    with pytest.raises(ConfigError, match='n_terminus'):
+        SequenceClassifier(['A'], 'chain', n_terminus=-2)
+
+
 def test_unknown_readout_axes_and_ends_without_windows_are_refused():
     with pytest.raises(ConfigError, match="read-out axes 'xy'"):
         SequenceClassifier(['A'], 'chain', window=4, axes='xy')

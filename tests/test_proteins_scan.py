@@ -3,6 +3,7 @@ plain references computed independently: gate-by-gate unitaries, a
 row-by-row loop, and a density-matrix simulation of every window."""
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
@@ -65,16 +66,8 @@ def _window_readouts_by_density_matrices(model, sequence, width):
     batch ``width`` tokens wide that start inside ``sequence``): a plain
     density-matrix simulation with the gate-by-gate merge unitaries (with
     re-uploaded features: the block's angles plus ``W @ features[token]``)."""
-    q, d = model.qubits, 2 ** model.qubits
     rhos = model.token_states().detach()
-
-    def unitary(block, token):
-        angles = model.merge_angles[block].detach()
-        if model.feature_weights is not None:
-            angles = angles + (model.feature_weights
-                               @ model.features[token]).detach()
-        return circuit_unitary(merge_gates(q, model.layers), TURN * angles,
-                               2 * q)
+    d = rhos.shape[-1]
     paulis = {'z': [[1, 0], [0, -1]], 'x': [[0, 1], [1, 0]],
               'y': [[0, -1j], [1j, 0]]}
     observables = [torch.kron(torch.tensor(paulis[axis], dtype=rhos.dtype),
@@ -84,17 +77,33 @@ def _window_readouts_by_density_matrices(model, sequence, width):
     readouts = []
     for begin in range(0, min(len(sequence), windows * model.stride),
                        model.stride):
-        rho = torch.zeros(d, d, dtype=rhos.dtype)
-        rho[0, 0] = 1
-        for position, token in enumerate(sequence[begin:begin
-                                                  + model.window]):
-            u = unitary(min(position // model.block,
-                            len(model.merge_angles) - 1), token)
-            joint = u @ torch.kron(rho, rhos[token]) @ u.conj().T
-            rho = joint.reshape(d, d, d, d).diagonal(dim1=1, dim2=3).sum(-1)
+        rho = _chain_by_density_matrices(
+            model, sequence[begin:begin + model.window], model.merge_angles)
         readouts.append(torch.stack([torch.trace(o @ rho).real
                                      for o in observables]))
     return torch.stack(readouts)
+
+
+def _chain_by_density_matrices(model, tokens, merge_angles):
+    """The density matrix after the chain of ``merge_angles``' blocks
+    (``model.block`` tokens each, the last for the rest) merges
+    ``tokens`` into ``|0><0|`` one by one, gate by gate (with re-uploaded
+    features: the block's angles plus ``W @ features[token]``)."""
+    q, d = model.qubits, 2 ** model.qubits
+    rhos = model.token_states().detach()
+    rho = torch.zeros(d, d, dtype=rhos.dtype)
+    rho[0, 0] = 1
+    for position, token in enumerate(tokens):
+        angles = merge_angles[min(position // model.block,
+                                  len(merge_angles) - 1)].detach()
+        if model.feature_weights is not None:
+            angles = angles + (model.feature_weights
+                               @ model.features[token]).detach()
+        u = circuit_unitary(merge_gates(q, model.layers), TURN * angles,
+                            2 * q)
+        joint = u @ torch.kron(rho, rhos[token]) @ u.conj().T
+        rho = joint.reshape(d, d, d, d).diagonal(dim1=1, dim2=3).sum(-1)
+    return rho
 
 
 def _assert_windows_match_simulation(model, sequences):
@@ -147,3 +156,41 @@ def test_reuploaded_features_match_a_density_matrix_simulation(
             model.feature_weights.shape, generator=generator,
             dtype=torch.float64))
     _assert_windows_match_simulation(model, sequences)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=12),
+                min_size=1, max_size=3),
+       st.sampled_from([1, 2]), st.integers(1, 9),
+       st.sampled_from(['chain', 'chain+features', 'tree']),
+       st.integers(0, 99))
+def test_n_terminus_matches_a_density_matrix_simulation(
+        sequences, qubits, n_terminus, kind, seed):
+    """``n_terminus=K``: ``<Z>`` after a chain of the terminus' own merge
+    block over a sequence's first ``K`` tokens, from the ``K``-th down to
+    the first (re-uploaded features and token states shared with the
+    windows), simulated with density matrices, to 1e-10, whatever the
+    batch-mates; the tree model's terminus is such a chain too."""
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn(4, 3, generator=generator, dtype=torch.float64)
+    model = SequenceClassifier(
+        list('ACDK'), kind.split('+')[0], 'hierarchical', layers=1,
+        block=3, max_length=16, seed=seed, qubits=qubits, init_scale=1.0,
+        window=4, stride=2, n_terminus=n_terminus,
+        features=features.tolist() if 'features' in kind else None)
+    if model.feature_weights is not None:
+        with torch.no_grad():
+            model.feature_weights.copy_(torch.randn(
+                model.feature_weights.shape, generator=generator,
+                dtype=torch.float64))
+    with torch.no_grad():
+        z = model.terminus_readout(model.prepare(sequences))
+    z_operator = torch.kron(torch.tensor([[1.0, 0], [0, -1]],
+                                         dtype=torch.complex128),
+                            torch.eye(2 ** (qubits - 1),
+                                      dtype=torch.complex128))
+    for row, sequence in enumerate(sequences):
+        rho = _chain_by_density_matrices(
+            model, sequence[:n_terminus][::-1], model.terminus_angles)
+        assert z[row].item() == pytest.approx(
+            torch.trace(z_operator @ rho).real.item(), abs=1e-10)

@@ -240,6 +240,15 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         read-outs do not say where a stretch lies, and some signals sit
         at a terminus (an N-terminal lipid anchor such as ``MGC...``, a
         C-terminal ``CaaX`` box or polybasic tail). Windows only.
+    n_terminus:
+        ``K > 0``: also read the first ``K`` tokens with a circuit of their
+        own (merge angles of its own, the same token states and
+        re-uploaded features), a chain read from token ``K`` down to token
+        1, so the terminus is merged last, next to the read-out; its
+        ``<Z>`` times a trained weight (starting at zero) is added to the
+        logit. Position-aware where the windows are not: an N-terminal
+        lipid anchor (``MG`` then ``C`` within a few residues) marks a
+        membrane protein that has no hydrophobic stretch. Chain or tree.
     dtype, device:
         Real type of the parameters (density matrices in the matching
         complex type) and where they live; initial values are drawn on
@@ -289,7 +298,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                  features: Sequence[Sequence[float]] | None = None,
                  pooling: str = 'max-min',
                  scan_values: Sequence[float] | None = None,
-                 axes: str = 'z', ends: bool = False) -> None:
+                 axes: str = 'z', ends: bool = False,
+                 n_terminus: int = 0) -> None:
         super().__init__()
         if ends and not window:
             raise ConfigError("ends read the first and last windows: give "
@@ -394,6 +404,21 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
             self.feature_weights = torch.nn.Parameter(torch.zeros(
                 angles.shape[1], table.shape[1], dtype=dtype,
                 device=device))
+        if n_terminus < 0:
+            raise ConfigError("n_terminus must not be negative")
+        self.n_terminus = n_terminus
+        self.terminus_angles = self.terminus_weight = None
+        if n_terminus:
+            # drawn last, so the other parameters are those of the model
+            # without it; started as the chain's merges are
+            terminus = init_scale * torch.randn(
+                1, angles.shape[1], generator=generator,
+                dtype=torch.float64)
+            terminus[:, start:start + 3 * (width - 1)] += 0.05
+            self.terminus_angles = torch.nn.Parameter(terminus.to(device,
+                                                                  dtype))
+            self.terminus_weight = torch.nn.Parameter(torch.zeros(
+                (), dtype=dtype, device=device))
 
     @property
     def _complex(self) -> torch.dtype:
@@ -415,6 +440,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                    else {}),
                 **({'axes': self.axes} if self.axes != 'z' else {}),
                 **({'ends': True} if self.end_weights is not None else {}),
+                **({'n_terminus': self.n_terminus} if self.n_terminus
+                   else {}),
                 **({'features': self.features.tolist()}
                    if self.feature_weights is not None else {}),
                 **({'scan_values': self.scan_values}
@@ -437,26 +464,40 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                 psi.unsqueeze(-1) * single.unsqueeze(-2)).flatten(1)
         return psi.unsqueeze(-1) * psi.conj().unsqueeze(-2)
 
-    def _pauli_maps(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pauli_maps(self, merge_angles: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Token states ``[V, n]`` and merge maps ``[blocks, n, n, n]`` in
-        the real Pauli basis (``n = 4 ** qubits``); merges are trace
-        preserving, so every vector keeps ``r_0 = 1``."""
+        the real Pauli basis (``n = 4 ** qubits``) of ``merge_angles``
+        (default the model's); merges are trace preserving, so every
+        vector keeps ``r_0 = 1``."""
         d = 2 ** self.qubits
         to_pauli, from_pauli = self._basis()
         states = (self.token_states().reshape(-1, d * d) @ to_pauli.T).real
-        unitaries = merge_unitary(self.merge_angles, self.qubits)
+        unitaries = merge_unitary(
+            self.merge_angles if merge_angles is None else merge_angles,
+            self.qubits)
         maps = torch.stack([merge_map(u) for u in unitaries])
         maps = torch.einsum('ax,kxyz,yb,zc->kabc', to_pauli, maps,
                             from_pauli, from_pauli).real
         return states, maps
 
-    def _reuploaded_transfers(self) -> torch.Tensor:
+    def _transfers(self, states: torch.Tensor, maps: torch.Tensor,
+                   merge_angles: torch.Tensor) -> torch.Tensor:
         """The chain's transfer matrices ``[blocks, V, n, n]`` (Pauli
-        basis) when features are re-uploaded: merging token ``v`` in block
-        ``k`` is ``h -> Tr_2[U (h (x) rho_v) U^dag]`` with ``U`` from the
-        block's angles plus ``W @ features[v]``."""
+        basis) of the blocks of ``merge_angles`` (whose ``maps`` they
+        are): merging token ``v`` is ``h -> T[v] h``."""
+        if self.feature_weights is not None:
+            return self._reuploaded_transfers(merge_angles)
+        return torch.einsum('kxyz,vz->kvxy', maps, states)
+
+    def _reuploaded_transfers(self, merge_angles: torch.Tensor
+                              ) -> torch.Tensor:
+        """The transfer matrices when features are re-uploaded: merging
+        token ``v`` in block ``k`` is ``h -> Tr_2[U (h (x) rho_v)
+        U^dag]`` with ``U`` from the block's angles plus ``W @
+        features[v]``."""
         d = 2 ** self.qubits
-        angles = self.merge_angles[:, None] \
+        angles = merge_angles[:, None] \
             + self.features @ self.feature_weights.T
         u = merge_unitary(angles, self.qubits).unflatten(
             -1, (d, d)).unflatten(-3, (d, d))       # [k, v, i, j, a, l]
@@ -470,7 +511,8 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         """Final states ``[B, 4 ** qubits]`` as real Pauli vectors."""
         states, maps = self._pauli_maps()
         if self.mode == 'chain':
-            return self._chain(tokens, states, maps)
+            return self._chain(tokens, self._transfers(states, maps,
+                                                       self.merge_angles))
         return self._tree(tokens, states, maps)
 
     def density(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -480,7 +522,7 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         vectors = self.pauli_vectors(tokens).to(self._complex)
         return (vectors @ from_pauli.T).reshape(-1, d, d)
 
-    def _chain(self, tokens, states, maps) -> torch.Tensor:
+    def _chain(self, tokens, transfer) -> torch.Tensor:
         """The scan as a product of per-token transfer matrices.
 
         Merging the hidden state ``h`` with token ``v`` is linear in ``h``:
@@ -491,14 +533,12 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         product per token; a few long rows are reduced pairwise instead,
         ``T[v_L] ... T[v_1]`` in ``log2 L`` batched matrix products of a
         table of token pairs (``n`` times the arithmetic of the scan, but
-        few steps).
+        few steps). ``transfer`` ``[blocks, V, n, n]``: the blocks'
+        :meth:`_transfers`.
         """
-        n = states.shape[1]
-        eye = torch.eye(n, dtype=states.dtype, device=states.device)
-        transfer = (self._reuploaded_transfers()
-                    if self.feature_weights is not None else
-                    torch.einsum('kxyz,vz->kvxy', maps, states))
-        transfer = torch.cat([transfer, eye.expand(len(maps), 1, n, n)],
+        n = transfer.shape[-1]
+        eye = torch.eye(n, dtype=transfer.dtype, device=transfer.device)
+        transfer = torch.cat([transfer, eye.expand(len(transfer), 1, n, n)],
                              dim=1)
         vocab = transfer.shape[1]                   # [blocks, V+1, n, n]
         length = tokens.shape[1] + tokens.shape[1] % 2
@@ -507,7 +547,7 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         padded[:, :tokens.shape[1]] = torch.where(tokens >= 0, tokens,
                                                   vocab - 1)
         blocks = (torch.arange(length, device=tokens.device)
-                  // self.block).clamp_max(len(maps) - 1)
+                  // self.block).clamp_max(len(transfer) - 1)
         start = self._basis()[0][:, 0].real   # |0...0><0...0|
         if 2 * tokens.shape[0] >= length:
             return grouped_scan(transfer, blocks, padded, start)
@@ -594,6 +634,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
             z = self._readout(tokens)
             logit = sum(weight * z[:, axis] for axis, (weight,)
                         in enumerate(self._axis_weights()))
+        if self.terminus_weight is not None:
+            logit = logit + self.terminus_weight \
+                * self.terminus_readout(tokens)
         if self.composition_weights is not None:
             logit = logit + self.token_composition(tokens) \
                 @ self.composition_weights
@@ -601,6 +644,24 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
             logit = logit + self.scan_features(tokens) @ self.scan_weights
         p1 = torch.sigmoid(logit + self.readout[1])
         return torch.stack([1 - p1, p1], dim=1)
+
+    def terminus_readout(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[B]``: ``<Z>`` of the ``n_terminus`` circuit, a chain of its
+        own over each row's first ``n_terminus`` tokens read from the last
+        of them to the first (a shorter row's padding comes first and is
+        the identity).
+
+        >>> model = SequenceClassifier(['M', 'G', 'C'], 'chain',
+        ...                            n_terminus=3, seed=1)
+        >>> rows = torch.tensor([[0, 1, 2, 2, 2], [0, 1, -1, -1, -1]])
+        >>> z = model.terminus_readout(rows)
+        >>> bool(torch.isclose(z[0], model.terminus_readout(rows[:1, :3])[0]))
+        True
+        """
+        states, maps = self._pauli_maps(self.terminus_angles)
+        head = tokens[:, :self.n_terminus].flip(1)
+        transfer = self._transfers(states, maps, self.terminus_angles)
+        return self._chain(head, transfer)[:, self._axis_components[0]]
 
     def token_composition(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B, V]``: the share of each vocabulary entry among each

@@ -86,6 +86,12 @@ class ProteinSettings(SplitSettings):
                                         "and last windows' read-outs to "
                                         'the logit (signals at a terminus: '
                                         'lipid anchors, CaaX boxes)')
+    n_terminus: int = setting(0, 'also read the first N residues with a '
+                                 'circuit of their own (residue 1 merged '
+                                 'last), its read-out weighted into the '
+                                 'logit: position-aware signals such as '
+                                 'N-terminal lipid anchors; 0 = off',
+                              low=0, high=4096, metavar='N')
     stride: int = setting(0, 'step between windows; 0 = a quarter of the '
                              'window', low=0)
     block: int = setting(8, 'tokens per block of hierarchical sharing',
@@ -236,7 +242,7 @@ def make_sequence_model(vocabulary: Sequence[str], settings: ProteinSettings,
         dtype=dtype or torch.float64, device=device,
         composition=settings.composition, pooling=settings.pooling,
         axes=settings.readout_axes,
-        ends=settings.end_readouts,
+        ends=settings.end_readouts, n_terminus=settings.n_terminus,
         scan_values=[KYTE_DOOLITTLE.get(t, 0.0) for t in vocabulary]
         if settings.scan_features else None,
         features=residue_features(vocabulary, settings.feature_names)
