@@ -481,13 +481,13 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
                             from_pauli, from_pauli).real
         return states, maps
 
-    def _transfers(self, states: torch.Tensor, maps: torch.Tensor,
-                   merge_angles: torch.Tensor) -> torch.Tensor:
+    def _transfers(self, merge_angles: torch.Tensor) -> torch.Tensor:
         """The chain's transfer matrices ``[blocks, V, n, n]`` (Pauli
-        basis) of the blocks of ``merge_angles`` (whose ``maps`` they
-        are): merging token ``v`` is ``h -> T[v] h``."""
+        basis) of the blocks of ``merge_angles``: merging token ``v`` is
+        ``h -> T[v] h``."""
         if self.feature_weights is not None:
             return self._reuploaded_transfers(merge_angles)
+        states, maps = self._pauli_maps(merge_angles)
         return torch.einsum('kxyz,vz->kvxy', maps, states)
 
     def _reuploaded_transfers(self, merge_angles: torch.Tensor
@@ -509,11 +509,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
 
     def pauli_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
         """Final states ``[B, 4 ** qubits]`` as real Pauli vectors."""
-        states, maps = self._pauli_maps()
         if self.mode == 'chain':
-            return self._chain(tokens, self._transfers(states, maps,
-                                                       self.merge_angles))
-        return self._tree(tokens, states, maps)
+            return self._chain(tokens, self._transfers(self.merge_angles))
+        return self._tree(tokens, *self._pauli_maps())
 
     def density(self, tokens: torch.Tensor) -> torch.Tensor:
         """Final density matrices ``[B, d, d]`` (``d = 2 ** qubits``)."""
@@ -658,10 +656,9 @@ class SequenceClassifier(Fingerprinted, torch.nn.Module):
         >>> bool(torch.isclose(z[0], model.terminus_readout(rows[:1, :3])[0]))
         True
         """
-        states, maps = self._pauli_maps(self.terminus_angles)
         head = tokens[:, :self.n_terminus].flip(1)
-        transfer = self._transfers(states, maps, self.terminus_angles)
-        return self._chain(head, transfer)[:, self._axis_components[0]]
+        return self._chain(head, self._transfers(self.terminus_angles))[
+            :, self._axis_components[0]]
 
     def token_composition(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B, V]``: the share of each vocabulary entry among each
