@@ -26,6 +26,9 @@ OPTIMISERS = GRADIENT_OPTIMISERS + ('spsa',) + tuple(SCIPY_OPTIMISERS)
 EPOCH_SCHEDULES = ('constant', 'cosine', 'step')
 STEP_SCHEDULES = ('onecycle',)
 SCHEDULES = EPOCH_SCHEDULES + STEP_SCHEDULES
+#: Which epoch's weights a run keeps: best dev accuracy (ties: lower dev
+#: loss), lowest dev loss (ties: higher dev accuracy), or the last.
+SELECTIONS = ('dev-accuracy', 'dev-loss', 'last')
 #: :mod:`qnlp.models.images`: hybrid networks with parallel quantum
 #: layers or a quanvolution, and their classical counterparts.
 IMAGE_MODELS = ('hqnn-parallel', 'cnn', 'cnn-large', 'hqnn-quanv',

@@ -101,18 +101,23 @@ def test_killed_run_resumes_to_the_same_weights(reviews, tmp_path, recipe):
     assert [row['round'] for row in history] == [1, 2, 3]
 
 
-def test_the_run_keeps_the_round_with_the_best_dev_accuracy(reviews,
-                                                             tmp_path):
-    """As ``qnlp train`` keeps its best dev epoch: the written model
-    scores what the selected round scored (ties: lowest dev loss)."""
+@pytest.mark.parametrize('select, rank', [
+    ('dev-accuracy', lambda row: (row['dev_accuracy'], -row['dev_loss'])),
+    ('dev-loss', lambda row: (-row['dev_loss'], row['dev_accuracy'])),
+    ('last', lambda row: (row['round'],))])
+def test_the_run_keeps_the_round_its_select_rule_picks(reviews, tmp_path,
+                                                       select, rank):
+    """As ``qnlp train`` keeps its best dev epoch (``--select``): the
+    written model scores what the selected round scored (the first of
+    equals)."""
     job = _job(reviews, rounds=4)
     job = Job(job.task, job.data, {**SETTINGS, 'dev_fraction': 0.25,
-                                   'epochs': 1}, job.federated)
+                                   'epochs': 1, 'select': select},
+              job.federated)
     metrics = federate(job, tmp_path / 'run')
     history = [json.loads(line) for line in
                (tmp_path / 'run' / 'history.jsonl').read_text().splitlines()]
-    best = max(history, key=lambda row: (row['dev_accuracy'],
-                                         -row['dev_loss'], -row['round']))
+    best = max(history, key=lambda row: (*rank(row), -row['round']))
     assert metrics['selected_round'] == best['round']
     for key in ('dev_accuracy', 'dev_loss', 'test_accuracy'):
         assert metrics[key] == pytest.approx(best[key], abs=1e-12)

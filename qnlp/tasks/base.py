@@ -31,7 +31,7 @@ qnlp.errors.ConfigError: lr must be a finite number, got 'nan'
 >>> Toy.from_dict({'warp': 9})
 Traceback (most recent call last):
 ...
-qnlp.errors.ConfigError: unknown setting 'warp' for this task; known: average_weights, batch_size, dtype, epochs, layers, lr, optimizer, patience, schedule, seed, weight_decay
+qnlp.errors.ConfigError: unknown setting 'warp' for this task; known: average_weights, batch_size, dtype, epochs, layers, lr, optimizer, patience, schedule, seed, select, weight_decay
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar, Sequence
 
-from qnlp.choices import OPTIMISERS, SCHEDULES
+from qnlp.choices import OPTIMISERS, SCHEDULES, SELECTIONS
 from qnlp.errors import ConfigError
 from qnlp.robust.names import WHITE_BOX, parse_attack, parse_attacks
 
@@ -78,7 +78,7 @@ def _hint_parts(hint: Any) -> tuple[Any, bool]:
 
 #: The shared settings that only the training loop reads.
 LOOP_FIELDS = ('epochs', 'batch_size', 'lr', 'optimizer', 'schedule',
-               'patience', 'weight_decay', 'average_weights')
+               'patience', 'weight_decay', 'average_weights', 'select')
 
 
 @dataclass
@@ -110,6 +110,12 @@ class Settings:
         0.0, 'keep an exponential moving average of the weights with this '
              'decay a step and select and save it instead of the raw '
              'weights (0 = off; adam, sgd, spsa)', low=0.0, high=0.9999)
+    select: str = setting('dev-accuracy', "which epoch's weights are "
+                                          'kept: best dev accuracy (ties: '
+                                          'lower dev loss), lowest dev '
+                                          'loss, or the last; without a '
+                                          'dev split the last',
+                          choices=SELECTIONS)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -428,9 +434,6 @@ class Task:
     data_help: ClassVar[str] = ''
     #: What ``qnlp predict`` takes.
     input_help: ClassVar[str] = ''
-    #: ``'dev'``: keep the weights of the best dev score; ``'last'``: the
-    #: last epoch's (tasks without a dev split).
-    select: ClassVar[str] = 'dev'
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -471,10 +474,15 @@ class Task:
     def hooks(self, settings: Any, loaded: Loaded) -> Any:
         """The :class:`qnlp.train.Hooks` of the training loop (loss,
         augmentation, selection rule); default: probabilities and NLL,
-        best dev accuracy (the last epoch without a dev split)."""
+        :meth:`selection`."""
         from qnlp.train import Hooks
-        return Hooks(select=self.select if loaded.dev is not None
-                     else 'last')
+        return Hooks(select=self.selection(settings, loaded))
+
+    @staticmethod
+    def selection(settings: Any, loaded: Loaded) -> str:
+        """Which epoch's weights are kept: ``settings.select``, or the
+        last epoch's without a dev split."""
+        return settings.select if loaded.dev is not None else 'last'
 
     def probabilities(self, outputs: Any) -> Any:
         """Class probabilities from model outputs (default: the model

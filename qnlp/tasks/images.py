@@ -373,7 +373,7 @@ class ImageTask(Task):
             adversary = Adversary(*parse_attack(settings.adversarial))
         return Hooks(loss=cross_entropy,
                      augment=ImageAugment(settings.shift, flip),
-                     select='dev' if loaded.dev is not None else 'last',
+                     select=self.selection(settings, loaded),
                      adversary=adversary)
 
     def probabilities(self, outputs: Any) -> Any:

@@ -259,7 +259,6 @@ class SentimentTask(Task):
                 '"text<TAB>label" lines, JSON Lines; see --format) or a ' \
                 'corpus directory'
     input_help = 'reviews (text)'
-    select = 'dev'
     #: With the default 5 components; :meth:`baseline_choices` gives the
     #: names for the run's ``components``.
     baselines = {f'{name}-{scope}': f'{name} on the '
@@ -329,7 +328,7 @@ class SentimentTask(Task):
             adversary = FeatureAdversary(*parse_attack(settings.adversarial),
                                          loaded.pipeline[-1])
         return Hooks(loss=binary_cross_entropy,
-                     select='dev' if loaded.dev is not None else 'last',
+                     select=self.selection(settings, loaded),
                      adversary=adversary)
 
     def build(self, settings: SentimentSettings, loaded: SentimentLoaded,

@@ -51,7 +51,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from qnlp.choices import SCIPY_OPTIMISERS, STEP_SCHEDULES
+from qnlp.choices import SCIPY_OPTIMISERS, SELECTIONS, STEP_SCHEDULES
 from qnlp.engine import PreparedBatch
 from qnlp.engine.device import module_device
 from qnlp.engine.padded import then
@@ -75,8 +75,10 @@ class Hooks:
     class probabilities; image models give logits and
     :func:`cross_entropy`); ``augment(batch, generator)``: a random
     transformation of each training minibatch (the generator is the
-    run's, so a resumed run draws the same); ``select``: ``'dev'`` keeps
-    the weights with the best dev accuracy (ties: lowest dev loss),
+    run's, so a resumed run draws the same); ``select``: which weights
+    are kept (:data:`qnlp.choices.SELECTIONS`): ``'dev-accuracy'`` those
+    with the best dev accuracy (ties: lowest dev loss), ``'dev-loss'``
+    those with the lowest dev loss (ties: best dev accuracy),
     ``'last'`` those of the last epoch (for data without a dev split).
     ``adversary(model, batch, labels, generator)``: replaces each
     (augmented) training minibatch by adversarial examples of it
@@ -87,7 +89,7 @@ class Hooks:
     """
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = None  # type: ignore[assignment]
     augment: Callable[[Any, torch.Generator], Any] = _identity
-    select: str = 'dev'
+    select: str = 'dev-accuracy'
     adversary: Callable[[torch.nn.Module, Any, torch.Tensor,
                          torch.Generator], Any] | None = None
     penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None
@@ -95,8 +97,9 @@ class Hooks:
     def __post_init__(self) -> None:
         if self.loss is None:
             self.loss = nll
-        if self.select not in ('dev', 'last'):
-            raise ConfigError(f"select must be 'dev' or 'last', got "
+        if self.select not in SELECTIONS:
+            raise ConfigError(f"select must be one of "
+                              f"{', '.join(SELECTIONS)}, got "
                               f"{self.select!r}")
 
 
@@ -280,17 +283,22 @@ def evaluate(model: torch.nn.Module, batch: PreparedBatch,
 def selection_score(row: dict[str, Any], select: str, step: int
                     ) -> list[float]:
     """What picks the kept weights among epochs (or federated rounds):
-    dev accuracy, ties broken by lower dev loss; or, for a task that
-    selects by step, the latest. Larger is better; a strict ``>`` keeps
-    the first of equals.
+    dev accuracy, ties broken by lower dev loss; lower dev loss, ties
+    broken by dev accuracy; or (``'last'``) the latest step. Larger is
+    better; a strict ``>`` keeps the first of equals.
 
-    >>> selection_score({'dev_accuracy': 0.9, 'dev_loss': 0.3}, 'dev', 4)
+    >>> row = {'dev_accuracy': 0.9, 'dev_loss': 0.3}
+    >>> selection_score(row, 'dev-accuracy', 4)
     [0.9, -0.3]
-    >>> selection_score({}, 'epoch', 4)
+    >>> selection_score(row, 'dev-loss', 4)
+    [-0.3, 0.9]
+    >>> selection_score({}, 'last', 4)
     [4.0]
     """
-    if select == 'dev':
+    if select == 'dev-accuracy':
         return [row['dev_accuracy'], -row['dev_loss']]
+    if select == 'dev-loss':
+        return [-row['dev_loss'], row['dev_accuracy']]
     return [float(step)]
 
 
@@ -460,9 +468,10 @@ def fit(model: torch.nn.Module, train: Split, dev: Split | None,
     """
     # Labels live where the model computes (prepare() follows the model).
     device = module_device(model)
-    hooks = hooks or Hooks(select='dev' if dev is not None else 'last')
-    if dev is None and hooks.select == 'dev':
-        raise ConfigError("selecting on dev accuracy needs a dev split")
+    hooks = hooks or Hooks(select='dev-accuracy' if dev is not None
+                           else 'last')
+    if dev is None and hooks.select != 'last':
+        raise ConfigError(f"selecting on {hooks.select} needs a dev split")
     train = replace(train, labels=train.labels.to(device))
     if dev is not None:
         dev = replace(dev, labels=dev.labels.to(device))
