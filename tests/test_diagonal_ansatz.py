@@ -18,18 +18,24 @@ TEXTS = ['woman cooks tasty meal', 'man debugs useful program',
          'skilful woman prepares tasty dinner']
 
 
-def _product_form(model: DisCoCatClassifier, words: list[str]
+def _product_form(model: DisCoCatClassifier, symbols: list[str]
                   ) -> torch.Tensor:
     """p(c) proportional to the product of cos^2 or sin^2 of
-    pi*(theta + 1/4) (unnormalised)."""
+    pi*(theta + 1/4) over the parameters named ``symbols``
+    (unnormalised)."""
     values = model.parameter_values()
     factors = torch.ones(2, dtype=torch.float64)
-    for word in words:
-        (theta,) = [v for name, v in values.items()
-                    if name.startswith(f'{word}__')]
-        angle = math.pi * (theta + 0.25)
+    for symbol in symbols:
+        angle = math.pi * (values[symbol] + 0.25)
         factors *= torch.tensor([math.cos(angle) ** 2, math.sin(angle) ** 2])
     return factors
+
+
+def _word_symbols(model: DisCoCatClassifier, words: list[str]) -> list[str]:
+    """The parameter of each word (one a word), read by name."""
+    names = model.parameter_values()
+    return [next(name for name in names if name.startswith(f'{word}__'))
+            for word in words]
 
 
 @settings(max_examples=10, deadline=None)
@@ -46,7 +52,7 @@ def test_sentence_probabilities_are_the_product_of_word_factors(angles):
     closed = model(circuits)                       # closed form
     general = model.engine(model.weights, circuits)  # the circuits' network
     for text, row, amplitudes in zip(TEXTS, closed, general):
-        factors = _product_form(model, text.split())
+        factors = _product_form(model, _word_symbols(model, text.split()))
         # Where both classes are (numerically) impossible, e.g. an angle of
         # 1/2 beside one of 0, the normalised answer is rounding noise.
         if factors.sum() > 1e-12:
@@ -173,11 +179,18 @@ def test_cups_are_kept_where_lambeqs_cup_removal_fails(monkeypatch):
 @settings(max_examples=4, deadline=None)
 @given(st.lists(st.floats(-1, 1), min_size=9, max_size=9),
        st.booleans())
+# found by CI: tasty at 0.75 and woman at 0.25 make both classes of two
+# sentences ~1e-32, where the closed form and the network disagree in
+# rounding noise; such sentences are left out (the old guard read the
+# network's normalised output, so it never left any out)
+@example(angles=[0.0] * 6 + [0.75, 0.25, 0.0], share=False)
 def test_shared_types_and_bias_closed_form_equals_the_network(angles,
                                                                share):
     """``--share-types`` and ``--bias``: the closed form still equals the
     general contraction of the same circuits (normalised), and the bias
-    multiplies every sentence's classes by the same factors."""
+    multiplies every sentence's classes by the same factors (sentences
+    whose both classes are below 1e-12 are rounding noise and left
+    out)."""
     texts = ['woman cooks tasty meal', 'tasty meal cooks tasty meal',
              'skilful woman prepares tasty dinner']
     pipeline = SentencePipeline(ansatz='diagonal', share_types=share,
@@ -194,7 +207,10 @@ def test_shared_types_and_bias_closed_form_equals_the_network(angles,
     closed = model(circuits)
     general = model.engine(model.weights, circuits)
     norms = general.sum(1, keepdim=True)
-    keep = norms.squeeze(1) > 1e-12
+    # both classes below 1e-12: rounding noise in any evaluation
+    keep = torch.tensor([_product_form(model, [
+        str(symbol) for box in circuit.boxes for symbol in box.free_symbols
+    ]).max() > 1e-12 for circuit in circuits])
     assert torch.allclose(closed[keep], (general / norms)[keep], atol=1e-10)
     plain = SentencePipeline(ansatz='diagonal', share_types=share)
     bias_angle = math.pi * (model.parameter_values()[
