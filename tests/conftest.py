@@ -148,3 +148,16 @@ def assert_resumes_bit_identical(args: list[str], tmp_path, monkeypatch
     assert whole.keys() == cut.keys()
     assert all(torch.equal(whole[k], cut[k]) for k in whole)
     return json.loads((tmp_path / 'whole' / 'metrics.json').read_text())
+
+
+def assert_refused_in_one_line(args: list[str], out: Path, capsys,
+                               name: str) -> str:
+    """``qnlp ARGS --out OUT`` exits with status 2, one line on stderr
+    that names ``name``, and writes nothing; that line."""
+    from qnlp.cli.main import main
+    capsys.readouterr()
+    assert main([*args, '--out', str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and name in error
+    assert not out.exists()
+    return error

@@ -18,7 +18,7 @@ from qnlp.errors import ConfigError, CorpusError
 from qnlp.models import SequenceClassifier
 from qnlp.parsing.protein import chain_circuit, tokenise_protein, tree_circuit
 from qnlp.tasks.proteins import make_sequence_model
-from tests.conftest import ROOT
+from tests.conftest import ROOT, assert_refused_in_one_line
 
 PROTEINS = ROOT / 'corpora' / 'proteins'
 
@@ -504,18 +504,11 @@ def test_readout_axes_from_the_cli(tmp_path, capsys):
     counts = [json.loads((runs[a] / 'metrics.json').read_text())
               ['n_parameters'] for a in ('z', 'xyz')]
     assert counts[1] == counts[0] + 6
-    capsys.readouterr()
-    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
-                 str(tmp_path / 'bad'), '--readout-axes', 'xy']) == 2
-    error = capsys.readouterr().err.strip()
-    assert error.count('\n') == 0 and 'readout_axes' in error
-    assert not (tmp_path / 'bad').exists()
-    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
-                 str(tmp_path / 'bad'), '--window', '0',
-                 '--end-readouts']) == 2
-    error = capsys.readouterr().err.strip()
-    assert error.count('\n') == 0 and 'end_readouts' in error
-    assert not (tmp_path / 'bad').exists()
+    train = ['train', '--task', 'proteins', str(PROTEINS)]
+    assert_refused_in_one_line([*train, '--readout-axes', 'xy'],
+                               tmp_path / 'bad', capsys, 'readout_axes')
+    assert_refused_in_one_line([*train, '--window', '0', '--end-readouts'],
+                               tmp_path / 'bad', capsys, 'end_readouts')
 
 
 @pytest.mark.parametrize('window', [0, 4])
@@ -568,12 +561,9 @@ def test_n_terminus_from_the_cli(tmp_path, capsys):
     config = json.loads((run / 'config.json').read_text())
     assert config['settings']['n_terminus'] == 12
     assert counts[1] == counts[0] + n_merge_angles(1, 2) + 1
-    capsys.readouterr()
-    assert main(['train', '--task', 'proteins', str(PROTEINS), '--out',
-                 str(tmp_path / 'bad'), '--n-terminus', '-1']) == 2
-    error = capsys.readouterr().err.strip()
-    assert error.count('\n') == 0 and 'n_terminus' in error
-    assert not (tmp_path / 'bad').exists()
+    assert_refused_in_one_line(['train', '--task', 'proteins', str(PROTEINS),
+                                '--n-terminus', '-1'], tmp_path / 'bad',
+                               capsys, 'n_terminus')
     with pytest.raises(ConfigError, match='n_terminus'):
         SequenceClassifier(['A'], 'chain', n_terminus=-2)
 

@@ -12,6 +12,7 @@ from qnlp.cli import main
 from qnlp.errors import ConfigError
 from qnlp.train import Split, TrainConfig, fit
 from qnlp.train.trainer import Hooks
+from tests.conftest import assert_refused_in_one_line
 from tests.test_weight_average import _task_data
 
 
@@ -135,18 +136,14 @@ def test_every_task_keeps_the_epoch_its_rule_picks(task, tmp_path, capsys,
             pick([row['dev_loss'] for row in history]), rel=1e-6)
         config = json.loads((run / 'config.json').read_text())
         assert config['settings']['select'] == select
-    capsys.readouterr()
-    assert main(['train', '--task', task, *data, '--select', 'best',
-                 '--quiet', '--out', str(tmp_path / 'bad')]) == 2
-    error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1 and 'select' in error
-    assert not (tmp_path / 'bad').exists()
+    assert_refused_in_one_line(['train', '--task', task, *data, '--select',
+                                'best', '--quiet'], tmp_path / 'bad',
+                               capsys, 'select')
 
 
 def test_a_kernel_model_refuses_select(tmp_path, capsys):
     data = _task_data('sentiment', tmp_path / 'data')
-    assert main(['train', '--task', 'sentiment', *data, '--model', 'qsvc',
-                 '--select', 'dev-loss', '--out', str(tmp_path / 'k')]) == 2
-    error = capsys.readouterr().err.strip()
-    assert 'select' in error and 'without a training loop' in error
-    assert not (tmp_path / 'k').exists()
+    error = assert_refused_in_one_line(
+        ['train', '--task', 'sentiment', *data, '--model', 'qsvc',
+         '--select', 'dev-loss'], tmp_path / 'k', capsys, 'select')
+    assert 'without a training loop' in error

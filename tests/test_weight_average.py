@@ -15,7 +15,7 @@ from qnlp.cli import main
 from qnlp.errors import ConfigError
 from qnlp.train import Split, TrainConfig, fit
 from qnlp.train.trainer import Hooks
-from tests.conftest import ROOT
+from tests.conftest import ROOT, assert_refused_in_one_line
 
 
 class Line(torch.nn.Module):
@@ -172,12 +172,9 @@ def test_every_task_trains_with_averages_and_refuses_bad_values(
                  str(run)]) == 0
     config = json.loads((run / 'config.json').read_text())
     assert config['settings']['average_weights'] == 0.5
-    capsys.readouterr()
-    assert main(['train', '--task', task, *data, '--average-weights', '1.5',
-                 '--quiet', '--out', str(tmp_path / 'bad')]) == 2
-    error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1 and 'average_weights' in error
-    assert not (tmp_path / 'bad').exists()
+    assert_refused_in_one_line(['train', '--task', task, *data,
+                                '--average-weights', '1.5', '--quiet'],
+                               tmp_path / 'bad', capsys, 'average_weights')
 
 
 def test_the_averages_equal_torchs_averaged_model():
