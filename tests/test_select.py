@@ -147,3 +147,11 @@ def test_a_kernel_model_refuses_select(tmp_path, capsys):
         ['train', '--task', 'sentiment', *data, '--model', 'qsvc',
          '--select', 'dev-loss'], tmp_path / 'k', capsys, 'select')
     assert 'without a training loop' in error
+
+
+def test_patience_with_select_last_is_refused(tmp_path, capsys):
+    """Early stopping waits for a better dev score; ``--select last``
+    scores none, so ``--patience`` would be silently ignored."""
+    assert_refused_in_one_line(
+        ['train', *_task_data('sentences', tmp_path / 'data'), '--select',
+         'last', '--patience', '3'], tmp_path / 'run', capsys, 'patience')

@@ -134,6 +134,10 @@ class Settings:
                              hints[spec.name], spec.metadata)
             object.__setattr__(self, spec.name, value)
         self.check()
+        if self.patience and self.select == 'last':
+            raise ConfigError("patience stops after epochs without a "
+                              "better dev score; select last keeps the "
+                              "last epoch and scores none")
         self.train_config()   # TrainConfig's own rules (weight decay)
         reason = self.fitted_without_a_loop()
         if reason:
