@@ -133,15 +133,18 @@ def _by_part(runs: Sequence[Scored]) -> dict[str, dict[int, Scored]]:
 
 def _row(part: str, members: Sequence[Scored]) -> tuple[Any, ...]:
     """The row of one model averaging the class probabilities of
-    ``members`` (runs on the same records of ``part``)."""
+    ``members`` (runs on the same test records of ``part``). Members
+    that held out different dev parts (``--dev-fold``) share no dev
+    record, so their ensemble has no dev figure."""
     first = members[0]
     for run in members:
         if run.labels != first.labels:
             raise ValueError(f"{part}: the runs' labels differ")
-        if ([r.id for r in run.test] != [r.id for r in first.test]
-                or [r.id for r in run.dev] != [r.id for r in first.dev]):
-            raise ValueError(f"{part}: the runs' test or dev parts differ "
+        if [r.id for r in run.test] != [r.id for r in first.test]:
+            raise ValueError(f"{part}: the runs' test parts differ "
                              '(other split settings?)')
+    same_dev = all([r.id for r in run.dev] == [r.id for r in first.dev]
+                   for run in members)
 
     def mean(which: str) -> Any:
         return sum(getattr(r, which) for r in members) / len(members)
@@ -152,7 +155,7 @@ def _row(part: str, members: Sequence[Scored]) -> tuple[Any, ...]:
                                  for i in probabilities.argmax(1)])
     test = scored(first.test, mean('probabilities')) if first.test else []
     dev, dev_losses = [], []
-    if first.dev:
+    if first.dev and same_dev:
         dev_mean = mean('dev_probabilities')
         dev = scored(first.dev, dev_mean)
         dev_losses = [

@@ -185,9 +185,75 @@ def test_members_of_other_splits_are_refused():
     try:
         cv.ensemble_rows([(runs[:1], 1), (runs[1:], 1)])
     except ValueError as error:
-        assert 'test or dev parts differ' in str(error)
+        assert 'test parts differ' in str(error)
     else:
         raise AssertionError('no error')
+
+
+def test_members_with_other_dev_parts_have_no_ensemble_dev_figure():
+    """Members that held out different dev parts (``--dev-fold``) are
+    averaged on their shared test part; they share no dev record, so the
+    ensemble reports no dev figure rather than a mismatched one."""
+    cv = protein_cv
+    test = [ProteinRecord('t', 'MK', 'a')]
+    devs = ([ProteinRecord('d0', 'MK', 'a')], [ProteinRecord('d1', 'MK', 'b')])
+    runs = [cv.Scored(0, 'split', test, ['a', 'b'], torch.tensor([[p, 1 - p]]),
+                      10, 1.0, dev, torch.tensor([[.9, .1]]))
+            for p, dev in zip((.8, .1), devs)]
+    rows = cv.ensemble_rows([(runs[:1], 1), (runs[1:], 1)])
+    (scored, parameters, _, dev, losses), = rows.values()
+    assert scored == [(2, False)]          # mean p(a) 0.45: predicts b
+    assert parameters == 20 and dev == [] and losses == []
+    same = cv.ensemble_rows([(runs[:1], 1), (
+        [cv.Scored(0, 'split', test, ['a', 'b'], torch.tensor([[.1, .9]]),
+                   10, 1.0, devs[0], torch.tensor([[.5, .5]]))], 1)])
+    (_, _, _, dev, losses), = same.values()
+    assert dev == [(2, True)] and losses == [pytest.approx(-math.log(.7))]
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(20, 120), seed=st.integers(0, 50),
+       fold=st.integers(-1, 4), dev=st.sampled_from([0.1, 0.15, 0.25]))
+def test_dev_folds_are_disjoint_beside_the_same_test_part(n, seed, fold, dev):
+    """``--dev-fold J``: the test part is the plain split's (or fold's);
+    the dev folds cut the rest into disjoint, stratified parts that
+    together hold every non-test record once."""
+    from qnlp.data.fasta import dev_fold_count
+    records = [ProteinRecord(str(i), 'M' * (1 + i % 7), str(i % 3 == 0))
+               for i in range(n)]
+    folds = 0 if fold < 0 else 5
+    fold = max(0, fold)
+    train, held, test = split_records(records, seed, 0.2, dev, folds, fold)
+    count = dev_fold_count(dev, 0.2)
+    parts = [split_records(records, seed, 0.2, dev, folds, fold, j)
+             for j in range(count)]
+    rest = sorted(r.id for r in train + held)
+    seen: list[str] = []
+    for part_train, part_dev, part_test in parts:
+        assert [r.id for r in part_test] == [r.id for r in test]
+        assert sorted(r.id for r in part_train + part_dev) == rest
+        seen += [r.id for r in part_dev]
+        for label in ('True', 'False'):
+            among = sum(r.label == label for r in train + held)
+            assert abs(sum(r.label == label for r in part_dev)
+                       - among / count) < 1
+    assert sorted(seen) == rest
+
+
+def test_dev_fold_refusals(tmp_path, capsys):
+    """A dev fold beyond the count, or without a dev part, is refused in
+    one line naming the option; nothing is written."""
+    from tests.conftest import assert_refused_in_one_line
+    fasta = tmp_path / 'p.fasta'
+    fasta.write_text(''.join(f'>s{i} {i % 2}\nMKV{"L" * i}\n'
+                             for i in range(20)))
+    for extra, name in ((['--dev-fold', '8'], 'dev_fold'),
+                        (['--dev-fold', '0', '--dev-fraction', '0'],
+                         'dev_fraction')):
+        out = tmp_path / 'run'
+        assert_refused_in_one_line(
+            ['train', str(fasta), '--task', 'proteins', *extra], out,
+            capsys, name)
 
 
 def test_each_glob_of_an_ensemble_has_its_member_count(tmp_path):

@@ -155,3 +155,21 @@ def test_patience_with_select_last_is_refused(tmp_path, capsys):
     assert_refused_in_one_line(
         ['train', *_task_data('sentences', tmp_path / 'data'), '--select',
          'last', '--patience', '3'], tmp_path / 'run', capsys, 'patience')
+
+
+@pytest.mark.parametrize('task, no_dev', [('sentiment', []),
+                                          ('proteins', ['--dev-fraction',
+                                                        '0'])])
+def test_patience_without_a_dev_part_is_refused(task, no_dev, tmp_path,
+                                                capsys):
+    """Without a dev part the last epoch is kept and no epoch is ever
+    'without a better dev score': ``--patience`` would never stop, so it
+    is refused before anything is written; with a dev part it trains."""
+    data = _task_data(task, tmp_path / 'data')
+    error = assert_refused_in_one_line(
+        ['train', '--task', task, *data, *no_dev, '--patience', '2',
+         '--quiet'], tmp_path / 'run', capsys, '--patience')
+    assert 'no dev part' in error
+    assert main(['train', '--task', task, *data, '--dev-fraction', '0.3',
+                 '--patience', '1', '--epochs', '2', '--quiet', '--out',
+                 str(tmp_path / 'ok')]) == 0

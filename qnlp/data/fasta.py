@@ -205,10 +205,17 @@ def fasta_files(path: str | Path) -> list[Path]:
 
 def split_records(records: Sequence[ProteinRecord], seed: int,
                   test_fraction: float = 0.2, dev_fraction: float = 0.1,
-                  folds: int = 0, fold: int = 0
+                  folds: int = 0, fold: int = 0, dev_fold: int | None = None
                   ) -> tuple[list[ProteinRecord], ...]:
     """Seeded stratified train/dev/test split of labelled records, or
-    fold ``fold`` of ``folds``-fold cross-validation as the test part."""
+    fold ``fold`` of ``folds``-fold cross-validation as the test part.
+
+    With ``dev_fold`` the dev part is instead the ``dev_fold``-th of
+    :func:`dev_fold_count` stratified folds of the records outside the
+    test part (about the same size): runs that take different dev folds
+    hold out disjoint dev parts beside the same test part, so an ensemble
+    of them trains on every non-test record.
+    """
     from qnlp.data.corpus import Example, split_examples
     as_examples = [Example(r.id, r.label) for r in records]
     by_id = {r.id: r for r in records}
@@ -219,7 +226,38 @@ def split_records(records: Sequence[ProteinRecord], seed: int,
         parts = split_examples(as_examples, (1 - test_fraction - dev_fraction,
                                              dev_fraction, test_fraction),
                                seed)
+    if dev_fold is not None:
+        count = dev_fold_count(dev_fraction, 1 / folds if folds
+                               else test_fraction)
+        parts = (*_dev_fold_split(parts[0] + parts[1], count, dev_fold,
+                                  seed), parts[2])
     return tuple([by_id[e.text] for e in part] for part in parts)
+
+
+def dev_fold_count(dev_fraction: float, test_share: float) -> int:
+    """How many dev folds the non-test records make, each about
+    ``dev_fraction`` of all records.
+
+    >>> dev_fold_count(0.1, 0.2), dev_fold_count(0.25, 0.2)
+    (8, 3)
+    """
+    if dev_fraction <= 0:
+        raise ConfigError("dev folds need a dev part: give dev_fraction > 0")
+    return max(2, round((1 - test_share) / dev_fraction))
+
+
+def _dev_fold_split(rest: Sequence[Any], count: int, dev_fold: int,
+                    seed: int) -> tuple[list[Any], list[Any]]:
+    if not 0 <= dev_fold < count:
+        raise ConfigError(f"dev fold {dev_fold} of {count}: need 0 <= "
+                          f"dev_fold < {count}")
+    from qnlp.data.corpus import shuffled_by_label
+    train: list[Any] = []
+    dev: list[Any] = []
+    for group in shuffled_by_label(sorted(rest, key=lambda e: e.text), seed):
+        for index, example in enumerate(group):
+            (dev if index % count == dev_fold else train).append(example)
+    return train, dev
 
 
 def cross_validation_split(examples: Sequence[Any], folds: int,

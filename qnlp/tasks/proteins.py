@@ -23,8 +23,9 @@ from typing import Any, Sequence
 from qnlp.choices import POOLINGS, READOUT_AXES
 from qnlp.data.fasta import (DEEPLOC_LABEL_PATTERNS, KYTE_DOOLITTLE,
                              RESIDUE_PROPERTIES,
-                             ProteinRecord, crop, fasta_files, read_fasta,
-                             residue_features, split_records)
+                             ProteinRecord, crop, dev_fold_count,
+                             fasta_files, read_fasta, residue_features,
+                             split_records)
 from qnlp.errors import ConfigError
 from qnlp.tasks.base import Loaded, SplitSettings, Task, setting
 
@@ -125,6 +126,12 @@ class ProteinSettings(SplitSettings):
     folds: int = setting(0, 'stratified cross-validation: test on fold '
                             '--fold of FOLDS; 0 = the plain split', low=0)
     fold: int = setting(0, 'test fold, 0..FOLDS-1', low=0)
+    dev_fold: int | None = setting(
+        None, 'the dev part is this fold of the non-test records, cut '
+              'into folds of about --dev-fraction each (8 at the '
+              'defaults): members of an ensemble that take different dev '
+              'folds hold out disjoint dev parts beside the same test '
+              'part (default: a seeded draw)', low=0)
     label_patterns: tuple[tuple[str, str], ...] = setting(
         (), 'label = LABEL for headers matching REGEX (first match wins; '
             'an empty LABEL skips); default: the second header field',
@@ -157,6 +164,14 @@ class ProteinSettings(SplitSettings):
                               "read-outs are pooled; give --window > 0")
         if self.test_fraction + self.dev_fraction >= 1:
             raise ConfigError("test_fraction + dev_fraction must be below 1")
+        if self.dev_fold is not None:
+            count = dev_fold_count(self.dev_fraction, 1 / self.folds
+                                   if self.folds else self.test_fraction)
+            if self.dev_fold >= count:
+                raise ConfigError(f"dev_fold must lie in 0..{count - 1} "
+                                  f"(--dev-fraction {self.dev_fraction} "
+                                  f"makes {count} dev folds), got "
+                                  f"{self.dev_fold}")
 
 
     @property
@@ -204,7 +219,8 @@ def load_protein_split(path: str | Path, settings: ProteinSettings
     records = read_fasta(fasta_files(path), settings.label_patterns).records
     return split_records(records, settings.data_seed,
                          settings.test_fraction,
-                         settings.dev_fraction, settings.folds, settings.fold)
+                         settings.dev_fraction, settings.folds, settings.fold,
+                         settings.dev_fold)
 
 
 def load_protein_data(path: str | Path, settings: ProteinSettings

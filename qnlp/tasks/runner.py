@@ -119,6 +119,11 @@ def train(task: str | Task, data: str | Path, out: str | Path,
     import torch
     torch.manual_seed(settings.seed)
     loaded = task.load(str(data), settings, world=world, progress=progress)
+    if getattr(settings, 'patience', 0) and loaded.dev is None:
+        raise ConfigError(f"{data}: --patience stops after epochs without a "
+                          "better dev score, and this run has no dev part "
+                          "(give one, e.g. --dev-fraction, or drop "
+                          "--patience)")
     if saved is not None and saved.get('data_sha256') != loaded.fingerprint:
         raise ConfigError(f"{data}: is not the data the run in {out} was "
                           "trained on (its SHA-256 differs)")
