@@ -224,7 +224,7 @@ def test_dev_folds_are_disjoint_beside_the_same_test_part(n, seed, fold, dev):
     folds = 0 if fold < 0 else 5
     fold = max(0, fold)
     train, held, test = split_records(records, seed, 0.2, dev, folds, fold)
-    count = dev_fold_count(dev, 0.2)
+    count = dev_fold_count(dev, 0.2, folds)
     parts = [split_records(records, seed, 0.2, dev, folds, fold, j)
              for j in range(count)]
     rest = sorted(r.id for r in train + held)

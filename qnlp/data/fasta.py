@@ -227,30 +227,39 @@ def split_records(records: Sequence[ProteinRecord], seed: int,
                                              dev_fraction, test_fraction),
                                seed)
     if dev_fold is not None:
-        count = dev_fold_count(dev_fraction, 1 / folds if folds
-                               else test_fraction)
+        count = dev_fold_count(dev_fraction, test_fraction, folds, dev_fold)
         parts = (*_dev_fold_split(parts[0] + parts[1], count, dev_fold,
                                   seed), parts[2])
     return tuple([by_id[e.text] for e in part] for part in parts)
 
 
-def dev_fold_count(dev_fraction: float, test_share: float) -> int:
+def dev_fold_count(dev_fraction: float, test_fraction: float,
+                   folds: int = 0, dev_fold: int | None = None) -> int:
     """How many dev folds the non-test records make, each about
-    ``dev_fraction`` of all records.
+    ``dev_fraction`` of all records (the test part is ``test_fraction``,
+    or one of ``folds``); with ``dev_fold``, also check that it is one of
+    them.
 
-    >>> dev_fold_count(0.1, 0.2), dev_fold_count(0.25, 0.2)
+    >>> dev_fold_count(0.1, 0.2), dev_fold_count(0.25, 0.2, folds=5)
     (8, 3)
+    >>> dev_fold_count(0.1, 0.2, dev_fold=8)
+    Traceback (most recent call last):
+    ...
+    qnlp.errors.ConfigError: dev_fold must lie in 0..7 (dev_fraction 0.1 makes 8 dev folds), got 8
     """
     if dev_fraction <= 0:
         raise ConfigError("dev folds need a dev part: give dev_fraction > 0")
-    return max(2, round((1 - test_share) / dev_fraction))
+    test_share = 1 / folds if folds else test_fraction
+    count = max(2, round((1 - test_share) / dev_fraction))
+    if dev_fold is not None and not 0 <= dev_fold < count:
+        raise ConfigError(f"dev_fold must lie in 0..{count - 1} "
+                          f"(dev_fraction {dev_fraction} makes {count} dev "
+                          f"folds), got {dev_fold}")
+    return count
 
 
 def _dev_fold_split(rest: Sequence[Any], count: int, dev_fold: int,
                     seed: int) -> tuple[list[Any], list[Any]]:
-    if not 0 <= dev_fold < count:
-        raise ConfigError(f"dev fold {dev_fold} of {count}: need 0 <= "
-                          f"dev_fold < {count}")
     from qnlp.data.corpus import shuffled_by_label
     train: list[Any] = []
     dev: list[Any] = []

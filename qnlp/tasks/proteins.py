@@ -165,13 +165,8 @@ class ProteinSettings(SplitSettings):
         if self.test_fraction + self.dev_fraction >= 1:
             raise ConfigError("test_fraction + dev_fraction must be below 1")
         if self.dev_fold is not None:
-            count = dev_fold_count(self.dev_fraction, 1 / self.folds
-                                   if self.folds else self.test_fraction)
-            if self.dev_fold >= count:
-                raise ConfigError(f"dev_fold must lie in 0..{count - 1} "
-                                  f"(--dev-fraction {self.dev_fraction} "
-                                  f"makes {count} dev folds), got "
-                                  f"{self.dev_fold}")
+            dev_fold_count(self.dev_fraction, self.test_fraction, self.folds,
+                           self.dev_fold)
 
 
     @property
